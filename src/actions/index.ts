@@ -1,0 +1,6 @@
+import type { ActionSpec } from '../core/actions/spec';
+import { archiveActions } from './archive';
+import { shellAction } from './shell';
+
+/** Every action Lifeboat ships, as the CLI, notebook cells and palette commands see them. */
+export const builtinActions: readonly ActionSpec[] = [shellAction, ...archiveActions];

@@ -1,0 +1,85 @@
+import type { z } from 'zod';
+
+/** What an action reports while it works; every field is optional so each action reports what it knows. */
+export interface ProgressUpdate {
+  message?: string;
+  items?: number;
+  totalItems?: number;
+  bytes?: number;
+  totalBytes?: number;
+}
+
+export interface ProgressReporter {
+  report(update: ProgressUpdate): void;
+}
+
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** Live output of a step (a shell's stdout/stderr); the runner decides where it goes. */
+export interface OutputSink {
+  write(stream: 'stdout' | 'stderr', chunk: string): void;
+}
+
+/** Resolves `secret:NAME` references; every value it hands out is masked wherever output is recorded. */
+export interface SecretResolver {
+  resolve(name: string): Promise<string>;
+}
+
+/** The parsed `lifeboat.yaml` of the workspace; empty when there is none. */
+export type Inventory = Readonly<Record<string, unknown>>;
+
+export interface ActionContext {
+  /** The folder relative paths in parameters are resolved against. */
+  workspaceDir: string;
+  signal: AbortSignal;
+  progress: ProgressReporter;
+  log: Logger;
+  output: OutputSink;
+  secrets: SecretResolver;
+  inventory: Inventory;
+  /** Runbook parameters, for actions (like `shell`) that hand them on to a child process. */
+  runbookParams: Readonly<Record<string, unknown>>;
+}
+
+export type OperationKind = 'read' | 'create' | 'overwrite' | 'delete' | 'run' | 'verify';
+
+export interface PlannedOperation {
+  kind: OperationKind;
+  target: string;
+  bytes?: number;
+  items?: number;
+  detail?: string;
+}
+
+/** The dry run of one invocation: what would be read, written and deleted. */
+export interface ActionPlan {
+  summary: string;
+  operations: PlannedOperation[];
+  /** True when this invocation would overwrite or delete existing data; the runner then asks first. */
+  destructive: boolean;
+}
+
+export interface ActionSpec<Schema extends z.ZodType = z.ZodType, Result = unknown> {
+  id: string;
+  title: string;
+  description: string;
+  params: Schema;
+  /** Whether the action can ever overwrite or delete data (its plan says whether a given call does). */
+  destructive: boolean;
+  plan(params: z.output<Schema>, ctx: ActionContext): Promise<ActionPlan>;
+  run(params: z.output<Schema>, ctx: ActionContext): Promise<Result>;
+  render(result: Result): string;
+}
+
+/**
+ * Keeps the schema and the result type tied together at the definition site while the registry
+ * stores actions under the erased `ActionSpec` type.
+ */
+export function defineAction<Schema extends z.ZodType, Result>(spec: ActionSpec<Schema, Result>): ActionSpec {
+  return spec as unknown as ActionSpec;
+}

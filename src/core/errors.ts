@@ -1,0 +1,57 @@
+/** Where in a runbook something is wrong, so an error message can name the exact place. */
+export interface Location {
+  file?: string;
+  /** 1-based index of the cell in the notebook, counting prose cells too. */
+  cell?: number;
+  /** 1-based line in the file. */
+  line?: number;
+  /** Dotted path of the field inside the cell or parameter set. */
+  field?: string;
+}
+
+export function formatLocation(location: Location): string {
+  const parts: string[] = [];
+  if (location.file) parts.push(location.line ? `${location.file}:${location.line}` : location.file);
+  if (location.cell !== undefined) parts.push(`cell ${location.cell}`);
+  if (location.field) parts.push(`\`${location.field}\``);
+  return parts.join(', ');
+}
+
+/** Input that is wrong before anything runs: a bad parameter, an unknown action, a malformed cell. */
+export class ValidationError extends Error {
+  constructor(
+    readonly problems: readonly Problem[],
+  ) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'ValidationError';
+  }
+}
+
+export interface Problem extends Location {
+  message: string;
+}
+
+export function formatProblem(problem: Problem): string {
+  const where = formatLocation(problem);
+  return where ? `${where}: ${problem.message}` : problem.message;
+}
+
+/** The user (or a signal) stopped the work; reported as cancelled, never as failed. */
+export class CancelledError extends Error {
+  constructor(message = 'Cancelled') {
+    super(message);
+    this.name = 'CancelledError';
+  }
+}
+
+export function isCancellationError(error: unknown): boolean {
+  return error instanceof CancelledError || (error instanceof Error && error.name === 'AbortError');
+}
+
+export function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new CancelledError();
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,70 @@
+/**
+ * Line starts of a text, with the same line breaks markdown-it normalises (`\r\n`, `\r`, `\n`), so a
+ * token's line map points at the right bytes of the original, un-normalised text.
+ */
+export class LineIndex {
+  /** `starts[i]` is the offset of line i; `starts[count]` is the text's length. */
+  private readonly starts: number[];
+  readonly crlfCount: number;
+  readonly lfCount: number;
+
+  constructor(readonly text: string) {
+    const starts = [0];
+    let crlf = 0;
+    let lf = 0;
+    const length = text.length;
+    for (let i = 0; i < length; i++) {
+      const code = text.charCodeAt(i);
+      if (code === 10) {
+        lf++;
+        starts.push(i + 1);
+      } else if (code === 13) {
+        if (text.charCodeAt(i + 1) === 10) {
+          i++;
+          crlf++;
+        }
+        starts.push(i + 1);
+      }
+    }
+    if (starts[starts.length - 1] !== length) starts.push(length);
+    this.starts = starts;
+    this.crlfCount = crlf;
+    this.lfCount = lf;
+  }
+
+  get count(): number {
+    return this.starts.length - 1;
+  }
+
+  start(line: number): number {
+    return this.starts[Math.min(line, this.count)] as number;
+  }
+
+  /** The lines `[from, to)` with their line breaks. */
+  slice(from: number, to: number): string {
+    return this.text.slice(this.start(from), this.start(to));
+  }
+
+  /** Line `line` without its line break. */
+  content(line: number): string {
+    return this.text.slice(this.start(line), this.start(line + 1)).replace(/\r?\n$|\r$/, '');
+  }
+
+  isBlank(line: number): boolean {
+    const end = this.start(line + 1);
+    for (let i = this.start(line); i < end; i++) {
+      const code = this.text.charCodeAt(i);
+      if (code !== 32 && code !== 9 && code !== 10 && code !== 13) return false;
+    }
+    return true;
+  }
+}
+
+export function endsWithLineBreak(text: string): boolean {
+  const last = text.charCodeAt(text.length - 1);
+  return last === 10 || last === 13;
+}
+
+export function toLf(text: string): string {
+  return text.replace(/\r\n?/g, '\n');
+}

@@ -1,0 +1,49 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { Redactor } from '../redact';
+
+export const RUNS_DIR = join('.lifeboat', 'runs');
+
+/** One executed (or planned, refused, cancelled) step, as kept in `.lifeboat/runs/<date>.jsonl`. */
+export interface RunRecord {
+  time: string;
+  user: string;
+  host: string;
+  runbook: string;
+  cell: number;
+  step?: string;
+  action: string;
+  params: unknown;
+  status: string;
+  durationMs: number;
+  error?: string;
+}
+
+/** Appends run records, with every known secret masked, to the workspace's run history. */
+export class RunRecorder {
+  constructor(
+    private readonly workspaceDir: string,
+    private readonly redactor: Redactor,
+  ) {}
+
+  async append(record: Omit<RunRecord, 'time' | 'user' | 'host'>, now = new Date()): Promise<void> {
+    const full: RunRecord = { time: now.toISOString(), user: currentUser(), host: hostname(), ...record };
+    const dir = join(this.workspaceDir, RUNS_DIR);
+    await mkdir(dir, { recursive: true });
+    await appendFile(join(dir, `${localDate(now)}.jsonl`), `${this.redactor.redact(JSON.stringify(full))}\n`, { mode: 0o600 });
+  }
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+function localDate(date: Date): string {
+  const pad = (value: number) => String(value).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}

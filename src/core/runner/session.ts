@@ -1,0 +1,180 @@
+import { createActionContext } from '../actions/context';
+import { renderPlan } from '../actions/plan';
+import type { ActionRegistry } from '../actions/registry';
+import type { ActionPlan, Inventory, Logger, OutputSink, ProgressReporter, SecretResolver } from '../actions/spec';
+import { CancelledError, errorMessage, formatProblem, isCancellationError, ValidationError } from '../errors';
+import type { Redactor } from '../redact';
+import { interpolate, InterpolationError } from '../runbook/interpolate';
+import type { ParamDefinitions, ParamValue } from '../runbook/params';
+import type { Step } from '../runbook/steps';
+import type { RunRecorder } from './records';
+import { parseStepParams } from './validate';
+
+export type StepStatus = 'succeeded' | 'failed' | 'cancelled' | 'planned' | 'refused';
+
+export interface StepReport {
+  step: Step;
+  status: StepStatus;
+  /** The action's typed result (secrets masked); for a planned step, the plan. */
+  result?: unknown;
+  /** The result or plan rendered as Markdown. */
+  markdown?: string;
+  error?: string;
+  startedAt: Date;
+  durationMs: number;
+}
+
+export type RunStatus = 'succeeded' | 'failed' | 'cancelled';
+
+/** Where one step's progress, output and log lines go; the CLI and the notebook each build these. */
+export interface StepObservers {
+  progress: ProgressReporter;
+  output: OutputSink;
+  log: Logger;
+}
+
+export interface RunSessionOptions {
+  registry: ActionRegistry;
+  /** The runbook as it is named in messages and records. */
+  runbook: string;
+  workspaceDir: string;
+  definitions: ParamDefinitions;
+  params: Readonly<Record<string, ParamValue>>;
+  secrets: SecretResolver;
+  inventory: Inventory;
+  redactor: Redactor;
+  recorder?: RunRecorder;
+  /** Asked before a step whose plan overwrites or deletes data; false refuses the step. */
+  confirm(step: Step, plan: ActionPlan): Promise<boolean>;
+  observe(step: Step): StepObservers;
+}
+
+export interface StepRunOptions {
+  signal: AbortSignal;
+  /** Plan every step instead of running it. */
+  dryRun?: boolean;
+}
+
+/**
+ * Runs the steps of one runbook with one set of parameters, keeping each step's result so later
+ * steps can refer to it as `${steps.<id>.<field>}`. Used by the CLI and by the notebook controller.
+ */
+export class RunSession {
+  private readonly results: Record<string, unknown> = {};
+
+  constructor(private readonly options: RunSessionOptions) {
+    for (const [name, definition] of Object.entries(options.definitions)) {
+      const value = options.params[name];
+      if (definition.secret && value !== undefined) options.redactor.add(String(value));
+    }
+  }
+
+  async runAll(steps: readonly Step[], options: StepRunOptions & { onStepStart?(step: Step): void; onStepEnd?(report: StepReport): void }): Promise<{ status: RunStatus; reports: StepReport[] }> {
+    const reports: StepReport[] = [];
+    for (const step of steps) {
+      options.onStepStart?.(step);
+      const report = await this.runStep(step, options);
+      reports.push(report);
+      options.onStepEnd?.(report);
+      if (report.status === 'cancelled') return { status: 'cancelled', reports };
+      if (report.status === 'failed' || report.status === 'refused') return { status: 'failed', reports };
+    }
+    return { status: 'succeeded', reports };
+  }
+
+  async runStep(step: Step, { signal, dryRun = false }: StepRunOptions): Promise<StepReport> {
+    const { registry, redactor } = this.options;
+    const startedAt = new Date();
+    const started = performance.now();
+    const observers = this.options.observe(step);
+    const output = redactor.sink(observers.output);
+    let params: unknown = step.params;
+    const finish = async (outcome: Omit<StepReport, 'step' | 'startedAt' | 'durationMs'>): Promise<StepReport> => {
+      output.flush();
+      const report: StepReport = {
+        step,
+        startedAt,
+        durationMs: Math.round(performance.now() - started),
+        ...outcome,
+        result: redactor.redactDeep(outcome.result),
+        markdown: outcome.markdown === undefined ? undefined : redactor.redact(outcome.markdown),
+        error: outcome.error === undefined ? undefined : redactor.redact(outcome.error),
+      };
+      await this.record(report, params);
+      return report;
+    };
+
+    try {
+      const action = registry.get(step.actionId);
+      if (!action) throw new ValidationError([{ file: this.options.runbook, cell: step.cellNumber, field: 'action', message: `unknown action '${step.actionId}'` }]);
+      params = this.resolveStepParams(step);
+      const parsed = parseStepParams(action, params, step, this.options.runbook);
+      if (!parsed.ok) throw new ValidationError(parsed.problems);
+
+      const context = createActionContext({
+        workspaceDir: this.options.workspaceDir,
+        signal,
+        progress: observers.progress,
+        log: observers.log,
+        output,
+        secrets: this.options.secrets,
+        inventory: this.options.inventory,
+        runbookParams: this.options.params,
+      });
+      if (dryRun || step.dryRun) {
+        const plan = await action.plan(parsed.value, context);
+        return await finish({ status: 'planned', result: plan, markdown: renderPlan(plan) });
+      }
+      if (action.destructive) {
+        const plan = await action.plan(parsed.value, context);
+        if (plan.destructive && !(await this.options.confirm(step, plan))) {
+          return await finish({ status: 'refused', error: `not confirmed: ${plan.summary}`, markdown: renderPlan(plan) });
+        }
+      }
+      if (signal.aborted) throw new CancelledError();
+      const result = await action.run(parsed.value, context);
+      if (step.id) this.results[step.id] = result;
+      return await finish({ status: 'succeeded', result, markdown: action.render(result) });
+    } catch (error) {
+      if (signal.aborted || isCancellationError(error)) return finish({ status: 'cancelled', error: 'cancelled' });
+      return finish({ status: 'failed', error: describeFailure(error, step, this.options.runbook) });
+    }
+  }
+
+  /** Interpolates parameters and earlier results; an unset optional parameter leaves its field out. */
+  private resolveStepParams(step: Step): unknown {
+    const { definitions, params } = this.options;
+    try {
+      return interpolate(step.params, { params, steps: this.results }, (reference, field) => {
+        const [root, name] = reference.split('.');
+        if (root === 'params' && name !== undefined && name in definitions) return undefined;
+        const hint = root === 'steps' ? ' (did that step run, and does its result have this field?)' : '';
+        throw new InterpolationError(field, `\${${reference}} has no value${hint}`);
+      });
+    } catch (error) {
+      if (!(error instanceof InterpolationError)) throw error;
+      throw new ValidationError([{ file: this.options.runbook, cell: step.cellNumber, line: step.lineOf(error.field), field: error.field, message: error.message }]);
+    }
+  }
+
+  private async record(report: StepReport, params: unknown): Promise<void> {
+    const { recorder, redactor } = this.options;
+    if (!recorder) return;
+    await recorder.append({
+      runbook: this.options.runbook,
+      cell: report.step.cellNumber,
+      step: report.step.id,
+      action: report.step.actionId,
+      // A shell step's script is in the runbook; its parameters are the environment it ran with.
+      params: report.step.kind === 'shell' ? { interpreter: (params as { interpreter?: string }).interpreter } : redactor.redactDeep(params),
+      status: report.status,
+      durationMs: report.durationMs,
+      error: report.error,
+    });
+  }
+}
+
+function describeFailure(error: unknown, step: Step, runbook: string): string {
+  if (error instanceof ValidationError) return error.problems.map(formatProblem).join('\n');
+  return `${runbook}, cell ${step.cellNumber} (${step.actionId}): ${errorMessage(error)}`;
+}

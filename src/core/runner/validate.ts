@@ -1,0 +1,123 @@
+import type { z } from 'zod';
+import type { ActionRegistry } from '../actions/registry';
+import type { ActionSpec } from '../actions/spec';
+import type { Problem } from '../errors';
+import { findReferences, interpolate } from '../runbook/interpolate';
+import type { RunbookDocument } from '../runbook/model';
+import type { ParamDefinitions } from '../runbook/params';
+import { readParamDefinitions, resolveParams } from '../runbook/params';
+import type { Step } from '../runbook/steps';
+import { readSteps } from '../runbook/steps';
+
+export interface CheckOptions {
+  file?: string;
+  registry: ActionRegistry;
+  /** Parameter values to check as well; without them only the runbook itself is checked. */
+  params?: Readonly<Record<string, unknown>>;
+}
+
+export interface CheckedRunbook {
+  steps: Step[];
+  definitions: ParamDefinitions;
+  problems: Problem[];
+}
+
+/**
+ * Everything that can be known wrong before a run: the frontmatter, the parameter definitions and
+ * values, each cell's YAML, action ids, parameter names and types, and references to parameters and
+ * earlier steps. Values that depend on earlier steps' results are checked when the step runs.
+ */
+export function checkRunbook(document: RunbookDocument, options: CheckOptions): CheckedRunbook {
+  const { file, registry } = options;
+  const problems: Problem[] = [];
+  if (document.frontmatterError) problems.push({ file, line: 1, message: document.frontmatterError });
+  const { definitions, problems: definitionProblems } = readParamDefinitions(document.frontmatter, file);
+  problems.push(...definitionProblems);
+  const supplied = options.params ?? {};
+  const resolved = resolveParams(definitions, supplied, file);
+  if (options.params) problems.push(...resolved.problems);
+
+  const { steps, problems: stepProblems } = readSteps(document, file);
+  problems.push(...stepProblems);
+
+  const earlierIds = new Set<string>();
+  for (const step of steps) {
+    const action = registry.get(step.actionId);
+    const where = { file, cell: step.cellNumber, line: step.line };
+    if (!action) {
+      const hints = registry.suggest(step.actionId);
+      problems.push({ ...where, line: step.lineOf('action'), field: 'action', message: `unknown action '${step.actionId}'${hints.length ? ` (did you mean ${hints.join(', ')}?)` : ' (run `lifeboat actions` for the list)'}` });
+    }
+    const unresolved = new Set<string>();
+    for (const reference of findReferences(step.params)) {
+      const at = { ...where, line: step.lineOf(reference.field), field: reference.field };
+      if (reference.root === undefined || reference.name === undefined) {
+        problems.push({ ...at, message: `\${${reference.expression}}: a reference is \${params.<name>} or \${steps.<id>.<field>}` });
+      } else if (reference.root === 'params' && !(reference.name in definitions)) {
+        problems.push({ ...at, message: `\${${reference.expression}}: the runbook declares no parameter '${reference.name}'` });
+      } else if (reference.root === 'steps' && !earlierIds.has(reference.name)) {
+        problems.push({ ...at, message: `\${${reference.expression}}: no earlier step has id '${reference.name}'` });
+      }
+      unresolved.add(reference.field);
+    }
+    if (step.id) earlierIds.add(step.id);
+    if (!action) continue;
+
+    // References that cannot be resolved yet leave their fields out of the type check.
+    const checkable = interpolate(step.params, { params: resolved.values, steps: {} }, () => undefined);
+    const issues = validateParams(action, checkable, step, file).filter(
+      (problem) => !problem.field || ![...unresolved].some((field) => problem.field === field || problem.field?.startsWith(`${field}.`)),
+    );
+    problems.push(...issues);
+  }
+  return { steps, definitions, problems };
+}
+
+/** Parses a step's parameters with its action's schema; failures name the cell, line and field. */
+export function parseStepParams(action: ActionSpec, params: unknown, step: Step, file?: string): { ok: true; value: unknown } | { ok: false; problems: Problem[] } {
+  const parsed = action.params.safeParse(params);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return { ok: false, problems: issuesToProblems(parsed.error.issues, action, params, step, file) };
+}
+
+function validateParams(action: ActionSpec, params: unknown, step: Step, file?: string): Problem[] {
+  const result = parseStepParams(action, params, step, file);
+  return result.ok ? [] : result.problems;
+}
+
+function issuesToProblems(issues: readonly z.core.$ZodIssue[], action: ActionSpec, params: unknown, step: Step, file?: string): Problem[] {
+  return issues.flatMap((issue): Problem[] => {
+    const where = { file, cell: step.cellNumber };
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => {
+        const field = [...issue.path.map(String), key].join('.');
+        return { ...where, line: step.lineOf(field), field, message: `unknown field${describeKnownFields(action, issue.path)}` };
+      });
+    }
+    const field = issue.path.map(String).join('.');
+    const found = valueAt(params, issue.path);
+    const message =
+      found === undefined
+        ? issue.code === 'invalid_type'
+          ? `required, expected ${issue.expected}`
+          : issue.message
+        : `${issue.message.replace(/^Invalid input: /, '')}, got ${JSON.stringify(found)}`;
+    return [{ ...where, line: step.lineOf(field), field: field || undefined, message }];
+  });
+}
+
+/** For a misspelt top-level field, the fields the action does know. */
+function describeKnownFields(action: ActionSpec, path: readonly PropertyKey[]): string {
+  const shape = (action.params as { shape?: Record<string, unknown> }).shape;
+  if (path.length > 0 || !shape) return '';
+  return ` (${action.id} takes: ${Object.keys(shape).join(', ')})`;
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}

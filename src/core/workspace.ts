@@ -1,0 +1,51 @@
+import { access, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { Inventory } from './actions/spec';
+import { ValidationError } from './errors';
+
+export const INVENTORY_FILE = 'lifeboat.yaml';
+
+/** The workspace of a runbook: the nearest folder up from it that holds `lifeboat.yaml`, else its own folder. */
+export async function findWorkspaceDir(runbookPath: string): Promise<string> {
+  const start = dirname(resolve(runbookPath));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (await exists(join(dir, INVENTORY_FILE))) return dir;
+    if (dirname(dir) === dir) return start;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads an inventory file. A missing default inventory is an empty one; a named file that is missing
+ * or malformed is an error with its path and line.
+ */
+export async function loadInventory(path: string, { required }: { required: boolean }): Promise<Inventory> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new ValidationError([{ file: path, message: `cannot read the inventory: ${(error as Error).message}` }]);
+  }
+  const document = parseDocument(text, { prettyErrors: false });
+  if (document.errors.length > 0) {
+    throw new ValidationError(
+      document.errors.map((error) => ({ file: path, line: error.linePos?.[0]?.line, message: `not valid YAML: ${error.message.split('\n')[0]}` })),
+    );
+  }
+  const data: unknown = document.toJS();
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ValidationError([{ file: path, line: 1, message: 'the inventory is a YAML mapping (hosts:, clusters:, stores:, locations: …)' }]);
+  }
+  return data as Inventory;
+}
