@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.lifeboat/', '.test-tools/'] },
+  { ignores: ['dist/', 'out/', 'node_modules/', '.lifeboat/', '.test-tools/', 'bench/.work/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

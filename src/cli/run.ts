@@ -111,7 +111,7 @@ function printReport(terminal: Terminal, report: StepReport, json: boolean): voi
   if (json) {
     const line = {
       cell: step.cellNumber,
-      id: step.id,
+      id: step.id ?? null,
       kind: step.kind,
       action: step.actionId,
       status: report.status,

@@ -1,6 +1,6 @@
 import { access, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { Inventory } from './actions/spec';
 import { ValidationError } from './errors';
 
@@ -36,10 +36,11 @@ export async function loadInventory(path: string, { required }: { required: bool
     if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new ValidationError([{ file: path, message: `cannot read the inventory: ${(error as Error).message}` }]);
   }
-  const document = parseDocument(text, { prettyErrors: false });
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false });
   if (document.errors.length > 0) {
     throw new ValidationError(
-      document.errors.map((error) => ({ file: path, line: error.linePos?.[0]?.line, message: `not valid YAML: ${error.message.split('\n')[0]}` })),
+      document.errors.map((error) => ({ file: path, line: lineCounter.linePos(error.pos[0]).line, message: `not valid YAML: ${error.message.split('\n')[0]}` })),
     );
   }
   const data: unknown = document.toJS();

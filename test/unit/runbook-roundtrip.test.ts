@@ -5,8 +5,7 @@ import fc from 'fast-check';
 import type { RunbookDocument } from '../../src/core/runbook/model';
 import { parseRunbook } from '../../src/core/runbook/parse';
 import { serializeRunbook } from '../../src/core/runbook/serialize';
-
-const SEEDS_DIR = join(__dirname, '..', '..', '..', 'shared', 'seeds');
+import { SEEDS_DIR } from '../support/paths';
 
 /** Round trip in memory and through the JSON that `lifeboat parse` prints. */
 function assertRoundTrip(text: string): RunbookDocument {

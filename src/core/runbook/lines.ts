@@ -13,17 +13,23 @@ export class LineIndex {
     let crlf = 0;
     let lf = 0;
     const length = text.length;
-    for (let i = 0; i < length; i++) {
-      const code = text.charCodeAt(i);
-      if (code === 10) {
-        lf++;
-        starts.push(i + 1);
-      } else if (code === 13) {
-        if (text.charCodeAt(i + 1) === 10) {
-          i++;
-          crlf++;
+    if (!text.includes('\r')) {
+      // The common case, found with native search rather than a character loop.
+      for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) starts.push(at + 1);
+      lf = starts.length - 1;
+    } else {
+      for (let i = 0; i < length; i++) {
+        const code = text.charCodeAt(i);
+        if (code === 10) {
+          lf++;
+          starts.push(i + 1);
+        } else if (code === 13) {
+          if (text.charCodeAt(i + 1) === 10) {
+            i++;
+            crlf++;
+          }
+          starts.push(i + 1);
         }
-        starts.push(i + 1);
       }
     }
     if (starts[starts.length - 1] !== length) starts.push(length);
@@ -66,5 +72,11 @@ export function endsWithLineBreak(text: string): boolean {
 }
 
 export function toLf(text: string): string {
-  return text.replace(/\r\n?/g, '\n');
+  return text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
+}
+
+/** The text without one final line break. */
+export function withoutFinalLineBreak(text: string): string {
+  if (text.endsWith('\r\n')) return text.slice(0, -2);
+  return text.endsWith('\n') || text.endsWith('\r') ? text.slice(0, -1) : text;
 }

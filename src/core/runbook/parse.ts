@@ -2,7 +2,7 @@ import markdownIt from 'markdown-it';
 import type { MarkdownIt, Token } from 'markdown-it';
 import { parse as parseYaml } from 'yaml';
 import { parseFenceInfo } from './attributes';
-import { LineIndex, toLf } from './lines';
+import { LineIndex, toLf, withoutFinalLineBreak } from './lines';
 import type { Cell, FrontmatterOrigin, RunbookDocument } from './model';
 import { kindOfFence } from './model';
 
@@ -88,7 +88,7 @@ function splitBlocks(lines: LineIndex, bodyLine: number, tokens: Token[]): Block
 }
 
 function markdownCell(text: string, gap: string, startLine: number): Cell {
-  const source = toLf(text).replace(/\n$/, '');
+  const source = toLf(withoutFinalLineBreak(text));
   return {
     kind: 'markdown',
     language: 'markdown',
@@ -102,7 +102,7 @@ function fenceCell(token: Token, text: string, gap: string, startLine: number): 
   const info = token.info;
   const { language, attributes } = parseFenceInfo(info);
   const kind = kindOfFence(language);
-  const source = token.content.endsWith('\n') ? token.content.slice(0, -1) : token.content;
+  const source = withoutFinalLineBreak(token.content);
   return {
     kind,
     language,

@@ -11,24 +11,26 @@ import type { Cell, CellOrigin, RunbookDocument } from './model';
 export function serializeRunbook(document: RunbookDocument): string {
   const { layout } = document;
   const eol = layout.eol;
-  let out = (layout.bom ? '\uFEFF' : '') + serializeFrontmatter(document) + layout.leading;
+  // Pieces, joined once at the end: looking at the end of a growing string would flatten it per cell.
+  const pieces = [(layout.bom ? '\uFEFF' : '') + serializeFrontmatter(document) + layout.leading];
   let previous: Cell | undefined;
   document.cells.forEach((cell, index) => {
+    const before = pieces[pieces.length - 1] as string;
     // Only edits can put a cell after one that ended the file without a line break, or two prose cells
     // side by side; separate them so the file parses back into the same cells.
-    if (previous && !endsWithLineBreak(out)) out += eol + eol;
-    else if (previous?.kind === 'markdown' && cell.kind === 'markdown' && !endsWithBlankLine(out)) out += eol;
+    if (previous && !endsWithLineBreak(before)) pieces.push(eol + eol);
+    else if (previous?.kind === 'markdown' && cell.kind === 'markdown' && !endsWithBlankLine(before)) pieces.push(eol);
 
     const origin = cell.origin;
     if (origin && isUnchanged(cell, origin)) {
-      out += origin.text + origin.gap;
+      pieces.push(origin.text + origin.gap);
     } else {
       const isLast = index === document.cells.length - 1;
-      out += canonicalCell(cell, eol, origin) + (origin ? origin.gap : isLast ? '' : eol);
+      pieces.push(canonicalCell(cell, eol, origin) + (origin ? origin.gap : isLast ? '' : eol));
     }
     previous = cell;
   });
-  return out;
+  return pieces.join('');
 }
 
 function isUnchanged(cell: Cell, origin: CellOrigin): boolean {

@@ -82,7 +82,7 @@ function readActionStep(cell: Cell, cellIndex: number, file: string | undefined)
     return {
       problems: yaml.errors.map((error) => ({
         ...where,
-        line: fileLine(error.linePos?.[0]?.line ?? 1),
+        line: fileLine(lineCounter.linePos(error.pos[0]).line),
         message: `not valid YAML: ${error.message.split('\n')[0]}`,
       })),
     };

@@ -1,0 +1,15 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** The repository root, found from wherever the compiled test runs. */
+export const REPO_ROOT = (() => {
+  for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src', 'cli', 'main.ts'))) return dir;
+  }
+  throw new Error(`no repository root above ${__dirname}`);
+})();
+
+/** `shared/` sits beside the repository (seeds, contracts). */
+export const SEEDS_DIR = join(REPO_ROOT, '..', 'shared', 'seeds');
+
+export const CLI = join(REPO_ROOT, 'dist', 'cli.js');

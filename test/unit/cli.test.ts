@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CLI, SEEDS_DIR } from '../support/paths';
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `lifeboat` CLI as a user would, with no terminal attached. */
+function lifeboat(args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv; onStart?: (child: ReturnType<typeof spawn>) => void } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+    options.onStart?.(child);
+  });
+}
+
+async function readRecords(workspace: string): Promise<Record<string, unknown>[]> {
+  const dir = join(workspace, '.lifeboat', 'runs');
+  const files = await readdir(dir);
+  const lines = (await Promise.all(files.map((file) => readFile(join(dir, file), 'utf8')))).join('').trim().split('\n');
+  return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('lifeboat CLI', function () {
+  this.timeout(60_000);
+  let workspace: string;
+
+  before(() => {
+    assert.ok(existsSync(CLI), `build the CLI first (npm run build): ${CLI}`);
+  });
+
+  beforeEach(async () => {
+    workspace = await mkdtemp(join(tmpdir(), 'lifeboat-cli-'));
+  });
+
+  afterEach(async () => {
+    await rm(workspace, { recursive: true, force: true });
+  });
+
+  async function writeRunbook(name: string, lines: string[]): Promise<string> {
+    const path = join(workspace, name);
+    await writeFile(path, lines.join('\n'));
+    return path;
+  }
+
+  describe('parse and serialize', () => {
+    it('reproduce every seed byte for byte through a pipe', async () => {
+      for (const seed of await readdir(SEEDS_DIR)) {
+        const original = await readFile(join(SEEDS_DIR, seed), 'utf8');
+        const parsed = await lifeboat(['parse', join(SEEDS_DIR, seed)]);
+        assert.equal(parsed.code, 0, parsed.stderr);
+        const json = JSON.parse(parsed.stdout) as { frontmatter: unknown; cells: { kind: string; language: string; source: string; attributes: object }[] };
+        assert.ok(json.cells.length > 0);
+        for (const cell of json.cells) assert.ok(['markdown', 'action', 'shell', 'code'].includes(cell.kind));
+        const written = await lifeboat(['serialize'], { input: parsed.stdout });
+        assert.equal(written.code, 0, written.stderr);
+        assert.equal(written.stdout, original, seed);
+      }
+    });
+
+    it('prints the documented JSON shape', async () => {
+      const file = await writeRunbook('r.runbook.md', ['---', 'title: T', '---', '# Hi', '', '```bash {id=find name="Find backup"}', 'ls', '```', '']);
+      const { stdout } = await lifeboat(['parse', file]);
+      const json = JSON.parse(stdout) as { frontmatter: unknown; cells: unknown[] };
+      assert.deepEqual(json.frontmatter, { title: 'T' });
+      assert.deepEqual(
+        json.cells.map((cell) => {
+          const { kind, language, source, attributes } = cell as Record<string, unknown>;
+          return { kind, language, source, attributes };
+        }),
+        [
+          { kind: 'markdown', language: 'markdown', source: '# Hi', attributes: {} },
+          { kind: 'shell', language: 'bash', source: 'ls', attributes: { id: 'find', name: 'Find backup' } },
+        ],
+      );
+    });
+
+    it('writes an edited cell canonically', async () => {
+      const file = await writeRunbook('r.runbook.md', ['Intro', '', '~~~bash', 'ls', '~~~', '', 'Outro', '']);
+      const json = JSON.parse((await lifeboat(['parse', file])).stdout) as { cells: { source: string }[] };
+      json.cells[1]!.source = 'ls -la';
+      const written = await lifeboat(['serialize'], { input: JSON.stringify(json) });
+      assert.equal(written.stdout, 'Intro\n\n```bash\nls -la\n```\n\nOutro\n');
+    });
+
+    it('rejects JSON that is not a parsed runbook', async () => {
+      const result = await lifeboat(['serialize'], { input: '{"cells": [{"kind": "poem"}]}' });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /not a runbook as printed by `lifeboat parse`/);
+      assert.match(result.stderr, /cells\.0\.kind/);
+    });
+  });
+
+  describe('check', () => {
+    it('exits 0 for a valid runbook and 2 with located errors for an invalid one', async () => {
+      const good = await writeRunbook('good.runbook.md', ['```lifeboat', 'action: archive.list', 'location: backups', '```', '']);
+      const ok = await lifeboat(['check', good]);
+      assert.equal(ok.code, 0, ok.stderr);
+      const bad = await writeRunbook('bad.runbook.md', ['# x', '', '```lifeboat', 'action: archive.list', 'locaton: backups', '```', '']);
+      const result = await lifeboat(['check', bad], { cwd: workspace });
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /bad\.runbook\.md:5, cell 2, `locaton`: unknown field/);
+    });
+
+    it('reports an inventory that is not valid YAML with its line', async () => {
+      const good = await writeRunbook('good.runbook.md', ['```bash', 'ls', '```', '']);
+      await writeFile(join(workspace, 'inv.yaml'), 'hosts:\n  nas: [unclosed\n');
+      const result = await lifeboat(['check', good, '--inventory', join(workspace, 'inv.yaml')]);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /inv\.yaml:\d+: not valid YAML/);
+    });
+  });
+
+  describe('run', () => {
+    it('runs steps in order, feeds results forward and records every step', async () => {
+      const file = await writeRunbook('r.runbook.md', [
+        '---',
+        'params:',
+        '  name: { type: string, default: world }',
+        '  token: { type: string, secret: true }',
+        '---',
+        '```bash {id=greet}',
+        'printf "hello %s" "$LIFEBOAT_PARAM_NAME"',
+        'echo "token is $LIFEBOAT_PARAM_TOKEN" >&2',
+        '```',
+        '',
+        '```lifeboat',
+        'action: shell',
+        'script: test "$GREETING" = "hello there" && echo checked',
+        'env:',
+        '  GREETING: ${steps.greet.stdout}',
+        '```',
+        '',
+      ]);
+      const result = await lifeboat(['run', file, '--param', 'name=there', '--param', 'token=s3cr3t-value', '--json'], { cwd: workspace });
+      assert.equal(result.code, 0, result.stderr);
+      const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.deepEqual(
+        lines.map((line) => [line.cell, line.kind, line.action, line.status]),
+        [
+          [1, 'shell', 'shell', 'succeeded'],
+          [2, 'action', 'shell', 'succeeded'],
+        ],
+      );
+      for (const line of lines) assert.deepEqual(Object.keys(line).sort(), ['action', 'cell', 'durationMs', 'error', 'id', 'kind', 'result', 'status']);
+      assert.doesNotMatch(result.stdout + result.stderr, /s3cr3t-value/);
+      assert.match(result.stderr, /token is ••••••/);
+
+      const records = await readRecords(workspace);
+      assert.equal(records.length, 2);
+      assert.deepEqual(Object.keys(records[0]!).sort(), ['action', 'cell', 'durationMs', 'host', 'params', 'runbook', 'status', 'step', 'time', 'user']);
+      assert.equal(records[0]!.runbook, 'r.runbook.md');
+      assert.doesNotMatch(JSON.stringify(records), /s3cr3t-value/);
+    });
+
+    it('stops at the first failing step and exits 1', async () => {
+      const file = await writeRunbook('r.runbook.md', ['```bash', 'echo first', '```', '```bash', 'exit 4', '```', '```bash', 'touch third-ran', '```', '']);
+      const result = await lifeboat(['run', file], { cwd: workspace });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /cell 2 \(shell\): the bash script exited with code 4/);
+      assert.equal(existsSync(join(workspace, 'third-ran')), false);
+      assert.deepEqual((await readRecords(workspace)).map((record) => record.status), ['succeeded', 'failed']);
+    });
+
+    it('exits 2 without running anything when a parameter is invalid or missing', async () => {
+      const file = await writeRunbook('r.runbook.md', ['---', 'params:', '  date: { type: date, format: YYYYMMDD }', '---', '```bash', 'touch ran', '```', '']);
+      const missing = await lifeboat(['run', file], { cwd: workspace });
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /`date`: required parameter has no value/);
+      const wrong = await lifeboat(['run', file, '--param', 'date=2026-1-24'], { cwd: workspace });
+      assert.equal(wrong.code, 2);
+      assert.match(wrong.stderr, /`date`: expected a date as YYYYMMDD, got "2026-1-24"/);
+      assert.equal(existsSync(join(workspace, 'ran')), false);
+    });
+
+    it('plans instead of running with --dry-run', async () => {
+      const file = await writeRunbook('r.runbook.md', ['```bash', 'touch ran', '```', '']);
+      const result = await lifeboat(['run', file, '--dry-run', '--json'], { cwd: workspace });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal((JSON.parse(result.stdout) as { status: string }).status, 'planned');
+      assert.equal(existsSync(join(workspace, 'ran')), false);
+    });
+
+    it('stops the running step on Ctrl-C and exits 130', async () => {
+      const file = await writeRunbook('r.runbook.md', ['```bash', 'echo started; sleep 30 & wait', '```', '```bash', 'touch second-ran', '```', '']);
+      const result = await lifeboat(['run', file], {
+        cwd: workspace,
+        onStart: (child) => {
+          child.stdout?.on('data', (chunk: Buffer) => {
+            if (chunk.toString().includes('started')) child.kill('SIGINT');
+          });
+        },
+      });
+      assert.equal(result.code, 130, result.stderr);
+      assert.match(result.stderr, /cancelled/);
+      await sleep(100);
+      assert.equal(existsSync(join(workspace, 'second-ran')), false);
+      assert.deepEqual((await readRecords(workspace)).map((record) => record.status), ['cancelled']);
+    });
+
+    it('uses the nearest lifeboat.yaml above the runbook as the workspace', async () => {
+      await writeFile(join(workspace, 'lifeboat.yaml'), 'locations: {}\n');
+      await mkdir(join(workspace, 'runbooks'));
+      const file = join(workspace, 'runbooks', 'r.runbook.md');
+      await writeFile(file, '```bash\npwd\n```\n');
+      const result = await lifeboat(['run', file], { cwd: tmpdir() });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout.split('\n')[0], workspace);
+      assert.equal((await readRecords(workspace))[0]!.runbook, join('runbooks', 'r.runbook.md'));
+    });
+  });
+
+  it('lists actions with their parameter schemas', async () => {
+    const result = await lifeboat(['actions', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const actions = JSON.parse(result.stdout) as { id: string; destructive: boolean; params: { properties: Record<string, unknown> } }[];
+    const ids = actions.map((action) => action.id);
+    for (const id of ['shell', 'archive.create', 'archive.verify', 'archive.list', 'archive.restore']) assert.ok(ids.includes(id), id);
+    const shell = actions.find((action) => action.id === 'shell');
+    assert.ok(shell?.params.properties.script);
+  });
+
+  it('exits 2 with usage for unknown commands and options', async () => {
+    assert.equal((await lifeboat(['frobnicate'])).code, 2);
+    const result = await lifeboat(['run', 'x.md', '--bogus']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /Unknown option '--bogus'/);
+  });
+});
