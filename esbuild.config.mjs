@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { chmodSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 
@@ -56,3 +56,5 @@ const checks = withTests
   : [];
 
 await Promise.all([...products, ...checks]);
+// `bin: lifeboat` points here; npm links it executable, a plain checkout needs the mode set.
+chmodSync('dist/cli.js', 0o755);

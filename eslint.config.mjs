@@ -13,6 +13,15 @@ export default tseslint.config(
     },
   },
   {
+    files: ['*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
+    // ESLint reads its configuration from the default export.
+    files: ['eslint.config.mjs'],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'src/core stays free of vscode.' }] }],

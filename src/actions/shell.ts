@@ -4,7 +4,7 @@ import { defineAction } from '../core/actions/spec';
 import { CancelledError } from '../core/errors';
 import { formatDuration, markdownTable } from '../core/render';
 import { paramsAsEnvironment } from '../core/runbook/params';
-import { resolvePath } from './paths';
+import { resolveUserPath } from './paths';
 
 /** How much of each stream a result keeps for `${steps.<id>.stdout}`; the live output has all of it. */
 const KEPT_OUTPUT_CHARS = 1024 * 1024;
@@ -45,7 +45,7 @@ export const shellAction = defineAction({
     const lines = params.script.split('\n').filter((line) => line.trim() !== '').length;
     return {
       summary: `would run a ${params.interpreter} script of ${lines} line${lines === 1 ? '' : 's'} (not run in a dry run)`,
-      operations: [{ kind: 'run', target: params.interpreter, detail: `in ${resolvePath(ctx.workspaceDir, params.cwd ?? '.')}` }],
+      operations: [{ kind: 'run', target: params.interpreter, detail: `in ${resolveUserPath(params.cwd ?? '.', ctx.workspaceDir)}` }],
       destructive: false,
     };
   },
@@ -53,7 +53,7 @@ export const shellAction = defineAction({
     const args = params.interpreter === 'bash' ? ['--noprofile', '--norc', '-eo', 'pipefail', '-c', params.script] : ['-e', '-c', params.script];
     const started = performance.now();
     const child = execa(params.interpreter, args, {
-      cwd: resolvePath(ctx.workspaceDir, params.cwd ?? '.'),
+      cwd: resolveUserPath(params.cwd ?? '.', ctx.workspaceDir),
       env: { ...paramsAsEnvironment(ctx.runbookParams), ...params.env },
       stdin: 'ignore',
       detached: true,

@@ -109,6 +109,11 @@ async function readStdin(): Promise<string> {
 }
 
 if (require.main === module) {
+  // Output piped into `head` and the like: stop quietly when the reader goes away.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    throw error;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI, SEEDS_DIR } from '../support/paths';
+import { CLI, REPO_ROOT, SEEDS_DIR } from '../support/paths';
 
 interface CliResult {
   code: number | null;
@@ -25,6 +25,24 @@ function lifeboat(args: string[], options: { cwd?: string; input?: string; env?:
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(options.input ?? '');
     options.onStart?.(child);
+  });
+}
+
+/** Runs a command on a pseudo-terminal and types `answer` once `prompt` appears. */
+function onTerminal(command: string, cwd: string, prompt: string, answer: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let answered = false;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+      if (!answered && output.includes(prompt)) {
+        answered = true;
+        child.stdin.write(answer);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
   });
 }
 
@@ -210,6 +228,87 @@ describe('lifeboat CLI', function () {
       await sleep(100);
       assert.equal(existsSync(join(workspace, 'second-ran')), false);
       assert.deepEqual((await readRecords(workspace)).map((record) => record.status), ['cancelled']);
+    });
+
+    describe('with the bundled runbooks', () => {
+      beforeEach(async () => {
+        await mkdir(join(workspace, 'app', 'config'), { recursive: true });
+        await writeFile(join(workspace, 'app', 'config', 'app.yaml'), 'port: 5000\n');
+        await writeFile(join(workspace, 'app', 'notes.txt'), 'original\n');
+        await writeFile(join(workspace, 'lifeboat.yaml'), 'locations: {}\n');
+        await mkdir(join(workspace, 'runbooks'));
+        for (const name of (await readdir(join(REPO_ROOT, 'runbooks'))).filter((file) => file.endsWith('.runbook.md'))) await copyFile(join(REPO_ROOT, 'runbooks', name), join(workspace, 'runbooks', name));
+      });
+
+      /** The bundled runbook, copied into the workspace as a user keeps it. */
+      const runbook = (name: string) => join(workspace, 'runbooks', name);
+
+      it('backs up, dry-runs the restore with real archive names, then restores', async () => {
+        const backup = await lifeboat(['run', runbook('local-backup.runbook.md'), '--param', 'source=app', '--param', 'keep=2', '--json'], { cwd: workspace });
+        assert.equal(backup.code, 0, backup.stderr);
+        const created = JSON.parse(backup.stdout.split('\n')[0]!) as { result: { path: string } };
+        assert.ok(existsSync(created.result.path));
+
+        const dry = await lifeboat(['run', runbook('local-restore.runbook.md'), '--param', 'target=restored', '--dry-run', '--json'], { cwd: workspace });
+        assert.equal(dry.code, 0, dry.stderr);
+        const steps = dry.stdout.trim().split('\n').map((line) => JSON.parse(line) as { action: string; status: string; result: { operations?: { target: string }[] } });
+        // The listing only reads, so it runs; everything after it is planned with the archive it found.
+        assert.deepEqual(steps.map((step) => [step.action, step.status]), [
+          ['archive.list', 'succeeded'],
+          ['archive.verify', 'planned'],
+          ['archive.restore', 'planned'],
+          ['shell', 'planned'],
+        ]);
+        assert.ok(JSON.stringify(steps[2]!.result).includes('config/app.yaml'));
+        assert.equal(existsSync(join(workspace, 'restored')), false);
+
+        const restore = await lifeboat(['run', runbook('local-restore.runbook.md'), '--param', 'target=restored'], { cwd: workspace });
+        assert.equal(restore.code, 0, restore.stderr);
+        assert.equal(await readFile(join(workspace, 'restored', 'notes.txt'), 'utf8'), 'original\n');
+      });
+
+      it('refuses a step that overwrites data without --yes when nobody can answer, and runs it with --yes', async () => {
+        const backup = await lifeboat(['run', runbook('local-backup.runbook.md'), '--param', 'source=app'], { cwd: workspace });
+        assert.equal(backup.code, 0, backup.stderr);
+        await writeFile(join(workspace, 'app', 'notes.txt'), 'changed since the backup\n');
+
+        const refused = await lifeboat(['run', runbook('local-restore.runbook.md'), '--param', 'target=app', '--param', 'overwrite=true'], { cwd: workspace });
+        assert.equal(refused.code, 1);
+        assert.match(refused.stderr, /Plan\*\* \(destructive\)/);
+        assert.match(refused.stderr, /pass --yes/);
+        assert.equal(await readFile(join(workspace, 'app', 'notes.txt'), 'utf8'), 'changed since the backup\n');
+        assert.ok((await readRecords(workspace)).some((record) => record.status === 'refused'));
+
+        const confirmed = await lifeboat(['run', runbook('local-restore.runbook.md'), '--param', 'target=app', '--param', 'overwrite=true', '--yes'], { cwd: workspace });
+        assert.equal(confirmed.code, 0, confirmed.stderr);
+        assert.equal(await readFile(join(workspace, 'app', 'notes.txt'), 'utf8'), 'original\n');
+      });
+
+      it('asks on a terminal before overwriting, and does what the answer says', async () => {
+        const backup = await lifeboat(['run', runbook('local-backup.runbook.md'), '--param', 'source=app'], { cwd: workspace });
+        assert.equal(backup.code, 0, backup.stderr);
+        for (const [answer, expected] of [['n', 'changed\n'], ['y', 'original\n']] as const) {
+          await writeFile(join(workspace, 'app', 'notes.txt'), 'changed\n');
+          const command = `${process.execPath} ${CLI} run ${runbook('local-restore.runbook.md')} --param target=app --param overwrite=true`;
+          // `script` gives the CLI a real terminal, as when a person runs it.
+          const session = await onTerminal(command, workspace, 'Go ahead? [y/N]', `${answer}\n`);
+          assert.match(session.output, /Plan\*\* \(destructive\)/);
+          assert.equal(await readFile(join(workspace, 'app', 'notes.txt'), 'utf8'), expected, session.output);
+          assert.equal(session.code, answer === 'y' ? 0 : 1, session.output);
+        }
+      });
+
+      it('plans a step that needs the result of a planned step without failing', async () => {
+        const file = join(workspace, 'chain.runbook.md');
+        await writeFile(file, ['```lifeboat {id=backup}', 'action: archive.create', 'paths: [app]', 'destination: backups', 'prefix: app', '```', '', '```lifeboat', 'action: archive.verify', 'path: ${steps.backup.path}', '```', ''].join('\n'));
+        const result = await lifeboat(['run', file, '--dry-run', '--json'], { cwd: workspace });
+        assert.equal(result.code, 0, result.stderr);
+        const [create, verify] = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { status: string; result: { summary: string } });
+        assert.equal(create!.status, 'planned');
+        assert.equal(verify!.status, 'planned');
+        assert.match(verify!.result.summary, /uses the result of step `backup`/);
+        assert.equal(existsSync(join(workspace, 'backups')), false);
+      });
     });
 
     it('uses the nearest lifeboat.yaml above the runbook as the workspace', async () => {

@@ -1,3 +1,4 @@
+import { ClientPool } from './clients';
 import type { ActionContext, Logger, OutputSink, ProgressReporter, SecretResolver } from './spec';
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -31,6 +32,7 @@ export function createActionContext(overrides: Partial<ActionContext> & Pick<Act
     output: discardOutput,
     secrets: environmentSecrets(),
     inventory: {},
+    clients: new ClientPool(),
     runbookParams: {},
     ...overrides,
   };

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { ClientPool } from './clients';
 
 /** What an action reports while it works; every field is optional so each action reports what it knows. */
 export interface ProgressUpdate {
@@ -42,6 +43,8 @@ export interface ActionContext {
   output: OutputSink;
   secrets: SecretResolver;
   inventory: Inventory;
+  /** Connections to hosts, clusters and stores, shared by the steps of one run. */
+  clients: ClientPool;
   /** Runbook parameters, for actions (like `shell`) that hand them on to a child process. */
   runbookParams: Readonly<Record<string, unknown>>;
 }
@@ -71,6 +74,11 @@ export interface ActionSpec<Schema extends z.ZodType = z.ZodType, Result = unkno
   params: Schema;
   /** Whether the action can ever overwrite or delete data (its plan says whether a given call does). */
   destructive: boolean;
+  /**
+   * The action only reads. A dry run runs it for real, so the steps after it are planned with its
+   * actual results (the archive `archive.list` finds is the one the restore plan names).
+   */
+  readOnly?: boolean;
   plan(params: z.output<Schema>, ctx: ActionContext): Promise<ActionPlan>;
   run(params: z.output<Schema>, ctx: ActionContext): Promise<Result>;
   render(result: Result): string;

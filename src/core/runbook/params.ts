@@ -1,6 +1,6 @@
-import { homedir } from 'node:os';
 import { z } from 'zod';
 import type { Problem } from '../errors';
+import { expandHome } from '../paths';
 
 export const PARAM_TYPES = ['string', 'number', 'boolean', 'enum', 'date', 'path'] as const;
 export const DATE_FORMATS = ['YYYY-MM-DD', 'YYYYMMDD'] as const;
@@ -113,8 +113,7 @@ export function coerceParam(definition: ParamDefinition, raw: unknown): Coerced 
     }
     case 'path': {
       if (text.trim() === '') return { ok: false, message: 'expected a path, got an empty value' };
-      const value = text === '~' ? homedir() : text.startsWith('~/') ? homedir() + text.slice(1) : text;
-      return matchesPattern(definition, value, got);
+      return matchesPattern(definition, expandHome(text), got);
     }
     case 'string':
       return matchesPattern(definition, text, got);

@@ -1,10 +1,11 @@
+import { ClientPool } from '../actions/clients';
 import { createActionContext } from '../actions/context';
 import { renderPlan } from '../actions/plan';
 import type { ActionRegistry } from '../actions/registry';
 import type { ActionPlan, Inventory, Logger, OutputSink, ProgressReporter, SecretResolver } from '../actions/spec';
 import { CancelledError, errorMessage, formatProblem, isCancellationError, ValidationError } from '../errors';
 import type { Redactor } from '../redact';
-import { interpolate, InterpolationError } from '../runbook/interpolate';
+import { findReferences, interpolate, InterpolationError } from '../runbook/interpolate';
 import type { ParamDefinitions, ParamValue } from '../runbook/params';
 import type { Step } from '../runbook/steps';
 import type { RunRecorder } from './records';
@@ -61,6 +62,9 @@ export interface StepRunOptions {
  */
 export class RunSession {
   private readonly results: Record<string, unknown> = {};
+  /** Steps a dry run planned instead of running: later steps cannot use their results. */
+  private readonly plannedIds = new Set<string>();
+  private readonly clients = new ClientPool();
 
   constructor(private readonly options: RunSessionOptions) {
     for (const [name, definition] of Object.entries(options.definitions)) {
@@ -71,15 +75,24 @@ export class RunSession {
 
   async runAll(steps: readonly Step[], options: StepRunOptions & { onStepStart?(step: Step): void; onStepEnd?(report: StepReport): void }): Promise<{ status: RunStatus; reports: StepReport[] }> {
     const reports: StepReport[] = [];
-    for (const step of steps) {
-      options.onStepStart?.(step);
-      const report = await this.runStep(step, options);
-      reports.push(report);
-      options.onStepEnd?.(report);
-      if (report.status === 'cancelled') return { status: 'cancelled', reports };
-      if (report.status === 'failed' || report.status === 'refused') return { status: 'failed', reports };
+    try {
+      for (const step of steps) {
+        options.onStepStart?.(step);
+        const report = await this.runStep(step, options);
+        reports.push(report);
+        options.onStepEnd?.(report);
+        if (report.status === 'cancelled') return { status: 'cancelled', reports };
+        if (report.status === 'failed' || report.status === 'refused') return { status: 'failed', reports };
+      }
+      return { status: 'succeeded', reports };
+    } finally {
+      await this.close();
     }
-    return { status: 'succeeded', reports };
+  }
+
+  /** Closes the connections the steps opened; the notebook calls it when its session ends. */
+  async close(): Promise<void> {
+    await this.clients.disposeAll();
   }
 
   async runStep(step: Step, { signal, dryRun = false }: StepRunOptions): Promise<StepReport> {
@@ -107,6 +120,14 @@ export class RunSession {
     try {
       const action = registry.get(step.actionId);
       if (!action) throw new ValidationError([{ file: this.options.runbook, cell: step.cellNumber, field: 'action', message: `unknown action '${step.actionId}'` }]);
+      const dry = dryRun || step.dryRun;
+      const planOnly = dry && !action.readOnly;
+      const waitingFor = dry ? this.plannedDependency(step) : undefined;
+      if (waitingFor) {
+        if (step.id) this.plannedIds.add(step.id);
+        const plan: ActionPlan = { summary: `uses the result of step \`${waitingFor}\`, which a dry run does not produce; planned when that step has run`, operations: [], destructive: false };
+        return await finish({ status: 'planned', result: plan, markdown: renderPlan(plan) });
+      }
       params = this.resolveStepParams(step);
       const parsed = parseStepParams(action, params, step, this.options.runbook);
       if (!parsed.ok) throw new ValidationError(parsed.problems);
@@ -119,10 +140,12 @@ export class RunSession {
         output,
         secrets: this.options.secrets,
         inventory: this.options.inventory,
+        clients: this.clients,
         runbookParams: this.options.params,
       });
-      if (dryRun || step.dryRun) {
+      if (planOnly) {
         const plan = await action.plan(parsed.value, context);
+        if (step.id) this.plannedIds.add(step.id);
         return await finish({ status: 'planned', result: plan, markdown: renderPlan(plan) });
       }
       if (action.destructive) {
@@ -139,6 +162,11 @@ export class RunSession {
       if (signal.aborted || isCancellationError(error)) return finish({ status: 'cancelled', error: 'cancelled' });
       return finish({ status: 'failed', error: describeFailure(error, step, this.options.runbook) });
     }
+  }
+
+  /** The first step this one refers to that was only planned, if any. */
+  private plannedDependency(step: Step): string | undefined {
+    return findReferences(step.params).find((reference) => reference.root === 'steps' && reference.name !== undefined && this.plannedIds.has(reference.name))?.name;
   }
 
   /** Interpolates parameters and earlier results; an unset optional parameter leaves its field out. */

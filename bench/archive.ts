@@ -1,0 +1,276 @@
+/**
+ * Benchmark of archive.create and archive.verify against GNU tar + gzip, measured in the same run
+ * on the same data and printed as ratios. Not a test: numbers depend on the machine.
+ *
+ *   npx tsx bench/archive.ts                        # ~1 GiB of mixed files (generated once)
+ *   LIFEBOAT_BENCH_MIB=200 npx tsx bench/archive.ts # quick run
+ *   LIFEBOAT_BENCH_RUNS=3 …                         # repetitions per measurement (best is kept)
+ *
+ * Our side runs in a child Node process (this file bundled with esbuild, run with plain `node`),
+ * so its peak RSS is the action's, not that of tsx or of this parent.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const TARGET_RATIO = 0.9;
+const TARGET_RSS_MIB = 128;
+
+interface Measurement {
+  label: string;
+  ms: number;
+  maxRssKiB?: number;
+}
+
+interface ChildReport {
+  maxRssKiB: number;
+  detail: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child side: runs one operation of ours and prints a JSON report on its last line.
+
+async function runChild(operation: string, args: string[]): Promise<void> {
+  const { archiveActions } = await import('../src/actions/archive');
+  const { createActionContext } = await import('../src/core/actions/context');
+  const ctx = createActionContext({ workspaceDir: process.cwd() });
+  const byId = (id: string) => {
+    const found = archiveActions.find((candidate) => candidate.id === id);
+    if (!found) throw new Error(`no action ${id}`);
+    return found;
+  };
+  let detail: Record<string, unknown> = {};
+  if (operation === 'create') {
+    const [base, destination] = args as [string, string];
+    const action = byId('archive.create');
+    const result = (await action.run(action.params.parse({ paths: ['.'], base, destination, prefix: 'bench' }), ctx)) as { path: string; bytes: number };
+    detail = { archive: result.path, bytes: result.bytes };
+  } else if (operation === 'write-only') {
+    // The same compression pipeline as archive.create, without the read-back, sidecar and rename.
+    const [base, output] = args as [string, string];
+    const { collectSources } = await import('../src/actions/archive/sourceTree');
+    const { writeArchive } = await import('../src/actions/archive/writeArchive');
+    const sources = await collectSources({ base, paths: ['.'], isExcluded: () => false, skip: [], signal: ctx.signal });
+    const written = await writeArchive({ base, entries: sources.entries, level: 6, outputPath: output, signal: ctx.signal });
+    detail = { bytes: written.bytes };
+  } else if (operation === 'verify') {
+    const action = byId('archive.verify');
+    const result = (await action.run(action.params.parse({ path: args[0] }), ctx)) as { ok: boolean };
+    detail = { ok: result.ok };
+  } else {
+    throw new Error(`unknown child operation ${operation}`);
+  }
+  const report: ChildReport = { maxRssKiB: process.resourceUsage().maxRSS, detail };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent side.
+
+function repositoryRoot(): string {
+  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'lifeboat') return dir;
+  }
+  throw new Error(`no lifeboat repository above ${__dirname}`);
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so the text files are the same every time. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Log-like text: a vocabulary of words in lines with timestamps and numbers (compresses ~3-5×). */
+function textCorpus(bytes: number, random: () => number): Buffer {
+  const vocabulary = Array.from({ length: 4000 }, () => Array.from({ length: 2 + Math.floor(random() * 9) }, () => String.fromCharCode(97 + Math.floor(random() * 26))).join(''));
+  const lines: string[] = [];
+  let size = 0;
+  for (let line = 0; size < bytes; line++) {
+    const words = Array.from({ length: 6 + Math.floor(random() * 10) }, () => vocabulary[Math.floor(random() * vocabulary.length)]);
+    const text = `2026-01-${String(1 + (line % 28)).padStart(2, '0')}T${String(line % 24).padStart(2, '0')}:${String(line % 60).padStart(2, '0')}:00Z id=${Math.floor(random() * 1e6)} ${words.join(' ')}\n`;
+    lines.push(text);
+    size += text.length;
+  }
+  return Buffer.from(lines.join('')).subarray(0, bytes);
+}
+
+interface DataSet {
+  dir: string;
+  files: number;
+  bytes: number;
+}
+
+/**
+ * ~`mib` MiB once, reused while present: 25% small files (1-64 KiB, text and random, 40 folders),
+ * 75% large files (8-64 MiB, text and random), about half the bytes compressible.
+ */
+async function ensureData(workDir: string, mib: number): Promise<DataSet> {
+  const dir = path.join(workDir, `data-${mib}MiB`);
+  const marker = path.join(dir, '.complete');
+  if (!existsSync(marker)) {
+    console.log(`generating ${mib} MiB of test data in ${dir} (once) …`);
+    await rm(dir, { recursive: true, force: true });
+    const random = seededRandom(20260124);
+    const corpus = textCorpus(16 * 1024 * 1024, random);
+    const textSlice = (bytes: number) => {
+      const parts: Buffer[] = [];
+      for (let filled = 0; filled < bytes; ) {
+        const length = Math.min(bytes - filled, 64 * 1024);
+        const start = Math.floor(random() * (corpus.length - length));
+        parts.push(corpus.subarray(start, start + length));
+        filled += length;
+      }
+      return Buffer.concat(parts);
+    };
+    const total = mib * 1024 * 1024;
+    let smallBytes = 0;
+    for (let index = 0; smallBytes < total * 0.25; index++) {
+      const folder = path.join(dir, 'small', `folder-${index % 40}`);
+      await mkdir(folder, { recursive: true });
+      const size = 1024 + Math.floor(random() * 63 * 1024);
+      const isText = index % 3 !== 0;
+      await writeFile(path.join(folder, `file-${index}.${isText ? 'txt' : 'jpg'}`), isText ? textSlice(size) : randomBytes(size));
+      smallBytes += size;
+    }
+    await mkdir(path.join(dir, 'large'), { recursive: true });
+    for (let index = 0, largeBytes = 0; largeBytes < total * 0.75; index++) {
+      const size = Math.min(Math.ceil(total * 0.75 - largeBytes), (8 + Math.floor(random() * 57)) * 1024 * 1024);
+      const isText = index % 2 === 0;
+      await writeFile(path.join(dir, 'large', `blob-${index}.${isText ? 'log' : 'bin'}`), isText ? textSlice(size) : randomBytes(size));
+      largeBytes += size;
+    }
+    await writeFile(marker, '');
+  }
+  let files = 0;
+  let bytes = 0;
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || entry.name === '.complete') continue;
+    files++;
+    bytes += (await stat(path.join(entry.parentPath, entry.name))).size;
+  }
+  return { dir, files, bytes };
+}
+
+function timeCommand(label: string, command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Measurement {
+  execFileSync('sync');
+  const hasTime = existsSync('/usr/bin/time');
+  const started = performance.now();
+  const result = hasTime
+    ? spawnSync('/usr/bin/time', ['-f', '%M', command, ...args], { ...options, encoding: 'utf8' })
+    : spawnSync(command, args, { ...options, encoding: 'utf8' });
+  const ms = performance.now() - started;
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
+  const rss = hasTime ? Number(result.stderr.trim().split('\n').at(-1)) : undefined;
+  return rss === undefined || Number.isNaN(rss) ? { label, ms } : { label, ms, maxRssKiB: rss };
+}
+
+function timeChild(label: string, bundle: string, operation: string, args: string[], cwd: string): Measurement & { report: ChildReport } {
+  execFileSync('sync');
+  const started = performance.now();
+  const result = spawnSync(process.execPath, [bundle, '--child', operation, ...args], { cwd, encoding: 'utf8' });
+  const ms = performance.now() - started;
+  if (result.status !== 0) throw new Error(`child ${operation} failed: ${result.stderr}`);
+  const report = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as ChildReport;
+  return { label, ms, maxRssKiB: report.maxRssKiB, report };
+}
+
+/** The fastest run's time (least disturbed by a shared machine), with the highest peak RSS of any run. */
+function best<T extends Measurement>(runs: T[]): T {
+  const fastest = runs.reduce((best, run) => (run.ms < best.ms ? run : best));
+  const rss = runs.map((run) => run.maxRssKiB).filter((value): value is number => value !== undefined);
+  return rss.length === 0 ? fastest : { ...fastest, maxRssKiB: Math.max(...rss) };
+}
+
+const mib = (bytes: number) => bytes / (1024 * 1024);
+
+async function main(): Promise<void> {
+  const root = repositoryRoot();
+  const workDir = path.join(root, 'bench', '.work');
+  await mkdir(workDir, { recursive: true });
+  const sizeMiB = Number(process.env.LIFEBOAT_BENCH_MIB ?? 1024);
+  const runs = Math.max(1, Number(process.env.LIFEBOAT_BENCH_RUNS ?? 2));
+  const data = await ensureData(workDir, sizeMiB);
+
+  const bundle = path.join(workDir, 'archive-bench.cjs');
+  const esbuild = await import('esbuild');
+  await esbuild.build({ entryPoints: [path.join(root, 'bench', 'archive.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: bundle, external: ['esbuild'], logLevel: 'warning' });
+
+  const gnuArchive = path.join(workDir, 'gnu.tar.gz');
+  const oursDir = path.join(workDir, 'ours');
+  const writeOnly = path.join(workDir, 'write-only.tar.gz');
+  const createRuns = { gnu: [] as Measurement[], ours: [] as (Measurement & { report: ChildReport })[], writeOnly: [] as Measurement[] };
+  console.log(`data: ${mib(data.bytes).toFixed(0)} MiB in ${data.files} files; ${runs} run(s) each: fastest time, highest peak RSS`);
+  for (let run = 0; run < runs; run++) {
+    // Interleaved, so a slow phase of a shared machine hits both sides.
+    await rm(gnuArchive, { force: true });
+    createRuns.gnu.push(timeCommand('GNU tar czf (gzip -6)', 'tar', ['-I', 'gzip -6', '-cf', gnuArchive, '-C', data.dir, '.']));
+    await rm(oursDir, { recursive: true, force: true });
+    createRuns.ours.push(timeChild('archive.create (incl. read-back verify)', bundle, 'create', [data.dir, oursDir], workDir));
+    await rm(writeOnly, { force: true });
+    createRuns.writeOnly.push(timeChild('archive.create pipeline, no read-back', bundle, 'write-only', [data.dir, writeOnly], workDir));
+  }
+  // Each run replaces the previous output, so only the last run's archive is still there.
+  const ourArchive = String(createRuns.ours.at(-1)?.report.detail.archive);
+
+  const verifyRuns = { gzip: [] as Measurement[], ours: [] as Measurement[] };
+  for (let run = 0; run < runs; run++) {
+    verifyRuns.gzip.push(timeCommand('gzip -t', 'gzip', ['-t', ourArchive]));
+    verifyRuns.ours.push(timeChild('archive.verify', bundle, 'verify', [ourArchive], workDir));
+  }
+
+  const gnuBytes = (await stat(gnuArchive)).size;
+  const ourBytes = (await stat(ourArchive)).size;
+  const rows: string[] = [];
+  const line = (measurement: Measurement, baseline: Measurement | undefined, bytes: number) => {
+    const throughput = mib(bytes) / (measurement.ms / 1000);
+    const ratio = baseline ? (baseline.ms / measurement.ms).toFixed(2) : '1.00';
+    const rss = measurement.maxRssKiB === undefined ? '?' : (measurement.maxRssKiB / 1024).toFixed(0);
+    rows.push(`| ${measurement.label} | ${(measurement.ms / 1000).toFixed(1)} s | ${throughput.toFixed(0)} MiB/s | ${ratio} | ${rss} MiB |`);
+  };
+  const gnuCreate = best(createRuns.gnu);
+  const ourCreate = best(createRuns.ours);
+  const ourWrite = best(createRuns.writeOnly);
+  const gzipTest = best(verifyRuns.gzip);
+  const ourVerify = best(verifyRuns.ours);
+  rows.push('| measurement | time | throughput | ratio vs baseline | peak RSS |', '| --- | --- | --- | --- | --- |');
+  line(gnuCreate, undefined, data.bytes);
+  line(ourCreate, gnuCreate, data.bytes);
+  line(ourWrite, gnuCreate, data.bytes);
+  line(gzipTest, undefined, ourBytes);
+  line(ourVerify, gzipTest, ourBytes);
+  console.log(`\n${rows.join('\n')}\n`);
+  console.log(`compressed: GNU ${mib(gnuBytes).toFixed(1)} MiB, ours ${mib(ourBytes).toFixed(1)} MiB (${((ourBytes / gnuBytes - 1) * 100).toFixed(2)}%)`);
+  console.log(`cores: ${(await import('node:os')).availableParallelism()}; Node ${process.version}`);
+
+  const verdict = (name: string, ratio: number, rssKiB: number | undefined) =>
+    `${name}: ratio ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}) ${ratio >= TARGET_RATIO ? 'met' : 'MISSED'}; peak RSS ${((rssKiB ?? 0) / 1024).toFixed(0)} MiB (target ≤ ${TARGET_RSS_MIB}) ${(rssKiB ?? Infinity) / 1024 <= TARGET_RSS_MIB ? 'met' : 'MISSED'}`;
+  console.log(verdict('archive.create', gnuCreate.ms / ourCreate.ms, ourCreate.maxRssKiB));
+  console.log(verdict('archive.verify', gzipTest.ms / ourVerify.ms, ourVerify.maxRssKiB));
+  // The same bytes must come out of both archives.
+  const listing = `tar -tvzf "$1" | awk '{print $3, $6}' | sed -e 's# \\./# #' -e 's#/$##' | grep -v ' \\.\\?$' | sort`;
+  const digest = (archive: string) => createHash('sha256').update(execFileSync('sh', ['-c', listing, 'listing', archive], { maxBuffer: 256 * 1024 * 1024 })).digest('hex');
+  console.log(`listings equal (paths and sizes): ${digest(gnuArchive) === digest(ourArchive) ? 'yes' : 'NO'}`);
+  // The generated data stays for the next run; the archives (as large again) do not.
+  await Promise.all([gnuArchive, oursDir, writeOnly].map((output) => rm(output, { recursive: true, force: true })));
+}
+
+if (process.argv[2] === '--child') {
+  runChild(process.argv[3] ?? '', process.argv.slice(4)).catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

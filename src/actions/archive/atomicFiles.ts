@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import { link, lstat, open, rename, rm, unlink } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Files appear under their final name only when complete: everything is written to a hidden
+ * temporary next to the final name (same folder, so the same file system) and renamed at the end.
+ */
+
+/** `.<name>.<label>-<random>` in the same folder: hidden from listings and from retention. */
+export function temporarySibling(finalPath: string, label = 'partial'): string {
+  return path.join(path.dirname(finalPath), `.${path.basename(finalPath)}.${label}-${randomBytes(6).toString('hex')}`);
+}
+
+export class FileExistsError extends Error {
+  constructor(readonly path: string) {
+    super(`${path} already exists; refusing to overwrite it`);
+    this.name = 'FileExistsError';
+  }
+}
+
+/** Error codes of file systems without hard links (FAT, some network and FUSE mounts). */
+const HARD_LINKS_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
+
+/**
+ * Moves a complete temporary file to its final name, failing if that name exists. A hard link is
+ * the atomic "create unless exists" for a whole file; where links are unsupported, a check
+ * followed by a rename leaves only a tiny window for a concurrent writer.
+ */
+export async function publishWithoutOverwrite(temporaryPath: string, finalPath: string): Promise<void> {
+  try {
+    await link(temporaryPath, finalPath);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') throw new FileExistsError(finalPath);
+    if (!HARD_LINKS_UNSUPPORTED.has(code)) throw error;
+    if (await pathExists(finalPath)) throw new FileExistsError(finalPath);
+    await rename(temporaryPath, finalPath);
+    return;
+  }
+  await unlink(temporaryPath);
+}
+
+/** Writes small content (sidecars, state) to a temporary, flushes it to disk, then renames it. */
+export async function writeFileAtomically(finalPath: string, content: string, options: { overwrite: boolean }): Promise<void> {
+  const temporaryPath = temporarySibling(finalPath, 'tmp');
+  try {
+    const handle = await open(temporaryPath, 'wx', 0o644);
+    try {
+      await handle.writeFile(content, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (options.overwrite) await rename(temporaryPath, finalPath);
+    else await publishWithoutOverwrite(temporaryPath, finalPath);
+  } finally {
+    await removeIfPresent(temporaryPath);
+  }
+}
+
+/** Makes a rename durable: the directory entry itself is flushed. Best effort where unsupported. */
+export async function fsyncDirectory(directory: string): Promise<void> {
+  try {
+    const handle = await open(directory, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Some platforms and file systems refuse fsync on a directory; the rename itself still happened.
+  }
+}
+
+/** Removes a temporary this code created (a file or a staging folder), if it is still there. */
+export async function removeIfPresent(target: string): Promise<void> {
+  await rm(target, { force: true, recursive: true });
+}
+
+/** Removes one file (never a folder), if it is there. */
+export async function unlinkIfPresent(target: string): Promise<void> {
+  try {
+    await unlink(target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+export async function pathExists(target: string): Promise<boolean> {
+  try {
+    await lstat(target);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}

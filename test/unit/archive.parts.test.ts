@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { gunzipSync } from 'node:zlib';
+import { judgeEntry, staysInside } from '../../src/actions/archive/entrySafety';
+import { compileExcludes } from '../../src/actions/archive/excludeGlobs';
+import { compileNameMatcher, DEFAULT_NAME_PATTERN, formatArchiveName, hasPrefix, namePatternProblem, timestampFromName } from '../../src/actions/archive/naming';
+import { ParallelGzip } from '../../src/actions/archive/parallelGzip';
+import { selectForDeletion, type RetentionCandidate } from '../../src/actions/archive/retention';
+
+describe('archive building blocks', () => {
+  describe('exclude globs', () => {
+    const cases: [pattern: string, path: string, isDirectory: boolean, excluded: boolean][] = [
+      ['*.log', 'a.log', false, true],
+      ['*.log', 'deep/down/b.log', false, true],
+      ['*.log', 'a.log.txt', false, false],
+      ['cache/', 'x/cache', true, true],
+      ['cache/', 'x/cache', false, false],
+      ['node_modules', 'a/node_modules', true, true],
+      ['data/*.tmp', 'data/x.tmp', false, true],
+      ['data/*.tmp', 'data/sub/x.tmp', false, false],
+      ['data/**/*.tmp', 'data/sub/deeper/x.tmp', false, true],
+      ['data/**/*.tmp', 'data/x.tmp', false, true],
+      ['**/thumbs', 'a/b/thumbs', true, true],
+      ['clips/**', 'clips/a/b.jpg', false, true],
+      ['clips/**', 'clipsX/a', false, false],
+      ['file?.txt', 'file1.txt', false, true],
+      ['file?.txt', 'file10.txt', false, false],
+      ['[!a]*.jpg', 'b.jpg', false, true],
+      ['[!a]*.jpg', 'a.jpg', false, false],
+      ['*.{jpg,png}', 'x/y.png', false, true],
+      ['._*', 'faces/bob/._2.jpg', false, true],
+      ['a+b(1).txt', 'a+b(1).txt', false, true],
+    ];
+    for (const [pattern, candidate, isDirectory, excluded] of cases) {
+      it(`${pattern} ${excluded ? 'excludes' : 'keeps'} ${candidate}${isDirectory ? '/' : ''}`, () => {
+        assert.equal(compileExcludes([pattern])(candidate, isDirectory), excluded);
+      });
+    }
+  });
+
+  describe('names', () => {
+    it('formats the default pattern in local time', () => {
+      assert.equal(formatArchiveName(DEFAULT_NAME_PATTERN, 'frigate-faces', new Date(2026, 0, 4, 6, 5, 9)), 'frigate-faces-20260104-060509.tar.gz');
+    });
+
+    it('matches only its own pattern and prefix, with a sortable time key', () => {
+      const matches = compileNameMatcher(DEFAULT_NAME_PATTERN, 'frigate-faces');
+      assert.equal(matches('frigate-faces-20260104-060509.tar.gz'), '20260104060509');
+      for (const other of ['frigate-faces-20260104.tar.gz', 'frigate-faces-old-20260104-060509.tar.gz', 'frigate-20260104-060509.tar.gz', 'frigate-faces-20260104-060509.tar.gz.sha256', 'xfrigate-faces-20260104-060509.tar.gz']) {
+        assert.equal(matches(other), undefined, other);
+      }
+      // Placeholders in any order still sort by year, month, day, time.
+      assert.equal(compileNameMatcher('{DD}.{MM}.{YYYY}-{prefix}.tgz', 'p')('04.01.2026-p.tgz'), '20260104000000');
+      // A prefix with regular-expression characters is literal.
+      assert.equal(compileNameMatcher(DEFAULT_NAME_PATTERN, 'a.b')('aXb-20260104-060509.tar.gz'), undefined);
+    });
+
+    it('explains unusable patterns', () => {
+      assert.match(namePatternProblem('{prefix}-{YYYY}{MM}{DD}.zip') ?? '', /\.tar\.gz or \.tgz/);
+      assert.match(namePatternProblem('{prefix}/{YYYY}.tar.gz') ?? '', /only contain/);
+      assert.equal(namePatternProblem(DEFAULT_NAME_PATTERN), undefined);
+    });
+
+    it('reads timestamps from names, rejecting impossible dates', () => {
+      assert.deepEqual(timestampFromName('frigate-faces-20260124.tar.gz'), new Date(2026, 0, 24));
+      assert.deepEqual(timestampFromName('p-20260124-235959.tar.gz'), new Date(2026, 0, 24, 23, 59, 59));
+      assert.deepEqual(timestampFromName('badr_backup_20260124_065100.tar.gz'), new Date(2026, 0, 24, 6, 51));
+      assert.equal(timestampFromName('p-20261340.tar.gz'), undefined);
+      assert.equal(timestampFromName('p-123456789.tar.gz'), undefined, 'nine digits are not a date');
+      assert.equal(timestampFromName('backup.tar.gz'), undefined);
+    });
+
+    it('selects by prefix at a separator only', () => {
+      assert.equal(hasPrefix('frigate-faces-20260124.tar.gz', 'frigate-faces'), true);
+      assert.equal(hasPrefix('frigate-facesX-20260124.tar.gz', 'frigate-faces'), false);
+      assert.equal(hasPrefix('anything.tar.gz', undefined), true);
+    });
+  });
+
+  describe('retention selection', () => {
+    const candidate = (name: string, timestampKey: string, mtimeMs = 0): RetentionCandidate => ({ name, path: `/x/${name}`, bytes: 1, timestampKey, mtimeMs });
+
+    it('keeps the newest by name time, mtime breaking ties, and always the new archive', () => {
+      const candidates = [candidate('a', '20240101000000'), candidate('b', '20250101000000', 1), candidate('c', '20250101000000', 2), candidate('new', '20260101000000')];
+      assert.deepEqual(selectForDeletion(candidates, 2, 'new').map((victim) => victim.name), ['b', 'a']);
+      assert.deepEqual(selectForDeletion(candidates, 1, 'new').map((victim) => victim.name), ['c', 'b', 'a']);
+      assert.deepEqual(selectForDeletion(candidates, 10, 'new'), []);
+      assert.deepEqual(selectForDeletion(candidates, 1, 'a').map((victim) => victim.name), ['new', 'c', 'b'], 'the new archive is kept even when it is not the newest');
+    });
+  });
+
+  describe('entry safety', () => {
+    const entry = (path: string, type = 'File', linkpath?: string) => ({ path, type, size: 0, mode: 0o644, mtime: undefined, linkpath }) as Parameters<typeof judgeEntry>[0];
+
+    it('strips leading segments and skips entries stripped away', () => {
+      assert.deepEqual(judgeEntry(entry('faces/alice/1.jpg'), 1), { restore: { path: 'alice/1.jpg', parts: ['alice', '1.jpg'], kind: 'file', size: 0, mode: 0o644, mtime: undefined } });
+      assert.deepEqual(judgeEntry(entry('faces/', 'Directory'), 1), { skip: true });
+      assert.deepEqual(judgeEntry(entry('./', 'Directory'), 0), { skip: true });
+    });
+
+    it('strips hard link targets like paths', () => {
+      const verdict = judgeEntry(entry('top/copy', 'Link', 'top/data/file'), 1);
+      assert.ok('restore' in verdict);
+      assert.equal(verdict.restore.linkpath, 'data/file');
+    });
+
+    it('resolves paths through the archive links like the kernel would', () => {
+      const links = new Map([
+        ['sub/up', '..'],
+        ['loop', 'loop'],
+        ['abs', '/etc'],
+      ]);
+      assert.equal(staysInside(['sub', 'up', 'x'], links), true);
+      assert.equal(staysInside(['sub', 'up', '..'], links), false);
+      assert.equal(staysInside(['loop'], links), false, 'a loop never resolves');
+      assert.equal(staysInside(['abs'], links), false);
+    });
+  });
+
+  describe('ParallelGzip', () => {
+    it('writes gzip members that gunzip, GNU gzip and tar read back as one stream', async () => {
+      const input = Buffer.concat([randomBytes(300_000), Buffer.alloc(500_000, 'text text '), randomBytes(10)]);
+      const chunks = Array.from({ length: Math.ceil(input.length / 7000) }, (_, index) => input.subarray(index * 7000, (index + 1) * 7000));
+      let seen = 0;
+      const output = await buffer(Readable.from(chunks).pipe(new ParallelGzip({ level: 6, blockBytes: 64 * 1024, concurrency: 2, onBytesIn: (bytes) => (seen = bytes) })));
+      assert.equal(seen, input.length);
+      assert.deepEqual(gunzipSync(output), input);
+      assert.deepEqual(execFileSync('gzip', ['-dc'], { input: output, maxBuffer: 10 * 1024 * 1024 }), input);
+      assert.ok(output.length < input.length * 0.5, 'compresses');
+    });
+
+    it('produces a valid gzip file from empty input', async () => {
+      const output = await buffer(Readable.from([]).pipe(new ParallelGzip({ level: 6, blockBytes: 1024, concurrency: 2 })));
+      assert.equal(gunzipSync(output).length, 0);
+    });
+  });
+});
