@@ -2,12 +2,12 @@
  * Benchmark of archive.create and archive.verify against GNU tar + gzip, measured in the same run
  * on the same data and printed as ratios. Not a test: numbers depend on the machine.
  *
- *   npx tsx bench/archive.ts                        # ~1 GiB of mixed files (generated once)
- *   LIFEBOAT_BENCH_MIB=200 npx tsx bench/archive.ts # quick run
- *   LIFEBOAT_BENCH_RUNS=3 …                         # repetitions per measurement (best is kept)
+ *   npm run bench                                   # ~1 GiB of mixed files (generated once)
+ *   LIFEBOAT_BENCH_MIB=200 npm run bench            # quick run
+ *   LIFEBOAT_BENCH_RUNS=3 npm run bench             # repetitions per measurement (best is kept)
  *
- * Our side runs in a child Node process (this file bundled with esbuild, run with plain `node`),
- * so its peak RSS is the action's, not that of tsx or of this parent.
+ * Our side runs in a child Node process (this compiled file with `--child`), so its peak RSS is the
+ * action's alone.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -200,9 +200,8 @@ async function main(): Promise<void> {
   const runs = Math.max(1, Number(process.env.LIFEBOAT_BENCH_RUNS ?? 2));
   const data = await ensureData(workDir, sizeMiB);
 
-  const bundle = path.join(workDir, 'archive-bench.cjs');
-  const esbuild = await import('esbuild');
-  await esbuild.build({ entryPoints: [path.join(root, 'bench', 'archive.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: bundle, external: ['esbuild'], logLevel: 'warning' });
+  // `npm run bench` runs this file compiled to out/bench; the child is the same compiled file.
+  const bundle = __filename;
 
   const gnuArchive = path.join(workDir, 'gnu.tar.gz');
   const oursDir = path.join(workDir, 'ours');

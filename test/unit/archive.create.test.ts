@@ -6,17 +6,12 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CancelledError } from '../../src/core/errors';
 import { archiveActions, FileExistsError, VERIFIED_STATE_FILE, type ArchiveCreateResult, type ArchiveListResult, type ArchiveRestoreResult, type ArchiveVerifyResult } from '../../src/actions/archive';
-import { corruptMiddleByte, exists, listNames, makeTempDir, planAction, readTree, recordingContext, removeTempDir, runAction, writeTree } from './archiveSupport';
+import { archiveAction, corruptMiddleByte, exists, listNames, makeTempDir, planAction, readTree, recordingContext, removeTempDir, runAction, writeTree } from './archiveSupport';
 
-function action(id: string) {
-  const found = archiveActions.find((candidate) => candidate.id === id);
-  if (!found) throw new Error(`no action ${id}`);
-  return found;
-}
-const create = action('archive.create');
-const verify = action('archive.verify');
-const list = action('archive.list');
-const restore = action('archive.restore');
+const create = archiveAction('archive.create');
+const verify = archiveAction('archive.verify');
+const list = archiveAction('archive.list');
+const restore = archiveAction('archive.restore');
 
 function tarListing(archive: string): string[] {
   return execFileSync('tar', ['-tzf', archive], { encoding: 'utf8' })

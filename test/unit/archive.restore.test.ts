@@ -3,19 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { archiveActions, OverwriteRefusedError, RestoreRefusedError, type ArchiveCreateResult, type ArchiveListResult, type ArchiveRestoreResult } from '../../src/actions/archive';
+import { OverwriteRefusedError, RestoreRefusedError, type ArchiveCreateResult, type ArchiveListResult, type ArchiveRestoreResult } from '../../src/actions/archive';
 import { extractToStaging } from '../../src/actions/archive/extractToStaging';
 import { CancelledError } from '../../src/core/errors';
-import { exists, listNames, makeTempDir, planAction, rawTarGz, readTree, recordingContext, removeTempDir, runAction, writeTree, type RawTarEntry } from './archiveSupport';
+import { archiveAction, exists, listNames, makeTempDir, planAction, rawTarGz, readTree, recordingContext, removeTempDir, runAction, writeTree, type RawTarEntry } from './archiveSupport';
 
-function action(id: string) {
-  const found = archiveActions.find((candidate) => candidate.id === id);
-  if (!found) throw new Error(`no action ${id}`);
-  return found;
-}
-const create = action('archive.create');
-const list = action('archive.list');
-const restore = action('archive.restore');
+const create = archiveAction('archive.create');
+const list = archiveAction('archive.list');
+const restore = archiveAction('archive.restore');
 
 describe('archive.restore', () => {
   let workspace: string;

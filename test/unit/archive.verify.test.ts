@@ -3,18 +3,13 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { archiveActions, ArchiveVerificationError, VERIFIED_STATE_FILE, type ArchiveCreateResult, type ArchiveListResult, type ArchiveVerifyResult } from '../../src/actions/archive';
+import { ArchiveVerificationError, VERIFIED_STATE_FILE, type ArchiveCreateResult, type ArchiveListResult, type ArchiveVerifyResult } from '../../src/actions/archive';
 import { CancelledError } from '../../src/core/errors';
-import { corruptMiddleByte, makeTempDir, planAction, rawTarGz, recordingContext, removeTempDir, runAction, writeTree } from './archiveSupport';
+import { archiveAction, corruptMiddleByte, makeTempDir, planAction, rawTarGz, recordingContext, removeTempDir, runAction, writeTree } from './archiveSupport';
 
-function action(id: string) {
-  const found = archiveActions.find((candidate) => candidate.id === id);
-  if (!found) throw new Error(`no action ${id}`);
-  return found;
-}
-const create = action('archive.create');
-const verify = action('archive.verify');
-const list = action('archive.list');
+const create = archiveAction('archive.create');
+const verify = archiveAction('archive.verify');
+const list = archiveAction('archive.list');
 
 async function verifyFailure(params: object, workspace: string): Promise<ArchiveVerificationError> {
   try {

@@ -6,8 +6,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
+import { archiveActions } from '../../src/actions/archive';
 import { createActionContext } from '../../src/core/actions/context';
 import type { ActionContext, ActionPlan, ActionSpec, ProgressUpdate } from '../../src/core/actions/spec';
+
+export function archiveAction(id: string): ActionSpec {
+  const found = archiveActions.find((candidate) => candidate.id === id);
+  if (!found) throw new Error(`no action ${id}`);
+  return found;
+}
 
 export async function makeTempDir(label: string): Promise<string> {
   return mkdtemp(path.join(tmpdir(), `lifeboat-${label}-`));

@@ -123,10 +123,12 @@ export class RunSession {
       const dry = dryRun || step.dryRun;
       const planOnly = dry && !action.readOnly;
       const waitingFor = dry ? this.plannedDependency(step) : undefined;
-      if (waitingFor) {
+      const planned = async (plan: ActionPlan) => {
         if (step.id) this.plannedIds.add(step.id);
-        const plan: ActionPlan = { summary: `uses the result of step \`${waitingFor}\`, which a dry run does not produce; planned when that step has run`, operations: [], destructive: false };
-        return await finish({ status: 'planned', result: plan, markdown: renderPlan(plan) });
+        return finish({ status: 'planned', result: plan, markdown: renderPlan(plan) });
+      };
+      if (waitingFor) {
+        return await planned({ summary: `uses the result of step \`${waitingFor}\`, which a dry run does not produce; planned when that step has run`, operations: [], destructive: false });
       }
       params = this.resolveStepParams(step);
       const parsed = parseStepParams(action, params, step, this.options.runbook);
@@ -143,11 +145,7 @@ export class RunSession {
         clients: this.clients,
         runbookParams: this.options.params,
       });
-      if (planOnly) {
-        const plan = await action.plan(parsed.value, context);
-        if (step.id) this.plannedIds.add(step.id);
-        return await finish({ status: 'planned', result: plan, markdown: renderPlan(plan) });
-      }
+      if (planOnly) return await planned(await action.plan(parsed.value, context));
       if (action.destructive) {
         const plan = await action.plan(parsed.value, context);
         if (plan.destructive && !(await this.options.confirm(step, plan))) {
