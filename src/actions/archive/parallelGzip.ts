@@ -3,8 +3,12 @@ import { promisify } from 'node:util';
 import { gzip, type ZlibOptions } from 'node:zlib';
 
 const gzipAsync = promisify<Buffer, ZlibOptions, Buffer>(gzip);
-/** Each zlib output chunk is a thread-pool round trip: one or two per member, not hundreds. */
-const MEMBER_OUTPUT_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Room for a whole member in one zlib output buffer: deflate never grows a block by more than a few
+ * bytes per 16 KiB, so incompressible input still fits, and each member costs one allocation and no
+ * concatenation (garbage that would otherwise raise peak memory).
+ */
+const MEMBER_OUTPUT_SLACK_BYTES = 64 * 1024;
 
 export interface ParallelGzipOptions {
   level: number;
@@ -72,7 +76,7 @@ export class ParallelGzip extends Transform {
   }
 
   #startMember(block: Buffer, length: number): void {
-    const member = gzipAsync(block.subarray(0, length), { level: this.#options.level, chunkSize: MEMBER_OUTPUT_CHUNK_BYTES });
+    const member = gzipAsync(block.subarray(0, length), { level: this.#options.level, chunkSize: this.#options.blockBytes + MEMBER_OUTPUT_SLACK_BYTES });
     // If the stream is destroyed while members are still compressing, nobody awaits them.
     member.catch(() => {});
     this.#inFlight.push({ block, member });
