@@ -4,6 +4,7 @@ import { ActionRegistry } from '../core/actions/registry';
 import { errorMessage, formatProblem, ValidationError } from '../core/errors';
 import { parseRunbook } from '../core/runbook/parse';
 import { serializeRunbook } from '../core/runbook/serialize';
+import { loadWorkspace } from '../core/workspace';
 import { checkRunbook } from '../core/runner/validate';
 import { displayPath, EXIT, parseCommandLine, readParamArguments, readRunbookFile, runbookOptions, singlePositional, UsageError, USAGE } from './args';
 import { readDocumentJson } from './documentJson';
@@ -50,9 +51,11 @@ async function checkCommand(args: readonly string[], registry: ActionRegistry): 
   const document = parseRunbook(await readRunbookFile(file));
   const params = values.param ? readParamArguments(values.param) : undefined;
   const { problems, steps } = checkRunbook(document, { file: displayPath(file), registry, params });
-  if (values.inventory) {
-    const { loadInventory } = await import('../core/workspace');
-    await loadInventory(values.inventory, { required: true });
+  try {
+    await loadWorkspace(file, values.inventory);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    problems.unshift(...error.problems);
   }
   if (problems.length > 0) {
     for (const problem of problems) process.stderr.write(`${formatProblem(problem)}\n`);

@@ -1,4 +1,4 @@
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import { environmentSecrets } from '../core/actions/context';
 import { renderPlan } from '../core/actions/plan';
 import type { ActionRegistry } from '../core/actions/registry';
@@ -13,7 +13,7 @@ import { RunRecorder } from '../core/runner/records';
 import type { StepReport } from '../core/runner/session';
 import { RunSession } from '../core/runner/session';
 import { checkRunbook } from '../core/runner/validate';
-import { findWorkspaceDir, INVENTORY_FILE, loadInventory } from '../core/workspace';
+import { loadWorkspace } from '../core/workspace';
 import { displayPath, EXIT, parseCommandLine, readParamArguments, readRunbookFile, runbookOptions, UsageError } from './args';
 import { Terminal } from './terminal';
 
@@ -45,8 +45,7 @@ export async function runCommand(args: readonly string[], registry: ActionRegist
     for (const problem of problems) process.stderr.write(`${formatProblem(problem)}\n`);
     return EXIT.invalid;
   }
-  const workspaceDir = await findWorkspaceDir(file);
-  const inventory = await loadInventory(values.inventory ?? join(workspaceDir, INVENTORY_FILE), { required: values.inventory !== undefined });
+  const { workspaceDir, inventory } = await loadWorkspace(file, values.inventory);
 
   const terminal = new Terminal(process.stderr, values.verbose);
   const json = values.json === true;

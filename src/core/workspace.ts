@@ -50,3 +50,13 @@ export async function loadInventory(path: string, { required }: { required: bool
   }
   return data as Inventory;
 }
+
+/**
+ * The workspace of a runbook and its inventory: `explicit` when given (then it must exist), else the
+ * workspace's `lifeboat.yaml` when there is one.
+ */
+export async function loadWorkspace(runbookPath: string, explicit?: string): Promise<{ workspaceDir: string; inventory: Inventory }> {
+  const workspaceDir = await findWorkspaceDir(runbookPath);
+  const inventory = await loadInventory(explicit ?? join(workspaceDir, INVENTORY_FILE), { required: explicit !== undefined });
+  return { workspaceDir, inventory };
+}

@@ -65,7 +65,8 @@ export function checkRunbook(document: RunbookDocument, options: CheckOptions): 
 
     // References that cannot be resolved yet leave their fields out of the type check.
     const checkable = interpolate(step.params, { params: resolved.values, steps: {} }, () => undefined);
-    const issues = validateParams(action, checkable, step, file).filter(
+    const parsed = parseStepParams(action, checkable, step, file);
+    const issues = (parsed.ok ? [] : parsed.problems).filter(
       (problem) => !problem.field || ![...unresolved].some((field) => problem.field === field || problem.field?.startsWith(`${field}.`)),
     );
     problems.push(...issues);
@@ -78,11 +79,6 @@ export function parseStepParams(action: ActionSpec, params: unknown, step: Step,
   const parsed = action.params.safeParse(params);
   if (parsed.success) return { ok: true, value: parsed.data };
   return { ok: false, problems: issuesToProblems(parsed.error.issues, action, params, step, file) };
-}
-
-function validateParams(action: ActionSpec, params: unknown, step: Step, file?: string): Problem[] {
-  const result = parseStepParams(action, params, step, file);
-  return result.ok ? [] : result.problems;
 }
 
 function issuesToProblems(issues: readonly z.core.$ZodIssue[], action: ActionSpec, params: unknown, step: Step, file?: string): Problem[] {
