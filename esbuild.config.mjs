@@ -47,7 +47,14 @@ const checks = withTests
   ? [
       esbuild.build({
         ...common,
-        entryPoints: [...typescriptFiles('test', '.test.ts'), 'test/support/summaryReporter.ts', ...typescriptFiles('bench', '.ts')],
+        // A set: test/vscode/suite/*.test.ts match both patterns.
+        entryPoints: [...new Set([
+          ...typescriptFiles('test', '.test.ts'),
+          'test/support/summaryReporter.ts',
+          // The extension-host suite (run() in suite/index.ts) and the runner that loads it in code-server.
+          ...typescriptFiles('test/vscode', '.ts'),
+          ...typescriptFiles('bench', '.ts'),
+        ])],
         outdir: 'out',
         outbase: '.',
         packages: 'external',

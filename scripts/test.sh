@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one test command (README, .ci/run): installs what is missing, builds, type-checks, lints and runs
-# every test. Ends with the line "N passed, N failed".
+# The one test command (README, .ci/run): installs what is missing, builds, type-checks, lints, runs the
+# unit tests in plain Node and the extension-host suite in a real VS Code (code-server). Ends with the
+# line "N passed, N failed" counting both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,8 +10,29 @@ bash scripts/install-system-packages.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+bash scripts/setup-code-server.sh
 
 node esbuild.config.mjs --tests
 npx tsc --noEmit
 npx eslint .
-npx mocha
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+status=0
+npx mocha | tee "$logs/unit" || status=1
+node out/test/vscode/runInCodeServer.js | tee "$logs/vscode" || status=1
+
+# Each suite prints "N passed, N failed"; a suite that printed none counts as one failure.
+total() {
+  local passed=0 failed=0 line
+  for log in "$logs/unit" "$logs/vscode"; do
+    line=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
+    if [ -z "$line" ]; then failed=$((failed + 1)); continue; fi
+    passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+    failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+  done
+  echo "$passed passed, $failed failed"
+}
+echo
+total
+exit "$status"
