@@ -14,15 +14,7 @@ RIPGREP_ASSET=ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz
 
 # libkrb5-dev: headers for code-server's `kerberos` native module; ripgrep: stands in for the binary
 # @vscode/ripgrep would fetch from GitHub; chromium: the browser that loads the workbench.
-packages=(libkrb5-dev ripgrep chromium)
-missing=()
-for package in "${packages[@]}"; do
-  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${missing[@]}"
-fi
+bash scripts/install-system-packages.sh libkrb5-dev ripgrep chromium
 
 dir=.test-tools/code-server
 # Written only after npm install succeeded. An interrupted install (the postinstall builds native

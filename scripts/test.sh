@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-system-packages.sh
+# tar and gzip build test archives; bsdutils has `script`, which gives the CLI a real terminal.
+bash scripts/install-system-packages.sh tar gzip bsdutils
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
