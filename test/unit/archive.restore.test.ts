@@ -12,6 +12,18 @@ const create = archiveAction('archive.create');
 const list = archiveAction('archive.list');
 const restore = archiveAction('archive.restore');
 
+
+/** A context whose run is cancelled as soon as the restore starts extracting. */
+function cancelledWhileExtracting(workspace: string) {
+  const controller = new AbortController();
+  return recordingContext(workspace, {
+    signal: controller.signal,
+    onProgress: (update) => {
+      if (update.message?.startsWith('Extracting')) controller.abort();
+    },
+  });
+}
+
 describe('archive.restore', () => {
   let workspace: string;
   let target: string;
@@ -242,13 +254,7 @@ describe('archive.restore', () => {
     const archive = path.join(workspace, 'big.tar.gz');
     execFileSync('tar', ['-czf', archive, '-C', source, '.']);
     const before = await readTree(target);
-    const controller = new AbortController();
-    const ctx = recordingContext(workspace, {
-      signal: controller.signal,
-      onProgress: (update) => {
-        if (update.message?.startsWith('Extracting')) controller.abort();
-      },
-    });
+    const ctx = cancelledWhileExtracting(workspace);
     await assert.rejects(runAction(restore, { archive, target: 'target' }, ctx), CancelledError);
     assert.deepEqual(await readTree(target), before);
     assert.deepEqual((await listNames(workspace)).filter((name) => name.includes('.restore-')), []);
@@ -259,13 +265,7 @@ describe('archive.restore', () => {
   it('removes the parent folders it created when a restore into a new nested target is cancelled', async () => {
     const archive = await archiveOf([{ path: 'a.txt', content: 'a' }, { path: 'b.txt', content: 'b' }], 'small.tar.gz');
     const before = await listNames(workspace);
-    const controller = new AbortController();
-    const ctx = recordingContext(workspace, {
-      signal: controller.signal,
-      onProgress: (update) => {
-        if (update.message?.startsWith('Extracting')) controller.abort();
-      },
-    });
+    const ctx = cancelledWhileExtracting(workspace);
     await assert.rejects(runAction(restore, { archive, target: 'new/deeper/target' }, ctx), CancelledError);
     assert.deepEqual(await listNames(workspace), before);
   });
