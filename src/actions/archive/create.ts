@@ -8,7 +8,7 @@ import { FileExistsError, fsyncDirectory, pathExists, publishWithoutOverwrite, r
 import { cancellationOr } from './cancellation';
 import { formatSidecar, sidecarPath } from './checksum';
 import { compileExcludes } from './excludeGlobs';
-import { DEFAULT_NAME_PATTERN, formatArchiveName, namePatternProblem, SAFE_PREFIX } from './naming';
+import { archivePrefix, DEFAULT_NAME_PATTERN, formatArchiveName, namePatternProblem } from './naming';
 import { isInsideOrEqual, resolveUserPath } from '../paths';
 import { ThrottledProgress } from './progress';
 import { readArchive } from './readArchive';
@@ -33,9 +33,7 @@ export const archiveCreateParams = z
       .default([])
       .describe('Glob patterns to leave out. Without `/` a pattern matches a name at any depth (`*.log`); with `/` it matches the path from `base` (`cache/**`); a trailing `/` matches folders only.'),
     destination: z.string().min(1).describe('Folder the archive is written to; created if missing.'),
-    prefix: z
-      .string()
-      .regex(SAFE_PREFIX, 'must start with a letter or digit and contain only letters, digits, ".", "_" and "-"')
+    prefix: archivePrefix
       .describe('Name prefix of the archive, e.g. `frigate-faces`; retention only ever considers archives with this prefix.'),
     namePattern: z
       .string()

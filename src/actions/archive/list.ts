@@ -4,16 +4,14 @@ import { z } from 'zod';
 import { defineAction, type ActionContext, type ActionPlan } from '../../core/actions/spec';
 import { formatAge, formatBytes, markdownTable } from '../../core/render';
 import { sidecarPath } from './checksum';
-import { hasPrefix, isArchiveFileName, SAFE_PREFIX, timestampFromName } from './naming';
+import { archivePrefix, hasPrefix, isArchiveFileName, timestampFromName } from './naming';
 import { resolveUserPath } from '../paths';
 import { readVerifiedState } from './verifiedState';
 
 export const archiveListParams = z
   .object({
     location: z.string().min(1).describe('Folder holding the archives.'),
-    prefix: z
-      .string()
-      .regex(SAFE_PREFIX, 'must start with a letter or digit and contain only letters, digits, ".", "_" and "-"')
+    prefix: archivePrefix
       .optional()
       .describe('Only archives whose name starts with this prefix (e.g. `frigate-faces`).'),
   })

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { escapeRegExp } from './excludeGlobs';
 
 /** Archive names: the pattern `archive.create` writes, and the dates `archive.list` reads back. */
@@ -5,7 +6,10 @@ import { escapeRegExp } from './excludeGlobs';
 export const DEFAULT_NAME_PATTERN = '{prefix}-{YYYY}{MM}{DD}-{hh}{mm}{ss}.tar.gz';
 
 /** A prefix is one part of a file name: no separators, no leading dot (that would hide it). */
-export const SAFE_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const SAFE_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** An archive name prefix: safe as part of a file name, and what retention and filters match on. */
+export const archivePrefix = z.string().regex(SAFE_PREFIX, 'must start with a letter or digit and contain only letters, digits, ".", "_" and "-"');
 
 const TIME_TOKENS = ['YYYY', 'MM', 'DD', 'hh', 'mm', 'ss'] as const;
 type TimeToken = (typeof TIME_TOKENS)[number];

@@ -6,7 +6,7 @@ import { errorMessage, isCancellationError } from '../../core/errors';
 import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import { cancellationOr } from './cancellation';
 import { readSidecar } from './checksum';
-import { hasPrefix, isArchiveFileName, SAFE_PREFIX } from './naming';
+import { archivePrefix, hasPrefix, isArchiveFileName } from './naming';
 import { resolveUserPath } from '../paths';
 import { ThrottledProgress } from './progress';
 import { readArchive } from './readArchive';
@@ -15,9 +15,7 @@ import { updateVerifiedState } from './verifiedState';
 export const archiveVerifyParams = z
   .object({
     path: z.string().min(1).describe('An archive file, or a folder: then every *.tar.gz and *.tgz archive in it is verified.'),
-    prefix: z
-      .string()
-      .regex(SAFE_PREFIX, 'must start with a letter or digit and contain only letters, digits, ".", "_" and "-"')
+    prefix: archivePrefix
       .optional()
       .describe('With a folder: only archives whose name starts with this prefix (e.g. `frigate-faces`).'),
   })
