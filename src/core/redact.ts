@@ -1,4 +1,5 @@
 import type { OutputSink } from './actions/spec';
+import { escapeRegExp } from './regexp';
 
 /** Values shorter than this are not masked: masking "1" or "ok" would garble every output. */
 const MIN_SECRET_LENGTH = 4;
@@ -12,7 +13,7 @@ export class Redactor {
   add(value: string): void {
     if (value.length < MIN_SECRET_LENGTH || this.secrets.has(value)) return;
     this.secrets.add(value);
-    const alternatives = [...this.secrets].sort((a, b) => b.length - a.length).map((secret) => secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    const alternatives = [...this.secrets].sort((a, b) => b.length - a.length).map(escapeRegExp);
     this.pattern = new RegExp(alternatives.join('|'), 'g');
   }
 

@@ -8,6 +8,8 @@
  * warning on first use.
  */
 
+import { escapeRegExp } from '../../core/regexp';
+
 export type ExcludeMatcher = (relativePath: string, isDirectory: boolean) => boolean;
 
 interface ExcludeRule {
@@ -101,8 +103,4 @@ function globToRegExpSource(glob: string): string {
     index++;
   }
   return source;
-}
-
-export function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

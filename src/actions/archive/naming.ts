@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { escapeRegExp } from './excludeGlobs';
+import { escapeRegExp } from '../../core/regexp';
 
 /** Archive names: the pattern `archive.create` writes, and the dates `archive.list` reads back. */
 
