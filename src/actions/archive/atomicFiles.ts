@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { link, lstat, open, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -88,11 +89,15 @@ export async function unlinkIfPresent(target: string): Promise<void> {
 }
 
 export async function pathExists(target: string): Promise<boolean> {
+  return (await lstatIfPresent(target)) !== undefined;
+}
+
+/** The entry's own stats (a link is not followed), or undefined when nothing is there. */
+export async function lstatIfPresent(target: string): Promise<Stats | undefined> {
   try {
-    await lstat(target);
-    return true;
+    return await lstat(target);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
 }

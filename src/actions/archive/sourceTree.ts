@@ -4,6 +4,7 @@ import path from 'node:path';
 import { throwIfAborted } from '../../core/errors';
 import type { ExcludeMatcher } from './excludeGlobs';
 import { isInsideOrEqual, toPosixPath } from '../paths';
+import { lstatIfPresent } from './atomicFiles';
 
 /**
  * What `archive.create` will read: the given paths below a base folder, walked depth-first in
@@ -81,9 +82,7 @@ function topLevelPaths(selection: SourceSelection): string[] {
   return unique.filter((root) => !unique.some((other) => other !== root && isInsideOrEqual(other, root)));
 }
 
-type EntryStats = Stats;
-
-async function addEntry(relativePath: string, absolutePath: string, stats: EntryStats, selection: SourceSelection, tree: SourceTree): Promise<void> {
+async function addEntry(relativePath: string, absolutePath: string, stats: Stats, selection: SourceSelection, tree: SourceTree): Promise<void> {
   if (selection.skip.some((skipped) => isInsideOrEqual(skipped, absolutePath))) return;
   if (selection.isExcluded(relativePath, stats.isDirectory())) return;
   if (stats.isDirectory()) {
@@ -117,14 +116,5 @@ async function walkDirectory(absolutePath: string, relativePath: string, selecti
       const childRelative = relativePath === '' ? name : `${relativePath}/${name}`;
       await addEntry(childRelative, path.join(absolutePath, name), entryStats, selection, tree);
     }
-  }
-}
-
-async function lstatIfPresent(target: string): Promise<EntryStats | undefined> {
-  try {
-    return await lstat(target);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
   }
 }
