@@ -14,15 +14,32 @@ const common = {
   logLevel: 'warning',
 };
 
-/** The shipped bundles: everything inlined, so the VSIX and the CLI need no node_modules. */
-const products = [
-  esbuild.build({
+/**
+ * The shipped bundles: everything inlined, so the VSIX and the CLI need no node_modules. The extension
+ * is three files (see src/vscode/lazy.ts): activation compiles only extension.js, which must hold no
+ * package at all; format.js and runtime.js are required when first needed.
+ */
+const extensionBundles = esbuild
+  .build({
     ...common,
     minify: release,
-    entryPoints: ['src/extension.ts'],
-    outfile: 'dist/extension.js',
+    metafile: true,
+    entryPoints: {
+      extension: 'src/extension.ts',
+      format: 'src/vscode/format.ts',
+      runtime: 'src/vscode/runtime.ts',
+    },
+    outdir: 'dist',
     external: ['vscode'],
-  }),
+  })
+  .then(({ metafile }) => {
+    const activation = Object.entries(metafile.outputs).find(([file]) => file.endsWith('dist/extension.js'))?.[1];
+    const packages = Object.keys(activation?.inputs ?? {}).filter((input) => input.includes('node_modules/'));
+    if (packages.length > 0) throw new Error(`dist/extension.js must load no package at activation; it includes ${packages.join(', ')}: reach them through loadRuntime()/loadFormat()`);
+  });
+
+const products = [
+  extensionBundles,
   esbuild.build({
     ...common,
     minify: release,

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { Cell, CellKind, DocumentLayout, RunbookDocument } from '../core/runbook/model';
 import { kindOfFence } from '../core/runbook/model';
+import { loadFormat } from './lazy';
 
 export const NOTEBOOK_TYPE = 'lifeboat-runbook';
 
@@ -14,18 +15,19 @@ interface CellMetadata {
 interface NotebookMetadata {
   frontmatter: Record<string, unknown> | null;
   layout: DocumentLayout;
+  frontmatterError?: string;
 }
 
 /** Editor languages for the fence languages; the fence language itself is kept in the cell's metadata. */
 const EDITOR_LANGUAGE: Partial<Record<CellKind, string>> = { action: 'yaml', shell: 'shellscript' };
 
 /**
- * Markdown ⇄ notebook. The parsing lives in `core/runbook` (loaded on first use); this only maps
+ * Markdown ⇄ notebook. The parsing lives in `core/runbook` (the format bundle); this only maps
  * cells to `NotebookCellData` and back.
  */
 export class RunbookSerializer implements vscode.NotebookSerializer {
   async deserializeNotebook(content: Uint8Array): Promise<vscode.NotebookData> {
-    const { parseRunbook } = await import('../core/runbook/parse');
+    const { parseRunbook } = loadFormat();
     const document = parseRunbook(new TextDecoder('utf-8', { ignoreBOM: true }).decode(content));
     const cells = document.cells.map((cell) => {
       const data = new vscode.NotebookCellData(
@@ -38,24 +40,42 @@ export class RunbookSerializer implements vscode.NotebookSerializer {
       return data;
     });
     const notebook = new vscode.NotebookData(cells);
-    const metadata: NotebookMetadata = { frontmatter: document.frontmatter, layout: document.layout };
+    const metadata: NotebookMetadata = { frontmatter: document.frontmatter, layout: document.layout, frontmatterError: document.frontmatterError };
     notebook.metadata = { lifeboat: metadata };
     return notebook;
   }
 
   async serializeNotebook(data: vscode.NotebookData): Promise<Uint8Array> {
-    const { serializeRunbook } = await import('../core/runbook/serialize');
-    const notebook = data.metadata?.lifeboat as NotebookMetadata | undefined;
-    const document: RunbookDocument = {
-      frontmatter: notebook?.frontmatter ?? null,
-      layout: notebook?.layout ?? { bom: false, eol: '\n', frontmatter: null, leading: '' },
-      cells: data.cells.map(toRunbookCell),
-    };
-    return new TextEncoder().encode(serializeRunbook(document));
+    const { serializeRunbook } = loadFormat();
+    return new TextEncoder().encode(serializeRunbook(toRunbookDocument(data.cells, data.metadata)));
   }
 }
 
-function toRunbookCell(data: vscode.NotebookCellData): Cell {
+/** What a notebook cell and a `NotebookCellData` both offer; the runbook is rebuilt from either. */
+interface CellContent {
+  kind: vscode.NotebookCellKind;
+  value: string;
+  languageId: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** The runbook a notebook shows now, unsaved edits included: what the controller and validation read. */
+export function runbookOfNotebook(notebook: vscode.NotebookDocument): RunbookDocument {
+  const cells = notebook.getCells().map((cell) => ({ kind: cell.kind, value: cell.document.getText(), languageId: cell.document.languageId, metadata: cell.metadata }));
+  return toRunbookDocument(cells, notebook.metadata);
+}
+
+function toRunbookDocument(cells: readonly CellContent[], metadata: Record<string, unknown> | undefined): RunbookDocument {
+  const notebook = metadata?.lifeboat as NotebookMetadata | undefined;
+  return {
+    frontmatter: notebook?.frontmatter ?? null,
+    layout: notebook?.layout ?? { bom: false, eol: '\n', frontmatter: null, leading: '' },
+    cells: cells.map(toRunbookCell),
+    frontmatterError: notebook?.frontmatterError,
+  };
+}
+
+function toRunbookCell(data: CellContent): Cell {
   const metadata = data.metadata?.lifeboat as CellMetadata | undefined;
   const source = data.value.replace(/\r\n?/g, '\n');
   if (data.kind === vscode.NotebookCellKind.Markup) {

@@ -1,0 +1,10 @@
+/**
+ * Entry of `dist/runtime.js`: everything that needs schemas, actions or the runner. Registrations in
+ * `extension.js` reach it through `loadRuntime()`; add what they need here.
+ */
+import { ActionRegistry } from '../core/actions/registry';
+import { builtinActions } from '../actions';
+
+export function createRegistry(): ActionRegistry {
+  return new ActionRegistry(builtinActions);
+}
