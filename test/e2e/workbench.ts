@@ -1,0 +1,99 @@
+import type { Page } from 'playwright-core';
+
+const LIFEBOAT_ITEM = '.activitybar .action-label[aria-label="Lifeboat"]';
+const QUICK_INPUT = '.quick-input-widget';
+const QUICK_INPUT_ROW = `${QUICK_INPUT} .monaco-list-row`;
+
+/** What a person does in the VS Code workbench, expressed through its UI (no API shortcuts). */
+export class Workbench {
+  constructor(readonly page: Page) {}
+
+  /**
+   * Until the extension's contributions are registered, the palette answers "No matching commands";
+   * the Lifeboat activity-bar item is the first thing that shows they are.
+   */
+  async waitForLifeboat(timeout = 60_000): Promise<void> {
+    await this.page.waitForSelector(LIFEBOAT_ITEM, { timeout });
+  }
+
+  /** Opens the Lifeboat container; returns the titles of its view sections, top to bottom. */
+  async showLifeboatViews(): Promise<string[]> {
+    await this.page.click(LIFEBOAT_ITEM);
+    const headers = this.page.locator('.sidebar .pane-header');
+    await headers.first().waitFor();
+    return (await headers.allTextContents()).map((text) => text.trim());
+  }
+
+  /** The rows (tree items) a view section shows, by their accessible labels. */
+  async viewRows(title: string): Promise<string[]> {
+    const section = this.page.locator('.sidebar .pane').filter({ has: this.page.locator(`.pane-header[aria-label="${title} Section"]`) });
+    return section.locator('.monaco-list-row').evaluateAll((rows) => rows.map((row) => row.getAttribute('aria-label') ?? row.textContent ?? ''));
+  }
+
+  /** Runs a command from the palette by its full title ("Lifeboat: Show Log"). */
+  async runCommand(title: string): Promise<void> {
+    await this.page.keyboard.press('F1');
+    await this.pick(title);
+  }
+
+  /** Opens a workspace file through Quick Open, as Ctrl+P would (the browser keeps Ctrl+P for printing). */
+  async openFile(name: string): Promise<void> {
+    await this.page.keyboard.press('F1');
+    await this.page.waitForSelector(QUICK_INPUT, { state: 'visible' });
+    // F1 opens the palette with its ">" prefix; without it the same box searches files.
+    await this.page.keyboard.press('Backspace');
+    await this.pick(name);
+  }
+
+  /** Types into the open quick input and accepts the row whose label starts with `label`. */
+  async pick(label: string): Promise<void> {
+    const input = this.page.locator(`${QUICK_INPUT} input`);
+    await input.waitFor({ state: 'visible' });
+    await input.pressSequentially(label);
+    await this.page.locator(QUICK_INPUT_ROW).filter({ hasText: label }).first().waitFor();
+    await this.page.keyboard.press('Enter');
+  }
+
+  /** The value of the Output panel's channel picker, once the Output panel is showing. */
+  async outputChannel(): Promise<string> {
+    const picker = this.page.locator('.panel select').first();
+    await picker.waitFor({ state: 'attached' });
+    return picker.inputValue();
+  }
+
+  /** Clicks a button of the active notebook's toolbar ("Run All"). */
+  async clickNotebookToolbar(label: string): Promise<void> {
+    await this.page.locator(`.notebook-toolbar-container .action-label[aria-label^="${label}"]`).click();
+  }
+
+  /**
+   * Cell outputs render inside the notebook's webview, nested iframes in the page: waits until the text
+   * of an element matching `selector` in one of those frames satisfies `found`, and returns that text.
+   */
+  async waitForOutput(selector: string, found: (text: string) => boolean, timeout = 30_000): Promise<string> {
+    const deadline = Date.now() + timeout;
+    let seen: string[] = [];
+    while (Date.now() < deadline) {
+      seen = await this.frameTexts(selector);
+      const match = seen.find(found);
+      if (match !== undefined) return match;
+      await this.page.waitForTimeout(250);
+    }
+    // The first lines of each are enough to see what rendered instead.
+    const shown = seen.map((text) => `---\n${text.slice(0, 400)}`).join('\n') || '(nothing)';
+    throw new Error(`no cell output as expected within ${timeout} ms; \`${selector}\` in the webview frames showed:\n${shown}`);
+  }
+
+  /** The text of each element matching `selector` in every frame but the workbench's own (frames come and go while the notebook renders). */
+  private async frameTexts(selector: string): Promise<string[]> {
+    const perFrame = await Promise.all(
+      this.page
+        .frames()
+        .filter((frame) => frame !== this.page.mainFrame())
+        // innerText keeps a table's rows on lines of their own; the type is spelled out because the
+        // project compiles without the DOM library.
+        .map((frame) => frame.$$eval(selector, (elements) => elements.map((element) => (element as unknown as { innerText: string }).innerText)).catch(() => [] as string[])),
+    );
+    return perFrame.flat().filter((text) => text.trim() !== '');
+  }
+}
