@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { CLI, REPO_ROOT } from '../support/paths';
+import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
 import type { CodeServer } from '../vscode/codeServer';
-import { launchChromium, openPage, requireFiles, saveScreenshot, startCodeServer, stopCodeServer, workbenchUrl } from '../vscode/codeServer';
+import { launchChromium, openPage, saveScreenshot, startCodeServer, stopCodeServer, workbenchUrl } from '../vscode/codeServer';
 import { Workbench } from './workbench';
 
 describe('Lifeboat in VS Code (code-server in Chromium)', function () {

@@ -7,11 +7,11 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import { REPO_ROOT } from '../support/paths';
+import { REPO_ROOT, requireFiles } from '../support/paths';
 
 const CODE_SERVER = join(REPO_ROOT, '.test-tools', 'code-server', 'node_modules', '.bin', 'code-server');
 /** Keep the workbench from opening tabs, prompting or going online; the demo uses the same file. */
@@ -34,13 +34,6 @@ const CHROMIUM_ARGS = [
 /** A laptop-sized window, so screenshots look like what a person sees. */
 const VIEWPORT = { width: 1400, height: 900 };
 
-/** Fails before anything starts, naming the missing file and what makes it. */
-export function requireFiles(files: ReadonlyArray<readonly [path: string, hint: string]>): void {
-  for (const [path, hint] of [[CODE_SERVER, 'run scripts/setup-code-server.sh'] as const, ...files]) {
-    if (!existsSync(path)) throw new Error(`missing ${path}: ${hint}`);
-  }
-}
-
 export interface CodeServer {
   child: ChildProcess;
   /** `host:port`, once code-server logs that it listens. */
@@ -54,6 +47,7 @@ export interface CodeServer {
  * data, extensions, its config) inside `home`.
  */
 export function startCodeServer(home: string, workspace: string): CodeServer {
+  requireFiles([[CODE_SERVER, 'run scripts/setup-code-server.sh']]);
   const userData = join(home, 'user-data');
   mkdirSync(join(userData, 'User'), { recursive: true });
   copyFileSync(USER_SETTINGS, join(userData, 'User', 'settings.json'));
