@@ -19,6 +19,11 @@ export function registerNotebook(services: Services): vscode.Disposable[] {
   controller.supportsExecutionOrder = true;
   controller.description = 'Runs runbook steps as typed actions';
   const selectedFor = new Set<string>();
+  // The only controller for runbooks: preferring it shows "Lifeboat" as the kernel before the first run.
+  const prefer = (notebook: vscode.NotebookDocument) => {
+    if (notebook.notebookType === NOTEBOOK_TYPE) controller.updateNotebookAffinity(notebook, vscode.NotebookControllerAffinity.Preferred);
+  };
+  vscode.workspace.notebookDocuments.forEach(prefer);
   const statusChanged = new vscode.EventEmitter<void>();
 
   let runner: NotebookRunner | undefined;
@@ -53,6 +58,7 @@ export function registerNotebook(services: Services): vscode.Disposable[] {
   return [
     vscode.workspace.registerNotebookSerializer(NOTEBOOK_TYPE, new RunbookSerializer(), { transientOutputs: true }),
     controller,
+    vscode.workspace.onDidOpenNotebookDocument(prefer),
     controller.onDidChangeSelectedNotebooks(({ notebook, selected }) => {
       if (selected) selectedFor.add(notebook.uri.toString());
       else selectedFor.delete(notebook.uri.toString());

@@ -270,16 +270,13 @@ class CellOutputView {
     }
   }
 
-  /** Leaves the last progress line (the totals) in place and adds the outcome: the result table and its JSON, the plan, or the error. */
+  /** Puts the outcome (the result table and its JSON, the plan, or the error) where the progress line was, or after the output. */
   async finish(report: StepReport): Promise<void> {
     this.flush();
-    if (this.progressOutput) {
-      const output = this.progressOutput;
-      const item = vscode.NotebookCellOutputItem.text(describeProgress(this.progressState));
-      this.enqueue(() => this.execution.replaceOutputItems(item, output));
-    }
     const outcome = outcomeOutput(report);
-    if (outcome) this.enqueue(() => this.execution.appendOutput(outcome));
+    const progress = this.progressOutput;
+    if (outcome && progress) this.enqueue(() => this.execution.replaceOutputItems(outcome.items, progress));
+    else if (outcome) this.enqueue(() => this.execution.appendOutput(outcome));
     await this.pending;
   }
 }
