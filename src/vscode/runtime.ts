@@ -8,3 +8,8 @@ import { builtinActions } from '../actions';
 export function createRegistry(): ActionRegistry {
   return new ActionRegistry(builtinActions);
 }
+
+export { runActionCommand } from './actionCommand';
+export { cellStatusItems } from './cellStatus';
+export { NotebookRunner } from './notebookRunner';
+export { editParameters } from './parameterEditor';
