@@ -15,6 +15,9 @@ import type { CodeServer } from '../vscode/codeServer';
 import { launchChromium, openPage, saveScreenshot, startCodeServer, stopCodeServer, workbenchUrl } from '../vscode/codeServer';
 import { Workbench } from './workbench';
 
+/** The names scripts/demo-lab.sh gives the lab's archives. */
+const ARCHIVE_NAME = /app-\d{8}-\d{6}\.tar\.gz/;
+
 describe('Lifeboat in VS Code (code-server in Chromium)', function () {
   this.timeout(90_000);
 
@@ -61,15 +64,30 @@ describe('Lifeboat in VS Code (code-server in Chromium)', function () {
   it('Run All on the lab tour shows the shell output and the table of archives', async () => {
     await workbench.openFile('lab-tour.runbook.md');
     await workbench.clickNotebookToolbar('Run All');
-    const shell = await workbench.waitForOutput('body', (text) => text.includes('Application data in app/:'));
+    await workbench.restPointer();
+    const shell = await workbench.waitForWebview('body', (text) => text.includes('Application data in app/:'));
     assert.match(shell, /\bapp\/data\b/, 'du lists the application folders');
-    const table = await workbench.waitForOutput('table', (text) => /app-\d{8}-\d{6}\.tar\.gz/.test(text));
-    assert.equal(table.match(/app-\d{8}-\d{6}\.tar\.gz/g)?.length, 2, `the lab's two archives are listed:\n${table}`);
+    const table = await workbench.waitForWebview('table', (text) => ARCHIVE_NAME.test(text));
+    assert.equal(table.match(new RegExp(ARCHIVE_NAME, 'g'))?.length, 2, `the lab's two archives are listed:\n${table}`);
+    await workbench.waitForNotebookToolbar('Run All');
     await saveScreenshot(workbench.page, 'runbook-after-run-all');
   });
 
   it('"Lifeboat: Show Log" shows the Lifeboat log in the Output panel', async () => {
     await workbench.runCommand('Lifeboat: Show Log');
     assert.equal(await workbench.outputChannel(), 'Lifeboat');
+  });
+
+  it('"Lifeboat: Verify Archives…" verifies the lab\'s archives and shows the details', async () => {
+    // The run before left the same archive names in the notebook's outputs.
+    await workbench.runCommand('View: Close All Editors');
+    await workbench.runCommand('Lifeboat: Verify Archives');
+    await workbench.answerInput('Verify Archives: path', 'backups');
+    const done = await workbench.waitForNotification('Verify Archives: done');
+    await done.getByRole('button', { name: 'Show Details' }).click();
+    const details = await workbench.waitForWebview('table', (text) => text.includes('Readable') && ARCHIVE_NAME.test(text));
+    assert.equal(details.match(new RegExp(ARCHIVE_NAME, 'g'))?.length, 2, `both archives are verified:\n${details}`);
+    await workbench.restPointer();
+    await saveScreenshot(workbench.page, 'verify-archives-details');
   });
 });

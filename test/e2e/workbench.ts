@@ -1,4 +1,4 @@
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 
 const LIFEBOAT_ITEM = '.activitybar .action-label[aria-label="Lifeboat"]';
 const QUICK_INPUT = '.quick-input-widget';
@@ -54,6 +54,20 @@ export class Workbench {
     await this.page.keyboard.press('Enter');
   }
 
+  /** Answers the input box titled `title` (a prompt of a command) with `text`. */
+  async answerInput(title: string, text: string): Promise<void> {
+    await this.page.locator(`${QUICK_INPUT} .quick-input-title`).filter({ hasText: title }).waitFor();
+    await this.page.locator(`${QUICK_INPUT} input`).fill(text);
+    await this.page.keyboard.press('Enter');
+  }
+
+  /** Waits for a notification containing `text`; returns it, to read or to press its buttons. */
+  async waitForNotification(text: string, timeout = 30_000): Promise<Locator> {
+    const toast = this.page.locator('.notification-toast').filter({ hasText: text }).first();
+    await toast.waitFor({ timeout });
+    return toast;
+  }
+
   /** The value of the Output panel's channel picker, once the Output panel is showing. */
   async outputChannel(): Promise<string> {
     const picker = this.page.locator('.panel select').first();
@@ -63,14 +77,28 @@ export class Workbench {
 
   /** Clicks a button of the active notebook's toolbar ("Run All"). */
   async clickNotebookToolbar(label: string): Promise<void> {
-    await this.page.locator(`.notebook-toolbar-container .action-label[aria-label^="${label}"]`).click();
+    await this.notebookToolbarButton(label).click();
+  }
+
+  /** Waits until the notebook's toolbar shows `label` again (Run All replaces Stop Execution when a run ends). */
+  async waitForNotebookToolbar(label: string, timeout = 30_000): Promise<void> {
+    await this.notebookToolbarButton(label).waitFor({ timeout });
+  }
+
+  private notebookToolbarButton(label: string): Locator {
+    return this.page.locator(`.notebook-toolbar-container .action-label[aria-label^="${label}"]`);
+  }
+
+  /** Moves the pointer off the workbench's controls, so no hover or tooltip shows in a screenshot. */
+  async restPointer(): Promise<void> {
+    await this.page.mouse.move(0, (this.page.viewportSize()?.height ?? 900) - 1);
   }
 
   /**
-   * Cell outputs render inside the notebook's webview, nested iframes in the page: waits until the text
-   * of an element matching `selector` in one of those frames satisfies `found`, and returns that text.
+   * Cell outputs and Markdown previews render inside webviews, nested iframes in the page: waits until
+   * the text of an element matching `selector` in one of those frames satisfies `found`, and returns it.
    */
-  async waitForOutput(selector: string, found: (text: string) => boolean, timeout = 30_000): Promise<string> {
+  async waitForWebview(selector: string, found: (text: string) => boolean, timeout = 30_000): Promise<string> {
     const deadline = Date.now() + timeout;
     let seen: string[] = [];
     while (Date.now() < deadline) {
@@ -81,7 +109,7 @@ export class Workbench {
     }
     // The first lines of each are enough to see what rendered instead.
     const shown = seen.map((text) => `---\n${text.slice(0, 400)}`).join('\n') || '(nothing)';
-    throw new Error(`no cell output as expected within ${timeout} ms; \`${selector}\` in the webview frames showed:\n${shown}`);
+    throw new Error(`no webview showed what was expected within ${timeout} ms; \`${selector}\` in the webview frames showed:\n${shown}`);
   }
 
   /** The text of each element matching `selector` in every frame but the workbench's own (frames come and go while the notebook renders). */
