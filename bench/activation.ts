@@ -26,23 +26,32 @@ type Operation = 'require' | 'open';
 // Child side: one measurement in a fresh process, printed as JSON on the last line.
 
 /**
- * Stands in for any VS Code API the registrations touch (`vscode.window.createOutputChannel(…)`,
- * `new vscode.EventEmitter()`, `.event`, `.dispose()` …): callable, constructible, every property
- * is itself, iterates as empty, and is not a thenable (so awaiting it does not hang).
+ * Stands in for any VS Code API object the registrations touch (`vscode.window.createOutputChannel(…)`,
+ * `new vscode.EventEmitter()`, `.event`, `item.command = …`): callable and constructible (each giving a
+ * new stand-in), every member is a stand-in unless one was assigned, it iterates as empty and it is
+ * not a thenable (so awaiting it does not hang).
  */
-const anything: object = new Proxy(function stub() {}, {
-  get: (_target, property) => {
-    if (property === Symbol.iterator) return function* empty() {};
-    if (typeof property === 'symbol' || property === 'then') return undefined;
-    return anything;
-  },
-  apply: () => anything,
-  construct: () => anything,
-});
+function standIn(): object {
+  const assigned = new Map<PropertyKey, unknown>();
+  return new Proxy(function apiObject() {}, {
+    get: (_target, property) => {
+      if (assigned.has(property)) return assigned.get(property);
+      if (property === Symbol.iterator) return function* empty() {};
+      if (typeof property === 'symbol' || property === 'then') return undefined;
+      return standIn();
+    },
+    set: (_target, property, value) => {
+      assigned.set(property, value);
+      return true;
+    },
+    apply: () => standIn(),
+    construct: () => standIn(),
+  });
+}
 
-/** An object whose own members are real and whose every other member is `anything`. */
+/** An object whose own members are real and whose every other member is a stand-in. */
 function withFallback<T extends object>(members: T): T {
-  return new Proxy(members, { get: (target, property) => (property in target ? Reflect.get(target, property) : anything) });
+  return new Proxy(members, { get: (target, property) => (property in target ? Reflect.get(target, property) : standIn()) });
 }
 
 /** The serializer the extension registers, as the workbench would receive it. */
@@ -78,11 +87,11 @@ function installVscodeStub(): { serializer: () => Serializer } {
     workspace: withFallback({
       registerNotebookSerializer: (_type: string, serializer: Serializer) => {
         registered = serializer;
-        return anything;
+        return standIn();
       },
     }),
   };
-  const vscode = Object.fromEntries(vscodeApiNames().map((name) => [name, members[name] ?? anything]));
+  const vscode = Object.fromEntries(vscodeApiNames().map((name) => [name, members[name] ?? standIn()]));
   const stubPath = join(REPO_ROOT, 'bench', '.work', 'vscode-stub.js');
   const stub = new Module(stubPath);
   stub.exports = vscode;
@@ -119,7 +128,7 @@ async function runChild(operation: Operation): Promise<number> {
   await extension.activate(withFallback({ subscriptions: [] as unknown[], extensionPath: REPO_ROOT }));
   const bytes = new TextEncoder().encode(runbookOfSize(RUNBOOK_BYTES));
   const started = performance.now();
-  const notebook = await serializer().deserializeNotebook(bytes, anything);
+  const notebook = await serializer().deserializeNotebook(bytes, standIn());
   const ms = performance.now() - started;
   if (notebook.cells.length === 0) throw new Error('the runbook opened with no cells');
   return ms;
