@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
 import type { CodeServer } from '../vscode/codeServer';
-import { launchChromium, openPage, saveScreenshot, startCodeServer, stopCodeServer, workbenchUrl } from '../vscode/codeServer';
+import { launchChromium, openPage, saveScreenshot, startCodeServer, stopCodeServer, stopOnInterrupt, workbenchUrl } from '../vscode/codeServer';
 import { Workbench } from './workbench';
 
 /** The names scripts/demo-lab.sh gives the lab's archives. */
@@ -35,6 +35,7 @@ describe('Lifeboat in VS Code (code-server in Chromium)', function () {
     const lab = join(temp, 'lab');
     execFileSync('bash', [join(REPO_ROOT, 'scripts', 'demo-lab.sh'), lab], { stdio: 'pipe' });
     server = startCodeServer(temp, lab);
+    stopOnInterrupt(server, () => rmSync(temp, { recursive: true, force: true }));
     const address = await server.address;
     browser = await launchChromium();
     const page = await openPage(browser);

@@ -16,7 +16,7 @@ import { REPO_ROOT, requireFiles } from '../support/paths';
 const CODE_SERVER = join(REPO_ROOT, '.test-tools', 'code-server', 'node_modules', '.bin', 'code-server');
 /** Keep the workbench from opening tabs, prompting or going online; the demo uses the same file. */
 const USER_SETTINGS = join(REPO_ROOT, 'scripts', 'code-server-settings.json');
-export const SCREENSHOTS = join(REPO_ROOT, '.test-tools', 'screenshots');
+const SCREENSHOTS = join(REPO_ROOT, '.test-tools', 'screenshots');
 const CHROMIUM = '/usr/bin/chromium';
 const LISTEN_TIMEOUT_MS = 30_000;
 
