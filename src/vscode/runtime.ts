@@ -8,3 +8,5 @@ import { builtinActions } from '../actions';
 export function createRegistry(): ActionRegistry {
   return new ActionRegistry(builtinActions);
 }
+export { completeActionCell, completionScope } from '../core/assist/completions';
+export { diagnoseRunbook } from '../core/assist/diagnostics';

@@ -30,8 +30,39 @@ export const LAYOUT_RUNBOOK = [
   'Done.  ',
 ].join('');
 
+/**
+ * A runbook with a parameter, a step with an id and action cells to complete in and to break: the
+ * third cell names an action that does not exist, the fourth a parameter the action does not take.
+ */
+export const ASSIST_RUNBOOK = [
+  '---',
+  'params:',
+  '  keep: { type: number, default: 3, description: Archives to keep }',
+  '---',
+  '# Check the backups',
+  '',
+  '```lifeboat {id=find}',
+  'action: archive.list',
+  'location: backups',
+  '```',
+  '',
+  '```lifeboat',
+  'action: archive.verif',
+  'path: backups',
+  '```',
+  '',
+  '```lifeboat',
+  'action: archive.verify',
+  'path: ${steps.find.archives.0.path}',
+  'colour: blue',
+  '```',
+  '',
+].join('\n');
+
 /** File names in the test workspace. Each test that saves gets its own file, so tests stay independent. */
 export const FIXTURE_FILES: Readonly<Record<string, string>> = {
   'unchanged.runbook.md': LAYOUT_RUNBOOK,
   'edited.runbook.md': LAYOUT_RUNBOOK,
+  'assist-completion.runbook.md': ASSIST_RUNBOOK,
+  'assist-diagnostics.runbook.md': ASSIST_RUNBOOK,
 };
