@@ -11,12 +11,15 @@ import type { ParamDefinitions } from '../runbook/params';
 import { readParamDefinitions } from '../runbook/params';
 import { readSteps } from '../runbook/steps';
 
-/** What a cell can refer to and run: the actions, the runbook's parameters and the steps before it. */
+/**
+ * What a cell can run and refer to. What it can refer to costs a read of every earlier cell, so it is
+ * read only when a reference is being completed.
+ */
 export interface CompletionScope {
   registry: ActionRegistry;
-  params: ParamDefinitions;
+  params(): ParamDefinitions;
   /** Ids of the steps before the cell, in order. */
-  earlierStepIds: readonly string[];
+  earlierStepIds(): readonly string[];
 }
 
 export type CompletionKind = 'action' | 'field' | 'value' | 'reference';
@@ -38,11 +41,12 @@ export interface CellCompletion {
 
 /** The scope of the cell at `cellIndex`, read the way a run reads the runbook. */
 export function completionScope(document: RunbookDocument, cellIndex: number, registry: ActionRegistry): CompletionScope {
-  const { definitions } = readParamDefinitions(document.frontmatter);
-  const earlierStepIds = readSteps(document)
-    .steps.filter((step) => step.cellIndex < cellIndex)
-    .flatMap((step) => (step.id === undefined ? [] : [step.id]));
-  return { registry, params: definitions, earlierStepIds };
+  return {
+    registry,
+    params: () => readParamDefinitions(document.frontmatter).definitions,
+    // Only the cells before it: later ones cannot be referred to, and each costs a YAML parse.
+    earlierStepIds: () => readSteps({ ...document, cells: document.cells.slice(0, cellIndex) }).steps.flatMap((step) => (step.id === undefined ? [] : [step.id])),
+  };
 }
 
 /** `key:` at the start of a line: a top-level key of the cell's mapping. */
@@ -106,7 +110,7 @@ function referenceCompletions(typed: string, closed: boolean, scope: CompletionS
   if (/^steps\.[^.]*\./.test(typed)) return [];
   const close = closed ? '' : '}';
   return [
-    ...Object.entries(scope.params).map(([name, definition]): CellCompletion => ({
+    ...Object.entries(scope.params()).map(([name, definition]): CellCompletion => ({
       label: `params.${name}`,
       kind: 'reference',
       detail: `parameter, ${definition.type}`,
@@ -114,7 +118,7 @@ function referenceCompletions(typed: string, closed: boolean, scope: CompletionS
       insertText: `params.${name}${close}`,
       range,
     })),
-    ...scope.earlierStepIds.map((id): CellCompletion => ({
+    ...scope.earlierStepIds().map((id): CellCompletion => ({
       label: `steps.${id}`,
       kind: 'reference',
       detail: 'result of an earlier step',
