@@ -31,7 +31,7 @@ export interface CellCompletion {
   detail?: string;
   documentation?: string;
   insertText: string;
-  /** The text the completion replaces, and that the editor filters by; on the cursor's line, ending at the cursor. */
+  /** The text the completion replaces, and that the editor filters by: on the cursor's line, around the cursor. */
   range: TextRange;
   /** Orders required fields before optional ones. */
   sortText?: string;
@@ -128,7 +128,8 @@ function referenceCompletions(typed: string, closed: boolean, scope: CompletionS
   ];
 }
 
-type Completion = Omit<CellCompletion, 'insertText' | 'range'> & { insertText?: string };
+/** A key, before it is placed: how it is inserted depends on whether the line has its colon yet. */
+type KeyCompletion = Omit<CellCompletion, 'insertText' | 'range'>;
 
 function valueCompletions(key: string, action: ActionSpec | undefined, registry: ActionRegistry): Array<Omit<CellCompletion, 'range'>> {
   if (key === 'action') {
@@ -138,8 +139,8 @@ function valueCompletions(key: string, action: ActionSpec | undefined, registry:
   return (choices ?? []).map((choice) => ({ label: String(choice), kind: 'value', insertText: String(choice) }));
 }
 
-function keyCompletions(action: ActionSpec | undefined, written: ReadonlyMap<string, string | undefined>): Completion[] {
-  const completions: Completion[] = [];
+function keyCompletions(action: ActionSpec | undefined, written: ReadonlyMap<string, string | undefined>): KeyCompletion[] {
+  const completions: KeyCompletion[] = [];
   if (!written.has('action')) completions.push({ label: 'action', kind: 'field', detail: 'the action this cell runs', sortText: '0', suggestValues: true });
   (action ? actionFields(action) : []).forEach((field, index) => {
     if (!written.has(field.name)) completions.push(fieldCompletion(field, index));
@@ -149,7 +150,7 @@ function keyCompletions(action: ActionSpec | undefined, written: ReadonlyMap<str
   return completions;
 }
 
-function fieldCompletion(field: ActionField, index: number): Completion {
+function fieldCompletion(field: ActionField, index: number): KeyCompletion {
   const notes = [field.description, field.default === undefined ? undefined : `Default: \`${JSON.stringify(field.default)}\``].filter(Boolean);
   return {
     label: field.name,

@@ -3,6 +3,8 @@ import type { Problem, TextSpan } from '../errors';
 import type { Cell, RunbookDocument } from './model';
 import { fieldSpan } from './yamlSpans';
 
+/** Keys of an action cell's YAML that belong to Lifeboat, not to the action's parameters. */
+const STEP_KEYS = new Set(['action', 'id', 'dryRun']);
 const STEP_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /** A runnable cell, read: which action it runs with which (not yet interpolated) parameters. */
@@ -22,16 +24,9 @@ export interface Step {
   dryRun: boolean;
   /** The 1-based file line of a parameter field, for located errors; undefined when unknown. */
   lineOf(field: string): number | undefined;
-  /**
-   * Where a field is written in the cell's source: its key or its value (the key when the value is
-   * empty). With `text`, the first place that text is written inside the value. A field that is not
-   * written gives its closest written parent's key; undefined when none is, or the cell is not YAML.
-   */
+  /** Where a field is written in the cell's source, as `fieldSpan` finds it; undefined in a shell cell. */
   spanOf(field: string, part: 'key' | 'value', text?: string): TextSpan | undefined;
 }
-
-/** Keys of an action cell's YAML that belong to Lifeboat, not to the action's parameters. */
-export const STEP_KEYS: ReadonlySet<string> = new Set(['action', 'id', 'dryRun']);
 
 export function readSteps(document: RunbookDocument, file?: string): { steps: Step[]; problems: Problem[] } {
   const steps: Step[] = [];
