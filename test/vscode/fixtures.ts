@@ -65,4 +65,5 @@ export const FIXTURE_FILES: Readonly<Record<string, string>> = {
   'edited.runbook.md': LAYOUT_RUNBOOK,
   'assist-completion.runbook.md': ASSIST_RUNBOOK,
   'assist-diagnostics.runbook.md': ASSIST_RUNBOOK,
+  'assist-frontmatter.runbook.md': ASSIST_RUNBOOK.replace('default: 3', 'default: many'),
 };

@@ -68,4 +68,11 @@ suite('action cell completion and diagnostics', () => {
     await diagnosticsWhen(unknownAction.document.uri, (diagnostics) => diagnostics.length === 0);
     await diagnosticsWhen(unknownParameter.document.uri, (diagnostics) => diagnostics.length === 0);
   });
+
+  test('reports a broken parameter definition on the runbook file, at its line in the frontmatter', async () => {
+    const notebook = await vscode.workspace.openNotebookDocument(fixtureUri('assist-frontmatter.runbook.md'));
+    const [definition] = await diagnosticsWhen(notebook.uri, (diagnostics) => diagnostics.length > 0);
+    assert.match(definition?.message ?? '', /`params\.keep`: `default`: expected a number, got "many"/);
+    assert.equal(definition?.range.start.line, 2);
+  });
 });
