@@ -4,7 +4,7 @@ import type { RunbookDiagnostic, RunbookDiagnostics } from '../core/assist/diagn
 import { errorMessage } from '../core/errors';
 import type { TextRange } from '../core/runbook/lines';
 import { loadRuntime } from './lazy';
-import { NOTEBOOK_TYPE, runbookOfNotebook } from './notebookSerializer';
+import { NOTEBOOK_TYPE, runbookCellOf, runbookOfNotebook } from './notebookSerializer';
 import type { Services } from './services';
 
 /** Typing pauses this long before a notebook is checked again. */
@@ -31,12 +31,10 @@ class ActionCellCompletions implements vscode.CompletionItemProvider {
 
   provideCompletionItems(document: vscode.TextDocument, position: vscode.Position): vscode.CompletionItem[] {
     const found = notebookCellOf(document);
-    if (!found) return [];
-    const runbook = runbookOfNotebook(found.notebook);
-    // A yaml cell that is not a ```lifeboat fence is shown, not run: nothing to complete.
-    if (runbook.cells[found.cell.index]?.kind !== 'action') return [];
+    // A yaml cell that is not an action cell is shown, not run: nothing to complete.
+    if (!found || runbookCellOf(found.cell).kind !== 'action') return [];
     const { completeActionCell, completionScope } = loadRuntime();
-    const scope = completionScope(runbook, found.cell.index, this.services.registry());
+    const scope = completionScope(runbookOfNotebook(found.notebook), found.cell.index, this.services.registry());
     return completeActionCell(document.getText(), position, scope).map(toCompletionItem);
   }
 }

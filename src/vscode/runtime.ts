@@ -8,5 +8,10 @@ import { builtinActions } from '../actions';
 export function createRegistry(): ActionRegistry {
   return new ActionRegistry(builtinActions);
 }
+
+export { runActionCommand } from './actionCommand';
+export { cellStatusItems } from './cellStatus';
+export { NotebookRunner } from './notebookRunner';
+export { editParameters } from './parameterEditor';
 export { completeActionCell, completionScope } from '../core/assist/completions';
 export { diagnoseRunbook } from '../core/assist/diagnostics';

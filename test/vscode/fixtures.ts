@@ -30,6 +30,56 @@ export const LAYOUT_RUNBOOK = [
   'Done.  ',
 ].join('');
 
+/** Steps the controller runs: a parameter in a shell step, two actions, a failure and a step after it. */
+export const RUN_RUNBOOK = [
+  '---',
+  'title: Controller drill',
+  'params:',
+  '  greeting:',
+  '    type: string',
+  '    default: hello',
+  '---',
+  '',
+  '# Controller drill',
+  '',
+  '```bash {id=greet}',
+  'echo "$LIFEBOAT_PARAM_GREETING from shell"',
+  'echo "to stderr" >&2',
+  '```',
+  '',
+  '```lifeboat {id=made}',
+  'action: archive.create',
+  'paths: [data]',
+  'destination: run-backups',
+  'prefix: drill',
+  '```',
+  '',
+  '```lifeboat',
+  'action: archive.list',
+  'location: run-backups',
+  'prefix: drill',
+  '```',
+  '',
+  '```bash',
+  'echo "failing on purpose"',
+  'exit 3',
+  '```',
+  '',
+  '```bash',
+  'echo "must not run"',
+  '```',
+  '',
+].join('\n');
+
+/** A step that runs until it is cancelled. */
+export const SLOW_RUNBOOK = ['# Slow', '', '```bash', 'echo started', 'sleep 60', 'echo finished', '```', ''].join('\n');
+
+/** Planned by a dry run: a new archive of `data` that must not appear. */
+export const DRY_RUN_RUNBOOK = ['# Dry run', '', '```lifeboat', 'action: archive.create', 'paths: [data]', 'destination: dry-backups', 'prefix: dry', '```', ''].join('\n');
+
+/** A step with an action id nobody knows: reported in its cell, nothing runs. */
+export const BROKEN_RUNBOOK = ['# Broken', '', '```bash', 'touch ran-anyway', '```', '', '```lifeboat', 'action: archive.teleport', '```', ''].join('\n');
+
 /**
  * A runbook with a parameter, a step with an id and action cells to complete in and to break: the
  * third cell names an action that does not exist, the fourth a parameter the action does not take.
@@ -63,7 +113,15 @@ export const ASSIST_RUNBOOK = [
 export const FIXTURE_FILES: Readonly<Record<string, string>> = {
   'unchanged.runbook.md': LAYOUT_RUNBOOK,
   'edited.runbook.md': LAYOUT_RUNBOOK,
+  'run.runbook.md': RUN_RUNBOOK,
+  'params.runbook.md': RUN_RUNBOOK,
+  'slow.runbook.md': SLOW_RUNBOOK,
+  'dry-run.runbook.md': DRY_RUN_RUNBOOK,
+  'broken.runbook.md': BROKEN_RUNBOOK,
   'assist-completion.runbook.md': ASSIST_RUNBOOK,
   'assist-diagnostics.runbook.md': ASSIST_RUNBOOK,
   'assist-frontmatter.runbook.md': ASSIST_RUNBOOK.replace('default: 3', 'default: many'),
+  'plain-notes.md': '# Notes\n\n```bash\necho from a plain markdown file\n```\n',
+  'data/app.conf': 'listen: 0.0.0.0:5000\n',
+  'data/faces/asha.webp': 'not really an image, but bytes to archive\n',
 };

@@ -24,8 +24,11 @@ export interface Step {
   dryRun: boolean;
   /** The 1-based file line of a parameter field, for located errors; undefined when unknown. */
   lineOf(field: string): number | undefined;
-  /** Where a field is written in the cell's source, as `fieldSpan` finds it; undefined in a shell cell. */
-  spanOf(field: string, part: 'key' | 'value', text?: string): TextSpan | undefined;
+  /**
+   * Where a field is written in the cell's source, as `fieldSpan` finds it. Only an action cell's YAML
+   * has fields written; a step made in code (a palette command) has no source at all.
+   */
+  spanOf?(field: string, part: 'key' | 'value', text?: string): TextSpan | undefined;
 }
 
 export function readSteps(document: RunbookDocument, file?: string): { steps: Step[]; problems: Problem[] } {
@@ -41,7 +44,7 @@ export function readSteps(document: RunbookDocument, file?: string): { steps: St
     }
     const step = read.step;
     if (step.id !== undefined) {
-      const where = { file, cell: step.cellNumber, line: step.line, field: 'id', span: step.spanOf('id', 'value') };
+      const where = { file, cell: step.cellNumber, line: step.line, field: 'id', span: step.spanOf?.('id', 'value') };
       if (!STEP_ID.test(step.id)) problems.push({ ...where, message: `a step id uses letters, digits, _ and -, got ${JSON.stringify(step.id)}` });
       const earlier = seenIds.get(step.id);
       if (earlier !== undefined) problems.push({ ...where, message: `id '${step.id}' is already used by cell ${earlier}` });
@@ -68,7 +71,6 @@ function readShellStep(cell: Cell, cellIndex: number): { step: Step } {
       params: { script: cell.source, interpreter: cell.language === 'bash' ? 'bash' : 'sh' },
       dryRun: cell.attributes.dryRun === 'true',
       lineOf: () => cell.origin?.line,
-      spanOf: () => undefined,
     },
   };
 }

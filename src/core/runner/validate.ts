@@ -47,11 +47,11 @@ export function checkRunbook(document: RunbookDocument, options: CheckOptions): 
     const where = { file, cell: step.cellNumber, line: step.line };
     if (!action) {
       const hints = registry.suggest(step.actionId);
-      problems.push({ ...where, line: step.lineOf('action'), field: 'action', span: step.spanOf('action', 'value'), message: `unknown action '${step.actionId}'${hints.length ? ` (did you mean ${hints.join(', ')}?)` : ' (run `lifeboat actions` for the list)'}` });
+      problems.push({ ...where, line: step.lineOf('action'), field: 'action', span: step.spanOf?.('action', 'value'), message: `unknown action '${step.actionId}'${hints.length ? ` (did you mean ${hints.join(', ')}?)` : ' (run `lifeboat actions` for the list)'}` });
     }
     const unresolved = new Set<string>();
     for (const reference of findReferences(step.params)) {
-      const at = { ...where, line: step.lineOf(reference.field), field: reference.field, span: step.spanOf(reference.field, 'value', reference.text) };
+      const at = { ...where, line: step.lineOf(reference.field), field: reference.field, span: step.spanOf?.(reference.field, 'value', reference.text) };
       if (reference.root === undefined || reference.name === undefined) {
         problems.push({ ...at, message: `\${${reference.expression}}: a reference is \${params.<name>} or \${steps.<id>.<field>}` });
       } else if (reference.root === 'params' && !(reference.name in definitions)) {
@@ -102,7 +102,7 @@ function issuesToProblems(issues: readonly z.core.$ZodIssue[], action: ActionSpe
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => {
         const field = [...issue.path.map(String), key].join('.');
-        return { ...where, line: step.lineOf(field), field, span: step.spanOf(field, 'key'), message: `unknown field${describeKnownFields(action, issue.path)}` };
+        return { ...where, line: step.lineOf(field), field, span: step.spanOf?.(field, 'key'), message: `unknown field${describeKnownFields(action, issue.path)}` };
       });
     }
     const field = issue.path.map(String).join('.');
@@ -114,7 +114,7 @@ function issuesToProblems(issues: readonly z.core.$ZodIssue[], action: ActionSpe
           : issue.message
         : `${issue.message.replace(/^Invalid input: /, '')}, got ${JSON.stringify(found)}`;
     // A missing field is written nowhere: the action that asks for it is the place to point at.
-    const span = found === undefined ? (step.spanOf(field, 'key') ?? step.spanOf('action', 'value')) : step.spanOf(field, 'value');
+    const span = found === undefined ? (step.spanOf?.(field, 'key') ?? step.spanOf?.('action', 'value')) : step.spanOf?.(field, 'value');
     return [{ ...where, line: step.lineOf(field), field: field || undefined, span, message }];
   });
 }
