@@ -124,7 +124,7 @@ describe('action cell diagnostics', () => {
     ['an undeclared parameter at the reference', 'action: archive.verify\npath: /b/${params.nope}/x', ["1:9-23 `path`: ${params.nope}: the runbook declares no parameter 'nope'"]],
     ['a later step at the reference', 'action: archive.verify\npath: ${steps.later.path}', ["1:6-25 `path`: ${steps.later.path}: no earlier step has id 'later'"]],
     ['an unknown step at the reference', 'action: archive.verify\npath: ${steps.nope.path}', ["1:6-24 `path`: ${steps.nope.path}: no earlier step has id 'nope'"]],
-    ['a malformed reference, and nothing else breaks', 'action: archive.verify\npath: ${nope}', ['1:6-13 `path`: ${nope}: a reference is ${params.<name>} or ${steps.<id>.<field>}']],
+    ['a malformed reference, and the other fields are still checked', 'action: archive.verify\npath: ${}\ncolour: blue', ['1:6-9 `path`: ${}: a reference is ${params.<name>} or ${steps.<id>.<field>}', '2:0-6 `colour`: unknown field (archive.verify takes: path, prefix)']],
     ['a reference is not type-checked before the run', 'action: archive.restore\narchive: ${steps.find.archives.0.path}\ntarget: b\noverwrite: ${params.method}\nstrip: ${params.keep}', []],
     ['a step id in use at the id', 'action: archive.verify\nid: find\npath: x', ["1:4-8 `id`: id 'find' is already used by cell 2"]],
   ];

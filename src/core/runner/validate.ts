@@ -65,9 +65,7 @@ export function checkRunbook(document: RunbookDocument, options: CheckOptions): 
     if (!action) continue;
 
     // References that cannot be resolved yet leave their fields out of the type check.
-    const checkable = checkableParams(step, resolved.values);
-    if (!checkable.ok) continue;
-    const parsed = parseStepParams(action, checkable.value, step, file);
+    const parsed = parseStepParams(action, checkableParams(step, resolved.values), step, file);
     const issues = (parsed.ok ? [] : parsed.problems).filter(
       (problem) => !problem.field || ![...unresolved].some((field) => problem.field === field || problem.field?.startsWith(`${field}.`)),
     );
@@ -76,17 +74,19 @@ export function checkRunbook(document: RunbookDocument, options: CheckOptions): 
   return { steps, definitions, problems };
 }
 
-/**
- * The step's parameters with the references to runbook parameters resolved and the others left out.
- * A malformed reference (reported above) leaves nothing to check until it is fixed.
- */
-function checkableParams(step: Step, values: Readonly<Record<string, unknown>>): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: interpolate(step.params, { params: values, steps: {} }, () => undefined) };
-  } catch (error) {
-    if (error instanceof InterpolationError) return { ok: false };
-    throw error;
+/** The step's parameters with the references to runbook parameters resolved and the others left out. */
+function checkableParams(step: Step, values: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const checkable: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(step.params)) {
+    try {
+      const resolved = interpolate(value, { params: values, steps: {} }, () => undefined, key);
+      if (resolved !== undefined) checkable[key] = resolved;
+    } catch (error) {
+      // A malformed reference (reported above) leaves its field out until it is fixed; the others are checked.
+      if (!(error instanceof InterpolationError)) throw error;
+    }
   }
+  return checkable;
 }
 
 /** Parses a step's parameters with its action's schema; failures name the cell, line and field. */
