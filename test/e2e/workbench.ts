@@ -45,13 +45,12 @@ export class Workbench {
     await this.pick(name);
   }
 
-  /** Types into the open quick input and accepts the row whose label starts with `label`. */
+  /** Types into the open quick input and clicks the first row that shows `label`. */
   async pick(label: string): Promise<void> {
     const input = this.page.locator(`${QUICK_INPUT} input`);
     await input.waitFor({ state: 'visible' });
     await input.pressSequentially(label);
-    await this.page.locator(QUICK_INPUT_ROW).filter({ hasText: label }).first().waitFor();
-    await this.page.keyboard.press('Enter');
+    await this.page.locator(QUICK_INPUT_ROW).filter({ hasText: label }).first().click();
   }
 
   /** Answers the input box titled `title` (a prompt of a command) with `text`. */
