@@ -38,3 +38,9 @@ export function formatAge(date: Date, now = new Date()): string {
   if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h ago`;
   return `${Math.round(seconds / 86400)} d ago`;
 }
+
+/** Local time, as archive names and run files carry it: `2026-01-24 06:51`. */
+export function formatLocalDateTime(date: Date): string {
+  const two = (value: number) => String(value).padStart(2, '0');
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}`;
+}
