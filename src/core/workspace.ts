@@ -3,8 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { Inventory } from './actions/spec';
 import { ValidationError } from './errors';
-
-export const INVENTORY_FILE = 'lifeboat.yaml';
+import { INVENTORY_FILE } from './paths';
 
 /** The workspace of a runbook: the nearest folder up from it that holds `lifeboat.yaml`, else its own folder. */
 export async function findWorkspaceDir(runbookPath: string): Promise<string> {

@@ -8,3 +8,6 @@ import { builtinActions } from '../actions';
 export function createRegistry(): ActionRegistry {
   return new ActionRegistry(builtinActions);
 }
+export { createActionContext } from '../core/actions/context';
+export { loadInventory } from '../core/workspace';
+export { prefixOfArchiveName } from '../actions/archive/naming';

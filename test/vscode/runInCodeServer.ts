@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { format } from 'node:util';
 import { chromium } from 'playwright-core';
 import type { Browser, ConsoleMessage, Page } from 'playwright-core';
@@ -74,7 +74,10 @@ async function main(): Promise<number> {
   const temp = mkdtempSync(join(tmpdir(), 'lifeboat-vscode-'));
   const workspace = join(temp, 'workspace');
   mkdirSync(workspace);
-  for (const [name, content] of Object.entries(FIXTURE_FILES)) writeFileSync(join(workspace, name), content);
+  for (const [name, content] of Object.entries(FIXTURE_FILES)) {
+    mkdirSync(dirname(join(workspace, name)), { recursive: true });
+    writeFileSync(join(workspace, name), content);
+  }
   mkdirSync(join(temp, 'user-data', 'User'), { recursive: true });
   writeFileSync(join(temp, 'user-data', 'User', 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2));
 
