@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { Logger, OutputSink, ProgressReporter, ProgressUpdate } from '../core/actions/spec';
-import { formatBytes } from '../core/render';
+import { describeProgress } from '../core/render';
 
 /** How often progress is drawn: often enough to look alive, rarely enough to cost nothing. */
 const TTY_REFRESH_MS = 100;
@@ -85,22 +85,4 @@ export class Terminal {
     this.stderr.write('\r\x1b[2K');
     this.progressLine = '';
   }
-}
-
-function describeProgress(update: ProgressUpdate): string {
-  const parts: string[] = [];
-  if (update.totalBytes) {
-    const done = update.bytes ?? 0;
-    parts.push(`${bar(done / update.totalBytes)} ${Math.floor((100 * done) / update.totalBytes)}% ${formatBytes(done)}/${formatBytes(update.totalBytes)}`);
-  } else if (update.bytes !== undefined) {
-    parts.push(formatBytes(update.bytes));
-  }
-  if (update.items !== undefined) parts.push(update.totalItems ? `${update.items}/${update.totalItems} items` : `${update.items} items`);
-  if (update.message) parts.push(update.message);
-  return parts.join('  ');
-}
-
-function bar(fraction: number, width = 20): string {
-  const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
 }

@@ -1,4 +1,6 @@
-/** Markdown helpers for action results: tables a person can read, in the notebook and in a terminal. */
+import type { ProgressUpdate } from './actions/spec';
+
+/** How results and progress read for a person, in the notebook and in a terminal. */
 
 export function markdownTable(headers: readonly string[], rows: readonly (readonly unknown[])[]): string {
   const line = (cells: readonly unknown[]) => `| ${cells.map(escapeCell).join(' | ')} |`;
@@ -37,6 +39,25 @@ export function formatAge(date: Date, now = new Date()): string {
   if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min ago`;
   if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h ago`;
   return `${Math.round(seconds / 86400)} d ago`;
+}
+
+/** One line of progress: a bar and percentage when the total is known, then counts and the message. */
+export function describeProgress(update: ProgressUpdate): string {
+  const parts: string[] = [];
+  if (update.totalBytes) {
+    const done = update.bytes ?? 0;
+    parts.push(`${bar(done / update.totalBytes)} ${Math.floor((100 * done) / update.totalBytes)}% ${formatBytes(done)}/${formatBytes(update.totalBytes)}`);
+  } else if (update.bytes !== undefined) {
+    parts.push(formatBytes(update.bytes));
+  }
+  if (update.items !== undefined) parts.push(update.totalItems ? `${update.items}/${update.totalItems} items` : `${update.items} items`);
+  if (update.message) parts.push(update.message);
+  return parts.join('  ');
+}
+
+function bar(fraction: number, width = 20): string {
+  const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
 }
 
 /** Local time, as archive names and run files carry it: `2026-01-24 06:51`. */

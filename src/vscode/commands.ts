@@ -1,7 +1,16 @@
 import * as vscode from 'vscode';
+import type { RunActionRequest } from './actionCommand';
+import { loadRuntime } from './lazy';
 import type { Services } from './services';
 
 /** Palette commands: each runs one action through the same runner as notebook cells. */
 export function registerCommands(services: Services): vscode.Disposable[] {
-  return [vscode.commands.registerCommand('lifeboat.showLog', () => services.log.show(true))];
+  const runAction = (request?: RunActionRequest) => loadRuntime().runActionCommand(services, request);
+  return [
+    vscode.commands.registerCommand('lifeboat.showLog', () => services.log.show(true)),
+    vscode.commands.registerCommand('lifeboat.runAction', (request?: RunActionRequest) => runAction(request)),
+    vscode.commands.registerCommand('lifeboat.backUpFolder', () => runAction({ action: 'archive.create', title: 'Back Up a Folder' })),
+    vscode.commands.registerCommand('lifeboat.verifyArchives', () => runAction({ action: 'archive.verify', title: 'Verify Archives' })),
+    vscode.commands.registerCommand('lifeboat.restoreArchive', () => runAction({ action: 'archive.restore', title: 'Restore an Archive' })),
+  ];
 }

@@ -1,9 +1,107 @@
 import * as vscode from 'vscode';
+import { loadRuntime } from './lazy';
+import type { NotebookRunner } from './notebookRunner';
 import { NOTEBOOK_TYPE, RunbookSerializer } from './notebookSerializer';
+import { declaredParameters, ParameterStore } from './parameterStore';
 import type { Services } from './services';
 
-/** The runbook notebook: serializer, controller, parameters, status bars and toolbar actions. */
+/** What `lifeboat.setParameters` accepts from other commands: values to store without asking. */
+interface SetParametersRequest {
+  notebook?: vscode.Uri;
+  values?: Record<string, unknown>;
+}
+
+/** The runbook notebook: serializer, controller, parameters, cell status bar and toolbar actions. */
 export function registerNotebook(services: Services): vscode.Disposable[] {
-  void services;
-  return [vscode.workspace.registerNotebookSerializer(NOTEBOOK_TYPE, new RunbookSerializer(), { transientOutputs: true })];
+  const parameters = new ParameterStore(services.context.workspaceState);
+  const controller = vscode.notebooks.createNotebookController('lifeboat-runbook-controller', NOTEBOOK_TYPE, 'Lifeboat');
+  controller.supportedLanguages = ['yaml', 'shellscript'];
+  controller.supportsExecutionOrder = true;
+  controller.description = 'Runs runbook steps as typed actions';
+  const selectedFor = new Set<string>();
+  // The only controller for runbooks: preferring it shows "Lifeboat" as the kernel before the first run.
+  const prefer = (notebook: vscode.NotebookDocument) => {
+    if (notebook.notebookType === NOTEBOOK_TYPE) controller.updateNotebookAffinity(notebook, vscode.NotebookControllerAffinity.Preferred);
+  };
+  vscode.workspace.notebookDocuments.forEach(prefer);
+  const statusChanged = new vscode.EventEmitter<void>();
+
+  let runner: NotebookRunner | undefined;
+  const notebookRunner = () => (runner ??= new (loadRuntime().NotebookRunner)(services, controller, parameters, () => statusChanged.fire()));
+  controller.executeHandler = (cells, notebook) => notebookRunner().execute(cells, notebook);
+
+  const parameterStatus = vscode.window.createStatusBarItem('lifeboat.parameters', vscode.StatusBarAlignment.Left, 50);
+  parameterStatus.name = 'Lifeboat Runbook Parameters';
+  parameterStatus.command = 'lifeboat.setParameters';
+  const showParameters = () => {
+    const notebook = vscode.window.activeNotebookEditor?.notebook;
+    const declared = notebook?.notebookType === NOTEBOOK_TYPE ? declaredParameters(notebook) : [];
+    if (!notebook || declared.length === 0) {
+      parameterStatus.hide();
+      return;
+    }
+    const values = parameters.get(notebook.uri);
+    const shown = declared.map(({ name, secret }) => `${name}=${values[name] === undefined ? '…' : secret ? '••••' : String(values[name])}`);
+    parameterStatus.text = `$(symbol-parameter) ${shown.join(' · ')}`;
+    parameterStatus.tooltip = 'Runbook parameters (… = the default, or asked for when the runbook runs). Click to change them.';
+    parameterStatus.show();
+  };
+  showParameters();
+
+  const targetNotebook = (uri: unknown): vscode.NotebookDocument | undefined => {
+    const notebook = uri instanceof vscode.Uri ? vscode.workspace.notebookDocuments.find((candidate) => candidate.uri.toString() === uri.toString()) : vscode.window.activeNotebookEditor?.notebook;
+    if (notebook?.notebookType === NOTEBOOK_TYPE) return notebook;
+    services.showError('Open a runbook notebook first.');
+    return undefined;
+  };
+
+  return [
+    vscode.workspace.registerNotebookSerializer(NOTEBOOK_TYPE, new RunbookSerializer(), { transientOutputs: true }),
+    controller,
+    vscode.workspace.onDidOpenNotebookDocument(prefer),
+    controller.onDidChangeSelectedNotebooks(({ notebook, selected }) => {
+      if (selected) selectedFor.add(notebook.uri.toString());
+      else selectedFor.delete(notebook.uri.toString());
+    }),
+    { dispose: () => runner?.dispose() },
+    parameters,
+    parameterStatus,
+    statusChanged,
+    vscode.window.onDidChangeActiveNotebookEditor(showParameters),
+    parameters.onDidChange(showParameters),
+    vscode.notebooks.registerNotebookCellStatusBarItemProvider(NOTEBOOK_TYPE, {
+      onDidChangeCellStatusBarItems: statusChanged.event,
+      provideCellStatusBarItems: (cell) => loadRuntime().cellStatusItems(cell, services.registry(), runner?.lastRun(cell)),
+    }),
+    vscode.commands.registerCommand('lifeboat.dryRun', async (uri?: unknown) => {
+      const notebook = targetNotebook(uri);
+      if (!notebook) return;
+      // A controller can only create executions in notebooks where it is the selected kernel.
+      if (!selectedFor.has(notebook.uri.toString())) await vscode.commands.executeCommand('notebook.selectKernel', { id: controller.id, extension: services.context.extension.id });
+      await notebookRunner().execute(notebook.getCells(), notebook, { dryRun: true });
+    }),
+    vscode.commands.registerCommand('lifeboat.setParameters', async (request?: unknown) => {
+      const { notebook: uri, values } = (request instanceof vscode.Uri ? { notebook: request } : (request ?? {})) as SetParametersRequest;
+      const notebook = targetNotebook(uri);
+      if (!notebook) return;
+      if (values) {
+        const secret = new Set(declaredParameters(notebook).filter((parameter) => parameter.secret).map((parameter) => parameter.name));
+        await parameters.update(notebook.uri, values, secret);
+        return;
+      }
+      try {
+        await loadRuntime().editParameters(parameters, notebook);
+      } catch (error) {
+        services.showError(`Cannot set the parameters of ${vscode.workspace.asRelativePath(notebook.uri)}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }),
+    vscode.commands.registerCommand('lifeboat.openAsRunbook', async (uri?: unknown) => {
+      const target = uri instanceof vscode.Uri ? uri : vscode.window.activeTextEditor?.document.uri;
+      if (!target) {
+        services.showError('Pick a Markdown file to open as a runbook.');
+        return;
+      }
+      await vscode.commands.executeCommand('vscode.openWith', target, NOTEBOOK_TYPE);
+    }),
+  ];
 }

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Cell, CellKind, DocumentLayout, RunbookDocument } from '../core/runbook/model';
-import { kindOfFence } from '../core/runbook/model';
+import { ACTION_LANGUAGE, kindOfFence } from '../core/runbook/model';
 import { loadFormat } from './lazy';
 
 export const NOTEBOOK_TYPE = 'lifeboat-runbook';
@@ -17,6 +17,9 @@ interface NotebookMetadata {
   layout: DocumentLayout;
   frontmatterError?: string;
 }
+
+/** The layout of a notebook that did not come from a file. */
+export const NEW_LAYOUT: DocumentLayout = { bom: false, eol: '\n', frontmatter: null, leading: '' };
 
 /** Editor languages for the fence languages; the fence language itself is kept in the cell's metadata. */
 const EDITOR_LANGUAGE: Partial<Record<CellKind, string>> = { action: 'yaml', shell: 'shellscript' };
@@ -61,15 +64,23 @@ interface CellContent {
 
 /** The runbook a notebook shows now, unsaved edits included: what the controller and validation read. */
 export function runbookOfNotebook(notebook: vscode.NotebookDocument): RunbookDocument {
-  const cells = notebook.getCells().map((cell) => ({ kind: cell.kind, value: cell.document.getText(), languageId: cell.document.languageId, metadata: cell.metadata }));
-  return toRunbookDocument(cells, notebook.metadata);
+  return toRunbookDocument(notebook.getCells().map(contentOf), notebook.metadata);
+}
+
+/** One notebook cell as a runbook cell. */
+export function runbookCellOf(cell: vscode.NotebookCell): Cell {
+  return toRunbookCell(contentOf(cell));
+}
+
+function contentOf(cell: vscode.NotebookCell): CellContent {
+  return { kind: cell.kind, value: cell.document.getText(), languageId: cell.document.languageId, metadata: cell.metadata };
 }
 
 function toRunbookDocument(cells: readonly CellContent[], metadata: Record<string, unknown> | undefined): RunbookDocument {
   const notebook = metadata?.lifeboat as NotebookMetadata | undefined;
   return {
     frontmatter: notebook?.frontmatter ?? null,
-    layout: notebook?.layout ?? { bom: false, eol: '\n', frontmatter: null, leading: '' },
+    layout: notebook?.layout ?? NEW_LAYOUT,
     cells: cells.map(toRunbookCell),
     frontmatterError: notebook?.frontmatterError,
   };
@@ -81,7 +92,7 @@ function toRunbookCell(data: CellContent): Cell {
   if (data.kind === vscode.NotebookCellKind.Markup) {
     return { kind: 'markdown', language: 'markdown', source, attributes: {}, origin: metadata?.origin };
   }
-  const language = metadata && editorLanguageOf(metadata.language) === data.languageId ? metadata.language : fenceLanguageOf(data.languageId);
+  const language = metadata && editorLanguageOf(metadata.language) === data.languageId ? metadata.language : fenceLanguageOf(data.languageId, source);
   return { kind: kindOfFence(language), language, source, attributes: metadata?.attributes ?? {}, origin: metadata?.origin };
 }
 
@@ -89,9 +100,13 @@ function editorLanguageOf(fenceLanguage: string): string {
   return EDITOR_LANGUAGE[kindOfFence(fenceLanguage)] ?? (fenceLanguage || 'plaintext');
 }
 
-/** A cell whose editor language was changed by hand gets the matching fence language. */
-function fenceLanguageOf(editorLanguage: string): string {
+/**
+ * A cell added in the notebook, or whose editor language was changed by hand, gets the matching fence
+ * language; a YAML cell that names an action is an action cell.
+ */
+function fenceLanguageOf(editorLanguage: string, source: string): string {
   if (editorLanguage === 'shellscript') return 'bash';
+  if (editorLanguage === 'yaml' && /^action:/m.test(source)) return ACTION_LANGUAGE;
   if (editorLanguage === 'plaintext') return '';
   return editorLanguage;
 }

@@ -8,6 +8,11 @@ import { builtinActions } from '../actions';
 export function createRegistry(): ActionRegistry {
   return new ActionRegistry(builtinActions);
 }
+
+export { runActionCommand } from './actionCommand';
+export { cellStatusItems } from './cellStatus';
+export { NotebookRunner } from './notebookRunner';
+export { editParameters } from './parameterEditor';
 export { createActionContext } from '../core/actions/context';
 export { loadInventory } from '../core/workspace';
 export { prefixOfArchiveName } from '../actions/archive/naming';

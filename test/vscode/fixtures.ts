@@ -73,11 +73,68 @@ export const MAKE_ARCHIVES_RUNBOOK = [
   ...archiveCell('only', 'single'),
 ].join('\n');
 
+/** Steps the controller runs: a parameter in a shell step, two actions, a failure and a step after it. */
+export const RUN_RUNBOOK = [
+  '---',
+  'title: Controller drill',
+  'params:',
+  '  greeting:',
+  '    type: string',
+  '    default: hello',
+  '---',
+  '',
+  '# Controller drill',
+  '',
+  '```bash {id=greet}',
+  'echo "$LIFEBOAT_PARAM_GREETING from shell"',
+  'echo "to stderr" >&2',
+  '```',
+  '',
+  '```lifeboat {id=made}',
+  'action: archive.create',
+  'paths: [data]',
+  'destination: run-backups',
+  'prefix: drill',
+  '```',
+  '',
+  '```lifeboat',
+  'action: archive.list',
+  'location: run-backups',
+  'prefix: drill',
+  '```',
+  '',
+  '```bash',
+  'echo "failing on purpose"',
+  'exit 3',
+  '```',
+  '',
+  '```bash',
+  'echo "must not run"',
+  '```',
+  '',
+].join('\n');
+
+/** A step that runs until it is cancelled. */
+export const SLOW_RUNBOOK = ['# Slow', '', '```bash', 'echo started', 'sleep 60', 'echo finished', '```', ''].join('\n');
+
+/** Planned by a dry run: a new archive of `data` that must not appear. */
+export const DRY_RUN_RUNBOOK = ['# Dry run', '', '```lifeboat', 'action: archive.create', 'paths: [data]', 'destination: dry-backups', 'prefix: dry', '```', ''].join('\n');
+
+/** A step with an action id nobody knows: reported in its cell, nothing runs. */
+export const BROKEN_RUNBOOK = ['# Broken', '', '```bash', 'touch ran-anyway', '```', '', '```lifeboat', 'action: archive.teleport', '```', ''].join('\n');
+
 /** File names in the test workspace. Each test that saves gets its own file, so tests stay independent. */
 export const FIXTURE_FILES: Readonly<Record<string, string>> = {
   'unchanged.runbook.md': LAYOUT_RUNBOOK,
   'edited.runbook.md': LAYOUT_RUNBOOK,
+  'run.runbook.md': RUN_RUNBOOK,
+  'params.runbook.md': RUN_RUNBOOK,
+  'slow.runbook.md': SLOW_RUNBOOK,
+  'dry-run.runbook.md': DRY_RUN_RUNBOOK,
+  'broken.runbook.md': BROKEN_RUNBOOK,
+  'plain-notes.md': '# Notes\n\n```bash\necho from a plain markdown file\n```\n',
+  'data/app.conf': 'listen: 0.0.0.0:5000\n',
+  'data/faces/asha.webp': 'not really an image, but bytes to archive\n',
   'lifeboat.yaml': INVENTORY,
   'make-archives.runbook.md': MAKE_ARCHIVES_RUNBOOK,
-  'data/notes.txt': 'what the archives hold\n',
 };

@@ -45,6 +45,8 @@ export interface RunSessionOptions {
   inventory: Inventory;
   redactor: Redactor;
   recorder?: RunRecorder;
+  /** Results of steps an earlier run of the same runbook produced, for a notebook run cell by cell. */
+  earlierResults?: Readonly<Record<string, unknown>>;
   /** Asked before a step whose plan overwrites or deletes data; false refuses the step. */
   confirm(step: Step, plan: ActionPlan): Promise<boolean>;
   observe(step: Step): StepObservers;
@@ -61,12 +63,13 @@ export interface StepRunOptions {
  * steps can refer to it as `${steps.<id>.<field>}`. Used by the CLI and by the notebook controller.
  */
 export class RunSession {
-  private readonly results: Record<string, unknown> = {};
+  private readonly results: Record<string, unknown>;
   /** Steps a dry run planned instead of running: later steps cannot use their results. */
   private readonly plannedIds = new Set<string>();
   private readonly clients = new ClientPool();
 
   constructor(private readonly options: RunSessionOptions) {
+    this.results = { ...options.earlierResults };
     for (const [name, definition] of Object.entries(options.definitions)) {
       const value = options.params[name];
       if (definition.secret && value !== undefined) options.redactor.add(String(value));
@@ -88,6 +91,11 @@ export class RunSession {
     } finally {
       await this.close();
     }
+  }
+
+  /** Every step result so far, by step id: what a later run of single cells can refer to. */
+  get stepResults(): Readonly<Record<string, unknown>> {
+    return this.results;
   }
 
   /** Closes the connections the steps opened; the notebook calls it when its session ends. */

@@ -17,3 +17,15 @@ suite('extension', () => {
     assert.ok(notebook.cellCount > 0, 'the serializer produced no cells');
   });
 });
+
+suite('commands', () => {
+  test('every command in package.json is registered, and every registered Lifeboat command is in package.json', async () => {
+    const extension = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(extension);
+    await extension.activate();
+    const declared = new Set((extension.packageJSON as { contributes: { commands: { command: string }[] } }).contributes.commands.map((entry) => entry.command));
+    const registered = new Set((await vscode.commands.getCommands(true)).filter((command) => command.startsWith('lifeboat.')));
+    assert.deepEqual([...declared].filter((command) => !registered.has(command)), [], 'declared but not registered');
+    assert.deepEqual([...registered].filter((command) => !declared.has(command)), [], 'registered but not declared');
+  });
+});
