@@ -1,22 +1,10 @@
 import { dirname } from 'node:path';
 import * as vscode from 'vscode';
+import type { RunActionOutcome, RunActionRequest } from '../actionCommand';
 import { loadRuntime } from '../lazy';
 import { NOTEBOOK_TYPE } from '../notebookSerializer';
 import type { Services } from '../services';
 import type { ArchiveNode, BackupsTreeProvider, LoadMoreNode } from './backupsView';
-
-/** The contract of `lifeboat.runAction`: the same runner as notebook cells, with prompts, progress and confirmation. */
-interface RunActionRequest {
-  action: string;
-  params?: object;
-  title?: string;
-}
-
-export interface RunActionOutcome {
-  status: 'succeeded' | 'failed' | 'cancelled' | 'refused' | 'planned';
-  result?: unknown;
-  error?: string;
-}
 
 const RESTORE_RUNBOOK = 'local-restore.runbook.md';
 
@@ -37,6 +25,7 @@ export function registerBackupCommands(services: Services, backups: BackupsTreeP
   ];
 }
 
+/** Runs the action through `lifeboat.runAction` (the same runner as notebook cells: progress, cancel, confirmation, run history). */
 async function runActionThenRefresh(backups: BackupsTreeProvider, node: ArchiveNode, request: RunActionRequest): Promise<RunActionOutcome | undefined> {
   try {
     return await vscode.commands.executeCommand<RunActionOutcome | undefined>('lifeboat.runAction', request);

@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import type { ArchiveNode, BackupNode, LifeboatApi, LifeboatViews, LocationNode, RunNode } from '../../../src/vscode/api';
 import { CLI } from '../../support/paths';
 import { ARCHIVES_PER_LOCATION, INVENTORY } from '../fixtures';
-import { fixtureUri } from './workspace';
+import { fixtureUri, outputText, RESULT_MIME, waitFor } from './workspace';
 
 const EXTENSION_ID = 'lifeboat.lifeboat';
 
@@ -160,6 +160,74 @@ suite('Lifeboat views', () => {
     }
     assert.equal((await backupRoots()).length, 5);
     assert.equal(views.backups.hasLocations, true);
+  });
+
+  /**
+   * An older archive of the same prefix beside `local`'s newest, copied from it (`corrupt` flips a
+   * byte, so its checksum no longer matches); removed when the test ends.
+   */
+  async function withOlderCopy(name: string, options: { corrupt: boolean }, body: (copy: ArchiveNode) => Promise<void>): Promise<void> {
+    const [newest] = (await views.backups.getChildren(await location('local'))) as ArchiveNode[];
+    assert.ok(newest);
+    const source = vscode.Uri.file(newest.archive.path);
+    const copy = vscode.Uri.joinPath(source, '..', name);
+    const bytes = await vscode.workspace.fs.readFile(source);
+    const middle = bytes.length >> 1;
+    if (options.corrupt) bytes[middle] = (bytes[middle] ?? 0) ^ 0x01;
+    await vscode.workspace.fs.writeFile(copy, bytes);
+    await vscode.workspace.fs.copy(vscode.Uri.file(`${newest.archive.path}.sha256`), vscode.Uri.file(`${copy.fsPath}.sha256`));
+    try {
+      views.backups.refresh();
+      const node = ((await views.backups.getChildren(await location('local'))) as ArchiveNode[]).find((candidate) => candidate.archive.name === name);
+      assert.ok(node, `${name} is not shown`);
+      await body(node);
+    } finally {
+      await vscode.workspace.fs.delete(copy);
+      await vscode.workspace.fs.delete(vscode.Uri.file(`${copy.fsPath}.sha256`));
+      views.backups.refresh();
+    }
+  }
+
+  test('Verify runs archive.verify and the view shows the outcome it recorded', async () => {
+    await withOlderCopy('app-20190101-000000.tar.gz', { corrupt: true }, async (node) => {
+      assert.equal(showBackup(node).contextValue, 'archive.unverified');
+      const outcome = await vscode.commands.executeCommand<{ status: string; error?: string } | undefined>('lifeboat.backups.verify', node);
+      assert.equal(outcome?.status, 'failed', JSON.stringify(outcome));
+      assert.match(outcome.error ?? '', /1 of 1 archive\(s\) failed verification: app-20190101-000000\.tar\.gz \(not readable: /);
+      // The command lists the location again: the archive now shows as failed, in its colour.
+      const after = ((await views.backups.getChildren(node.location)) as ArchiveNode[]).find((candidate) => candidate.archive.name === node.archive.name);
+      assert.ok(after);
+      const item = views.backups.getTreeItem(after);
+      assert.equal(item.contextValue, 'archive.failed');
+      assert.deepEqual([(item.iconPath as vscode.ThemeIcon).id, (item.iconPath as vscode.ThemeIcon).color?.id], ['error', 'testing.iconFailed']);
+    });
+  });
+
+  test('Restore… opens the restore runbook with the archive bound, so its listing step selects that archive', async () => {
+    await withOlderCopy('app-20200101-000000.tar.gz', { corrupt: false }, async (node) => {
+      // Without a copy in the workspace, the bundled runbook is opened.
+      const bundled = await vscode.commands.executeCommand<vscode.Uri>('lifeboat.backups.restore', node);
+      assert.match(bundled.path, /\/runbooks\/local-restore\.runbook\.md$/);
+      assert.equal(vscode.workspace.getWorkspaceFolder(bundled), undefined);
+
+      const workspaceCopy = fixtureUri('local-restore.runbook.md');
+      await vscode.workspace.fs.copy(bundled, workspaceCopy);
+      const opened = await vscode.commands.executeCommand<vscode.Uri>('lifeboat.backups.restore', node);
+      assert.equal(opened.toString(), workspaceCopy.toString());
+      const notebook = vscode.workspace.notebookDocuments.find((candidate) => candidate.uri.toString() === workspaceCopy.toString());
+      assert.equal(notebook?.notebookType, 'lifeboat-runbook');
+
+      // Only the listing step runs (it only reads); the newest `app` archive is another one.
+      await vscode.commands.executeCommand('lifeboat.setParameters', { notebook: workspaceCopy, values: { target: 'restored' } });
+      const index = notebook.getCells().findIndex((cell) => cell.document.getText().includes('action: archive.list'));
+      const listing = notebook.cellAt(index);
+      await vscode.commands.executeCommand('notebook.cell.execute', { ranges: [{ start: index, end: index + 1 }], document: workspaceCopy });
+      await waitFor('the listing step to end', () => listing.executionSummary?.success !== undefined);
+      assert.equal(listing.executionSummary?.success, true, outputText(listing));
+      const result = JSON.parse(outputText(listing, RESULT_MIME)) as { selected?: { name: string }; archives: { name: string }[] };
+      assert.equal(result.selected?.name, 'app-20200101-000000.tar.gz');
+      assert.notEqual(result.archives[0]?.name, 'app-20200101-000000.tar.gz', 'the bound archive is not simply the newest');
+    });
   });
 
   test('Delete refuses the last verified archive of a location and leaves it in place', async () => {
