@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
-import type { ArchiveNode, BackupNode, LifeboatApi, LifeboatViews, LocationNode, RunNode } from '../../../src/vscode/api';
+import type { ArchiveNode, BackupNode, LifeboatApi, LifeboatViews, LocationNode, RunbookNode, RunbooksNode, RunNode } from '../../../src/vscode/api';
 import { CLI } from '../../support/paths';
 import { ARCHIVES_PER_LOCATION, INVENTORY } from '../fixtures';
 import { fixtureUri, outputText, RESULT_MIME, waitFor } from './workspace';
@@ -26,6 +26,21 @@ function shown(item: vscode.TreeItem): Shown {
   const label = typeof item.label === 'string' ? item.label : (item.label?.label ?? '');
   const tooltip = item.tooltip instanceof vscode.MarkdownString ? item.tooltip.value : (item.tooltip ?? '');
   return { label, description: typeof item.description === 'string' ? item.description : '', contextValue: item.contextValue, tooltip, command: item.command?.command };
+}
+
+/** Resolves at the event's next firing; rejects if it does not fire in time. */
+function nextEvent<T>(event: vscode.Event<T>, what: string, timeoutMs = 15_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      subscription.dispose();
+      reject(new Error(`timed out waiting for ${what}`));
+    }, timeoutMs);
+    const subscription = event(() => {
+      clearTimeout(timer);
+      subscription.dispose();
+      resolve();
+    });
+  });
 }
 
 suite('Lifeboat views', () => {
@@ -84,6 +99,33 @@ suite('Lifeboat views', () => {
     const notebook = await vscode.commands.executeCommand<vscode.NotebookDocument | undefined>(item.command.command, ...(item.command.arguments ?? []));
     assert.equal(notebook?.notebookType, 'lifeboat-runbook');
     assert.match(notebook.uri.path, /\/runbooks\/local-restore\.runbook\.md$/);
+  });
+
+  test('a new runbook shows up by itself, Run All runs all its cells, and the run shows up in the Runs view', async () => {
+    const uri = fixtureUri('hello.runbook.md');
+    const listed = nextEvent(views.runbooks.onDidChangeTreeData, 'the Runbooks view to notice the new file');
+    await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode('---\ntitle: Say hello\n---\n\n```bash\necho hello from run all\n```\n\n```bash\necho second cell\n```\n'));
+    await listed;
+    const [workspaceGroup] = views.runbooks.getChildren() as RunbooksNode[];
+    const node = (await views.runbooks.getChildren(workspaceGroup)).find((candidate): candidate is RunbookNode => candidate.kind === 'runbook' && candidate.uri.toString() === uri.toString());
+    assert.ok(node, 'the new runbook is not listed');
+    assert.equal(shown(views.runbooks.getTreeItem(node)).label, 'Say hello');
+
+    const recorded = nextEvent(views.runs.onDidChangeTreeData, 'the Runs view to notice the new run');
+    await vscode.commands.executeCommand('lifeboat.runbooks.runAll', node);
+    const notebook = vscode.workspace.notebookDocuments.find((candidate) => candidate.uri.toString() === uri.toString());
+    assert.ok(notebook, 'Run All did not open the runbook');
+    const [first, second] = notebook.getCells().filter((cell) => cell.kind === vscode.NotebookCellKind.Code);
+    assert.ok(first && second);
+    await waitFor('both cells to run', () => second.executionSummary?.success !== undefined);
+    assert.match(outputText(first), /hello from run all/);
+    assert.match(outputText(second), /second cell/);
+
+    await recorded;
+    const run = (await views.runs.getChildren()).find((candidate): candidate is RunNode => candidate.kind === 'run' && candidate.run.runbook === 'hello.runbook.md');
+    assert.ok(run, 'the run is not in the Runs view');
+    assert.equal(run.run.outcome, 'succeeded');
+    assert.equal(run.run.steps.length, 2);
   });
 
   test('the Backups view shows each location, and archives newest first with size, age and verified state', async () => {
