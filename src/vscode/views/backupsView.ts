@@ -31,6 +31,8 @@ export interface NoticeNode {
   kind: 'unsupported' | 'invalid';
   name: string;
   message: string;
+  /** The inventory file that names it. */
+  file: string;
 }
 
 /** Listing failed: the node opens the log, where the details are. */
@@ -68,8 +70,14 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
   private readonly states = new Map<LocationNode, LocationState>();
   private locations: Promise<BackupNode[]> | undefined;
   private locationsFound: boolean | undefined;
+  private readonly inventoryWatcher: vscode.FileSystemWatcher;
 
-  constructor(private readonly services: Services) {}
+  constructor(private readonly services: Services) {
+    // Editing `locations:` shows at once. Archives are listed when a location is first expanded and
+    // again on Refresh, or after Verify or Delete on one of them.
+    this.inventoryWatcher = vscode.workspace.createFileSystemWatcher(`**/${INVENTORY_FILE}`);
+    for (const event of [this.inventoryWatcher.onDidCreate, this.inventoryWatcher.onDidChange, this.inventoryWatcher.onDidDelete]) event(() => this.refresh());
+  }
 
   /** Whether the last read found any location: the value of the `lifeboat.hasLocations` context key (undefined before the first read). */
   get hasLocations(): boolean | undefined {
@@ -116,7 +124,7 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
       case 'invalid': {
         const item = new vscode.TreeItem(node.name);
         item.description = node.message;
-        item.tooltip = `${node.name}: ${node.message}`;
+        item.tooltip = `${node.file}, location ${node.name}: ${node.message}`;
         item.iconPath = new vscode.ThemeIcon(node.kind === 'invalid' ? 'warning' : 'circle-slash', node.kind === 'invalid' ? new vscode.ThemeColor('list.warningForeground') : undefined);
         item.contextValue = node.kind;
         return item;
@@ -146,6 +154,7 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
   }
 
   dispose(): void {
+    this.inventoryWatcher.dispose();
     this.changed.dispose();
   }
 
@@ -167,7 +176,7 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
       found ||= locations.length > 0;
       for (const location of locations) {
         if (location.kind === 'local') nodes.push({ kind: 'location', name: location.name, path: location.path, workspaceDir });
-        else nodes.push({ kind: location.kind, name: location.name, message: location.kind === 'invalid' ? location.problem : location.reason });
+        else nodes.push({ kind: location.kind, name: location.name, message: location.kind === 'invalid' ? location.problem : location.reason, file });
       }
     }
     this.locationsFound = found;
@@ -258,7 +267,7 @@ function escapeMarkdown(text: string): string {
 }
 
 /** Action log lines in the extension's log, tagged with the part that ran the action. */
-export function taggedLogger(log: vscode.LogOutputChannel, tag: string): Logger {
+function taggedLogger(log: vscode.LogOutputChannel, tag: string): Logger {
   return {
     debug: (message) => log.debug(`[${tag}] ${message}`),
     info: (message) => log.info(`[${tag}] ${message}`),
