@@ -59,3 +59,8 @@ export async function loadWorkspace(runbookPath: string, explicit?: string): Pro
   const inventory = await loadInventory(explicit ?? join(workspaceDir, INVENTORY_FILE), { required: explicit !== undefined });
   return { workspaceDir, inventory };
 }
+
+/** A workspace folder known in advance (the editor's) and its `lifeboat.yaml` when there is one. */
+export async function loadWorkspaceAt(workspaceDir: string): Promise<{ workspaceDir: string; inventory: Inventory }> {
+  return { workspaceDir, inventory: await loadInventory(join(workspaceDir, INVENTORY_FILE), { required: false }) };
+}

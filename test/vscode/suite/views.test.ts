@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ArchiveNode, BackupNode, LifeboatApi, LifeboatViews, LocationNode, RunbookNode, RunbooksNode, RunNode } from '../../../src/vscode/api';
 import { CLI } from '../../support/paths';
@@ -29,7 +30,7 @@ function shown(item: vscode.TreeItem): Shown {
 }
 
 /** Resolves at the event's next firing; rejects if it does not fire in time. */
-function nextEvent<T>(event: vscode.Event<T>, what: string, timeoutMs = 15_000): Promise<void> {
+function nextEvent<T>(event: vscode.Event<T>, what: string, timeoutMs = 30_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       subscription.dispose();
@@ -101,7 +102,9 @@ suite('Lifeboat views', () => {
     assert.match(notebook.uri.path, /\/runbooks\/local-restore\.runbook\.md$/);
   });
 
-  test('a new runbook shows up by itself, Run All runs all its cells, and the run shows up in the Runs view', async () => {
+  test('a new runbook shows up by itself, Run All runs all its cells, and the run shows up in the Runs view', async function () {
+    // File watcher events can take seconds to arrive on a loaded machine.
+    this.timeout(90_000);
     const uri = fixtureUri('hello.runbook.md');
     const listed = nextEvent(views.runbooks.onDidChangeTreeData, 'the Runbooks view to notice the new file');
     await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode('---\ntitle: Say hello\n---\n\n```bash\necho hello from run all\n```\n\n```bash\necho second cell\n```\n'));
@@ -251,24 +254,31 @@ suite('Lifeboat views', () => {
       const bundled = await vscode.commands.executeCommand<vscode.Uri>('lifeboat.backups.restore', node);
       assert.match(bundled.path, /\/runbooks\/local-restore\.runbook\.md$/);
       assert.equal(vscode.workspace.getWorkspaceFolder(bundled), undefined);
-
-      const workspaceCopy = fixtureUri('local-restore.runbook.md');
-      await vscode.workspace.fs.copy(bundled, workspaceCopy);
-      const opened = await vscode.commands.executeCommand<vscode.Uri>('lifeboat.backups.restore', node);
-      assert.equal(opened.toString(), workspaceCopy.toString());
-      const notebook = vscode.workspace.notebookDocuments.find((candidate) => candidate.uri.toString() === workspaceCopy.toString());
+      const notebook = vscode.workspace.notebookDocuments.find((candidate) => candidate.uri.toString() === bundled.toString());
       assert.equal(notebook?.notebookType, 'lifeboat-runbook');
 
       // Only the listing step runs (it only reads); the newest `app` archive is another one.
-      await vscode.commands.executeCommand('lifeboat.setParameters', { notebook: workspaceCopy, values: { target: 'restored' } });
+      await vscode.commands.executeCommand('lifeboat.setParameters', { notebook: bundled, values: { target: 'restored' } });
       const index = notebook.getCells().findIndex((cell) => cell.document.getText().includes('action: archive.list'));
       const listing = notebook.cellAt(index);
-      await vscode.commands.executeCommand('notebook.cell.execute', { ranges: [{ start: index, end: index + 1 }], document: workspaceCopy });
+      await vscode.commands.executeCommand('notebook.cell.execute', { ranges: [{ start: index, end: index + 1 }], document: bundled });
       await waitFor('the listing step to end', () => listing.executionSummary?.success !== undefined);
       assert.equal(listing.executionSummary?.success, true, outputText(listing));
       const result = JSON.parse(outputText(listing, RESULT_MIME)) as { selected?: { name: string }; archives: { name: string }[] };
       assert.equal(result.selected?.name, 'app-20200101-000000.tar.gz');
       assert.notEqual(result.archives[0]?.name, 'app-20200101-000000.tar.gz', 'the bound archive is not simply the newest');
+
+      // A bundled runbook runs against the workspace: its run is recorded there, not beside the runbook.
+      assert.equal(existsSync(join(dirname(bundled.fsPath), '.lifeboat')), false, 'a run record was written into the extension');
+      views.runs.refresh();
+      const runs = await views.runs.getChildren();
+      assert.ok(runs.some((candidate) => candidate.kind === 'run' && candidate.run.runbook === bundled.fsPath), 'the run is not in the workspace history');
+
+      // The workspace's own copy, when there is one, is preferred.
+      const workspaceCopy = fixtureUri('local-restore.runbook.md');
+      await vscode.workspace.fs.copy(bundled, workspaceCopy);
+      const opened = await vscode.commands.executeCommand<vscode.Uri>('lifeboat.backups.restore', node);
+      assert.equal(opened.toString(), workspaceCopy.toString());
     });
   });
 
