@@ -9,7 +9,7 @@ export const archiveActions: ActionSpec[] = [archiveCreate, archiveVerify, archi
 
 export { archiveCreateParams, type ArchiveCreateParams, type ArchiveCreateResult, type DeletedArchive } from './create';
 export { archiveDeleteParams, LastVerifiedArchiveError, type ArchiveDeleteParams, type ArchiveDeleteResult } from './delete';
-export { archiveListParams, LATEST, type ArchiveListParams, type ArchiveListResult, type ListedArchive, type VerifiedStatus } from './list';
+export { archiveListParams, type ArchiveListParams, type ArchiveListResult, type ListedArchive, type VerifiedStatus } from './list';
 export { prefixOfArchiveName } from './naming';
 export { archiveRestoreParams, OverwriteRefusedError, type ArchiveRestoreParams, type ArchiveRestoreResult } from './restore';
 export { RestoreRefusedError } from './restoreScan';

@@ -9,7 +9,7 @@ import { resolveUserPath } from '../paths';
 import { readVerifiedState, recordApplies } from './verifiedState';
 
 /** The `archive` value that selects the newest archive. */
-export const LATEST = 'latest';
+const LATEST = 'latest';
 
 export const archiveListParams = z
   .object({
