@@ -119,7 +119,7 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
       case 'location':
         return locationItem(node);
       case 'archive':
-        return archiveItem(node.archive);
+        return archiveItem(node);
       case 'unsupported':
       case 'invalid': {
         const item = new vscode.TreeItem(node.name);
@@ -225,9 +225,14 @@ function pageSize(): number {
   return Math.max(1, Math.floor(vscode.workspace.getConfiguration('lifeboat.backups').get<number>('pageSize', 50)));
 }
 
+/** Unique in the tree even when two locations name the same folder. */
+function locationId(node: LocationNode): string {
+  return `location:${node.workspaceDir}:${node.name}`;
+}
+
 function locationItem(node: LocationNode): vscode.TreeItem {
   const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Collapsed);
-  item.id = `location:${node.workspaceDir}:${node.name}`;
+  item.id = locationId(node);
   item.description = node.path;
   item.tooltip = `${node.name}: archives in ${node.path} (from ${join(node.workspaceDir, INVENTORY_FILE)})`;
   item.iconPath = new vscode.ThemeIcon('folder-library');
@@ -241,11 +246,11 @@ const VERIFIED_LOOK = {
   never: { icon: 'circle-large-outline', colour: 'testing.iconUnset', context: 'archive.unverified', text: 'never verified' },
 } as const;
 
-function archiveItem(archive: ListedArchive): vscode.TreeItem {
+function archiveItem({ archive, location }: ArchiveNode): vscode.TreeItem {
   const look = VERIFIED_LOOK[archive.verified];
   const created = new Date(archive.date);
   const item = new vscode.TreeItem(archive.name);
-  item.id = `archive:${archive.path}`;
+  item.id = `${locationId(location)}:${archive.name}`;
   item.description = `${formatBytes(archive.bytes)} · ${formatAge(created)}`;
   item.iconPath = new vscode.ThemeIcon(look.icon, new vscode.ThemeColor(look.colour));
   item.contextValue = look.context;

@@ -14,6 +14,7 @@ export interface RunbookGroupNode {
 
 export interface RunbookNode {
   kind: 'runbook';
+  source: RunbookGroupNode['source'];
   uri: vscode.Uri;
   /** The frontmatter's `title:`, when it has a one-line one. */
   title: string | undefined;
@@ -63,7 +64,8 @@ export class RunbooksTreeProvider implements vscode.TreeDataProvider<RunbooksNod
       }
       case 'runbook': {
         const item = new vscode.TreeItem(node.title ?? fileName(node.uri));
-        item.id = `runbook:${node.uri.toString()}`;
+        // The group is part of the id: a workspace that is the extension's own folder lists a file in both.
+        item.id = `runbook:${node.source}:${node.uri.toString()}`;
         item.description = node.location;
         item.tooltip = node.title ? `${node.title}\n${node.uri.fsPath}` : node.uri.fsPath;
         item.iconPath = new vscode.ThemeIcon('notebook');
@@ -88,7 +90,7 @@ export class RunbooksTreeProvider implements vscode.TreeDataProvider<RunbooksNod
     const uris = await vscode.workspace.findFiles(RUNBOOK_GLOB, '**/node_modules/**');
     // The folder's name only tells runbooks apart when there are several folders.
     const withFolder = (vscode.workspace.workspaceFolders?.length ?? 0) > 1;
-    const nodes = await Promise.all(uris.map((uri) => this.runbookNode(uri, vscode.workspace.asRelativePath(uri, withFolder))));
+    const nodes = await Promise.all(uris.map((uri) => this.runbookNode('workspace', uri, vscode.workspace.asRelativePath(uri, withFolder))));
     nodes.sort((a, b) => a.location.localeCompare(b.location));
     return nodes.length > 0 ? nodes : [{ kind: 'placeholder', message: `No ${RUNBOOK_SUFFIX} files in the workspace` }];
   }
@@ -106,10 +108,10 @@ export class RunbooksTreeProvider implements vscode.TreeDataProvider<RunbooksNod
       .filter(([name, type]) => type === vscode.FileType.File && name.endsWith(RUNBOOK_SUFFIX))
       .map(([name]) => name)
       .sort();
-    return Promise.all(names.map((name) => this.runbookNode(vscode.Uri.joinPath(folder, name), name)));
+    return Promise.all(names.map((name) => this.runbookNode('bundled', vscode.Uri.joinPath(folder, name), name)));
   }
 
-  private async runbookNode(uri: vscode.Uri, location: string): Promise<RunbookNode> {
+  private async runbookNode(source: RunbookNode['source'], uri: vscode.Uri, location: string): Promise<RunbookNode> {
     let title: string | undefined;
     try {
       title = frontmatterTitle(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)));
@@ -117,7 +119,7 @@ export class RunbooksTreeProvider implements vscode.TreeDataProvider<RunbooksNod
       // Listed all the same, by file name: opening it will say what is wrong.
       this.services.log.warn(`[runbooks] cannot read ${uri.fsPath}: ${errorMessage(error)}`);
     }
-    return { kind: 'runbook', uri, title, location };
+    return { kind: 'runbook', source, uri, title, location };
   }
 }
 
