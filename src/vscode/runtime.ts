@@ -16,3 +16,5 @@ export { editParameters } from './parameterEditor';
 export { createActionContext } from '../core/actions/context';
 export { loadInventory } from '../core/workspace';
 export { prefixOfArchiveName } from '../actions/archive/naming';
+export { completeActionCell, completionScope } from '../core/assist/completions';
+export { diagnoseRunbook } from '../core/assist/diagnostics';

@@ -46,11 +46,28 @@ function statusIcon(status: string): vscode.ThemeIcon {
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
-  private readonly watcher: vscode.FileSystemWatcher;
+  private watchers: vscode.FileSystemWatcher[] = [];
+  private readonly foldersChanged: vscode.Disposable;
 
   constructor(private readonly services: Services) {
-    this.watcher = vscode.workspace.createFileSystemWatcher(`**/${RUNS_DIR.replace(/\\/g, '/')}/*.jsonl`);
-    for (const event of [this.watcher.onDidCreate, this.watcher.onDidChange, this.watcher.onDidDelete]) event(() => this.refresh());
+    this.watchRunFiles();
+    this.foldersChanged = vscode.workspace.onDidChangeWorkspaceFolders(() => {
+      this.watchRunFiles();
+      this.refresh();
+    });
+  }
+
+  /**
+   * A watcher on each folder's run directory itself (it need not exist yet): a workspace-wide glob
+   * was seen to miss appends to `.lifeboat/runs` on a busy machine.
+   */
+  private watchRunFiles(): void {
+    for (const watcher of this.watchers) watcher.dispose();
+    this.watchers = (vscode.workspace.workspaceFolders ?? []).map((folder) => {
+      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.joinPath(folder.uri, ...RUNS_DIR.split(/[\\/]/)), '*.jsonl'));
+      for (const event of [watcher.onDidCreate, watcher.onDidChange, watcher.onDidDelete]) event(() => this.refresh());
+      return watcher;
+    });
   }
 
   refresh(): void {
@@ -125,7 +142,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   }
 
   dispose(): void {
-    this.watcher.dispose();
+    for (const watcher of this.watchers) watcher.dispose();
+    this.foldersChanged.dispose();
     this.changed.dispose();
   }
 }
