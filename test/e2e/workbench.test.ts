@@ -57,8 +57,19 @@ describe('Lifeboat in VS Code (code-server in Chromium)', function () {
     rmSync(temp, { recursive: true, force: true });
   });
 
-  it('shows the Runbooks, Backups and Runs views in the Lifeboat activity bar container', async () => {
+  it('shows the lab in the Lifeboat views: runbooks by title, the backup location with its archives', async () => {
     assert.deepEqual(await workbench.showLifeboatViews(), ['Runbooks', 'Backups', 'Runs']);
+    await workbench.viewRow('Runbooks', 'Tour of the lab').waitFor();
+    const runbooks = await workbench.viewRows('Runbooks');
+    for (const title of ['Back up a folder to local archives', 'Restore a local archive', 'Verify local backups']) {
+      assert.ok(runbooks.some((row) => row.includes(title)), `Runbooks lists "${title}": ${runbooks.join(' | ')}`);
+    }
+    // Locations start collapsed; expanding one lists its archives.
+    await workbench.viewRow('Backups', /^local/).click();
+    await workbench.viewRow('Backups', ARCHIVE_NAME).waitFor();
+    const archives = (await workbench.viewRows('Backups')).filter((row) => ARCHIVE_NAME.test(row));
+    assert.equal(archives.length, 2, `Backups lists the lab's two archives: ${archives.join(' | ')}`);
+    await workbench.restPointer();
     await saveScreenshot(workbench.page, 'lifeboat-views');
   });
 

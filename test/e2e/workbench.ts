@@ -24,10 +24,18 @@ export class Workbench {
     return (await headers.allTextContents()).map((text) => text.trim());
   }
 
-  /** The rows (tree items) a view section shows, by their accessible labels. */
+  /** The first row of a view section (a tree item) that shows `text`, e.g. to wait for it or click it. */
+  viewRow(title: string, text: string | RegExp): Locator {
+    return this.viewSection(title).locator('.monaco-list-row').filter({ hasText: text }).first();
+  }
+
+  /** The text of every row a view section shows now, top to bottom. */
   async viewRows(title: string): Promise<string[]> {
-    const section = this.page.locator('.sidebar .pane').filter({ has: this.page.locator(`.pane-header[aria-label="${title} Section"]`) });
-    return section.locator('.monaco-list-row').evaluateAll((rows) => rows.map((row) => row.getAttribute('aria-label') ?? row.textContent ?? ''));
+    return this.viewSection(title).locator('.monaco-list-row').allTextContents();
+  }
+
+  private viewSection(title: string): Locator {
+    return this.page.locator('.sidebar .pane').filter({ has: this.page.locator(`.pane-header[aria-label="${title} Section"]`) });
   }
 
   /** Runs a command from the palette by its full title ("Lifeboat: Show Log"). */
@@ -88,9 +96,13 @@ export class Workbench {
     return this.page.locator(`.notebook-toolbar-container .action-label[aria-label^="${label}"]`);
   }
 
-  /** Moves the pointer off the workbench's controls, so no hover or tooltip shows in a screenshot. */
+  /**
+   * Moves the pointer to the empty part of the title bar, where nothing shows a hover, and lets the
+   * hovers of where it was fade, so none shows in a screenshot.
+   */
   async restPointer(): Promise<void> {
-    await this.page.mouse.move(0, (this.page.viewportSize()?.height ?? 900) - 1);
+    await this.page.mouse.move((this.page.viewportSize()?.width ?? 1400) * 0.8, 16);
+    await this.page.waitForTimeout(500);
   }
 
   /**
