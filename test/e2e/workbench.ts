@@ -38,7 +38,7 @@ export class Workbench {
     return this.page.locator('.sidebar .pane').filter({ has: this.page.locator(`.pane-header[aria-label="${title} Section"]`) });
   }
 
-  /** Runs a command from the palette by its full title ("Lifeboat: Show Log"). */
+  /** Runs a command from the palette by its title or the start of it ("Lifeboat: Show Log"). */
   async runCommand(title: string): Promise<void> {
     await this.page.keyboard.press('F1');
     await this.pick(title);
@@ -54,7 +54,7 @@ export class Workbench {
   }
 
   /** Types into the open quick input and clicks the first row that shows `label`. */
-  async pick(label: string): Promise<void> {
+  private async pick(label: string): Promise<void> {
     const input = this.page.locator(`${QUICK_INPUT} input`);
     await input.waitFor({ state: 'visible' });
     await input.pressSequentially(label);

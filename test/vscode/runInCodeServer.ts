@@ -1,8 +1,9 @@
 /**
  * Runs the extension-host suite (out/test/vscode/suite/index.js) inside a real VS Code: code-server
  * from .test-tools/ (scripts/setup-code-server.sh), driven by Debian chromium through playwright-core.
- * Machines that can download VS Code would load the same suite with @vscode/test-electron; here
- * nothing can be downloaded (see TESTBED.md, "A real VS Code on these machines").
+ * Machines that can download VS Code can load the same suite with runInElectron.ts
+ * (@vscode/test-electron); here nothing can be downloaded (see TESTBED.md, "A real VS Code on these
+ * machines").
  *
  * Builds nothing: expects dist/ and out/ from `node esbuild.config.mjs --tests`.
  * Ends with "N passed, N failed" and exits non-zero on a failure, a timeout or a broken harness.
