@@ -4,7 +4,7 @@
  */
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { Upload as MultipartUpload } from '@aws-sdk/lib-storage';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rename, stat } from 'node:fs/promises';
 import http from 'node:http';
@@ -87,6 +87,11 @@ export interface S3ListPage {
 export interface S3TransferOptions {
   signal?: AbortSignal;
   progress?: ProgressReporter;
+  /**
+   * Also compute the SHA-256 of the bytes moved (for comparing with a checksum file). Off by default:
+   * at loopback speeds hashing costs about as much as the transfer itself.
+   */
+  sha256?: boolean;
 }
 
 export interface S3PutOptions extends S3TransferOptions {
@@ -98,8 +103,8 @@ export interface S3PutOptions extends S3TransferOptions {
 export interface S3PutResult {
   key: string;
   bytes: number;
-  /** SHA-256 (hex) of the bytes sent. */
-  sha256: string;
+  /** SHA-256 (hex) of the bytes sent, when asked for. */
+  sha256?: string;
   etag?: string;
   multipart: boolean;
 }
@@ -108,7 +113,8 @@ export interface S3DownloadResult {
   key: string;
   path: string;
   bytes: number;
-  sha256: string;
+  /** SHA-256 (hex) of the bytes written, when asked for. */
+  sha256?: string;
 }
 
 /** Opens a store: loads the SDK, reads the CA file, and warns when TLS verification is off. */
@@ -236,7 +242,7 @@ export class S3Store {
       this.client.send(new this.sdk.PutObjectCommand({ ...this.putParams(key, options), Body: body, ContentLength: body.byteLength }), { abortSignal: options.signal }),
     );
     options.progress?.report({ bytes: body.byteLength, totalBytes: body.byteLength });
-    return { key, bytes: body.byteLength, sha256: createHash('sha256').update(body).digest('hex'), etag: result.ETag, multipart: false };
+    return { key, bytes: body.byteLength, sha256: options.sha256 ? createHash('sha256').update(body).digest('hex') : undefined, etag: result.ETag, multipart: false };
   }
 
   /**
@@ -247,7 +253,7 @@ export class S3Store {
     const { size } = await stat(file);
     if (size > this.settings.multipartThresholdBytes) return this.putStream(key, createReadStream(file), { ...options, totalBytes: size });
     return this.withRetries('write', key, options.signal, async () => {
-      const meter = new ByteMeter(options.progress, size);
+      const meter = new ByteMeter(options, size);
       const body = createReadStream(file).pipe(meter);
       const result = await this.singleAttemptClient.send(new this.sdk.PutObjectCommand({ ...this.putParams(key, options), Body: body, ContentLength: size }), { abortSignal: options.signal });
       meter.flush();
@@ -261,7 +267,7 @@ export class S3Store {
    * smaller than one part). Parts are retried; a failed or cancelled upload is aborted on the server.
    */
   async putStream(key: string, body: Readable, options: S3PutOptions & { totalBytes?: number } = {}): Promise<S3PutResult> {
-    const meter = new ByteMeter(options.progress, options.totalBytes);
+    const meter = new ByteMeter(options, options.totalBytes);
     const upload = new this.Upload({
       client: this.client,
       params: { ...this.putParams(key, options), Body: body.pipe(meter) },
@@ -304,7 +310,7 @@ export class S3Store {
         const result = await this.singleAttemptClient.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
         if (!(result.Body instanceof Readable)) throw new Error(`reading '${key}' from ${this.label} gave no stream`);
         const expected = result.ContentLength;
-        const meter = new ByteMeter(options.progress, expected);
+        const meter = new ByteMeter(options, expected);
         await pipeline(result.Body, meter, createWriteStream(partial), { signal: options.signal });
         meter.flush();
         if (expected !== undefined && meter.bytes !== expected) {
@@ -361,23 +367,24 @@ export class S3Store {
   }
 }
 
-/** Counts and hashes the bytes that pass, and reports them as progress a few times a second. */
+/** Counts (and on request hashes) the bytes that pass, and reports them as progress a few times a second. */
 class ByteMeter extends Transform {
   bytes = 0;
-  private readonly hash = createHash('sha256');
+  private readonly hash: Hash | undefined;
   private readonly progress: ThrottledProgress | undefined;
 
   constructor(
-    reporter: ProgressReporter | undefined,
+    options: S3TransferOptions,
     private readonly totalBytes: number | undefined,
   ) {
     super();
-    this.progress = reporter && new ThrottledProgress(reporter);
+    this.progress = options.progress && new ThrottledProgress(options.progress);
+    this.hash = options.sha256 ? createHash('sha256') : undefined;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null, data?: Buffer) => void): void {
     this.bytes += chunk.length;
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.progress?.update({ bytes: this.bytes, totalBytes: this.totalBytes });
     done(null, chunk);
   }
@@ -387,7 +394,7 @@ class ByteMeter extends Transform {
     this.progress?.flush({ bytes: this.bytes, totalBytes: this.totalBytes });
   }
 
-  sha256(): string {
-    return this.hash.digest('hex');
+  sha256(): string | undefined {
+    return this.hash?.digest('hex');
   }
 }
