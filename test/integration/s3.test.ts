@@ -152,6 +152,46 @@ describe('S3 client against s3rver', function () {
     await assert.rejects(unknownKey.putBytes('x', 'y'), kindOf('access-denied'));
   });
 
+  describe('without credentials in the store', () => {
+    const variables = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_EC2_METADATA_DISABLED'];
+    const saved = Object.fromEntries(variables.map((name) => [name, process.env[name]]));
+    beforeEach(async () => {
+      for (const name of variables) delete process.env[name];
+      // No ~/.aws of whoever runs the tests, and no EC2 metadata lookups.
+      process.env.AWS_SHARED_CREDENTIALS_FILE = path.join(work, 'no-credentials');
+      process.env.AWS_CONFIG_FILE = path.join(work, 'no-config');
+      process.env.AWS_EC2_METADATA_DISABLED = 'true';
+    });
+    afterEach(() => {
+      for (const name of variables) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+    });
+
+    it('takes them from the environment', async () => {
+      process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
+      process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
+      const store = await open({ credentials: undefined });
+      await store.putBytes('chain/env.txt', 'from the environment');
+      assert.equal((await store.head('chain/env.txt'))?.size, 'from the environment'.length);
+    });
+
+    it('takes them from a named profile', async () => {
+      const credentialsFile = path.join(work, 'aws-credentials');
+      await writeFile(credentialsFile, `[backup]\naws_access_key_id = ${S3RVER_CREDENTIALS.accessKeyId}\naws_secret_access_key = ${S3RVER_CREDENTIALS.secretAccessKey}\n`, { mode: 0o600 });
+      process.env.AWS_SHARED_CREDENTIALS_FILE = credentialsFile;
+      process.env.AWS_PROFILE = 'backup';
+      const store = await open({ credentials: undefined });
+      await store.checkBucket();
+    });
+
+    it('says so when the chain finds none', async () => {
+      const store = await open({ credentials: undefined });
+      await assert.rejects(store.checkBucket(), kindOf('no-credentials'));
+    });
+  });
+
   it('reports an endpoint nobody listens on as unreachable', async () => {
     const proxy = await startFaultProxy(server.endpoint);
     const closedEndpoint = proxy.endpoint;
