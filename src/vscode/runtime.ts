@@ -13,3 +13,5 @@ export { runActionCommand } from './actionCommand';
 export { cellStatusItems } from './cellStatus';
 export { NotebookRunner } from './notebookRunner';
 export { editParameters } from './parameterEditor';
+export { completeActionCell, completionScope } from '../core/assist/completions';
+export { diagnoseRunbook } from '../core/assist/diagnostics';

@@ -80,6 +80,35 @@ export const DRY_RUN_RUNBOOK = ['# Dry run', '', '```lifeboat', 'action: archive
 /** A step with an action id nobody knows: reported in its cell, nothing runs. */
 export const BROKEN_RUNBOOK = ['# Broken', '', '```bash', 'touch ran-anyway', '```', '', '```lifeboat', 'action: archive.teleport', '```', ''].join('\n');
 
+/**
+ * A runbook with a parameter, a step with an id and action cells to complete in and to break: the
+ * third cell names an action that does not exist, the fourth a parameter the action does not take.
+ */
+export const ASSIST_RUNBOOK = [
+  '---',
+  'params:',
+  '  keep: { type: number, default: 3, description: Archives to keep }',
+  '---',
+  '# Check the backups',
+  '',
+  '```lifeboat {id=find}',
+  'action: archive.list',
+  'location: backups',
+  '```',
+  '',
+  '```lifeboat',
+  'action: archive.verif',
+  'path: backups',
+  '```',
+  '',
+  '```lifeboat',
+  'action: archive.verify',
+  'path: ${steps.find.archives.0.path}',
+  'colour: blue',
+  '```',
+  '',
+].join('\n');
+
 /** File names in the test workspace. Each test that saves gets its own file, so tests stay independent. */
 export const FIXTURE_FILES: Readonly<Record<string, string>> = {
   'unchanged.runbook.md': LAYOUT_RUNBOOK,
@@ -89,6 +118,9 @@ export const FIXTURE_FILES: Readonly<Record<string, string>> = {
   'slow.runbook.md': SLOW_RUNBOOK,
   'dry-run.runbook.md': DRY_RUN_RUNBOOK,
   'broken.runbook.md': BROKEN_RUNBOOK,
+  'assist-completion.runbook.md': ASSIST_RUNBOOK,
+  'assist-diagnostics.runbook.md': ASSIST_RUNBOOK,
+  'assist-frontmatter.runbook.md': ASSIST_RUNBOOK.replace('default: 3', 'default: many'),
   'plain-notes.md': '# Notes\n\n```bash\necho from a plain markdown file\n```\n',
   'data/app.conf': 'listen: 0.0.0.0:5000\n',
   'data/faces/asha.webp': 'not really an image, but bytes to archive\n',
