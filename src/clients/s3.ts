@@ -132,8 +132,8 @@ export async function openS3Store(config: S3StoreConfig, options: S3OpenOptions 
   // that touches S3) is news for whoever upgrades it, not for the person running a backup.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   if (config.insecure) options.log?.warn(`TLS verification is off for S3 store ${storeLabel(config)} (insecure: true)`);
-  const [sdk, storage] = await Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')]);
-  return new S3Store(config, settings, sdk, storage.Upload, options.log, ca);
+  const { s3, Upload } = await import('./s3Sdk');
+  return new S3Store(config, settings, s3, Upload, options.log, ca);
 }
 
 export function storeLabel(config: Pick<S3StoreConfig, 'endpoint' | 'region'>): string {
