@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Rclone, RcloneError, s3Remote, type RcloneConfig } from '../../src/clients/rclone';
@@ -92,6 +92,19 @@ describe('rclone client with the real rclone against s3rver', function () {
     await rclone().sync(source, 'store:drive/backup');
     assert.deepEqual((await rclone().check(source, 'store:drive/backup')).ok, true);
     assert.deepEqual((await rclone().lsjson('store:drive/backup/faces/Asha')).map((entry) => entry.name), ['face-1.webp']);
+  });
+
+  it('keeps the secret key out of the command line', async () => {
+    // A wrapper that records rclone's arguments, then runs the real rclone with them.
+    const wrapper = path.join(work, 'rclone-recording-arguments');
+    const recorded = path.join(work, 'arguments.log');
+    await writeFile(wrapper, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${recorded}'\nexec rclone "$@"\n`, { mode: 0o755 });
+    const secret = { accessKeyId: S3RVER_CREDENTIALS.accessKeyId, secretAccessKey: 'secret-that-must-not-show' };
+    // s3rver does not check secret keys, so this one works.
+    await rclone({ binary: wrapper }, secret).lsjson('store:drive');
+    const argumentsSeen = await readFile(recorded, 'utf8');
+    assert.match(argumentsSeen, /^lsjson store:drive/);
+    assert.ok(!argumentsSeen.includes(secret.secretAccessKey), argumentsSeen);
   });
 
   it('reports a missing bucket, an unknown access key and an untrusted certificate', async () => {

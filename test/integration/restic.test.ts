@@ -109,6 +109,19 @@ describe('restic client with the real restic', function () {
       assert.match(result.report, /no errors were found/);
     });
 
+    it('keeps the password and the repository location out of the command line', async () => {
+      // A wrapper that records restic's arguments, then runs the real restic with them.
+      const wrapper = path.join(work, 'restic-recording-arguments');
+      const recorded = path.join(work, 'arguments.log');
+      await writeFile(wrapper, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${recorded}'\nexec restic "$@"\n`, { mode: 0o755 });
+      const recordingRepo = new ResticRepository(config({ binary: wrapper }));
+      await recordingRepo.snapshots();
+      await recordingRepo.check();
+      const argumentsSeen = await readFile(recorded, 'utf8');
+      assert.match(argumentsSeen, /snapshots --json/);
+      assert.ok(!argumentsSeen.includes(PASSWORD) && !argumentsSeen.includes(path.join(work, 'repo')), argumentsSeen);
+    });
+
     it('names a wrong password, a missing repository and a missing snapshot', async () => {
       await assert.rejects(new ResticRepository(config({ password: 'wrong' })).snapshots(), kindOf('wrong-password'));
       await assert.rejects(new ResticRepository(config({ repository: path.join(work, 'nowhere') })).snapshots(), (error: unknown) => kindOf('repository-missing')(error) && (error as Error).message.includes('nowhere'));
