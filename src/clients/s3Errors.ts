@@ -91,7 +91,7 @@ export function describeS3Failure(error: unknown, context: S3FailureContext): S3
         ? 'the access key ID is not known to the store'
         : name === 'SignatureDoesNotMatch'
           ? 'the secret access key does not match the access key ID'
-          : `the credentials may not ${context.operation} ${object}${detail}`;
+          : `the credentials lack the permission${detail}`;
     return make('access-denied', `access denied by ${context.store} (${context.operation} ${object}): ${reason}; credentials from the ${context.credentialsFrom}`);
   }
   if (name === 'CredentialsProviderError') {
