@@ -254,11 +254,17 @@ export class S3Store {
     if (size > this.settings.multipartThresholdBytes) return this.putStream(key, createReadStream(file), { ...options, totalBytes: size });
     return this.withRetries('write', key, options.signal, async () => {
       const meter = new ByteMeter(options, size);
-      const body = createReadStream(file).pipe(meter);
-      const result = await this.singleAttemptClient.send(new this.sdk.PutObjectCommand({ ...this.putParams(key, options), Body: body, ContentLength: size }), { abortSignal: options.signal });
-      meter.flush();
-      if (meter.bytes !== size) throw new S3StoreError(`'${file}' changed size while it was uploaded (${size} → ${meter.bytes} bytes)`, 'other');
-      return { key, bytes: size, sha256: meter.sha256(), etag: result.ETag, multipart: false };
+      const contents = createReadStream(file);
+      contents.once('error', (error) => meter.destroy(error));
+      try {
+        const result = await this.singleAttemptClient.send(new this.sdk.PutObjectCommand({ ...this.putParams(key, options), Body: contents.pipe(meter), ContentLength: size }), { abortSignal: options.signal });
+        meter.flush();
+        if (meter.bytes !== size) throw new S3StoreError(`'${file}' changed size while it was uploaded (${size} → ${meter.bytes} bytes)`, 'other');
+        return { key, bytes: size, sha256: meter.sha256(), etag: result.ETag, multipart: false };
+      } finally {
+        // A failed attempt leaves the file open otherwise; the next one reads it again from the start.
+        contents.destroy();
+      }
     });
   }
 
