@@ -213,9 +213,17 @@ export class ResticRepository {
    */
   async forget(selection: { policy: ResticRetention } | { ids: string[] }, options: ResticCallOptions & ResticFilter & { prune?: boolean; dryRun?: boolean } = {}): Promise<ResticForgetResult> {
     const args = ['forget', '--json', ...(options.prune ? ['--prune'] : []), ...(options.dryRun ? ['--dry-run'] : [])];
+    let named: ResticSnapshot[] | undefined;
     if ('ids' in selection) {
       if (selection.ids.length === 0) throw new Error('restic forget: no snapshot ids given');
-      args.push(...filterArgs(options), '--', ...selection.ids);
+      // restic skips an id it does not know with a warning; an unknown id must stop the whole request.
+      const existing = await this.snapshots({}, options);
+      named = selection.ids.map((id) => {
+        const snapshot = existing.find((candidate) => candidate.id.startsWith(id));
+        if (!snapshot) throw new ResticError(`restic forget on ${this.label}: no snapshot ${id}`, 'snapshot-missing', 0);
+        return snapshot;
+      });
+      args.push('--', ...named.map((snapshot) => snapshot.id));
     } else {
       const policyArgs = retentionArgs(selection.policy);
       if (policyArgs.length === 0) throw new Error('restic forget: the retention policy keeps everything (set keepLast, keepDaily, …)');
@@ -223,10 +231,10 @@ export class ResticRepository {
     }
     const outcome = await this.run(args, 'forget', options);
     const parsed = leadingJson(outcome.stdout);
-    const groups = parseForgetGroups(parsed?.value);
-    // With explicit ids restic prints no JSON; the snapshots named are the ones removed.
-    const removed = 'ids' in selection && groups.length === 0 ? selection.ids.map((id) => ({ id, shortId: id.slice(0, 8), time: '', hostname: '', paths: [], tags: [] })) : groups.flatMap((group) => group.remove);
-    return { groups, removed, kept: groups.flatMap((group) => group.keep), pruneReport: (parsed ? parsed.rest : outcome.stdout).trim() };
+    // With explicit ids restic prints no groups; the snapshots named are the ones removed.
+    const groups = named ? [] : parseForgetGroups(parsed?.value);
+    const pruneReport = (parsed && !named ? parsed.rest : outcome.stdout).trim();
+    return { groups, removed: named ?? groups.flatMap((group) => group.remove), kept: groups.flatMap((group) => group.keep), pruneReport };
   }
 
   /** Checks the repository's structure, and with `readData` every pack's contents. Errors found are a result, not a failure. */

@@ -73,6 +73,7 @@ export class ResticError extends Error {
   constructor(
     message: string,
     readonly kind: ResticFailureKind,
+    /** restic's exit code; 0 when the request was refused before restic ran. */
     readonly exitCode: number,
   ) {
     super(message);

@@ -103,6 +103,17 @@ describe('restic client with the real restic', function () {
       await assert.rejects(repo().forget({ policy: {} }), /keeps everything/);
     });
 
+    it('forgets snapshots by id, refusing an id it does not know', async () => {
+      await repo().backup(['.'], { cwd: source, tags: ['manual'] });
+      const [manual] = await repo().snapshots({ tags: ['manual'] });
+      assert.ok(manual);
+      await assert.rejects(repo().forget({ ids: [manual.shortId, 'deadbeef'] }), kindOf('snapshot-missing'));
+      assert.equal((await repo().snapshots({ tags: ['manual'] })).length, 1, 'nothing was removed');
+      const forgotten = await repo().forget({ ids: [manual.shortId] });
+      assert.deepEqual(forgotten.removed.map((snapshot) => snapshot.id), [manual.id]);
+      assert.deepEqual(await repo().snapshots({ tags: ['manual'] }), []);
+    });
+
     it('checks the repository', async () => {
       const result = await repo().check({ readData: true });
       assert.equal(result.ok, true, result.report);
