@@ -22,7 +22,7 @@ import {
   type ResticNode,
   type ResticSnapshot,
 } from './resticOutput';
-import { leadingJson, numberField, parseJsonObjectLine, stringField } from './toolJson';
+import { isJsonObject, leadingJson, numberField, parseJsonObjectLine, stringField } from './toolJson';
 
 export { ResticError, type ResticBackupSummary, type ResticFailureKind, type ResticForgetGroup, type ResticNode, type ResticSnapshot } from './resticOutput';
 
@@ -146,8 +146,7 @@ export class ResticRepository {
       onStderrLine: (text) => {
         const line = parseJsonObjectLine(text);
         if (line && messageType(line) === 'error') {
-          const error = line.error;
-          const message = (typeof error === 'object' && error !== null && stringField(error as Record<string, unknown>, 'message')) || 'error';
+          const message = (isJsonObject(line.error) && stringField(line.error, 'message')) || 'error';
           warnings.push(`${stringField(line, 'item') ?? ''}: ${message}`.replace(/^: /, ''));
         } else if (!line && text.trim() !== '') {
           warnings.push(text.trim());
@@ -185,7 +184,7 @@ export class ResticRepository {
 
   /** Restores into `target` (restic never deletes there; it overwrites files it restores). */
   async restore(snapshot: string, target: string, options: ResticCallOptions & { include?: string[]; exclude?: string[]; progress?: ProgressReporter } = {}): Promise<ResticRestoreResult> {
-    // `restore --json` exists since restic 0.16; 0.14 rejects nothing but prints only text.
+    // `restore --json` exists since restic 0.16; older ones print only text, so the counts stay unknown.
     const json = await this.atLeast(0, 16);
     const args = ['restore', snapshot, '--target', target, ...(json ? ['--json'] : []), ...(options.include ?? []).flatMap((pattern) => ['--include', pattern]), ...(options.exclude ?? []).flatMap((pattern) => ['--exclude', pattern])];
     const progress = options.progress && new ThrottledProgress(options.progress);
