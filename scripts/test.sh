@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# tar and gzip build test archives; bsdutils has `script`, which gives the CLI a real terminal.
-bash scripts/install-system-packages.sh tar gzip bsdutils
+# tar and gzip build test archives; bsdutils has `script`, which gives the CLI a real terminal; openssl
+# makes the test bed's certificates; restic and rclone are the real tools their clients are tested with.
+bash scripts/install-system-packages.sh tar gzip bsdutils openssl restic rclone
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
