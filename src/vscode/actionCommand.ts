@@ -110,6 +110,7 @@ export async function runActionCommand(services: Services, request: RunActionReq
     }
   });
 
+  services.recordedRun();
   const outcome: RunActionOutcome = { status: report.status, result: report.result, error: report.error };
   if (report.status === 'succeeded') {
     services.log.info(`${title}: succeeded in ${formatDuration(report.durationMs)}`);
