@@ -5,6 +5,13 @@ import * as esbuild from 'esbuild';
 const release = process.argv.includes('--release');
 const withTests = process.argv.includes('--tests');
 
+/**
+ * ssh2's optional native addons (its crypto binding, cpu-features) cannot be inlined. Both are
+ * required inside try/catch: a bundle without them uses ssh2's JavaScript paths (AES-GCM through
+ * Node's own OpenSSL, which is the fast cipher anyway), so the VSIX stays free of native code.
+ */
+const optionalNativeAddons = ['*.node', 'cpu-features'];
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -30,7 +37,7 @@ const extensionBundles = esbuild
       runtime: 'src/vscode/runtime.ts',
     },
     outdir: 'dist',
-    external: ['vscode'],
+    external: ['vscode', ...optionalNativeAddons],
   })
   .then(({ metafile }) => {
     const activation = Object.entries(metafile.outputs).find(([file]) => file.endsWith('dist/extension.js'))?.[1];
@@ -45,6 +52,7 @@ const products = [
     minify: release,
     entryPoints: ['src/cli/main.ts'],
     outfile: 'dist/cli.js',
+    external: optionalNativeAddons,
     banner: { js: '#!/usr/bin/env node' },
   }),
 ];

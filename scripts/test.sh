@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, builds, type-checks, lints, runs the
-# unit tests in plain Node and the extension-host suite in a real VS Code (code-server). Ends with the
+# unit and integration tests (real services on 127.0.0.1) in plain Node and the extension-host suite in a real VS Code (code-server). Ends with the
 # line "N passed, N failed" counting both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# tar and gzip build test archives; bsdutils has `script`, which gives the CLI a real terminal.
-bash scripts/install-system-packages.sh tar gzip bsdutils
+# tar and gzip build test archives; bsdutils has `script`, which gives the CLI a real terminal;
+# openssh-server (with openssh-client) is the real sshd the SSH integration tests start on loopback.
+bash scripts/install-system-packages.sh tar gzip bsdutils openssh-server openssh-client
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

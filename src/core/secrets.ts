@@ -1,0 +1,29 @@
+import type { SecretResolver } from './actions/spec';
+import { fieldPath, InterpolationError } from './runbook/interpolate';
+import { SECRET_REFERENCE } from './inventory/schema';
+
+/** The secret a string names when it is exactly `secret:NAME`. */
+export function secretName(value: unknown): string | undefined {
+  return typeof value === 'string' ? SECRET_REFERENCE.exec(value)?.[1] : undefined;
+}
+
+/**
+ * Replaces every `secret:NAME` string in step parameters (at any depth) by the secret's value. The
+ * resolver registers each value with the redactor, so it is masked wherever it would be shown.
+ */
+export async function resolveSecretReferences(value: unknown, secrets: SecretResolver, field = ''): Promise<unknown> {
+  const name = secretName(value);
+  if (name !== undefined) {
+    try {
+      return await secrets.resolve(name);
+    } catch (error) {
+      throw new InterpolationError(field, (error as Error).message);
+    }
+  }
+  if (Array.isArray(value)) return Promise.all(value.map((item, index) => resolveSecretReferences(item, secrets, fieldPath(field, String(index)))));
+  if (value !== null && typeof value === 'object') {
+    const entries = await Promise.all(Object.entries(value).map(async ([key, item]) => [key, await resolveSecretReferences(item, secrets, fieldPath(field, key))] as const));
+    return Object.fromEntries(entries);
+  }
+  return value;
+}
