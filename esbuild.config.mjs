@@ -1,4 +1,4 @@
-import { chmodSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 
@@ -87,6 +87,17 @@ const checks = withTests
     ]
   : [];
 
-await Promise.all([...products, ...checks]);
+/**
+ * `dist/lifeboat.schema.json` for `yamlValidation`: the inventory's zod schema, bundled on its own and
+ * evaluated here, converted to JSON Schema.
+ */
+async function writeInventorySchema() {
+  const { outputFiles } = await esbuild.build({ ...common, format: 'esm', sourcemap: false, entryPoints: ['src/core/inventory/jsonSchema.ts'], write: false });
+  const { inventoryJsonSchema } = await import(`data:text/javascript;base64,${Buffer.from(outputFiles[0].contents).toString('base64')}`);
+  mkdirSync('dist', { recursive: true });
+  writeFileSync('dist/lifeboat.schema.json', `${JSON.stringify(inventoryJsonSchema(), null, 2)}\n`);
+}
+
+await Promise.all([...products, ...checks, writeInventorySchema()]);
 // `bin: lifeboat` points here; npm links it executable, a plain checkout needs the mode set.
 chmodSync('dist/cli.js', 0o755);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, builds, type-checks, lints, runs the
-# unit and integration tests (real services on 127.0.0.1) in plain Node and the extension-host suite in a real VS Code (code-server). Ends with the
-# line "N passed, N failed" counting both.
+# unit and integration tests (real services on 127.0.0.1) in plain Node and the extension-host suite in
+# a real VS Code (code-server). Ends with the line "N passed, N failed" counting both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
