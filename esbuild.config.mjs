@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
