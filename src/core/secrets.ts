@@ -1,6 +1,11 @@
 import type { SecretResolver } from './actions/spec';
 import { fieldPath, InterpolationError } from './runbook/interpolate';
-import { SECRET_REFERENCE } from './inventory/schema';
+
+/** What a secret may be called: letters, digits, `_`, `.` and `-`. */
+export const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** `secret:NAME`: the value comes from the secret store (VS Code) or the environment / secrets file (CLI). */
+export const SECRET_REFERENCE = new RegExp(`^secret:(${SECRET_NAME.source.slice(1, -1)})$`);
 
 /** The secret a string names when it is exactly `secret:NAME`. */
 export function secretName(value: unknown): string | undefined {

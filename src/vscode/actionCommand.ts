@@ -11,6 +11,7 @@ import { RunSession } from '../core/runner/session';
 import { INVENTORY_FILE, loadInventory } from '../core/workspace';
 import { confirmDestructive } from './confirm';
 import { promptActionParams } from './prompts';
+import { approveHostKey } from './hostKeys';
 import { workspaceSecrets } from './secrets';
 import type { Services } from './services';
 
@@ -80,6 +81,7 @@ export async function runActionCommand(services: Services, request: RunActionReq
     inventory: await loadInventory(join(workspaceDir, INVENTORY_FILE), { required: false }),
     redactor,
     recorder: new RunRecorder(workspaceDir, redactor),
+    approveHostKey,
     confirm: (_step, plan) => confirmDestructive(title, plan),
     observe: () => ({
       progress: { report: (update) => reportProgress(update) },

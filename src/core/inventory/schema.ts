@@ -1,7 +1,5 @@
 import { z } from 'zod';
-
-/** `secret:NAME`: the value comes from the secret store (VS Code) or the environment / secrets file (CLI). */
-export const SECRET_REFERENCE = /^secret:([A-Za-z0-9][A-Za-z0-9_.-]*)$/;
+import { SECRET_REFERENCE } from '../secrets';
 
 const secretReference = z
   .string()
