@@ -6,6 +6,8 @@
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Stream } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type * as Ssh2Module from 'ssh2';
@@ -47,14 +49,26 @@ export interface ConnectOptions {
 }
 
 export interface ExecOptions {
-  /** Streamed to the command's stdin; when left out the command gets an immediate end of input. */
-  stdin?: Readable;
-  /** Receives the command's stdout; when left out, stdout is collected into the result. */
-  stdout?: Writable;
+  /**
+   * Streamed to the command's stdin; when left out the command gets an immediate end of input. A
+   * `{ file }` is read by the transport itself: the system `ssh` then reads it with no copy through Node.
+   */
+  stdin?: Readable | LocalFile;
+  /** Receives the command's stdout (a `{ file }` is written directly, as for stdin); when left out, stdout is collected into the result. */
+  stdout?: Writable | LocalFile;
   /** Receives the command's stderr as it comes; its tail is in the result either way. */
   onStderr?: (chunk: string) => void;
   signal?: AbortSignal;
   timeoutMs?: number;
+}
+
+/** A local file as a command's stdin or stdout. */
+export interface LocalFile {
+  file: string;
+}
+
+export function isLocalFile(stream: Readable | Writable | LocalFile): stream is LocalFile {
+  return !(stream instanceof Stream);
 }
 
 export interface ExecResult {
@@ -175,8 +189,9 @@ async function driveChannel(channel: ClientChannel, command: string, label: stri
   void closed.then(() => remote.exited());
   const chunks: Buffer[] = [];
   // stdout must always be read: an unread channel never emits `close` and the call would hang.
-  const drained = options.stdout ? pipeline(channel, options.stdout) : (channel.on('data', (chunk: Buffer) => chunks.push(chunk)), Promise.resolve());
-  const fed = options.stdin ? pipeline(options.stdin, channel.stdin) : (channel.end(), Promise.resolve());
+  const { stdin, stdout } = options;
+  const drained = stdout ? pipeline(channel, isLocalFile(stdout) ? createWriteStream(stdout.file) : stdout) : (channel.on('data', (chunk: Buffer) => chunks.push(chunk)), Promise.resolve());
+  const fed = stdin ? pipeline(isLocalFile(stdin) ? createReadStream(stdin.file) : stdin, channel.stdin) : (channel.end(), Promise.resolve());
   const stopped = await untilStopped(options, remote, () => Promise.all([closed, drained, fed]), () => channel.close());
   if (stopped === 'cancelled') throw new CancelledError();
   if (stopped === 'timeout') throw new Error(`${label}: \`${command}\` timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)} s`);

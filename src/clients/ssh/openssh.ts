@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import { CancelledError } from '../../core/errors';
 import type { ExecOptions, ExecResult } from '../ssh';
-import { untilStopped } from '../ssh';
+import { isLocalFile, untilStopped } from '../ssh';
 import { keyTypeOf } from './knownHosts';
 import { remoteCommand } from './quote';
 import { RemoteProcess } from './remoteProcess';
@@ -65,11 +65,13 @@ export async function runWithOpenSsh(ssh: string, target: SshTarget, hostKey: Bu
       ...target.identityFiles.flatMap((file) => ['-i', file]),
       '--', target.host, command,
     ];
+    const { stdin, stdout } = options;
     const child = execa(ssh, args, {
       env: { SSH_AUTH_SOCK: target.agent ?? '' },
       extendEnv: true,
-      stdin: options.stdin ? 'pipe' : 'ignore',
-      stdout: 'pipe',
+      // A local file goes straight to `ssh`: the bytes never pass through Node.
+      stdin: stdin === undefined ? 'ignore' : isLocalFile(stdin) ? { file: stdin.file } : 'pipe',
+      stdout: stdout !== undefined && isLocalFile(stdout) ? { file: stdout.file } : 'pipe',
       stderr: 'pipe',
       buffer: false,
       reject: false,
@@ -78,8 +80,8 @@ export async function runWithOpenSsh(ssh: string, target: SshTarget, hostKey: Bu
     child.stderr?.on('data', (chunk: string) => remote.stderr(chunk));
     void child.finally(() => remote.exited());
     const chunks: Buffer[] = [];
-    const drained = options.stdout && child.stdout ? pipeline(child.stdout, options.stdout) : (child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk)), Promise.resolve());
-    const fed = options.stdin && child.stdin ? pipeline(options.stdin, child.stdin) : Promise.resolve();
+    const drained = !stdout ? (child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk)), Promise.resolve()) : !isLocalFile(stdout) && child.stdout ? pipeline(child.stdout, stdout) : Promise.resolve();
+    const fed = stdin && !isLocalFile(stdin) && child.stdin ? pipeline(stdin, child.stdin) : Promise.resolve();
     const stopped = await untilStopped(options, remote, () => Promise.all([child, drained, fed]), () => child.kill('SIGTERM'));
     const outcome = await child;
     if (stopped === 'cancelled') throw new CancelledError();
