@@ -317,7 +317,11 @@ export async function connectSsh(target: SshTarget, options: ConnectOptions = {}
     });
     // An error after the handshake (a dropped connection) surfaces in the call that is running.
     client.on('error', (error) => options.log?.warn(`${target.name}: ${error.message}`));
-    return new SshConnection(target, client, verifiedKey ?? Buffer.alloc(0), hops);
+    if (!verifiedKey) {
+      client.end();
+      throw new SshError('protocol', `${target.name}: the server completed the handshake without presenting a host key`);
+    }
+    return new SshConnection(target, client, verifiedKey, hops);
   } catch (error) {
     for (const hop of hops) hop.dispose();
     throw error;

@@ -11,9 +11,23 @@ import { startSshd } from '../testbed/sshd';
 const run = promisify(execFile);
 const TOKEN = 'tk-7f3a9c-never-shown';
 
-/** A shell step and an SSH step that both print the secret to stdout and stderr; the SSH one then fails. */
+/**
+ * A shell cell given the secret through a runbook parameter, an action cell given it in a field, and an
+ * SSH step given it as an argument: each prints it to stdout and stderr; the SSH one then fails.
+ */
 const SECRET_RUNBOOK = [
+  '---',
+  'params:',
+  '  token:',
+  '    type: string',
+  '    default: secret:api_token',
+  '---',
   '# Uses a secret',
+  '',
+  '```bash',
+  'echo "param=$LIFEBOAT_PARAM_TOKEN"',
+  'echo "param-err $LIFEBOAT_PARAM_TOKEN" >&2',
+  '```',
   '',
   '```lifeboat',
   'id: local',
@@ -79,17 +93,20 @@ describe('lifeboat CLI with secrets and SSH hosts', function () {
     const written = await everythingWritten(result);
     assert.ok(!written.includes(TOKEN), `the secret leaked:\n${written}`);
     // The secret was used: each place shows the mask where the value would be.
-    assert.match(result.stderr, /token=••••••/, 'shell stdout goes to stderr beside --json');
+    assert.match(result.stderr, /param=••••••/, 'shell stdout goes to stderr beside --json');
+    assert.match(result.stderr, /param-err ••••••/);
+    assert.match(result.stderr, /token=••••••/);
     assert.match(result.stderr, /stderr token ••••••/);
     assert.match(result.stderr, /remote ••••••/);
     assert.match(result.stderr, /remote-err ••••••/);
     assert.match(result.stderr, /exited with code 4:\nremote-err ••••••/);
     const results = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { status: string; result: { stdout?: string } | null });
-    assert.deepEqual(results.map((step) => step.status), ['succeeded', 'failed']);
-    assert.equal(results[0]?.result?.stdout, 'token=••••••\n');
+    assert.deepEqual(results.map((step) => step.status), ['succeeded', 'succeeded', 'failed']);
+    assert.equal(results[1]?.result?.stdout, 'token=••••••\n');
     const records = await readRecords(workspace);
     // Records keep the reference as written, not the value.
     assert.deepEqual(records.map((record) => record.params), [
+      { interpreter: 'bash' },
       { script: 'echo "token=$TOKEN"\necho "stderr token $TOKEN" >&2\n', env: { TOKEN: 'secret:api_token' } },
       { host: 'lab', command: ['sh', '-c', 'echo "remote $1"; echo "remote-err $1" >&2; exit 4', 'sh', 'secret:api_token'] },
     ]);
@@ -119,7 +136,7 @@ describe('lifeboat CLI with secrets and SSH hosts', function () {
     await writeFile(join(workspace, 'secret.runbook.md'), SECRET_RUNBOOK);
     const result = await lifeboat(['run', 'secret.runbook.md'], { cwd: workspace, env: isolated() });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /secret\.runbook\.md:10, cell 2, `env\.TOKEN`: secret 'api_token' is not set: export LIFEBOAT_SECRET_API_TOKEN, or add 'api_token' to a secrets file \(--secrets FILE or LIFEBOAT_SECRETS_FILE\)/);
+    assert.match(result.stderr, /secret\.runbook\.md, cell 2, `params\.token`: secret 'api_token' is not set: export LIFEBOAT_SECRET_API_TOKEN, or add 'api_token' to a secrets file \(--secrets FILE or LIFEBOAT_SECRETS_FILE\)/);
   });
 
   it('fails on an unknown host key with the fingerprint and the known_hosts line to add', async () => {

@@ -155,7 +155,7 @@ export class RunSession {
         secrets: this.options.secrets,
         inventory: this.options.inventory,
         clients: this.clients,
-        runbookParams: this.options.params,
+        runbookParams: await this.runbookParamsWithSecrets(step),
         approveHostKey: this.options.approveHostKey,
       });
       if (planOnly) return await planned(await action.plan(parsed.value, context));
@@ -193,6 +193,17 @@ export class RunSession {
     } catch (error) {
       if (!(error instanceof InterpolationError)) throw error;
       throw new ValidationError([{ file: this.options.runbook, cell: step.cellNumber, line: step.lineOf(error.field), field: error.field, message: error.message }]);
+    }
+  }
+
+  /** Runbook parameters as shell steps receive them: a `secret:NAME` value is the secret itself. */
+  private async runbookParamsWithSecrets(step: Step): Promise<Readonly<Record<string, unknown>>> {
+    const { params, secrets, runbook } = this.options;
+    try {
+      return (await resolveSecretReferences(params, secrets)) as Record<string, unknown>;
+    } catch (error) {
+      if (!(error instanceof InterpolationError)) throw error;
+      throw new ValidationError([{ file: runbook, cell: step.cellNumber, field: `params.${error.field}`, message: error.message }]);
     }
   }
 
