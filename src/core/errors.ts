@@ -7,6 +7,14 @@ export interface Location {
   line?: number;
   /** Dotted path of the field inside the cell or parameter set. */
   field?: string;
+  /** Offsets in the cell's source of the text the problem is about, for editors to underline. */
+  span?: TextSpan;
+}
+
+/** A stretch of a text by offsets: `start` inclusive, `end` exclusive. */
+export interface TextSpan {
+  start: number;
+  end: number;
 }
 
 export function formatLocation(location: Location): string {

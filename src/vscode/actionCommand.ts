@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ActionRegistry } from '../core/actions/registry';
 import type { ActionSpec, ProgressUpdate } from '../core/actions/spec';
@@ -8,7 +7,7 @@ import type { Step } from '../core/runbook/steps';
 import { RunRecorder } from '../core/runner/records';
 import type { StepStatus } from '../core/runner/session';
 import { RunSession } from '../core/runner/session';
-import { INVENTORY_FILE, loadInventory } from '../core/workspace';
+import { loadWorkspaceAt } from '../core/workspace';
 import { confirmDestructive } from './confirm';
 import { promptActionParams } from './prompts';
 import { approveHostKey } from './hostKeys';
@@ -78,7 +77,7 @@ export async function runActionCommand(services: Services, request: RunActionReq
     definitions: {},
     params: {},
     secrets: workspaceSecrets(services.context.secrets, (value) => redactor.add(value)),
-    inventory: await loadInventory(join(workspaceDir, INVENTORY_FILE), { required: false }),
+    inventory: (await loadWorkspaceAt(workspaceDir)).inventory,
     redactor,
     recorder: new RunRecorder(workspaceDir, redactor),
     approveHostKey,

@@ -5,7 +5,7 @@ import { formatBytes } from '../core/render';
 /** A modal shows plain text; past this many operations it says how many more there are. */
 const SHOWN_OPERATIONS = 15;
 
-/** A modal that names what will be changed, with the whole plan; only "Run" lets the step go ahead. */
+/** A modal that names what will be changed and lists the plan; only "Run" lets the step go ahead. */
 export async function confirmDestructive(what: string, plan: ActionPlan): Promise<boolean> {
   const targets = plan.operations.filter((operation) => operation.kind === 'overwrite' || operation.kind === 'delete');
   const first = targets[0]?.target ?? '';

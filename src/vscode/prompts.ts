@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { z } from 'zod';
+import { actionFields } from '../core/actions/fields';
 import type { ActionSpec } from '../core/actions/spec';
 import type { ParamDefinition, ParamValue } from '../core/runbook/params';
 import { coerceParam } from '../core/runbook/params';
@@ -40,46 +41,37 @@ async function pick(title: string, placeHolder: string | undefined, choices: rea
   return picked?.label;
 }
 
-interface JsonSchemaProperty {
-  type?: string;
-  description?: string;
-  enum?: unknown[];
-  items?: { type?: string };
-}
-
 /**
  * Fills in the required parameters an action still lacks, with prompts built from its schema: the
  * same zod schema that validates the values afterwards. Undefined when the person cancels.
  */
 export async function promptActionParams(action: ActionSpec, given: Readonly<Record<string, unknown>>): Promise<Record<string, unknown> | undefined> {
   const values: Record<string, unknown> = { ...given };
-  const jsonSchema = z.toJSONSchema(action.params, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, JsonSchemaProperty>; required?: string[] };
   const shape = action.params instanceof z.ZodObject ? (action.params.shape as Record<string, z.ZodType>) : {};
-  for (const name of jsonSchema.required ?? []) {
-    if (values[name] !== undefined) continue;
-    const property = jsonSchema.properties?.[name] ?? {};
-    const title = `${action.title}: ${name}`;
-    const field = shape[name];
-    if (property.enum || property.type === 'boolean') {
-      const choices = property.enum ? property.enum.map(String) : ['true', 'false'];
-      const picked = await pick(title, property.description, choices, undefined);
+  for (const field of actionFields(action)) {
+    if (!field.required || values[field.name] !== undefined) continue;
+    const title = `${action.title}: ${field.name}`;
+    if (field.choices) {
+      const picked = await pick(title, field.description, field.choices.map(String), undefined);
       if (picked === undefined) return undefined;
-      values[name] = property.type === 'boolean' ? picked === 'true' : (property.enum?.find((choice) => String(choice) === picked) ?? picked);
+      values[field.name] = field.choices.find((choice) => String(choice) === picked);
       continue;
     }
+    const isList = field.type.startsWith('list of');
     const toValue = (text: string): unknown =>
-      property.type === 'array' ? text.split(',').map((part) => part.trim()).filter((part) => part !== '') : property.type === 'number' || property.type === 'integer' ? Number(text) : text;
+      isList ? text.split(',').map((part) => part.trim()).filter((part) => part !== '') : field.type === 'number' || field.type === 'integer' ? Number(text) : text;
+    const schema = shape[field.name];
     const text = await vscode.window.showInputBox({
       title,
-      prompt: `${property.description ?? name}${property.type === 'array' ? ' (comma-separated)' : ''}`,
+      prompt: `${field.description ?? field.name}${isList ? ' (comma-separated)' : ''}`,
       ignoreFocusOut: true,
       validateInput: (typed) => {
-        const checked = field?.safeParse(toValue(typed));
+        const checked = schema?.safeParse(toValue(typed));
         return checked && !checked.success ? (checked.error.issues[0]?.message ?? 'not a valid value') : undefined;
       },
     });
     if (text === undefined) return undefined;
-    values[name] = toValue(text);
+    values[field.name] = toValue(text);
   }
   return values;
 }

@@ -13,6 +13,8 @@ export interface InterpolationScope {
 export interface Reference {
   /** Dotted path of the field holding the reference. */
   field: string;
+  /** The reference as written, e.g. `${ params.date }`. */
+  text: string;
   expression: string;
   root: 'params' | 'steps' | undefined;
   /** `params.<name>` or `steps.<id>`. */
@@ -40,7 +42,7 @@ export function findReferences(value: unknown, field = ''): Reference[] {
       if (match[1]) continue;
       const expression = (match[2] ?? '').trim();
       const [root, name] = expression.split('.');
-      found.push({ field, expression, root: root === 'params' || root === 'steps' ? root : undefined, name });
+      found.push({ field, text: match[0], expression, root: root === 'params' || root === 'steps' ? root : undefined, name });
     }
     return found;
   }

@@ -1,3 +1,16 @@
+import type { TextSpan } from '../errors';
+
+/** A place in a text as editors count it: 0-based line and 0-based character in that line. */
+export interface TextPosition {
+  line: number;
+  character: number;
+}
+
+export interface TextRange {
+  start: TextPosition;
+  end: TextPosition;
+}
+
 /**
  * Line starts of a text, with the same line breaks markdown-it normalises (`\r\n`, `\r`, `\n`), so a
  * token's line map points at the right bytes of the original, un-normalised text.
@@ -54,6 +67,35 @@ export class LineIndex {
   /** Line `line` without its line break. */
   content(line: number): string {
     return this.text.slice(this.start(line), this.start(line + 1)).replace(/\r?\n$|\r$/, '');
+  }
+
+  /** The line and character of an offset; offsets past the end are the end. */
+  positionAt(offset: number): TextPosition {
+    const clamped = Math.max(0, Math.min(offset, this.text.length));
+    let low = 0;
+    let high = this.lastLine;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (this.start(middle) <= clamped) low = middle;
+      else high = middle - 1;
+    }
+    const line = low;
+    return { line, character: Math.min(clamped - this.start(line), this.content(line).length) };
+  }
+
+  /** The offset of a position; a character past the line's end is its end. */
+  offsetAt(position: TextPosition): number {
+    const line = Math.max(0, Math.min(position.line, this.lastLine));
+    return this.start(line) + Math.max(0, Math.min(position.character, this.content(line).length));
+  }
+
+  /** An editor shows one more, empty line after a final line break. */
+  private get lastLine(): number {
+    return this.count === 0 || endsWithLineBreak(this.text) ? this.count : this.count - 1;
+  }
+
+  rangeOf(span: TextSpan): TextRange {
+    return { start: this.positionAt(span.start), end: this.positionAt(span.end) };
   }
 
   isBlank(line: number): boolean {

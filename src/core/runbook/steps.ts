@@ -1,7 +1,7 @@
-import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
-import type { Document } from 'yaml';
-import type { Problem } from '../errors';
+import { LineCounter, parseDocument } from 'yaml';
+import type { Problem, TextSpan } from '../errors';
 import type { Cell, RunbookDocument } from './model';
+import { fieldSpan } from './yamlSpans';
 
 /** Keys of an action cell's YAML that belong to Lifeboat, not to the action's parameters. */
 const STEP_KEYS = new Set(['action', 'id', 'dryRun']);
@@ -24,6 +24,11 @@ export interface Step {
   dryRun: boolean;
   /** The 1-based file line of a parameter field, for located errors; undefined when unknown. */
   lineOf(field: string): number | undefined;
+  /**
+   * Where a field is written in the cell's source, as `fieldSpan` finds it. Only an action cell's YAML
+   * has fields written; a step made in code (a palette command) has no source at all.
+   */
+  spanOf?(field: string, part: 'key' | 'value', text?: string): TextSpan | undefined;
 }
 
 export function readSteps(document: RunbookDocument, file?: string): { steps: Step[]; problems: Problem[] } {
@@ -39,7 +44,7 @@ export function readSteps(document: RunbookDocument, file?: string): { steps: St
     }
     const step = read.step;
     if (step.id !== undefined) {
-      const where = { file, cell: step.cellNumber, line: step.line, field: 'id' };
+      const where = { file, cell: step.cellNumber, line: step.line, field: 'id', span: step.spanOf?.('id', 'value') };
       if (!STEP_ID.test(step.id)) problems.push({ ...where, message: `a step id uses letters, digits, _ and -, got ${JSON.stringify(step.id)}` });
       const earlier = seenIds.get(step.id);
       if (earlier !== undefined) problems.push({ ...where, message: `id '${step.id}' is already used by cell ${earlier}` });
@@ -77,12 +82,14 @@ function readActionStep(cell: Cell, cellIndex: number, file: string | undefined)
   // The body starts on the line after the opening fence.
   const fileLine = (yamlLine: number) => (base.line === undefined ? undefined : base.line + yamlLine);
   const where = { file, cell: base.cellNumber, line: base.line };
+  const spanOf = (field: string, part: 'key' | 'value', text?: string) => fieldSpan(yaml, cell.source, field, part, text);
 
   if (yaml.errors.length > 0) {
     return {
       problems: yaml.errors.map((error) => ({
         ...where,
         line: fileLine(lineCounter.linePos(error.pos[0]).line),
+        span: { start: error.pos[0], end: error.pos[1] },
         message: `not valid YAML: ${error.message.split('\n')[0]}`,
       })),
     };
@@ -94,14 +101,14 @@ function readActionStep(cell: Cell, cellIndex: number, file: string | undefined)
   const record = body as Record<string, unknown>;
   const problems: Problem[] = [];
   if (typeof record.action !== 'string' || record.action === '') {
-    problems.push({ ...where, field: 'action', message: 'missing `action: <id>` (run `lifeboat actions` for the list)' });
+    problems.push({ ...where, field: 'action', span: spanOf('action', 'value'), message: 'missing `action: <id>` (run `lifeboat actions` for the list)' });
   }
   const yamlId = record.id;
-  if (yamlId !== undefined && typeof yamlId !== 'string') problems.push({ ...where, field: 'id', message: 'expected a string' });
+  if (yamlId !== undefined && typeof yamlId !== 'string') problems.push({ ...where, field: 'id', span: spanOf('id', 'value'), message: 'expected a string' });
   if (typeof yamlId === 'string' && cell.attributes.id !== undefined && cell.attributes.id !== yamlId) {
-    problems.push({ ...where, field: 'id', message: `the fence says id=${cell.attributes.id} and the YAML says id: ${yamlId}; keep one` });
+    problems.push({ ...where, field: 'id', span: spanOf('id', 'value'), message: `the fence says id=${cell.attributes.id} and the YAML says id: ${yamlId}; keep one` });
   }
-  if (record.dryRun !== undefined && typeof record.dryRun !== 'boolean') problems.push({ ...where, field: 'dryRun', message: 'expected true or false' });
+  if (record.dryRun !== undefined && typeof record.dryRun !== 'boolean') problems.push({ ...where, field: 'dryRun', span: spanOf('dryRun', 'value'), message: 'expected true or false' });
   if (problems.length > 0) return { problems };
 
   const params: Record<string, unknown> = {};
@@ -117,22 +124,10 @@ function readActionStep(cell: Cell, cellIndex: number, file: string | undefined)
       params,
       dryRun: record.dryRun === true,
       lineOf: (field) => {
-        const offset = fieldOffset(yaml, field);
-        return offset === undefined ? base.line : fileLine(lineCounter.linePos(offset).line);
+        const span = spanOf(field, 'key');
+        return span === undefined ? base.line : fileLine(lineCounter.linePos(span.start).line);
       },
+      spanOf,
     },
   };
-}
-
-function fieldOffset(yaml: Document, field: string): number | undefined {
-  let node: unknown = yaml.contents;
-  let offset: number | undefined;
-  for (const key of field.split('.').filter(Boolean)) {
-    if (!isMap(node)) break;
-    const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === key);
-    if (!pair) break;
-    offset = isScalar(pair.key) ? pair.key.range?.[0] : offset;
-    node = pair.value;
-  }
-  return offset;
 }

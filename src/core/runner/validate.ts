@@ -1,8 +1,9 @@
 import type { z } from 'zod';
+import { actionFields } from '../actions/fields';
 import type { ActionRegistry } from '../actions/registry';
 import type { ActionSpec } from '../actions/spec';
 import type { Problem } from '../errors';
-import { findReferences, interpolate } from '../runbook/interpolate';
+import { findReferences, interpolate, InterpolationError } from '../runbook/interpolate';
 import type { RunbookDocument } from '../runbook/model';
 import type { ParamDefinitions } from '../runbook/params';
 import { readParamDefinitions, resolveParams } from '../runbook/params';
@@ -46,11 +47,11 @@ export function checkRunbook(document: RunbookDocument, options: CheckOptions): 
     const where = { file, cell: step.cellNumber, line: step.line };
     if (!action) {
       const hints = registry.suggest(step.actionId);
-      problems.push({ ...where, line: step.lineOf('action'), field: 'action', message: `unknown action '${step.actionId}'${hints.length ? ` (did you mean ${hints.join(', ')}?)` : ' (run `lifeboat actions` for the list)'}` });
+      problems.push({ ...where, line: step.lineOf('action'), field: 'action', span: step.spanOf?.('action', 'value'), message: `unknown action '${step.actionId}'${hints.length ? ` (did you mean ${hints.join(', ')}?)` : ' (run `lifeboat actions` for the list)'}` });
     }
     const unresolved = new Set<string>();
     for (const reference of findReferences(step.params)) {
-      const at = { ...where, line: step.lineOf(reference.field), field: reference.field };
+      const at = { ...where, line: step.lineOf(reference.field), field: reference.field, span: step.spanOf?.(reference.field, 'value', reference.text) };
       if (reference.root === undefined || reference.name === undefined) {
         problems.push({ ...at, message: `\${${reference.expression}}: a reference is \${params.<name>} or \${steps.<id>.<field>}` });
       } else if (reference.root === 'params' && !(reference.name in definitions)) {
@@ -64,14 +65,28 @@ export function checkRunbook(document: RunbookDocument, options: CheckOptions): 
     if (!action) continue;
 
     // References that cannot be resolved yet leave their fields out of the type check.
-    const checkable = interpolate(step.params, { params: resolved.values, steps: {} }, () => undefined);
-    const parsed = parseStepParams(action, checkable, step, file);
+    const parsed = parseStepParams(action, checkableParams(step, resolved.values), step, file);
     const issues = (parsed.ok ? [] : parsed.problems).filter(
       (problem) => !problem.field || ![...unresolved].some((field) => problem.field === field || problem.field?.startsWith(`${field}.`)),
     );
     problems.push(...issues);
   }
   return { steps, definitions, problems };
+}
+
+/** The step's parameters with the references to runbook parameters resolved and the others left out. */
+function checkableParams(step: Step, values: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const checkable: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(step.params)) {
+    try {
+      const resolved = interpolate(value, { params: values, steps: {} }, () => undefined, key);
+      if (resolved !== undefined) checkable[key] = resolved;
+    } catch (error) {
+      // A malformed reference (reported above) leaves its field out until it is fixed; the others are checked.
+      if (!(error instanceof InterpolationError)) throw error;
+    }
+  }
+  return checkable;
 }
 
 /** Parses a step's parameters with its action's schema; failures name the cell, line and field. */
@@ -87,7 +102,7 @@ function issuesToProblems(issues: readonly z.core.$ZodIssue[], action: ActionSpe
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => {
         const field = [...issue.path.map(String), key].join('.');
-        return { ...where, line: step.lineOf(field), field, message: `unknown field${describeKnownFields(action, issue.path)}` };
+        return { ...where, line: step.lineOf(field), field, span: step.spanOf?.(field, 'key'), message: `unknown field${describeKnownFields(action, issue.path)}` };
       });
     }
     const field = issue.path.map(String).join('.');
@@ -98,15 +113,17 @@ function issuesToProblems(issues: readonly z.core.$ZodIssue[], action: ActionSpe
           ? `required, expected ${issue.expected}`
           : issue.message
         : `${issue.message.replace(/^Invalid input: /, '')}, got ${JSON.stringify(found)}`;
-    return [{ ...where, line: step.lineOf(field), field: field || undefined, message }];
+    // A missing field is written nowhere: the action that asks for it is the place to point at.
+    const span = found === undefined ? (step.spanOf?.(field, 'key') ?? step.spanOf?.('action', 'value')) : step.spanOf?.(field, 'value');
+    return [{ ...where, line: step.lineOf(field), field: field || undefined, span, message }];
   });
 }
 
 /** For a misspelt top-level field, the fields the action does know. */
 function describeKnownFields(action: ActionSpec, path: readonly PropertyKey[]): string {
-  const shape = (action.params as { shape?: Record<string, unknown> }).shape;
-  if (path.length > 0 || !shape) return '';
-  return ` (${action.id} takes: ${Object.keys(shape).join(', ')})`;
+  const fields = actionFields(action);
+  if (path.length > 0 || fields.length === 0) return '';
+  return ` (${action.id} takes: ${fields.map((field) => field.name).join(', ')})`;
 }
 
 function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {

@@ -4,6 +4,8 @@ import Mocha from 'mocha';
 import type { SuiteResult } from '../protocol';
 import { EXTENSION_HOST_LABEL, RESULT_MARKER } from '../protocol';
 
+const ACTIVATION_TEST = 'extension.test.js';
+
 /**
  * Entry point VS Code loads from `extensionTestsPath` inside the extension host (the same contract as
  * `@vscode/test-electron`). It rejects when a test fails, which makes the workbench report exit code 1.
@@ -33,9 +35,10 @@ async function runMocha(): Promise<SuiteResult> {
   Mocha.reporters.Base.consoleLog = log;
   // No colours: the output is read from a browser console, not a terminal.
   const mocha = new Mocha({ ui: 'tdd', color: false, reporter: 'spec', timeout: 30_000 });
+  // The activation test runs first: any other test that opens a runbook would activate the extension.
   const files = readdirSync(__dirname)
     .filter((file) => file.endsWith('.test.js'))
-    .sort();
+    .sort((a, b) => Number(b === ACTIVATION_TEST) - Number(a === ACTIVATION_TEST) || a.localeCompare(b));
   if (files.length === 0) throw new Error(`no compiled tests in ${__dirname}`);
   for (const file of files) mocha.addFile(join(__dirname, file));
 
