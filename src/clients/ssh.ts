@@ -4,24 +4,24 @@
  * the CLI fails with the line to add), a changed key always fails. Commands are argument arrays,
  * quoted for the remote shell here and nowhere else.
  */
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { Stream } from 'node:stream';
-import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type * as Ssh2Module from 'ssh2';
-import type { AnyAuthMethod, Client, ClientChannel, ConnectConfig, FileEntryWithStats, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
+import type { Client, ConnectConfig, FileEntryWithStats, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
 import type { ClientPool } from '../core/actions/clients';
 import type { HostKeyApproval, Inventory, Logger } from '../core/actions/spec';
 import { CancelledError, errorMessage } from '../core/errors';
-import { checkHostKey, fingerprintOf, keyTypeOf, knownHostsLine, knownHostsName, knownKeyTypes, readKnownHosts } from './ssh/knownHosts';
+import type { ExecOptions, ExecResult } from './ssh/exec';
+import { driveChannel } from './ssh/exec';
+import { authenticationMethods, describeConnectError, SshError, verifyHostKey } from './ssh/handshake';
+import { knownHostsName, knownKeyTypes, readKnownHosts } from './ssh/knownHosts';
 import { findOpenSsh, runWithOpenSsh } from './ssh/openssh';
 import { remoteCommand } from './ssh/quote';
 import { RemoteProcess } from './ssh/remoteProcess';
 import type { SshTarget } from './ssh/target';
 import { resolveSshTarget } from './ssh/target';
 
+export type { ExecOptions, ExecResult, LocalFile } from './ssh/exec';
+export { SshError, type SshFailure } from './ssh/handshake';
 export type { SshTarget } from './ssh/target';
 export { resolveSshTarget } from './ssh/target';
 export { remoteCommand } from './ssh/quote';
@@ -29,56 +29,10 @@ export { remoteCommand } from './ssh/quote';
 const KEEPALIVE_INTERVAL_MS = 15_000;
 const KEEPALIVE_COUNT_MAX = 4;
 
-export type SshFailure = 'auth' | 'unreachable' | 'timeout' | 'host-key-unknown' | 'host-key-changed' | 'host-key-revoked' | 'protocol';
-
-/** A failure to connect, with what kind it is so callers and tests can tell them apart. */
-export class SshError extends Error {
-  constructor(
-    readonly failure: SshFailure,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SshError';
-  }
-}
-
 export interface ConnectOptions {
   signal?: AbortSignal;
   approveHostKey?: HostKeyApproval;
   log?: Logger;
-}
-
-export interface ExecOptions {
-  /**
-   * Streamed to the command's stdin; when left out the command gets an immediate end of input. A
-   * `{ file }` is read by the transport itself: the system `ssh` then reads it with no copy through Node.
-   */
-  stdin?: Readable | LocalFile;
-  /** Receives the command's stdout (a `{ file }` is written directly, as for stdin); when left out, stdout is collected into the result. */
-  stdout?: Writable | LocalFile;
-  /** Receives the command's stderr as it comes; its tail is in the result either way. */
-  onStderr?: (chunk: string) => void;
-  signal?: AbortSignal;
-  timeoutMs?: number;
-}
-
-/** A local file as a command's stdin or stdout. */
-export interface LocalFile {
-  file: string;
-}
-
-export function isLocalFile(stream: Readable | Writable | LocalFile): stream is LocalFile {
-  return !(stream instanceof Stream);
-}
-
-export interface ExecResult {
-  exitCode: number | null;
-  /** The signal that ended the remote command, when one did. */
-  exitSignal?: string;
-  /** Collected stdout, when no `stdout` stream was given. */
-  stdout?: string;
-  stderrTail: string;
-  transport: 'ssh2' | 'openssh';
 }
 
 /** Promise forms of the SFTP calls actions use; the session closes with its connection. */
@@ -173,55 +127,6 @@ function expectSuccess(label: string, argv: readonly string[], result: ExecResul
   const how = result.exitSignal ? `was killed by ${result.exitSignal}` : `exited with code ${result.exitCode ?? 'unknown'}`;
   const tail = result.stderrTail.trim();
   throw new Error(`${label}: \`${remoteCommand(argv)}\` ${how}${tail ? `:\n${tail}` : ''}`);
-}
-
-/** Feeds stdin, drains stdout and stderr, and settles when the channel closes. */
-async function driveChannel(channel: ClientChannel, command: string, label: string, options: ExecOptions, remote: RemoteProcess): Promise<ExecResult> {
-  let exitCode: number | null = null;
-  let exitSignal: string | undefined;
-  channel.on('exit', (code: number | null, signal?: string) => {
-    exitCode = code;
-    exitSignal = signal;
-  });
-  channel.stderr.setEncoding('utf8');
-  channel.stderr.on('data', (chunk: string) => remote.stderr(chunk));
-  const closed = new Promise<void>((resolve) => channel.once('close', () => resolve()));
-  void closed.then(() => remote.exited());
-  const chunks: Buffer[] = [];
-  // stdout must always be read: an unread channel never emits `close` and the call would hang.
-  const { stdin, stdout } = options;
-  const drained = stdout ? pipeline(channel, isLocalFile(stdout) ? createWriteStream(stdout.file) : stdout) : (channel.on('data', (chunk: Buffer) => chunks.push(chunk)), Promise.resolve());
-  const fed = stdin ? pipeline(isLocalFile(stdin) ? createReadStream(stdin.file) : stdin, channel.stdin) : (channel.end(), Promise.resolve());
-  const stopped = await untilStopped(options, remote, () => Promise.all([closed, drained, fed]), () => channel.close());
-  if (stopped === 'cancelled') throw new CancelledError();
-  if (stopped === 'timeout') throw new Error(`${label}: \`${command}\` timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)} s`);
-  return { exitCode, exitSignal, stdout: options.stdout ? undefined : Buffer.concat(chunks).toString('utf8'), stderrTail: remote.stderrTail, transport: 'ssh2' };
-}
-
-/**
- * Waits for a running command, stopping it on cancel or timeout. Returns why it was stopped, if it was;
- * a stream error after a stop is the stop's doing and not reported.
- */
-export async function untilStopped(options: ExecOptions, remote: RemoteProcess, finished: () => Promise<unknown>, abandon: () => void): Promise<'cancelled' | 'timeout' | undefined> {
-  let stopped: 'cancelled' | 'timeout' | undefined;
-  const stop = (reason: 'cancelled' | 'timeout') => {
-    stopped ??= reason;
-    remote.stop();
-  };
-  const onAbort = () => stop('cancelled');
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  if (options.signal?.aborted) onAbort();
-  const timer = options.timeoutMs ? setTimeout(() => stop('timeout'), options.timeoutMs) : undefined;
-  try {
-    await finished();
-  } catch (error) {
-    abandon();
-    if (!stopped) throw error;
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort);
-    if (timer) clearTimeout(timer);
-  }
-  return stopped;
 }
 
 function wrapSftp(sftp: SFTPWrapper, label: string): SftpSession {
@@ -326,81 +231,6 @@ export async function connectSsh(target: SshTarget, options: ConnectOptions = {}
     for (const hop of hops) hop.dispose();
     throw error;
   }
-}
-
-async function verifyHostKey(target: SshTarget, knownHosts: Awaited<ReturnType<typeof readKnownHosts>>, key: Buffer, approve: HostKeyApproval | undefined): Promise<void> {
-  const check = checkHostKey(knownHosts, target.host, target.port, key);
-  const name = knownHostsName(target.host, target.port);
-  const fingerprint = fingerprintOf(key);
-  if (check.status === 'known') return;
-  if (check.status === 'revoked') throw new SshError('host-key-revoked', `${target.name} (${name}) presented a revoked host key ${fingerprint} (${check.file}:${check.line}); refusing to connect.`);
-  if (check.status === 'changed') {
-    throw new SshError(
-      'host-key-changed',
-      `HOST KEY CHANGED for ${target.name} (${name}): the server presented ${keyTypeOf(key)} ${fingerprint}, but ${check.file}:${check.line} has ${check.knownFingerprint}. ` +
-        'Someone may be intercepting the connection, or the host was reinstalled. Refusing to connect; if the change is expected, remove the old line and connect again.',
-    );
-  }
-  const line = knownHostsLine(target.host, target.port, key);
-  const file = target.knownHostsFiles[0] ?? '~/.ssh/known_hosts';
-  if (approve && (await approve({ host: name, keyType: keyTypeOf(key), fingerprint, knownHostsLine: line, knownHostsFile: file }))) {
-    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    await appendFile(file, `${line}\n`, { mode: 0o600 });
-    return;
-  }
-  throw new SshError(
-    'host-key-unknown',
-    `The host key of ${target.name} (${name}) is not known: ${keyTypeOf(key)} ${fingerprint}. ` +
-      `If that is the key of this host (check on the host: ssh-keygen -lf /etc/ssh/ssh_host_${keyTypeOf(key).replace(/^ssh-|-.*$/g, '')}_key.pub), add this line to ${file}:\n${line}`,
-  );
-}
-
-type ParseKey = Ssh2['utils']['parseKey'];
-
-/** ssh-agent first, then each identity file, as OpenSSH orders them. */
-async function authenticationMethods(target: SshTarget, parseKey: ParseKey): Promise<{ methods: AnyAuthMethod[]; tried: string[] }> {
-  const methods: AnyAuthMethod[] = [];
-  const tried: string[] = [];
-  if (target.agent) {
-    methods.push({ type: 'agent', username: target.user, agent: target.agent });
-    tried.push('ssh-agent');
-  }
-  for (const file of target.identityFiles) {
-    let key: Buffer;
-    try {
-      key = await readFile(file);
-    } catch (error) {
-      tried.push(`${file} (unreadable: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`);
-      continue;
-    }
-    const parsed = parseKey(key);
-    if (parsed instanceof Error) {
-      // A passphrase-protected key is used through ssh-agent; Lifeboat never prompts for a passphrase.
-      tried.push(`${file} (not usable: ${parsed.message}; add it to ssh-agent)`);
-      continue;
-    }
-    methods.push({ type: 'publickey', username: target.user, key });
-    tried.push(file);
-  }
-  if (methods.length === 0) {
-    throw new SshError('auth', `no SSH key for ${target.name}: no ssh-agent (SSH_AUTH_SOCK is not set) and no usable identity file${tried.length ? ` (${tried.join(', ')})` : ' (set identityFile in lifeboat.yaml or IdentityFile in ~/.ssh/config)'}`);
-  }
-  return { methods, tried };
-}
-
-function describeConnectError(target: SshTarget, error: Error & { level?: string; code?: string }, tried: readonly string[]): SshError {
-  const where = `${target.user}@${target.host}:${target.port}`;
-  if (error.level === 'client-authentication') {
-    return new SshError('auth', `authentication failed for ${where} (${target.name}): the server accepted none of the keys tried (${tried.join(', ')})`);
-  }
-  if (error.level === 'client-timeout') {
-    return new SshError('timeout', `timed out after ${Math.round(target.connectTimeoutMs / 1000)} s connecting to ${where} (${target.name}): the host did not complete the SSH handshake`);
-  }
-  if (error.code === 'ECONNREFUSED') return new SshError('unreachable', `cannot reach ${where} (${target.name}): connection refused (is sshd running on port ${target.port}?)`);
-  if (error.code && ['EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET'].includes(error.code)) {
-    return new SshError('unreachable', `cannot reach ${where} (${target.name}): ${error.code} ${error.message}`);
-  }
-  return new SshError('protocol', `SSH connection to ${where} (${target.name}) failed: ${error.message}`);
 }
 
 /**
