@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { SshConnection } from '../../src/clients/ssh';
 import { connectSsh, SshError, sshConnectionFor } from '../../src/clients/ssh';
@@ -211,6 +213,28 @@ describe('SSH client against a real sshd', function () {
       assert.ok(error instanceof SshError && error.failure === 'host-key-unknown');
       await assert.rejects(readFile(declined), { code: 'ENOENT' });
     });
+  });
+
+  it('authenticates with a key held by ssh-agent', async () => {
+    const socket = join(sshd.dir, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    try {
+      for (let tries = 0; !existsSync(socket); tries++) {
+        assert.ok(tries < 200, 'ssh-agent did not create its socket');
+        await sleep(10);
+      }
+      await run('ssh-add', ['-q', sshd.clientKey.privateKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+      const resolved = await resolveSshTarget(
+        'lab',
+        { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: join(sshd.dir, 'no-key-file'), knownHosts: sshd.knownHostsPath },
+        { env: { SSH_AUTH_SOCK: socket }, configPath: join(sshd.dir, 'no-ssh-config') },
+      );
+      const connection = await connectSsh(resolved);
+      open.push(connection);
+      assert.equal((await connection.run(['echo', 'agent'])).stdout, 'agent\n');
+    } finally {
+      agent.kill();
+    }
   });
 
   describe('connection failures', () => {
