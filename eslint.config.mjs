@@ -22,6 +22,13 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
+    // Heavy SDKs load on first use (`await import()`), never at activation or CLI start: only type imports here.
+    files: ['src/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { paths: [{ name: 'ssh2', message: 'Load ssh2 with await import() on first connection.', allowTypeImports: true }] }],
+    },
+  },
+  {
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'src/core stays free of vscode.' }] }],
