@@ -4,7 +4,7 @@ import type * as Ssh2Module from 'ssh2';
 import type { AnyAuthMethod } from 'ssh2';
 import type { HostKeyApproval } from '../../core/actions/spec';
 import { errorMessage } from '../../core/errors';
-import type { readKnownHosts } from './knownHosts';
+import type { KnownHostEntry } from './knownHosts';
 import { checkHostKey, fingerprintOf, keyTypeOf, knownHostsLine, knownHostsName } from './knownHosts';
 import type { SshTarget } from './target';
 
@@ -22,7 +22,7 @@ export class SshError extends Error {
 }
 
 /** Checks the key the server presented: known passes, changed or revoked fails, unknown is asked about (or fails). */
-export async function verifyHostKey(target: SshTarget, knownHosts: Awaited<ReturnType<typeof readKnownHosts>>, key: Buffer, approve: HostKeyApproval | undefined): Promise<void> {
+export async function verifyHostKey(target: SshTarget, knownHosts: readonly KnownHostEntry[], key: Buffer, approve: HostKeyApproval | undefined): Promise<void> {
   const check = checkHostKey(knownHosts, target.host, target.port, key);
   const name = knownHostsName(target.host, target.port);
   const fingerprint = fingerprintOf(key);

@@ -24,7 +24,8 @@ export function knownHostsLine(host: string, port: number, blob: Buffer): string
   return `${knownHostsName(host, port)} ${keyTypeOf(blob)} ${blob.toString('base64')}`;
 }
 
-interface KnownHostEntry {
+/** One line of a known_hosts file. */
+export interface KnownHostEntry {
   file: string;
   line: number;
   marker?: '@cert-authority' | '@revoked';
