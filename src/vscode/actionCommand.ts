@@ -116,7 +116,7 @@ export async function runActionCommand(services: Services, request: RunActionReq
   if (report.status === 'succeeded') {
     services.log.info(`${title}: succeeded in ${formatDuration(report.durationMs)}`);
     void vscode.window.showInformationMessage(`${title}: done in ${formatDuration(report.durationMs)}.`, 'Show Details').then((choice) => {
-      if (choice) void showDetails(title, report.markdown ?? '');
+      if (choice) void services.showMarkdown(title, report.markdown ?? '');
     });
   } else if (report.status === 'cancelled') {
     void vscode.window.showInformationMessage(`${title} was cancelled; nothing more was changed.`);
@@ -139,9 +139,4 @@ function percentDone(update: ProgressUpdate): number | undefined {
   if (update.totalBytes) return Math.min(100, (100 * (update.bytes ?? 0)) / update.totalBytes);
   if (update.totalItems) return Math.min(100, (100 * (update.items ?? 0)) / update.totalItems);
   return undefined;
-}
-
-async function showDetails(title: string, markdown: string): Promise<void> {
-  const document = await vscode.workspace.openTextDocument({ language: 'markdown', content: `# ${title}\n\n${markdown}\n` });
-  await vscode.commands.executeCommand('markdown.showPreview', document.uri);
 }
