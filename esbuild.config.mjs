@@ -23,6 +23,35 @@ const common = {
 };
 
 /**
+ * Heavy SDKs ship as sibling bundles in dist/, read when first used: the source's `import('./x')`
+ * becomes a `require()` of the sibling file at run time instead of inlining it (an inlined SDK is
+ * compiled at every start, used or not). Maps each source module to its bundle's name.
+ */
+const siblingBundles = { s3Sdk: 's3-sdk' };
+const loadSiblingsLazily = {
+  name: 'sibling-bundles',
+  setup(build) {
+    const filter = new RegExp(`^\\./(${Object.keys(siblingBundles).join('|')})$`);
+    build.onResolve({ filter }, (args) => ({ path: siblingBundles[args.path.slice(2)], namespace: 'sibling-bundle' }));
+    // A computed path, which esbuild leaves to Node; __dirname is dist/, where every bundle lives.
+    build.onLoad({ filter: /.*/, namespace: 'sibling-bundle' }, (args) => ({
+      contents: `module.exports = require(require('node:path').join(__dirname, ${JSON.stringify(`${args.path}.js`)}));`,
+      loader: 'js',
+    }));
+  },
+};
+/** Packages only the sibling bundles may hold. */
+const siblingPackages = ['node_modules/@aws-sdk/', 'node_modules/@smithy/'];
+
+function refuseSiblingPackages(metafile) {
+  for (const [file, output] of Object.entries(metafile.outputs)) {
+    if (!file.endsWith('.js') || Object.values(siblingBundles).some((name) => file.endsWith(`dist/${name}.js`))) continue;
+    const inlined = Object.keys(output.inputs).filter((input) => siblingPackages.some((prefix) => input.includes(prefix)));
+    if (inlined.length > 0) throw new Error(`${file} inlines ${inlined[0]} (and ${inlined.length - 1} more): import the SDK through its sibling module (src/clients/s3Sdk.ts)`);
+  }
+}
+
+/**
  * The shipped bundles: everything inlined, so the VSIX and the CLI need no node_modules. The extension
  * is three files (see src/vscode/lazy.ts): activation compiles only extension.js, which must hold no
  * package at all; format.js and runtime.js are required when first needed.
@@ -39,8 +68,10 @@ const extensionBundles = esbuild
     },
     outdir: 'dist',
     external: ['vscode', ...optionalNativeAddons],
+    plugins: [loadSiblingsLazily],
   })
   .then(({ metafile }) => {
+    refuseSiblingPackages(metafile);
     const activation = Object.entries(metafile.outputs).find(([file]) => file.endsWith('dist/extension.js'))?.[1];
     const packages = Object.keys(activation?.inputs ?? {}).filter((input) => input.includes('node_modules/'));
     if (packages.length > 0) throw new Error(`dist/extension.js must load no package at activation; it includes ${packages.join(', ')}: reach them through loadRuntime()/loadFormat()`);
@@ -55,6 +86,14 @@ const products = [
     outfile: 'dist/cli.js',
     external: optionalNativeAddons,
     banner: { js: '#!/usr/bin/env node' },
+    metafile: true,
+    plugins: [loadSiblingsLazily],
+  }).then(({ metafile }) => refuseSiblingPackages(metafile)),
+  esbuild.build({
+    ...common,
+    minify: release,
+    entryPoints: { 's3-sdk': 'src/clients/s3Sdk.ts' },
+    outdir: 'dist',
   }),
 ];
 

@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# tar and gzip build test archives; bsdutils has `script`, which gives the CLI a real terminal;
+# tar and gzip build test archives; bsdutils has `script`, which gives the CLI a real terminal; openssl
+# makes the test bed's certificates; restic and rclone are the real tools their clients are tested with;
 # openssh-server (with openssh-client) is the real sshd the SSH integration tests start on loopback.
-bash scripts/install-system-packages.sh tar gzip bsdutils openssh-server openssh-client
+bash scripts/install-system-packages.sh tar gzip bsdutils openssl restic rclone openssh-server openssh-client
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
