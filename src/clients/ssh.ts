@@ -5,7 +5,6 @@
  * quoted for the remote shell here and nowhere else.
  */
 import type { Readable } from 'node:stream';
-import type * as Ssh2Module from 'ssh2';
 import type { Client, ConnectConfig, FileEntryWithStats, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
 import type { ClientPool } from '../core/actions/clients';
 import type { HostKeyApproval, Inventory, Logger } from '../core/actions/spec';
@@ -144,14 +143,6 @@ function wrapSftp(sftp: SFTPWrapper, label: string): SftpSession {
   };
 }
 
-type Ssh2 = typeof Ssh2Module;
-
-/** ssh2 is CommonJS: Node's `import()` names only some of its exports; `default` has them all. */
-async function loadSsh2(): Promise<Ssh2> {
-  const loaded = (await import('ssh2')) as Ssh2 & { default?: Ssh2 };
-  return loaded.default ?? loaded;
-}
-
 /** Host key algorithms ssh2 can ask for, by the key type known_hosts records. */
 const HOST_KEY_ALGORITHMS: Readonly<Record<string, readonly ServerHostKeyAlgorithm[]>> = {
   'ssh-ed25519': ['ssh-ed25519'],
@@ -171,7 +162,7 @@ export async function connectSsh(target: SshTarget, options: ConnectOptions = {}
       hops.push(jump);
       sock = await jump.forward(target);
     }
-    const { Client: SshClient, utils } = await loadSsh2();
+    const { Client: SshClient, utils } = await import('./ssh2Sdk');
     const knownHosts = await readKnownHosts(target.knownHostsFiles);
     const preferred = knownKeyTypes(knownHosts, target.host, target.port).flatMap((type) => HOST_KEY_ALGORITHMS[type] ?? []);
     let hostKeyProblem: SshError | undefined;
