@@ -1,9 +1,17 @@
-import { chmodSync, readdirSync } from 'node:fs';
+import { Buffer } from 'node:buffer';
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 
 const release = process.argv.includes('--release');
 const withTests = process.argv.includes('--tests');
+
+/**
+ * ssh2's optional native addons (its crypto binding, cpu-features) cannot be inlined. Both are
+ * required inside try/catch: a bundle without them uses ssh2's JavaScript paths (AES-GCM through
+ * Node's own OpenSSL, which is the fast cipher anyway), so the VSIX stays free of native code.
+ */
+const optionalNativeAddons = ['*.node', 'cpu-features'];
 
 const common = {
   bundle: true,
@@ -19,7 +27,7 @@ const common = {
  * becomes a `require()` of the sibling file at run time instead of inlining it (an inlined SDK is
  * compiled at every start, used or not). Maps each source module to its bundle's name.
  */
-const siblingBundles = { s3Sdk: 's3-sdk' };
+const siblingBundles = { s3Sdk: 's3-sdk', ssh2Sdk: 'ssh2' };
 const loadSiblingsLazily = {
   name: 'sibling-bundles',
   setup(build) {
@@ -33,13 +41,13 @@ const loadSiblingsLazily = {
   },
 };
 /** Packages only the sibling bundles may hold. */
-const siblingPackages = ['node_modules/@aws-sdk/', 'node_modules/@smithy/'];
+const siblingPackages = ['node_modules/@aws-sdk/', 'node_modules/@smithy/', 'node_modules/ssh2/'];
 
 function refuseSiblingPackages(metafile) {
   for (const [file, output] of Object.entries(metafile.outputs)) {
     if (!file.endsWith('.js') || Object.values(siblingBundles).some((name) => file.endsWith(`dist/${name}.js`))) continue;
     const inlined = Object.keys(output.inputs).filter((input) => siblingPackages.some((prefix) => input.includes(prefix)));
-    if (inlined.length > 0) throw new Error(`${file} inlines ${inlined[0]} (and ${inlined.length - 1} more): import the SDK through its sibling module (src/clients/s3Sdk.ts)`);
+    if (inlined.length > 0) throw new Error(`${file} inlines ${inlined[0]} (and ${inlined.length - 1} more): import the SDK through its sibling module (src/clients/s3Sdk.ts, src/clients/ssh2Sdk.ts)`);
   }
 }
 
@@ -59,7 +67,7 @@ const extensionBundles = esbuild
       runtime: 'src/vscode/runtime.ts',
     },
     outdir: 'dist',
-    external: ['vscode'],
+    external: ['vscode', ...optionalNativeAddons],
     plugins: [loadSiblingsLazily],
   })
   .then(({ metafile }) => {
@@ -76,6 +84,7 @@ const products = [
     minify: release,
     entryPoints: ['src/cli/main.ts'],
     outfile: 'dist/cli.js',
+    external: optionalNativeAddons,
     banner: { js: '#!/usr/bin/env node' },
     metafile: true,
     plugins: [loadSiblingsLazily],
@@ -83,8 +92,9 @@ const products = [
   esbuild.build({
     ...common,
     minify: release,
-    entryPoints: { 's3-sdk': 'src/clients/s3Sdk.ts' },
+    entryPoints: { 's3-sdk': 'src/clients/s3Sdk.ts', ssh2: 'src/clients/ssh2Sdk.ts' },
     outdir: 'dist',
+    external: optionalNativeAddons,
   }),
 ];
 
@@ -118,6 +128,17 @@ const checks = withTests
     ]
   : [];
 
-await Promise.all([...products, ...checks]);
+/**
+ * `dist/lifeboat.schema.json` for `yamlValidation`: the inventory's zod schema, bundled on its own and
+ * evaluated here, converted to JSON Schema.
+ */
+async function writeInventorySchema() {
+  const { outputFiles } = await esbuild.build({ ...common, format: 'esm', sourcemap: false, entryPoints: ['src/core/inventory/jsonSchema.ts'], write: false });
+  const { inventoryJsonSchema } = await import(`data:text/javascript;base64,${Buffer.from(outputFiles[0].contents).toString('base64')}`);
+  mkdirSync('dist', { recursive: true });
+  writeFileSync('dist/lifeboat.schema.json', `${JSON.stringify(inventoryJsonSchema(), null, 2)}\n`);
+}
+
+await Promise.all([...products, ...checks, writeInventorySchema()]);
 // `bin: lifeboat` points here; npm links it executable, a plain checkout needs the mode set.
 chmodSync('dist/cli.js', 0o755);

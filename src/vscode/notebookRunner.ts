@@ -16,6 +16,7 @@ import { confirmDestructive } from './confirm';
 import { runbookOfNotebook } from './notebookSerializer';
 import type { ParameterStore } from './parameterStore';
 import { promptRunbookParameter } from './prompts';
+import { approveHostKey } from './hostKeys';
 import { workspaceSecrets } from './secrets';
 import type { Services } from './services';
 
@@ -116,6 +117,7 @@ export class NotebookRunner implements vscode.Disposable {
       inventory,
       redactor,
       recorder: new RunRecorder(workspaceDir, redactor),
+      approveHostKey,
       earlierResults: this.results.get(notebook.uri.toString()),
       confirm: (step, plan) => confirmDestructive(`Cell ${step.cellNumber} (${step.actionId})`, plan),
       observe: (step) => {
