@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# tar and gzip build test archives; bsdutils has `script`, which gives the CLI a real terminal.
-bash scripts/install-system-packages.sh tar gzip bsdutils
+# tar and gzip build test archives; bsdutils has `script`, which gives the CLI a real terminal;
+# openssl makes the test bed's certificates; webp's dwebp checks that simulated Frigate images decode.
+bash scripts/install-system-packages.sh tar gzip bsdutils openssl webp
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

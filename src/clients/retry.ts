@@ -1,0 +1,48 @@
+import { CancelledError, throwIfAborted } from '../core/errors';
+
+export interface RetryPolicy {
+  /** Attempts in all, the first one included. */
+  attempts: number;
+  /** Delay before the first retry; each later one doubles it, up to `maxDelayMs`. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { attempts: 4, baseDelayMs: 200, maxDelayMs: 5000 };
+
+/**
+ * Runs `attempt` until it succeeds, `isRetryable` says an error is final, or the attempts are used up.
+ * Waits with exponential backoff and full jitter between attempts (so clients that failed together do
+ * not retry together), and stops at once when `signal` aborts.
+ */
+export async function withRetries<Result>(
+  attempt: (attemptNumber: number) => Promise<Result>,
+  options: { policy: RetryPolicy; isRetryable: (error: unknown) => boolean; signal: AbortSignal | undefined; onRetry?: (error: unknown, attemptNumber: number, delayMs: number) => void },
+): Promise<Result> {
+  for (let attemptNumber = 1; ; attemptNumber++) {
+    if (options.signal) throwIfAborted(options.signal);
+    try {
+      return await attempt(attemptNumber);
+    } catch (error) {
+      if (options.signal?.aborted || attemptNumber >= options.policy.attempts || !options.isRetryable(error)) throw error;
+      const ceiling = Math.min(options.policy.maxDelayMs, options.policy.baseDelayMs * 2 ** (attemptNumber - 1));
+      const delayMs = Math.round(Math.random() * ceiling);
+      options.onRetry?.(error, attemptNumber, delayMs);
+      await sleep(delayMs, options.signal);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new CancelledError());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
