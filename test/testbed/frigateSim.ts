@@ -65,6 +65,7 @@ const MIN_FACE_PIXELS = 40;
 const SESSION_SECONDS = 86_400;
 const COOKIE_NAME = 'frigate_token';
 const NAME_PATTERN = /^[\p{L}\p{N}\s'_-]{1,50}$/u;
+const NGINX_NOT_FOUND = '<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>';
 
 /** A baseline JPEG of 8×8 grey pixels: one DC-only block with one-symbol Huffman tables. */
 const SNAPSHOT_JPEG = Buffer.concat([
@@ -221,43 +222,41 @@ export class FrigateSimulator {
   }
 
   private async route(method: string, url: URL, request: IncomingMessage, body: Buffer, response: ServerResponse, truncate: boolean): Promise<void> {
-    const path = url.pathname;
-    const segments = path.split('/').slice(1).map(decodeURIComponent);
-    if (method === 'GET' && path === '/api/version') return sendText(response, 200, this.version);
-    if (method === 'POST' && path === '/api/login') return this.login(body, response);
-    if (method === 'GET' && path === '/api/faces') return sendJson(response, 200, await this.listFaces());
-    if (method === 'GET' && segments[0] === 'clips' && segments[1] === 'faces' && segments.length === 4) {
-      return this.sendFile(response, join(this.facesDir, safeName(segments[2]), safeName(segments[3])), truncate);
+    for (const route of FRIGATE_SIM_ROUTES) {
+      if (route.method !== method) continue;
+      const match = routePattern(route).exec(url.pathname);
+      if (!match) continue;
+      const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((found) => found[1] as string);
+      const params = Object.fromEntries(names.map((name, index) => [name, decodeURIComponent(match[index + 1] ?? '')]));
+      // Handlers see only the query parameters the route declares, so the table is what they read.
+      const query = new URLSearchParams([...url.searchParams].filter(([name]) => route.query?.includes(name)));
+      if (route.faceWrite && !this.faceRecognition) throw new HttpFailure(400, { message: 'Face recognition is not enabled.', success: false });
+      return route.handle(this, { params, query, request, body, response, truncate });
     }
-    if (method === 'GET' && path === '/api/events') return sendJson(response, 200, this.listEvents(url.searchParams));
-    if (method === 'GET' && segments[0] === 'api' && segments[1] === 'events' && segments[3] === 'snapshot.jpg' && segments.length === 4) {
-      const event = this.events.find((candidate) => candidate.id === segments[2]);
-      if (!event?.has_snapshot) throw new HttpFailure(404, { success: false, message: 'Snapshot not available' });
-      const download = url.searchParams.get('download') === 'true';
-      response.writeHead(200, {
-        'Content-Type': 'image/jpeg',
-        'Content-Length': SNAPSHOT_JPEG.length,
-        'X-Frame-Time': String(event.start_time),
-        ...(event.end_time ? { 'Cache-Control': 'private, max-age=31536000' } : {}),
-        ...(download ? { 'Content-Disposition': `attachment; filename=snapshot-${event.id}.jpg` } : {}),
-      });
-      return void response.end(SNAPSHOT_JPEG);
-    }
-    const face = segments[0] === 'api' && segments[1] === 'faces' && segments.length === 4 ? { name: segments[2] ?? '', action: segments[3] } : undefined;
-    if (face && ((method === 'POST' && ['create', 'register', 'delete'].includes(face.action ?? '')) || (method === 'PUT' && face.action === 'rename'))) {
-      if (!this.faceRecognition) throw new HttpFailure(400, { message: 'Face recognition is not enabled.', success: false });
-      if (face.action === 'create') {
-        await mkdir(join(this.facesDir, safeName(face.name.replace(/ /g, '_'))), { recursive: true });
-        return sendJson(response, 200, { success: false, message: 'Successfully created face folder.' });
-      }
-      if (face.action === 'register') return this.register(face.name, request, body, response);
-      if (face.action === 'delete') return this.deleteFaces(face.name, body, response);
-      return this.renameFace(face.name, body, response);
-    }
-    throw new HttpFailure(404, path.startsWith('/api/') ? { detail: 'Not Found' } : '<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>');
+    throw new HttpFailure(404, url.pathname.startsWith('/api/') ? { detail: 'Not Found' } : NGINX_NOT_FOUND);
   }
 
-  private login(body: Buffer, response: ServerResponse): void {
+  // The handlers below are called from FRIGATE_SIM_ROUTES.
+
+  async createFace(name: string, response: ServerResponse): Promise<void> {
+    await mkdir(join(this.facesDir, safeName(name.replace(/ /g, '_'))), { recursive: true });
+    sendJson(response, 200, { success: false, message: 'Successfully created face folder.' });
+  }
+
+  sendSnapshot(eventId: string, download: boolean, response: ServerResponse): void {
+    const event = this.events.find((candidate) => candidate.id === eventId);
+    if (!event?.has_snapshot) throw new HttpFailure(404, { success: false, message: 'Snapshot not available' });
+    response.writeHead(200, {
+      'Content-Type': 'image/jpeg',
+      'Content-Length': SNAPSHOT_JPEG.length,
+      'X-Frame-Time': String(event.start_time),
+      ...(event.end_time ? { 'Cache-Control': 'private, max-age=31536000' } : {}),
+      ...(download ? { 'Content-Disposition': `attachment; filename=snapshot-${event.id}.jpg` } : {}),
+    });
+    response.end(SNAPSHOT_JPEG);
+  }
+
+  login(body: Buffer, response: ServerResponse): void {
     const credentials = parseJson(body) as { user?: unknown; password?: unknown };
     if (typeof credentials.user !== 'string' || typeof credentials.password !== 'string') {
       throw new HttpFailure(422, { detail: [{ type: 'missing', loc: ['body', typeof credentials.user !== 'string' ? 'user' : 'password'], msg: 'Field required' }] });
@@ -267,7 +266,7 @@ export class FrigateSimulator {
     response.end();
   }
 
-  private async listFaces(): Promise<Record<string, string[]>> {
+  async listFaces(): Promise<Record<string, string[]>> {
     const faces: Record<string, string[]> = {};
     let folders: string[];
     try {
@@ -281,9 +280,9 @@ export class FrigateSimulator {
     return faces;
   }
 
-  private async sendFile(response: ServerResponse, file: string, truncate: boolean): Promise<void> {
+  async sendFile(response: ServerResponse, file: string, truncate: boolean): Promise<void> {
     const info = await stat(file).catch(() => undefined);
-    if (!info?.isFile()) throw new HttpFailure(404, '<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>');
+    if (!info?.isFile()) throw new HttpFailure(404, NGINX_NOT_FOUND);
     const type = file.endsWith('.webp') ? 'image/webp' : file.endsWith('.png') ? 'image/png' : 'image/jpeg';
     response.writeHead(200, { 'Content-Type': type, 'Content-Length': info.size, 'Last-Modified': info.mtime.toUTCString() });
     if (truncate) {
@@ -294,7 +293,7 @@ export class FrigateSimulator {
     createReadStream(file).pipe(response);
   }
 
-  private async register(name: string, request: IncomingMessage, body: Buffer, response: ServerResponse): Promise<void> {
+  async register(name: string, request: IncomingMessage, body: Buffer, response: ServerResponse): Promise<void> {
     const form = await new Response(body, { headers: { 'content-type': request.headers['content-type'] ?? '' } }).formData().catch(() => undefined);
     const file = form?.get('file');
     if (!file || typeof file === 'string') throw new HttpFailure(422, { detail: [{ type: 'missing', loc: ['body', 'file'], msg: 'Field required', input: null }] });
@@ -310,7 +309,7 @@ export class FrigateSimulator {
     sendJson(response, 200, { message: 'Successfully registered face.', success: true });
   }
 
-  private async deleteFaces(name: string, body: Buffer, response: ServerResponse): Promise<void> {
+  async deleteFaces(name: string, body: Buffer, response: ServerResponse): Promise<void> {
     const request = parseJson(body) as { ids?: unknown };
     if (request.ids === undefined && !this.version.startsWith('0.16.')) {
       throw new HttpFailure(422, { detail: [{ type: 'missing', loc: ['body', 'ids'], msg: 'Field required', input: null }] });
@@ -322,7 +321,7 @@ export class FrigateSimulator {
     sendJson(response, 200, { success: true, message: 'Successfully deleted faces.' });
   }
 
-  private async renameFace(oldName: string, body: Buffer, response: ServerResponse): Promise<void> {
+  async renameFace(oldName: string, body: Buffer, response: ServerResponse): Promise<void> {
     const newName = (parseJson(body) as { new_name?: unknown }).new_name;
     if (typeof newName !== 'string' || !NAME_PATTERN.test(newName) || safeName(newName) !== newName) {
       throw new HttpFailure(400, { success: false, message: `Invalid name: ${String(newName)}` });
@@ -333,7 +332,7 @@ export class FrigateSimulator {
     sendJson(response, 200, { success: true, message: `Successfully renamed face to ${newName}.` });
   }
 
-  private listEvents(query: URLSearchParams): unknown[] {
+  listEvents(query: URLSearchParams): unknown[] {
     const camera = query.get('camera') ?? query.get('cameras') ?? 'all';
     const label = query.get('label') ?? query.get('labels') ?? 'all';
     const after = query.has('after') ? Number(query.get('after')) : undefined;
@@ -348,7 +347,21 @@ export class FrigateSimulator {
       .filter((event) => hasSnapshot === null || event.has_snapshot === (hasSnapshot === '1'))
       .sort((a, b) => (ascending ? a.start_time - b.start_time : b.start_time - a.start_time))
       .slice(0, limit)
-      .map((event) => ({ sub_label: null, zones: [], plus_id: null, retain_indefinitely: false, top_score: null, false_positive: null, box: null, data: { score: 0.83, top_score: 0.86, attributes: [], type: 'object' }, ...event }));
+      .map((event) => ({
+        sub_label: null,
+        zones: [],
+        thumbnail: null,
+        plus_id: null,
+        retain_indefinitely: false,
+        top_score: null,
+        false_positive: null,
+        box: null,
+        model_hash: null,
+        detector_type: null,
+        model_type: null,
+        data: { score: 0.83, top_score: 0.86, attributes: [], type: 'object' },
+        ...event,
+      }));
   }
 
   /** `datetime.now().timestamp()`, kept unique when two registrations land in the same microsecond. */
@@ -356,6 +369,64 @@ export class FrigateSimulator {
     this.lastEpoch = Math.max(Date.now() / 1000, this.lastEpoch + 0.000001);
     return this.lastEpoch.toFixed(6);
   }
+}
+
+interface RouteContext {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  request: IncomingMessage;
+  body: Buffer;
+  response: ServerResponse;
+  truncate: boolean;
+}
+
+export interface FrigateSimRoute {
+  method: 'GET' | 'POST' | 'PUT';
+  /** The path as Frigate's OpenAPI file writes it (relative to `/api`), or the nginx path of a static file. */
+  path: string;
+  /** Served by FastAPI under `/api` (in the OpenAPI file), or by nginx as a static file (not in it). */
+  api: boolean;
+  /** Query parameters the handler reads. */
+  query?: readonly string[];
+  /** Answers 400 "Face recognition is not enabled." when it is off. */
+  faceWrite?: boolean;
+  handle(sim: FrigateSimulator, context: RouteContext): Promise<void> | void;
+}
+
+/** Every route the simulator serves; the conformance test holds each one against the OpenAPI files. */
+export const FRIGATE_SIM_ROUTES: readonly FrigateSimRoute[] = [
+  { method: 'GET', path: '/version', api: true, handle: (sim, { response }) => sendText(response, 200, sim.version) },
+  { method: 'POST', path: '/login', api: true, handle: (sim, { body, response }) => sim.login(body, response) },
+  { method: 'GET', path: '/faces', api: true, handle: async (sim, { response }) => sendJson(response, 200, await sim.listFaces()) },
+  { method: 'POST', path: '/faces/{name}/create', api: true, faceWrite: true, handle: (sim, { params, response }) => sim.createFace(params.name ?? '', response) },
+  { method: 'POST', path: '/faces/{name}/register', api: true, faceWrite: true, handle: (sim, { params, request, body, response }) => sim.register(params.name ?? '', request, body, response) },
+  { method: 'POST', path: '/faces/{name}/delete', api: true, faceWrite: true, handle: (sim, { params, body, response }) => sim.deleteFaces(params.name ?? '', body, response) },
+  { method: 'PUT', path: '/faces/{old_name}/rename', api: true, faceWrite: true, handle: (sim, { params, body, response }) => sim.renameFace(params.old_name ?? '', body, response) },
+  {
+    method: 'GET',
+    path: '/events',
+    api: true,
+    query: ['camera', 'cameras', 'label', 'labels', 'after', 'before', 'has_snapshot', 'limit', 'sort'],
+    handle: (sim, { query, response }) => sendJson(response, 200, sim.listEvents(query)),
+  },
+  {
+    method: 'GET',
+    path: '/events/{event_id}/snapshot.jpg',
+    api: true,
+    query: ['download'],
+    handle: (sim, { params, query, response }) => sim.sendSnapshot(params.event_id ?? '', query.get('download') === 'true', response),
+  },
+  {
+    method: 'GET',
+    path: '/clips/faces/{name}/{file}',
+    api: false,
+    handle: (sim, { params, response, truncate }) => sim.sendFile(response, join(sim.facesDir, safeName(params.name), safeName(params.file)), truncate),
+  },
+];
+
+function routePattern(route: FrigateSimRoute): RegExp {
+  const escaped = route.path.replace(/[.]/g, '\\.').replace(/\{\w+\}/g, '([^/]+)');
+  return new RegExp(`^${route.api ? '/api' : ''}${escaped}$`);
 }
 
 /** A path segment as Frigate's `sanitize_filename` would keep it: no separators, no dot-dot. */

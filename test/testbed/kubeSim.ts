@@ -22,6 +22,21 @@ import { ObjectStore, StatusError } from './kubeSimObjects';
 
 export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const;
 
+/** The REST paths the simulator serves, written as the Kubernetes API reference writes them. */
+export const KUBE_SIM_PATHS = {
+  pods: '/api/v1/namespaces/{namespace}/pods',
+  pod: '/api/v1/namespaces/{namespace}/pods/{name}',
+  exec: '/api/v1/namespaces/{namespace}/pods/{name}/exec',
+  customObjects: '/apis/{group}/{version}/namespaces/{namespace}/{plural}',
+  customObject: '/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}',
+} as const;
+
+/** The path parameters of a request, in template order, when the path fits the template. */
+function matchPath(template: string, path: string): string[] | undefined {
+  const match = new RegExp(`^${template.replace(/\{\w+\}/g, '([^/]+)')}$`).exec(path);
+  return match ? match.slice(1).map((part) => decodeURIComponent(part)) : undefined;
+}
+
 export interface SimPod {
   namespace: string;
   name: string;
@@ -159,9 +174,10 @@ export class KubeApiSimulator {
     const url = new URL(request.url ?? '/', this.url);
     const selector = labelMatcher(url.searchParams.get('labelSelector') ?? '');
     const method = request.method ?? 'GET';
-    const podPath = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?$/.exec(url.pathname);
-    if (podPath && method === 'GET') {
-      const [, namespace = '', name] = podPath;
+    const podList = matchPath(KUBE_SIM_PATHS.pods, url.pathname);
+    const onePod = matchPath(KUBE_SIM_PATHS.pod, url.pathname);
+    if ((podList || onePod) && method === 'GET') {
+      const [namespace = '', name] = onePod ?? podList ?? [];
       if (name) {
         const pod = this.pods.get(`${namespace}/${name}`);
         if (!pod) throw new StatusError(404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' });
@@ -170,11 +186,9 @@ export class KubeApiSimulator {
       const items = [...this.pods.values()].filter((pod) => pod.namespace === namespace && selector(pod.labels)).map(podObject);
       return { code: 200, body: { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items } };
     }
-    const objectPath = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/.exec(url.pathname);
-    const resource = objectPath && ObjectStore.resourceFor(objectPath[1] ?? '', objectPath[2] ?? '', objectPath[4] ?? '');
-    if (!objectPath || !resource) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
-    const namespace = objectPath[3] ?? '';
-    const name = objectPath[5];
+    const [group = '', version = '', namespace = '', plural = '', name] = matchPath(KUBE_SIM_PATHS.customObject, url.pathname) ?? matchPath(KUBE_SIM_PATHS.customObjects, url.pathname) ?? [];
+    const resource = ObjectStore.resourceFor(group, version, plural);
+    if (!resource) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
     if (!name && method === 'GET') return { code: 200, body: this.objects.list(resource, namespace, selector) };
     if (!name && method === 'POST') return { code: 201, body: this.objects.create(resource, namespace, body) };
     if (name && method === 'GET') return { code: 200, body: this.objects.get(resource, namespace, name) };
@@ -194,10 +208,10 @@ export class KubeApiSimulator {
     };
     if (!this.authorized(request)) return refuse(new StatusError(401, 'Unauthorized', 'Unauthorized'));
     const url = new URL(request.url ?? '/', this.url);
-    const execPath = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
+    const execPath = matchPath(KUBE_SIM_PATHS.exec, url.pathname);
     if (!execPath) return refuse(new StatusError(404, 'NotFound', 'the server could not find the requested resource'));
-    const pod = this.pods.get(`${execPath[1]}/${execPath[2]}`);
-    if (!pod) return refuse(new StatusError(404, 'NotFound', `pods "${execPath[2]}" not found`));
+    const pod = this.pods.get(`${execPath[0]}/${execPath[1]}`);
+    if (!pod) return refuse(new StatusError(404, 'NotFound', `pods "${execPath[1]}" not found`));
     const container = url.searchParams.get('container') || pod.containers[0];
     if (!container || !pod.containers.includes(container)) {
       return refuse(new StatusError(400, 'BadRequest', `container ${container} is not valid for pod ${pod.name}`));

@@ -316,8 +316,6 @@ export class ObjectStore {
       kustomization.status = {
         ...kustomization.status,
         observedGeneration: kustomization.metadata.generation,
-        lastAppliedRevision: revision,
-        lastAttemptedRevision: revision,
         ...(requestedAt ? { lastHandledReconcileAt: requestedAt } : {}),
         conditions: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: `Applied revision: ${revision}`, lastTransitionTime: now(), observedGeneration: kustomization.metadata.generation }],
       };
