@@ -198,18 +198,24 @@ export class KubeClient implements Disposable {
     if (request.signal?.aborted) throw new CancelledError();
     let socket: WebSocket | undefined;
     let stderrTail = '';
-    const relay = (destination: Writable | undefined, onChunk?: (chunk: Buffer) => void) =>
-      new Writable({
+    const relay = (destination: Writable | undefined, onChunk?: (chunk: Buffer) => void) => {
+      let waitingForDrain = false;
+      return new Writable({
         write(chunk: Buffer, _encoding, done) {
           onChunk?.(chunk);
-          if (destination && !destination.write(chunk) && socket) {
+          if (destination && !destination.write(chunk) && socket && !waitingForDrain) {
             const paused = socket;
+            waitingForDrain = true;
             paused.pause();
-            destination.once('drain', () => paused.resume());
+            destination.once('drain', () => {
+              waitingForDrain = false;
+              paused.resume();
+            });
           }
           done();
         },
       });
+    };
     const stdout = request.stdout ? relay(request.stdout) : null;
     const stderr = relay(request.stderr, (chunk) => {
       stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_CHARS);

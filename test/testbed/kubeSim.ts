@@ -55,7 +55,7 @@ export interface KubeSimOptions {
 }
 
 const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, status: 3, resize: 4, close: 255 } as const;
-/** Output frames queued in the websocket beyond this pause the command's output. */
+/** Output queued in the websocket beyond this pauses the command's output. */
 const SEND_BUFFER_LIMIT = 4 * 1024 * 1024;
 
 export class KubeApiSimulator {
@@ -242,15 +242,18 @@ function runExec(websocket: WebSocket, pod: SimPod, command: string[], streams: 
     spawnFailed = true;
     finish({ status: 'Failure', message: `exec: "${program}": ${error.code === 'ENOENT' ? 'executable file not found in $PATH' : error.message}`, reason: 'InternalError', code: 500 });
   });
-  const forward = (source: NodeJS.ReadableStream & { pause(): void; resume(): void }, channel: number, wanted: boolean) => {
+  // Output waiting to be written to the socket pauses the command once it passes the limit, and
+  // resumes it when the socket has taken half of it.
+  let unsent = 0;
+  const forward = (source: NodeJS.ReadableStream & { pause(): void; resume(): void; isPaused(): boolean }, channel: number, wanted: boolean) => {
     source.on('data', (chunk: Buffer) => {
       if (!wanted || websocket.readyState !== websocket.OPEN) return;
-      websocket.send(Buffer.concat([Buffer.from([channel]), chunk]));
-      if (websocket.bufferedAmount > SEND_BUFFER_LIMIT) {
-        source.pause();
-        const wait = () => (websocket.bufferedAmount > SEND_BUFFER_LIMIT / 2 && websocket.readyState === websocket.OPEN ? setTimeout(wait, 5) : source.resume());
-        wait();
-      }
+      unsent += chunk.length;
+      websocket.send(Buffer.concat([Buffer.from([channel]), chunk]), () => {
+        unsent -= chunk.length;
+        if (unsent < SEND_BUFFER_LIMIT / 2 && source.isPaused()) source.resume();
+      });
+      if (unsent > SEND_BUFFER_LIMIT) source.pause();
     });
   };
   forward(child.stdout, CHANNEL.stdout, streams.stdout);
