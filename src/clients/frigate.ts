@@ -301,7 +301,10 @@ export class FrigateClient {
       const request = (secure ? httpsRequest : httpRequest)(url, options, (response) => {
         request.setTimeout(0);
         response.setTimeout(timeoutMs, () => response.destroy(new FrigateError('timeout', `${this.description} stopped sending ${spec.path} for ${timeoutMs / 1000} s`)));
-        spec.signal?.addEventListener('abort', () => response.destroy(new CancelledError()), { once: true });
+        const onAbortBody = () => response.destroy(new CancelledError());
+        spec.signal?.addEventListener('abort', onAbortBody, { once: true });
+        response.on('close', () => spec.signal?.removeEventListener('abort', onAbortBody));
+        // Errors reach whoever reads the body; without a listener an unread failed body would crash.
         response.on('error', () => {});
         resolve({ status: response.statusCode ?? 0, headers: response.headers, body: response });
       });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -160,6 +161,17 @@ describe('Frigate client against the Frigate simulator', function () {
         sim.faceRecognition = true;
       }
     });
+  });
+
+  it('leaves no listeners on a long run\'s signal after its requests finish', async () => {
+    const client = new FrigateClient(target);
+    const run = new AbortController();
+    for (let index = 0; index < 20; index++) {
+      const { stream } = await client.downloadFace('Asha', 'Asha-1.webp', run.signal);
+      await readAll(stream);
+      await client.faces(run.signal);
+    }
+    assert.equal(getEventListeners(run.signal, 'abort').length, 0);
   });
 
   describe('CSRF', () => {

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -52,6 +52,8 @@ describe('Kubernetes client against the API simulator', function () {
       const second = await sim.writeKubeconfig({ file: join(sim.dir, 'second'), context: 'monit' });
       const env = { KUBECONFIG: `${first}:${join(sim.dir, 'missing')}:${second}` };
       assert.deepEqual(kubeconfigFiles({}, env), [first, join(sim.dir, 'missing'), second]);
+      assert.deepEqual(kubeconfigFiles({}, {}), [join(homedir(), '.kube', 'config')]);
+      assert.deepEqual(kubeconfigFiles({ kubeconfig: '~/clusters/prod.yaml' }, env), [join(homedir(), 'clusters', 'prod.yaml')], 'the inventory file wins over KUBECONFIG');
       const monit = await KubeClient.connect({ context: 'monit' }, env);
       assert.equal(monit.context, 'monit');
       assert.equal(monit.server, sim.url);
