@@ -10,6 +10,7 @@ import { completeActionCell, completionScope } from '../src/core/assist/completi
 import { diagnoseRunbook } from '../src/core/assist/diagnostics';
 import { parseRunbook } from '../src/core/runbook/parse';
 import { checkRunbook } from '../src/core/runner/validate';
+import { median } from './statistics';
 
 const STEP = `## Volume {n}
 
@@ -33,11 +34,6 @@ function runbookWithSteps(pairs: number): string {
   let text = '---\nparams:\n  strip: { type: number, default: 1 }\n---\n\n# Restore\n\n';
   for (let n = 1; n <= pairs; n++) text += STEP.replaceAll('{n}', String(n));
   return text;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 /**

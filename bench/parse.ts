@@ -6,51 +6,8 @@
 import markdownIt from 'markdown-it';
 import { parseRunbook } from '../src/core/runbook/parse';
 import { serializeRunbook } from '../src/core/runbook/serialize';
-
-const SECTION = `## Restore the {n}th volume
-
-Before restoring, check that the **backup location** is mounted and that nothing writes to the
-target. The restore replaces the files in place; the plan below shows which ones.
-
-- Stop the application: \`kubectl scale deploy/app --replicas=0\`
-- Check free space on the target host
-- Keep the old data until the restore is verified
-
-\`\`\`lifeboat {id=list{n}}
-action: archive.list
-location: /srv/backups/app
-prefix: app
-\`\`\`
-
-| host | path | retention |
-|------|------|-----------|
-| nas  | /srv/backups/app | 7 |
-| pi5  | /mnt/ssd/backups | 3 |
-
-\`\`\`bash {name="Check space"}
-df -h /srv
-du -sh /srv/app/* | sort -h | tail -5
-\`\`\`
-
-> **Note**: the archive keeps file modes; ownership is not restored.
-
-\`\`\`yaml
-schedule: "0 3 * * *"
-keep: 7
-\`\`\`
-
-`;
-
-function runbookOfSize(bytes: number): string {
-  let text = '---\ntitle: Benchmark runbook\nparams:\n  date: { type: date, format: YYYYMMDD }\n---\n\n# Runbook\n\n';
-  for (let n = 1; text.length < bytes; n++) text += SECTION.replaceAll('{n}', String(n));
-  return text;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
+import { runbookOfSize } from './sampleRunbook';
+import { median } from './statistics';
 
 /**
  * Runs the two workloads in alternating order (floor first on even rounds, ours first on odd ones) so

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, builds, type-checks, lints, runs the
-# unit tests in plain Node and the extension-host suite in a real VS Code (code-server). Ends with the
-# line "N passed, N failed" counting both.
+# unit tests in plain Node, the extension-host suite in a real VS Code (code-server), and the browser
+# e2e (the workbench driven through its UI, and the demo's smoke check). Ends with the line
+# "N passed, N failed" counting all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,11 +24,12 @@ trap 'rm -rf "$logs"' EXIT
 status=0
 npx mocha | tee "$logs/unit" || status=1
 node out/test/vscode/runInCodeServer.js | tee "$logs/vscode" || status=1
+npx mocha --config test/e2e/mocharc.json | tee "$logs/e2e" || status=1
 
 # Each suite prints "N passed, N failed"; a suite that printed none counts as one failure.
 total() {
   local passed=0 failed=0 line
-  for log in "$logs/unit" "$logs/vscode"; do
+  for log in "$logs/unit" "$logs/vscode" "$logs/e2e"; do
     line=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
     if [ -z "$line" ]; then failed=$((failed + 1)); continue; fi
     passed=$((passed + $(echo "$line" | cut -d' ' -f1)))

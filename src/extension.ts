@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { registerActionCellAssist } from './vscode/actionCellAssist';
+import type { LifeboatApi } from './vscode/api';
 import { registerCommands } from './vscode/commands';
 import { registerNotebook } from './vscode/notebook';
 import { createServices } from './vscode/services';
@@ -9,16 +10,20 @@ import { registerViews } from './vscode/views';
  * Composition root: the only place that knows every part. Activation registers only; parsers,
  * schemas and clients load on first use (`import()` keeps their module code from running now).
  */
-export function activate(context: vscode.ExtensionContext): void {
+export function activate(context: vscode.ExtensionContext): LifeboatApi {
   const log = vscode.window.createOutputChannel('Lifeboat', { log: true });
   const services = createServices(context, log);
+  const views = registerViews(services);
   context.subscriptions.push(
     log,
     ...registerNotebook(services),
     ...registerActionCellAssist(services),
-    ...registerViews(services),
+    ...views.disposables,
     ...registerCommands(services),
   );
+  return { views: views.views };
 }
 
 export function deactivate(): void {}
+
+export type { LifeboatApi } from './vscode/api';

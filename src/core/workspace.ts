@@ -3,8 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { Inventory } from './actions/spec';
 import { ValidationError } from './errors';
-
-export const INVENTORY_FILE = 'lifeboat.yaml';
+import { INVENTORY_FILE } from './paths';
 
 /** The workspace of a runbook: the nearest folder up from it that holds `lifeboat.yaml`, else its own folder. */
 export async function findWorkspaceDir(runbookPath: string): Promise<string> {
@@ -59,4 +58,9 @@ export async function loadWorkspace(runbookPath: string, explicit?: string): Pro
   const workspaceDir = await findWorkspaceDir(runbookPath);
   const inventory = await loadInventory(explicit ?? join(workspaceDir, INVENTORY_FILE), { required: explicit !== undefined });
   return { workspaceDir, inventory };
+}
+
+/** A workspace folder known in advance (the editor's) and its `lifeboat.yaml` when there is one. */
+export async function loadWorkspaceAt(workspaceDir: string): Promise<{ workspaceDir: string; inventory: Inventory }> {
+  return { workspaceDir, inventory: await loadInventory(join(workspaceDir, INVENTORY_FILE), { required: false }) };
 }

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ActionRegistry } from '../core/actions/registry';
 import type { ActionSpec, ProgressUpdate } from '../core/actions/spec';
@@ -8,7 +7,7 @@ import type { Step } from '../core/runbook/steps';
 import { RunRecorder } from '../core/runner/records';
 import type { StepStatus } from '../core/runner/session';
 import { RunSession } from '../core/runner/session';
-import { INVENTORY_FILE, loadInventory } from '../core/workspace';
+import { loadWorkspaceAt } from '../core/workspace';
 import { confirmDestructive } from './confirm';
 import { promptActionParams } from './prompts';
 import { workspaceSecrets } from './secrets';
@@ -77,7 +76,7 @@ export async function runActionCommand(services: Services, request: RunActionReq
     definitions: {},
     params: {},
     secrets: workspaceSecrets(services.context.secrets, (value) => redactor.add(value)),
-    inventory: await loadInventory(join(workspaceDir, INVENTORY_FILE), { required: false }),
+    inventory: (await loadWorkspaceAt(workspaceDir)).inventory,
     redactor,
     recorder: new RunRecorder(workspaceDir, redactor),
     confirm: (_step, plan) => confirmDestructive(title, plan),
@@ -115,7 +114,7 @@ export async function runActionCommand(services: Services, request: RunActionReq
   if (report.status === 'succeeded') {
     services.log.info(`${title}: succeeded in ${formatDuration(report.durationMs)}`);
     void vscode.window.showInformationMessage(`${title}: done in ${formatDuration(report.durationMs)}.`, 'Show Details').then((choice) => {
-      if (choice) void showDetails(title, report.markdown ?? '');
+      if (choice) void services.showMarkdown(title, report.markdown ?? '');
     });
   } else if (report.status === 'cancelled') {
     void vscode.window.showInformationMessage(`${title} was cancelled; nothing more was changed.`);
@@ -138,9 +137,4 @@ function percentDone(update: ProgressUpdate): number | undefined {
   if (update.totalBytes) return Math.min(100, (100 * (update.bytes ?? 0)) / update.totalBytes);
   if (update.totalItems) return Math.min(100, (100 * (update.items ?? 0)) / update.totalItems);
   return undefined;
-}
-
-async function showDetails(title: string, markdown: string): Promise<void> {
-  const document = await vscode.workspace.openTextDocument({ language: 'markdown', content: `# ${title}\n\n${markdown}\n` });
-  await vscode.commands.executeCommand('markdown.showPreview', document.uri);
 }

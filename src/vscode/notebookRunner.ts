@@ -11,7 +11,7 @@ import { RunRecorder } from '../core/runner/records';
 import type { StepReport } from '../core/runner/session';
 import { RunSession } from '../core/runner/session';
 import { checkRunbook } from '../core/runner/validate';
-import { loadWorkspace } from '../core/workspace';
+import { loadWorkspace, loadWorkspaceAt } from '../core/workspace';
 import { confirmDestructive } from './confirm';
 import { runbookOfNotebook } from './notebookSerializer';
 import type { ParameterStore } from './parameterStore';
@@ -99,12 +99,15 @@ export class NotebookRunner implements vscode.Disposable {
     }
     if (steps.length === 0) return;
 
-    const { workspaceDir, inventory } = await loadWorkspace(notebook.uri.fsPath);
+    // A runbook from outside the workspace (a bundled one) runs against the workspace folder: its
+    // relative paths, inventory and run history are the workspace's, never the extension's folder.
+    const hostFolder = vscode.workspace.getWorkspaceFolder(notebook.uri) ? undefined : vscode.workspace.workspaceFolders?.find((folder) => folder.uri.scheme === 'file');
+    const { workspaceDir, inventory } = hostFolder ? await loadWorkspaceAt(hostFolder.uri.fsPath) : await loadWorkspace(notebook.uri.fsPath);
     const redactor = new Redactor();
     const views = new Map<number, CellOutputView>();
     const session = new RunSession({
       registry,
-      runbook: relative(workspaceDir, notebook.uri.fsPath),
+      runbook: hostFolder ? notebook.uri.fsPath : relative(workspaceDir, notebook.uri.fsPath),
       workspaceDir,
       definitions: checked.definitions,
       params: resolveParams(checked.definitions, supplied).values,

@@ -13,5 +13,8 @@ export { runActionCommand } from './actionCommand';
 export { cellStatusItems } from './cellStatus';
 export { NotebookRunner } from './notebookRunner';
 export { editParameters } from './parameterEditor';
+export { createActionContext } from '../core/actions/context';
+export { loadInventory } from '../core/workspace';
+export { prefixOfArchiveName } from '../actions/archive/naming';
 export { completeActionCell, completionScope } from '../core/assist/completions';
 export { diagnoseRunbook } from '../core/assist/diagnostics';

@@ -10,10 +10,16 @@ export interface Services {
   registry(): ActionRegistry;
   /** An error notification that offers the log, where the details are. */
   showError(message: string): void;
+  /** Shows a result as a read-only Markdown preview: nothing to save when it is closed. */
+  showMarkdown(title: string, markdown: string): Promise<void>;
 }
+
+const DETAILS_SCHEME = 'lifeboat-details';
 
 export function createServices(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): Services {
   let registry: ActionRegistry | undefined;
+  const details = new Map<string, string>();
+  context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, { provideTextDocumentContent: (uri) => details.get(uri.toString()) }));
   return {
     context,
     log,
@@ -26,6 +32,11 @@ export function createServices(context: vscode.ExtensionContext, log: vscode.Log
       void vscode.window.showErrorMessage(message, 'Show Log').then((choice) => {
         if (choice) log.show(true);
       });
+    },
+    async showMarkdown(title, markdown) {
+      const uri = vscode.Uri.from({ scheme: DETAILS_SCHEME, path: `/${title.replace(/[\\/]/g, '-')}.md`, query: String(details.size + 1) });
+      details.set(uri.toString(), `# ${title}\n\n${markdown}\n`);
+      await vscode.commands.executeCommand('markdown.showPreview', uri);
     },
   };
 }

@@ -15,3 +15,9 @@ export const SEEDS_DIR = join(REPO_ROOT, '..', 'shared', 'seeds');
 export const CONTRACTS_DIR = join(REPO_ROOT, '..', 'shared', 'contracts');
 
 export const CLI = join(REPO_ROOT, 'dist', 'cli.js');
+
+/** Fails before anything starts, naming each missing file and what makes it. */
+export function requireFiles(files: ReadonlyArray<readonly [path: string, hint: string]>): void {
+  const missing = files.filter(([path]) => !existsSync(path)).map(([path, hint]) => `missing ${path}: ${hint}`);
+  if (missing.length > 0) throw new Error(missing.join('\n'));
+}

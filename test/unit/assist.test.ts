@@ -43,7 +43,7 @@ describe('action cell completion', () => {
   const labels = (cell: string) => complete(cell).map((completion) => completion.label);
   const inserts = (cell: string) => complete(cell).map((completion) => `${completion.insertText} @${show(completion.range)}`);
 
-  const ACTION_IDS = ['archive.create', 'archive.list', 'archive.restore', 'archive.verify', 'shell'];
+  const ACTION_IDS = ['archive.create', 'archive.delete', 'archive.list', 'archive.restore', 'archive.verify', 'shell'];
   const ARCHIVE_CREATE_KEYS = ['paths', 'base', 'exclude', 'destination', 'prefix', 'namePattern', 'level', 'keep', 'id', 'dryRun'];
 
   const labelCases: Array<[string, string, string[]]> = [
@@ -54,7 +54,7 @@ describe('action cell completion', () => {
     ['keys already written are not offered', 'action: archive.create\npaths: [a]\nid: make\nde|', ARCHIVE_CREATE_KEYS.filter((key) => key !== 'paths' && key !== 'id')],
     ['the key being typed is offered even though it is written', 'action: archive.verify\npa|th: x', ['path', 'prefix', 'id', 'dryRun']],
     ['an unknown action: only the step keys', 'action: archive.nope\n|', ['id', 'dryRun']],
-    ['an action written after the cursor still counts', '|\naction: archive.list', ['location', 'prefix', 'id', 'dryRun']],
+    ['an action written after the cursor still counts', '|\naction: archive.list', ['location', 'prefix', 'archive', 'id', 'dryRun']],
     ['a boolean parameter: true and false', 'action: archive.restore\noverwrite: |', ['true', 'false']],
     ['an enum parameter: its values', 'action: shell\nscript: ls\ninterpreter: |', ['bash', 'sh']],
     ['dryRun: true and false', 'action: archive.list\ndryRun: |', ['true', 'false']],
@@ -73,8 +73,8 @@ describe('action cell completion', () => {
   }
 
   const insertCases: Array<[string, string, string[]]> = [
-    ['a key gets its colon and a space', 'action: archive.list\nlo|', ['location:  @1:0-2', 'prefix:  @1:0-2', 'id:  @1:0-2', 'dryRun:  @1:0-2']],
-    ['a key that has its colon is only renamed', 'action: archive.list\nlo|c: x', ['location @1:0-3', 'prefix @1:0-3', 'id @1:0-3', 'dryRun @1:0-3']],
+    ['a key gets its colon and a space', 'action: archive.list\nlo|', ['location:  @1:0-2', 'prefix:  @1:0-2', 'archive:  @1:0-2', 'id:  @1:0-2', 'dryRun:  @1:0-2']],
+    ['a key that has its colon is only renamed', 'action: archive.list\nlo|c: x', ['location @1:0-3', 'prefix @1:0-3', 'archive @1:0-3', 'id @1:0-3', 'dryRun @1:0-3']],
     ['right after the colon a value gets its space', 'dryRun:|', [' true @0:7-7', ' false @0:7-7']],
     ['a typed value is replaced', 'dryRun: tr|', ['true @0:8-10', 'false @0:8-10']],
     ['a reference is closed', 'action: archive.verify\npath: ${ |', ['params.keep} @1:9-9', 'params.method} @1:9-9', 'steps.find. @1:9-9']],
@@ -112,7 +112,7 @@ describe('action cell diagnostics', () => {
     ['YAML errors where the parser found them (here: the end)', 'action: archive.verify\npath: [x', ['1:8-8 not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]']],
     ['a missing action on the first line', 'path: x', ['0:0-7 `action`: missing `action: <id>` (run `lifeboat actions` for the list)']],
     ['an empty action at its key', 'action:\npath: x', ['0:0-6 `action`: missing `action: <id>` (run `lifeboat actions` for the list)']],
-    ['an unknown action at its id, with suggestions', 'action: archive.verif', ["0:8-21 `action`: unknown action 'archive.verif' (did you mean archive.create, archive.list, archive.restore, archive.verify?)"]],
+    ['an unknown action at its id, with suggestions', 'action: archive.verif', ["0:8-21 `action`: unknown action 'archive.verif' (did you mean archive.create, archive.delete, archive.list, archive.restore, archive.verify?)"]],
     ['an unknown action without a near id', 'action: frigate', ["0:8-15 `action`: unknown action 'frigate' (run `lifeboat actions` for the list)"]],
     ['an unknown parameter at its key', 'action: archive.verify\npath: x\ncolour: blue', ['2:0-6 `colour`: unknown field (archive.verify takes: path, prefix)']],
     ['a missing required parameter at the action that needs it', 'action: archive.restore\narchive: a.tar.gz', ['0:8-23 `target`: required, expected string']],

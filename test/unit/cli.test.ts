@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -180,9 +180,18 @@ describe('lifeboat CLI', function () {
 
       const records = await readRecords(workspace);
       assert.equal(records.length, 2);
-      assert.deepEqual(Object.keys(records[0]!).sort(), ['action', 'cell', 'durationMs', 'host', 'params', 'runbook', 'status', 'step', 'time', 'user']);
+      assert.deepEqual(Object.keys(records[0]!).sort(), ['action', 'cell', 'durationMs', 'host', 'params', 'run', 'runStartedAt', 'runbook', 'status', 'step', 'time', 'user']);
       assert.equal(records[0]!.runbook, 'r.runbook.md');
       assert.doesNotMatch(JSON.stringify(records), /s3cr3t-value/);
+
+      // Both steps belong to one run; running again is another run.
+      assert.equal(records[0]!.run, records[1]!.run);
+      assert.equal(records[0]!.runStartedAt, records[1]!.runStartedAt);
+      assert.ok(Date.parse(String(records[0]!.runStartedAt)) <= Date.parse(String(records[0]!.time)));
+      const again = await lifeboat(['run', file, '--param', 'name=there', '--param', 'token=s3cr3t-value'], { cwd: workspace });
+      assert.equal(again.code, 0, again.stderr);
+      const runs = new Set((await readRecords(workspace)).map((record) => record.run));
+      assert.equal(runs.size, 2);
     });
 
     it('stops at the first failing step and exits 1', async () => {
@@ -265,6 +274,32 @@ describe('lifeboat CLI', function () {
         const restore = await lifeboat(['run', runbook('local-restore.runbook.md'), '--param', 'target=restored'], { cwd: workspace });
         assert.equal(restore.code, 0, restore.stderr);
         assert.equal(await readFile(join(workspace, 'restored', 'notes.txt'), 'utf8'), 'original\n');
+      });
+
+      it('restores the archive named by `archive`, the newest by default, and names a missing one', async () => {
+        const first = await lifeboat(['run', runbook('local-backup.runbook.md'), '--param', 'source=app', '--json'], { cwd: workspace });
+        assert.equal(first.code, 0, first.stderr);
+        const { result: made } = JSON.parse(first.stdout.split('\n')[0]!) as { result: { path: string } };
+        // An older backup, as an earlier day would have left it (the name carries the time).
+        const older = join(workspace, 'backups', 'backup-20200101-000000.tar.gz');
+        await rename(made.path, older);
+        await rename(`${made.path}.sha256`, `${older}.sha256`);
+        await writeFile(join(workspace, 'app', 'notes.txt'), 'changed\n');
+        const second = await lifeboat(['run', runbook('local-backup.runbook.md'), '--param', 'source=app'], { cwd: workspace });
+        assert.equal(second.code, 0, second.stderr);
+
+        const chosen = await lifeboat(['run', runbook('local-restore.runbook.md'), '--param', 'target=chosen', '--param', 'archive=backup-20200101-000000.tar.gz'], { cwd: workspace });
+        assert.equal(chosen.code, 0, chosen.stderr);
+        assert.equal(await readFile(join(workspace, 'chosen', 'notes.txt'), 'utf8'), 'original\n');
+
+        const newest = await lifeboat(['run', runbook('local-restore.runbook.md'), '--param', 'target=newest'], { cwd: workspace });
+        assert.equal(newest.code, 0, newest.stderr);
+        assert.equal(await readFile(join(workspace, 'newest', 'notes.txt'), 'utf8'), 'changed\n');
+
+        const missing = await lifeboat(['run', runbook('local-restore.runbook.md'), '--param', 'target=none', '--param', 'archive=backup-19990101.tar.gz'], { cwd: workspace });
+        assert.equal(missing.code, 1);
+        assert.match(missing.stderr, /archive backup-19990101\.tar\.gz is not in .*backups; the newest with prefix backup are backup-\d{8}-\d{6}\.tar\.gz, backup-20200101-000000\.tar\.gz/);
+        assert.equal(existsSync(join(workspace, 'none')), false);
       });
 
       it('refuses a step that overwrites data without --yes when nobody can answer, and runs it with --yes', async () => {

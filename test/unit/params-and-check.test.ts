@@ -168,7 +168,7 @@ describe('lifeboat check', () => {
       'restore.runbook.md:22, cell 5: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
       'restore.runbook.md:8, cell 2, `keep`: expected number, received string, got "many"',
       'restore.runbook.md:9, cell 2, `colour`: unknown field (archive.create takes: paths, base, exclude, destination, prefix, namePattern, level, keep)',
-      'restore.runbook.md:13, cell 3, `action`: unknown action \'archive.restor\' (did you mean archive.create, archive.list, archive.restore, archive.verify?)',
+      'restore.runbook.md:13, cell 3, `action`: unknown action \'archive.restor\' (did you mean archive.create, archive.delete, archive.list, archive.restore, archive.verify?)',
       'restore.runbook.md:18, cell 4, `path`: ${steps.later.path}: no earlier step has id \'later\'',
     ]);
   });

@@ -30,6 +30,49 @@ export const LAYOUT_RUNBOOK = [
   'Done.  ',
 ].join('');
 
+/**
+ * The workspace inventory: one backup location for each state the Backups view shows. `paged` gets
+ * more archives than a page holds, `single` exactly one (its last verified archive), `broken` names a
+ * folder that does not exist, and `nas` is a kind of location the view does not list yet.
+ */
+export const INVENTORY = [
+  'locations:',
+  '  local:',
+  '    path: backups',
+  '  paged:',
+  '    path: paged',
+  '  single:',
+  '    path: single',
+  '  broken:',
+  '    path: missing-folder',
+  '  nas:',
+  '    host: nas',
+  '    path: /srv/backups',
+  '',
+].join('\n');
+
+/** How many archives the make-archives runbook writes into each location. */
+export const ARCHIVES_PER_LOCATION = { local: 2, paged: 7, single: 1 } as const;
+
+const archiveCell = (prefix: string, destination: string) => ['```lifeboat', 'action: archive.create', 'paths: [data]', `destination: ${destination}`, `prefix: ${prefix}`, '```', ''];
+
+/**
+ * Makes real archives with `archive.create`, run by the CLI in the test workspace (which also records
+ * the run for the Runs view). Prefixes differ because archives made in one second share a timestamp.
+ */
+export const MAKE_ARCHIVES_RUNBOOK = [
+  '---',
+  'title: Make the test archives',
+  '---',
+  '',
+  '# Make the test archives',
+  '',
+  ...archiveCell('app', 'backups'),
+  ...archiveCell('db', 'backups'),
+  ...Array.from({ length: ARCHIVES_PER_LOCATION.paged }, (_, index) => archiveCell(`page${index + 1}`, 'paged')).flat(),
+  ...archiveCell('only', 'single'),
+].join('\n');
+
 /** Steps the controller runs: a parameter in a shell step, two actions, a failure and a step after it. */
 export const RUN_RUNBOOK = [
   '---',
@@ -124,4 +167,6 @@ export const FIXTURE_FILES: Readonly<Record<string, string>> = {
   'plain-notes.md': '# Notes\n\n```bash\necho from a plain markdown file\n```\n',
   'data/app.conf': 'listen: 0.0.0.0:5000\n',
   'data/faces/asha.webp': 'not really an image, but bytes to archive\n',
+  'lifeboat.yaml': INVENTORY,
+  'make-archives.runbook.md': MAKE_ARCHIVES_RUNBOOK,
 };

@@ -2,11 +2,14 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { defineAction, type ActionContext, type ActionPlan } from '../../core/actions/spec';
-import { formatAge, formatBytes, markdownTable } from '../../core/render';
+import { formatAge, formatBytes, formatLocalDateTime, markdownTable } from '../../core/render';
 import { sidecarPath } from './checksum';
 import { archivePrefix, hasPrefix, isArchiveFileName, timestampFromName } from './naming';
 import { resolveUserPath } from '../paths';
-import { readVerifiedState } from './verifiedState';
+import { readVerifiedState, recordApplies } from './verifiedState';
+
+/** The `archive` value that selects the newest archive. */
+const LATEST = 'latest';
 
 export const archiveListParams = z
   .object({
@@ -14,6 +17,13 @@ export const archiveListParams = z
     prefix: archivePrefix
       .optional()
       .describe('Only archives whose name starts with this prefix (e.g. `frigate-faces`).'),
+    archive: z
+      .string()
+      .refine((value) => value === LATEST || (isArchiveFileName(value) && path.basename(value) === value), {
+        message: `must be \`${LATEST}\` or the file name of an archive in the folder (*.tar.gz, *.tgz, no folder part)`,
+      })
+      .optional()
+      .describe(`Picks one archive as \`selected\` in the result: \`${LATEST}\` for the newest listed, or an archive's file name. Fails when there is no such archive.`),
   })
   .strict();
 
@@ -31,11 +41,15 @@ export interface ListedArchive {
   checksumFile: boolean;
   verified: VerifiedStatus;
   verifiedAt?: string;
+  /** The digest the last verification computed. */
+  sha256?: string;
 }
 
 export interface ArchiveListResult {
   location: string;
   archives: ListedArchive[];
+  /** The archive the `archive` parameter picked; absent without one. */
+  selected?: ListedArchive;
 }
 
 /** Cheap by design: names, sizes and the recorded verification state; no archive is opened. */
@@ -58,8 +72,7 @@ async function listArchives(params: ArchiveListParams, ctx: ActionContext): Prom
     if (!stats?.isFile()) continue;
     const nameDate = timestampFromName(name);
     const record = verifiedState[name];
-    // A record made for a file of another size describes an earlier file under this name.
-    const applies = record !== undefined && (record.bytes === undefined || record.bytes === stats.size);
+    const applies = recordApplies(record, stats.size);
     const archive: ListedArchive = {
       name,
       path: filePath,
@@ -69,11 +82,34 @@ async function listArchives(params: ArchiveListParams, ctx: ActionContext): Prom
       checksumFile: present.has(path.basename(sidecarPath(filePath))),
       verified: applies ? (record.ok ? 'ok' : 'failed') : 'never',
     };
-    if (applies) archive.verifiedAt = record.verifiedAt;
+    if (applies) {
+      archive.verifiedAt = record.verifiedAt;
+      if (record.sha256 !== undefined) archive.sha256 = record.sha256;
+    }
     archives.push(archive);
   }
   archives.sort((a, b) => (a.date === b.date ? b.name.localeCompare(a.name) : a.date < b.date ? 1 : -1));
-  return { location, archives };
+  const result: ArchiveListResult = { location, archives };
+  if (params.archive !== undefined) result.selected = selectArchive(params.archive, archives, { location, prefix: params.prefix, present });
+  return result;
+}
+
+/** The archive `archive` names among those listed; an error says why there is none. */
+function selectArchive(wanted: string, archives: readonly ListedArchive[], where: { location: string; prefix: string | undefined; present: ReadonlySet<string> }): ListedArchive {
+  const withPrefix = where.prefix === undefined ? '' : ` with prefix ${where.prefix}`;
+  if (wanted === LATEST) {
+    const newest = archives[0];
+    if (!newest) throw new Error(`no archive to select: ${where.location} holds no archives${withPrefix}`);
+    return newest;
+  }
+  const found = archives.find((archive) => archive.name === wanted);
+  if (found) return found;
+  if (where.present.has(wanted) && !hasPrefix(wanted, where.prefix)) {
+    throw new Error(`archive ${wanted} in ${where.location} does not have the prefix ${where.prefix}; pass the prefix it was made with`);
+  }
+  const newest = archives.slice(0, 3).map((archive) => archive.name);
+  const hint = newest.length > 0 ? `; the newest${withPrefix} are ${newest.join(', ')}` : `; it holds no archives${withPrefix}`;
+  throw new Error(`archive ${wanted} is not in ${where.location}${hint}`);
 }
 
 async function planList(params: ArchiveListParams, ctx: ActionContext): Promise<ActionPlan> {
@@ -83,22 +119,17 @@ async function planList(params: ArchiveListParams, ctx: ActionContext): Promise<
 
 function renderList(result: ArchiveListResult): string {
   if (result.archives.length === 0) return `No archives in \`${result.location}\`.`;
+  const selected = result.selected ? `\n\nSelected: \`${result.selected.name}\`.` : '';
   const now = new Date();
   const rows = result.archives.map((archive) => [
     archive.name,
-    localDateTime(new Date(archive.date)) + (archive.dateSource === 'mtime' ? ' (mtime)' : ''),
+    formatLocalDateTime(new Date(archive.date)) + (archive.dateSource === 'mtime' ? ' (mtime)' : ''),
     formatAge(new Date(archive.date), now),
     formatBytes(archive.bytes),
     archive.checksumFile ? 'yes' : 'no',
     archive.verified === 'never' ? 'never' : `${archive.verified} (${archive.verifiedAt ? formatAge(new Date(archive.verifiedAt), now) : '?'})`,
   ]);
-  return `${result.archives.length} archive(s) in \`${result.location}\`, newest first:\n\n${markdownTable(['Archive', 'Date', 'Age', 'Size', 'SHA-256 file', 'Verified'], rows)}`;
-}
-
-/** Local time, as the names carry it: `2026-01-24 06:51`. */
-function localDateTime(date: Date): string {
-  const two = (value: number) => String(value).padStart(2, '0');
-  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}`;
+  return `${result.archives.length} archive(s) in \`${result.location}\`, newest first:\n\n${markdownTable(['Archive', 'Date', 'Age', 'Size', 'SHA-256 file', 'Verified'], rows)}${selected}`;
 }
 
 export const archiveList = defineAction({

@@ -101,3 +101,16 @@ export function timestampFromName(name: string): Date | undefined {
     date.getFullYear() === year && date.getMonth() === month - 1 && date.getDate() === day && date.getHours() === hours && date.getMinutes() === minutes && date.getSeconds() === seconds;
   return valid ? date : undefined;
 }
+
+/**
+ * The prefix an archive was made with, read back from its name: what comes before the name's
+ * timestamp (`app-data-20260124-065100.tar.gz` → `app-data`), or the whole stem of an undated name.
+ * Undefined when that is not a usable prefix. Lets a caller that holds one archive (a tree node)
+ * fill in a runbook's `prefix` parameter so the archive is among those it lists.
+ */
+export function prefixOfArchiveName(name: string): string | undefined {
+  const stem = name.replace(/\.(tar\.gz|tgz)$/, '');
+  const timestamp = NAME_TIMESTAMP.exec(stem);
+  const prefix = (timestamp ? stem.slice(0, timestamp.index) : stem).replace(/[-_.]+$/, '');
+  return SAFE_PREFIX.test(prefix) && hasPrefix(name, prefix) ? prefix : undefined;
+}

@@ -59,7 +59,7 @@ function newestFirst(a: RetentionCandidate, b: RetentionCandidate): number {
 }
 
 /** Deletes archives with their checksum sidecars and forgets their verification records. */
-export async function deleteArchives(directory: string, doomed: readonly RetentionCandidate[]): Promise<void> {
+export async function deleteArchives(directory: string, doomed: readonly { name: string; path: string }[]): Promise<void> {
   for (const archive of doomed) {
     await unlinkIfPresent(archive.path);
     await unlinkIfPresent(sidecarPath(archive.path));

@@ -22,6 +22,11 @@ const verificationRecordSchema = z.object({
 export type VerificationRecord = z.infer<typeof verificationRecordSchema>;
 export type VerifiedState = Record<string, VerificationRecord>;
 
+/** Whether a record describes the file now under its name: one made for another size does not. */
+export function recordApplies(record: VerificationRecord | undefined, bytes: number): record is VerificationRecord {
+  return record !== undefined && (record.bytes === undefined || record.bytes === bytes);
+}
+
 export async function readVerifiedState(directory: string): Promise<VerifiedState> {
   let text: string;
   try {

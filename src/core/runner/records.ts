@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,10 @@ export interface RunRecord {
   time: string;
   user: string;
   host: string;
+  /** The run this step belonged to: every step of one run carries the same id. */
+  run: string;
+  /** ISO time the run started, the same on every record of the run. */
+  runStartedAt: string;
   runbook: string;
   cell: number;
   step?: string;
@@ -20,15 +25,21 @@ export interface RunRecord {
   error?: string;
 }
 
-/** Appends run records, with every known secret masked, to the workspace's run history. */
+/**
+ * Appends run records, with every known secret masked, to the workspace's run history. One
+ * recorder is one run: create a new one for each run, so the history can group its steps.
+ */
 export class RunRecorder {
+  readonly runId = randomUUID();
+
   constructor(
     private readonly workspaceDir: string,
     private readonly redactor: Redactor,
+    readonly startedAt = new Date(),
   ) {}
 
-  async append(record: Omit<RunRecord, 'time' | 'user' | 'host'>, now = new Date()): Promise<void> {
-    const full: RunRecord = { time: now.toISOString(), user: currentUser(), host: hostname(), ...record };
+  async append(record: Omit<RunRecord, 'time' | 'user' | 'host' | 'run' | 'runStartedAt'>, now = new Date()): Promise<void> {
+    const full: RunRecord = { time: now.toISOString(), user: currentUser(), host: hostname(), run: this.runId, runStartedAt: this.startedAt.toISOString(), ...record };
     const dir = join(this.workspaceDir, RUNS_DIR);
     await mkdir(dir, { recursive: true });
     await appendFile(join(dir, `${localDate(now)}.jsonl`), `${this.redactor.redact(JSON.stringify(full))}\n`, { mode: 0o600 });
@@ -43,7 +54,8 @@ function currentUser(): string {
   }
 }
 
-function localDate(date: Date): string {
+/** `YYYY-MM-DD` in local time: the name of a day's run file, so names sort by date. */
+export function localDate(date: Date): string {
   const pad = (value: number) => String(value).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 }

@@ -1,31 +1,11 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { fixtureUri } from './workspace';
-
-/** The second item of a result output: the step's typed result (src/vscode/notebookRunner.ts). */
-const RESULT_MIME = 'application/vnd.lifeboat.result+json';
-
-function outputText(cell: vscode.NotebookCell, mime?: string): string {
-  const decoder = new TextDecoder();
-  return cell.outputs
-    .flatMap((output) => output.items)
-    .filter((item) => mime === undefined || item.mime === mime)
-    .map((item) => decoder.decode(item.data))
-    .join('');
-}
+import { fixtureUri, outputText, RESULT_MIME, waitFor } from './workspace';
 
 async function openRunbook(name: string): Promise<vscode.NotebookDocument> {
   const notebook = await vscode.workspace.openNotebookDocument(fixtureUri(name));
   await vscode.window.showNotebookDocument(notebook);
   return notebook;
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function exists(uri: vscode.Uri): Promise<boolean> {

@@ -27,3 +27,25 @@ export async function saveAndRead(notebook: vscode.NotebookDocument): Promise<st
   if (after.mtime <= before.mtime) throw new Error(`saving ${notebook.uri.toString()} did not write the file`);
   return readText(notebook.uri);
 }
+
+/** The second item of a result output: the step's typed result (src/vscode/notebookRunner.ts). */
+export const RESULT_MIME = 'application/vnd.lifeboat.result+json';
+
+/** The text of a cell's outputs, of one mime type or all. */
+export function outputText(cell: vscode.NotebookCell, mime?: string): string {
+  const decoder = new TextDecoder();
+  return cell.outputs
+    .flatMap((output) => output.items)
+    .filter((item) => mime === undefined || item.mime === mime)
+    .map((item) => decoder.decode(item.data))
+    .join('');
+}
+
+/** Polls until `condition` holds: cell executions end after the command that started them returns. */
+export async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,0 +1,16 @@
+import type { LifeboatViews } from './views';
+
+export type { LifeboatViews } from './views';
+export type { ArchiveNode, BackupNode, BackupsTreeProvider, EmptyNode, ErrorNode, LoadMoreNode, LocationNode, NoticeNode } from './views/backupsView';
+export type { RunbookGroupNode, RunbookNode, RunbookPlaceholderNode, RunbooksNode, RunbooksTreeProvider } from './views/runbooksView';
+export type { RunNode, RunsMessageNode, RunsNode, RunStepNode, RunsTreeProvider } from './views/runsView';
+
+/**
+ * What the extension exports to other extensions and to its tests:
+ * `vscode.extensions.getExtension<LifeboatApi>('lifeboat.lifeboat')?.activate()` resolves to it.
+ * `views` holds the tree data providers of the Runbooks, Backups and Runs views: `getChildren()` and
+ * `getTreeItem()` show what the views show, `refresh()` reads everything again.
+ */
+export interface LifeboatApi {
+  readonly views: LifeboatViews;
+}

@@ -1,0 +1,105 @@
+/**
+ * Lifeboat as a person uses it: the demo lab (scripts/demo-lab.sh) opened in a real VS Code
+ * (code-server) in headless Chromium, with this checkout loaded as the extension under development.
+ * Key states are saved as screenshots in .test-tools/screenshots/ for a person to look at, and
+ * every failure leaves one there too.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
+import type { CodeServer } from '../vscode/codeServer';
+import { launchChromium, openPage, saveScreenshot, startCodeServer, stopCodeServer, stopOnInterrupt, workbenchUrl } from '../vscode/codeServer';
+import { Workbench } from './workbench';
+
+/** The names scripts/demo-lab.sh gives the lab's archives. */
+const ARCHIVE_NAME = /app-\d{8}-\d{6}\.tar\.gz/;
+
+describe('Lifeboat in VS Code (code-server in Chromium)', function () {
+  this.timeout(90_000);
+
+  let temp: string;
+  let server: CodeServer | undefined;
+  let browser: Browser | undefined;
+  let workbench: Workbench;
+
+  before(async function () {
+    requireFiles([
+      [join(REPO_ROOT, 'dist', 'extension.js'), 'run node esbuild.config.mjs'],
+      [CLI, 'run node esbuild.config.mjs'],
+    ]);
+    temp = mkdtempSync(join(tmpdir(), 'lifeboat-e2e-'));
+    const lab = join(temp, 'lab');
+    execFileSync('bash', [join(REPO_ROOT, 'scripts', 'demo-lab.sh'), lab], { stdio: 'pipe' });
+    server = startCodeServer(temp, lab);
+    stopOnInterrupt(server, () => rmSync(temp, { recursive: true, force: true }));
+    const address = await server.address;
+    browser = await launchChromium();
+    const page = await openPage(browser);
+    await page.goto(workbenchUrl(address, lab));
+    workbench = new Workbench(page);
+    await workbench.waitForLifeboat();
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed' || !workbench) return;
+    await saveScreenshot(workbench.page, `failure-${this.currentTest.fullTitle().replace(/[^A-Za-z0-9]+/g, '-')}`);
+  });
+
+  after(async function () {
+    const failed = this.test?.parent?.tests.some((test) => test.state === 'failed');
+    if (failed && server) console.error(`\ncode-server output:\n${server.log.join('').trimEnd()}`);
+    await browser?.close().catch(() => undefined);
+    if (server) await stopCodeServer(server);
+    rmSync(temp, { recursive: true, force: true });
+  });
+
+  it('shows the lab in the Lifeboat views: runbooks by title, the backup location with its archives', async () => {
+    assert.deepEqual(await workbench.showLifeboatViews(), ['Runbooks', 'Backups', 'Runs']);
+    await workbench.viewRow('Runbooks', 'Tour of the lab').waitFor();
+    const runbooks = await workbench.viewRows('Runbooks');
+    for (const title of ['Back up a folder to local archives', 'Restore a local archive', 'Verify local backups']) {
+      assert.ok(runbooks.some((row) => row.includes(title)), `Runbooks lists "${title}": ${runbooks.join(' | ')}`);
+    }
+    // Locations start collapsed; expanding one lists its archives.
+    await workbench.viewRow('Backups', /^local/).click();
+    await workbench.viewRow('Backups', ARCHIVE_NAME).waitFor();
+    const archives = (await workbench.viewRows('Backups')).filter((row) => ARCHIVE_NAME.test(row));
+    assert.equal(archives.length, 2, `Backups lists the lab's two archives: ${archives.join(' | ')}`);
+    await workbench.restPointer();
+    await saveScreenshot(workbench.page, 'lifeboat-views');
+  });
+
+  it('Run All on the lab tour shows the shell output and the table of archives', async () => {
+    await workbench.openFile('lab-tour.runbook.md');
+    await workbench.clickNotebookToolbar('Run All');
+    await workbench.restPointer();
+    const shell = await workbench.waitForWebview('body', (text) => text.includes('Application data in app/:'));
+    assert.match(shell, /\bapp\/data\b/, 'du lists the application folders');
+    const table = await workbench.waitForWebview('table', (text) => ARCHIVE_NAME.test(text));
+    assert.equal(table.match(new RegExp(ARCHIVE_NAME, 'g'))?.length, 2, `the lab's two archives are listed:\n${table}`);
+    await workbench.waitForNotebookToolbar('Run All');
+    await saveScreenshot(workbench.page, 'runbook-after-run-all');
+  });
+
+  it('"Lifeboat: Show Log" shows the Lifeboat log in the Output panel', async () => {
+    await workbench.runCommand('Lifeboat: Show Log');
+    assert.equal(await workbench.outputChannel(), 'Lifeboat');
+  });
+
+  it('"Lifeboat: Verify Archives…" verifies the lab\'s archives and shows the details', async () => {
+    // The run before left the same archive names in the notebook's outputs.
+    await workbench.runCommand('View: Close All Editors');
+    await workbench.runCommand('Lifeboat: Verify Archives');
+    await workbench.answerInput('Verify Archives: path', 'backups');
+    const done = await workbench.waitForNotification('Verify Archives: done');
+    await done.getByRole('button', { name: 'Show Details' }).click();
+    const details = await workbench.waitForWebview('table', (text) => text.includes('Readable') && ARCHIVE_NAME.test(text));
+    assert.equal(details.match(new RegExp(ARCHIVE_NAME, 'g'))?.length, 2, `both archives are verified:\n${details}`);
+    await workbench.restPointer();
+    await saveScreenshot(workbench.page, 'verify-archives-details');
+  });
+});

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ValidationError } from '../../src/core/errors';
+import { readBackupLocations } from '../../src/core/locations';
+import { frontmatterTitle } from '../../src/core/runbook/frontmatterTitle';
+import { REPO_ROOT } from '../support/paths';
+
+describe('what the views read cheaply', () => {
+  describe('frontmatterTitle', () => {
+    it('reads a top-level one-line title, plain or quoted', () => {
+      const cases: [string, string | undefined][] = [
+        ['---\ntitle: Back up the app\n---\n# x', 'Back up the app'],
+        ['\uFEFF---\r\ndescription: d\r\ntitle:   Spaced   \r\n---\r\n', 'Spaced'],
+        ['---\ntitle: "Quoted: \\"x\\""\n---\n', 'Quoted: "x"'],
+        ["---\ntitle: 'It''s fine'\n---\n", "It's fine"],
+        ['---\ntitle: Nightly # the cron one\n---\n', 'Nightly'],
+        ['---\nparams:\n  title: not this one\n---\n', undefined],
+        ['---\ntitle: |\n  Block\n---\n', undefined],
+        ['---\ntitle:\n---\n', undefined],
+        ['---\nparams: {}\n---\ntitle: after the frontmatter\n', undefined],
+        ['# No frontmatter\ntitle: x\n', undefined],
+      ];
+      for (const [text, title] of cases) assert.equal(frontmatterTitle(text), title, JSON.stringify(text));
+    });
+
+    it('reads the titles of the bundled runbooks', () => {
+      assert.equal(frontmatterTitle(readFileSync(join(REPO_ROOT, 'runbooks', 'local-restore.runbook.md'), 'utf8')), 'Restore a local archive');
+    });
+  });
+
+  describe('readBackupLocations', () => {
+    it('reads local folders and recognises the kinds not supported yet', () => {
+      const inventory = {
+        locations: {
+          local: { path: 'backups' },
+          home: { path: '~/archives', keep: 3 },
+          nas: { host: 'nas', path: '/srv/backups' },
+          bucket: { store: 'minio', prefix: 'x/' },
+          empty: { path: '  ' },
+          scalar: 'backups',
+        },
+      };
+      assert.deepEqual(readBackupLocations(inventory, 'lifeboat.yaml'), [
+        { name: 'local', kind: 'local', path: 'backups' },
+        { name: 'home', kind: 'local', path: '~/archives' },
+        { name: 'nas', kind: 'unsupported', reason: 'locations on an SSH host are not supported yet' },
+        { name: 'bucket', kind: 'unsupported', reason: 'locations in an S3 store are not supported yet' },
+        { name: 'empty', kind: 'invalid', problem: '`locations.empty.path`: expected the folder holding the archives' },
+        { name: 'scalar', kind: 'invalid', problem: '`locations.scalar`: expected a mapping such as { path: backups }' },
+      ]);
+    });
+
+    it('has none without a locations section, and names the file when the section is not a mapping', () => {
+      assert.deepEqual(readBackupLocations({}, 'lifeboat.yaml'), []);
+      assert.deepEqual(readBackupLocations({ locations: null }, 'lifeboat.yaml'), []);
+      assert.throws(() => readBackupLocations({ locations: ['backups'] }, '/w/lifeboat.yaml'), (error: Error) => {
+        assert.ok(error instanceof ValidationError);
+        assert.equal(error.message, '/w/lifeboat.yaml, `locations`: expected a mapping of location names to { path: <folder> }');
+        return true;
+      });
+    });
+  });
+});
