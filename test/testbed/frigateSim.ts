@@ -21,6 +21,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selfSignedCertificate, type TestCertificate } from './certificate';
+import { HttpFailure, NGINX_NOT_FOUND, parseJson, readBody, safeName, sendJson, sendText } from './frigateSimHttp';
+import { FRIGATE_SIM_ROUTES, routePattern } from './frigateSimRoutes';
 import { solidWebp, webpSize } from './webp';
 
 export interface FrigateSimUser {
@@ -65,7 +67,6 @@ const MIN_FACE_PIXELS = 40;
 const SESSION_SECONDS = 86_400;
 const COOKIE_NAME = 'frigate_token';
 const NAME_PATTERN = /^[\p{L}\p{N}\s'_-]{1,50}$/u;
-const NGINX_NOT_FOUND = '<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>';
 
 /** A baseline JPEG of 8×8 grey pixels: one DC-only block with one-symbol Huffman tables. */
 const SNAPSHOT_JPEG = Buffer.concat([
@@ -77,15 +78,6 @@ const SNAPSHOT_JPEG = Buffer.concat([
   Buffer.from('ffda0008010100003f00', 'hex'),
   Buffer.from('3fffd9', 'hex'),
 ]);
-
-class HttpFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-  ) {
-    super(`HTTP ${status}`);
-  }
-}
 
 export class FrigateSimulator {
   readonly requests: RecordedRequest[] = [];
@@ -236,7 +228,7 @@ export class FrigateSimulator {
     throw new HttpFailure(404, url.pathname.startsWith('/api/') ? { detail: 'Not Found' } : NGINX_NOT_FOUND);
   }
 
-  // The handlers below are called from FRIGATE_SIM_ROUTES.
+  // The handlers below are called from FRIGATE_SIM_ROUTES (frigateSimRoutes.ts).
 
   async createFace(name: string, response: ServerResponse): Promise<void> {
     await mkdir(join(this.facesDir, safeName(name.replace(/ /g, '_'))), { recursive: true });
@@ -371,100 +363,7 @@ export class FrigateSimulator {
   }
 }
 
-interface RouteContext {
-  params: Record<string, string>;
-  query: URLSearchParams;
-  request: IncomingMessage;
-  body: Buffer;
-  response: ServerResponse;
-  truncate: boolean;
-}
-
-export interface FrigateSimRoute {
-  method: 'GET' | 'POST' | 'PUT';
-  /** The path as Frigate's OpenAPI file writes it (relative to `/api`), or the nginx path of a static file. */
-  path: string;
-  /** Served by FastAPI under `/api` (in the OpenAPI file), or by nginx as a static file (not in it). */
-  api: boolean;
-  /** Query parameters the handler reads. */
-  query?: readonly string[];
-  /** Answers 400 "Face recognition is not enabled." when it is off. */
-  faceWrite?: boolean;
-  handle(sim: FrigateSimulator, context: RouteContext): Promise<void> | void;
-}
-
-/** Every route the simulator serves; the conformance test holds each one against the OpenAPI files. */
-export const FRIGATE_SIM_ROUTES: readonly FrigateSimRoute[] = [
-  { method: 'GET', path: '/version', api: true, handle: (sim, { response }) => sendText(response, 200, sim.version) },
-  { method: 'POST', path: '/login', api: true, handle: (sim, { body, response }) => sim.login(body, response) },
-  { method: 'GET', path: '/faces', api: true, handle: async (sim, { response }) => sendJson(response, 200, await sim.listFaces()) },
-  { method: 'POST', path: '/faces/{name}/create', api: true, faceWrite: true, handle: (sim, { params, response }) => sim.createFace(params.name ?? '', response) },
-  { method: 'POST', path: '/faces/{name}/register', api: true, faceWrite: true, handle: (sim, { params, request, body, response }) => sim.register(params.name ?? '', request, body, response) },
-  { method: 'POST', path: '/faces/{name}/delete', api: true, faceWrite: true, handle: (sim, { params, body, response }) => sim.deleteFaces(params.name ?? '', body, response) },
-  { method: 'PUT', path: '/faces/{old_name}/rename', api: true, faceWrite: true, handle: (sim, { params, body, response }) => sim.renameFace(params.old_name ?? '', body, response) },
-  {
-    method: 'GET',
-    path: '/events',
-    api: true,
-    query: ['camera', 'cameras', 'label', 'labels', 'after', 'before', 'has_snapshot', 'limit', 'sort'],
-    handle: (sim, { query, response }) => sendJson(response, 200, sim.listEvents(query)),
-  },
-  {
-    method: 'GET',
-    path: '/events/{event_id}/snapshot.jpg',
-    api: true,
-    query: ['download'],
-    handle: (sim, { params, query, response }) => sim.sendSnapshot(params.event_id ?? '', query.get('download') === 'true', response),
-  },
-  {
-    method: 'GET',
-    path: '/clips/faces/{name}/{file}',
-    api: false,
-    handle: (sim, { params, response, truncate }) => sim.sendFile(response, join(sim.facesDir, safeName(params.name), safeName(params.file)), truncate),
-  },
-];
-
-function routePattern(route: FrigateSimRoute): RegExp {
-  const escaped = route.path.replace(/[.]/g, '\\.').replace(/\{\w+\}/g, '([^/]+)');
-  return new RegExp(`^${route.api ? '/api' : ''}${escaped}$`);
-}
-
-/** A path segment as Frigate's `sanitize_filename` would keep it: no separators, no dot-dot. */
-function safeName(segment: string | undefined): string {
-  if (!segment || segment.includes('/') || segment.includes('\\') || segment === '..' || segment === '.') throw new HttpFailure(400, { success: false, message: 'Invalid name' });
-  return segment;
-}
-
 function pngSize(file: Buffer): { width: number; height: number } | undefined {
   if (file.length < 24 || file.toString('latin1', 1, 4) !== 'PNG') return undefined;
   return { width: file.readUInt32BE(16), height: file.readUInt32BE(20) };
-}
-
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
-  });
-}
-
-function parseJson(body: Buffer): unknown {
-  try {
-    const parsed: unknown = JSON.parse(body.toString('utf8') || '{}');
-    return parsed && typeof parsed === 'object' ? parsed : {};
-  } catch {
-    throw new HttpFailure(422, { detail: [{ type: 'json_invalid', loc: ['body'], msg: 'JSON decode error' }] });
-  }
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-function sendText(response: ServerResponse, status: number, text: string, type = 'text/plain; charset=utf-8'): void {
-  response.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(text) });
-  response.end(text);
 }
