@@ -9,6 +9,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { CancelledError } from '../core/errors';
+import { formatDuration } from '../core/render';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from './retry';
 
 export type FrigateAuth = { username: string; password: string } | { token: string };
@@ -300,7 +301,7 @@ export class FrigateClient {
     return new Promise<Answer>((resolve, reject) => {
       const request = (secure ? httpsRequest : httpRequest)(url, options, (response) => {
         request.setTimeout(0);
-        response.setTimeout(timeoutMs, () => response.destroy(new FrigateError('timeout', `${this.description} stopped sending ${spec.path} for ${timeoutMs / 1000} s`)));
+        response.setTimeout(timeoutMs, () => response.destroy(new FrigateError('timeout', `${this.description} stopped sending ${spec.path} for ${formatDuration(timeoutMs)}`)));
         const onAbortBody = () => response.destroy(new CancelledError());
         spec.signal?.addEventListener('abort', onAbortBody, { once: true });
         response.on('close', () => spec.signal?.removeEventListener('abort', onAbortBody));
@@ -310,7 +311,7 @@ export class FrigateClient {
       });
       const onAbort = () => request.destroy(new CancelledError());
       spec.signal?.addEventListener('abort', onAbort, { once: true });
-      request.setTimeout(timeoutMs, () => request.destroy(new FrigateError('timeout', `${this.description} did not answer ${spec.method} ${spec.path} within ${timeoutMs / 1000} s`)));
+      request.setTimeout(timeoutMs, () => request.destroy(new FrigateError('timeout', `${this.description} did not answer ${spec.method} ${spec.path} within ${formatDuration(timeoutMs)}`)));
       request.on('error', (error: NodeJS.ErrnoException) => reject(this.networkError(error, spec)));
       request.on('close', () => spec.signal?.removeEventListener('abort', onAbort));
       request.end(spec.body?.data);

@@ -8,6 +8,7 @@ import type * as KubernetesSdk from '@kubernetes/client-node';
 import type { WebSocket } from 'ws';
 import type { Disposable } from '../core/actions/clients';
 import { CancelledError } from '../core/errors';
+import { formatDuration } from '../core/render';
 import { KubeError, PodCommandError, kubeError } from './kubeErrors';
 
 export { KubeError, PodCommandError } from './kubeErrors';
@@ -349,7 +350,7 @@ export class KubeClient implements Disposable {
       if (options.isDone(object)) return object;
       if (Date.now() >= deadline) {
         const phase = object.status?.phase;
-        throw new KubeError('server', `${resource.kind} ${namespace}/${name} on ${this.description} did not finish within ${Math.round(options.timeoutMs / 1000)} s${phase ? ` (phase ${String(phase)})` : ''}`);
+        throw new KubeError('server', `${resource.kind} ${namespace}/${name} on ${this.description} did not finish within ${formatDuration(options.timeoutMs)}${phase ? ` (phase ${String(phase)})` : ''}`);
       }
       await sleep(options.intervalMs ?? 1000, undefined, { signal: options.signal });
     }

@@ -63,6 +63,16 @@ describe('Frigate client against the Frigate simulator', function () {
       assert.match(String(listing?.headers.cookie), /^frigate_token=[\w-]+\.[\w-]+\.[\w-]+$/);
     });
 
+    it('logs in again once when the session has ended', async () => {
+      const client = new FrigateClient(target);
+      await client.faces();
+      const logins = () => sim.requests.filter((request) => request.path === '/api/login').length;
+      const before = logins();
+      sim.endSessions();
+      assert.ok((await client.faces()).people.Asha);
+      assert.equal(logins() - before, 1);
+    });
+
     it('accepts a Bearer token', async () => {
       const client = new FrigateClient({ url: sim.url, ca: sim.certificate.cert, auth: { token: sim.token('admin') } });
       assert.equal(Object.keys((await client.faces()).people).length, 3);
@@ -216,7 +226,7 @@ describe('Frigate client against the Frigate simulator', function () {
 
     it('times out a slow answer', async () => {
       sim.injectFault({ kind: 'slow', delayMs: 1500, path: /^\/api\/version$/, times: 1 });
-      await assert.rejects(new FrigateClient({ ...target, timeoutMs: 300, retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }).version(), isFailure('timeout', /did not answer GET \/api\/version within 0.3 s/));
+      await assert.rejects(new FrigateClient({ ...target, timeoutMs: 300, retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }).version(), isFailure('timeout', /did not answer GET \/api\/version within 300 ms/));
     });
 
     it('retries a dropped connection for reads, never for a register', async () => {

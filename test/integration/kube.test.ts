@@ -259,6 +259,14 @@ describe('Kubernetes client against the API simulator', function () {
       await assert.rejects(kube.patchObject(backup, 'db', 'pg-backup-20260701020000', { spec: { method: 'volumeSnapshot' } }), (error: unknown) => error instanceof KubeError && error.failure === 'invalid' && /immutable/.test(error.message));
     });
 
+    it('stops waiting for an object after the timeout, naming its phase', async () => {
+      await kube.createObject(CUSTOM_RESOURCES.veleroSchedule, namespace, { apiVersion: 'velero.io/v1', kind: 'Schedule', metadata: { name: 'slow-1' }, spec: { schedule: '0 3 * * *', template: {} } });
+      await assert.rejects(
+        kube.waitForObject(CUSTOM_RESOURCES.veleroSchedule, namespace, 'slow-1', { isDone: () => false, intervalMs: 10, timeoutMs: 100 }),
+        /Schedule velero\/slow-1 on cluster 'sim' .* did not finish within 100 ms/,
+      );
+    });
+
     it('reports a missing object as not found, with the server message', async () => {
       await assert.rejects(kube.getObject(CUSTOM_RESOURCES.veleroBackup, namespace, 'nope'), (error: unknown) => error instanceof KubeError && error.failure === 'not-found' && /backups.velero.io "nope" not found/.test(error.message));
     });

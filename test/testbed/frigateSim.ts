@@ -83,7 +83,7 @@ export class FrigateSimulator {
   readonly requests: RecordedRequest[] = [];
   readonly events: SimEvent[] = [];
   private readonly faults: FrigateFault[] = [];
-  private readonly secret = createHash('sha256').update(String(Math.random())).digest();
+  private secret = createHash('sha256').update(String(Math.random())).digest();
   private lastEpoch = 0;
 
   private constructor(
@@ -140,6 +140,11 @@ export class FrigateSimulator {
     const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ sub: user, role, exp: issued + lifetimeSeconds, iat: issued })}`;
     return `${unsigned}.${createHmac('sha256', this.secret).update(unsigned).digest('base64url')}`;
+  }
+
+  /** Makes every issued token invalid, as a restart with a new JWT secret or an expired session does. */
+  endSessions(): void {
+    this.secret = createHash('sha256').update(String(Math.random())).digest();
   }
 
   injectFault(fault: FrigateFault): void {
