@@ -217,6 +217,13 @@ describe('Kubernetes client against the API simulator', function () {
       assert.deepEqual(listed.map((backup) => backup.metadata.name), ['nightly-20260701020000']);
     });
 
+    it('reports a partly failed backup with its warnings and errors', async () => {
+      sim.objects.outcomes.set('partial-1', 'PartiallyFailed');
+      await kube.createObject(CUSTOM_RESOURCES.veleroBackup, namespace, { apiVersion: 'velero.io/v1', kind: 'Backup', metadata: { name: 'partial-1' }, spec: { includedNamespaces: ['db'] } });
+      const finished = await kube.waitForObject(CUSTOM_RESOURCES.veleroBackup, namespace, 'partial-1', { isDone: done, intervalMs: 10, timeoutMs: 5000 });
+      assert.deepEqual([finished.status?.phase, finished.status?.warnings, finished.status?.errors], ['PartiallyFailed', 1, 2]);
+    });
+
     it('answers a second create of the same name with a conflict', async () => {
       const body = { apiVersion: 'velero.io/v1', kind: 'Schedule', metadata: { name: 'daily' }, spec: { schedule: '0 2 * * *', template: { includedNamespaces: ['*'] } } };
       await kube.createObject(CUSTOM_RESOURCES.veleroSchedule, namespace, body);
