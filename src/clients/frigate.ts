@@ -294,7 +294,8 @@ export class FrigateClient {
       headers['Content-Type'] = spec.body.type;
       headers['Content-Length'] = spec.body.data.length;
     }
-    const url = new URL(spec.path, this.base);
+    // Keeps a base path (Frigate behind a proxy at https://host/frigate/) in front of every route.
+    const url = new URL(`${this.base.pathname.replace(/\/$/, '')}${spec.path}`, this.base);
     const timeoutMs = this.target.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const secure = url.protocol === 'https:';
     const options = { method: spec.method, headers, ...(secure ? { rejectUnauthorized: !this.target.insecure, ...(this.target.ca ? { ca: this.target.ca } : {}) } : {}) };

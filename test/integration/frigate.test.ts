@@ -3,6 +3,8 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FrigateClient, FrigateError } from '../../src/clients/frigate';
@@ -84,9 +86,30 @@ describe('Frigate client against the Frigate simulator', function () {
     });
 
     it('needs no login on the internal port', async () => {
-      const internal = new FrigateClient({ url: sim.internalUrl });
+      const internal = new FrigateClient({ url: `${sim.internalUrl}/` });
       assert.equal(Object.keys((await internal.faces()).people).length, 3);
       assert.deepEqual(internal.warnings, []);
+    });
+
+    it('keeps the base path of a Frigate behind a proxy', async () => {
+      const internal = new URL(sim.internalUrl);
+      const proxy = createServer((request, response) => {
+        if (!request.url?.startsWith('/frigate/')) return void response.writeHead(404).end();
+        const forwarded = httpRequest({ host: internal.hostname, port: internal.port, path: request.url.slice('/frigate'.length), method: request.method, headers: request.headers }, (answer) => {
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+        });
+        request.pipe(forwarded);
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      try {
+        const client = new FrigateClient({ url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/frigate/` });
+        assert.deepEqual(Object.keys((await client.faces()).people).slice(0, 1), ['Asha']);
+        const { stream } = await client.downloadFace('Asha', 'Asha-1.webp');
+        assert.equal(sha256(await readAll(stream)), sha256(library['Asha/Asha-1.webp'] as Buffer));
+      } finally {
+        proxy.close();
+      }
     });
 
     it('verifies TLS unless the inventory opts out, and warns when it does', async () => {
