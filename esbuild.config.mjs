@@ -27,7 +27,7 @@ const common = {
  * becomes a `require()` of the sibling file at run time instead of inlining it (an inlined SDK is
  * compiled at every start, used or not). Maps each source module to its bundle's name.
  */
-const siblingBundles = { s3Sdk: 's3-sdk', ssh2Sdk: 'ssh2' };
+const siblingBundles = { s3Sdk: 's3-sdk', ssh2Sdk: 'ssh2', kubeSdk: 'kubernetes-client' };
 const loadSiblingsLazily = {
   name: 'sibling-bundles',
   setup(build) {
@@ -41,13 +41,13 @@ const loadSiblingsLazily = {
   },
 };
 /** Packages only the sibling bundles may hold. */
-const siblingPackages = ['node_modules/@aws-sdk/', 'node_modules/@smithy/', 'node_modules/ssh2/'];
+const siblingPackages = ['node_modules/@aws-sdk/', 'node_modules/@smithy/', 'node_modules/ssh2/', 'node_modules/@kubernetes/client-node/'];
 
 function refuseSiblingPackages(metafile) {
   for (const [file, output] of Object.entries(metafile.outputs)) {
     if (!file.endsWith('.js') || Object.values(siblingBundles).some((name) => file.endsWith(`dist/${name}.js`))) continue;
     const inlined = Object.keys(output.inputs).filter((input) => siblingPackages.some((prefix) => input.includes(prefix)));
-    if (inlined.length > 0) throw new Error(`${file} inlines ${inlined[0]} (and ${inlined.length - 1} more): import the SDK through its sibling module (src/clients/s3Sdk.ts, src/clients/ssh2Sdk.ts)`);
+    if (inlined.length > 0) throw new Error(`${file} inlines ${inlined[0]} (and ${inlined.length - 1} more): import the SDK through its sibling module (src/clients/s3Sdk.ts, ssh2Sdk.ts, kubeSdk.ts)`);
   }
 }
 
@@ -92,7 +92,7 @@ const products = [
   esbuild.build({
     ...common,
     minify: release,
-    entryPoints: { 's3-sdk': 'src/clients/s3Sdk.ts', ssh2: 'src/clients/ssh2Sdk.ts' },
+    entryPoints: { 's3-sdk': 'src/clients/s3Sdk.ts', ssh2: 'src/clients/ssh2Sdk.ts', 'kubernetes-client': 'src/clients/kubeSdk.ts' },
     outdir: 'dist',
     external: optionalNativeAddons,
   }),

@@ -11,6 +11,8 @@ export const REPO_ROOT = (() => {
 
 /** `shared/` sits beside the repository (seeds, contracts). */
 export const SEEDS_DIR = join(REPO_ROOT, '..', 'shared', 'seeds');
+/** The contracts of the outside systems the simulators follow. */
+export const CONTRACTS_DIR = join(REPO_ROOT, '..', 'shared', 'contracts');
 
 export const CLI = join(REPO_ROOT, 'dist', 'cli.js');
 

@@ -1,0 +1,334 @@
+/**
+ * A Kubernetes API server simulator (no real API server can run on these machines): HTTPS with a
+ * per-run self-signed certificate on 127.0.0.1 and a free port, Bearer-token auth (also on websocket
+ * upgrades), pods listed by label selector, exec over websockets with the v5 channel protocol running
+ * the real command in the pod's sandbox folder, and the custom objects of kubeSimObjects.ts.
+ *
+ * A pod's filesystem is its sandbox folder: the command runs there, and every argument that is an
+ * absolute path is resolved inside it (`tar cf - -C /media/frigate/clips/faces .` reads
+ * `<sandbox>/media/frigate/clips/faces`). Programs themselves come from this machine.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { selfSignedCertificate, type TestCertificate } from './certificate';
+import { ObjectStore, StatusError } from './kubeSimObjects';
+
+export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const;
+
+/** The REST paths the simulator serves, written as the Kubernetes API reference writes them. */
+export const KUBE_SIM_PATHS = {
+  pods: '/api/v1/namespaces/{namespace}/pods',
+  pod: '/api/v1/namespaces/{namespace}/pods/{name}',
+  exec: '/api/v1/namespaces/{namespace}/pods/{name}/exec',
+  customObjects: '/apis/{group}/{version}/namespaces/{namespace}/{plural}',
+  customObject: '/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}',
+} as const;
+
+/** The path parameters of a request, in template order, when the path fits the template. */
+function matchPath(template: string, path: string): string[] | undefined {
+  const match = new RegExp(`^${template.replace(/\{\w+\}/g, '([^/]+)')}$`).exec(path);
+  return match ? match.slice(1).map((part) => decodeURIComponent(part)) : undefined;
+}
+
+export interface SimPod {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  containers: string[];
+  phase: 'Running' | 'Pending' | 'Failed';
+  /** The pod's filesystem. */
+  root: string;
+}
+
+export interface KubeSimOptions {
+  /** Pause between two steps of the simulated controllers; short by default so tests stay quick. */
+  controllerStepMs?: number;
+  /** Exec subprotocols the server accepts, best first. */
+  execProtocols?: readonly string[];
+}
+
+const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, status: 3, resize: 4, close: 255 } as const;
+/** Output queued in the websocket beyond this pauses the command's output. */
+const SEND_BUFFER_LIMIT = 4 * 1024 * 1024;
+
+export class KubeApiSimulator {
+  readonly token = `sim-${Math.random().toString(36).slice(2)}`;
+  readonly objects: ObjectStore;
+  private readonly pods = new Map<string, SimPod>();
+
+  private constructor(
+    readonly dir: string,
+    private readonly server: Server,
+    private readonly sockets: WebSocketServer,
+    readonly certificate: TestCertificate,
+    controllerStepMs: number,
+  ) {
+    this.objects = new ObjectStore(controllerStepMs);
+  }
+
+  static async start(options: KubeSimOptions = {}): Promise<KubeApiSimulator> {
+    const dir = await mkdtemp(join(tmpdir(), 'lifeboat-kubesim-'));
+    const certificate = await selfSignedCertificate(dir);
+    const protocols = options.execProtocols ?? EXEC_PROTOCOLS;
+    const sockets = new WebSocketServer({
+      noServer: true,
+      handleProtocols: (offered) => protocols.find((protocol) => offered.has(protocol)) ?? false,
+    });
+    const server = createServer({ cert: certificate.cert, key: certificate.key });
+    const simulator = new KubeApiSimulator(dir, server, sockets, certificate, options.controllerStepMs ?? 40);
+    server.on('request', (request, response) => simulator.handle(request, response));
+    server.on('upgrade', (request: IncomingMessage, socket, head) => simulator.upgrade(request, socket as Socket, head));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return simulator;
+  }
+
+  get url(): string {
+    return `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Adds a running pod whose filesystem is a fresh sandbox folder. */
+  addPod(pod: { namespace: string; name: string; labels?: Record<string, string>; containers?: string[]; phase?: SimPod['phase'] }): SimPod {
+    const root = join(this.dir, 'pods', pod.namespace, pod.name);
+    mkdirSync(root, { recursive: true });
+    const added: SimPod = { labels: {}, containers: ['main'], phase: 'Running', ...pod, root };
+    this.pods.set(`${pod.namespace}/${pod.name}`, added);
+    return added;
+  }
+
+  /** Where a path inside a pod lives on this machine. */
+  podPath(namespace: string, name: string, path: string): string {
+    const pod = this.pods.get(`${namespace}/${name}`);
+    if (!pod) throw new Error(`no simulated pod ${namespace}/${name}`);
+    return join(pod.root, path);
+  }
+
+  /**
+   * Writes a kubeconfig for this server. `token` and `certificateAuthority` default to the right
+   * ones; tests pass others to see the failures users meet.
+   */
+  async writeKubeconfig(options: { file?: string; context?: string; token?: string; certificateAuthority?: string } = {}): Promise<string> {
+    const file = options.file ?? join(this.dir, 'kubeconfig');
+    const context = options.context ?? 'sim';
+    const ca = Buffer.from(options.certificateAuthority ?? this.certificate.cert).toString('base64');
+    const text = [
+      'apiVersion: v1',
+      'kind: Config',
+      `current-context: ${context}`,
+      'clusters:',
+      `- name: ${context}-cluster`,
+      '  cluster:',
+      `    server: ${this.url}`,
+      `    certificate-authority-data: ${ca}`,
+      'users:',
+      `- name: ${context}-user`,
+      '  user:',
+      `    token: ${options.token ?? this.token}`,
+      'contexts:',
+      `- name: ${context}`,
+      '  context:',
+      `    cluster: ${context}-cluster`,
+      `    user: ${context}-user`,
+      '',
+    ].join('\n');
+    await writeFile(file, text, { mode: 0o600 });
+    return file;
+  }
+
+  async stop(): Promise<void> {
+    this.objects.stop();
+    for (const client of this.sockets.clients) client.terminate();
+    this.sockets.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private authorized(request: IncomingMessage): boolean {
+    return request.headers.authorization === `Bearer ${this.token}`;
+  }
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      try {
+        if (!this.authorized(request)) throw new StatusError(401, 'Unauthorized', 'Unauthorized');
+        const body = chunks.length > 0 ? parseJson(Buffer.concat(chunks).toString('utf8')) : undefined;
+        const answer = this.route(request, body);
+        send(response, answer.code, answer.body);
+      } catch (error) {
+        const status = error instanceof StatusError ? error : new StatusError(500, 'InternalError', String(error));
+        send(response, status.code, status.body());
+      }
+    });
+  }
+
+  private route(request: IncomingMessage, body: unknown): { code: number; body: unknown } {
+    const url = new URL(request.url ?? '/', this.url);
+    const selector = labelMatcher(url.searchParams.get('labelSelector') ?? '');
+    const method = request.method ?? 'GET';
+    const podList = matchPath(KUBE_SIM_PATHS.pods, url.pathname);
+    const onePod = matchPath(KUBE_SIM_PATHS.pod, url.pathname);
+    if ((podList || onePod) && method === 'GET') {
+      const [namespace = '', name] = onePod ?? podList ?? [];
+      if (name) {
+        const pod = this.pods.get(`${namespace}/${name}`);
+        if (!pod) throw new StatusError(404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' });
+        return { code: 200, body: podObject(pod) };
+      }
+      const items = [...this.pods.values()].filter((pod) => pod.namespace === namespace && selector(pod.labels)).map(podObject);
+      return { code: 200, body: { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items } };
+    }
+    const [group = '', version = '', namespace = '', plural = '', name] = matchPath(KUBE_SIM_PATHS.customObject, url.pathname) ?? matchPath(KUBE_SIM_PATHS.customObjects, url.pathname) ?? [];
+    const resource = ObjectStore.resourceFor(group, version, plural);
+    if (!resource) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
+    if (!name && method === 'GET') return { code: 200, body: this.objects.list(resource, namespace, selector) };
+    if (!name && method === 'POST') return { code: 201, body: this.objects.create(resource, namespace, body) };
+    if (name && method === 'GET') return { code: 200, body: this.objects.get(resource, namespace, name) };
+    if (name && method === 'PATCH') {
+      const type = (request.headers['content-type'] ?? '').split(';')[0];
+      if (type !== 'application/merge-patch+json') throw new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json (got ${type})`);
+      return { code: 200, body: this.objects.patch(resource, namespace, name, body) };
+    }
+    if (name && method === 'DELETE') return { code: 200, body: this.objects.delete(resource, namespace, name) };
+    throw new StatusError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
+  }
+
+  private upgrade(request: IncomingMessage, socket: Socket, head: Buffer): void {
+    const refuse = (status: StatusError) => {
+      const body = JSON.stringify(status.body());
+      socket.end(`HTTP/1.1 ${status.code} ${status.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    };
+    if (!this.authorized(request)) return refuse(new StatusError(401, 'Unauthorized', 'Unauthorized'));
+    const url = new URL(request.url ?? '/', this.url);
+    const execPath = matchPath(KUBE_SIM_PATHS.exec, url.pathname);
+    if (!execPath) return refuse(new StatusError(404, 'NotFound', 'the server could not find the requested resource'));
+    const pod = this.pods.get(`${execPath[0]}/${execPath[1]}`);
+    if (!pod) return refuse(new StatusError(404, 'NotFound', `pods "${execPath[1]}" not found`));
+    const container = url.searchParams.get('container') || pod.containers[0];
+    if (!container || !pod.containers.includes(container)) {
+      return refuse(new StatusError(400, 'BadRequest', `container ${container} is not valid for pod ${pod.name}`));
+    }
+    const command = url.searchParams.getAll('command');
+    if (command.length === 0) return refuse(new StatusError(400, 'BadRequest', 'you must specify at least 1 command'));
+    this.sockets.handleUpgrade(request, socket, head, (websocket) =>
+      runExec(websocket, pod, command, { stdin: url.searchParams.get('stdin') === 'true', stdout: url.searchParams.get('stdout') === 'true', stderr: url.searchParams.get('stderr') === 'true' }),
+    );
+  }
+}
+
+/** Runs one exec session: frames in, frames out, then the channel-3 status and a normal close. */
+function runExec(websocket: WebSocket, pod: SimPod, command: string[], streams: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
+  const [program = '', ...args] = command;
+  const child = spawn(program, args.map((arg) => (arg.startsWith('/') ? join(pod.root, arg) : arg)), {
+    cwd: pod.root,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: pod.root, LC_ALL: 'C' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const finish = (status: Record<string, unknown>) => {
+    if (websocket.readyState !== websocket.OPEN) return;
+    websocket.send(Buffer.concat([Buffer.from([CHANNEL.status]), Buffer.from(JSON.stringify({ metadata: {}, ...status }))]));
+    websocket.close(1000);
+  };
+  let spawnFailed = false;
+  child.on('error', (error: NodeJS.ErrnoException) => {
+    spawnFailed = true;
+    finish({ status: 'Failure', message: `exec: "${program}": ${error.code === 'ENOENT' ? 'executable file not found in $PATH' : error.message}`, reason: 'InternalError', code: 500 });
+  });
+  // Output waiting to be written to the socket pauses the command once it passes the limit, and
+  // resumes it when the socket has taken half of it.
+  let unsent = 0;
+  const forward = (source: NodeJS.ReadableStream & { pause(): void; resume(): void; isPaused(): boolean }, channel: number, wanted: boolean) => {
+    source.on('data', (chunk: Buffer) => {
+      if (!wanted || websocket.readyState !== websocket.OPEN) return;
+      unsent += chunk.length;
+      websocket.send(Buffer.concat([Buffer.from([channel]), chunk]), () => {
+        unsent -= chunk.length;
+        if (unsent < SEND_BUFFER_LIMIT / 2 && source.isPaused()) source.resume();
+      });
+      if (unsent > SEND_BUFFER_LIMIT) source.pause();
+    });
+  };
+  forward(child.stdout, CHANNEL.stdout, streams.stdout);
+  forward(child.stderr, CHANNEL.stderr, streams.stderr);
+  // EPIPE when the command exits before reading all its input is the command's business, not ours.
+  child.stdin.on('error', () => {});
+  if (!streams.stdin) child.stdin.end();
+  websocket.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary || data.length === 0) return;
+    const channel = data[0];
+    if (channel === CHANNEL.stdin && streams.stdin && !child.stdin.writableEnded) {
+      if (!child.stdin.write(data.subarray(1))) {
+        websocket.pause();
+        child.stdin.once('drain', () => websocket.resume());
+      }
+    } else if (channel === CHANNEL.close && data[1] === CHANNEL.stdin && websocket.protocol === EXEC_PROTOCOLS[0]) {
+      child.stdin.end();
+    }
+  });
+  // Under v4 a client closes the connection when its stdin ends; what the command prints is lost.
+  websocket.on('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  child.on('close', (code, signal) => {
+    if (spawnFailed) return;
+    if (code === 0) return finish({ status: 'Success' });
+    const exitCode = code ?? 128 + 9;
+    finish({
+      status: 'Failure',
+      message: `command terminated with non-zero exit code: error executing command [${command.join(' ')}]${signal ? ` (${signal})` : ''}, exit code ${exitCode}`,
+      reason: 'NonZeroExitCode',
+      details: { causes: [{ reason: 'ExitCode', message: String(exitCode) }] },
+    });
+  });
+}
+
+function podObject(pod: SimPod): unknown {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: pod.name, namespace: pod.namespace, labels: pod.labels, uid: `${pod.namespace}-${pod.name}` },
+    spec: { containers: pod.containers.map((name) => ({ name, image: `simulated/${name}` })) },
+    status: { phase: pod.phase, conditions: [{ type: 'Ready', status: pod.phase === 'Running' ? 'True' : 'False' }] },
+  };
+}
+
+/** Equality-based label selectors: `a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated. */
+export function labelMatcher(selector: string): (labels: Record<string, string>) => boolean {
+  const terms = selector
+    .split(',')
+    .map((term) => term.trim())
+    .filter(Boolean)
+    .map((term) => {
+      const match = /^(!?)([^=!]+)(?:(==|=|!=)(.*))?$/.exec(term);
+      if (!match) throw new StatusError(400, 'BadRequest', `unable to parse requirement: ${term}`);
+      const [, negated, key = '', operator, value = ''] = match;
+      return (labels: Record<string, string>) => {
+        const present = Object.hasOwn(labels, key);
+        if (!operator) return negated ? !present : present;
+        return operator === '!=' ? labels[key] !== value : labels[key] === value;
+      };
+    });
+  return (labels) => terms.every((term) => term(labels));
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new StatusError(400, 'BadRequest', 'the request body is not valid JSON');
+  }
+}
+
+function send(response: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  response.end(text);
+}
