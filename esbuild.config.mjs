@@ -1,9 +1,17 @@
-import { chmodSync, readdirSync } from 'node:fs';
+import { Buffer } from 'node:buffer';
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 
 const release = process.argv.includes('--release');
 const withTests = process.argv.includes('--tests');
+
+/**
+ * ssh2's optional native addons (its crypto binding, cpu-features) cannot be inlined. Both are
+ * required inside try/catch: a bundle without them uses ssh2's JavaScript paths (AES-GCM through
+ * Node's own OpenSSL, which is the fast cipher anyway), so the VSIX stays free of native code.
+ */
+const optionalNativeAddons = ['*.node', 'cpu-features'];
 
 const common = {
   bundle: true,
@@ -15,23 +23,33 @@ const common = {
 };
 
 /**
- * SDKs too heavy to compile with the code that imports them (@kubernetes/client-node: 3.5 MB, ~450 ms
- * to load) ship as bundles of their own beside it; the `import()` that first needs one requires it.
+ * Heavy SDKs ship as sibling bundles in dist/, read when first used: the source's `import('./x')`
+ * becomes a `require()` of the sibling file at run time instead of inlining it (an inlined SDK is
+ * compiled at every start, used or not). Maps each source module to its bundle's name.
  */
-const separateSdks = { '@kubernetes/client-node': 'kubernetes-client' };
-const separateSdkImports = {
-  name: 'separate-sdks',
+const siblingBundles = { s3Sdk: 's3-sdk', ssh2Sdk: 'ssh2', kubeSdk: 'kubernetes-client' };
+const loadSiblingsLazily = {
+  name: 'sibling-bundles',
   setup(build) {
-    const filter = new RegExp(`^(${Object.keys(separateSdks).map((name) => name.replace(/[/.]/g, '\\$&')).join('|')})$`);
-    build.onResolve({ filter }, ({ path }) => ({ path: `./${separateSdks[path]}.js`, external: true }));
+    const filter = new RegExp(`^\\./(${Object.keys(siblingBundles).join('|')})$`);
+    build.onResolve({ filter }, (args) => ({ path: siblingBundles[args.path.slice(2)], namespace: 'sibling-bundle' }));
+    // A computed path, which esbuild leaves to Node; __dirname is dist/, where every bundle lives.
+    build.onLoad({ filter: /.*/, namespace: 'sibling-bundle' }, (args) => ({
+      contents: `module.exports = require(require('node:path').join(__dirname, ${JSON.stringify(`${args.path}.js`)}));`,
+      loader: 'js',
+    }));
   },
 };
-const sdkBundles = esbuild.build({
-  ...common,
-  minify: release,
-  entryPoints: Object.fromEntries(Object.entries(separateSdks).map(([name, file]) => [file, name])),
-  outdir: 'dist',
-});
+/** Packages only the sibling bundles may hold. */
+const siblingPackages = ['node_modules/@aws-sdk/', 'node_modules/@smithy/', 'node_modules/ssh2/', 'node_modules/@kubernetes/client-node/'];
+
+function refuseSiblingPackages(metafile) {
+  for (const [file, output] of Object.entries(metafile.outputs)) {
+    if (!file.endsWith('.js') || Object.values(siblingBundles).some((name) => file.endsWith(`dist/${name}.js`))) continue;
+    const inlined = Object.keys(output.inputs).filter((input) => siblingPackages.some((prefix) => input.includes(prefix)));
+    if (inlined.length > 0) throw new Error(`${file} inlines ${inlined[0]} (and ${inlined.length - 1} more): import the SDK through its sibling module (src/clients/s3Sdk.ts, ssh2Sdk.ts, kubeSdk.ts)`);
+  }
+}
 
 /**
  * The shipped bundles: everything inlined, so the VSIX and the CLI need no node_modules. The extension
@@ -49,25 +67,34 @@ const extensionBundles = esbuild
       runtime: 'src/vscode/runtime.ts',
     },
     outdir: 'dist',
-    external: ['vscode'],
-    plugins: [separateSdkImports],
+    external: ['vscode', ...optionalNativeAddons],
+    plugins: [loadSiblingsLazily],
   })
   .then(({ metafile }) => {
+    refuseSiblingPackages(metafile);
     const activation = Object.entries(metafile.outputs).find(([file]) => file.endsWith('dist/extension.js'))?.[1];
     const packages = Object.keys(activation?.inputs ?? {}).filter((input) => input.includes('node_modules/'));
     if (packages.length > 0) throw new Error(`dist/extension.js must load no package at activation; it includes ${packages.join(', ')}: reach them through loadRuntime()/loadFormat()`);
   });
 
 const products = [
-  sdkBundles,
   extensionBundles,
   esbuild.build({
     ...common,
     minify: release,
     entryPoints: ['src/cli/main.ts'],
     outfile: 'dist/cli.js',
+    external: optionalNativeAddons,
     banner: { js: '#!/usr/bin/env node' },
-    plugins: [separateSdkImports],
+    metafile: true,
+    plugins: [loadSiblingsLazily],
+  }).then(({ metafile }) => refuseSiblingPackages(metafile)),
+  esbuild.build({
+    ...common,
+    minify: release,
+    entryPoints: { 's3-sdk': 'src/clients/s3Sdk.ts', ssh2: 'src/clients/ssh2Sdk.ts', 'kubernetes-client': 'src/clients/kubeSdk.ts' },
+    outdir: 'dist',
+    external: optionalNativeAddons,
   }),
 ];
 
@@ -101,6 +128,17 @@ const checks = withTests
     ]
   : [];
 
-await Promise.all([...products, ...checks]);
+/**
+ * `dist/lifeboat.schema.json` for `yamlValidation`: the inventory's zod schema, bundled on its own and
+ * evaluated here, converted to JSON Schema.
+ */
+async function writeInventorySchema() {
+  const { outputFiles } = await esbuild.build({ ...common, format: 'esm', sourcemap: false, entryPoints: ['src/core/inventory/jsonSchema.ts'], write: false });
+  const { inventoryJsonSchema } = await import(`data:text/javascript;base64,${Buffer.from(outputFiles[0].contents).toString('base64')}`);
+  mkdirSync('dist', { recursive: true });
+  writeFileSync('dist/lifeboat.schema.json', `${JSON.stringify(inventoryJsonSchema(), null, 2)}\n`);
+}
+
+await Promise.all([...products, ...checks, writeInventorySchema()]);
 // `bin: lifeboat` points here; npm links it executable, a plain checkout needs the mode set.
 chmodSync('dist/cli.js', 0o755);

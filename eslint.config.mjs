@@ -22,6 +22,14 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
+    // ssh2 loads on first use through its sibling bundle (src/clients/ssh2Sdk.ts): elsewhere, type imports only.
+    files: ['src/**/*.ts'],
+    ignores: ['src/clients/ssh2Sdk.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { paths: [{ name: 'ssh2', message: "Load ssh2 with await import('./ssh2Sdk') on first connection.", allowTypeImports: true }] }],
+    },
+  },
+  {
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'src/core stays free of vscode.' }] }],

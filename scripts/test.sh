@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, builds, type-checks, lints, runs the
-# unit tests in plain Node, the extension-host suite in a real VS Code (code-server), and the browser
-# e2e (the workbench driven through its UI, and the demo's smoke check). Ends with the line
-# "N passed, N failed" counting all three.
+# unit and integration tests (real services on 127.0.0.1) in plain Node, the extension-host suite in a
+# real VS Code (code-server), and the browser e2e (the workbench driven through its UI, and the demo's
+# smoke check). Ends with the line "N passed, N failed" counting all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# tar and gzip build test archives; bsdutils has `script`, which gives the CLI a real terminal;
-# openssl makes the test bed's certificates; webp's dwebp checks that simulated Frigate images decode.
-bash scripts/install-system-packages.sh tar gzip bsdutils openssl webp
+# tar and gzip build test archives; bsdutils has `script`, which gives the CLI a real terminal; openssl
+# makes the test bed's certificates; restic and rclone are the real tools their clients are tested with;
+# openssh-server (with openssh-client) is the real sshd the SSH integration tests start on loopback;
+# webp's dwebp checks that simulated Frigate images decode.
+bash scripts/install-system-packages.sh tar gzip bsdutils openssl restic rclone openssh-server openssh-client webp
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

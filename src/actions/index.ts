@@ -1,6 +1,7 @@
 import type { ActionSpec } from '../core/actions/spec';
 import { archiveActions } from './archive';
 import { shellAction } from './shell';
+import { sshRunAction } from './ssh';
 
 /** Every action Lifeboat ships, as the CLI, notebook cells and palette commands see them. */
-export const builtinActions: readonly ActionSpec[] = [shellAction, ...archiveActions];
+export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions];

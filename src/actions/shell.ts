@@ -4,6 +4,7 @@ import { defineAction } from '../core/actions/spec';
 import { CancelledError } from '../core/errors';
 import { formatDuration, markdownTable } from '../core/render';
 import { paramsAsEnvironment } from '../core/runbook/params';
+import { killProcessGroup } from '../clients/process';
 import { resolveUserPath } from './paths';
 
 /** How much of each stream a result keeps for `${steps.<id>.stdout}`; the live output has all of it. */
@@ -77,8 +78,8 @@ export const shellAction = defineAction({
     let stopReason: 'cancelled' | 'timeout' | undefined;
     const stop = (reason: 'cancelled' | 'timeout') => {
       stopReason ??= reason;
-      killGroup(child.pid, 'SIGTERM');
-      setTimeout(() => killGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS).unref();
+      killProcessGroup(child.pid, 'SIGTERM');
+      setTimeout(() => killProcessGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS).unref();
     };
     const onAbort = () => stop('cancelled');
     ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -104,12 +105,3 @@ export const shellAction = defineAction({
     return markdownTable(['exit code', 'duration', 'stdout lines'], [[result.exitCode, formatDuration(result.durationMs), result.stdout.split('\n').filter(Boolean).length]]);
   },
 });
-
-function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // The group is already gone.
-  }
-}

@@ -9,13 +9,16 @@ export const EXIT = { ok: 0, stepFailed: 1, invalid: 2, cancelled: 130 } as cons
 export const USAGE = `Usage: lifeboat <command> [options]
 
 Commands:
-  run RUNBOOK [--inventory F] [--param k=v]... [--dry-run] [--yes] [--json] [--verbose]
+  run RUNBOOK [--inventory F] [--param k=v]... [--secrets F] [--dry-run] [--yes] [--json] [--verbose]
                       run the runbook's steps in order; stops at the first failure
   check RUNBOOK [--inventory F] [--param k=v]...
                       validate every step and parameter without running anything
   parse FILE          print the runbook as JSON (cells, frontmatter, layout)
   serialize           read that JSON on stdin and write the Markdown to stdout
   actions [--json]    list every action with its parameters
+
+Secrets: \`secret:NAME\` in lifeboat.yaml or an action cell reads LIFEBOAT_SECRET_<NAME>, else the
+  YAML secrets file given by --secrets or LIFEBOAT_SECRETS_FILE (mode 0600: refused otherwise).
 
 Exit codes: 0 success, 1 a step failed, 2 invalid input, 130 cancelled.`;
 

@@ -1,5 +1,4 @@
 import { relative } from 'node:path';
-import { environmentSecrets } from '../core/actions/context';
 import { renderPlan } from '../core/actions/plan';
 import type { ActionRegistry } from '../core/actions/registry';
 import type { ActionPlan } from '../core/actions/spec';
@@ -15,6 +14,7 @@ import { RunSession } from '../core/runner/session';
 import { checkRunbook } from '../core/runner/validate';
 import { loadWorkspace } from '../core/workspace';
 import { displayPath, EXIT, parseCommandLine, readParamArguments, readRunbookFile, runbookOptions, UsageError } from './args';
+import { cliSecrets } from './secrets';
 import { Terminal } from './terminal';
 
 const STATUS_MARK: Record<StepReport['status'], string> = {
@@ -33,6 +33,7 @@ export async function runCommand(args: readonly string[], registry: ActionRegist
     yes: { type: 'boolean' },
     json: { type: 'boolean' },
     verbose: { type: 'boolean' },
+    secrets: { type: 'string' },
   });
   if (positionals.length !== 1) throw new UsageError(`lifeboat run: expected one runbook, got ${positionals.length}`);
   const file = positionals[0] as string;
@@ -50,6 +51,7 @@ export async function runCommand(args: readonly string[], registry: ActionRegist
   const terminal = new Terminal(process.stderr, values.verbose);
   const json = values.json === true;
   const redactor = new Redactor();
+  const secrets = await cliSecrets(values.secrets, (value) => redactor.add(value));
   const abort = new AbortController();
   const stopOnSignal = () => {
     if (abort.signal.aborted) process.exit(EXIT.cancelled);
@@ -66,7 +68,7 @@ export async function runCommand(args: readonly string[], registry: ActionRegist
     workspaceDir,
     definitions,
     params: resolveParams(definitions, supplied).values,
-    secrets: environmentSecrets(process.env, (value) => redactor.add(value)),
+    secrets,
     inventory,
     redactor,
     recorder: new RunRecorder(workspaceDir, redactor),

@@ -96,7 +96,7 @@ let sdkLoading: Promise<Sdk> | undefined;
 
 /** The SDK is megabytes of generated code: loaded when a cluster is first used, never at start-up. */
 function loadSdk(): Promise<Sdk> {
-  sdkLoading ??= import('@kubernetes/client-node');
+  sdkLoading ??= import('./kubeSdk');
   return sdkLoading;
 }
 

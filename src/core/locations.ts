@@ -1,4 +1,3 @@
-import type { Inventory } from './actions/spec';
 import { ValidationError } from './errors';
 
 /**
@@ -20,10 +19,10 @@ const REMOTE_KINDS: Readonly<Record<string, string>> = {
 };
 
 /**
- * Reads `locations:`; a missing section is none. A section that is not a mapping is an error naming
+ * Reads `locations:` of inventory data, validated or not; a missing section is none. A section that is not a mapping is an error naming
  * the file; a single malformed entry becomes an `invalid` location, so the others still show.
  */
-export function readBackupLocations(inventory: Inventory, file: string): BackupLocation[] {
+export function readBackupLocations(inventory: Readonly<Record<string, unknown>>, file: string): BackupLocation[] {
   const section = inventory.locations;
   if (section === undefined || section === null) return [];
   if (typeof section !== 'object' || Array.isArray(section)) {

@@ -1,4 +1,4 @@
-import type { OutputSink } from './actions/spec';
+import type { Logger, OutputSink, ProgressReporter } from './actions/spec';
 import { escapeRegExp } from './regexp';
 
 /** Values shorter than this are not masked: masking "1" or "ok" would garble every output. */
@@ -24,6 +24,21 @@ export class Redactor {
   redactDeep<T>(value: T): T {
     if (!this.pattern) return value;
     return JSON.parse(this.redact(JSON.stringify(value) ?? 'null')) as T;
+  }
+
+  /** A logger that masks secrets in every message before it reaches `target`. */
+  logger(target: Logger): Logger {
+    return {
+      debug: (message) => target.debug(this.redact(message)),
+      info: (message) => target.info(this.redact(message)),
+      warn: (message) => target.warn(this.redact(message)),
+      error: (message) => target.error(this.redact(message)),
+    };
+  }
+
+  /** Progress whose messages are masked like log lines. */
+  progress(target: ProgressReporter): ProgressReporter {
+    return { report: (update) => target.report(update.message === undefined ? update : { ...update, message: this.redact(update.message) }) };
   }
 
   /**

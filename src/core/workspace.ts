@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { Inventory } from './actions/spec';
 import { ValidationError } from './errors';
+import { validateInventory } from './inventory/validate';
 import { INVENTORY_FILE } from './paths';
 
 /** The workspace of a runbook: the nearest folder up from it that holds `lifeboat.yaml`, else its own folder. */
@@ -24,8 +25,8 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * Reads an inventory file. A missing default inventory is an empty one; a named file that is missing
- * or malformed is an error with its path and line.
+ * Reads and validates an inventory file. A missing default inventory is an empty one; a named file
+ * that is missing, malformed or not valid against the schema is an error with its path and line.
  */
 export async function loadInventory(path: string, { required }: { required: boolean }): Promise<Inventory> {
   let text: string;
@@ -47,7 +48,9 @@ export async function loadInventory(path: string, { required }: { required: bool
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new ValidationError([{ file: path, line: 1, message: 'the inventory is a YAML mapping (hosts:, clusters:, stores:, locations: …)' }]);
   }
-  return data as Inventory;
+  const { inventory, problems } = validateInventory(document, lineCounter, path);
+  if (problems.length > 0) throw new ValidationError(problems);
+  return inventory;
 }
 
 /**

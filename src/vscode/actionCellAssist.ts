@@ -4,12 +4,12 @@ import type { RunbookDiagnostic, RunbookDiagnostics } from '../core/assist/diagn
 import { errorMessage } from '../core/errors';
 import type { TextRange } from '../core/runbook/lines';
 import { loadRuntime } from './lazy';
-import { NOTEBOOK_TYPE, runbookCellOf, runbookOfNotebook } from './notebookSerializer';
+import { isRunbookNotebook, RUNBOOK_NOTEBOOK_TYPES, runbookCellOf, runbookOfNotebook } from './notebookSerializer';
 import type { Services } from './services';
 
 /** Typing pauses this long before a notebook is checked again. */
 const DIAGNOSE_DELAY_MS = 250;
-const ACTION_CELLS: vscode.DocumentFilter = { notebookType: NOTEBOOK_TYPE, language: 'yaml' };
+const ACTION_CELLS: vscode.DocumentFilter[] = RUNBOOK_NOTEBOOK_TYPES.map((notebookType) => ({ notebookType, language: 'yaml' }));
 
 /** Completion and diagnostics for action cells, from the schemas the runner validates with. */
 export function registerActionCellAssist(services: Services): vscode.Disposable[] {
@@ -75,7 +75,7 @@ class RunbookDiagnosticsPublisher implements vscode.Disposable {
   }
 
   private schedule(notebook: vscode.NotebookDocument): void {
-    if (notebook.notebookType !== NOTEBOOK_TYPE) return;
+    if (!isRunbookNotebook(notebook)) return;
     const key = notebook.uri.toString();
     clearTimeout(this.pending.get(key));
     this.pending.set(
@@ -138,7 +138,7 @@ function toRange(range: TextRange): vscode.Range {
 function notebookCellOf(document: vscode.TextDocument): { notebook: vscode.NotebookDocument; cell: vscode.NotebookCell } | undefined {
   if (document.uri.scheme !== 'vscode-notebook-cell') return undefined;
   for (const notebook of vscode.workspace.notebookDocuments) {
-    if (notebook.notebookType !== NOTEBOOK_TYPE) continue;
+    if (!isRunbookNotebook(notebook)) continue;
     const cell = notebook.getCells().find((candidate) => candidate.document === document);
     if (cell) return { notebook, cell };
   }

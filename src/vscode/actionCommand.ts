@@ -10,6 +10,7 @@ import { RunSession } from '../core/runner/session';
 import { loadWorkspaceAt } from '../core/workspace';
 import { confirmDestructive } from './confirm';
 import { promptActionParams } from './prompts';
+import { approveHostKey } from './hostKeys';
 import { workspaceSecrets } from './secrets';
 import type { Services } from './services';
 
@@ -79,6 +80,7 @@ export async function runActionCommand(services: Services, request: RunActionReq
     inventory: (await loadWorkspaceAt(workspaceDir)).inventory,
     redactor,
     recorder: new RunRecorder(workspaceDir, redactor),
+    approveHostKey,
     confirm: (_step, plan) => confirmDestructive(title, plan),
     observe: () => ({
       progress: { report: (update) => reportProgress(update) },
@@ -110,6 +112,7 @@ export async function runActionCommand(services: Services, request: RunActionReq
     }
   });
 
+  services.recordedRun();
   const outcome: RunActionOutcome = { status: report.status, result: report.result, error: report.error };
   if (report.status === 'succeeded') {
     services.log.info(`${title}: succeeded in ${formatDuration(report.durationMs)}`);

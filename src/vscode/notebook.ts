@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { loadRuntime } from './lazy';
 import type { NotebookRunner } from './notebookRunner';
-import { NOTEBOOK_TYPE, RunbookSerializer } from './notebookSerializer';
+import { isRunbookNotebook, NOTEBOOK_TYPE, RUNBOOK_NOTEBOOK_TYPES, RunbookSerializer } from './notebookSerializer';
 import { declaredParameters, ParameterStore } from './parameterStore';
 import type { Services } from './services';
 
@@ -14,28 +14,38 @@ interface SetParametersRequest {
 /** The runbook notebook: serializer, controller, parameters, cell status bar and toolbar actions. */
 export function registerNotebook(services: Services): vscode.Disposable[] {
   const parameters = new ParameterStore(services.context.workspaceState);
-  const controller = vscode.notebooks.createNotebookController('lifeboat-runbook-controller', NOTEBOOK_TYPE, 'Lifeboat');
-  controller.supportedLanguages = ['yaml', 'shellscript'];
-  controller.supportsExecutionOrder = true;
-  controller.description = 'Runs runbook steps as typed actions';
+  const controllers = new Map(
+    RUNBOOK_NOTEBOOK_TYPES.map((type) => {
+      const controller = vscode.notebooks.createNotebookController(`${type}-controller`, type, 'Lifeboat');
+      controller.supportedLanguages = ['yaml', 'shellscript'];
+      controller.supportsExecutionOrder = true;
+      controller.description = 'Runs runbook steps as typed actions';
+      controller.executeHandler = (cells, notebook) => notebookRunner().execute(cells, notebook);
+      return [type, controller] as const;
+    }),
+  );
+  const controllerFor = (notebook: vscode.NotebookDocument): vscode.NotebookController => {
+    const controller = controllers.get(notebook.notebookType as (typeof RUNBOOK_NOTEBOOK_TYPES)[number]);
+    if (!controller) throw new Error(`${notebook.uri.toString()} is not a runbook notebook`);
+    return controller;
+  };
   const selectedFor = new Set<string>();
   // The only controller for runbooks: preferring it shows "Lifeboat" as the kernel before the first run.
   const prefer = (notebook: vscode.NotebookDocument) => {
-    if (notebook.notebookType === NOTEBOOK_TYPE) controller.updateNotebookAffinity(notebook, vscode.NotebookControllerAffinity.Preferred);
+    if (isRunbookNotebook(notebook)) controllerFor(notebook).updateNotebookAffinity(notebook, vscode.NotebookControllerAffinity.Preferred);
   };
   vscode.workspace.notebookDocuments.forEach(prefer);
   const statusChanged = new vscode.EventEmitter<void>();
 
   let runner: NotebookRunner | undefined;
-  const notebookRunner = () => (runner ??= new (loadRuntime().NotebookRunner)(services, controller, parameters, () => statusChanged.fire()));
-  controller.executeHandler = (cells, notebook) => notebookRunner().execute(cells, notebook);
+  const notebookRunner = () => (runner ??= new (loadRuntime().NotebookRunner)(services, controllerFor, parameters, () => statusChanged.fire()));
 
   const parameterStatus = vscode.window.createStatusBarItem('lifeboat.parameters', vscode.StatusBarAlignment.Left, 50);
   parameterStatus.name = 'Lifeboat Runbook Parameters';
   parameterStatus.command = 'lifeboat.setParameters';
   const showParameters = () => {
     const notebook = vscode.window.activeNotebookEditor?.notebook;
-    const declared = notebook?.notebookType === NOTEBOOK_TYPE ? declaredParameters(notebook) : [];
+    const declared = notebook && isRunbookNotebook(notebook) ? declaredParameters(notebook) : [];
     if (!notebook || declared.length === 0) {
       parameterStatus.hide();
       return;
@@ -50,34 +60,38 @@ export function registerNotebook(services: Services): vscode.Disposable[] {
 
   const targetNotebook = (uri: unknown): vscode.NotebookDocument | undefined => {
     const notebook = uri instanceof vscode.Uri ? vscode.workspace.notebookDocuments.find((candidate) => candidate.uri.toString() === uri.toString()) : vscode.window.activeNotebookEditor?.notebook;
-    if (notebook?.notebookType === NOTEBOOK_TYPE) return notebook;
+    if (notebook && isRunbookNotebook(notebook)) return notebook;
     services.showError('Open a runbook notebook first.');
     return undefined;
   };
 
   return [
-    vscode.workspace.registerNotebookSerializer(NOTEBOOK_TYPE, new RunbookSerializer(), { transientOutputs: true }),
-    controller,
+    ...RUNBOOK_NOTEBOOK_TYPES.map((type) => vscode.workspace.registerNotebookSerializer(type, new RunbookSerializer(), { transientOutputs: true })),
+    ...controllers.values(),
     vscode.workspace.onDidOpenNotebookDocument(prefer),
-    controller.onDidChangeSelectedNotebooks(({ notebook, selected }) => {
-      if (selected) selectedFor.add(notebook.uri.toString());
-      else selectedFor.delete(notebook.uri.toString());
-    }),
+    ...[...controllers.values()].map((controller) =>
+      controller.onDidChangeSelectedNotebooks(({ notebook, selected }) => {
+        if (selected) selectedFor.add(notebook.uri.toString());
+        else selectedFor.delete(notebook.uri.toString());
+      }),
+    ),
     { dispose: () => runner?.dispose() },
     parameters,
     parameterStatus,
     statusChanged,
     vscode.window.onDidChangeActiveNotebookEditor(showParameters),
     parameters.onDidChange(showParameters),
-    vscode.notebooks.registerNotebookCellStatusBarItemProvider(NOTEBOOK_TYPE, {
-      onDidChangeCellStatusBarItems: statusChanged.event,
-      provideCellStatusBarItems: (cell) => loadRuntime().cellStatusItems(cell, services.registry(), runner?.lastRun(cell)),
-    }),
+    ...RUNBOOK_NOTEBOOK_TYPES.map((type) =>
+      vscode.notebooks.registerNotebookCellStatusBarItemProvider(type, {
+        onDidChangeCellStatusBarItems: statusChanged.event,
+        provideCellStatusBarItems: (cell) => loadRuntime().cellStatusItems(cell, services.registry(), runner?.lastRun(cell)),
+      }),
+    ),
     vscode.commands.registerCommand('lifeboat.dryRun', async (uri?: unknown) => {
       const notebook = targetNotebook(uri);
       if (!notebook) return;
       // A controller can only create executions in notebooks where it is the selected kernel.
-      if (!selectedFor.has(notebook.uri.toString())) await vscode.commands.executeCommand('notebook.selectKernel', { id: controller.id, extension: services.context.extension.id });
+      if (!selectedFor.has(notebook.uri.toString())) await vscode.commands.executeCommand('notebook.selectKernel', { id: controllerFor(notebook).id, extension: services.context.extension.id });
       await notebookRunner().execute(notebook.getCells(), notebook, { dryRun: true });
     }),
     vscode.commands.registerCommand('lifeboat.setParameters', async (request?: unknown) => {

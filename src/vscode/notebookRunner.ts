@@ -16,6 +16,7 @@ import { confirmDestructive } from './confirm';
 import { runbookOfNotebook } from './notebookSerializer';
 import type { ParameterStore } from './parameterStore';
 import { promptRunbookParameter } from './prompts';
+import { approveHostKey } from './hostKeys';
 import { workspaceSecrets } from './secrets';
 import type { Services } from './services';
 
@@ -48,7 +49,8 @@ export class NotebookRunner implements vscode.Disposable {
 
   constructor(
     private readonly services: Services,
-    private readonly controller: vscode.NotebookController,
+    /** The controller of the notebook's type: runbooks and Markdown files opened as runbooks have one each. */
+    private readonly controllerFor: (notebook: vscode.NotebookDocument) => vscode.NotebookController,
     private readonly parameters: ParameterStore,
     /** Called after each step, so the cell status bars can show the new last run. */
     private readonly onDidRunStep: () => void,
@@ -115,6 +117,7 @@ export class NotebookRunner implements vscode.Disposable {
       inventory,
       redactor,
       recorder: new RunRecorder(workspaceDir, redactor),
+      approveHostKey,
       earlierResults: this.results.get(notebook.uri.toString()),
       confirm: (step, plan) => confirmDestructive(`Cell ${step.cellNumber} (${step.actionId})`, plan),
       observe: (step) => {
@@ -127,7 +130,7 @@ export class NotebookRunner implements vscode.Disposable {
     try {
       for (const step of steps) {
         const cell = notebook.cellAt(step.cellIndex);
-        const execution = this.controller.createNotebookCellExecution(cell);
+        const execution = this.controllerFor(notebook).createNotebookCellExecution(cell);
         execution.executionOrder = ++this.executionOrder;
         const abort = new AbortController();
         const cancellation = execution.token.onCancellationRequested(() => abort.abort());
@@ -147,6 +150,7 @@ export class NotebookRunner implements vscode.Disposable {
         execution.end(report.status === 'cancelled' ? undefined : succeeded, Date.now());
         this.lastRuns.set(cell.document.uri.toString(), { status: report.status, endedAt: new Date(), durationMs: report.durationMs });
         this.onDidRunStep();
+        this.services.recordedRun();
         this.results.set(notebook.uri.toString(), { ...session.stepResults });
         if (report.status === 'failed' || report.status === 'refused') this.services.log.error(`${file} cell ${step.cellNumber} (${step.actionId}) ${report.status}: ${report.error ?? ''}`);
         if (!succeeded) break;
@@ -181,7 +185,7 @@ export class NotebookRunner implements vscode.Disposable {
       byCell.set(index, [...(byCell.get(index) ?? []), problem]);
     }
     for (const [index, cellProblems] of byCell) {
-      const execution = this.controller.createNotebookCellExecution(notebook.cellAt(index));
+      const execution = this.controllerFor(notebook).createNotebookCellExecution(notebook.cellAt(index));
       execution.start(Date.now());
       const message = cellProblems.map(formatProblem).join('\n');
       await execution.replaceOutput(errorOutput('Not run: the runbook has problems', message));

@@ -4,6 +4,16 @@ import { ACTION_LANGUAGE, kindOfFence } from '../core/runbook/model';
 import { loadFormat } from './lazy';
 
 export const NOTEBOOK_TYPE = 'lifeboat-runbook';
+/**
+ * The same notebook offered for every other Markdown file as an option ("Reopen Editor With…"): VS Code
+ * lists an editor there only for files its selector matches, and `*.md` must not open as a runbook by default.
+ */
+export const MARKDOWN_NOTEBOOK_TYPE = 'lifeboat-markdown';
+export const RUNBOOK_NOTEBOOK_TYPES = [NOTEBOOK_TYPE, MARKDOWN_NOTEBOOK_TYPE] as const;
+
+export function isRunbookNotebook(notebook: vscode.NotebookDocument): boolean {
+  return (RUNBOOK_NOTEBOOK_TYPES as readonly string[]).includes(notebook.notebookType);
+}
 
 /** What a notebook cell carries so the Markdown it came from can be written back unchanged. */
 interface CellMetadata {

@@ -1,6 +1,8 @@
-import type * as vscode from 'vscode';
+import * as vscode from 'vscode';
 import { environmentSecrets } from '../core/actions/context';
 import type { SecretResolver } from '../core/actions/spec';
+import { SECRET_NAME } from '../core/secrets';
+import type { Services } from './services';
 
 /** Where `Lifeboat: Set Secret…` keeps a secret in VS Code's SecretStorage. */
 export function secretStorageKey(name: string): string {
@@ -16,9 +18,52 @@ export function workspaceSecrets(storage: vscode.SecretStorage, onResolved: (val
   return {
     async resolve(name) {
       const stored = await storage.get(secretStorageKey(name));
-      if (stored === undefined || stored === '') return fromEnvironment.resolve(name);
+      if (stored === undefined || stored === '') {
+        try {
+          return await fromEnvironment.resolve(name);
+        } catch (error) {
+          throw new Error(`${(error as Error).message}, or set it with "Lifeboat: Set Secret…"`);
+        }
+      }
       onResolved(stored);
       return stored;
     },
   };
+}
+
+/**
+ * `Lifeboat: Set Secret…`: asks for a name and a value (hidden) and keeps them in SecretStorage, never
+ * in a file. Both may be passed as arguments; what is missing is asked for. Resolves to whether it was saved.
+ */
+export async function setSecret(services: Services, name?: string, value?: string): Promise<boolean> {
+  const validateName = (text: string) => (SECRET_NAME.test(text) ? undefined : 'Letters, digits, _, . and - only, starting with a letter or digit');
+  const chosen =
+    name ??
+    (await vscode.window.showInputBox({
+      title: 'Set Secret (1/2)',
+      prompt: 'The secret’s name, as lifeboat.yaml and runbooks refer to it: secret:NAME',
+      placeHolder: 'frigate_password',
+      validateInput: validateName,
+      ignoreFocusOut: true,
+    }));
+  if (chosen === undefined) return false;
+  const problem = validateName(chosen);
+  if (problem) {
+    services.showError(`Lifeboat cannot keep a secret named '${chosen}': ${problem}.`);
+    return false;
+  }
+  const secret =
+    value ??
+    (await vscode.window.showInputBox({
+      title: 'Set Secret (2/2)',
+      prompt: `The value of secret:${chosen}; kept in VS Code's secret storage and masked in every output.`,
+      password: true,
+      validateInput: (text) => (text === '' ? 'A secret cannot be empty' : undefined),
+      ignoreFocusOut: true,
+    }));
+  if (secret === undefined || secret === '') return false;
+  await services.context.secrets.store(secretStorageKey(chosen), secret);
+  services.log.info(`secret '${chosen}' saved in SecretStorage`);
+  void vscode.window.showInformationMessage(`Secret '${chosen}' saved. Refer to it as secret:${chosen} in lifeboat.yaml or an action cell.`);
+  return true;
 }

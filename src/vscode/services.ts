@@ -10,6 +10,10 @@ export interface Services {
   registry(): ActionRegistry;
   /** An error notification that offers the log, where the details are. */
   showError(message: string): void;
+  /** Fires when a notebook cell or a palette command has added to the run history. */
+  onDidRecordRun: vscode.Event<void>;
+  /** Called after a step's run record is written; runs made elsewhere (the CLI) reach the Runs view through its file watcher. */
+  recordedRun(): void;
   /** Shows a result as a read-only Markdown preview: nothing to save when it is closed. */
   showMarkdown(title: string, markdown: string): Promise<void>;
 }
@@ -19,6 +23,8 @@ const DETAILS_SCHEME = 'lifeboat-details';
 export function createServices(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): Services {
   let registry: ActionRegistry | undefined;
   const details = new Map<string, string>();
+  const runRecorded = new vscode.EventEmitter<void>();
+  context.subscriptions.push(runRecorded);
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, { provideTextDocumentContent: (uri) => details.get(uri.toString()) }));
   return {
     context,
@@ -27,6 +33,8 @@ export function createServices(context: vscode.ExtensionContext, log: vscode.Log
       registry ??= loadRuntime().createRegistry();
       return registry;
     },
+    onDidRecordRun: runRecorded.event,
+    recordedRun: () => runRecorded.fire(),
     showError(message) {
       log.error(message);
       void vscode.window.showErrorMessage(message, 'Show Log').then((choice) => {

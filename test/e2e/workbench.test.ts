@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -22,6 +22,7 @@ describe('Lifeboat in VS Code (code-server in Chromium)', function () {
   this.timeout(90_000);
 
   let temp: string;
+  let lab: string;
   let server: CodeServer | undefined;
   let browser: Browser | undefined;
   let workbench: Workbench;
@@ -32,7 +33,7 @@ describe('Lifeboat in VS Code (code-server in Chromium)', function () {
       [CLI, 'run node esbuild.config.mjs'],
     ]);
     temp = mkdtempSync(join(tmpdir(), 'lifeboat-e2e-'));
-    const lab = join(temp, 'lab');
+    lab = join(temp, 'lab');
     execFileSync('bash', [join(REPO_ROOT, 'scripts', 'demo-lab.sh'), lab], { stdio: 'pipe' });
     server = startCodeServer(temp, lab);
     stopOnInterrupt(server, () => rmSync(temp, { recursive: true, force: true }));
@@ -102,4 +103,63 @@ describe('Lifeboat in VS Code (code-server in Chromium)', function () {
     await workbench.restPointer();
     await saveScreenshot(workbench.page, 'verify-archives-details');
   });
+
+  it('Run All asks for a missing parameter, and a restore that would overwrite runs only after a modal that names the target', async () => {
+    writeFileSync(join(lab, 'drill.runbook.md'), DRILL_RUNBOOK);
+    await workbench.runCommand('View: Close All Editors');
+    await workbench.openFile('drill.runbook.md');
+    await workbench.clickNotebookToolbar('Run All');
+    await workbench.answerInput("Runbook parameter 'target'", 'restored');
+    const config = join(lab, 'restored', 'config', 'app.yaml');
+    await waitUntil('the first run restores the archive into the new folder', () => existsSync(config));
+    await workbench.waitForNotebookToolbar('Run All');
+    writeFileSync(config, 'changed after the backup\n');
+
+    // The second run finds the files in place: the restore overwrites, so it asks first.
+    await workbench.clickNotebookToolbar('Run All');
+    await workbench.page.locator('.monaco-dialog-box').waitFor();
+    await workbench.restPointer();
+    await saveScreenshot(workbench.page, 'restore-confirmation');
+    const question = await workbench.answerDialog('Run');
+    assert.match(question, /Cell 3 \(archive\.restore\) will overwrite/);
+    assert.match(question, /restored/);
+    await waitUntil('the confirmed restore puts the archived file back', () => readFileSync(config, 'utf8') !== 'changed after the backup\n');
+    await workbench.waitForNotebookToolbar('Run All');
+    await workbench.restPointer();
+    await saveScreenshot(workbench.page, 'restore-after-confirmation');
+  });
 });
+
+async function waitUntil(what: string, done: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Restores the newest lab archive into a folder the person names when Run All asks. */
+const DRILL_RUNBOOK = `---
+title: Restore drill
+params:
+  target:
+    type: path
+    description: Folder to restore into
+---
+
+# Restore drill
+
+\`\`\`lifeboat {id=newest}
+action: archive.list
+location: backups
+prefix: app
+archive: latest
+\`\`\`
+
+\`\`\`lifeboat
+action: archive.restore
+archive: \${steps.newest.selected.path}
+target: \${params.target}
+overwrite: true
+\`\`\`
+`;

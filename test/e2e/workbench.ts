@@ -68,6 +68,16 @@ export class Workbench {
     await this.page.keyboard.press('Enter');
   }
 
+  /** Waits for a modal dialog, returns its text and presses its button `button`. */
+  async answerDialog(button: string, timeout = 30_000): Promise<string> {
+    const dialog = this.page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout });
+    const text = await dialog.innerText();
+    await dialog.getByRole('button', { name: button, exact: true }).click();
+    await dialog.waitFor({ state: 'detached' });
+    return text;
+  }
+
   /** Waits for a notification containing `text`; returns it, to read or to press its buttons. */
   async waitForNotification(text: string, timeout = 30_000): Promise<Locator> {
     const toast = this.page.locator('.notification-toast').filter({ hasText: text }).first();

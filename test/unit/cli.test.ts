@@ -5,28 +5,8 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { lifeboat, readRecords } from '../support/cli';
 import { CLI, REPO_ROOT, SEEDS_DIR } from '../support/paths';
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built `lifeboat` CLI as a user would, with no terminal attached. */
-function lifeboat(args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv; onStart?: (child: ReturnType<typeof spawn>) => void } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-    options.onStart?.(child);
-  });
-}
 
 /** Runs a command on a pseudo-terminal and types `answer` once `prompt` appears. */
 function onTerminal(command: string, cwd: string, prompt: string, answer: string): Promise<{ code: number | null; output: string }> {
@@ -44,13 +24,6 @@ function onTerminal(command: string, cwd: string, prompt: string, answer: string
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, output }));
   });
-}
-
-async function readRecords(workspace: string): Promise<Record<string, unknown>[]> {
-  const dir = join(workspace, '.lifeboat', 'runs');
-  const files = await readdir(dir);
-  const lines = (await Promise.all(files.map((file) => readFile(join(dir, file), 'utf8')))).join('').trim().split('\n');
-  return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 describe('lifeboat CLI', function () {

@@ -165,6 +165,7 @@ export const FIXTURE_FILES: Readonly<Record<string, string>> = {
   'assist-diagnostics.runbook.md': ASSIST_RUNBOOK,
   'assist-frontmatter.runbook.md': ASSIST_RUNBOOK.replace('default: 3', 'default: many'),
   'plain-notes.md': '# Notes\n\n```bash\necho from a plain markdown file\n```\n',
+  'reopened-notes.md': '# Notes\n\n```bash\necho from a plain markdown file\n```\n',
   'data/app.conf': 'listen: 0.0.0.0:5000\n',
   'data/faces/asha.webp': 'not really an image, but bytes to archive\n',
   'lifeboat.yaml': INVENTORY,

@@ -5,7 +5,7 @@ import { defineAction, type ActionContext, type ActionPlan, type PlannedOperatio
 import { throwIfAborted } from '../../core/errors';
 import { formatBytes } from '../../core/render';
 import { resolveUserPath } from '../paths';
-import { lstatIfPresent, pathExists } from './atomicFiles';
+import { lstatIfPresent, pathExists } from '../../core/atomicFiles';
 import { sidecarPath } from './checksum';
 import { isArchiveFileName } from './naming';
 import { deleteArchives } from './retention';

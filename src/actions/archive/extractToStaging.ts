@@ -3,7 +3,7 @@ import { chmod, link, lutimes, mkdir, symlink, unlink, utimes } from 'node:fs/pr
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { ReadEntry } from 'tar';
-import { pathExists, unlinkIfPresent } from './atomicFiles';
+import { pathExists, unlinkIfPresent } from '../../core/atomicFiles';
 import { judgeEntry, type RestoreEntry } from './entrySafety';
 import { readArchive } from './readArchive';
 

@@ -21,5 +21,5 @@ export {
   type ArchiveVerifyResult,
   type ChecksumState,
 } from './verify';
-export { FileExistsError } from './atomicFiles';
+export { FileExistsError } from '../../core/atomicFiles';
 export { VERIFIED_STATE_FILE, type VerificationRecord } from './verifiedState';

@@ -5,10 +5,10 @@ import { z } from 'zod';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
 import { cancellationOr, throwIfAborted } from '../../core/errors';
 import { formatBytes, formatDuration, markdownTable } from '../../core/render';
-import { removeIfPresent } from './atomicFiles';
+import { removeIfPresent } from '../../core/atomicFiles';
 import { extractToStaging } from './extractToStaging';
 import { resolveUserPath } from '../paths';
-import { ThrottledProgress } from './progress';
+import { ThrottledProgress } from '../../core/progress';
 import { scanForRestore, type RestoreScan } from './restoreScan';
 import { mergeIntoTarget } from './stagedMerge';
 

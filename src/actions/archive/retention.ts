@@ -1,6 +1,6 @@
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { unlinkIfPresent } from './atomicFiles';
+import { unlinkIfPresent } from '../../core/atomicFiles';
 import { sidecarPath } from './checksum';
 import { compileNameMatcher } from './naming';
 import { updateVerifiedState } from './verifiedState';

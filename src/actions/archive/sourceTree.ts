@@ -4,7 +4,7 @@ import path from 'node:path';
 import { throwIfAborted } from '../../core/errors';
 import type { ExcludeMatcher } from './excludeGlobs';
 import { isInsideOrEqual, toPosixPath } from '../paths';
-import { lstatIfPresent } from './atomicFiles';
+import { lstatIfPresent } from '../../core/atomicFiles';
 
 /**
  * What `archive.create` will read: the given paths below a base folder, walked depth-first in

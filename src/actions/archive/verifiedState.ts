@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomically } from './atomicFiles';
+import { writeFileAtomically } from '../../core/atomicFiles';
 
 /**
  * `.lifeboat-verified.json` in an archive folder remembers the last verification of each archive

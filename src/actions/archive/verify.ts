@@ -7,7 +7,7 @@ import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import { readSidecar } from './checksum';
 import { archivePrefix, hasPrefix, isArchiveFileName } from './naming';
 import { resolveUserPath } from '../paths';
-import { ThrottledProgress } from './progress';
+import { ThrottledProgress } from '../../core/progress';
 import { readArchive } from './readArchive';
 import { updateVerifiedState } from './verifiedState';
 

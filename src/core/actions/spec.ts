@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { InventoryFile } from '../inventory/schema';
 import type { ClientPool } from './clients';
 
 /** What an action reports while it works; every field is optional so each action reports what it knows. */
@@ -31,8 +32,22 @@ export interface SecretResolver {
   resolve(name: string): Promise<string>;
 }
 
-/** The parsed `lifeboat.yaml` of the workspace; empty when there is none. */
-export type Inventory = Readonly<Record<string, unknown>>;
+/** A host key no known_hosts file lists, as it is put to the person who may trust it. */
+export interface UnknownHostKey {
+  /** `[host]:port` or `host`, as known_hosts names it. */
+  host: string;
+  keyType: string;
+  fingerprint: string;
+  /** The known_hosts line that trusts exactly this key, and the file it is added to. */
+  knownHostsLine: string;
+  knownHostsFile: string;
+}
+
+/** Asked once for a host key nobody has vouched for yet; true adds it to known_hosts. */
+export type HostKeyApproval = (key: UnknownHostKey) => Promise<boolean>;
+
+/** The validated `lifeboat.yaml` of the workspace; empty when there is none. */
+export type Inventory = Readonly<InventoryFile>;
 
 export interface ActionContext {
   /** The folder relative paths in parameters are resolved against. */
@@ -45,6 +60,8 @@ export interface ActionContext {
   inventory: Inventory;
   /** Connections to hosts, clusters and stores, shared by the steps of one run. */
   clients: ClientPool;
+  /** Asks about an unknown SSH host key; left out (the CLI), an unknown key fails with the line to add. */
+  approveHostKey?: HostKeyApproval;
   /** Runbook parameters, for actions (like `shell`) that hand them on to a child process. */
   runbookParams: Readonly<Record<string, unknown>>;
 }

@@ -46,8 +46,8 @@ export function findReferences(value: unknown, field = ''): Reference[] {
     }
     return found;
   }
-  if (Array.isArray(value)) return value.flatMap((item, index) => findReferences(item, join(field, String(index))));
-  if (isRecord(value)) return Object.entries(value).flatMap(([key, item]) => findReferences(item, join(field, key)));
+  if (Array.isArray(value)) return value.flatMap((item, index) => findReferences(item, fieldPath(field, String(index))));
+  if (isRecord(value)) return Object.entries(value).flatMap(([key, item]) => findReferences(item, fieldPath(field, key)));
   return [];
 }
 
@@ -71,11 +71,11 @@ export function interpolate(
       return resolved === undefined || resolved === null ? '' : typeof resolved === 'object' ? JSON.stringify(resolved) : String(resolved);
     });
   }
-  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, scope, onMissing, join(field, String(index))));
+  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, scope, onMissing, fieldPath(field, String(index))));
   if (isRecord(value)) {
     const result: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      const resolved = interpolate(item, scope, onMissing, join(field, key));
+      const resolved = interpolate(item, scope, onMissing, fieldPath(field, key));
       // An unset optional parameter leaves the field out, so the action's own default applies.
       if (resolved !== undefined) result[key] = resolved;
     }
@@ -103,7 +103,8 @@ function lookup(expression: string, scope: InterpolationScope, field: string, on
   return current;
 }
 
-function join(prefix: string, key: string): string {
+/** The dotted path of a field inside a value (`env.TOKEN`, `paths.0`). */
+export function fieldPath(prefix: string, key: string): string {
   return prefix ? `${prefix}.${key}` : key;
 }
 

@@ -2,9 +2,10 @@ import { ClientPool } from '../actions/clients';
 import { createActionContext } from '../actions/context';
 import { renderPlan } from '../actions/plan';
 import type { ActionRegistry } from '../actions/registry';
-import type { ActionPlan, Inventory, Logger, OutputSink, ProgressReporter, SecretResolver } from '../actions/spec';
+import type { ActionPlan, HostKeyApproval, Inventory, Logger, OutputSink, ProgressReporter, SecretResolver } from '../actions/spec';
 import { CancelledError, errorMessage, formatProblem, isCancellationError, ValidationError } from '../errors';
 import type { Redactor } from '../redact';
+import { resolveSecretReferences } from '../secrets';
 import { findReferences, interpolate, InterpolationError } from '../runbook/interpolate';
 import type { ParamDefinitions, ParamValue } from '../runbook/params';
 import type { Step } from '../runbook/steps';
@@ -45,6 +46,8 @@ export interface RunSessionOptions {
   inventory: Inventory;
   redactor: Redactor;
   recorder?: RunRecorder;
+  /** Asks about an unknown SSH host key (the extension); left out, such a key fails the step. */
+  approveHostKey?: HostKeyApproval;
   /** Results of steps an earlier run of the same runbook produced, for a notebook run cell by cell. */
   earlierResults?: Readonly<Record<string, unknown>>;
   /** Asked before a step whose plan overwrites or deletes data; false refuses the step. */
@@ -138,20 +141,22 @@ export class RunSession {
       if (waitingFor) {
         return await planned({ summary: `uses the result of step \`${waitingFor}\`, which a dry run does not produce; planned when that step has run`, operations: [], destructive: false });
       }
+      // The record keeps `secret:NAME` as written; only the action sees the value.
       params = this.resolveStepParams(step);
-      const parsed = parseStepParams(action, params, step, this.options.runbook);
+      const parsed = parseStepParams(action, await this.resolveSecrets(step, params), step, this.options.runbook);
       if (!parsed.ok) throw new ValidationError(parsed.problems);
 
       const context = createActionContext({
         workspaceDir: this.options.workspaceDir,
         signal,
-        progress: observers.progress,
-        log: observers.log,
+        progress: redactor.progress(observers.progress),
+        log: redactor.logger(observers.log),
         output,
         secrets: this.options.secrets,
         inventory: this.options.inventory,
         clients: this.clients,
-        runbookParams: this.options.params,
+        runbookParams: await this.runbookParamsWithSecrets(step),
+        approveHostKey: this.options.approveHostKey,
       });
       if (planOnly) return await planned(await action.plan(parsed.value, context));
       if (action.destructive) {
@@ -185,6 +190,26 @@ export class RunSession {
         const hint = root === 'steps' ? ' (did that step run, and does its result have this field?)' : '';
         throw new InterpolationError(field, `\${${reference}} has no value${hint}`);
       });
+    } catch (error) {
+      if (!(error instanceof InterpolationError)) throw error;
+      throw new ValidationError([{ file: this.options.runbook, cell: step.cellNumber, line: step.lineOf(error.field), field: error.field, message: error.message }]);
+    }
+  }
+
+  /** Runbook parameters as shell steps receive them: a `secret:NAME` value is the secret itself. */
+  private async runbookParamsWithSecrets(step: Step): Promise<Readonly<Record<string, unknown>>> {
+    const { params, secrets, runbook } = this.options;
+    try {
+      return (await resolveSecretReferences(params, secrets)) as Record<string, unknown>;
+    } catch (error) {
+      if (!(error instanceof InterpolationError)) throw error;
+      throw new ValidationError([{ file: runbook, cell: step.cellNumber, field: `params.${error.field}`, message: error.message }]);
+    }
+  }
+
+  private async resolveSecrets(step: Step, params: unknown): Promise<unknown> {
+    try {
+      return await resolveSecretReferences(params, this.options.secrets);
     } catch (error) {
       if (!(error instanceof InterpolationError)) throw error;
       throw new ValidationError([{ file: this.options.runbook, cell: step.cellNumber, line: step.lineOf(error.field), field: error.field, message: error.message }]);

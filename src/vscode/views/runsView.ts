@@ -48,8 +48,10 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   readonly onDidChangeTreeData = this.changed.event;
   private watchers: vscode.FileSystemWatcher[] = [];
   private readonly foldersChanged: vscode.Disposable;
+  private readonly runRecorded: vscode.Disposable;
 
   constructor(private readonly services: Services) {
+    this.runRecorded = services.onDidRecordRun(() => this.refresh());
     this.watchRunFiles();
     this.foldersChanged = vscode.workspace.onDidChangeWorkspaceFolders(() => {
       this.watchRunFiles();
@@ -58,8 +60,9 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   }
 
   /**
-   * A watcher on each folder's run directory itself (it need not exist yet): a workspace-wide glob
-   * was seen to miss appends to `.lifeboat/runs` on a busy machine.
+   * Runs made outside this window (the CLI, cron) arrive through the files: a watcher on each
+   * folder's run directory itself (it need not exist yet), as a workspace-wide glob was seen to miss
+   * appends to `.lifeboat/runs` on a busy machine.
    */
   private watchRunFiles(): void {
     for (const watcher of this.watchers) watcher.dispose();
@@ -144,6 +147,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   dispose(): void {
     for (const watcher of this.watchers) watcher.dispose();
     this.foldersChanged.dispose();
+    this.runRecorded.dispose();
     this.changed.dispose();
   }
 }

@@ -97,4 +97,15 @@ suite('notebook controller', () => {
     assert.equal(notebook?.uri.toString(), fixtureUri('plain-notes.md').toString());
     assert.equal(notebook?.cellAt(1).document.getText(), 'echo from a plain markdown file');
   });
+
+  test('"Reopen Editor With…" offers the runbook notebook for any Markdown file, and its cells run', async () => {
+    const uri = fixtureUri('reopened-notes.md');
+    await vscode.commands.executeCommand('vscode.openWith', uri, 'lifeboat-markdown');
+    const notebook = vscode.window.activeNotebookEditor?.notebook;
+    assert.equal(notebook?.notebookType, 'lifeboat-markdown');
+    await vscode.commands.executeCommand('notebook.cell.execute', cellRange(notebook, 1));
+    const cell = notebook.cellAt(1);
+    await waitFor('the step to end', () => cell.executionSummary?.success !== undefined);
+    assert.match(outputText(cell, 'application/vnd.code.notebook.stdout'), /^from a plain markdown file\n/);
+  });
 });

@@ -1,4 +1,4 @@
-import type { ProgressReporter, ProgressUpdate } from '../../core/actions/spec';
+import type { ProgressReporter, ProgressUpdate } from './actions/spec';
 
 /**
  * Streams call back per chunk (thousands of times a second); a person needs a few updates a

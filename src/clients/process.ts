@@ -1,0 +1,109 @@
+/**
+ * Runs command-line tools (restic, rclone) as child processes: an environment built explicitly,
+ * output read line by line as it arrives, and cancellation that stops the tool and everything it
+ * started.
+ */
+import { execa } from 'execa';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+
+/** Time a tool has to exit after its interrupt signal before its process group gets SIGKILL. */
+const KILL_GRACE_MS = 5000;
+/** How much of stderr an error message may quote. */
+const STDERR_TAIL_CHARS = 8192;
+
+export function killProcessGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+export interface ToolInvocation {
+  command: string;
+  args: readonly string[];
+  /** The child's whole environment: nothing is inherited beyond what this holds. */
+  env: Readonly<Record<string, string>>;
+  cwd?: string;
+  signal?: AbortSignal;
+  /** Called with each line of stdout as it arrives; without it stdout is collected into the outcome. */
+  onStdoutLine?: (line: string) => void;
+  onStderrLine?: (line: string) => void;
+  /** restic and rclone both release locks and clean up on SIGINT; SIGKILL follows after a grace period. */
+  interruptSignal?: NodeJS.Signals;
+}
+
+export interface ToolOutcome {
+  exitCode: number;
+  /** Collected stdout, empty when `onStdoutLine` took the lines. */
+  stdout: string;
+  /** The end of stderr, for error messages. */
+  stderrTail: string;
+  /** The run was stopped through `signal`. */
+  cancelled: boolean;
+}
+
+export class ToolMissingError extends Error {
+  constructor(readonly command: string) {
+    super(`'${command}' was not found: install it (for example \`apt-get install ${command}\`) or set its path`);
+    this.name = 'ToolMissingError';
+  }
+}
+
+export async function runTool(invocation: ToolInvocation): Promise<ToolOutcome> {
+  const child = execa(invocation.command, [...invocation.args], {
+    env: invocation.env,
+    extendEnv: false,
+    cwd: invocation.cwd,
+    stdin: 'ignore',
+    // Its own process group, so cancelling reaches what the tool started (restic's ssh, for one).
+    detached: true,
+    reject: false,
+    buffer: false,
+  });
+  let stdout = '';
+  let stderrTail = '';
+  const stdoutDone = readLines(child.stdout, invocation.onStdoutLine ?? ((line) => (stdout += `${line}\n`)));
+  const stderrDone = readLines(child.stderr, (line) => {
+    stderrTail = `${stderrTail}${line}\n`.slice(-STDERR_TAIL_CHARS);
+    invocation.onStderrLine?.(line);
+  });
+
+  let cancelled = false;
+  const onAbort = () => {
+    cancelled = true;
+    killProcessGroup(child.pid, invocation.interruptSignal ?? 'SIGINT');
+    setTimeout(() => killProcessGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS).unref();
+  };
+  invocation.signal?.addEventListener('abort', onAbort, { once: true });
+  if (invocation.signal?.aborted) onAbort();
+  try {
+    const [result] = await Promise.all([child, stdoutDone, stderrDone]);
+    if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') throw new ToolMissingError(invocation.command);
+    return { exitCode: result.exitCode ?? (result.signal ? 128 : -1), stdout, stderrTail, cancelled };
+  } finally {
+    invocation.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+async function readLines(stream: Readable | null, onLine: (line: string) => void): Promise<void> {
+  if (!stream) return;
+  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) onLine(line);
+}
+
+/**
+ * The parent's environment without the variables that would change what a tool does behind our back
+ * (`remove`: exact names, or prefixes ending in `*`), plus `set`.
+ */
+export function toolEnvironment(remove: readonly string[], set: Readonly<Record<string, string | undefined>>, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const prefixes = remove.filter((name) => name.endsWith('*')).map((name) => name.slice(0, -1));
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parent)) {
+    if (value === undefined || remove.includes(name) || prefixes.some((prefix) => name.startsWith(prefix))) continue;
+    env[name] = value;
+  }
+  for (const [name, value] of Object.entries(set)) if (value !== undefined) env[name] = value;
+  return env;
+}

@@ -1,0 +1,305 @@
+/**
+ * restic repositories (local, SFTP, S3, REST …) through the restic binary. The password and the
+ * repository location (which may hold credentials) travel in the child's environment, never in its
+ * arguments, where any user on the machine could read them.
+ */
+import type { ProgressReporter } from '../core/actions/spec';
+import { CancelledError } from '../core/errors';
+import { ThrottledProgress } from '../core/progress';
+import { runTool, toolEnvironment, type ToolOutcome } from './process';
+import {
+  messageType,
+  parseBackupSummary,
+  parseForgetGroups,
+  parseNode,
+  parseSnapshot,
+  parseSnapshots,
+  parseVersion,
+  resticFailure,
+  ResticError,
+  type ResticBackupSummary,
+  type ResticForgetGroup,
+  type ResticNode,
+  type ResticSnapshot,
+} from './resticOutput';
+import { isJsonObject, leadingJson, numberField, parseJsonObjectLine, stringField } from './toolJson';
+
+export { ResticError, type ResticBackupSummary, type ResticFailureKind, type ResticForgetGroup, type ResticNode, type ResticSnapshot } from './resticOutput';
+
+export interface ResticRepositoryConfig {
+  /** `/srv/restic`, `sftp:host:/path`, `s3:https://host/bucket/path`, `rest:https://…`. */
+  repository: string;
+  /** The resolved secret. */
+  password: string;
+  /** Backend settings and credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `B2_ACCOUNT_ID` …). */
+  env?: Readonly<Record<string, string>>;
+  /** PEM file with the CA of a self-signed or private-CA endpoint (`--cacert`). */
+  caFile?: string;
+  /** Backend options (`-o sftp.command=…`). */
+  options?: Readonly<Record<string, string>>;
+  cacheDir?: string;
+  /** The restic binary; `restic` on the PATH by default. */
+  binary?: string;
+}
+
+export interface ResticCallOptions {
+  signal?: AbortSignal;
+}
+
+export interface ResticFilter {
+  host?: string;
+  tags?: string[];
+  paths?: string[];
+}
+
+export interface ResticRetention {
+  keepLast?: number;
+  keepHourly?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
+  /** A duration such as `30d` or `1y6m`. */
+  keepWithin?: string;
+  keepTags?: string[];
+}
+
+export interface ResticBackupResult {
+  summary: ResticBackupSummary;
+  /** Exit code 3: the snapshot was made, but some files could not be read (named in `warnings`). */
+  partial: boolean;
+  warnings: string[];
+}
+
+export interface ResticRestoreResult {
+  snapshot: string;
+  target: string;
+  /** Counts from restic's JSON summary; restic before 0.16 does not report them. */
+  filesRestored?: number;
+  bytesRestored?: number;
+}
+
+export interface ResticForgetResult {
+  groups: ResticForgetGroup[];
+  removed: ResticSnapshot[];
+  kept: ResticSnapshot[];
+  /** What prune reported (text in restic 0.14), when `prune` was asked for. */
+  pruneReport: string;
+}
+
+export interface ResticCheckResult {
+  ok: boolean;
+  /** restic's report, for the person to read. */
+  report: string;
+}
+
+const RETENTION_FLAGS: Record<Exclude<keyof ResticRetention, 'keepTags' | 'keepWithin'>, string> = {
+  keepLast: '--keep-last',
+  keepHourly: '--keep-hourly',
+  keepDaily: '--keep-daily',
+  keepWeekly: '--keep-weekly',
+  keepMonthly: '--keep-monthly',
+  keepYearly: '--keep-yearly',
+};
+
+export class ResticRepository {
+  private version: Promise<[number, number, number] | undefined> | undefined;
+
+  constructor(readonly config: ResticRepositoryConfig) {}
+
+  /** The repository location without credentials a URL may carry, for messages. */
+  get label(): string {
+    return this.config.repository.replace(/\/\/([^/@:]*):[^/@]*@/, '//$1:***@');
+  }
+
+  async init(options: ResticCallOptions = {}): Promise<{ id?: string }> {
+    const outcome = await this.run(['init'], 'init', options);
+    const fromJson = outcome.stdout.split('\n').map(parseJsonObjectLine).find((line) => line && stringField(line, 'id'));
+    return { id: (fromJson && stringField(fromJson, 'id')) ?? /created restic repository (\w+)/.exec(outcome.stdout)?.[1] };
+  }
+
+  /** Snapshots, oldest first. */
+  async snapshots(filter: ResticFilter = {}, options: ResticCallOptions = {}): Promise<ResticSnapshot[]> {
+    const outcome = await this.run(['snapshots', '--json', ...filterArgs(filter)], 'list snapshots', options);
+    return parseSnapshots(leadingJson(outcome.stdout)?.value);
+  }
+
+  async backup(paths: readonly string[], options: ResticCallOptions & { tags?: string[]; host?: string; excludes?: string[]; progress?: ProgressReporter; cwd?: string } = {}): Promise<ResticBackupResult> {
+    if (paths.length === 0) throw new Error('restic backup needs at least one path');
+    const args = ['backup', '--json', ...(options.tags ?? []).flatMap((tag) => ['--tag', tag]), ...(options.host ? ['--host', options.host] : []), ...(options.excludes ?? []).flatMap((pattern) => ['--exclude', pattern]), '--', ...paths];
+    const progress = options.progress && new ThrottledProgress(options.progress);
+    let summary: ResticBackupSummary | undefined;
+    const warnings: string[] = [];
+    const outcome = await this.run(args, 'backup', {
+      ...options,
+      acceptExitCodes: [3],
+      onStdoutLine: (text) => {
+        const line = parseJsonObjectLine(text);
+        if (!line) return;
+        const type = messageType(line);
+        if (type === 'status') {
+          progress?.update({ bytes: numberField(line, 'bytes_done'), totalBytes: numberField(line, 'total_bytes'), items: numberField(line, 'files_done'), totalItems: numberField(line, 'total_files') });
+        } else if (type === 'summary') {
+          summary = parseBackupSummary(line);
+        }
+      },
+      onStderrLine: (text) => {
+        const line = parseJsonObjectLine(text);
+        if (line && messageType(line) === 'error') {
+          const message = (isJsonObject(line.error) && stringField(line.error, 'message')) || 'error';
+          warnings.push(`${stringField(line, 'item') ?? ''}: ${message}`.replace(/^: /, ''));
+        } else if (!line && text.trim() !== '') {
+          warnings.push(text.trim());
+        }
+      },
+    });
+    if (!summary) throw new ResticError(`backup to ${this.label} ended without a summary:\n${outcome.stderrTail.trim()}`, 'failed', outcome.exitCode);
+    progress?.flush({ bytes: summary.totalBytesProcessed, items: summary.totalFilesProcessed });
+    return { summary, partial: outcome.exitCode === 3, warnings };
+  }
+
+  /** The nodes of a snapshot (all of it, or below `paths`). With `onNode` they are handed over one by one instead of collected. */
+  async ls(snapshot: string, options: ResticCallOptions & { paths?: string[]; onNode?: (node: ResticNode) => void } = {}): Promise<{ snapshot?: ResticSnapshot; nodes: ResticNode[] }> {
+    let header: ResticSnapshot | undefined;
+    const nodes: ResticNode[] = [];
+    const outcome = await this.run(['ls', '--json', snapshot, ...(options.paths ?? [])], `list snapshot ${snapshot}`, {
+      ...options,
+      onStdoutLine: (text) => {
+        const line = parseJsonObjectLine(text);
+        if (!line) return;
+        const type = messageType(line);
+        if (type === 'snapshot') {
+          header = parseSnapshot(line);
+        } else if (type === 'node') {
+          const node = parseNode(line);
+          if (node && options.onNode) options.onNode(node);
+          else if (node) nodes.push(node);
+        }
+      },
+    });
+    // restic 0.14 ignores an unknown snapshot with a warning and exits 0.
+    if (!header) throw resticFailure(outcome.exitCode || 1, outcome.stderrTail, `restic ls of snapshot ${snapshot} on ${this.label}`);
+    return { snapshot: header, nodes };
+  }
+
+  /** Restores into `target` (restic never deletes there; it overwrites files it restores). */
+  async restore(snapshot: string, target: string, options: ResticCallOptions & { include?: string[]; exclude?: string[]; progress?: ProgressReporter } = {}): Promise<ResticRestoreResult> {
+    // `restore --json` exists since restic 0.16; older ones print only text, so the counts stay unknown.
+    const json = await this.atLeast(0, 16);
+    const args = ['restore', snapshot, '--target', target, ...(json ? ['--json'] : []), ...(options.include ?? []).flatMap((pattern) => ['--include', pattern]), ...(options.exclude ?? []).flatMap((pattern) => ['--exclude', pattern])];
+    const progress = options.progress && new ThrottledProgress(options.progress);
+    const result: ResticRestoreResult = { snapshot, target };
+    await this.run(args, `restore snapshot ${snapshot}`, {
+      ...options,
+      onStdoutLine: (text) => {
+        const line = parseJsonObjectLine(text);
+        if (!line) return;
+        const type = messageType(line);
+        if (type === 'status') {
+          progress?.update({ bytes: numberField(line, 'bytes_restored'), totalBytes: numberField(line, 'total_bytes'), items: numberField(line, 'files_restored'), totalItems: numberField(line, 'total_files') });
+        } else if (type === 'summary') {
+          result.filesRestored = numberField(line, 'files_restored');
+          result.bytesRestored = numberField(line, 'bytes_restored');
+        }
+      },
+    });
+    return result;
+  }
+
+  /**
+   * Removes snapshots by a retention policy (or by id), optionally pruning the data only they used.
+   * With `dryRun` nothing is removed and the result says what would be.
+   */
+  async forget(selection: { policy: ResticRetention } | { ids: string[] }, options: ResticCallOptions & ResticFilter & { prune?: boolean; dryRun?: boolean } = {}): Promise<ResticForgetResult> {
+    const args = ['forget', '--json', ...(options.prune ? ['--prune'] : []), ...(options.dryRun ? ['--dry-run'] : [])];
+    let named: ResticSnapshot[] | undefined;
+    if ('ids' in selection) {
+      if (selection.ids.length === 0) throw new Error('restic forget: no snapshot ids given');
+      // restic skips an id it does not know with a warning; an unknown id must stop the whole request.
+      const existing = await this.snapshots({}, options);
+      named = selection.ids.map((id) => {
+        const snapshot = existing.find((candidate) => candidate.id.startsWith(id));
+        if (!snapshot) throw new ResticError(`restic forget on ${this.label}: no snapshot ${id}`, 'snapshot-missing', 0);
+        return snapshot;
+      });
+      args.push('--', ...named.map((snapshot) => snapshot.id));
+    } else {
+      const policyArgs = retentionArgs(selection.policy);
+      if (policyArgs.length === 0) throw new Error('restic forget: the retention policy keeps everything (set keepLast, keepDaily, …)');
+      args.push(...policyArgs, ...filterArgs(options));
+    }
+    const outcome = await this.run(args, 'forget', options);
+    const parsed = leadingJson(outcome.stdout);
+    // With explicit ids restic prints no groups; the snapshots named are the ones removed.
+    const groups = named ? [] : parseForgetGroups(parsed?.value);
+    const pruneReport = (parsed && !named ? parsed.rest : outcome.stdout).trim();
+    return { groups, removed: named ?? groups.flatMap((group) => group.remove), kept: groups.flatMap((group) => group.keep), pruneReport };
+  }
+
+  /** Checks the repository's structure, and with `readData` every pack's contents. Errors found are a result, not a failure. */
+  async check(options: ResticCallOptions & { readData?: boolean; readDataSubset?: string } = {}): Promise<ResticCheckResult> {
+    const args = ['check', ...(options.readData ? ['--read-data'] : []), ...(options.readDataSubset ? [`--read-data-subset=${options.readDataSubset}`] : [])];
+    const outcome = await this.run(args, 'check', { ...options, acceptExitCodes: [1] });
+    const report = `${outcome.stdout}${outcome.stderrTail}`.trim();
+    if (outcome.exitCode === 1) {
+      const failure = resticFailure(outcome.exitCode, outcome.stderrTail, `check of ${this.label}`);
+      if (failure.kind !== 'failed' || !/error|fatal/i.test(report)) throw failure;
+      return { ok: false, report };
+    }
+    return { ok: true, report };
+  }
+
+  /** The installed restic's version, asked once. */
+  async versionOf(options: ResticCallOptions = {}): Promise<[number, number, number] | undefined> {
+    this.version ??= this.run(['version'], 'version', options).then((outcome) => parseVersion(outcome.stdout));
+    return this.version;
+  }
+
+  private async atLeast(major: number, minor: number): Promise<boolean> {
+    const version = await this.versionOf();
+    return version !== undefined && (version[0] > major || (version[0] === major && version[1] >= minor));
+  }
+
+  private async run(
+    args: string[],
+    what: string,
+    options: ResticCallOptions & { onStdoutLine?: (line: string) => void; onStderrLine?: (line: string) => void; acceptExitCodes?: number[]; cwd?: string },
+  ): Promise<ToolOutcome> {
+    const { config } = this;
+    const global = [
+      ...(config.caFile ? ['--cacert', config.caFile] : []),
+      ...(config.cacheDir ? ['--cache-dir', config.cacheDir] : []),
+      ...Object.entries(config.options ?? {}).flatMap(([name, value]) => ['-o', `${name}=${value}`]),
+    ];
+    const outcome = await runTool({
+      command: config.binary ?? 'restic',
+      args: [...global, ...args],
+      // Inherited RESTIC_* variables (a password file, another repository) would override ours.
+      env: toolEnvironment(['RESTIC_*'], { ...config.env, RESTIC_REPOSITORY: config.repository, RESTIC_PASSWORD: config.password }),
+      cwd: options.cwd,
+      signal: options.signal,
+      onStdoutLine: options.onStdoutLine,
+      onStderrLine: options.onStderrLine,
+    });
+    if (outcome.cancelled) throw new CancelledError();
+    if (outcome.exitCode !== 0 && !options.acceptExitCodes?.includes(outcome.exitCode)) {
+      throw resticFailure(outcome.exitCode, outcome.stderrTail, `restic ${what} on ${this.label}`);
+    }
+    return outcome;
+  }
+}
+
+function filterArgs(filter: ResticFilter): string[] {
+  return [...(filter.host ? ['--host', filter.host] : []), ...(filter.tags ?? []).flatMap((tag) => ['--tag', tag]), ...(filter.paths ?? []).flatMap((path) => ['--path', path])];
+}
+
+function retentionArgs(policy: ResticRetention): string[] {
+  const args: string[] = [];
+  for (const [field, flag] of Object.entries(RETENTION_FLAGS) as [keyof typeof RETENTION_FLAGS, string][]) {
+    const value = policy[field];
+    if (value !== undefined) args.push(flag, String(value));
+  }
+  if (policy.keepWithin) args.push('--keep-within', policy.keepWithin);
+  for (const tag of policy.keepTags ?? []) args.push('--keep-tag', tag);
+  return args;
+}

@@ -1,0 +1,406 @@
+/**
+ * S3 and S3-compatible stores (AWS, Garage, SeaweedFS, MinIO, s3rver). The AWS SDK is imported on
+ * first use only: opening a store is the first thing that loads it.
+ */
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { Upload as MultipartUpload } from '@aws-sdk/lib-storage';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile, rename, stat } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger, ProgressReporter } from '../core/actions/spec';
+import { FileExistsError, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling } from '../core/atomicFiles';
+import { cancellationOr, throwIfAborted } from '../core/errors';
+import { ThrottledProgress } from '../core/progress';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry';
+import { describeS3Failure, isRetryableS3Failure, S3StoreError } from './s3Errors';
+
+export { S3StoreError, type S3FailureKind } from './s3Errors';
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** One bucket of one store, as the inventory describes it. */
+export interface S3StoreConfig {
+  /** URL of an S3-compatible server; absent for AWS S3 itself. */
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  /** `https://endpoint/bucket/key` rather than `https://bucket.endpoint/key`; the default for custom endpoints. */
+  pathStyle?: boolean;
+  /** Resolved secrets; without them the AWS credential chain (environment, profiles) is used. */
+  credentials?: S3Credentials;
+  /** PEM file with the CA that signed the endpoint's certificate (self-signed or private CA). */
+  caFile?: string;
+  /** Skips TLS verification. Only ever an explicit choice; opening such a store logs a warning. */
+  insecure?: boolean;
+}
+
+export interface S3TransferSettings {
+  /** Files up to this size go up in one PutObject; larger ones and streams as multipart uploads. */
+  multipartThresholdBytes: number;
+  partSizeBytes: number;
+  /** Parts uploaded at once; memory use is about `partSizeBytes × partConcurrency`. */
+  partConcurrency: number;
+  retry: RetryPolicy;
+  connectTimeoutMs: number;
+  /** A socket that moves no data for this long fails the request (and may be retried). */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_S3_TRANSFER_SETTINGS: S3TransferSettings = {
+  multipartThresholdBytes: 256 * 1024 * 1024,
+  partSizeBytes: 16 * 1024 * 1024,
+  partConcurrency: 4,
+  retry: DEFAULT_RETRY_POLICY,
+  connectTimeoutMs: 10_000,
+  idleTimeoutMs: 120_000,
+};
+
+export interface S3OpenOptions {
+  settings?: Partial<S3TransferSettings>;
+  log?: Logger;
+}
+
+export interface S3ObjectInfo {
+  key: string;
+  size: number;
+  lastModified?: Date;
+  etag?: string;
+  storageClass?: string;
+}
+
+export interface S3ListPage {
+  objects: S3ObjectInfo[];
+  /** With a delimiter: the "folders" directly below the prefix. */
+  prefixes: string[];
+  /** Passed back to get the next page; absent on the last one. */
+  nextToken?: string;
+}
+
+export interface S3TransferOptions {
+  signal?: AbortSignal;
+  progress?: ProgressReporter;
+  /**
+   * Also compute the SHA-256 of the bytes moved (for comparing with a checksum file). Off by default:
+   * at loopback speeds hashing costs about as much as the transfer itself.
+   */
+  sha256?: boolean;
+}
+
+export interface S3PutOptions extends S3TransferOptions {
+  contentType?: string;
+  storageClass?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface S3PutResult {
+  key: string;
+  bytes: number;
+  /** SHA-256 (hex) of the bytes sent, when asked for. */
+  sha256?: string;
+  etag?: string;
+  multipart: boolean;
+}
+
+export interface S3DownloadResult {
+  key: string;
+  path: string;
+  bytes: number;
+  /** SHA-256 (hex) of the bytes written, when asked for. */
+  sha256?: string;
+}
+
+/** Opens a store: loads the SDK, reads the CA file, and warns when TLS verification is off. */
+export async function openS3Store(config: S3StoreConfig, options: S3OpenOptions = {}): Promise<S3Store> {
+  const settings = { ...DEFAULT_S3_TRANSFER_SETTINGS, ...options.settings };
+  let ca: Buffer | undefined;
+  if (config.caFile) {
+    try {
+      ca = await readFile(config.caFile);
+    } catch (error) {
+      throw new Error(`cannot read the CA file '${config.caFile}' of S3 store ${storeLabel(config)}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  // The SDK is pinned; its warning that later releases will need Node 22 (printed on every CLI run
+  // that touches S3) is news for whoever upgrades it, not for the person running a backup.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  if (config.insecure) options.log?.warn(`TLS verification is off for S3 store ${storeLabel(config)} (insecure: true)`);
+  const { s3, Upload } = await import('./s3Sdk');
+  return new S3Store(config, settings, s3, Upload, options.log, ca);
+}
+
+export function storeLabel(config: Pick<S3StoreConfig, 'endpoint' | 'region'>): string {
+  return config.endpoint ?? `AWS S3 (${config.region})`;
+}
+
+export class S3Store {
+  /** Retries 5xx, throttling and network errors itself; used where the request body can be sent again. */
+  private readonly client: S3Sdk.S3Client;
+  /** Makes one attempt: for streamed bodies, which only `withRetries` can reopen. */
+  private readonly singleAttemptClient: S3Sdk.S3Client;
+  private readonly agents: (http.Agent | https.Agent)[];
+  readonly label: string;
+
+  constructor(
+    readonly config: S3StoreConfig,
+    readonly settings: S3TransferSettings,
+    private readonly sdk: typeof S3Sdk,
+    private readonly Upload: typeof MultipartUpload,
+    log: Logger | undefined,
+    ca: Buffer | undefined,
+  ) {
+    this.label = storeLabel(config);
+    const sockets = { keepAlive: true, maxSockets: Math.max(16, settings.partConcurrency * 2) };
+    const httpAgent = new http.Agent(sockets);
+    const httpsAgent = new https.Agent({ ...sockets, ...(ca ? { ca } : {}), rejectUnauthorized: !config.insecure });
+    this.agents = [httpAgent, httpsAgent];
+    const custom = config.endpoint !== undefined;
+    const clientConfig: S3Sdk.S3ClientConfig = {
+      region: config.region,
+      ...(custom ? { endpoint: config.endpoint } : {}),
+      forcePathStyle: config.pathStyle ?? custom,
+      ...(config.credentials ? { credentials: config.credentials } : {}),
+      // Recent SDKs add CRC checksums with aws-chunked framing to every upload; several S3-compatible
+      // servers store that framing as part of the object. Only send checksums an operation requires.
+      ...(custom ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
+      requestHandler: { httpAgent, httpsAgent, connectionTimeout: settings.connectTimeoutMs, socketTimeout: settings.idleTimeoutMs },
+      maxAttempts: settings.retry.attempts,
+      retryMode: 'standard',
+      // Without a logger the SDK writes its warnings to the console; they belong in our log. Its info
+      // lines (one per request) are left out.
+      logger: { trace() {}, debug() {}, info() {}, warn: (...parts: unknown[]) => log?.debug(`S3 SDK: ${parts.join(' ')}`), error: (...parts: unknown[]) => log?.debug(`S3 SDK: ${parts.join(' ')}`) },
+    };
+    this.client = new sdk.S3Client(clientConfig);
+    this.singleAttemptClient = new sdk.S3Client({ ...clientConfig, maxAttempts: 1 });
+  }
+
+  get bucket(): string {
+    return this.config.bucket;
+  }
+
+  /** Fails with a clear error when the bucket is missing, unreachable or not accessible. */
+  async checkBucket(signal?: AbortSignal): Promise<void> {
+    await this.call('read', undefined, signal, () => this.client.send(new this.sdk.HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal }));
+  }
+
+  async head(key: string, signal?: AbortSignal): Promise<S3ObjectInfo | undefined> {
+    try {
+      const head = await this.call('read', key, signal, () => this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }));
+      return { key, size: head.ContentLength ?? 0, lastModified: head.LastModified, etag: head.ETag, storageClass: head.StorageClass };
+    } catch (error) {
+      if (error instanceof S3StoreError && error.kind === 'no-such-key') return undefined;
+      throw error;
+    }
+  }
+
+  /** One page of a listing (up to `maxKeys`, at most 1000); pass `nextToken` back for the next. */
+  async listPage(options: { prefix?: string; delimiter?: string; continuationToken?: string; maxKeys?: number; signal?: AbortSignal } = {}): Promise<S3ListPage> {
+    const page = await this.call('list', undefined, options.signal, () =>
+      this.client.send(
+        new this.sdk.ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: options.prefix,
+          Delimiter: options.delimiter,
+          ContinuationToken: options.continuationToken,
+          MaxKeys: options.maxKeys,
+        }),
+        { abortSignal: options.signal },
+      ),
+    );
+    return {
+      objects: (page.Contents ?? []).map((entry) => ({ key: entry.Key ?? '', size: entry.Size ?? 0, lastModified: entry.LastModified, etag: entry.ETag, storageClass: entry.StorageClass })),
+      prefixes: (page.CommonPrefixes ?? []).flatMap((entry) => (entry.Prefix ? [entry.Prefix] : [])),
+      nextToken: page.IsTruncated ? page.NextContinuationToken : undefined,
+    };
+  }
+
+  /** Every object under `prefix`, page after page. */
+  async *listObjects(options: { prefix?: string; signal?: AbortSignal } = {}): AsyncGenerator<S3ObjectInfo> {
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.listPage({ ...options, continuationToken });
+      yield* page.objects;
+      continuationToken = page.nextToken;
+    } while (continuationToken);
+  }
+
+  async delete(key: string, signal?: AbortSignal): Promise<void> {
+    await this.call('delete', key, signal, () => this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }));
+  }
+
+  /** Small objects held in memory (state files, markers). */
+  async putBytes(key: string, data: Uint8Array | string, options: S3PutOptions = {}): Promise<S3PutResult> {
+    const body = typeof data === 'string' ? Buffer.from(data) : data;
+    const result = await this.call('write', key, options.signal, () =>
+      this.client.send(new this.sdk.PutObjectCommand({ ...this.putParams(key, options), Body: body, ContentLength: body.byteLength }), { abortSignal: options.signal }),
+    );
+    options.progress?.report({ bytes: body.byteLength, totalBytes: body.byteLength });
+    return { key, bytes: body.byteLength, sha256: options.sha256 ? createHash('sha256').update(body).digest('hex') : undefined, etag: result.ETag, multipart: false };
+  }
+
+  /**
+   * Uploads a file: one streamed PutObject (sent again from the start on a retryable failure) up to
+   * the multipart threshold, a multipart upload above it.
+   */
+  async putFile(key: string, file: string, options: S3PutOptions = {}): Promise<S3PutResult> {
+    const { size } = await stat(file);
+    if (size > this.settings.multipartThresholdBytes) return this.putStream(key, createReadStream(file), { ...options, totalBytes: size });
+    return this.withRetries('write', key, options.signal, async () => {
+      const meter = new ByteMeter(options, size);
+      const contents = createReadStream(file);
+      contents.once('error', (error) => meter.destroy(error));
+      try {
+        const result = await this.singleAttemptClient.send(new this.sdk.PutObjectCommand({ ...this.putParams(key, options), Body: contents.pipe(meter), ContentLength: size }), { abortSignal: options.signal });
+        meter.flush();
+        if (meter.bytes !== size) throw new S3StoreError(`'${file}' changed size while it was uploaded (${size} → ${meter.bytes} bytes)`, 'other');
+        return { key, bytes: size, sha256: meter.sha256(), etag: result.ETag, multipart: false };
+      } finally {
+        // A failed attempt leaves the file open otherwise; the next one reads it again from the start.
+        contents.destroy();
+      }
+    });
+  }
+
+  /**
+   * Uploads a stream of unknown length as a multipart upload (a single PutObject when it turns out
+   * smaller than one part). Parts are retried; a failed or cancelled upload is aborted on the server.
+   */
+  async putStream(key: string, body: Readable, options: S3PutOptions & { totalBytes?: number } = {}): Promise<S3PutResult> {
+    const meter = new ByteMeter(options, options.totalBytes);
+    const upload = new this.Upload({
+      client: this.client,
+      params: { ...this.putParams(key, options), Body: body.pipe(meter) },
+      partSize: this.settings.partSizeBytes,
+      queueSize: this.settings.partConcurrency,
+      leavePartsOnError: false,
+    });
+    const abort = () => void upload.abort().catch(() => undefined);
+    options.signal?.addEventListener('abort', abort, { once: true });
+    body.once('error', (error) => meter.destroy(error));
+    try {
+      const result = await this.call('write', key, options.signal, () => upload.done());
+      meter.flush();
+      return { key, bytes: meter.bytes, sha256: meter.sha256(), etag: result.ETag, multipart: meter.bytes > this.settings.partSizeBytes };
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+      body.destroy();
+    }
+  }
+
+  /** The object's body as a stream; the caller must consume or destroy it. */
+  async getStream(key: string, options: { signal?: AbortSignal; range?: string } = {}): Promise<{ body: Readable; size: number; etag?: string; lastModified?: Date }> {
+    const result = await this.call('read', key, options.signal, () =>
+      this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, Range: options.range }), { abortSignal: options.signal }),
+    );
+    if (!(result.Body instanceof Readable)) throw new Error(`reading '${key}' from ${this.label} gave no stream`);
+    return { body: result.Body, size: result.ContentLength ?? 0, etag: result.ETag, lastModified: result.LastModified };
+  }
+
+  /**
+   * Downloads into `file` through a temporary name in the same folder, renamed only once every byte
+   * arrived; a failure or cancellation leaves nothing under `file`. An existing `file` is replaced only
+   * with `overwrite`.
+   */
+  async downloadFile(key: string, file: string, options: S3TransferOptions & { overwrite?: boolean } = {}): Promise<S3DownloadResult> {
+    if (!options.overwrite && (await pathExists(file))) throw new FileExistsError(file);
+    const partial = temporarySibling(file);
+    try {
+      return await this.withRetries('read', key, options.signal, async () => {
+        const result = await this.singleAttemptClient.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+        if (!(result.Body instanceof Readable)) throw new Error(`reading '${key}' from ${this.label} gave no stream`);
+        const expected = result.ContentLength;
+        const meter = new ByteMeter(options, expected);
+        await pipeline(result.Body, meter, createWriteStream(partial), { signal: options.signal });
+        meter.flush();
+        if (expected !== undefined && meter.bytes !== expected) {
+          // Retryable like any connection that broke mid-transfer.
+          throw Object.assign(new Error(`the download ended after ${meter.bytes} of ${expected} bytes`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+        }
+        if (options.overwrite) await rename(partial, file);
+        else await publishWithoutOverwrite(partial, file);
+        return { key, path: file, bytes: meter.bytes, sha256: meter.sha256() };
+      });
+    } finally {
+      await removeIfPresent(partial);
+    }
+  }
+
+  dispose(): void {
+    this.client.destroy();
+    this.singleAttemptClient.destroy();
+    for (const agent of this.agents) agent.destroy();
+  }
+
+  private putParams(key: string, options: S3PutOptions): S3Sdk.PutObjectCommandInput {
+    return {
+      Bucket: this.bucket,
+      Key: key,
+      ContentType: options.contentType,
+      StorageClass: options.storageClass as S3Sdk.StorageClass | undefined,
+      Metadata: options.metadata,
+    };
+  }
+
+  /** Runs one SDK call, turning its failure into an error that names the store, bucket and key. */
+  private async call<Result>(operation: string, key: string | undefined, signal: AbortSignal | undefined, send: () => Promise<Result>): Promise<Result> {
+    if (signal) throwIfAborted(signal);
+    try {
+      return await send();
+    } catch (error) {
+      throw this.describe(error, operation, key, signal);
+    }
+  }
+
+  private async withRetries<Result>(operation: string, key: string, signal: AbortSignal | undefined, attempt: () => Promise<Result>): Promise<Result> {
+    try {
+      return await withRetries(attempt, { policy: this.settings.retry, isRetryable: isRetryableS3Failure, signal });
+    } catch (error) {
+      throw this.describe(error, operation, key, signal);
+    }
+  }
+
+  private describe(error: unknown, operation: string, key: string | undefined, signal: AbortSignal | undefined): unknown {
+    const cancelled = signal ? cancellationOr(error, signal) : error;
+    if (cancelled !== error || error instanceof S3StoreError || error instanceof FileExistsError) return cancelled;
+    return describeS3Failure(error, { store: this.label, bucket: this.bucket, operation, key, credentialsFrom: this.config.credentials ? 'store' : 'AWS credential chain' });
+  }
+}
+
+/** Counts (and on request hashes) the bytes that pass, and reports them as progress a few times a second. */
+class ByteMeter extends Transform {
+  bytes = 0;
+  private readonly hash: Hash | undefined;
+  private readonly progress: ThrottledProgress | undefined;
+
+  constructor(
+    options: S3TransferOptions,
+    private readonly totalBytes: number | undefined,
+  ) {
+    super();
+    this.progress = options.progress && new ThrottledProgress(options.progress);
+    this.hash = options.sha256 ? createHash('sha256') : undefined;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null, data?: Buffer) => void): void {
+    this.bytes += chunk.length;
+    this.hash?.update(chunk);
+    this.progress?.update({ bytes: this.bytes, totalBytes: this.totalBytes });
+    done(null, chunk);
+  }
+
+  /** Reports the final count. */
+  flush(): void {
+    this.progress?.flush({ bytes: this.bytes, totalBytes: this.totalBytes });
+  }
+
+  sha256(): string | undefined {
+    return this.hash?.digest('hex');
+  }
+}

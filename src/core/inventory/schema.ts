@@ -1,0 +1,122 @@
+import { z } from 'zod';
+import { SECRET_REFERENCE } from '../secrets';
+
+const secretReference = z
+  .string()
+  .regex(SECRET_REFERENCE, 'expected a secret reference such as secret:NAME (secrets are never written in lifeboat.yaml)')
+  .describe('A secret reference, secret:NAME; set it with "Lifeboat: Set Secret…" or LIFEBOAT_SECRET_<NAME> on the CLI.');
+
+const nonEmpty = z.string().trim().min(1);
+const port = z.number().int().min(1).max(65535);
+const keep = z.number().int().positive().describe('Retention: how many of the newest backups to keep; older ones are deleted after a verified new one.');
+const tls = z
+  .object({ insecure: z.boolean().default(false).describe('Skip TLS certificate verification. Shown as a warning wherever this target appears.') })
+  .strict()
+  .describe('TLS settings; certificates are verified unless `insecure: true`.');
+
+const sshHost = z
+  .object({
+    host: nonEmpty.optional().describe('Host name, address or ~/.ssh/config alias; the entry name when left out.'),
+    user: nonEmpty.optional().describe('Remote user; ~/.ssh/config, then the local user name, when left out.'),
+    port: port.optional().describe('SSH port; ~/.ssh/config, then 22, when left out.'),
+    identityFile: nonEmpty.optional().describe('Private key file (OpenSSH format); tried after ssh-agent.'),
+    proxyJump: nonEmpty.optional().describe('Jump host(s), as in ssh -J: [user@]host[:port][,…].'),
+    knownHosts: nonEmpty.optional().describe('known_hosts file to verify the host key against; ~/.ssh/known_hosts when left out.'),
+    connectTimeoutSeconds: z.number().positive().optional().describe('How long connecting may take; 20 s when left out.'),
+  })
+  .strict();
+
+const cluster = z
+  .object({
+    kubeconfig: nonEmpty.optional().describe('Kubeconfig file; KUBECONFIG or ~/.kube/config when left out.'),
+    context: nonEmpty.optional().describe('Kubeconfig context; the current context when left out.'),
+  })
+  .strict();
+
+const frigateAuth = z.union([
+  z.object({ username: nonEmpty, password: secretReference }).strict(),
+  z.object({ token: secretReference.describe('Bearer token.') }).strict(),
+]);
+
+const frigateFiles = z.union([
+  z
+    .object({
+      cluster: nonEmpty.describe('Name of a cluster in `clusters:`.'),
+      namespace: nonEmpty.default('frigate'),
+      labelSelector: nonEmpty.default('app.kubernetes.io/name=frigate'),
+      container: nonEmpty.optional(),
+    })
+    .strict(),
+  z.object({ host: nonEmpty.describe('Name of a host in `hosts:`.'), path: nonEmpty.describe('Frigate media folder on that host.') }).strict(),
+]);
+
+const frigate = z
+  .object({
+    url: z.url().describe('Frigate URL, e.g. https://frigate.lan:8971.'),
+    auth: frigateAuth.optional(),
+    tls: tls.optional(),
+    files: frigateFiles.optional().describe('Where Frigate keeps its files, for byte-exact backups: its pod, or a host path.'),
+  })
+  .strict();
+
+const s3Store = z
+  .object({
+    endpoint: z.url().optional().describe('S3 endpoint for Garage, SeaweedFS, MinIO …; AWS when left out.'),
+    region: nonEmpty.default('us-east-1'),
+    bucket: nonEmpty,
+    pathStyle: z.boolean().optional().describe('Path-style addressing; on by default for custom endpoints.'),
+    credentials: z
+      .object({ accessKeyId: z.union([secretReference, nonEmpty]), secretAccessKey: secretReference })
+      .strict()
+      .optional()
+      .describe('When left out: the AWS credential chain (environment, profiles).'),
+    profile: nonEmpty.optional().describe('AWS profile of the credential chain.'),
+    tls: tls.optional(),
+  })
+  .strict();
+
+const resticRepository = z
+  .object({
+    repository: nonEmpty.describe('restic repository: a path, sftp:…, s3:… or rest:… URL.'),
+    password: secretReference,
+    store: nonEmpty.optional().describe('Name of an S3 store in `stores:` whose credentials the repository uses.'),
+    host: nonEmpty.optional().describe('Name of a host in `hosts:` where restic runs, for repositories reached from there.'),
+  })
+  .strict();
+
+const backupServer = z
+  .object({
+    url: z.url().describe('Proxmox Backup Server URL, e.g. https://pbs.lan:8007.'),
+    datastore: nonEmpty,
+    tokenId: nonEmpty.describe('API token id, user@realm!token.'),
+    tokenSecret: secretReference,
+    fingerprint: z.string().regex(/^([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$/, 'expected a SHA-256 fingerprint aa:bb:…').optional(),
+    tls: tls.optional(),
+  })
+  .strict();
+
+const location = z.union([
+  z.object({ path: nonEmpty.describe('Local folder; relative to the workspace.'), keep: keep.optional() }).strict(),
+  z.object({ host: nonEmpty.describe('Name of a host in `hosts:`.'), path: nonEmpty.describe('Folder on that host.'), keep: keep.optional() }).strict(),
+  z.object({ store: nonEmpty.describe('Name of an S3 store in `stores:`.'), prefix: z.string().default(''), keep: keep.optional() }).strict(),
+]);
+
+const section = <Entry extends z.ZodType>(entry: Entry, description: string) => z.record(z.string(), entry).optional().describe(description);
+
+/** `lifeboat.yaml`: every target a runbook can name, by name. */
+export const inventorySchema = z
+  .object({
+    $schema: z.string().optional(),
+    hosts: section(sshHost, 'SSH hosts, by name.'),
+    clusters: section(cluster, 'Kubernetes clusters, by name.'),
+    frigate: section(frigate, 'Frigate instances, by name.'),
+    stores: section(s3Store, 'S3 buckets, by name.'),
+    repositories: section(resticRepository, 'restic repositories, by name.'),
+    backupServers: section(backupServer, 'Proxmox Backup Servers, by name.'),
+    locations: section(location, 'Backup locations: a local `path`, a `host` and `path`, or a `store` and `prefix`.'),
+  })
+  .strict();
+
+export type InventoryFile = z.output<typeof inventorySchema>;
+export type SshHostEntry = z.output<typeof sshHost>;
+export type BackupLocationEntry = z.output<typeof location>;

@@ -1,0 +1,56 @@
+import type { Document, LineCounter } from 'yaml';
+import { isMap, isNode, isScalar } from 'yaml';
+import type { z } from 'zod';
+import type { Problem } from '../errors';
+import type { InventoryFile } from './schema';
+import { inventorySchema } from './schema';
+
+/**
+ * Checks a parsed `lifeboat.yaml` against the inventory schema. Each problem names the file, the line
+ * of the offending value (or of its mapping, when a field is missing) and the field's dotted path.
+ */
+export function validateInventory(document: Document, lineCounter: LineCounter, file: string): { inventory: InventoryFile; problems: Problem[] } {
+  const parsed = inventorySchema.safeParse(document.toJS());
+  if (parsed.success) return { inventory: parsed.data, problems: [] };
+  const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, [])).map(({ path, message }) => ({
+    file,
+    line: lineOf(document, lineCounter, path),
+    field: path.join('.') || undefined,
+    message,
+  }));
+  return { inventory: {}, problems };
+}
+
+interface Described {
+  path: PropertyKey[];
+  message: string;
+}
+
+/** Flattens an issue; a union reports the alternative that came closest, not "invalid input". */
+function describeIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[]): Described[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    const closest = [...issue.errors].sort((a, b) => a.length - b.length)[0] ?? [];
+    return closest.flatMap((inner) => describeIssue(inner, path));
+  }
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ path: [...path, key], message: `unknown field '${key}'` }));
+  }
+  return [{ path, message: issue.message }];
+}
+
+/** The 1-based line of the deepest node of `path` present in the document. */
+function lineOf(document: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): number | undefined {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const keys = path.slice(0, depth);
+    const node = keys.length === 0 ? document.contents : document.getIn(keys, true);
+    const parent = keys.length === 0 ? undefined : keys.length === 1 ? document.contents : document.getIn(keys.slice(0, -1), true);
+    // A key that names an unknown field points at the key itself, which has no value node of its own worth showing.
+    if (isMap(parent)) {
+      const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === keys[keys.length - 1]);
+      if (pair && isNode(pair.key) && pair.key.range) return lineCounter.linePos(pair.key.range[0]).line;
+    }
+    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
