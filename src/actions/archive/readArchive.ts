@@ -1,9 +1,10 @@
-import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
-import { HashingPassThrough } from './checksum';
+import { throwIfAborted } from '../../core/errors';
 
 /**
  * One pass over a `.tar.gz` file: every byte read is hashed and fed through gunzip into a tar
@@ -12,8 +13,12 @@ import { HashingPassThrough } from './checksum';
  * thread, so the two overlap on a multi-core machine.
  */
 
-/** Read chunk size: large enough to keep syscalls cheap, small enough to keep memory flat. */
-const READ_CHUNK_BYTES = 512 * 1024;
+/**
+ * The file is read into two buffers used in turn (one is read into while gunzip works on the other)
+ * rather than a new buffer per chunk: fewer short-lived buffers means less garbage waiting for the
+ * collector, so a lower peak memory.
+ */
+const READ_CHUNK_BYTES = 256 * 1024;
 const GUNZIP_CHUNK_BYTES = 128 * 1024;
 
 export interface ArchiveReadOptions {
@@ -40,22 +45,70 @@ export interface ArchiveReadResult {
 }
 
 export async function readArchive(filePath: string, options: ArchiveReadOptions): Promise<ArchiveReadResult> {
-  const hashing = new HashingPassThrough(options.onBytesRead);
   const tarSink = new TarParserSink(options);
+  const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
+  const parsed = pipeline(gunzip, tarSink, { signal: options.signal });
   try {
-    await pipeline(
-      createReadStream(filePath, { highWaterMark: READ_CHUNK_BYTES }),
-      hashing,
-      createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }),
-      tarSink,
-      { signal: options.signal },
-    );
+    let read: CompressedRead;
+    try {
+      read = await feedCompressed(filePath, gunzip, options);
+    } catch (error) {
+      // A failure downstream (damaged data, cancellation) stops the feeding too; it is the cause.
+      gunzip.destroy(asError(error));
+      await parsed;
+      throw error;
+    }
+    await parsed;
+    return { ...read, entries: tarSink.entries };
   } catch (error) {
     // Callers clean up after a failure (remove a staging folder); nothing may still be writing.
     await tarSink.idle();
     throw error;
   }
-  return { bytes: hashing.bytes, sha256: hashing.digest(), entries: tarSink.entries };
+}
+
+interface CompressedRead {
+  bytes: number;
+  sha256: string;
+}
+
+/** Reads the file into gunzip, hashing it on the way; ends gunzip's input at the end of the file. */
+async function feedCompressed(filePath: string, gunzip: Gunzip, options: ArchiveReadOptions): Promise<CompressedRead> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const file = await open(filePath, 'r');
+  try {
+    const buffers = [Buffer.allocUnsafe(READ_CHUNK_BYTES), Buffer.allocUnsafe(READ_CHUNK_BYTES)];
+    // gunzip is done with a buffer once its write has called back; only then is it read into again.
+    // A gunzip torn down mid-way (damaged data, cancellation) may never call back: stop then.
+    const released = [Promise.resolve(), Promise.resolve()];
+    const stopped = new Promise<never>((_resolve, reject) => gunzip.once('close', () => reject(new Error('gunzip stopped before the end of the file'))));
+    stopped.catch(() => {});
+    for (const [turn, buffer] of cycle(buffers)) {
+      await Promise.race([released[turn], stopped]);
+      throwIfAborted(options.signal);
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      const chunk = buffer.subarray(0, bytesRead);
+      hash.update(chunk);
+      bytes += bytesRead;
+      options.onBytesRead?.(bytes);
+      const written = new Promise<void>((resolve, reject) => gunzip.write(chunk, (error) => (error ? reject(error) : resolve())));
+      // Awaited on this buffer's next turn; until then a failure must not count as unhandled.
+      written.catch(() => {});
+      released[turn] = written;
+    }
+    await Promise.race([Promise.all(released), stopped]);
+  } finally {
+    await file.close();
+  }
+  gunzip.end();
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+/** The items with their index, round and round, until the caller stops. */
+function* cycle<T>(items: readonly T[]): Generator<[number, T]> {
+  for (let index = 0; ; index = (index + 1) % items.length) yield [index, items[index] as T];
 }
 
 /** Adapts node-tar's `Parser` (an EventEmitter with write/end) to a Writable for `pipeline`. */
