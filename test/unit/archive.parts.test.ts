@@ -122,7 +122,7 @@ describe('archive building blocks', () => {
     /** Compresses what `produce` writes, returning the members in the order they were handed over. */
     async function compress(blockBytes: number, produce: (gzip: ParallelGzip) => Promise<void>): Promise<Buffer[]> {
       const members: Buffer[] = [];
-      const gzip = new ParallelGzip({ level: 6, blockBytes, concurrency: 2, onMember: async (member) => void members.push(member) });
+      const gzip = new ParallelGzip({ level: 6, blockBytes, concurrency: 2, onMember: async (member) => void members.push(Buffer.concat(member)) });
       await produce(gzip);
       await gzip.end();
       return members;

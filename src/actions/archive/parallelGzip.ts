@@ -1,13 +1,12 @@
-import { promisify } from 'node:util';
-import { gzip, type ZlibOptions } from 'node:zlib';
+import { createGzip } from 'node:zlib';
 
-const gzipAsync = promisify<Buffer, ZlibOptions, Buffer>(gzip);
 /**
- * Room for a whole member in one zlib output buffer: deflate never grows a block by more than a few
- * bytes per 16 KiB, so incompressible input still fits, and each member costs one allocation and no
- * concatenation (garbage that would otherwise raise peak memory).
+ * zlib output buffer size: a member's compressed bytes come in buffers of this size, handed on as
+ * they are (never concatenated), so a member costs about its compressed size in memory rather than
+ * a buffer sized for incompressible input. Each buffer filled is one more round trip to the thread
+ * pool, which is why they are not smaller.
  */
-const MEMBER_OUTPUT_SLACK_BYTES = 64 * 1024;
+const OUTPUT_CHUNK_BYTES = 128 * 1024;
 
 export interface ParallelGzipOptions {
   level: number;
@@ -19,7 +18,7 @@ export interface ParallelGzipOptions {
    * Takes each finished member, in order (writes it out); the next member is handed over only once
    * the returned promise has resolved, and its failure fails the writer.
    */
-  onMember: (member: Buffer) => Promise<void>;
+  onMember: (member: readonly Buffer[]) => Promise<void>;
 }
 
 /**
@@ -41,7 +40,7 @@ export class ParallelGzip {
   #filled = 0;
   #bytesIn = 0;
   #membersStarted = 0;
-  readonly #inFlight: { block: Buffer; member: Promise<Buffer> }[] = [];
+  readonly #inFlight: { block: Buffer; member: Promise<Buffer[]> }[] = [];
   /** Blocks whose member is done, reused rather than allocating (and later collecting) one per block of input. */
   readonly #spareBlocks: Buffer[] = [];
 
@@ -104,7 +103,7 @@ export class ParallelGzip {
   }
 
   #startMember(block: Buffer, length: number): void {
-    const member = gzipAsync(block.subarray(0, length), { level: this.#options.level, chunkSize: this.#options.blockBytes + MEMBER_OUTPUT_SLACK_BYTES });
+    const member = compressMember(block.subarray(0, length), this.#options.level);
     // If the writer fails while members are still compressing, nobody awaits them.
     member.catch(() => {});
     this.#inFlight.push({ block, member });
@@ -121,4 +120,16 @@ export class ParallelGzip {
       await this.#options.onMember(compressed);
     }
   }
+}
+
+/** One gzip member of `data`, as the buffers zlib produced it in. */
+function compressMember(data: Buffer, level: number): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const gzip = createGzip({ level, chunkSize: OUTPUT_CHUNK_BYTES });
+    gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
+    gzip.once('error', reject);
+    gzip.once('end', () => resolve(chunks));
+    gzip.end(data);
+  });
 }

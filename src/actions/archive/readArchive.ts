@@ -20,6 +20,7 @@ import { throwIfAborted } from '../../core/errors';
  */
 const READ_CHUNK_BYTES = 256 * 1024;
 const GUNZIP_CHUNK_BYTES = 128 * 1024;
+const TAR_BLOCK = 512;
 
 export interface ArchiveReadOptions {
   signal: AbortSignal;
@@ -78,37 +79,32 @@ async function feedCompressed(filePath: string, gunzip: Gunzip, options: Archive
   let bytes = 0;
   const file = await open(filePath, 'r');
   try {
-    const buffers = [Buffer.allocUnsafe(READ_CHUNK_BYTES), Buffer.allocUnsafe(READ_CHUNK_BYTES)];
-    // gunzip is done with a buffer once its write has called back; only then is it read into again.
+    // Each buffer is read into again only once gunzip is done with it (its write has called back).
     // A gunzip torn down mid-way (damaged data, cancellation) may never call back: stop then.
-    const released = [Promise.resolve(), Promise.resolve()];
+    const slots = [Buffer.allocUnsafe(READ_CHUNK_BYTES), Buffer.allocUnsafe(READ_CHUNK_BYTES)].map((buffer) => ({ buffer, released: Promise.resolve() }));
     const stopped = new Promise<never>((_resolve, reject) => gunzip.once('close', () => reject(new Error('gunzip stopped before the end of the file'))));
     stopped.catch(() => {});
-    for (const [turn, buffer] of cycle(buffers)) {
-      await Promise.race([released[turn], stopped]);
+    for (let turn = 0; ; turn = (turn + 1) % slots.length) {
+      const slot = slots[turn];
+      if (!slot) throw new Error(`no read buffer ${turn}`);
+      await Promise.race([slot.released, stopped]);
       throwIfAborted(options.signal);
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      const { bytesRead } = await file.read(slot.buffer, 0, slot.buffer.length, null);
       if (bytesRead === 0) break;
-      const chunk = buffer.subarray(0, bytesRead);
+      const chunk = slot.buffer.subarray(0, bytesRead);
       hash.update(chunk);
       bytes += bytesRead;
       options.onBytesRead?.(bytes);
-      const written = new Promise<void>((resolve, reject) => gunzip.write(chunk, (error) => (error ? reject(error) : resolve())));
+      slot.released = new Promise<void>((resolve, reject) => gunzip.write(chunk, (error) => (error ? reject(error) : resolve())));
       // Awaited on this buffer's next turn; until then a failure must not count as unhandled.
-      written.catch(() => {});
-      released[turn] = written;
+      slot.released.catch(() => {});
     }
-    await Promise.race([Promise.all(released), stopped]);
+    await Promise.race([Promise.all(slots.map((slot) => slot.released)), stopped]);
   } finally {
     await file.close();
   }
   gunzip.end();
   return { bytes, sha256: hash.digest('hex') };
-}
-
-/** The items with their index, round and round, until the caller stops. */
-function* cycle<T>(items: readonly T[]): Generator<[number, T]> {
-  for (let index = 0; ; index = (index + 1) % items.length) yield [index, items[index] as T];
 }
 
 /** Adapts node-tar's `Parser` (an EventEmitter with write/end) to a Writable for `pipeline`. */
@@ -119,6 +115,8 @@ class TarParserSink extends Writable {
   #sawEndOfArchive = false;
   #finished?: (error?: Error | null) => void;
   readonly #failed = new AbortController();
+  /** The start of a tar block whose rest is in the next chunk. */
+  #carry: Buffer | undefined;
 
   constructor(options: ArchiveReadOptions) {
     super();
@@ -159,13 +157,49 @@ class TarParserSink extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.#parser.write(chunk)) callback();
-    else this.#parser.once('drain', () => callback());
+    this.#writeAll(this.#alignToTarBlocks(chunk), callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
     this.#finished = callback;
+    // Less than a block left over: a truncated archive, which the parser reports.
+    if (this.#carry) this.#parser.write(this.#carry);
     this.#parser.end();
+  }
+
+  /**
+   * Cuts gunzip's output at tar block boundaries. Its chunks end wherever an input chunk ran out,
+   * and the parser copies a chunk that starts inside a block into a new buffer together with the
+   * partial block before it; once misaligned, every later chunk would be copied (the whole archive
+   * once more, in garbage). Only the block that straddles two chunks is copied here (512 bytes).
+   */
+  #alignToTarBlocks(chunk: Buffer): Buffer[] {
+    const pieces: Buffer[] = [];
+    let rest = chunk;
+    if (this.#carry) {
+      const missing = TAR_BLOCK - this.#carry.length;
+      if (rest.length < missing) {
+        this.#carry = Buffer.concat([this.#carry, rest]);
+        return pieces;
+      }
+      pieces.push(Buffer.concat([this.#carry, rest.subarray(0, missing)]));
+      rest = rest.subarray(missing);
+    }
+    const aligned = rest.length - (rest.length % TAR_BLOCK);
+    if (aligned > 0) pieces.push(rest.subarray(0, aligned));
+    this.#carry = aligned < rest.length ? rest.subarray(aligned) : undefined;
+    return pieces;
+  }
+
+  /** Writes the pieces in order, waiting for the parser to drain whenever it asks to. */
+  #writeAll(pieces: readonly Buffer[], callback: () => void): void {
+    const [first, ...others] = pieces;
+    if (!first) {
+      callback();
+      return;
+    }
+    if (this.#parser.write(first)) this.#writeAll(others, callback);
+    else this.#parser.once('drain', () => this.#writeAll(others, callback));
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

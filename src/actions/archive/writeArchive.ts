@@ -61,9 +61,11 @@ export async function writeArchive(request: ArchiveWriteRequest): Promise<Archiv
       // the same speed, ~10 MiB more peak memory), and libuv's 4 threads also serve file reads.
       concurrency: Math.min(2, availableParallelism()),
       onMember: async (member) => {
-        hash.update(member);
+        for (const chunk of member) {
+          hash.update(chunk);
+          bytes += chunk.length;
+        }
         await writeFully(output, member);
-        bytes += member.length;
       },
     });
     const packer = new TarPacker(request, gzip);
@@ -80,11 +82,26 @@ export async function writeArchive(request: ArchiveWriteRequest): Promise<Archiv
   }
 }
 
-async function writeFully(output: FileHandle, data: Buffer): Promise<void> {
-  for (let offset = 0; offset < data.length; ) {
-    const { bytesWritten } = await output.write(data, offset, data.length - offset);
-    offset += bytesWritten;
+/** Writes all of `chunks` at the file position; a write can take less than it was given (a full disk). */
+async function writeFully(output: FileHandle, chunks: readonly Buffer[]): Promise<void> {
+  for (let pending = chunks; pending.length > 0; ) {
+    const { bytesWritten } = await output.writev([...pending]);
+    pending = withoutFirstBytes(pending, bytesWritten);
   }
+}
+
+function withoutFirstBytes(chunks: readonly Buffer[], count: number): Buffer[] {
+  const rest: Buffer[] = [];
+  let skip = count;
+  for (const chunk of chunks) {
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+    } else {
+      rest.push(chunk.subarray(skip));
+      skip = 0;
+    }
+  }
+  return rest;
 }
 
 /** Writes tar entries (header, contents, padding) into a ParallelGzip, the way node-tar's `Pack` does. */
