@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import { gunzipSync } from 'node:zlib';
 import { judgeEntry, staysInside } from '../../src/actions/archive/entrySafety';
 import { compileExcludes } from '../../src/actions/archive/excludeGlobs';
 import { compileNameMatcher, DEFAULT_NAME_PATTERN, formatArchiveName, hasPrefix, namePatternProblem, timestampFromName } from '../../src/actions/archive/naming';
 import { ParallelGzip } from '../../src/actions/archive/parallelGzip';
+import { readArchive } from '../../src/actions/archive/readArchive';
 import { selectForDeletion, type RetentionCandidate } from '../../src/actions/archive/retention';
+import { makeTempDir, removeTempDir, writeTree } from './archiveSupport';
 
 describe('archive building blocks', () => {
   describe('exclude globs', () => {
@@ -160,6 +165,36 @@ describe('archive building blocks', () => {
       const gzip = new ParallelGzip({ level: 6, blockBytes: 1024, concurrency: 2, onMember: async () => {} });
       await gzip.commit(1000);
       await assert.rejects(gzip.commit(25), RangeError);
+    });
+  });
+
+  describe('readArchive', () => {
+    let workspace: string;
+    beforeEach(async () => {
+      workspace = await makeTempDir('read');
+    });
+    afterEach(async () => {
+      await removeTempDir(workspace);
+    });
+
+    it('hands over every entry byte-exact when gunzip output is cut inside tar blocks', async () => {
+      // One long gzip member of incompressible data: the reads end mid-member, so gunzip's chunks
+      // start at arbitrary offsets, not at tar block boundaries.
+      const files: Record<string, Buffer> = { 'a.bin': randomBytes(700_001), 'b.txt': Buffer.from('odd'.repeat(333)), 'c.bin': randomBytes(1_300_123) };
+      await writeTree(path.join(workspace, 'src'), files);
+      const archive = path.join(workspace, 'gnu.tar.gz');
+      execFileSync('tar', ['-czf', archive, '-C', path.join(workspace, 'src'), ...Object.keys(files)]);
+
+      const read: Record<string, Buffer> = {};
+      const result = await readArchive(archive, {
+        signal: new AbortController().signal,
+        onEntry: async (entry) => {
+          read[entry.path] = await buffer(entry);
+        },
+      });
+      assert.deepEqual(read, files);
+      assert.equal(result.entries, 3);
+      assert.equal(result.sha256, createHash('sha256').update(await readFile(archive)).digest('hex'));
     });
   });
 });
