@@ -217,6 +217,21 @@ describe('archive.create', () => {
     assert.deepEqual(await listNames(path.join(workspace, 'out')), ['p-20200101-000000.tar.gz']);
   });
 
+  it('leaves out, with a warning, an entry that turned into something a tar cannot hold during the run', async () => {
+    await writeTree(workspace, { 'src/a.txt': 'a', 'src/pipe': 'a file for now' });
+    const ctx = recordingContext(workspace, {
+      onLog: (line) => {
+        if (line.startsWith('info: archiving')) {
+          execFileSync('rm', [path.join(workspace, 'src/pipe')]);
+          execFileSync('mkfifo', [path.join(workspace, 'src/pipe')]);
+        }
+      },
+    });
+    const result = await runAction<ArchiveCreateResult>(create, { paths: ['src'], destination: 'out', prefix: 'p' }, ctx);
+    assert.deepEqual(tarListing(result.path), ['src', 'src/a.txt']);
+    assert.ok(ctx.logLines.some((line) => line.startsWith('warn: ') && line.includes('src/pipe')));
+  });
+
   it('rejects paths outside the base folder and paths that do not exist, before writing anything', async () => {
     await writeTree(workspace, { 'base/a.txt': 'a', 'secret.txt': 's' });
     const ctx = recordingContext(workspace);

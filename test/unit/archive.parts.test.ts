@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { gunzipSync } from 'node:zlib';
 import { judgeEntry, staysInside } from '../../src/actions/archive/entrySafety';
 import { compileExcludes } from '../../src/actions/archive/excludeGlobs';
 import { compileNameMatcher, DEFAULT_NAME_PATTERN, formatArchiveName, hasPrefix, namePatternProblem, timestampFromName } from '../../src/actions/archive/naming';
 import { ParallelGzip } from '../../src/actions/archive/parallelGzip';
+import { readArchive } from '../../src/actions/archive/readArchive';
 import { selectForDeletion, type RetentionCandidate } from '../../src/actions/archive/retention';
+import { makeTempDir, removeTempDir, writeTree } from './archiveSupport';
 
 describe('archive building blocks', () => {
   describe('exclude globs', () => {
@@ -121,20 +124,77 @@ describe('archive building blocks', () => {
   });
 
   describe('ParallelGzip', () => {
+    /** Compresses what `produce` writes, returning the members in the order they were handed over. */
+    async function compress(blockBytes: number, produce: (gzip: ParallelGzip) => Promise<void>): Promise<Buffer[]> {
+      const members: Buffer[] = [];
+      const gzip = new ParallelGzip({ level: 6, blockBytes, concurrency: 2, onMember: async (member) => void members.push(Buffer.concat(member)) });
+      await produce(gzip);
+      await gzip.end();
+      return members;
+    }
+
     it('writes gzip members that gunzip, GNU gzip and tar read back as one stream', async () => {
-      const input = Buffer.concat([randomBytes(300_000), Buffer.alloc(500_000, 'text text '), randomBytes(10)]);
-      const chunks = Array.from({ length: Math.ceil(input.length / 7000) }, (_, index) => input.subarray(index * 7000, (index + 1) * 7000));
-      let seen = 0;
-      const output = await buffer(Readable.from(chunks).pipe(new ParallelGzip({ level: 6, blockBytes: 64 * 1024, concurrency: 2, onBytesIn: (bytes) => (seen = bytes) })));
-      assert.equal(seen, input.length);
+      const input = Buffer.concat([randomBytes(300_000), Buffer.alloc(500_000, 'text text '), randomBytes(10), Buffer.alloc(3000)]);
+      const members = await compress(64 * 1024, async (gzip) => {
+        // Copied in small pieces, filled in place (as file reads do) and as zeros (as tar padding is).
+        for (let offset = 0; offset < 400_000; offset += 7000) await gzip.write(input.subarray(offset, Math.min(offset + 7000, 400_000)));
+        for (let offset = 400_000; offset < 800_010; ) {
+          const room = gzip.room();
+          const length = Math.min(room.length, 800_010 - offset, 50_000);
+          input.copy(room, 0, offset, offset + length);
+          offset += length;
+          await gzip.commit(length);
+        }
+        await gzip.writeZeros(3000);
+        assert.equal(gzip.bytesIn, input.length);
+      });
+      assert.equal(members.length, Math.ceil(input.length / (64 * 1024)), 'one member per block, in order');
+      const output = Buffer.concat(members);
       assert.deepEqual(gunzipSync(output), input);
       assert.deepEqual(execFileSync('gzip', ['-dc'], { input: output, maxBuffer: 10 * 1024 * 1024 }), input);
       assert.ok(output.length < input.length * 0.5, 'compresses');
     });
 
     it('produces a valid gzip file from empty input', async () => {
-      const output = await buffer(Readable.from([]).pipe(new ParallelGzip({ level: 6, blockBytes: 1024, concurrency: 2 })));
-      assert.equal(gunzipSync(output).length, 0);
+      const members = await compress(1024, async () => {});
+      assert.equal(members.length, 1);
+      assert.equal(gunzipSync(Buffer.concat(members)).length, 0);
+    });
+
+    it('refuses a commit larger than the room left', async () => {
+      const gzip = new ParallelGzip({ level: 6, blockBytes: 1024, concurrency: 2, onMember: async () => {} });
+      await gzip.commit(1000);
+      await assert.rejects(gzip.commit(25), RangeError);
+    });
+  });
+
+  describe('readArchive', () => {
+    let workspace: string;
+    beforeEach(async () => {
+      workspace = await makeTempDir('read');
+    });
+    afterEach(async () => {
+      await removeTempDir(workspace);
+    });
+
+    it('hands over every entry byte-exact when gunzip output is cut inside tar blocks', async () => {
+      // One long gzip member of incompressible data: the reads end mid-member, so gunzip's chunks
+      // start at arbitrary offsets, not at tar block boundaries.
+      const files: Record<string, Buffer> = { 'a.bin': randomBytes(700_001), 'b.txt': Buffer.from('odd'.repeat(333)), 'c.bin': randomBytes(1_300_123) };
+      await writeTree(path.join(workspace, 'src'), files);
+      const archive = path.join(workspace, 'gnu.tar.gz');
+      execFileSync('tar', ['-czf', archive, '-C', path.join(workspace, 'src'), ...Object.keys(files)]);
+
+      const read: Record<string, Buffer> = {};
+      const result = await readArchive(archive, {
+        signal: new AbortController().signal,
+        onEntry: async (entry) => {
+          read[entry.path] = await buffer(entry);
+        },
+      });
+      assert.deepEqual(read, files);
+      assert.equal(result.entries, 3);
+      assert.equal(result.sha256, createHash('sha256').update(await readFile(archive)).digest('hex'));
     });
   });
 });

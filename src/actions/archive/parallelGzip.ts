@@ -1,14 +1,12 @@
-import { Transform, type TransformCallback } from 'node:stream';
-import { promisify } from 'node:util';
-import { gzip, type ZlibOptions } from 'node:zlib';
+import { createGzip } from 'node:zlib';
 
-const gzipAsync = promisify<Buffer, ZlibOptions, Buffer>(gzip);
 /**
- * Room for a whole member in one zlib output buffer: deflate never grows a block by more than a few
- * bytes per 16 KiB, so incompressible input still fits, and each member costs one allocation and no
- * concatenation (garbage that would otherwise raise peak memory).
+ * zlib output buffer size: a member's compressed bytes come in buffers of this size, handed on as
+ * they are (never concatenated), so a member costs about its compressed size in memory rather than
+ * a buffer sized for incompressible input. Each buffer filled is one more round trip to the thread
+ * pool, which is why they are not smaller.
  */
-const MEMBER_OUTPUT_SLACK_BYTES = 64 * 1024;
+const OUTPUT_CHUNK_BYTES = 128 * 1024;
 
 export interface ParallelGzipOptions {
   level: number;
@@ -16,8 +14,11 @@ export interface ParallelGzipOptions {
   blockBytes: number;
   /** Members compressed at the same time on libuv's thread pool. */
   concurrency: number;
-  /** Uncompressed bytes taken in so far. */
-  onBytesIn?: (totalBytes: number) => void;
+  /**
+   * Takes each finished member, in order (writes it out); the next member is handed over only once
+   * the returned promise has resolved, and its failure fails the writer.
+   */
+  onMember: (member: readonly Buffer[]) => Promise<void>;
 }
 
 /**
@@ -27,70 +28,108 @@ export interface ParallelGzipOptions {
  * read them as a single stream (BGZF, used for genomics data, is the same idea). Members of 1 MiB
  * cost under 0.1% in ratio against one long member.
  *
- * A single node:zlib stream cannot do this: it compresses one chunk at a time on one thread and
- * idles while the main thread handles each output chunk.
+ * Input is written in place: a producer fills `room()` (reading a file straight into it) and then
+ * `commit`s what it wrote, so data is never copied on its way in and the block buffers are the only
+ * input memory, reused for the whole run. A single node:zlib stream could not do this: it
+ * compresses one chunk at a time on one thread and idles while the main thread handles each output
+ * chunk.
  */
-export class ParallelGzip extends Transform {
+export class ParallelGzip {
   readonly #options: ParallelGzipOptions;
   #block: Buffer;
   #filled = 0;
   #bytesIn = 0;
   #membersStarted = 0;
-  readonly #inFlight: { block: Buffer; member: Promise<Buffer> }[] = [];
-  /** Blocks whose member is done, reused rather than allocating (and later collecting) one per MiB of input. */
+  readonly #inFlight: { block: Buffer; member: Promise<Buffer[]> }[] = [];
+  /** Blocks whose member is done, reused rather than allocating (and later collecting) one per block of input. */
   readonly #spareBlocks: Buffer[] = [];
 
   constructor(options: ParallelGzipOptions) {
-    super();
     this.#options = options;
     this.#block = Buffer.allocUnsafe(options.blockBytes);
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#bytesIn += chunk.length;
-    this.#options.onBytesIn?.(this.#bytesIn);
-    this.#take(chunk).then(() => callback(), callback);
+  /** Uncompressed bytes committed so far. */
+  get bytesIn(): number {
+    return this.#bytesIn;
   }
 
-  override _flush(callback: TransformCallback): void {
-    // An empty input still yields one (empty) member, so the output is always a valid gzip file.
-    if (this.#filled > 0 || this.#membersStarted === 0) this.#startMember(this.#block, this.#filled);
-    this.#drain(0).then(() => callback(), callback);
+  /** The unfilled rest of the current block, never empty; write into it, then `commit` the bytes written. */
+  room(): Buffer {
+    return this.#block.subarray(this.#filled);
   }
 
-  async #take(chunk: Buffer): Promise<void> {
-    let offset = 0;
-    while (offset < chunk.length) {
-      const copied = chunk.copy(this.#block, this.#filled, offset);
-      this.#filled += copied;
-      offset += copied;
-      if (this.#filled === this.#block.length) {
-        // Backpressure: at most `concurrency` members compress at once (the thread pool is
-        // shared with file reads, so it must not be flooded).
-        await this.#drain(this.#options.concurrency - 1);
-        this.#startMember(this.#block, this.#filled);
-        this.#block = this.#spareBlocks.pop() ?? Buffer.allocUnsafe(this.#options.blockBytes);
-        this.#filled = 0;
-      }
+  /** Takes `bytes` just written at the start of `room()`; starts a member when the block is full. */
+  async commit(bytes: number): Promise<void> {
+    if (bytes > this.#block.length - this.#filled) throw new RangeError(`committed ${bytes} bytes into ${this.#block.length - this.#filled} bytes of room`);
+    this.#filled += bytes;
+    this.#bytesIn += bytes;
+    if (this.#filled < this.#block.length) return;
+    // Backpressure: at most `concurrency` members compress at once (the thread pool is shared with
+    // file reads, so it must not be flooded).
+    await this.#drain(this.#options.concurrency - 1);
+    this.#startMember(this.#block, this.#filled);
+    this.#block = this.#spareBlocks.pop() ?? Buffer.allocUnsafe(this.#options.blockBytes);
+    this.#filled = 0;
+  }
+
+  /** Copies `data` in (for small pieces such as headers; file contents go through `room`). */
+  async write(data: Uint8Array): Promise<void> {
+    for (let offset = 0; offset < data.length; ) {
+      const room = this.room();
+      const length = Math.min(room.length, data.length - offset);
+      room.set(data.subarray(offset, offset + length));
+      offset += length;
+      await this.commit(length);
     }
   }
 
+  /** Appends `count` zero bytes (tar padding). */
+  async writeZeros(count: number): Promise<void> {
+    for (let left = count; left > 0; ) {
+      const length = Math.min(this.#block.length - this.#filled, left);
+      this.#block.fill(0, this.#filled, this.#filled + length);
+      left -= length;
+      await this.commit(length);
+    }
+  }
+
+  /** Compresses what is left and hands over every remaining member. */
+  async end(): Promise<void> {
+    // An empty input still yields one (empty) member, so the output is always a valid gzip file.
+    if (this.#filled > 0 || this.#membersStarted === 0) this.#startMember(this.#block, this.#filled);
+    this.#filled = 0;
+    await this.#drain(0);
+  }
+
   #startMember(block: Buffer, length: number): void {
-    const member = gzipAsync(block.subarray(0, length), { level: this.#options.level, chunkSize: this.#options.blockBytes + MEMBER_OUTPUT_SLACK_BYTES });
-    // If the stream is destroyed while members are still compressing, nobody awaits them.
+    const member = compressMember(block.subarray(0, length), this.#options.level);
+    // If the writer fails while members are still compressing, nobody awaits them.
     member.catch(() => {});
     this.#inFlight.push({ block, member });
     this.#membersStarted++;
   }
 
-  /** Emits finished members, oldest first, until at most `remaining` are still compressing. */
+  /** Hands over finished members, oldest first, until at most `remaining` are still compressing. */
   async #drain(remaining: number): Promise<void> {
     while (this.#inFlight.length > remaining) {
       const next = this.#inFlight.shift();
       if (!next) break;
       const compressed = await next.member;
       this.#spareBlocks.push(next.block);
-      this.push(compressed);
+      await this.#options.onMember(compressed);
     }
   }
+}
+
+/** One gzip member of `data`, as the buffers zlib produced it in. */
+function compressMember(data: Buffer, level: number): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const gzip = createGzip({ level, chunkSize: OUTPUT_CHUNK_BYTES });
+    gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
+    gzip.once('error', reject);
+    gzip.once('end', () => resolve(chunks));
+    gzip.end(data);
+  });
 }

@@ -1,9 +1,10 @@
-import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
-import { HashingPassThrough } from './checksum';
+import { throwIfAborted } from '../../core/errors';
 
 /**
  * One pass over a `.tar.gz` file: every byte read is hashed and fed through gunzip into a tar
@@ -12,9 +13,14 @@ import { HashingPassThrough } from './checksum';
  * thread, so the two overlap on a multi-core machine.
  */
 
-/** Read chunk size: large enough to keep syscalls cheap, small enough to keep memory flat. */
-const READ_CHUNK_BYTES = 512 * 1024;
+/**
+ * The file is read into two buffers used in turn (one is read into while gunzip works on the other)
+ * rather than a new buffer per chunk: fewer short-lived buffers means less garbage waiting for the
+ * collector, so a lower peak memory.
+ */
+const READ_CHUNK_BYTES = 256 * 1024;
 const GUNZIP_CHUNK_BYTES = 128 * 1024;
+const TAR_BLOCK = 512;
 
 export interface ArchiveReadOptions {
   signal: AbortSignal;
@@ -40,22 +46,65 @@ export interface ArchiveReadResult {
 }
 
 export async function readArchive(filePath: string, options: ArchiveReadOptions): Promise<ArchiveReadResult> {
-  const hashing = new HashingPassThrough(options.onBytesRead);
   const tarSink = new TarParserSink(options);
+  const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
+  const parsed = pipeline(gunzip, tarSink, { signal: options.signal });
   try {
-    await pipeline(
-      createReadStream(filePath, { highWaterMark: READ_CHUNK_BYTES }),
-      hashing,
-      createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }),
-      tarSink,
-      { signal: options.signal },
-    );
+    let read: CompressedRead;
+    try {
+      read = await feedCompressed(filePath, gunzip, options);
+    } catch (error) {
+      // A failure downstream (damaged data, cancellation) stops the feeding too; it is the cause.
+      gunzip.destroy(asError(error));
+      await parsed;
+      throw error;
+    }
+    await parsed;
+    return { ...read, entries: tarSink.entries };
   } catch (error) {
     // Callers clean up after a failure (remove a staging folder); nothing may still be writing.
     await tarSink.idle();
     throw error;
   }
-  return { bytes: hashing.bytes, sha256: hashing.digest(), entries: tarSink.entries };
+}
+
+interface CompressedRead {
+  bytes: number;
+  sha256: string;
+}
+
+/** Reads the file into gunzip, hashing it on the way; ends gunzip's input at the end of the file. */
+async function feedCompressed(filePath: string, gunzip: Gunzip, options: ArchiveReadOptions): Promise<CompressedRead> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const file = await open(filePath, 'r');
+  try {
+    // Each buffer is read into again only once gunzip is done with it (its write has called back).
+    // A gunzip torn down mid-way (damaged data, cancellation) may never call back: stop then.
+    const slots = [Buffer.allocUnsafe(READ_CHUNK_BYTES), Buffer.allocUnsafe(READ_CHUNK_BYTES)].map((buffer) => ({ buffer, released: Promise.resolve() }));
+    const stopped = new Promise<never>((_resolve, reject) => gunzip.once('close', () => reject(new Error('gunzip stopped before the end of the file'))));
+    stopped.catch(() => {});
+    for (let turn = 0; ; turn = (turn + 1) % slots.length) {
+      const slot = slots[turn];
+      if (!slot) throw new Error(`no read buffer ${turn}`);
+      await Promise.race([slot.released, stopped]);
+      throwIfAborted(options.signal);
+      const { bytesRead } = await file.read(slot.buffer, 0, slot.buffer.length, null);
+      if (bytesRead === 0) break;
+      const chunk = slot.buffer.subarray(0, bytesRead);
+      hash.update(chunk);
+      bytes += bytesRead;
+      options.onBytesRead?.(bytes);
+      slot.released = new Promise<void>((resolve, reject) => gunzip.write(chunk, (error) => (error ? reject(error) : resolve())));
+      // Awaited on this buffer's next turn; until then a failure must not count as unhandled.
+      slot.released.catch(() => {});
+    }
+    await Promise.race([Promise.all(slots.map((slot) => slot.released)), stopped]);
+  } finally {
+    await file.close();
+  }
+  gunzip.end();
+  return { bytes, sha256: hash.digest('hex') };
 }
 
 /** Adapts node-tar's `Parser` (an EventEmitter with write/end) to a Writable for `pipeline`. */
@@ -66,6 +115,8 @@ class TarParserSink extends Writable {
   #sawEndOfArchive = false;
   #finished?: (error?: Error | null) => void;
   readonly #failed = new AbortController();
+  /** The start of a tar block whose rest is in the next chunk. */
+  #carry: Buffer | undefined;
 
   constructor(options: ArchiveReadOptions) {
     super();
@@ -106,13 +157,49 @@ class TarParserSink extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.#parser.write(chunk)) callback();
-    else this.#parser.once('drain', () => callback());
+    this.#writeAll(this.#alignToTarBlocks(chunk), callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
     this.#finished = callback;
+    // Less than a block left over: a truncated archive, which the parser reports.
+    if (this.#carry) this.#parser.write(this.#carry);
     this.#parser.end();
+  }
+
+  /**
+   * Cuts gunzip's output at tar block boundaries. Its chunks end wherever an input chunk ran out,
+   * and the parser copies a chunk that starts inside a block into a new buffer together with the
+   * partial block before it; once misaligned, every later chunk would be copied (the whole archive
+   * once more, in garbage). Only the block that straddles two chunks is copied here (512 bytes).
+   */
+  #alignToTarBlocks(chunk: Buffer): Buffer[] {
+    const pieces: Buffer[] = [];
+    let rest = chunk;
+    if (this.#carry) {
+      const missing = TAR_BLOCK - this.#carry.length;
+      if (rest.length < missing) {
+        this.#carry = Buffer.concat([this.#carry, rest]);
+        return pieces;
+      }
+      pieces.push(Buffer.concat([this.#carry, rest.subarray(0, missing)]));
+      rest = rest.subarray(missing);
+    }
+    const aligned = rest.length - (rest.length % TAR_BLOCK);
+    if (aligned > 0) pieces.push(rest.subarray(0, aligned));
+    this.#carry = aligned < rest.length ? rest.subarray(aligned) : undefined;
+    return pieces;
+  }
+
+  /** Writes the pieces in order, waiting for the parser to drain whenever it asks to. */
+  #writeAll(pieces: readonly Buffer[], callback: () => void): void {
+    const [first, ...others] = pieces;
+    if (!first) {
+      callback();
+      return;
+    }
+    if (this.#parser.write(first)) this.#writeAll(others, callback);
+    else this.#parser.once('drain', () => this.#writeAll(others, callback));
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

@@ -1,40 +1,44 @@
-import { createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { lstat, open, readlink, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { pipeline } from 'node:stream/promises';
-import { Pack } from 'tar';
-import { HashingPassThrough } from './checksum';
+import path from 'node:path';
+import { Header, Pax, type HeaderData } from 'tar';
+import { throwIfAborted } from '../../core/errors';
 import { ParallelGzip } from './parallelGzip';
 
 /**
- * Streams a tar.gz of given entries into a new file: node-tar's `Pack` reads the files,
- * ParallelGzip compresses blocks on the thread pool (overlapping reading and hashing on the
- * main thread), and the compressed bytes are hashed on their way to disk. The file is flushed
- * (fsync) before the returned promise resolves.
+ * Writes a tar.gz of given entries into a new file. Entries are packed here rather than by
+ * node-tar's `Pack`, which reads every file through freshly allocated buffers and queues a job
+ * object per entry up front: file contents are read straight into the blocks ParallelGzip
+ * compresses on the thread pool, so input memory is a few blocks reused for the whole run, whatever
+ * the number and size of the files. Headers are encoded by node-tar (ustar plus a PAX record where
+ * needed), byte for byte as `Pack` wrote them. The compressed bytes are hashed on their way to disk,
+ * and the file is flushed (fsync) before the returned promise resolves.
  */
 
 /*
- * Buffer sizes were measured on 0.5-1 GiB of mixed files: larger buffers are not faster, and
- * every large buffer becomes garbage that V8 collects late, so peak memory grows with them
- * (4 MiB gzip members cost ~50 MiB more peak RSS than 1 MiB members, at the same speed).
+ * Sizes were measured on 1 GiB of mixed files: larger members are not faster, and the memory they
+ * hold grows with them (4 MiB members cost ~50 MiB more peak RSS than 1 MiB members, at the same
+ * speed); 1 MiB members cost <0.1% in ratio.
  */
-/** Per-file read buffer in `Pack` (its default is 16 MiB per open file). */
-const FILE_READ_BYTES = 256 * 1024;
-/** Files `Pack` opens ahead of the one it is writing; each holds one read buffer. */
-const PACK_JOBS = 2;
-/** Uncompressed bytes per gzip member (see ParallelGzip); 1 MiB members cost <0.1% in ratio. */
 const GZIP_MEMBER_BYTES = 1024 * 1024;
-const WRITE_BUFFER_BYTES = 512 * 1024;
+const TAR_BLOCK = 512;
+/** Two zero blocks end a tar stream. */
+const END_OF_ARCHIVE_BYTES = 2 * TAR_BLOCK;
 
 export interface ArchiveWriteRequest {
   /** Folder the entry paths are relative to. */
   base: string;
+  /** `/`-separated paths relative to the base, in archive order. */
   entries: readonly string[];
   level: number;
   /** Created exclusively; must not exist. */
   outputPath: string;
   signal: AbortSignal;
-  /** Uncompressed tar bytes produced so far and entries started so far. */
+  /** Uncompressed tar bytes produced so far and entries written so far. */
   onProgress?: (tarBytes: number, entries: number) => void;
+  /** An entry left out because it changed into something a tar cannot hold (a socket, a device). */
   onWarning?: (message: string) => void;
 }
 
@@ -46,38 +50,182 @@ export interface ArchiveWriteResult {
 }
 
 export async function writeArchive(request: ArchiveWriteRequest): Promise<ArchiveWriteResult> {
-  let entries = 0;
-  const pack = new Pack({
-    cwd: request.base,
-    noDirRecurse: true,
-    maxReadSize: FILE_READ_BYTES,
-    jobs: PACK_JOBS,
-    onWriteEntry: () => {
-      entries++;
-    },
-    onwarn: (code, message) => request.onWarning?.(`${code}: ${message}`),
-  });
-  // Pack's file readers can still report an error after the pipeline was torn down (cancel);
-  // an 'error' event without a listener would crash the process.
-  pack.on('error', () => {});
-  const compressing = new ParallelGzip({
-    level: request.level,
-    blockBytes: GZIP_MEMBER_BYTES,
-    // Two members at a time: on 2 cores a third compressor only competes with packing (measured:
-    // the same speed, ~10 MiB more peak memory), and libuv's 4 threads also serve file reads.
-    concurrency: Math.min(2, availableParallelism()),
-    onBytesIn: (tarBytes) => request.onProgress?.(tarBytes, entries),
-  });
-  const hashing = new HashingPassThrough();
-  const written = pipeline(
-    pack,
-    compressing,
-    hashing,
-    createWriteStream(request.outputPath, { flags: 'wx', mode: 0o644, flush: true, highWaterMark: WRITE_BUFFER_BYTES }),
-    { signal: request.signal },
-  );
-  for (const entry of request.entries) pack.add(entry);
-  pack.end();
-  await written;
-  return { bytes: hashing.bytes, sha256: hashing.digest(), entries };
+  const output = await open(request.outputPath, 'wx', 0o644);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  try {
+    const gzip = new ParallelGzip({
+      level: request.level,
+      blockBytes: GZIP_MEMBER_BYTES,
+      // Two members at a time: on 2 cores a third compressor only competes with packing (measured:
+      // the same speed, ~10 MiB more peak memory), and libuv's 4 threads also serve file reads.
+      concurrency: Math.min(2, availableParallelism()),
+      onMember: async (member) => {
+        for (const chunk of member) {
+          hash.update(chunk);
+          bytes += chunk.length;
+        }
+        await writeFully(output, member);
+      },
+    });
+    const packer = new TarPacker(request, gzip);
+    for (const entry of request.entries) {
+      throwIfAborted(request.signal);
+      await packer.add(entry);
+    }
+    await gzip.writeZeros(END_OF_ARCHIVE_BYTES);
+    await gzip.end();
+    await output.sync();
+    return { bytes, sha256: hash.digest('hex'), entries: packer.entries };
+  } finally {
+    await output.close();
+  }
+}
+
+/** Writes all of `chunks` at the file position; a write can take less than it was given (a full disk). */
+async function writeFully(output: FileHandle, chunks: readonly Buffer[]): Promise<void> {
+  for (let pending = chunks; pending.length > 0; ) {
+    const { bytesWritten } = await output.writev([...pending]);
+    pending = withoutFirstBytes(pending, bytesWritten);
+  }
+}
+
+function withoutFirstBytes(chunks: readonly Buffer[], count: number): Buffer[] {
+  const rest: Buffer[] = [];
+  let skip = count;
+  for (const chunk of chunks) {
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+    } else {
+      rest.push(chunk.subarray(skip));
+      skip = 0;
+    }
+  }
+  return rest;
+}
+
+/** Writes tar entries (header, contents, padding) into a ParallelGzip, the way node-tar's `Pack` does. */
+class TarPacker {
+  entries = 0;
+  /** First entry path of each file with more than one link (`dev:ino`): later ones become hard links to it. */
+  readonly #linkTargets = new Map<string, string>();
+  /** Headers are encoded here first: a PAX record, when one is needed, has to go in front. */
+  readonly #header = Buffer.alloc(TAR_BLOCK);
+  readonly #userId = process.getuid?.() ?? 0;
+  readonly #userName = process.env.USER ?? '';
+
+  constructor(
+    private readonly request: ArchiveWriteRequest,
+    private readonly gzip: ParallelGzip,
+  ) {}
+
+  async add(entryPath: string): Promise<void> {
+    const absolutePath = path.resolve(this.request.base, entryPath);
+    const stats = await lstat(absolutePath);
+    if (stats.isDirectory()) {
+      await this.#writeHeader(`${entryPath}/`, stats, { type: 'Directory' });
+    } else if (stats.isSymbolicLink()) {
+      await this.#writeHeader(entryPath, stats, { type: 'SymbolicLink', linkpath: await readlink(absolutePath) });
+    } else if (stats.isFile()) {
+      const linkTarget = this.#hardLinkTarget(entryPath, stats);
+      if (linkTarget !== undefined) {
+        await this.#writeHeader(entryPath, stats, { type: 'Link', linkpath: linkTarget });
+      } else {
+        await this.#writeHeader(entryPath, stats, { type: 'File', size: stats.size });
+        await this.#writeContents(absolutePath, stats.size);
+      }
+    } else {
+      this.request.onWarning?.(`left out ${entryPath}: it is no longer a regular file, folder or symbolic link`);
+      return;
+    }
+    this.request.onProgress?.(this.gzip.bytesIn, this.entries);
+  }
+
+  #hardLinkTarget(entryPath: string, stats: Stats): string | undefined {
+    if (stats.nlink <= 1) return undefined;
+    const key = `${stats.dev}:${stats.ino}`;
+    const first = this.#linkTargets.get(key);
+    if (first === undefined) this.#linkTargets.set(key, entryPath);
+    return first;
+  }
+
+  async #writeHeader(headerPath: string, stats: Stats, entry: Pick<HeaderData, 'type' | 'linkpath' | 'size'>): Promise<void> {
+    const header = new Header({
+      path: headerPath,
+      linkpath: entry.linkpath,
+      mode: tarMode(stats),
+      uid: stats.uid,
+      gid: stats.gid,
+      size: entry.size ?? 0,
+      mtime: stats.mtime,
+      type: entry.type,
+      uname: stats.uid === this.#userId ? this.#userName : '',
+      atime: stats.atime,
+      ctime: stats.ctime,
+    });
+    this.#header.fill(0);
+    if (header.encode(this.#header)) {
+      const pax = new Pax({
+        atime: header.atime,
+        ctime: header.ctime,
+        gid: header.gid,
+        mtime: header.mtime,
+        path: headerPath,
+        linkpath: entry.linkpath,
+        size: header.size,
+        uid: header.uid,
+        uname: header.uname,
+        dev: stats.dev,
+        ino: stats.ino,
+        nlink: stats.nlink,
+      });
+      await this.gzip.write(pax.encode());
+    }
+    await this.gzip.write(this.#header);
+    this.entries++;
+  }
+
+  /**
+   * Reads the file straight into the compressor's block, then pads it to whole tar blocks. Exactly
+   * `size` bytes (the size in the header) must be there: a file that shrinks or grows while it is
+   * read would make a broken or silently cut entry, so either is an error.
+   */
+  async #writeContents(absolutePath: string, size: number): Promise<void> {
+    if (size === 0) return;
+    const file = await open(absolutePath, 'r');
+    try {
+      let position = 0;
+      for (;;) {
+        throwIfAborted(this.request.signal);
+        const room = this.gzip.room();
+        // One byte more than is left, where there is room for it, proves the end without another read.
+        const asked = Math.min(room.length, size - position + 1);
+        const { bytesRead } = await file.read(room, 0, asked, position);
+        if (position + bytesRead > size) throw new Error(`${absolutePath} grew while it was being archived (expected ${size} bytes)`);
+        if (bytesRead === 0) {
+          if (position < size) throw new Error(`${absolutePath} shrank while it was being archived (expected ${size} bytes, read ${position})`);
+          break;
+        }
+        position += bytesRead;
+        await this.gzip.commit(bytesRead);
+        this.request.onProgress?.(this.gzip.bytesIn, this.entries);
+        if (position === size && bytesRead < asked) break;
+      }
+    } finally {
+      await file.close();
+    }
+    const padding = (TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK;
+    await this.gzip.writeZeros(padding);
+  }
+}
+
+/** Permission bits as node-tar stores them: folders that can be read can also be listed. */
+function tarMode(stats: Stats): number {
+  let mode = stats.mode & 0o7777;
+  if (stats.isDirectory()) {
+    if (mode & 0o400) mode |= 0o100;
+    if (mode & 0o40) mode |= 0o10;
+    if (mode & 0o4) mode |= 0o1;
+  }
+  return mode;
 }
