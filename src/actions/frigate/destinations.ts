@@ -1,0 +1,171 @@
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { S3Store } from '../../clients/s3';
+import type { ActionContext } from '../../core/actions/spec';
+import { FileExistsError, fsyncDirectory, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
+import { formatSidecar, sidecarPath } from '../archive/checksum';
+import { compileNameMatcher, DEFAULT_NAME_PATTERN } from '../archive/naming';
+import { deleteArchives, findRetentionCandidates, selectForDeletion } from '../archive/retention';
+import { updateVerifiedState } from '../archive/verifiedState';
+import { resolveUserPath } from '../paths';
+import { s3StoreFor } from '../s3Stores';
+
+/** An archive older than the newest `keep`, to be deleted with its checksum file. */
+export interface ExpiredArchive {
+  name: string;
+  /** A path, or `s3://bucket/key`. */
+  location: string;
+  bytes: number;
+}
+
+/**
+ * Where face archives go: a local folder or an S3 prefix. An archive is first written to a staging
+ * file, verified there, and only then published under its final name with its `.sha256`.
+ */
+export interface ArchiveDestination {
+  readonly description: string;
+  /** Where the final archive is seen (a path or an `s3://` URL). */
+  finalLocation(name: string): string;
+  /** A fresh staging file path for an archive of this name, and how to remove what is left of it. */
+  staging(name: string): Promise<{ path: string; discard: () => Promise<void> }>;
+  exists(name: string, signal: AbortSignal): Promise<boolean>;
+  /** Makes the verified staging file visible under its final name, with its checksum file. */
+  publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void>;
+  /** Removes a published archive again (a cancel after publishing, before the run counted it). */
+  unpublish(name: string): Promise<void>;
+  /** Archives of this prefix beyond the newest `keep` (the new one always counts as kept). */
+  expired(prefix: string, keep: number, newName: string, signal: AbortSignal): Promise<ExpiredArchive[]>;
+  remove(archives: readonly ExpiredArchive[], signal: AbortSignal): Promise<void>;
+}
+
+class LocalFolder implements ArchiveDestination {
+  constructor(private readonly folder: string) {}
+
+  get description(): string {
+    return this.folder;
+  }
+
+  finalLocation(name: string): string {
+    return path.join(this.folder, name);
+  }
+
+  async staging(name: string) {
+    await mkdir(this.folder, { recursive: true });
+    const staged = temporarySibling(this.finalLocation(name));
+    return { path: staged, discard: () => removeIfPresent(staged) };
+  }
+
+  exists(name: string): Promise<boolean> {
+    return pathExists(this.finalLocation(name));
+  }
+
+  async publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }): Promise<void> {
+    const finalPath = this.finalLocation(name);
+    await publishWithoutOverwrite(stagingPath, finalPath);
+    // The name was free, so a sidecar already there describes nothing that still exists.
+    await writeFileAtomically(sidecarPath(finalPath), formatSidecar(verified.sha256, name), { overwrite: true });
+    await fsyncDirectory(this.folder);
+    await updateVerifiedState(this.folder, { [name]: { verifiedAt: new Date().toISOString(), ok: true, sha256: verified.sha256, bytes: verified.bytes } });
+  }
+
+  async unpublish(name: string): Promise<void> {
+    await unlinkIfPresent(this.finalLocation(name));
+    await unlinkIfPresent(sidecarPath(this.finalLocation(name)));
+  }
+
+  async expired(prefix: string, keep: number, newName: string): Promise<ExpiredArchive[]> {
+    const candidates = await findRetentionCandidates(this.folder, DEFAULT_NAME_PATTERN, prefix);
+    return selectForDeletion(candidates, keep, newName).map((candidate) => ({ name: candidate.name, location: candidate.path, bytes: candidate.bytes }));
+  }
+
+  async remove(archives: readonly ExpiredArchive[]): Promise<void> {
+    await deleteArchives(this.folder, archives.map((archive) => ({ name: archive.name, path: archive.location })));
+  }
+}
+
+class S3Prefix implements ArchiveDestination {
+  constructor(
+    private readonly store: S3Store,
+    private readonly storeName: string,
+    /** Empty, or ending in `/`. */
+    private readonly prefix: string,
+  ) {}
+
+  get description(): string {
+    return `s3://${this.store.bucket}/${this.prefix} (store '${this.storeName}')`;
+  }
+
+  finalLocation(name: string): string {
+    return `s3://${this.store.bucket}/${this.prefix}${name}`;
+  }
+
+  async staging(name: string) {
+    const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
+    return { path: path.join(folder, name), discard: () => removeIfPresent(folder) };
+  }
+
+  async exists(name: string, signal: AbortSignal): Promise<boolean> {
+    return (await this.store.head(`${this.prefix}${name}`, signal)) !== undefined;
+  }
+
+  async publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void> {
+    const key = `${this.prefix}${name}`;
+    if (await this.exists(name, signal)) throw new FileExistsError(this.finalLocation(name));
+    const uploaded = await this.store.putFile(key, stagingPath, { signal, sha256: true, contentType: 'application/gzip' });
+    if (uploaded.sha256 !== verified.sha256 || uploaded.bytes !== verified.bytes) {
+      await this.store.delete(key).catch(() => undefined);
+      throw new Error(`the upload of ${name} to ${this.description} sent ${uploaded.bytes} bytes with sha256 ${uploaded.sha256}, not the verified ${verified.bytes} bytes with sha256 ${verified.sha256}`);
+    }
+    const stored = await this.store.head(key, signal);
+    if (stored?.size !== verified.bytes) throw new Error(`${this.finalLocation(name)} holds ${stored?.size ?? 'no'} bytes after the upload, not ${verified.bytes}`);
+    await this.store.putBytes(sidecarPath(key), formatSidecar(verified.sha256, name), { signal, contentType: 'text/plain' });
+  }
+
+  async unpublish(name: string): Promise<void> {
+    const key = `${this.prefix}${name}`;
+    await this.store.delete(key);
+    await this.store.delete(sidecarPath(key));
+  }
+
+  async expired(prefix: string, keep: number, newName: string, signal: AbortSignal): Promise<ExpiredArchive[]> {
+    const matchName = compileNameMatcher(DEFAULT_NAME_PATTERN, prefix);
+    const candidates: { name: string; key: string; bytes: number; timestampKey: string }[] = [];
+    for await (const object of this.store.listObjects({ prefix: this.prefix, signal })) {
+      const name = object.key.slice(this.prefix.length);
+      const timestampKey = name.includes('/') || name === newName ? undefined : matchName(name);
+      if (timestampKey !== undefined) candidates.push({ name, key: object.key, bytes: object.size, timestampKey });
+    }
+    candidates.sort((a, b) => b.timestampKey.localeCompare(a.timestampKey) || b.name.localeCompare(a.name));
+    return candidates.slice(Math.max(0, keep - 1)).map((candidate) => ({ name: candidate.name, location: `s3://${this.store.bucket}/${candidate.key}`, bytes: candidate.bytes }));
+  }
+
+  async remove(archives: readonly ExpiredArchive[], signal: AbortSignal): Promise<void> {
+    for (const archive of archives) {
+      const key = `${this.prefix}${archive.name}`;
+      await this.store.delete(key, signal);
+      await this.store.delete(sidecarPath(key), signal);
+    }
+  }
+}
+
+/** Either a folder (`destination`) or a location of the inventory (`location`); exactly one is given. */
+export interface DestinationParams {
+  destination?: string | undefined;
+  location?: string | undefined;
+}
+
+export async function openDestination(params: DestinationParams, ctx: ActionContext): Promise<{ destination: ArchiveDestination; keep: number | undefined }> {
+  if ((params.destination === undefined) === (params.location === undefined)) throw new Error('give either `destination` (a folder) or `location` (a location of lifeboat.yaml), not both or neither');
+  if (params.destination !== undefined) return { destination: new LocalFolder(resolveUserPath(params.destination, ctx.workspaceDir)), keep: undefined };
+  const name = params.location as string;
+  const entry = ctx.inventory.locations?.[name];
+  if (!entry) throw new Error(`no location '${name}' under \`locations:\` in lifeboat.yaml`);
+  if ('store' in entry) {
+    const store = await s3StoreFor(ctx, entry.store);
+    const prefix = entry.prefix === '' || entry.prefix.endsWith('/') ? entry.prefix : `${entry.prefix}/`;
+    return { destination: new S3Prefix(store, entry.store, prefix), keep: entry.keep };
+  }
+  if ('host' in entry) throw new Error(`location '${name}' is on SSH host '${entry.host}'; face backups go to a local folder or an S3 store so far`);
+  return { destination: new LocalFolder(resolveUserPath(entry.path, ctx.workspaceDir)), keep: entry.keep };
+}

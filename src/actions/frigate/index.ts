@@ -1,0 +1,6 @@
+import type { ActionSpec } from '../../core/actions/spec';
+import { frigateFacesBackup } from './backup';
+import { frigateHealth } from './health';
+import { frigateFacesList } from './list';
+
+export const frigateActions: ActionSpec[] = [frigateHealth, frigateFacesList, frigateFacesBackup];
