@@ -12,7 +12,7 @@ import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import { HashingPassThrough } from '../archive/checksum';
 import { DEFAULT_NAME_PATTERN, formatArchiveName } from '../archive/naming';
 import { readArchive } from '../archive/readArchive';
-import { openDestination, type ExpiredArchive } from './destinations';
+import { openArchiveLocation, type ExpiredArchive } from './destinations';
 import { createManifest, FACES_FOLDER, FACES_PREFIX, MANIFEST_NAME, sha256Hex, tarEnd, tarFileBlocks, type ManifestImage } from './facesArchive';
 import { frigateClientFor, frigateInstanceParam } from './target';
 
@@ -108,7 +108,7 @@ async function* archiveBlocks(images: readonly ImageRef[], download: (image: Ima
 async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise<FacesBackupResult> {
   const started = performance.now();
   const { signal, log } = ctx;
-  const { destination, keep: locationKeep } = await openDestination(params, ctx);
+  const { destination, keep: locationKeep } = await openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx);
   const keep = params.keep ?? locationKeep ?? DEFAULT_KEEP;
   const client = await frigateClientFor(ctx, params.frigate);
   const library = await client.faces(signal);
@@ -191,7 +191,7 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
 }
 
 async function planBackup(params: FacesBackupParams, ctx: ActionContext) {
-  const { destination, keep: locationKeep } = await openDestination(params, ctx);
+  const { destination, keep: locationKeep } = await openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx);
   const keep = params.keep ?? locationKeep ?? DEFAULT_KEEP;
   const client = await frigateClientFor(ctx, params.frigate);
   const library = await client.faces(ctx.signal);

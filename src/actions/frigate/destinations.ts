@@ -1,11 +1,11 @@
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { S3Store } from '../../clients/s3';
 import type { ActionContext } from '../../core/actions/spec';
-import { FileExistsError, fsyncDirectory, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
+import { FileExistsError, fsyncDirectory, lstatIfPresent, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
 import { formatSidecar, sidecarPath } from '../archive/checksum';
-import { compileNameMatcher, DEFAULT_NAME_PATTERN } from '../archive/naming';
+import { compileNameMatcher, DEFAULT_NAME_PATTERN, hasPrefix, isArchiveFileName } from '../archive/naming';
 import { deleteArchives, findRetentionCandidates, selectForDeletion } from '../archive/retention';
 import { updateVerifiedState } from '../archive/verifiedState';
 import { resolveUserPath } from '../paths';
@@ -37,6 +37,15 @@ export interface ArchiveDestination {
   /** Archives of this prefix beyond the newest `keep` (the new one always counts as kept). */
   expired(prefix: string, keep: number, newName: string, signal: AbortSignal): Promise<ExpiredArchive[]>;
   remove(archives: readonly ExpiredArchive[], signal: AbortSignal): Promise<void>;
+  /** Archive files there whose name starts with this prefix (any naming, the old script's too). */
+  listArchives(prefix: string, signal: AbortSignal): Promise<StoredArchive[]>;
+  /** A local file of the archive (and its `.sha256` beside it when there is one), and how to let it go. */
+  fetch(name: string, signal: AbortSignal): Promise<{ path: string; discard: () => Promise<void> }>;
+}
+
+export interface StoredArchive {
+  name: string;
+  bytes: number;
 }
 
 class LocalFolder implements ArchiveDestination {
@@ -81,6 +90,24 @@ class LocalFolder implements ArchiveDestination {
 
   async remove(archives: readonly ExpiredArchive[]): Promise<void> {
     await deleteArchives(this.folder, archives.map((archive) => ({ name: archive.name, path: archive.location })));
+  }
+
+  async listArchives(prefix: string): Promise<StoredArchive[]> {
+    const names = await readdir(this.folder).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new Error(`the backup folder ${this.folder} does not exist`);
+      throw error;
+    });
+    const archives: StoredArchive[] = [];
+    for (const name of names) {
+      if (!isArchiveFileName(name) || !hasPrefix(name, prefix)) continue;
+      const stats = await lstatIfPresent(this.finalLocation(name));
+      if (stats?.isFile()) archives.push({ name, bytes: stats.size });
+    }
+    return archives;
+  }
+
+  async fetch(name: string) {
+    return { path: this.finalLocation(name), discard: async () => {} };
   }
 }
 
@@ -147,18 +174,44 @@ class S3Prefix implements ArchiveDestination {
       await this.store.delete(sidecarPath(key), signal);
     }
   }
+
+  async listArchives(prefix: string, signal: AbortSignal): Promise<StoredArchive[]> {
+    const archives: StoredArchive[] = [];
+    for await (const object of this.store.listObjects({ prefix: this.prefix, signal })) {
+      const name = object.key.slice(this.prefix.length);
+      if (!name.includes('/') && isArchiveFileName(name) && hasPrefix(name, prefix)) archives.push({ name, bytes: object.size });
+    }
+    return archives;
+  }
+
+  async fetch(name: string, signal: AbortSignal) {
+    const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
+    const local = path.join(folder, name);
+    try {
+      const key = `${this.prefix}${name}`;
+      await this.store.downloadFile(key, local, { signal });
+      if (await this.store.head(sidecarPath(key), signal)) await this.store.downloadFile(sidecarPath(key), sidecarPath(local), { signal });
+    } catch (error) {
+      await removeIfPresent(folder);
+      throw error;
+    }
+    return { path: local, discard: () => removeIfPresent(folder) };
+  }
 }
 
-/** Either a folder (`destination`) or a location of the inventory (`location`); exactly one is given. */
-export interface DestinationParams {
-  destination?: string | undefined;
-  location?: string | undefined;
-}
-
-export async function openDestination(params: DestinationParams, ctx: ActionContext): Promise<{ destination: ArchiveDestination; keep: number | undefined }> {
-  if ((params.destination === undefined) === (params.location === undefined)) throw new Error('give either `destination` (a folder) or `location` (a location of lifeboat.yaml), not both or neither');
-  if (params.destination !== undefined) return { destination: new LocalFolder(resolveUserPath(params.destination, ctx.workspaceDir)), keep: undefined };
-  const name = params.location as string;
+/**
+ * A local folder (given in the field `folderField`) or a location of the inventory (`location`);
+ * exactly one of the two is given.
+ */
+export async function openArchiveLocation(
+  where: { folder: string | undefined; folderField: string; location: string | undefined },
+  ctx: ActionContext,
+): Promise<{ destination: ArchiveDestination; keep: number | undefined }> {
+  if ((where.folder === undefined) === (where.location === undefined)) {
+    throw new Error(`give either \`${where.folderField}\` (a folder) or \`location\` (a location of lifeboat.yaml), not both or neither`);
+  }
+  if (where.folder !== undefined) return { destination: new LocalFolder(resolveUserPath(where.folder, ctx.workspaceDir)), keep: undefined };
+  const name = where.location as string;
   const entry = ctx.inventory.locations?.[name];
   if (!entry) throw new Error(`no location '${name}' under \`locations:\` in lifeboat.yaml`);
   if ('store' in entry) {
