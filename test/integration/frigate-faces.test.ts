@@ -9,12 +9,14 @@ import { frigateActions } from '../../src/actions/frigate';
 import type { FacesBackupResult } from '../../src/actions/frigate/backup';
 import type { FrigateHealthResult } from '../../src/actions/frigate/health';
 import type { FacesListResult } from '../../src/actions/frigate/list';
+import type { FacesRestoreResult } from '../../src/actions/frigate/restore';
 import { openS3Store } from '../../src/clients/s3';
 import { createActionContext, environmentSecrets } from '../../src/core/actions/context';
 import type { ActionContext, ActionSpec, Inventory } from '../../src/core/actions/spec';
 import { CancelledError } from '../../src/core/errors';
 import { FrigateSimulator } from '../testbed/frigateSim';
 import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../testbed/s3rver';
+import { startSshd, type Sshd } from '../testbed/sshd';
 import { solidWebp } from '../testbed/webp';
 
 const run = promisify(execFile);
@@ -38,12 +40,13 @@ describe('Frigate faces: health, list and backup against the simulators', functi
   this.timeout(60_000);
   let sim: FrigateSimulator;
   let s3: RunningS3rver;
+  let sshd: Sshd;
   let workspace: string;
   /** `<person>/<file>` → sha256 of every image in the simulated library. */
   const library = new Map<string, string>();
 
   before(async () => {
-    [sim, s3] = await Promise.all([FrigateSimulator.start(), startS3rver({ buckets: ['backups'] })]);
+    [sim, s3, sshd] = await Promise.all([FrigateSimulator.start(), startS3rver({ buckets: ['backups'] }), startSshd()]);
     for (const [person, count] of Object.entries(PEOPLE)) {
       for (let index = 1; index <= count; index++) {
         const image = solidWebp({ width: 112, height: 112, padding: randomBytes(500 + ((index * 7919) % 9000)) });
@@ -56,7 +59,7 @@ describe('Frigate faces: health, list and backup against the simulators', functi
   });
 
   after(async () => {
-    await Promise.all([sim?.stop(), s3?.stop()]);
+    await Promise.all([sim?.stop(), s3?.stop(), sshd?.stop()]);
   });
 
   beforeEach(async () => {
@@ -71,7 +74,8 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     return {
       frigate: { home: { url: sim.url, auth: { username: 'admin', password }, tls: { insecure: true } } },
       stores: { garage: { endpoint: s3.endpoint, region: 'us-east-1', bucket: 'backups', credentials: { accessKeyId: S3RVER_CREDENTIALS.accessKeyId, secretAccessKey: 'secret:s3_secret' } } },
-      locations: { offsite: { store: 'garage', prefix: 'frigate/faces', keep: 2 }, nas: { path: 'nas-backups' } },
+      hosts: { piglet: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
+      locations: { offsite: { store: 'garage', prefix: 'frigate/faces', keep: 2 }, piglet: { host: 'piglet', path: join(sshd.remoteDir, 'frigate-backups'), keep: 2 } },
     };
   }
 
@@ -215,5 +219,25 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     } finally {
       store.dispose();
     }
+  });
+
+  // Last: it restores through the API, which renames every image of the simulated library.
+  it('backs up to a folder on an SSH host with retention, and restores from there', async () => {
+    const names: string[] = [];
+    for (let run = 0; run < 3; run++) {
+      const result = await runAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', location: 'piglet' });
+      assert.equal(result.location, `piglet:${join(sshd.remoteDir, 'frigate-backups', result.name)}`);
+      names.push(result.name);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+    }
+    const remote = join(sshd.remoteDir, 'frigate-backups');
+    assert.deepEqual(await files(remote), names.slice(1).flatMap((name) => [name, `${name}.sha256`]).sort());
+    await run('sha256sum', ['-c', `${names[2]}.sha256`], { cwd: remote });
+    await assertByteExact(join(remote, names[2] as string), library);
+
+    for (const person of Object.keys(PEOPLE)) await rm(join(sim.facesDir, person), { recursive: true });
+    const restored = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', location: 'piglet', method: 'api' });
+    assert.equal(restored.archive, names[2]);
+    assert.deepEqual(restored.people.map((person) => [person.name, person.present]), Object.entries(PEOPLE));
   });
 });

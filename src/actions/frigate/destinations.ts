@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { S3Store } from '../../clients/s3';
+import { sshConnectionFor, type SshConnection } from '../../clients/ssh';
 import type { ActionContext } from '../../core/actions/spec';
 import { FileExistsError, fsyncDirectory, lstatIfPresent, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
 import { formatSidecar, sidecarPath } from '../archive/checksum';
@@ -20,7 +21,7 @@ export interface ExpiredArchive {
 }
 
 /**
- * Where face archives go: a local folder or an S3 prefix. An archive is first written to a staging
+ * Where face archives go: a local folder, a folder on an SSH host, or an S3 prefix. An archive is first written to a staging
  * file, verified there, and only then published under its final name with its `.sha256`.
  */
 export interface ArchiveDestination {
@@ -199,6 +200,99 @@ class S3Prefix implements ArchiveDestination {
   }
 }
 
+/** A folder on an SSH host: archives go up by SFTP and are checked there with `sha256sum` before they get their final name. */
+class SshFolder implements ArchiveDestination {
+  constructor(
+    private readonly connection: SshConnection,
+    private readonly hostName: string,
+    private readonly folder: string,
+  ) {}
+
+  get description(): string {
+    return `${this.hostName}:${this.folder}`;
+  }
+
+  finalLocation(name: string): string {
+    return `${this.hostName}:${this.remotePath(name)}`;
+  }
+
+  private remotePath(name: string): string {
+    return path.posix.join(this.folder, name);
+  }
+
+  async staging(name: string) {
+    const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
+    return { path: path.join(folder, name), discard: () => removeIfPresent(folder) };
+  }
+
+  /** Regular files in the folder with their sizes; none when the folder does not exist. */
+  private async files(signal: AbortSignal): Promise<StoredArchive[]> {
+    const listing = await this.connection.run(['sh', '-c', '[ -d "$1" ] || exit 0; find "$1" -mindepth 1 -maxdepth 1 -type f -printf "%s %f\\n"', 'sh', this.folder], { signal });
+    return (listing.stdout ?? '').split('\n').flatMap((line) => {
+      const match = /^(\d+) (.+)$/.exec(line);
+      return match?.[1] && match[2] ? [{ name: match[2], bytes: Number(match[1]) }] : [];
+    });
+  }
+
+  async exists(name: string, signal: AbortSignal): Promise<boolean> {
+    return (await this.files(signal)).some((file) => file.name === name);
+  }
+
+  async publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void> {
+    const final = this.remotePath(name);
+    const partial = path.posix.join(this.folder, path.basename(temporarySibling(stagingPath)));
+    await this.connection.run(['mkdir', '-p', this.folder], { signal });
+    try {
+      await (await this.connection.sftp()).upload(stagingPath, partial);
+      const check = await this.connection.run(['sha256sum', partial], { signal });
+      const uploaded = (check.stdout ?? '').split(' ')[0];
+      if (uploaded !== verified.sha256) throw new Error(`${this.hostName}:${partial} has sha256 ${uploaded ?? '?'} after the upload, not the verified ${verified.sha256}`);
+      // `ln` fails when the final name exists: the archive appears whole under its name, and never over another.
+      await this.connection.run(['ln', partial, final], { signal });
+    } finally {
+      await this.connection.run(['rm', '-f', partial]).catch(() => undefined);
+    }
+    await this.connection.run(['sh', '-c', 'printf "%s" "$1" > "$2.tmp" && mv -f "$2.tmp" "$2"', 'sh', formatSidecar(verified.sha256, name), sidecarPath(final)], { signal });
+  }
+
+  async unpublish(name: string): Promise<void> {
+    await this.connection.run(['rm', '-f', this.remotePath(name), sidecarPath(this.remotePath(name))]);
+  }
+
+  async expired(prefix: string, keep: number, newName: string, signal: AbortSignal): Promise<ExpiredArchive[]> {
+    const matchName = compileNameMatcher(DEFAULT_NAME_PATTERN, prefix);
+    const candidates = (await this.files(signal)).flatMap((file) => {
+      const timestampKey = file.name === newName ? undefined : matchName(file.name);
+      return timestampKey === undefined ? [] : [{ ...file, timestampKey }];
+    });
+    candidates.sort((a, b) => b.timestampKey.localeCompare(a.timestampKey) || b.name.localeCompare(a.name));
+    return candidates.slice(Math.max(0, keep - 1)).map((candidate) => ({ name: candidate.name, location: this.finalLocation(candidate.name), bytes: candidate.bytes }));
+  }
+
+  async remove(archives: readonly ExpiredArchive[], signal: AbortSignal): Promise<void> {
+    if (archives.length === 0) return;
+    await this.connection.run(['rm', '-f', '--', ...archives.flatMap((archive) => [this.remotePath(archive.name), sidecarPath(this.remotePath(archive.name))])], { signal });
+  }
+
+  async listArchives(prefix: string, signal: AbortSignal): Promise<StoredArchive[]> {
+    return (await this.files(signal)).filter((file) => isArchiveFileName(file.name) && hasPrefix(file.name, prefix));
+  }
+
+  async fetch(name: string, signal: AbortSignal) {
+    const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
+    const local = path.join(folder, name);
+    try {
+      const sftp = await this.connection.sftp();
+      await sftp.download(this.remotePath(name), local);
+      if (await this.exists(`${name}.sha256`, signal)) await sftp.download(sidecarPath(this.remotePath(name)), sidecarPath(local));
+    } catch (error) {
+      await removeIfPresent(folder);
+      throw error;
+    }
+    return { path: local, discard: () => removeIfPresent(folder) };
+  }
+}
+
 /**
  * A local folder (given in the field `folderField`) or a location of the inventory (`location`);
  * exactly one of the two is given.
@@ -219,6 +313,9 @@ export async function openArchiveLocation(
     const prefix = entry.prefix === '' || entry.prefix.endsWith('/') ? entry.prefix : `${entry.prefix}/`;
     return { destination: new S3Prefix(store, entry.store, prefix), keep: entry.keep };
   }
-  if ('host' in entry) throw new Error(`location '${name}' is on SSH host '${entry.host}'; face backups go to a local folder or an S3 store so far`);
+  if ('host' in entry) {
+    const connection = await sshConnectionFor(ctx.clients, ctx.inventory, entry.host, { signal: ctx.signal, approveHostKey: ctx.approveHostKey, log: ctx.log });
+    return { destination: new SshFolder(connection, entry.host, entry.path), keep: entry.keep };
+  }
   return { destination: new LocalFolder(resolveUserPath(entry.path, ctx.workspaceDir)), keep: entry.keep };
 }
