@@ -12,8 +12,8 @@ import { solidWebp } from '../testbed/webp';
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const RUNBOOKS = ['frigate-faces-backup.runbook.md', 'frigate-faces-restore.runbook.md'];
 
-/** The incident's library, smaller: the seed's four people in the same proportions, and a train folder. */
-const PEOPLE = { Adil: 6, Asha: 25, G: 63, Waffles: 2 } as const;
+/** The library of the 2026-02-08 incident: 580 images of four people, and a train folder. */
+const PEOPLE = { Adil: 36, Asha: 153, G: 380, Waffles: 11 } as const;
 
 describe('Frigate face runbooks through the lifeboat CLI', function () {
   this.timeout(90_000);
@@ -38,7 +38,7 @@ describe('Frigate face runbooks through the lifeboat CLI', function () {
     await symlink(frigate.mediaDir, join(pod.root, 'media', 'frigate'));
     for (const [person, count] of Object.entries(PEOPLE)) {
       for (let index = 1; index <= count; index++) {
-        const image = solidWebp({ width: 112, height: 112, padding: randomBytes(300 + ((index * 6151) % 8000)) });
+        const image = solidWebp({ width: 112, height: 112, padding: randomBytes(200 + ((index * 6151) % 7000)) });
         library.set(`${person}/${person}_${1738800000 + index}.webp`, sha256(image));
         await frigate.addFace(person, `${person}_${1738800000 + index}.webp`, image);
       }
@@ -91,7 +91,7 @@ describe('Frigate face runbooks through the lifeboat CLI', function () {
     for (const person of Object.keys(PEOPLE)) await rm(join(frigate.facesDir, person), { recursive: true });
     const plan = await cli(['run', 'frigate-faces-restore.runbook.md', '--dry-run']);
     assert.equal(plan.code, 0, `${plan.stdout}\n${plan.stderr}`);
-    assert.match(plan.stdout, /Restore 96 of 96 images from frigate-faces-\d{8}-\d{6}\.tar\.gz into pod frigate\/frigate-5c6b/);
+    assert.match(plan.stdout, /Restore 580 of 580 images from frigate-faces-\d{8}-\d{6}\.tar\.gz into pod frigate\/frigate-5c6b/);
     assert.equal((await onDisk()).size, 0, 'a dry run writes nothing');
 
     const restore = await cli(['run', 'frigate-faces-restore.runbook.md', '--yes']);

@@ -99,7 +99,7 @@ async function* archiveBlocks(images: readonly ImageRef[], download: (image: Ima
     const data = await (ahead.shift() as Promise<Buffer>);
     fill();
     entries.push({ person: image.person, file: image.file, size: data.length, sha256: sha256Hex(data) });
-    yield* tarFileBlocks(`${FACES_FOLDER}/${image.person}/${image.file}`, data, mtime);
+    yield Buffer.concat(tarFileBlocks(`${FACES_FOLDER}/${image.person}/${image.file}`, data, mtime));
     onImage(data.length);
   }
   yield* finish(entries);

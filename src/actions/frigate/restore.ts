@@ -269,7 +269,8 @@ async function restoreFiles(params: FacesRestoreParams, ctx: ActionContext, imag
   if (missing.length > 0) {
     const mtime = new Date();
     async function* blocks(): AsyncGenerator<Buffer> {
-      for (const image of missing) yield* tarFileBlocks(key(image), image.data, mtime);
+      // One chunk per image: each chunk becomes one exec stdin frame.
+      for (const image of missing) yield Buffer.concat(tarFileBlocks(key(image), image.data, mtime));
       yield tarEnd();
     }
     await kube.tarIntoPod({ ...ref, directory: FACES_DIR }, Readable.from(blocks()));
