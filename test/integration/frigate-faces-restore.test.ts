@@ -107,6 +107,8 @@ describe('Frigate faces: restore against the simulators', function () {
     assert.equal(result.restored, 48);
     assert.deepEqual(await onDisk(), expected());
     assert.deepEqual(result.people.map((person) => [person.name, person.archived, person.present]), [['Adil', 3, 3], ['Asha', 12, 12], ['G', 30, 30], ['Tiny', 1, 1], ['Waffles', 2, 2]]);
+    assert.equal(result.classifierRefreshed, true);
+    assert.deepEqual(frigate.requests.filter((request) => /^\/api\/faces\/[^/]+\/delete$/.test(request.path)).length, 1, 'one call that rebuilds the classifier, deleting nothing');
 
     const again = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups', archive: 'latest' });
     assert.equal(again.restored, 0);

@@ -10,6 +10,7 @@ import type { KubeClient, PodInfo } from '../../clients/kube';
 import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
 import { mapConcurrent } from '../../core/concurrency';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
+import { errorMessage } from '../../core/errors';
 import { ThrottledProgress } from '../../core/progress';
 import { formatDuration, markdownTable } from '../../core/render';
 import { formatArchiveName, timestampFromName } from '../archive/naming';
@@ -64,6 +65,8 @@ export interface FacesRestoreResult {
   conflicts: string[];
   /** `api`: images Frigate refused, with its reason. */
   rejected: { image: string; reason: string }[];
+  /** `files`: whether Frigate was asked to reload the library from disk (else it does on its next restart). */
+  classifierRefreshed: boolean;
   /** `files` with `clean`: the library as it was, before anything was deleted. */
   safetyBackup?: string;
   deleted: number;
@@ -227,7 +230,8 @@ async function restoreThroughApi(params: FacesRestoreParams, ctx: ActionContext,
   );
   const after = await client.faces(ctx.signal);
   const present = new Map(Object.entries(after.people).map(([person, files]) => [person, files.length]));
-  return { restored: todo.length - rejected.length, skipped: people.length - todo.length, conflicts: [], rejected, deleted: 0, people: checkCounts(people, present) };
+  // Every register already rebuilt the classifier.
+  return { restored: todo.length - rejected.length, skipped: people.length - todo.length, conflicts: [], rejected, deleted: 0, classifierRefreshed: todo.length > 0, people: checkCounts(people, present) };
 }
 
 /**
@@ -277,7 +281,9 @@ async function restoreFiles(params: FacesRestoreParams, ctx: ActionContext, imag
   }
   const after = await podLibrary(kube, pod, location.container, ctx.signal);
   const present = countsOfKeys(images.filter((image) => after.get(key(image)) === image.sha256).map(key));
+  const classifierRefreshed = missing.length > 0 || deleted > 0 ? await refreshClassifier(params.frigate, ctx, [...after.keys()]) : false;
   return {
+    classifierRefreshed,
     restored: missing.length,
     skipped: images.length - missing.length - conflicts.length,
     conflicts,
@@ -286,6 +292,24 @@ async function restoreFiles(params: FacesRestoreParams, ctx: ActionContext, imag
     deleted,
     people: checkCounts(images, present),
   };
+}
+
+/**
+ * Frigate reads the face library from disk only when its classifier is rebuilt, which every
+ * mutating face call triggers; there is no call for that alone. Deleting no image of a person who
+ * has images changes nothing on disk and triggers it. Without the API the next restart does it.
+ */
+async function refreshClassifier(frigate: string, ctx: ActionContext, library: readonly string[]): Promise<boolean> {
+  const person = library.map((entry) => entry.slice(0, entry.indexOf('/'))).find((name) => name !== TRAIN_FOLDER);
+  if (person === undefined) return false;
+  try {
+    await (await frigateClientFor(ctx, frigate)).deleteFaces(person, [], ctx.signal);
+    return true;
+  } catch (error) {
+    if (ctx.signal.aborted) throw error;
+    ctx.log.warn(`could not ask Frigate '${frigate}' to reload its face library (${errorMessage(error)}); restart Frigate so it recognises the restored faces`);
+    return false;
+  }
 }
 
 /** The pod's whole face library as it is now, into `.lifeboat/frigate-safety/` of the workspace. */
@@ -306,6 +330,7 @@ function renderRestore(result: FacesRestoreResult): string {
   const people = markdownTable(['Person', 'In the archive', 'In Frigate'], result.people.map((person) => [person.name, person.archived, person.present]));
   const notes: string[] = [];
   if (result.safetyBackup) notes.push(`Deleted ${result.deleted} images first; the library as it was is in \`${result.safetyBackup}\`.`);
+  if (result.method === 'files' && result.restored > 0) notes.push(result.classifierRefreshed ? 'Frigate was asked to reload its face library.' : 'Frigate could not be asked to reload its face library: restart it so it recognises the restored faces.');
   if (result.method === 'api') notes.push('Frigate cropped and renamed every registered image: the library holds the faces, not the original files.');
   if (result.rejected.length > 0) notes.push(markdownTable(['Rejected by Frigate', 'Reason'], result.rejected.map((entry) => [entry.image, entry.reason])));
   if (result.conflicts.length > 0) notes.push(`Kept with other contents than the archive's: ${result.conflicts.join(', ')}.`);
