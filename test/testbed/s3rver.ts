@@ -3,12 +3,12 @@
  * over http or https (a self-signed certificate made per run with `openssl`), storing into a fresh
  * folder that is removed on stop.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
+import { selfSignedCertificate } from './certificate';
 
 /** s3rver's fixed credentials; it rejects any other key pair. */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -31,7 +31,6 @@ export interface RunningS3rver {
 }
 
 const STARTUP_TIMEOUT_MS = 20_000;
-const run = promisify(execFile);
 
 export async function startS3rver(options: S3rverOptions = {}): Promise<RunningS3rver> {
   const dir = await mkdtemp(path.join(tmpdir(), 'lifeboat-s3rver-'));
@@ -95,21 +94,4 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
-}
-
-export interface Certificate {
-  certFile: string;
-  keyFile: string;
-}
-
-/** A self-signed certificate for 127.0.0.1 (as an IP SAN, which TLS clients check). */
-export async function selfSignedCertificate(dir: string): Promise<Certificate> {
-  const certFile = path.join(dir, 'cert.pem');
-  const keyFile = path.join(dir, 'key.pem');
-  await run('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', keyFile, '-out', certFile, '-days', '2',
-    '-subj', '/CN=lifeboat test bed', '-addext', 'subjectAltName=IP:127.0.0.1',
-  ]);
-  return { certFile, keyFile };
 }
