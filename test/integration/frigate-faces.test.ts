@@ -159,6 +159,12 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     await assertByteExact(join(workspace, 'backups', result.name), library);
   });
 
+  it('fails clearly and leaves nothing behind when an image keeps failing', async () => {
+    sim.injectFault({ kind: 'status', status: 500, path: /^\/clips\/faces\/Asha\/Asha-1700000007\.webp$/, times: 4 });
+    await assert.rejects(runAction('frigate.faces.backup', { frigate: 'home', destination: 'backups' }), /Frigate 'home' .* failed face image Asha\/Asha-1700000007\.webp with HTTP 500/);
+    assert.deepEqual(await files(join(workspace, 'backups')), []);
+  });
+
   it('backs up a person with no images as an empty person, with a warning', async () => {
     await mkdir(join(sim.facesDir, 'Nobody'));
     const warnings: string[] = [];

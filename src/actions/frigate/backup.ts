@@ -126,10 +126,13 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
   const staging = await destination.staging(name);
   let published = false;
   let written: { sha256: string; bytes: number };
+  // Stops the downloads still ahead of the archive when writing it fails.
+  const downloads = new AbortController();
+  const downloadSignal = AbortSignal.any([signal, downloads.signal]);
   try {
     const blocks = archiveBlocks(
       images,
-      (image) => downloadImage(client, image, signal),
+      (image) => downloadImage(client, image, downloadSignal),
       params.concurrency,
       (entries) => {
         manifest = entries;
@@ -160,6 +163,7 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
     if (published) await destination.unpublish(name).catch((cleanup: unknown) => log.warn(`could not remove ${destination.finalLocation(name)} after the failure: ${errorMessage(cleanup)}`));
     throw cancellationOr(error, signal);
   } finally {
+    downloads.abort();
     await staging.discard();
   }
   log.info(`wrote and verified ${destination.finalLocation(name)} (${formatBytes(written.bytes)}, sha256 ${written.sha256})`);
