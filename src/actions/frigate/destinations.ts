@@ -49,6 +49,20 @@ export interface StoredArchive {
   bytes: number;
 }
 
+/**
+ * Retention for a remote folder, by the same rule as a local one (`selectForDeletion`): only names
+ * of the backup naming pattern count, newest by the time in their name, the new archive always kept.
+ * Remote listings carry no usable modification time, so ties fall to the name.
+ */
+function expiredAmong(files: readonly StoredArchive[], prefix: string, keep: number, newName: string, locate: (name: string) => string): ExpiredArchive[] {
+  const matchName = compileNameMatcher(DEFAULT_NAME_PATTERN, prefix);
+  const candidates = files.flatMap((file) => {
+    const timestampKey = matchName(file.name);
+    return timestampKey === undefined ? [] : [{ name: file.name, path: locate(file.name), bytes: file.bytes, timestampKey, mtimeMs: 0 }];
+  });
+  return selectForDeletion(candidates, keep, newName).map((candidate) => ({ name: candidate.name, location: candidate.path, bytes: candidate.bytes }));
+}
+
 class LocalFolder implements ArchiveDestination {
   constructor(private readonly folder: string) {}
 
@@ -157,15 +171,12 @@ class S3Prefix implements ArchiveDestination {
   }
 
   async expired(prefix: string, keep: number, newName: string, signal: AbortSignal): Promise<ExpiredArchive[]> {
-    const matchName = compileNameMatcher(DEFAULT_NAME_PATTERN, prefix);
-    const candidates: { name: string; key: string; bytes: number; timestampKey: string }[] = [];
+    const files: StoredArchive[] = [];
     for await (const object of this.store.listObjects({ prefix: this.prefix, signal })) {
       const name = object.key.slice(this.prefix.length);
-      const timestampKey = name.includes('/') || name === newName ? undefined : matchName(name);
-      if (timestampKey !== undefined) candidates.push({ name, key: object.key, bytes: object.size, timestampKey });
+      if (!name.includes('/')) files.push({ name, bytes: object.size });
     }
-    candidates.sort((a, b) => b.timestampKey.localeCompare(a.timestampKey) || b.name.localeCompare(a.name));
-    return candidates.slice(Math.max(0, keep - 1)).map((candidate) => ({ name: candidate.name, location: `s3://${this.store.bucket}/${candidate.key}`, bytes: candidate.bytes }));
+    return expiredAmong(files, prefix, keep, newName, (name) => this.finalLocation(name));
   }
 
   async remove(archives: readonly ExpiredArchive[], signal: AbortSignal): Promise<void> {
@@ -260,13 +271,7 @@ class SshFolder implements ArchiveDestination {
   }
 
   async expired(prefix: string, keep: number, newName: string, signal: AbortSignal): Promise<ExpiredArchive[]> {
-    const matchName = compileNameMatcher(DEFAULT_NAME_PATTERN, prefix);
-    const candidates = (await this.files(signal)).flatMap((file) => {
-      const timestampKey = file.name === newName ? undefined : matchName(file.name);
-      return timestampKey === undefined ? [] : [{ ...file, timestampKey }];
-    });
-    candidates.sort((a, b) => b.timestampKey.localeCompare(a.timestampKey) || b.name.localeCompare(a.name));
-    return candidates.slice(Math.max(0, keep - 1)).map((candidate) => ({ name: candidate.name, location: this.finalLocation(candidate.name), bytes: candidate.bytes }));
+    return expiredAmong(await this.files(signal), prefix, keep, newName, (name) => this.finalLocation(name));
   }
 
   async remove(archives: readonly ExpiredArchive[], signal: AbortSignal): Promise<void> {
