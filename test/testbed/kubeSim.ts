@@ -265,7 +265,8 @@ function runExec(websocket: WebSocket, pod: SimPod, command: string[], streams: 
     if (!isBinary || data.length === 0) return;
     const channel = data[0];
     if (channel === CHANNEL.stdin && streams.stdin && !child.stdin.writableEnded) {
-      if (!child.stdin.write(data.subarray(1))) {
+      // Messages already received still arrive after pause(): wait for one drain, not one per message.
+      if (!child.stdin.write(data.subarray(1)) && !websocket.isPaused) {
         websocket.pause();
         child.stdin.once('drain', () => websocket.resume());
       }

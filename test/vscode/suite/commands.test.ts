@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { fixtureUri } from './workspace';
+import { FrigateSimulator } from '../../testbed/frigateSim';
+import { solidWebp } from '../../testbed/webp';
+import { fixtureUri, readText } from './workspace';
 
 /** What `lifeboat.runAction` resolves to (src/vscode/actionCommand.ts). */
 interface RunActionOutcome {
@@ -41,5 +43,26 @@ suite('palette actions', () => {
     assert.equal(outcome.status, 'failed');
     assert.match(outcome.error ?? '', /prefix/);
     await assert.rejects(Promise.resolve(vscode.workspace.fs.stat(fixtureUri('never-created'))));
+  });
+
+  test('"Backup Frigate Faces Now" backs up the workspace\'s Frigate into its face backup location', async () => {
+    const frigate = await FrigateSimulator.start();
+    const inventory = fixtureUri('lifeboat.yaml');
+    const original = await readText(inventory);
+    try {
+      await frigate.addFace('Asha', 'Asha-1.webp', solidWebp({ width: 112, height: 112 }));
+      await frigate.addFace('G', 'G-1.webp', solidWebp({ width: 96, height: 96 }));
+      const faces = ['frigate:', '  home:', `    url: ${frigate.internalUrl}`, 'locations:', '  frigate-faces:', '    path: palette-faces', ''].join('\n');
+      await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(faces));
+      const outcome = (await vscode.commands.executeCommand('lifeboat.backUpFrigateFaces')) as RunActionOutcome;
+      assert.equal(outcome.status, 'succeeded', outcome.error);
+      const result = outcome.result as { name: string; images: number };
+      assert.equal(result.images, 2);
+      const written = (await vscode.workspace.fs.readDirectory(fixtureUri('palette-faces'))).map(([name]) => name).sort();
+      assert.deepEqual(written, ['.lifeboat-verified.json', result.name, `${result.name}.sha256`]);
+    } finally {
+      await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(original));
+      await frigate.stop();
+    }
   });
 });

@@ -1,0 +1,237 @@
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { z } from 'zod';
+import { FrigateError, type FrigateClient } from '../../clients/frigate';
+import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
+import { defineAction, type ActionContext } from '../../core/actions/spec';
+import { cancellationOr, errorMessage, throwIfAborted } from '../../core/errors';
+import { ThrottledProgress } from '../../core/progress';
+import { formatBytes, formatDuration, markdownTable } from '../../core/render';
+import { HashingPassThrough } from '../archive/checksum';
+import { DEFAULT_NAME_PATTERN, formatArchiveName } from '../archive/naming';
+import { readArchive } from '../archive/readArchive';
+import { openArchiveLocation, type ExpiredArchive } from './destinations';
+import { createManifest, FACES_FOLDER, FACES_PREFIX, MANIFEST_NAME, sha256Hex, tarEnd, tarFileBlocks, type ManifestImage } from './facesArchive';
+import { frigateClientFor, frigateInstanceParam } from './target';
+
+const DEFAULT_KEEP = 7;
+const TRAIN_FOLDER = 'train';
+
+const frigateFacesBackupParams = z
+  .object({
+    frigate: frigateInstanceParam,
+    destination: z.string().min(1).optional().describe('Local folder the archive is written to (created if missing). Give this or `location`.'),
+    location: z.string().min(1).optional().describe('A location of `locations:` in lifeboat.yaml (a folder or an S3 store prefix). Give this or `destination`.'),
+    keep: z.int().min(1).optional().describe(`After the new archive is verified, keep only this many face archives there (the location's \`keep\`, else ${DEFAULT_KEEP}).`),
+    includeTrain: z.boolean().default(false).describe('Also back up the `train` folder (recent recognition attempts, not people).'),
+    concurrency: z.int().min(1).max(32).default(8).describe('Images downloaded at once.'),
+  })
+  .strict();
+
+type FacesBackupParams = z.output<typeof frigateFacesBackupParams>;
+
+export interface FacesBackupResult {
+  frigate: string;
+  name: string;
+  /** Where the archive is: a path or an `s3://` URL. */
+  location: string;
+  bytes: number;
+  sha256: string;
+  images: number;
+  imageBytes: number;
+  people: { name: string; images: number }[];
+  deleted: ExpiredArchive[];
+  durationMs: number;
+}
+
+interface ImageRef {
+  person: string;
+  file: string;
+}
+
+function imagesToBackUp(library: { people: Record<string, string[]>; train: string[] }, includeTrain: boolean): ImageRef[] {
+  const people = Object.entries(library.people).sort(([a], [b]) => a.localeCompare(b));
+  const images = people.flatMap(([person, files]) => [...files].sort().map((file) => ({ person, file })));
+  if (includeTrain) images.push(...[...library.train].sort().map((file) => ({ person: TRAIN_FOLDER, file })));
+  return images;
+}
+
+/** One image, whole: a body cut short (a dropped connection) is fetched again, as a 5xx is. */
+async function downloadImage(client: FrigateClient, image: ImageRef, signal: AbortSignal): Promise<Buffer> {
+  return withRetries(
+    async () => {
+      const { stream, size } = await client.downloadFace(image.person, image.file, signal);
+      const chunks: Buffer[] = [];
+      try {
+        for await (const chunk of stream) chunks.push(chunk as Buffer);
+      } catch (error) {
+        throw cancellationOr(error instanceof FrigateError ? error : new FrigateError('dropped', `the download of ${image.person}/${image.file} broke off: ${errorMessage(error)}`), signal);
+      }
+      const data = Buffer.concat(chunks);
+      if (size !== undefined && data.length !== size) throw new FrigateError('dropped', `the download of ${image.person}/${image.file} ended after ${data.length} of ${size} bytes`);
+      return data;
+    },
+    { policy: DEFAULT_RETRY_POLICY, signal, isRetryable: (error) => error instanceof FrigateError && (error.failure === 'dropped' || error.failure === 'timeout') },
+  );
+}
+
+/**
+ * The tar stream of the archive: images are downloaded `concurrency` at a time ahead of the one
+ * being written, so the archive order (and content) is the same whatever order downloads finish in.
+ */
+async function* archiveBlocks(images: readonly ImageRef[], download: (image: ImageRef) => Promise<Buffer>, concurrency: number, finish: (entries: ManifestImage[]) => Buffer[], onImage: (bytes: number) => void): AsyncGenerator<Buffer> {
+  const mtime = new Date();
+  const ahead: Promise<Buffer>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (ahead.length < concurrency && next < images.length) {
+      const pending = download(images[next++] as ImageRef);
+      // Awaited in order below; a failure of one further ahead must not go unhandled meanwhile.
+      pending.catch(() => undefined);
+      ahead.push(pending);
+    }
+  };
+  const entries: ManifestImage[] = [];
+  fill();
+  for (const image of images) {
+    const data = await (ahead.shift() as Promise<Buffer>);
+    fill();
+    entries.push({ person: image.person, file: image.file, size: data.length, sha256: sha256Hex(data) });
+    yield Buffer.concat(tarFileBlocks(`${FACES_FOLDER}/${image.person}/${image.file}`, data, mtime));
+    onImage(data.length);
+  }
+  yield* finish(entries);
+}
+
+async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise<FacesBackupResult> {
+  const started = performance.now();
+  const { signal, log } = ctx;
+  const { destination, keep: locationKeep } = await openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx);
+  const keep = params.keep ?? locationKeep ?? DEFAULT_KEEP;
+  const client = await frigateClientFor(ctx, params.frigate);
+  const library = await client.faces(signal);
+  const images = imagesToBackUp(library, params.includeTrain);
+  for (const [person, files] of Object.entries(library.people)) if (files.length === 0) log.warn(`${person} has no images in Frigate '${params.frigate}'; nothing of theirs is in the archive`);
+  const now = new Date();
+  const name = formatArchiveName(DEFAULT_NAME_PATTERN, FACES_PREFIX, now);
+  if (await destination.exists(name, signal)) throw new Error(`${destination.finalLocation(name)} already exists; refusing to overwrite it`);
+  log.info(`backing up ${images.length} images of ${Object.keys(library.people).length} people from Frigate '${params.frigate}' to ${destination.finalLocation(name)}`);
+
+  const progress = new ThrottledProgress(ctx.progress);
+  let imageBytes = 0;
+  let done = 0;
+  let manifest: ManifestImage[] = [];
+  const staging = await destination.staging(name);
+  let published = false;
+  let written: { sha256: string; bytes: number };
+  // Stops the downloads still ahead of the archive when writing it fails.
+  const downloads = new AbortController();
+  const downloadSignal = AbortSignal.any([signal, downloads.signal]);
+  try {
+    const blocks = archiveBlocks(
+      images,
+      (image) => downloadImage(client, image, downloadSignal),
+      params.concurrency,
+      (entries) => {
+        manifest = entries;
+        const text = Buffer.from(`${JSON.stringify(createManifest(params.frigate, params.includeTrain, entries, now), null, 2)}\n`);
+        return [...tarFileBlocks(MANIFEST_NAME, text, now), tarEnd()];
+      },
+      (bytes) => {
+        imageBytes += bytes;
+        progress.update({ message: `Downloading faces into ${name}`, items: ++done, totalItems: images.length, bytes: imageBytes });
+      },
+    );
+    const hashing = new HashingPassThrough();
+    await pipeline(Readable.from(blocks), createGzip({ level: 6 }), hashing, createWriteStream(staging.path, { flags: 'wx', mode: 0o644, flush: true }), { signal });
+    written = { sha256: hashing.digest(), bytes: hashing.bytes };
+    progress.flush({ items: done });
+
+    // What reached the disk is read back before anything relies on it (retention above all).
+    const readBack = await readArchive(staging.path, { signal });
+    if (readBack.sha256 !== written.sha256 || readBack.entries !== images.length + 1) {
+      throw new Error(`read-back verification of ${name} failed: wrote ${images.length + 1} entries with sha256 ${written.sha256}, read ${readBack.entries} with sha256 ${readBack.sha256}`);
+    }
+    throwIfAborted(signal);
+    await destination.publish(staging.path, name, written, signal);
+    published = true;
+    // Last point at which a cancel undoes the run; after this the archive is kept.
+    throwIfAborted(signal);
+  } catch (error) {
+    if (published) await destination.unpublish(name).catch((cleanup: unknown) => log.warn(`could not remove ${destination.finalLocation(name)} after the failure: ${errorMessage(cleanup)}`));
+    throw cancellationOr(error, signal);
+  } finally {
+    downloads.abort();
+    await staging.discard();
+  }
+  log.info(`wrote and verified ${destination.finalLocation(name)} (${formatBytes(written.bytes)}, sha256 ${written.sha256})`);
+
+  let deleted: ExpiredArchive[] = [];
+  try {
+    deleted = await destination.expired(FACES_PREFIX, keep, name, signal);
+    await destination.remove(deleted, signal);
+    for (const archive of deleted) log.info(`retention (keep ${keep}): deleted ${archive.location}`);
+  } catch (error) {
+    throw new Error(`${destination.finalLocation(name)} was created and verified, but retention failed: ${errorMessage(error)}`, { cause: error });
+  }
+
+  const counts = new Map<string, number>();
+  for (const image of manifest) counts.set(image.person, (counts.get(image.person) ?? 0) + 1);
+  const people = Object.keys(library.people).sort().map((person) => ({ name: person, images: counts.get(person) ?? 0 }));
+  return {
+    frigate: params.frigate,
+    name,
+    location: destination.finalLocation(name),
+    bytes: written.bytes,
+    sha256: written.sha256,
+    images: manifest.length,
+    imageBytes,
+    people,
+    deleted,
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+async function planBackup(params: FacesBackupParams, ctx: ActionContext) {
+  const { destination, keep: locationKeep } = await openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx);
+  const keep = params.keep ?? locationKeep ?? DEFAULT_KEEP;
+  const client = await frigateClientFor(ctx, params.frigate);
+  const library = await client.faces(ctx.signal);
+  const images = imagesToBackUp(library, params.includeTrain);
+  const name = formatArchiveName(DEFAULT_NAME_PATTERN, FACES_PREFIX, new Date());
+  const expired = await destination.expired(FACES_PREFIX, keep, name, ctx.signal);
+  const train = params.includeTrain ? `, ${library.train.length} of them from train` : ` (train left out: ${library.train.length})`;
+  return {
+    summary: `Back up ${images.length} face images of ${Object.keys(library.people).length} people${train} from Frigate '${params.frigate}' into ${destination.finalLocation(name)}${expired.length > 0 ? `, then delete ${expired.length} older archive(s) (keep ${keep})` : ''}`,
+    operations: [
+      { kind: 'read' as const, target: `Frigate '${params.frigate}' /clips/faces`, items: images.length },
+      { kind: 'create' as const, target: destination.finalLocation(name), items: images.length, detail: 'tar.gz with manifest.json and a .sha256, verified before it is published' },
+      ...expired.map((archive) => ({ kind: 'delete' as const, target: archive.location, bytes: archive.bytes, detail: `retention keep ${keep}, with its .sha256` })),
+    ],
+    destructive: expired.length > 0,
+  };
+}
+
+function renderBackup(result: FacesBackupResult): string {
+  const summary = markdownTable(
+    ['Archive', 'Size', 'Images', 'Contents', 'SHA-256', 'Took'],
+    [[result.name, formatBytes(result.bytes), result.images, formatBytes(result.imageBytes), `\`${result.sha256}\``, formatDuration(result.durationMs)]],
+  );
+  const people = markdownTable(['Person', 'Images'], result.people.map((person) => [person.name, person.images]));
+  const deleted = result.deleted.length > 0 ? `\n\n${markdownTable(['Deleted by retention', 'Size'], result.deleted.map((archive) => [archive.name, formatBytes(archive.bytes)]))}` : '';
+  return `${summary}\n\nWritten and verified: \`${result.location}\`.\n\n${people}${deleted}`;
+}
+
+export const frigateFacesBackup = defineAction({
+  id: 'frigate.faces.backup',
+  title: 'Back up Frigate faces',
+  description: 'Downloads every face image of a Frigate instance through its HTTP API into a verified tar.gz with a manifest (person, file, size, sha256) and a .sha256 file, then keeps the newest N archives.',
+  params: frigateFacesBackupParams,
+  destructive: true,
+  plan: planBackup,
+  run: runBackup,
+  render: renderBackup,
+});
+

@@ -1,0 +1,326 @@
+import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { S3Store } from '../../clients/s3';
+import { sshConnectionFor, type SshConnection } from '../../clients/ssh';
+import type { ActionContext } from '../../core/actions/spec';
+import { FileExistsError, fsyncDirectory, lstatIfPresent, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
+import { formatSidecar, sidecarPath } from '../archive/checksum';
+import { compileNameMatcher, DEFAULT_NAME_PATTERN, hasPrefix, isArchiveFileName } from '../archive/naming';
+import { deleteArchives, findRetentionCandidates, selectForDeletion } from '../archive/retention';
+import { updateVerifiedState } from '../archive/verifiedState';
+import { resolveUserPath } from '../paths';
+import { s3StoreFor } from '../s3Stores';
+
+/** An archive older than the newest `keep`, to be deleted with its checksum file. */
+export interface ExpiredArchive {
+  name: string;
+  /** A path, or `s3://bucket/key`. */
+  location: string;
+  bytes: number;
+}
+
+/**
+ * Where face archives go: a local folder, a folder on an SSH host, or an S3 prefix. An archive is first written to a staging
+ * file, verified there, and only then published under its final name with its `.sha256`.
+ */
+export interface ArchiveDestination {
+  readonly description: string;
+  /** Where the final archive is seen (a path or an `s3://` URL). */
+  finalLocation(name: string): string;
+  /** A fresh staging file path for an archive of this name, and how to remove what is left of it. */
+  staging(name: string): Promise<{ path: string; discard: () => Promise<void> }>;
+  exists(name: string, signal: AbortSignal): Promise<boolean>;
+  /** Makes the verified staging file visible under its final name, with its checksum file. */
+  publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void>;
+  /** Removes a published archive again (a cancel after publishing, before the run counted it). */
+  unpublish(name: string): Promise<void>;
+  /** Archives of this prefix beyond the newest `keep` (the new one always counts as kept). */
+  expired(prefix: string, keep: number, newName: string, signal: AbortSignal): Promise<ExpiredArchive[]>;
+  remove(archives: readonly ExpiredArchive[], signal: AbortSignal): Promise<void>;
+  /** Archive files there whose name starts with this prefix (any naming, the old script's too). */
+  listArchives(prefix: string, signal: AbortSignal): Promise<StoredArchive[]>;
+  /** A local file of the archive (and its `.sha256` beside it when there is one), and how to let it go. */
+  fetch(name: string, signal: AbortSignal): Promise<{ path: string; discard: () => Promise<void> }>;
+}
+
+export interface StoredArchive {
+  name: string;
+  bytes: number;
+}
+
+/**
+ * Retention for a remote folder, by the same rule as a local one (`selectForDeletion`): only names
+ * of the backup naming pattern count, newest by the time in their name, the new archive always kept.
+ * Remote listings carry no usable modification time, so ties fall to the name.
+ */
+function expiredAmong(files: readonly StoredArchive[], prefix: string, keep: number, newName: string, locate: (name: string) => string): ExpiredArchive[] {
+  const matchName = compileNameMatcher(DEFAULT_NAME_PATTERN, prefix);
+  const candidates = files.flatMap((file) => {
+    const timestampKey = matchName(file.name);
+    return timestampKey === undefined ? [] : [{ name: file.name, path: locate(file.name), bytes: file.bytes, timestampKey, mtimeMs: 0 }];
+  });
+  return selectForDeletion(candidates, keep, newName).map((candidate) => ({ name: candidate.name, location: candidate.path, bytes: candidate.bytes }));
+}
+
+class LocalFolder implements ArchiveDestination {
+  constructor(private readonly folder: string) {}
+
+  get description(): string {
+    return this.folder;
+  }
+
+  finalLocation(name: string): string {
+    return path.join(this.folder, name);
+  }
+
+  async staging(name: string) {
+    await mkdir(this.folder, { recursive: true });
+    const staged = temporarySibling(this.finalLocation(name));
+    return { path: staged, discard: () => removeIfPresent(staged) };
+  }
+
+  exists(name: string): Promise<boolean> {
+    return pathExists(this.finalLocation(name));
+  }
+
+  async publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }): Promise<void> {
+    const finalPath = this.finalLocation(name);
+    await publishWithoutOverwrite(stagingPath, finalPath);
+    // The name was free, so a sidecar already there describes nothing that still exists.
+    await writeFileAtomically(sidecarPath(finalPath), formatSidecar(verified.sha256, name), { overwrite: true });
+    await fsyncDirectory(this.folder);
+    await updateVerifiedState(this.folder, { [name]: { verifiedAt: new Date().toISOString(), ok: true, sha256: verified.sha256, bytes: verified.bytes } });
+  }
+
+  async unpublish(name: string): Promise<void> {
+    await unlinkIfPresent(this.finalLocation(name));
+    await unlinkIfPresent(sidecarPath(this.finalLocation(name)));
+  }
+
+  async expired(prefix: string, keep: number, newName: string): Promise<ExpiredArchive[]> {
+    const candidates = await findRetentionCandidates(this.folder, DEFAULT_NAME_PATTERN, prefix);
+    return selectForDeletion(candidates, keep, newName).map((candidate) => ({ name: candidate.name, location: candidate.path, bytes: candidate.bytes }));
+  }
+
+  async remove(archives: readonly ExpiredArchive[]): Promise<void> {
+    await deleteArchives(this.folder, archives.map((archive) => ({ name: archive.name, path: archive.location })));
+  }
+
+  async listArchives(prefix: string): Promise<StoredArchive[]> {
+    const names = await readdir(this.folder).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new Error(`the backup folder ${this.folder} does not exist`);
+      throw error;
+    });
+    const archives: StoredArchive[] = [];
+    for (const name of names) {
+      if (!isArchiveFileName(name) || !hasPrefix(name, prefix)) continue;
+      const stats = await lstatIfPresent(this.finalLocation(name));
+      if (stats?.isFile()) archives.push({ name, bytes: stats.size });
+    }
+    return archives;
+  }
+
+  async fetch(name: string) {
+    return { path: this.finalLocation(name), discard: async () => {} };
+  }
+}
+
+class S3Prefix implements ArchiveDestination {
+  constructor(
+    private readonly store: S3Store,
+    private readonly storeName: string,
+    /** Empty, or ending in `/`. */
+    private readonly prefix: string,
+  ) {}
+
+  get description(): string {
+    return `s3://${this.store.bucket}/${this.prefix} (store '${this.storeName}')`;
+  }
+
+  finalLocation(name: string): string {
+    return `s3://${this.store.bucket}/${this.prefix}${name}`;
+  }
+
+  async staging(name: string) {
+    const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
+    return { path: path.join(folder, name), discard: () => removeIfPresent(folder) };
+  }
+
+  async exists(name: string, signal: AbortSignal): Promise<boolean> {
+    return (await this.store.head(`${this.prefix}${name}`, signal)) !== undefined;
+  }
+
+  async publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void> {
+    const key = `${this.prefix}${name}`;
+    if (await this.exists(name, signal)) throw new FileExistsError(this.finalLocation(name));
+    const uploaded = await this.store.putFile(key, stagingPath, { signal, sha256: true, contentType: 'application/gzip' });
+    if (uploaded.sha256 !== verified.sha256 || uploaded.bytes !== verified.bytes) {
+      await this.store.delete(key).catch(() => undefined);
+      throw new Error(`the upload of ${name} to ${this.description} sent ${uploaded.bytes} bytes with sha256 ${uploaded.sha256}, not the verified ${verified.bytes} bytes with sha256 ${verified.sha256}`);
+    }
+    const stored = await this.store.head(key, signal);
+    if (stored?.size !== verified.bytes) throw new Error(`${this.finalLocation(name)} holds ${stored?.size ?? 'no'} bytes after the upload, not ${verified.bytes}`);
+    await this.store.putBytes(sidecarPath(key), formatSidecar(verified.sha256, name), { signal, contentType: 'text/plain' });
+  }
+
+  async unpublish(name: string): Promise<void> {
+    const key = `${this.prefix}${name}`;
+    await this.store.delete(key);
+    await this.store.delete(sidecarPath(key));
+  }
+
+  async expired(prefix: string, keep: number, newName: string, signal: AbortSignal): Promise<ExpiredArchive[]> {
+    const files: StoredArchive[] = [];
+    for await (const object of this.store.listObjects({ prefix: this.prefix, signal })) {
+      const name = object.key.slice(this.prefix.length);
+      if (!name.includes('/')) files.push({ name, bytes: object.size });
+    }
+    return expiredAmong(files, prefix, keep, newName, (name) => this.finalLocation(name));
+  }
+
+  async remove(archives: readonly ExpiredArchive[], signal: AbortSignal): Promise<void> {
+    for (const archive of archives) {
+      const key = `${this.prefix}${archive.name}`;
+      await this.store.delete(key, signal);
+      await this.store.delete(sidecarPath(key), signal);
+    }
+  }
+
+  async listArchives(prefix: string, signal: AbortSignal): Promise<StoredArchive[]> {
+    const archives: StoredArchive[] = [];
+    for await (const object of this.store.listObjects({ prefix: this.prefix, signal })) {
+      const name = object.key.slice(this.prefix.length);
+      if (!name.includes('/') && isArchiveFileName(name) && hasPrefix(name, prefix)) archives.push({ name, bytes: object.size });
+    }
+    return archives;
+  }
+
+  async fetch(name: string, signal: AbortSignal) {
+    const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
+    const local = path.join(folder, name);
+    try {
+      const key = `${this.prefix}${name}`;
+      await this.store.downloadFile(key, local, { signal });
+      if (await this.store.head(sidecarPath(key), signal)) await this.store.downloadFile(sidecarPath(key), sidecarPath(local), { signal });
+    } catch (error) {
+      await removeIfPresent(folder);
+      throw error;
+    }
+    return { path: local, discard: () => removeIfPresent(folder) };
+  }
+}
+
+/** A folder on an SSH host: archives go up by SFTP and are checked there with `sha256sum` before they get their final name. */
+class SshFolder implements ArchiveDestination {
+  constructor(
+    private readonly connection: SshConnection,
+    private readonly hostName: string,
+    private readonly folder: string,
+  ) {}
+
+  get description(): string {
+    return `${this.hostName}:${this.folder}`;
+  }
+
+  finalLocation(name: string): string {
+    return `${this.hostName}:${this.remotePath(name)}`;
+  }
+
+  private remotePath(name: string): string {
+    return path.posix.join(this.folder, name);
+  }
+
+  async staging(name: string) {
+    const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
+    return { path: path.join(folder, name), discard: () => removeIfPresent(folder) };
+  }
+
+  /** Regular files in the folder with their sizes; none when the folder does not exist. */
+  private async files(signal: AbortSignal): Promise<StoredArchive[]> {
+    const listing = await this.connection.run(['sh', '-c', '[ -d "$1" ] || exit 0; find "$1" -mindepth 1 -maxdepth 1 -type f -printf "%s %f\\n"', 'sh', this.folder], { signal });
+    return (listing.stdout ?? '').split('\n').flatMap((line) => {
+      const match = /^(\d+) (.+)$/.exec(line);
+      return match?.[1] && match[2] ? [{ name: match[2], bytes: Number(match[1]) }] : [];
+    });
+  }
+
+  async exists(name: string, signal: AbortSignal): Promise<boolean> {
+    return (await this.files(signal)).some((file) => file.name === name);
+  }
+
+  async publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void> {
+    const final = this.remotePath(name);
+    const partial = path.posix.join(this.folder, path.basename(temporarySibling(stagingPath)));
+    await this.connection.run(['mkdir', '-p', this.folder], { signal });
+    try {
+      await (await this.connection.sftp()).upload(stagingPath, partial);
+      const check = await this.connection.run(['sha256sum', partial], { signal });
+      const uploaded = (check.stdout ?? '').split(' ')[0];
+      if (uploaded !== verified.sha256) throw new Error(`${this.hostName}:${partial} has sha256 ${uploaded ?? '?'} after the upload, not the verified ${verified.sha256}`);
+      // `ln` fails when the final name exists: the archive appears whole under its name, and never over another.
+      await this.connection.run(['ln', partial, final], { signal });
+    } finally {
+      await this.connection.run(['rm', '-f', partial]).catch(() => undefined);
+    }
+    await this.connection.run(['sh', '-c', 'printf "%s" "$1" > "$2.tmp" && mv -f "$2.tmp" "$2"', 'sh', formatSidecar(verified.sha256, name), sidecarPath(final)], { signal });
+  }
+
+  async unpublish(name: string): Promise<void> {
+    await this.connection.run(['rm', '-f', this.remotePath(name), sidecarPath(this.remotePath(name))]);
+  }
+
+  async expired(prefix: string, keep: number, newName: string, signal: AbortSignal): Promise<ExpiredArchive[]> {
+    return expiredAmong(await this.files(signal), prefix, keep, newName, (name) => this.finalLocation(name));
+  }
+
+  async remove(archives: readonly ExpiredArchive[], signal: AbortSignal): Promise<void> {
+    if (archives.length === 0) return;
+    await this.connection.run(['rm', '-f', '--', ...archives.flatMap((archive) => [this.remotePath(archive.name), sidecarPath(this.remotePath(archive.name))])], { signal });
+  }
+
+  async listArchives(prefix: string, signal: AbortSignal): Promise<StoredArchive[]> {
+    return (await this.files(signal)).filter((file) => isArchiveFileName(file.name) && hasPrefix(file.name, prefix));
+  }
+
+  async fetch(name: string, signal: AbortSignal) {
+    const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
+    const local = path.join(folder, name);
+    try {
+      const sftp = await this.connection.sftp();
+      await sftp.download(this.remotePath(name), local);
+      if (await this.exists(`${name}.sha256`, signal)) await sftp.download(sidecarPath(this.remotePath(name)), sidecarPath(local));
+    } catch (error) {
+      await removeIfPresent(folder);
+      throw error;
+    }
+    return { path: local, discard: () => removeIfPresent(folder) };
+  }
+}
+
+/**
+ * A local folder (given in the field `folderField`) or a location of the inventory (`location`);
+ * exactly one of the two is given.
+ */
+export async function openArchiveLocation(
+  where: { folder: string | undefined; folderField: string; location: string | undefined },
+  ctx: ActionContext,
+): Promise<{ destination: ArchiveDestination; keep: number | undefined }> {
+  if ((where.folder === undefined) === (where.location === undefined)) {
+    throw new Error(`give either \`${where.folderField}\` (a folder) or \`location\` (a location of lifeboat.yaml), not both or neither`);
+  }
+  if (where.folder !== undefined) return { destination: new LocalFolder(resolveUserPath(where.folder, ctx.workspaceDir)), keep: undefined };
+  const name = where.location as string;
+  const entry = ctx.inventory.locations?.[name];
+  if (!entry) throw new Error(`no location '${name}' under \`locations:\` in lifeboat.yaml`);
+  if ('store' in entry) {
+    const store = await s3StoreFor(ctx, entry.store);
+    const prefix = entry.prefix === '' || entry.prefix.endsWith('/') ? entry.prefix : `${entry.prefix}/`;
+    return { destination: new S3Prefix(store, entry.store, prefix), keep: entry.keep };
+  }
+  if ('host' in entry) {
+    const connection = await sshConnectionFor(ctx.clients, ctx.inventory, entry.host, { signal: ctx.signal, approveHostKey: ctx.approveHostKey, log: ctx.log });
+    return { destination: new SshFolder(connection, entry.host, entry.path), keep: entry.keep };
+  }
+  return { destination: new LocalFolder(resolveUserPath(entry.path, ctx.workspaceDir)), keep: entry.keep };
+}

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { frigateActions } from '../../src/actions/frigate';
+import type { FacesBackupResult } from '../../src/actions/frigate/backup';
+import type { FacesRestoreResult } from '../../src/actions/frigate/restore';
+import { createActionContext } from '../../src/core/actions/context';
+import type { ActionContext, ActionSpec } from '../../src/core/actions/spec';
+import { FrigateSimulator } from '../testbed/frigateSim';
+import { KubeApiSimulator } from '../testbed/kubeSim';
+import { solidWebp } from '../testbed/webp';
+
+const run = promisify(execFile);
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const PEOPLE = { Adil: 3, Asha: 12, G: 30, Waffles: 2 } as const;
+const TRAIN_FILE = '1700000000.1-abc123-1700000001.2-person-0.81.webp';
+
+function action(id: string): ActionSpec {
+  const found = frigateActions.find((candidate) => candidate.id === id);
+  assert.ok(found, `action ${id} is registered`);
+  return found;
+}
+
+describe('Frigate faces: restore against the simulators', function () {
+  this.timeout(60_000);
+  let frigate: FrigateSimulator;
+  let kube: KubeApiSimulator;
+  let kubeconfig: string;
+  let workspace: string;
+  /** `<person>/<file>` → contents of every image of the library as it was backed up. */
+  const library = new Map<string, Buffer>();
+  let backup: FacesBackupResult;
+
+  /** The library as it is on the pod's disk, `train` included, by `<person>/<file>` → sha256. */
+  async function onDisk(): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (const person of await readdir(frigate.facesDir)) {
+      for (const file of await readdir(join(frigate.facesDir, person))) found.set(`${person}/${file}`, sha256(await readFile(join(frigate.facesDir, person, file))));
+    }
+    return found;
+  }
+
+  const expected = () => new Map([...[...library].map(([entry, data]) => [entry, sha256(data)] as const), [`train/${TRAIN_FILE}`, sha256(solidWebp({ width: 60, height: 60 }))]]);
+
+  async function wipePeople(): Promise<void> {
+    for (const person of await readdir(frigate.facesDir)) if (person !== 'train') await rm(join(frigate.facesDir, person), { recursive: true });
+  }
+
+  function context(overrides: Partial<ActionContext> = {}): ActionContext {
+    return createActionContext({
+      workspaceDir: workspace,
+      inventory: {
+        frigate: { home: { url: frigate.internalUrl, files: { cluster: 'k3s', namespace: 'frigate', labelSelector: 'app.kubernetes.io/name=frigate' } } },
+        clusters: { k3s: { kubeconfig } },
+      },
+      ...overrides,
+    });
+  }
+
+  async function runAction<Result>(id: string, params: Record<string, unknown>, ctx = context()): Promise<Result> {
+    const spec = action(id);
+    try {
+      return (await spec.run(spec.params.parse(params), ctx)) as Result;
+    } finally {
+      await ctx.clients.disposeAll();
+    }
+  }
+
+  before(async () => {
+    [frigate, kube] = await Promise.all([FrigateSimulator.start(), KubeApiSimulator.start()]);
+    // The pod's /media/frigate is the simulated Frigate's media folder: what exec writes, the API lists.
+    const pod = kube.addPod({ namespace: 'frigate', name: 'frigate-7d9f', labels: { 'app.kubernetes.io/name': 'frigate' }, containers: ['frigate'] });
+    await mkdir(join(pod.root, 'media'), { recursive: true });
+    await symlink(frigate.mediaDir, join(pod.root, 'media', 'frigate'));
+    kubeconfig = await kube.writeKubeconfig();
+    for (const [person, count] of Object.entries(PEOPLE)) {
+      for (let index = 1; index <= count; index++) {
+        const image = solidWebp({ width: 112, height: 112, padding: randomBytes(400 + ((index * 4099) % 6000)) });
+        library.set(`${person}/${person}-${index}.webp`, image);
+        await frigate.addFace(person, `${person}-${index}.webp`, image);
+      }
+    }
+    // Too small to hold a face: Frigate's register refuses it.
+    const tiny = solidWebp({ width: 24, height: 24 });
+    library.set('Tiny/Tiny-1.webp', tiny);
+    await frigate.addFace('Tiny', 'Tiny-1.webp', tiny);
+    await frigate.addFace('train', TRAIN_FILE, solidWebp({ width: 60, height: 60 }));
+    workspace = await mkdtemp(join(tmpdir(), 'lifeboat-faces-restore-'));
+    backup = await runAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', destination: 'backups' });
+  });
+
+  after(async () => {
+    await Promise.all([frigate?.stop(), kube?.stop()]);
+    await rm(workspace, { recursive: true, force: true });
+  });
+
+  it('restores the lost library byte for byte into the pod, and a second run changes nothing', async () => {
+    await wipePeople();
+    const plan = await action('frigate.faces.restore').plan(action('frigate.faces.restore').params.parse({ frigate: 'home', folder: 'backups' }), context());
+    assert.match(plan.summary, new RegExp(`Restore 48 of 48 images from ${backup.name} into pod frigate/frigate-7d9f`));
+    const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups' });
+    assert.equal(result.archive, backup.name);
+    assert.equal(result.restored, 48);
+    assert.deepEqual(await onDisk(), expected());
+    assert.deepEqual(result.people.map((person) => [person.name, person.archived, person.present]), [['Adil', 3, 3], ['Asha', 12, 12], ['G', 30, 30], ['Tiny', 1, 1], ['Waffles', 2, 2]]);
+    assert.equal(result.classifierRefreshed, true);
+    assert.deepEqual(frigate.requests.filter((request) => /^\/api\/faces\/[^/]+\/delete$/.test(request.path)).length, 1, 'one call that rebuilds the classifier, deleting nothing');
+
+    const again = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups', archive: 'latest' });
+    assert.equal(again.restored, 0);
+    assert.equal(again.skipped, 48);
+    assert.deepEqual(await onDisk(), expected());
+  });
+
+  it('with clean: true, takes a safety backup, then replaces the people and keeps train', async () => {
+    await frigate.addFace('Intruder', 'Intruder-1.webp', solidWebp({ width: 100, height: 100 }));
+    await rm(join(frigate.facesDir, 'G', 'G-1.webp'));
+    const plan = await action('frigate.faces.restore').plan(action('frigate.faces.restore').params.parse({ frigate: 'home', folder: 'backups', clean: true }), context());
+    assert.equal(plan.destructive, true);
+    assert.ok(plan.operations.some((operation) => operation.kind === 'delete' && operation.target.endsWith('/Intruder') && operation.items === 1));
+    const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups', clean: true });
+    assert.equal(result.deleted, 48);
+    assert.deepEqual(await onDisk(), expected());
+    assert.ok(result.safetyBackup);
+    const { stdout } = await run('tar', ['tzf', result.safetyBackup]);
+    assert.match(stdout, /Intruder\/Intruder-1\.webp/);
+  });
+
+  it('restores through the API, lists the images Frigate rejects, and is idempotent', async () => {
+    await wipePeople();
+    const plan = await action('frigate.faces.restore').plan(action('frigate.faces.restore').params.parse({ frigate: 'home', folder: 'backups', method: 'api' }), context());
+    assert.match(plan.summary, /crops every image .* new name, .* rejects images in which it detects no face/);
+    const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups', method: 'api', concurrency: 6 });
+    assert.deepEqual(result.rejected.map((entry) => entry.image), ['Tiny/Tiny-1.webp']);
+    assert.match(result.rejected[0]?.reason ?? '', /No face was detected/);
+    assert.equal(result.restored, 47);
+    const counts = Object.fromEntries((await readdir(frigate.facesDir)).filter((person) => person !== 'train').map((person) => [person, 0]));
+    for (const entry of (await onDisk()).keys()) {
+      const person = entry.split('/')[0] as string;
+      if (person in counts) counts[person] = (counts[person] ?? 0) + 1;
+    }
+    assert.deepEqual(counts, { Adil: 3, Asha: 12, G: 30, Tiny: 0, Waffles: 2 });
+    assert.match(action('frigate.faces.restore').render(result), /Rejected by Frigate[\s\S]*Tiny\/Tiny-1\.webp/);
+
+    const again = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups', method: 'api' });
+    assert.equal(again.restored, 0);
+    assert.equal((await onDisk()).size, 48);
+  });
+
+  it('restores an archive of the old backup script by its date, leaving out ._ files', async () => {
+    await wipePeople();
+    const old = join(workspace, 'old');
+    const top = join(old, 'faces-backup');
+    for (const [entry, data] of library) {
+      await mkdir(join(top, entry.split('/')[0] as string), { recursive: true });
+      await writeFile(join(top, entry), data);
+    }
+    await writeFile(join(top, 'Asha', '._Asha-1.webp'), 'AppleDouble');
+    await mkdir(join(workspace, 'legacy'));
+    await run('tar', ['czf', join(workspace, 'legacy', 'frigate-faces-20260206.tar.gz'), '-C', old, 'faces-backup']);
+    const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'legacy', archive: '2026-02-06' });
+    assert.equal(result.archive, 'frigate-faces-20260206.tar.gz');
+    assert.equal(result.ignored, 1);
+    assert.equal(result.restored, 48);
+    assert.deepEqual(await onDisk(), expected());
+  });
+
+  it('refuses a truncated archive before anything is deleted', async () => {
+    await mkdir(join(workspace, 'damaged'));
+    const damaged = join(workspace, 'damaged', backup.name);
+    await copyFile(join(workspace, 'backups', backup.name), damaged);
+    await truncate(damaged, Math.floor((await stat(damaged)).size / 2));
+    const before = await onDisk();
+    await assert.rejects(runAction('frigate.faces.restore', { frigate: 'home', folder: 'damaged', clean: true }), new RegExp(`archive ${backup.name} is damaged or cut short .*; nothing was restored`));
+    assert.deepEqual(await onDisk(), before);
+    await assert.rejects(runAction('frigate.faces.restore', { frigate: 'home', folder: 'backups', archive: '2025-01-01' }), /no face archive of 2025-01-01 in .*backups; there are frigate-faces-/);
+  });
+});

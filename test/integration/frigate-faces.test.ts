@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { frigateActions } from '../../src/actions/frigate';
+import type { FacesBackupResult } from '../../src/actions/frigate/backup';
+import type { FrigateHealthResult } from '../../src/actions/frigate/health';
+import type { FacesListResult } from '../../src/actions/frigate/list';
+import type { FacesRestoreResult } from '../../src/actions/frigate/restore';
+import { openS3Store } from '../../src/clients/s3';
+import { createActionContext, environmentSecrets } from '../../src/core/actions/context';
+import type { ActionContext, ActionSpec, Inventory } from '../../src/core/actions/spec';
+import { CancelledError } from '../../src/core/errors';
+import { FrigateSimulator } from '../testbed/frigateSim';
+import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../testbed/s3rver';
+import { startSshd, type Sshd } from '../testbed/sshd';
+import { solidWebp } from '../testbed/webp';
+
+const run = promisify(execFile);
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const ARCHIVE_NAME = /^frigate-faces-\d{8}-\d{6}\.tar\.gz$/;
+
+/** A smaller copy of the incident library: four people, their images of varied sizes, and a `train` folder. */
+const PEOPLE = { Adil: 4, Asha: 15, G: 38, Waffles: 2 } as const;
+
+function action(id: string): ActionSpec {
+  const found = frigateActions.find((candidate) => candidate.id === id);
+  assert.ok(found, `action ${id} is registered`);
+  return found;
+}
+
+async function files(folder: string): Promise<string[]> {
+  return (await readdir(folder)).sort();
+}
+
+describe('Frigate faces: health, list and backup against the simulators', function () {
+  this.timeout(60_000);
+  let sim: FrigateSimulator;
+  let s3: RunningS3rver;
+  let sshd: Sshd;
+  let workspace: string;
+  /** `<person>/<file>` → sha256 of every image in the simulated library. */
+  const library = new Map<string, string>();
+
+  before(async () => {
+    [sim, s3, sshd] = await Promise.all([FrigateSimulator.start(), startS3rver({ buckets: ['backups'] }), startSshd()]);
+    for (const [person, count] of Object.entries(PEOPLE)) {
+      for (let index = 1; index <= count; index++) {
+        const image = solidWebp({ width: 112, height: 112, padding: randomBytes(500 + ((index * 7919) % 9000)) });
+        const file = `${person}-${1700000000 + index}.webp`;
+        library.set(`${person}/${file}`, sha256(image));
+        await sim.addFace(person, file, image);
+      }
+    }
+    await sim.addFace('train', '1700000000.1-abc123-1700000001.2-person-0.81.webp', solidWebp({ width: 60, height: 60 }));
+  });
+
+  after(async () => {
+    await Promise.all([sim?.stop(), s3?.stop(), sshd?.stop()]);
+  });
+
+  beforeEach(async () => {
+    workspace = await mkdtemp(join(tmpdir(), 'lifeboat-faces-'));
+  });
+
+  afterEach(async () => {
+    await rm(workspace, { recursive: true, force: true });
+  });
+
+  function inventory(password = 'secret:frigate_password'): Inventory {
+    return {
+      frigate: { home: { url: sim.url, auth: { username: 'admin', password }, tls: { insecure: true } } },
+      stores: { garage: { endpoint: s3.endpoint, region: 'us-east-1', bucket: 'backups', credentials: { accessKeyId: S3RVER_CREDENTIALS.accessKeyId, secretAccessKey: 'secret:s3_secret' } } },
+      hosts: { piglet: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
+      locations: { offsite: { store: 'garage', prefix: 'frigate/faces', keep: 2 }, piglet: { host: 'piglet', path: join(sshd.remoteDir, 'frigate-backups'), keep: 2 } },
+    };
+  }
+
+  function context(overrides: Partial<ActionContext> = {}, env: NodeJS.ProcessEnv = {}): ActionContext {
+    const secrets = environmentSecrets({ LIFEBOAT_SECRET_FRIGATE_PASSWORD: 'frigate-admin-pass', LIFEBOAT_SECRET_WRONG: 'nope', LIFEBOAT_SECRET_S3_SECRET: S3RVER_CREDENTIALS.secretAccessKey, ...env });
+    return createActionContext({ workspaceDir: workspace, inventory: inventory(), secrets, ...overrides });
+  }
+
+  async function runAction<Result>(id: string, params: Record<string, unknown>, ctx = context()): Promise<Result> {
+    const spec = action(id);
+    try {
+      return (await spec.run(spec.params.parse(params), ctx)) as Result;
+    } finally {
+      await ctx.clients.disposeAll();
+    }
+  }
+
+  /** Extracts an archive with the system's tar and checks every image against the library, byte for byte. */
+  async function assertByteExact(archive: string, expected: Map<string, string>): Promise<Record<string, unknown>> {
+    const out = join(workspace, 'extracted');
+    await mkdir(out);
+    await run('tar', ['xzf', archive, '-C', out]);
+    const found = new Map<string, string>();
+    for (const person of await files(join(out, 'faces'))) {
+      for (const file of await files(join(out, 'faces', person))) found.set(`${person}/${file}`, sha256(await readFile(join(out, 'faces', person, file))));
+    }
+    assert.deepEqual([...found].sort(), [...expected].sort());
+    const manifest = JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')) as { images: { person: string; file: string; sha256: string }[] };
+    assert.deepEqual(new Map(manifest.images.map((image) => [`${image.person}/${image.file}`, image.sha256])), found);
+    await rm(out, { recursive: true });
+    return manifest;
+  }
+
+  it('checks health and lists people with the train folder apart', async () => {
+    const health = await runAction<FrigateHealthResult>('frigate.health', { frigate: 'home' });
+    assert.equal(health.version, '0.16.0-c2f8de9');
+    assert.deepEqual(health.checks.map((check) => [check.check, check.ok]).slice(0, 3), [['version', true], ['auth', true], ['faces', true]]);
+    assert.match(action('frigate.health').render(health), /TLS certificate verification is off for Frigate 'home'/);
+
+    const listed = await runAction<FacesListResult>('frigate.faces.list', { frigate: 'home' });
+    assert.deepEqual(listed.people, Object.entries(PEOPLE).map(([name, images]) => ({ name, images })));
+    assert.equal(listed.images, 59);
+    assert.equal(listed.train, 1);
+    assert.match(action('frigate.faces.list').render(listed), /\| G \| 38 \|[\s\S]*1 recent recognition attempt/);
+  });
+
+  it('reports a refused login clearly, and writes nothing', async () => {
+    const ctx = context({ inventory: inventory('secret:wrong') });
+    await assert.rejects(runAction('frigate.health', { frigate: 'home' }, ctx), /not healthy: auth: Frigate 'home' .* refused the login of user 'admin'/);
+    await assert.rejects(runAction('frigate.faces.backup', { frigate: 'home', destination: 'out' }, context({ inventory: inventory('secret:wrong') })), /refused the login of user 'admin': wrong user or password/);
+    await assert.rejects(readdir(join(workspace, 'out')), { code: 'ENOENT' });
+    await assert.rejects(runAction('frigate.faces.list', { frigate: 'attic' }), /no Frigate instance 'attic' in the inventory; lifeboat.yaml names 'home'/);
+  });
+
+  it('backs up every image byte for byte into a verified archive with a manifest and a sha256 file', async () => {
+    const result = await runAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', destination: 'backups' });
+    assert.match(result.name, ARCHIVE_NAME);
+    assert.equal(result.images, 59);
+    assert.deepEqual(result.people, Object.entries(PEOPLE).map(([name, images]) => ({ name, images })));
+    const folder = join(workspace, 'backups');
+    assert.deepEqual(await files(folder), ['.lifeboat-verified.json', result.name, `${result.name}.sha256`]);
+    await run('sha256sum', ['-c', `${result.name}.sha256`], { cwd: folder });
+    const manifest = await assertByteExact(join(folder, result.name), library);
+    assert.equal(manifest.includesTrain, false);
+    const verified = JSON.parse(await readFile(join(folder, '.lifeboat-verified.json'), 'utf8')) as Record<string, { ok: boolean; sha256: string }>;
+    assert.equal(verified[result.name]?.sha256, result.sha256);
+  });
+
+  it('includes the train folder only when asked', async () => {
+    const result = await runAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', destination: 'backups', includeTrain: true });
+    assert.equal(result.images, 60);
+    const withTrain = new Map(library);
+    withTrain.set('train/1700000000.1-abc123-1700000001.2-person-0.81.webp', sha256(solidWebp({ width: 60, height: 60 })));
+    await assertByteExact(join(workspace, 'backups', result.name), withTrain);
+  });
+
+  it('retries 5xx answers and cut-off downloads midway', async () => {
+    sim.injectFault({ kind: 'status', status: 502, path: /^\/clips\/faces\/G\//, times: 3 });
+    sim.injectFault({ kind: 'truncate', path: /^\/clips\/faces\/Asha\//, times: 2 });
+    const result = await runAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', destination: 'backups' });
+    await assertByteExact(join(workspace, 'backups', result.name), library);
+  });
+
+  it('fails clearly and leaves nothing behind when an image keeps failing', async () => {
+    sim.injectFault({ kind: 'status', status: 500, path: /^\/clips\/faces\/Asha\/Asha-1700000007\.webp$/, times: 4 });
+    await assert.rejects(runAction('frigate.faces.backup', { frigate: 'home', destination: 'backups' }), /Frigate 'home' .* failed face image Asha\/Asha-1700000007\.webp with HTTP 500/);
+    assert.deepEqual(await files(join(workspace, 'backups')), []);
+  });
+
+  it('backs up a person with no images as an empty person, with a warning', async () => {
+    await mkdir(join(sim.facesDir, 'Nobody'));
+    const warnings: string[] = [];
+    try {
+      const result = await runAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', destination: 'backups' }, context({ log: { debug() {}, info() {}, error() {}, warn: (message) => warnings.push(message) } }));
+      assert.deepEqual(result.people.find((person) => person.name === 'Nobody'), { name: 'Nobody', images: 0 });
+      assert.equal(result.images, 59);
+      assert.match(warnings.join('\n'), /Nobody has no images in Frigate 'home'/);
+    } finally {
+      await rm(join(sim.facesDir, 'Nobody'), { recursive: true });
+    }
+  });
+
+  it('leaves no archive and no partial file when cancelled midway', async () => {
+    sim.injectFault({ kind: 'slow', delayMs: 400, path: /^\/clips\/faces\//, times: 20 });
+    const stop = new AbortController();
+    const ctx = context({ signal: stop.signal, progress: { report: (update) => void ((update.items ?? 0) >= 3 && stop.abort()) } });
+    await assert.rejects(runAction('frigate.faces.backup', { frigate: 'home', destination: 'backups' }, ctx), CancelledError);
+    assert.deepEqual(await files(join(workspace, 'backups')), []);
+  });
+
+  it('keeps the newest 7 face archives by default and never touches the old script archives', async () => {
+    const folder = join(workspace, 'backups');
+    await mkdir(folder);
+    const older = Array.from({ length: 8 }, (_, index) => `frigate-faces-202601${String(index + 10)}-030000.tar.gz`);
+    for (const name of [...older, 'frigate-faces-20260206.tar.gz']) {
+      await writeFile(join(folder, name), 'old');
+      await writeFile(join(folder, `${name}.sha256`), `${'0'.repeat(64)}  ${name}\n`);
+    }
+    const result = await runAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', destination: 'backups' });
+    assert.deepEqual(result.deleted.map((archive) => archive.name), older.slice(0, 2).reverse());
+    const archives = (await files(folder)).filter((name) => name.endsWith('.tar.gz'));
+    assert.deepEqual(archives, ['frigate-faces-20260206.tar.gz', ...older.slice(2), result.name].sort());
+  });
+
+  it('backs up to an S3 location with its sha256 file and the location\'s retention', async () => {
+    const names: string[] = [];
+    for (let run = 0; run < 3; run++) {
+      const result = await runAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', location: 'offsite' });
+      assert.equal(result.location, `s3://backups/frigate/faces/${result.name}`);
+      names.push(result.name);
+      // Archive names have a one-second resolution.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+    }
+    const store = await openS3Store({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'backups', credentials: S3RVER_CREDENTIALS });
+    try {
+      const keys: string[] = [];
+      for await (const object of store.listObjects({ prefix: 'frigate/faces/' })) keys.push(object.key);
+      assert.deepEqual(keys.sort(), names.slice(1).flatMap((name) => [`frigate/faces/${name}`, `frigate/faces/${name}.sha256`]).sort());
+      const latest = names.at(-1) as string;
+      const local = join(workspace, latest);
+      await store.downloadFile(`frigate/faces/${latest}`, local);
+      const sidecar = await store.getStream(`frigate/faces/${latest}.sha256`);
+      const chunks: Buffer[] = [];
+      for await (const chunk of sidecar.body) chunks.push(chunk as Buffer);
+      assert.equal(Buffer.concat(chunks).toString(), `${sha256(await readFile(local))}  ${latest}\n`);
+      await assertByteExact(local, library);
+    } finally {
+      store.dispose();
+    }
+  });
+
+  // Last: it restores through the API, which renames every image of the simulated library.
+  it('backs up to a folder on an SSH host with retention, and restores from there', async () => {
+    const names: string[] = [];
+    for (let run = 0; run < 3; run++) {
+      const result = await runAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', location: 'piglet' });
+      assert.equal(result.location, `piglet:${join(sshd.remoteDir, 'frigate-backups', result.name)}`);
+      names.push(result.name);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+    }
+    const remote = join(sshd.remoteDir, 'frigate-backups');
+    assert.deepEqual(await files(remote), names.slice(1).flatMap((name) => [name, `${name}.sha256`]).sort());
+    await run('sha256sum', ['-c', `${names[2]}.sha256`], { cwd: remote });
+    await assertByteExact(join(remote, names[2] as string), library);
+
+    for (const person of Object.keys(PEOPLE)) await rm(join(sim.facesDir, person), { recursive: true });
+    const restored = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', location: 'piglet', method: 'api' });
+    assert.equal(restored.archive, names[2]);
+    assert.deepEqual(restored.people.map((person) => [person.name, person.present]), Object.entries(PEOPLE));
+  });
+});
