@@ -8,6 +8,7 @@ import { ResticError, ResticRepository, type ResticRepositoryConfig } from '../.
 import type { ProgressUpdate } from '../../src/core/actions/spec';
 import { CancelledError } from '../../src/core/errors';
 import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../testbed/s3rver';
+import { startSshd, type Sshd } from '../testbed/sshd';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -204,6 +205,42 @@ describe('restic client with the real restic', function () {
         }),
       );
       await assert.rejects(repo.snapshots(), /certificate/);
+    });
+  });
+
+  describe('a repository on SFTP (a real sshd)', () => {
+    let sshd: Sshd;
+    before(async () => {
+      sshd = await startSshd();
+    });
+    after(() => sshd?.stop());
+
+    /** The host key is pinned: the only key restic's ssh accepts is the one in the test bed's known_hosts. */
+    const sftpConfig = (knownHostsPath: string) =>
+      config({
+        repository: `sftp:${sshd.user}@127.0.0.1:${sshd.remoteDir}/restic`,
+        options: {
+          'sftp.command': `ssh -p ${sshd.port} -i ${sshd.clientKey.privateKeyPath} -o UserKnownHostsFile=${knownHostsPath} -o StrictHostKeyChecking=yes -o BatchMode=yes ${sshd.user}@127.0.0.1 -s sftp`,
+        },
+        cacheDir: path.join(work, 'sftp-cache'),
+      });
+
+    it('is created, backed up to and restored from over SFTP', async () => {
+      const repo = new ResticRepository(sftpConfig(sshd.knownHostsPath));
+      await repo.init();
+      const backup = await repo.backup(['.'], { cwd: source });
+      const [snapshot] = await repo.snapshots();
+      assert.ok(snapshot && backup.summary.snapshotId && snapshot.id.startsWith(backup.summary.snapshotId));
+      const target = path.join(work, 'restored-from-sftp');
+      await repo.restore('latest', target);
+      assert.deepEqual(await readTree(target), await readTree(source));
+      assert.equal((await repo.check()).ok, true);
+    });
+
+    it('fails when the server host key is not the known one', async () => {
+      const strangers = path.join(work, 'no-known-hosts');
+      await writeFile(strangers, '');
+      await assert.rejects(new ResticRepository(sftpConfig(strangers)).snapshots(), ResticError);
     });
   });
 });
