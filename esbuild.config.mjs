@@ -120,6 +120,8 @@ const checks = withTests
           // The extension-host suite (run() in suite/index.ts) and the runner that loads it in code-server.
           ...typescriptFiles('test/vscode', '.ts'),
           ...typescriptFiles('bench', '.ts'),
+          // The demo's lab services.
+          'test/testbed/lab.ts',
         ])],
         outdir: 'out',
         outbase: '.',

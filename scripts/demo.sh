@@ -21,13 +21,31 @@ lab=$demo/lab
 home=$demo/vscode
 vsix=$demo/lifeboat.vsix
 # Only what this script wrote before: the folder may be one the user named.
-rm -rf "$lab" "$home" "$vsix" "$demo/code-server.log"
+rm -rf "$lab" "$home" "$vsix" "$demo/code-server.log" "$demo/lab-services.log"
 mkdir -p "$demo"
 
 # `vscode:prepublish` makes the release build (minified bundles) that the VSIX carries. Without a
 # repository URL in package.json vsce would stop and ask whether to go on.
 npx vsce package --no-dependencies --allow-missing-repository --out "$vsix"
 bash scripts/demo-lab.sh "$lab"
+# The lab's Frigate and Kubernetes cluster: the test bed's simulators (compiled with the tests). The
+# simulated Frigate's admin password reaches Lifeboat the way secrets do, from the environment.
+node esbuild.config.mjs --tests
+export LIFEBOAT_SECRET_FRIGATE_PASSWORD=lab-frigate-admin
+services_log=$demo/lab-services.log
+node out/test/testbed/lab.js "$lab" >"$services_log" 2>&1 &
+services=$!
+trap 'kill -TERM "$services" 2>/dev/null || true' EXIT
+for _ in $(seq 300); do
+  grep -q 'lab services ready' "$services_log" && break
+  kill -0 "$services" 2>/dev/null || break
+  sleep 0.1
+done
+if ! grep -q 'lab services ready' "$services_log"; then
+  echo "demo: the lab services did not start; their output:" >&2
+  cat "$services_log" >&2
+  exit 1
+fi
 
 code_server=$repo/.test-tools/code-server/node_modules/.bin/code-server
 # Its own XDG folders, or code-server writes its config (with a password) into ~/.config.
@@ -44,6 +62,7 @@ setsid "$code_server" "${dirs[@]}" --bind-addr 127.0.0.1:0 --auth none --disable
   --disable-update-check --disable-workspace-trust "$lab" >"$log" 2>&1 &
 server=$!
 stop() {
+  kill -TERM "$services" 2>/dev/null || true
   kill -TERM -- "-$server" 2>/dev/null || return 0
   for _ in $(seq 50); do
     kill -0 -- "-$server" 2>/dev/null || return 0
