@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../test/support/paths';
 import { runbookOfSize } from './sampleRunbook';
 import { median } from './statistics';
+import { runEntryPoint } from './entryPoint';
 
 const PROCESSES = 21;
 const RUNBOOK_BYTES = 50 * 1024;
@@ -166,13 +167,7 @@ function main(): void {
 }
 
 if (process.argv[2] === '--child') {
-  runChild(process.argv[3] as Operation).then(
-    (ms) => console.log(JSON.stringify({ ms })),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
+  runEntryPoint(async () => console.log(JSON.stringify({ ms: await runChild(process.argv[3] as Operation) })));
 } else {
-  main();
+  runEntryPoint(async () => main());
 }

@@ -14,6 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { runEntryPoint } from './entryPoint';
 
 const TARGET_RATIO = 0.9;
 const TARGET_RSS_MIB = 128;
@@ -263,13 +264,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--child') {
-  runChild(process.argv[3] ?? '', process.argv.slice(4)).catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+  runEntryPoint(() => runChild(process.argv[3] ?? '', process.argv.slice(4)));
 } else {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+  runEntryPoint(main);
 }

@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { runEntryPoint } from './entryPoint';
 
 const NAMESPACE = 'frigate';
 const POD = 'frigate-0';
@@ -159,13 +160,7 @@ async function main(): Promise<void> {
 const childIndex = process.argv.indexOf('--child');
 if (childIndex >= 0) {
   const [operation = '', kubeconfig = '', file = ''] = process.argv.slice(childIndex + 1);
-  runChild(operation, kubeconfig, file).catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+  runEntryPoint(() => runChild(operation, kubeconfig, file));
 } else {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+  runEntryPoint(main);
 }

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3RVER_CREDENTIALS, startS3rver } from '../test/testbed/s3rver';
+import { runEntryPoint } from './entryPoint';
 
 const BUCKET = 'bench';
 const TARGET_RATIO = 0.9;
@@ -182,13 +183,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--child') {
-  runChild(process.argv[3] ?? '', process.argv.slice(4)).catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+  runEntryPoint(() => runChild(process.argv[3] ?? '', process.argv.slice(4)));
 } else {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+  runEntryPoint(main);
 }

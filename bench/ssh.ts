@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SshConnection } from '../src/clients/ssh';
 import type { Sshd } from '../test/testbed/sshd';
+import { runEntryPoint } from './entryPoint';
 
 interface ChildTarget {
   host: string;
@@ -160,13 +161,7 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === '--child') {
   const [, , , operation = '', target = '', local = '', remote = ''] = process.argv;
-  runChild(operation, target, local, remote).catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+  runEntryPoint(() => runChild(operation, target, local, remote));
 } else {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+  runEntryPoint(main);
 }
