@@ -15,6 +15,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 bash scripts/setup-code-server.sh
+# The lab's services: sshd (and ssh-keygen), openssl for the test bed's certificates.
+bash scripts/install-system-packages.sh openssh-server openssh-client openssl
 
 demo=${LIFEBOAT_DEMO_DIR:-$repo/.lifeboat/demo}
 lab=$demo/lab
@@ -28,10 +30,13 @@ mkdir -p "$demo"
 # repository URL in package.json vsce would stop and ask whether to go on.
 npx vsce package --no-dependencies --allow-missing-repository --out "$vsix"
 bash scripts/demo-lab.sh "$lab"
-# The lab's Frigate and Kubernetes cluster: the test bed's simulators (compiled with the tests). The
-# simulated Frigate's admin password reaches Lifeboat the way secrets do, from the environment.
+# The lab's services, from the test bed (compiled with the tests): Frigate in a Kubernetes cluster
+# (simulators), an SSH host (a real sshd) and an S3 store (s3rver). Their secrets reach Lifeboat the
+# way secrets do, from the environment.
 node esbuild.config.mjs --tests
 export LIFEBOAT_SECRET_FRIGATE_PASSWORD=lab-frigate-admin
+# s3rver's fixed secret key.
+export LIFEBOAT_SECRET_OFFSITE_SECRET_KEY=S3RVER
 services_log=$demo/lab-services.log
 node out/test/testbed/lab.js "$lab" >"$services_log" 2>&1 &
 services=$!

@@ -1,17 +1,21 @@
 /**
  * The services of `npm run demo`'s lab, from the test bed: a Frigate (the simulator, with a small face
- * library) running in a pod of a Kubernetes cluster (the API simulator). Rewrites the lab's
- * lifeboat.yaml to name them beside its local backup location, prints "lab services ready" and runs
- * until it is stopped (SIGTERM or SIGINT), then stops them. Frigate's admin password is the one
- * Lifeboat will read, LIFEBOAT_SECRET_FRIGATE_PASSWORD.
+ * library) running in a pod of a Kubernetes cluster (the API simulator), an SSH host (a real sshd with
+ * its own keys) and an S3 store (s3rver). Rewrites the lab's lifeboat.yaml to name them
+ * beside its local backup location, prints "lab services ready" and runs until it is stopped (SIGTERM
+ * or SIGINT), then stops them. Secrets are the ones Lifeboat will read from the environment:
+ * LIFEBOAT_SECRET_FRIGATE_PASSWORD (Frigate's admin password) and LIFEBOAT_SECRET_OFFSITE_SECRET_KEY
+ * (s3rver's fixed secret key, S3RVER).
  *
- *   LIFEBOAT_SECRET_FRIGATE_PASSWORD=… node out/test/testbed/lab.js LAB_FOLDER
+ *   LIFEBOAT_SECRET_FRIGATE_PASSWORD=… LIFEBOAT_SECRET_OFFSITE_SECRET_KEY=S3RVER node out/test/testbed/lab.js LAB_FOLDER
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FrigateSimulator } from './frigateSim';
 import { KubeApiSimulator } from './kubeSim';
+import { S3RVER_CREDENTIALS, startS3rver } from './s3rver';
+import { startSshd } from './sshd';
 import { solidWebp } from './webp';
 
 const PEOPLE = { Adil: 6, Asha: 12, G: 20, Waffles: 3 } as const;
@@ -19,10 +23,18 @@ const PEOPLE = { Adil: 6, Asha: 12, G: 20, Waffles: 3 } as const;
 async function main(): Promise<void> {
   const lab = process.argv[2];
   const password = process.env.LIFEBOAT_SECRET_FRIGATE_PASSWORD;
-  if (!lab || !password) throw new Error('usage: LIFEBOAT_SECRET_FRIGATE_PASSWORD=… lab.js LAB_FOLDER');
-  const [frigate, kube] = await Promise.all([FrigateSimulator.start({ users: { admin: { password, role: 'admin' } } }), KubeApiSimulator.start()]);
+  if (!lab || !password || process.env.LIFEBOAT_SECRET_OFFSITE_SECRET_KEY !== S3RVER_CREDENTIALS.secretAccessKey) {
+    throw new Error(`usage: LIFEBOAT_SECRET_FRIGATE_PASSWORD=… LIFEBOAT_SECRET_OFFSITE_SECRET_KEY=${S3RVER_CREDENTIALS.secretAccessKey} lab.js LAB_FOLDER`);
+  }
+  const [frigate, kube, sshd, s3] = await Promise.all([
+    FrigateSimulator.start({ users: { admin: { password, role: 'admin' } } }),
+    KubeApiSimulator.start(),
+    startSshd(),
+    // Plain http on loopback: the inventory has no CA setting for a self-signed store yet.
+    startS3rver({ buckets: ['offsite'] }),
+  ]);
   const stop = async () => {
-    await Promise.all([frigate.stop(), kube.stop()]);
+    await Promise.all([frigate.stop(), kube.stop(), sshd.stop(), s3.stop()]);
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop());
@@ -50,15 +62,33 @@ async function main(): Promise<void> {
       '    # The simulator has a self-signed certificate.',
       '    tls: { insecure: true }',
       '    files: { cluster: lab, namespace: frigate, labelSelector: app.kubernetes.io/name=frigate }',
+      'hosts:',
+      '  nas:',
+      `    host: ${sshd.host}`,
+      `    port: ${sshd.port}`,
+      `    user: ${sshd.user}`,
+      `    identityFile: ${sshd.clientKey.privateKeyPath}`,
+      `    knownHosts: ${sshd.knownHostsPath}`,
+      'stores:',
+      '  offsite:',
+      `    endpoint: ${s3.endpoint}`,
+      '    bucket: offsite',
+      `    credentials: { accessKeyId: ${S3RVER_CREDENTIALS.accessKeyId}, secretAccessKey: secret:offsite_secret_key }`,
       'locations:',
       '  local:',
       '    path: backups',
       '  frigate-faces:',
       '    path: backups/frigate',
+      '  nas-faces:',
+      '    host: nas',
+      `    path: ${sshd.remoteDir}/frigate-faces`,
+      '  offsite-faces:',
+      '    store: offsite',
+      '    prefix: frigate-faces',
       '',
     ].join('\n'),
   );
-  console.log(`lab services ready: Frigate at ${frigate.url}, Kubernetes API simulator, ${Object.values(PEOPLE).reduce((sum, count) => sum + count, 0)} face images`);
+  console.log(`lab services ready: Frigate at ${frigate.url} (${Object.values(PEOPLE).reduce((sum, count) => sum + count, 0)} face images) in a simulated Kubernetes cluster, sshd on port ${sshd.port}, S3 at ${s3.endpoint}`);
 }
 
 main().catch((error: unknown) => {
