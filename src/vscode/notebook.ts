@@ -30,7 +30,7 @@ export function registerNotebook(services: Services): vscode.Disposable[] {
     return controller;
   };
   const selectedFor = new Set<string>();
-  // The only controller for runbooks: preferring it shows "Lifeboat" as the kernel before the first run.
+  // Each runbook notebook type has only this controller: preferring it shows "Lifeboat" as the kernel before the first run.
   const prefer = (notebook: vscode.NotebookDocument) => {
     if (isRunbookNotebook(notebook)) controllerFor(notebook).updateNotebookAffinity(notebook, vscode.NotebookControllerAffinity.Preferred);
   };
