@@ -13,6 +13,7 @@ import { promptActionParams } from './prompts';
 import { approveHostKey } from './hostKeys';
 import { workspaceSecrets } from './secrets';
 import type { Services } from './services';
+import { taggedLogger } from './services';
 
 /** What `lifeboat.runAction` accepts: anything left out is asked for. */
 export interface RunActionRequest {
@@ -85,12 +86,7 @@ export async function runActionCommand(services: Services, request: RunActionReq
     observe: () => ({
       progress: { report: (update) => reportProgress(update) },
       output: { write: (_stream, chunk) => services.log.info(`[${title}] ${chunk.trimEnd()}`) },
-      log: {
-        debug: (message) => services.log.debug(`[${title}] ${message}`),
-        info: (message) => services.log.info(`[${title}] ${message}`),
-        warn: (message) => services.log.warn(`[${title}] ${message}`),
-        error: (message) => services.log.error(`[${title}] ${message}`),
-      },
+      log: taggedLogger(services.log, title),
     }),
   });
 

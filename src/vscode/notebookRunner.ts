@@ -5,7 +5,7 @@ import { formatProblem } from '../core/errors';
 import type { Problem } from '../core/errors';
 import { Redactor } from '../core/redact';
 import { describeProgress } from '../core/render';
-import { isRequired, resolveParams } from '../core/runbook/params';
+import { isRequired, readParamDefinitions, resolveParams } from '../core/runbook/params';
 import type { ParamDefinitions } from '../core/runbook/params';
 import { RunRecorder } from '../core/runner/records';
 import type { StepReport } from '../core/runner/session';
@@ -19,6 +19,7 @@ import { promptRunbookParameter } from './prompts';
 import { approveHostKey } from './hostKeys';
 import { workspaceSecrets } from './secrets';
 import type { Services } from './services';
+import { taggedLogger } from './services';
 
 /** The mime type of an output's second item: the step's typed result as JSON, for tools and tests. */
 export const RESULT_MIME = 'application/vnd.lifeboat.result+json';
@@ -86,7 +87,8 @@ export class NotebookRunner implements vscode.Disposable {
     const registry = this.services.registry();
     const document = runbookOfNotebook(notebook);
     const file = vscode.workspace.asRelativePath(notebook.uri);
-    const definitions = checkRunbook(document, { file, registry }).definitions;
+    // The definitions alone: the whole runbook is checked once, with the values.
+    const { definitions } = readParamDefinitions(document.frontmatter, file);
     const supplied = await this.askForMissingParameters(notebook, definitions);
     if (!supplied) return;
 
@@ -123,7 +125,7 @@ export class NotebookRunner implements vscode.Disposable {
       observe: (step) => {
         const view = views.get(step.cellIndex);
         if (!view) throw new Error(`cell ${step.cellNumber} has no execution`);
-        return view.observers(this.services.log, `[${file} cell ${step.cellNumber}]`);
+        return view.observers(this.services.log, `${file} cell ${step.cellNumber}`);
       },
     });
 
@@ -220,16 +222,11 @@ class CellOutputView {
 
   constructor(private readonly execution: vscode.NotebookCellExecution) {}
 
-  observers(log: vscode.LogOutputChannel, label: string): { progress: ProgressReporter; output: OutputSink; log: Logger } {
+  observers(log: vscode.LogOutputChannel, tag: string): { progress: ProgressReporter; output: OutputSink; log: Logger } {
     return {
       progress: { report: (update) => this.progress(update) },
       output: { write: (stream, chunk) => this.write(stream, chunk) },
-      log: {
-        debug: (message) => log.debug(`${label} ${message}`),
-        info: (message) => log.info(`${label} ${message}`),
-        warn: (message) => log.warn(`${label} ${message}`),
-        error: (message) => log.error(`${label} ${message}`),
-      },
+      log: taggedLogger(log, tag),
     };
   }
 

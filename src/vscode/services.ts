@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { ActionRegistry } from '../core/actions/registry';
+import type { Logger } from '../core/actions/spec';
 import { loadRuntime } from './lazy';
 
 /** What every part of the extension shares; built once in `activate`. */
@@ -46,5 +47,15 @@ export function createServices(context: vscode.ExtensionContext, log: vscode.Log
       details.set(uri.toString(), `# ${title}\n\n${markdown}\n`);
       await vscode.commands.executeCommand('markdown.showPreview', uri);
     },
+  };
+}
+
+/** Action log lines in the extension's log, tagged with what ran the action (`[Verify Archives] …`). */
+export function taggedLogger(log: vscode.LogOutputChannel, tag: string): Logger {
+  return {
+    debug: (message) => log.debug(`[${tag}] ${message}`),
+    info: (message) => log.info(`[${tag}] ${message}`),
+    warn: (message) => log.warn(`[${tag}] ${message}`),
+    error: (message) => log.error(`[${tag}] ${message}`),
   };
 }

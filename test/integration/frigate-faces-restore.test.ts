@@ -5,11 +5,11 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncat
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { frigateActions } from '../../src/actions/frigate';
 import type { FacesBackupResult } from '../../src/actions/frigate/backup';
 import type { FacesRestoreResult } from '../../src/actions/frigate/restore';
 import { createActionContext } from '../../src/core/actions/context';
-import type { ActionContext, ActionSpec } from '../../src/core/actions/spec';
+import type { ActionContext } from '../../src/core/actions/spec';
+import { frigateAction, runFrigateAction } from '../support/frigateActions';
 import { FrigateSimulator } from '../testbed/frigateSim';
 import { KubeApiSimulator } from '../testbed/kubeSim';
 import { solidWebp } from '../testbed/webp';
@@ -18,12 +18,6 @@ const run = promisify(execFile);
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const PEOPLE = { Adil: 3, Asha: 12, G: 30, Waffles: 2 } as const;
 const TRAIN_FILE = '1700000000.1-abc123-1700000001.2-person-0.81.webp';
-
-function action(id: string): ActionSpec {
-  const found = frigateActions.find((candidate) => candidate.id === id);
-  assert.ok(found, `action ${id} is registered`);
-  return found;
-}
 
 describe('Frigate faces: restore against the simulators', function () {
   this.timeout(60_000);
@@ -61,14 +55,7 @@ describe('Frigate faces: restore against the simulators', function () {
     });
   }
 
-  async function runAction<Result>(id: string, params: Record<string, unknown>, ctx = context()): Promise<Result> {
-    const spec = action(id);
-    try {
-      return (await spec.run(spec.params.parse(params), ctx)) as Result;
-    } finally {
-      await ctx.clients.disposeAll();
-    }
-  }
+  const runAction = <Result>(id: string, params: Record<string, unknown>, ctx = context()): Promise<Result> => runFrigateAction<Result>(id, params, ctx);
 
   before(async () => {
     [frigate, kube] = await Promise.all([FrigateSimulator.start(), KubeApiSimulator.start()]);
@@ -100,7 +87,7 @@ describe('Frigate faces: restore against the simulators', function () {
 
   it('restores the lost library byte for byte into the pod, and a second run changes nothing', async () => {
     await wipePeople();
-    const plan = await action('frigate.faces.restore').plan(action('frigate.faces.restore').params.parse({ frigate: 'home', folder: 'backups' }), context());
+    const plan = await frigateAction('frigate.faces.restore').plan(frigateAction('frigate.faces.restore').params.parse({ frigate: 'home', folder: 'backups' }), context());
     assert.match(plan.summary, new RegExp(`Restore 48 of 48 images from ${backup.name} into pod frigate/frigate-7d9f`));
     const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups' });
     assert.equal(result.archive, backup.name);
@@ -119,7 +106,7 @@ describe('Frigate faces: restore against the simulators', function () {
   it('with clean: true, takes a safety backup, then replaces the people and keeps train', async () => {
     await frigate.addFace('Intruder', 'Intruder-1.webp', solidWebp({ width: 100, height: 100 }));
     await rm(join(frigate.facesDir, 'G', 'G-1.webp'));
-    const plan = await action('frigate.faces.restore').plan(action('frigate.faces.restore').params.parse({ frigate: 'home', folder: 'backups', clean: true }), context());
+    const plan = await frigateAction('frigate.faces.restore').plan(frigateAction('frigate.faces.restore').params.parse({ frigate: 'home', folder: 'backups', clean: true }), context());
     assert.equal(plan.destructive, true);
     assert.ok(plan.operations.some((operation) => operation.kind === 'delete' && operation.target.endsWith('/Intruder') && operation.items === 1));
     const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups', clean: true });
@@ -132,7 +119,7 @@ describe('Frigate faces: restore against the simulators', function () {
 
   it('restores through the API, lists the images Frigate rejects, and is idempotent', async () => {
     await wipePeople();
-    const plan = await action('frigate.faces.restore').plan(action('frigate.faces.restore').params.parse({ frigate: 'home', folder: 'backups', method: 'api' }), context());
+    const plan = await frigateAction('frigate.faces.restore').plan(frigateAction('frigate.faces.restore').params.parse({ frigate: 'home', folder: 'backups', method: 'api' }), context());
     assert.match(plan.summary, /crops every image .* new name, .* rejects images in which it detects no face/);
     const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups', method: 'api', concurrency: 6 });
     assert.deepEqual(result.rejected.map((entry) => entry.image), ['Tiny/Tiny-1.webp']);
@@ -144,7 +131,7 @@ describe('Frigate faces: restore against the simulators', function () {
       if (person in counts) counts[person] = (counts[person] ?? 0) + 1;
     }
     assert.deepEqual(counts, { Adil: 3, Asha: 12, G: 30, Tiny: 0, Waffles: 2 });
-    assert.match(action('frigate.faces.restore').render(result), /Rejected by Frigate[\s\S]*Tiny\/Tiny-1\.webp/);
+    assert.match(frigateAction('frigate.faces.restore').render(result), /Rejected by Frigate[\s\S]*Tiny\/Tiny-1\.webp/);
 
     const again = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups', method: 'api' });
     assert.equal(again.restored, 0);

@@ -5,15 +5,15 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { frigateActions } from '../../src/actions/frigate';
 import type { FacesBackupResult } from '../../src/actions/frigate/backup';
 import type { FrigateHealthResult } from '../../src/actions/frigate/health';
 import type { FacesListResult } from '../../src/actions/frigate/list';
 import type { FacesRestoreResult } from '../../src/actions/frigate/restore';
 import { openS3Store } from '../../src/clients/s3';
 import { createActionContext, environmentSecrets } from '../../src/core/actions/context';
-import type { ActionContext, ActionSpec, Inventory } from '../../src/core/actions/spec';
+import type { ActionContext, Inventory } from '../../src/core/actions/spec';
 import { CancelledError } from '../../src/core/errors';
+import { frigateAction, runFrigateAction } from '../support/frigateActions';
 import { FrigateSimulator } from '../testbed/frigateSim';
 import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../testbed/s3rver';
 import { startSshd, type Sshd } from '../testbed/sshd';
@@ -25,12 +25,6 @@ const ARCHIVE_NAME = /^frigate-faces-\d{8}-\d{6}\.tar\.gz$/;
 
 /** A smaller copy of the incident library: four people, their images of varied sizes, and a `train` folder. */
 const PEOPLE = { Adil: 4, Asha: 15, G: 38, Waffles: 2 } as const;
-
-function action(id: string): ActionSpec {
-  const found = frigateActions.find((candidate) => candidate.id === id);
-  assert.ok(found, `action ${id} is registered`);
-  return found;
-}
 
 async function files(folder: string): Promise<string[]> {
   return (await readdir(folder)).sort();
@@ -84,14 +78,7 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     return createActionContext({ workspaceDir: workspace, inventory: inventory(), secrets, ...overrides });
   }
 
-  async function runAction<Result>(id: string, params: Record<string, unknown>, ctx = context()): Promise<Result> {
-    const spec = action(id);
-    try {
-      return (await spec.run(spec.params.parse(params), ctx)) as Result;
-    } finally {
-      await ctx.clients.disposeAll();
-    }
-  }
+  const runAction = <Result>(id: string, params: Record<string, unknown>, ctx = context()): Promise<Result> => runFrigateAction<Result>(id, params, ctx);
 
   /** Extracts an archive with the system's tar and checks every image against the library, byte for byte. */
   async function assertByteExact(archive: string, expected: Map<string, string>): Promise<Record<string, unknown>> {
@@ -113,13 +100,13 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     const health = await runAction<FrigateHealthResult>('frigate.health', { frigate: 'home' });
     assert.equal(health.version, '0.16.0-c2f8de9');
     assert.deepEqual(health.checks.map((check) => [check.check, check.ok]).slice(0, 3), [['version', true], ['auth', true], ['faces', true]]);
-    assert.match(action('frigate.health').render(health), /TLS certificate verification is off for Frigate 'home'/);
+    assert.match(frigateAction('frigate.health').render(health), /TLS certificate verification is off for Frigate 'home'/);
 
     const listed = await runAction<FacesListResult>('frigate.faces.list', { frigate: 'home' });
     assert.deepEqual(listed.people, Object.entries(PEOPLE).map(([name, images]) => ({ name, images })));
     assert.equal(listed.images, 59);
     assert.equal(listed.train, 1);
-    assert.match(action('frigate.faces.list').render(listed), /\| G \| 38 \|[\s\S]*1 recent recognition attempt/);
+    assert.match(frigateAction('frigate.faces.list').render(listed), /\| G \| 38 \|[\s\S]*1 recent recognition attempt/);
   });
 
   it('reports a refused login clearly, and writes nothing', async () => {

@@ -18,7 +18,7 @@ import type { CodeServer } from './codeServer';
 import { launchChromium, openPage, saveScreenshot, startCodeServer, stopCodeServer, stopOnInterrupt, workbenchUrl } from './codeServer';
 import type { SuiteResult } from './protocol';
 import { EXTENSION_HOST_LABEL, RESULT_MARKER } from './protocol';
-import { createSuiteWorkspace, SUITE_ENTRY } from './suiteWorkspace';
+import { createSuiteWorkspace, runSuiteRunner, SUITE_ENTRY } from './suiteWorkspace';
 
 /** From loading the workbench to the suite's exit, which takes ~7 s here; generous for a busy machine. */
 const TIMEOUT_MS = 120_000;
@@ -138,12 +138,4 @@ function printWorkbenchLog(lines: readonly string[]): void {
   if (lines.length > 0) console.error(`\nWorkbench log:\n${lines.map((line) => `  ${line}`).join('\n')}`);
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exitCode = 1;
-  },
-);
+runSuiteRunner(main);

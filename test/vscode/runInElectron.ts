@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTests } from '@vscode/test-electron';
 import { REPO_ROOT, requireFiles } from '../support/paths';
-import { createSuiteWorkspace, SUITE_ENTRY } from './suiteWorkspace';
+import { createSuiteWorkspace, runSuiteRunner, SUITE_ENTRY } from './suiteWorkspace';
 
 /** Error codes of a download that cannot reach the server, as opposed to a failing suite. */
 const OFFLINE = /\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH)\b/;
@@ -47,12 +47,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exitCode = 1;
-  },
-);
+runSuiteRunner(main);

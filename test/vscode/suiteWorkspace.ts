@@ -1,6 +1,7 @@
 /**
  * What every runner of the extension-host suite needs, whichever VS Code it starts (code-server here,
- * a downloaded desktop VS Code with runInElectron.ts): the suite's entry point and its workspace.
+ * a downloaded desktop VS Code with runInElectron.ts): the suite's entry point, its workspace and how
+ * a runner ends.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,4 +20,17 @@ export function createSuiteWorkspace(parent: string): string {
     writeFileSync(join(workspace, name), content);
   }
   return workspace;
+}
+
+/** Runs a suite runner's `main`: its exit code becomes the process's; a broken harness prints why and exits 1. */
+export function runSuiteRunner(main: () => Promise<number>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : String(error));
+      process.exitCode = 1;
+    },
+  );
 }

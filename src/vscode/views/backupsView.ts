@@ -1,13 +1,14 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ArchiveListResult, ListedArchive } from '../../actions/archive/list';
-import type { Inventory, Logger } from '../../core/actions/spec';
+import type { Inventory } from '../../core/actions/spec';
 import { errorMessage } from '../../core/errors';
 import { readBackupLocations, type BackupLocation } from '../../core/locations';
 import { formatAge, formatBytes, formatLocalDateTime } from '../../core/render';
 import { INVENTORY_FILE } from '../../core/paths';
 import { loadRuntime } from '../lazy';
 import type { Services } from '../services';
+import { taggedLogger } from '../services';
 
 export const HAS_LOCATIONS_CONTEXT = 'lifeboat.hasLocations';
 
@@ -269,14 +270,4 @@ function archiveItem({ archive, location }: ArchiveNode): vscode.TreeItem {
 
 function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
-}
-
-/** Action log lines in the extension's log, tagged with the part that ran the action. */
-function taggedLogger(log: vscode.LogOutputChannel, tag: string): Logger {
-  return {
-    debug: (message) => log.debug(`[${tag}] ${message}`),
-    info: (message) => log.info(`[${tag}] ${message}`),
-    warn: (message) => log.warn(`[${tag}] ${message}`),
-    error: (message) => log.error(`[${tag}] ${message}`),
-  };
 }
