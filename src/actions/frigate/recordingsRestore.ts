@@ -22,6 +22,7 @@ import {
   runBulkOnHost,
   stagingFolderIn,
   streamBetween,
+  summarizeRecordings,
   tarProgress,
   TO_POD_LAYOUT,
   type BackupFolder,
@@ -96,10 +97,11 @@ const sizeOf = (recordings: readonly Recording[]) => recordings.reduce((sum, rec
 async function planRestore(params: RecordingsRestoreParams, ctx: ActionContext): Promise<ActionPlan> {
   const { pod, folder, selection } = await survey(params, ctx);
   const missing = selection.copy.length - (params.overwrite ? selection.conflicts.length : 0);
-  const operations: PlannedOperation[] = [
-    { kind: 'read', target: folder.description, items: selection.copy.length, bytes: sizeOf(selection.copy) },
-    { kind: 'create', target: `${pod.description}:${RECORDINGS_DIR}`, items: missing, detail: `${selection.identical} identical recordings already there are skipped` },
-  ];
+  const operations: PlannedOperation[] = [{ kind: 'read', target: folder.description, items: selection.copy.length, bytes: sizeOf(selection.copy), detail: `${selection.identical} identical recordings already in the pod are skipped` }];
+  const differing = new Set(selection.conflicts);
+  for (const camera of summarizeRecordings(selection.copy.filter((recording) => !differing.has(recording)))) {
+    for (const day of camera.days) operations.push({ kind: 'create', target: `${pod.description}:${RECORDINGS_DIR}/${day.date}/*/${camera.camera}`, items: day.files, bytes: day.bytes, detail: `${day.hours} hours` });
+  }
   if (selection.conflicts.length > 0) {
     operations.push(
       params.overwrite
