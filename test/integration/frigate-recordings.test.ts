@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RecordingsBackupResult } from '../../src/actions/frigate/recordingsBackup';
 import type { RecordingsListResult } from '../../src/actions/frigate/recordingsList';
@@ -12,37 +12,12 @@ import { createActionContext } from '../../src/core/actions/context';
 import type { ActionContext, ProgressUpdate } from '../../src/core/actions/spec';
 import { CancelledError } from '../../src/core/errors';
 import { frigateAction, runFrigateAction } from '../support/frigateActions';
+import { filesUnder, inBackupLayout, utcDay } from '../support/recordings';
 import { KubeApiSimulator } from '../testbed/kubeSim';
 import { startSshd, type Sshd } from '../testbed/sshd';
 
 const run = promisify(execFile);
-const DAY_MS = 24 * 60 * 60 * 1000;
-const utcDay = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY_MS).toISOString().slice(0, 10);
 const CAMERAS = ['driveway', 'front_door', 'garden'] as const;
-
-/** Every file under a folder, by its path relative to it, with its contents. */
-async function filesUnder(root: string): Promise<Map<string, Buffer>> {
-  const found = new Map<string, Buffer>();
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      const full = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else found.set(relative(root, full), await readFile(full));
-    }
-  };
-  await walk(root);
-  return found;
-}
-
-/** The pod's `DATE/HH/<camera>/MM.SS.mp4` as the backup's `<camera>/DATE/HH/MM.SS.mp4`. */
-function inBackupLayout(podFiles: ReadonlyMap<string, Buffer>, keep: (camera: string, date: string) => boolean = () => true): Map<string, Buffer> {
-  const mapped = new Map<string, Buffer>();
-  for (const [entry, data] of podFiles) {
-    const [date, hour, camera, file] = entry.split('/') as [string, string, string, string];
-    if (keep(camera, date)) mapped.set(`${camera}/${date}/${hour}/${file}`, data);
-  }
-  return mapped;
-}
 
 describe('Frigate recordings: backup, restore and list against the pod and a real sshd', function () {
   this.timeout(90_000);

@@ -10,8 +10,9 @@
  *   LIFEBOAT_SECRET_FRIGATE_PASSWORD=… LIFEBOAT_SECRET_OFFSITE_SECRET_KEY=S3RVER node out/test/testbed/lab.js LAB_FOLDER
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { addFrigatePod, frigateInventoryLines, sshHostInventoryLines } from './frigateLab';
 import { FrigateSimulator } from './frigateSim';
 import { KubeApiSimulator } from './kubeSim';
 import { S3RVER_CREDENTIALS, startS3rver } from './s3rver';
@@ -61,9 +62,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
 
-  const pod = kube.addPod({ namespace: 'frigate', name: 'frigate-7d9f', labels: { 'app.kubernetes.io/name': 'frigate' }, containers: ['frigate'] });
-  await mkdir(join(pod.root, 'media'), { recursive: true });
-  await symlink(frigate.mediaDir, join(pod.root, 'media', 'frigate'));
+  await addFrigatePod(kube, frigate, 'frigate-7d9f');
   for (const [person, count] of Object.entries(PEOPLE)) {
     for (let index = 1; index <= count; index++) {
       await frigate.addFace(person, `${person}_${1770500000 + index}.webp`, solidWebp({ width: 112, height: 112, padding: randomBytes(500 + index * 37) }));
@@ -74,23 +73,8 @@ async function main(): Promise<void> {
     join(lab, 'lifeboat.yaml'),
     [
       '# The demo lab: local backups, and a Frigate in a Kubernetes cluster (simulators from the test bed).',
-      'clusters:',
-      '  lab:',
-      `    kubeconfig: ${await kube.writeKubeconfig()}`,
-      'frigate:',
-      '  frigate:',
-      `    url: ${frigate.url}`,
-      '    auth: { username: admin, password: secret:frigate_password }',
-      '    # The simulator has a self-signed certificate.',
-      '    tls: { insecure: true }',
-      '    files: { cluster: lab, namespace: frigate, labelSelector: app.kubernetes.io/name=frigate }',
-      'hosts:',
-      '  nas:',
-      `    host: ${sshd.host}`,
-      `    port: ${sshd.port}`,
-      `    user: ${sshd.user}`,
-      `    identityFile: ${sshd.clientKey.privateKeyPath}`,
-      `    knownHosts: ${sshd.knownHostsPath}`,
+      ...(await frigateInventoryLines('lab', kube, frigate)),
+      ...sshHostInventoryLines('nas', sshd),
       'stores:',
       '  offsite:',
       `    endpoint: ${s3.endpoint}`,
