@@ -17,7 +17,7 @@ import { findFrigatePod, frigateEntry, podLocationOf } from './target';
 /** Where Frigate writes its recordings in its container (UTC dates and hours). */
 export const RECORDINGS_DIR = '/media/frigate/recordings';
 /** Staging folders of a transfer under way; a run removes those an earlier run left behind. */
-export const STAGING_PREFIX = '.lifeboat-partial-';
+const STAGING_PREFIX = '.lifeboat-partial-';
 const STDERR_TAIL_CHARS = 2000;
 
 export interface Recording {
@@ -44,18 +44,18 @@ export const hourOf = (recording: Recording): string => `${recording.camera}/${r
 export const backupPathOf = (recording: Recording): string => `${hourOf(recording)}/${recording.file}`;
 export const podPathOf = (recording: Recording): string => `${recording.date}/${recording.hour}/${recording.camera}/${recording.file}`;
 
-export type Layout = 'pod' | 'backup';
+type Layout = 'pod' | 'backup';
 
 /**
  * Lists the recordings under `root` as `path<TAB>size<TAB>mtime` lines; an absent folder lists
  * nothing. Staging folders sit one level deeper than any recording and are not listed.
  */
-export function listCommand(root: string): string[] {
+function listCommand(root: string): string[] {
   return ['sh', '-c', '[ -d "$1" ] || exit 0; cd "$1" && exec find . -mindepth 4 -maxdepth 4 -type f -name "*.mp4" -printf "%P\\t%s\\t%T@\\n"', 'sh', root];
 }
 
 /** The recordings of a listing; anything that is not a recording in the layout's place is left out. */
-export function parseListing(listing: string, layout: Layout): Recording[] {
+function parseListing(listing: string, layout: Layout): Recording[] {
   const pattern = layout === 'pod' ? POD_ENTRY : BACKUP_ENTRY;
   const recordings: Recording[] = [];
   for (const line of listing.split('\n')) {
@@ -112,6 +112,9 @@ const isoDay = z
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a UTC day as YYYY-MM-DD')
   .refine((day) => !Number.isNaN(Date.parse(`${day}T00:00:00Z`)) && new Date(`${day}T00:00:00Z`).toISOString().startsWith(day), 'not a calendar day');
 
+/** A Frigate camera name, as Frigate allows them (and as the recordings folders are named). */
+export const cameraName = z.string().regex(new RegExp(`^${CAMERA}$`), 'a Frigate camera name (letters, digits, _ and -)');
+
 export const dayRangeParams = {
   from: isoDay.optional().describe('First UTC day to include (YYYY-MM-DD); from the oldest when left out.'),
   to: isoDay.optional().describe('Last UTC day to include (YYYY-MM-DD); up to the newest when left out.'),
@@ -135,12 +138,12 @@ interface DayRange {
 }
 
 /** Checks the backup folder fields (`location`, or `host` with `path`) and the day range. */
-export function checkFolderAndRange(params: BackupFolderFields & DayRange, issues: z.RefinementCtx, required = true): void {
+export function checkFolderAndRange(params: BackupFolderFields & DayRange, issues: z.RefinementCtx): void {
   const named = params.location !== undefined;
   const direct = params.host !== undefined || params.path !== undefined;
   if (named && direct) issues.addIssue({ code: 'custom', message: 'give either `location` or `host` and `path`, not both', path: ['location'] });
   else if (direct && (params.host === undefined || params.path === undefined)) issues.addIssue({ code: 'custom', message: '`host` and `path` go together', path: [params.host === undefined ? 'host' : 'path'] });
-  else if (!named && !direct && required) issues.addIssue({ code: 'custom', message: 'give `location` (a location of lifeboat.yaml), or `host` and `path`', path: ['location'] });
+  else if (!named && !direct) issues.addIssue({ code: 'custom', message: 'give `location` (a location of lifeboat.yaml), or `host` and `path`', path: ['location'] });
   if (params.from !== undefined && params.to !== undefined && params.from > params.to) issues.addIssue({ code: 'custom', message: `\`from\` (${params.from}) is after \`to\` (${params.to})`, path: ['from'] });
 }
 

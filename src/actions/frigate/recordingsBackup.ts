@@ -5,6 +5,7 @@ import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import {
   backupFolderParams,
   backupPathOf,
+  cameraName,
   checkFolderAndRange,
   dayRangeParams,
   fileList,
@@ -26,8 +27,6 @@ import {
   type Recording,
 } from './recordings';
 import { frigateInstanceParam } from './target';
-
-const cameraName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'a Frigate camera name (letters, digits, _ and -)');
 
 const recordingsBackupParams = z
   .object({
@@ -93,20 +92,18 @@ function retentionCutoff(retentionDays: number, now: Date): string | undefined {
   return retentionDays === 0 ? undefined : new Date(now.getTime() - retentionDays * DAY_MS).toISOString().slice(0, 10);
 }
 
-const fileKey = (recording: Recording) => backupPathOf(recording);
-
 /**
  * What to copy: every recording within the filters that the target lacks or holds with another size
  * (an hour copied while Frigate was still writing it is completed this way). An hour of which nothing
  * is to be copied is complete on the target and skipped.
  */
-export function selectForBackup(pod: readonly Recording[], target: readonly Recording[], params: RecordingsBackupParams, now: Date): BackupSelection {
+function selectForBackup(pod: readonly Recording[], target: readonly Recording[], params: RecordingsBackupParams, now: Date): BackupSelection {
   const cameras = params.cameras ? new Set(params.cameras) : undefined;
   const cutoff = retentionCutoff(params.retentionDays, now);
-  const onTarget = new Map(target.map((recording) => [fileKey(recording), recording.bytes]));
+  const onTarget = new Map(target.map((recording) => [backupPathOf(recording), recording.bytes]));
   const inScope = pod.filter((recording) => (!cameras || cameras.has(recording.camera)) && inDayRange(recording, params));
   const kept = inScope.filter((recording) => cutoff === undefined || recording.date >= cutoff);
-  const copy = kept.filter((recording) => onTarget.get(fileKey(recording)) !== recording.bytes).sort((a, b) => podPathOf(a).localeCompare(podPathOf(b)));
+  const copy = kept.filter((recording) => onTarget.get(backupPathOf(recording)) !== recording.bytes).sort((a, b) => podPathOf(a).localeCompare(podPathOf(b)));
   const copiedHours = new Set(copy.map(hourOf));
   const days = new Map<string, BackupDay>();
   for (const recording of kept) {
@@ -132,7 +129,7 @@ export function selectForBackup(pod: readonly Recording[], target: readonly Reco
 }
 
 /** Day folders of the target older than the retention, leaving each camera its newest day. */
-export function expiredDays(target: readonly Recording[], params: RecordingsBackupParams, now: Date): ExpiredDay[] {
+function expiredDays(target: readonly Recording[], params: RecordingsBackupParams, now: Date): ExpiredDay[] {
   const cutoff = retentionCutoff(params.retentionDays, now);
   if (cutoff === undefined) return [];
   const cameras = params.cameras ? new Set(params.cameras) : undefined;
@@ -152,8 +149,8 @@ export function expiredDays(target: readonly Recording[], params: RecordingsBack
 
 /** After the run the target holds what it held plus what is copied. */
 function targetAfterCopy(target: readonly Recording[], copy: readonly Recording[]): Recording[] {
-  const byKey = new Map(target.map((recording) => [fileKey(recording), recording]));
-  for (const recording of copy) byKey.set(fileKey(recording), recording);
+  const byKey = new Map(target.map((recording) => [backupPathOf(recording), recording]));
+  for (const recording of copy) byKey.set(backupPathOf(recording), recording);
   return [...byKey.values()];
 }
 

@@ -4,6 +4,7 @@ import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import {
   backupFolderParams,
   backupPathOf,
+  cameraName,
   checkFolderAndRange,
   dayRangeParams,
   fileList,
@@ -30,7 +31,7 @@ const recordingsRestoreParams = z
   .object({
     frigate: frigateInstanceParam,
     ...backupFolderParams,
-    camera: z.string().regex(/^[A-Za-z0-9_-]+$/, 'a Frigate camera name (letters, digits, _ and -)').optional().describe('The one camera to restore; all when left out.'),
+    camera: cameraName.optional().describe('The one camera to restore; all when left out.'),
     ...dayRangeParams,
     overwrite: z.boolean().default(false).describe('Replace recordings the pod holds with another size or time than the backup (listed in the plan); by default they are kept and reported.'),
   })
@@ -61,7 +62,7 @@ interface RestoreSelection {
 }
 
 /** Compares the backup (within the filters) with the pod by size and modification time, which tar carries over both ways. */
-export function selectForRestore(backup: readonly Recording[], pod: readonly Recording[], params: RecordingsRestoreParams): RestoreSelection {
+function selectForRestore(backup: readonly Recording[], pod: readonly Recording[], params: RecordingsRestoreParams): RestoreSelection {
   const inPod = new Map(pod.map((recording) => [backupPathOf(recording), recording]));
   const wanted = backup.filter((recording) => (params.camera === undefined || recording.camera === params.camera) && inDayRange(recording, params));
   const missing: Recording[] = [];
