@@ -59,13 +59,14 @@ describe('Frigate recordings: backup, restore and list against the pod and a rea
     await writeFile(join(dir, file), randomBytes(bytes));
   }
 
-  /** Runs an action and stops it (abort, or `interrupt`) once this many bytes went through. */
+  /** Runs an action and stops it (abort, or `interrupt`) once this many bytes of its stream went through. */
   async function interrupted<Result>(id: string, params: Record<string, unknown>, afterBytes: number, interrupt?: () => Promise<void>): Promise<Result> {
     const controller = new AbortController();
     let fired = false;
     const progress = {
       report(update: ProgressUpdate) {
-        if (fired || (update.bytes ?? 0) < afterBytes) return;
+        // Only mid-stream: the final report comes when the stream has ended and the hours are being moved into place.
+        if (fired || (update.bytes ?? 0) < afterBytes || (update.bytes ?? 0) >= (update.totalBytes ?? 0)) return;
         fired = true;
         if (interrupt) void interrupt();
         else controller.abort();
