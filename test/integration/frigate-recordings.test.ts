@@ -200,6 +200,13 @@ describe('Frigate recordings: backup, restore and list against the pod and a rea
       assert.deepEqual(await readdir(path), ['yard']);
       assert.deepEqual(await filesUnder(path), inBackupLayout(await filesUnder(recordingsDir), (camera) => camera === 'yard'));
     });
+    it('a cancelled restore leaves no partial hour in the pod, and no staging folder', async () => {
+      await rm(join(recordingsDir, bigDay), { recursive: true });
+      const path = join(sshd.remoteDir, 'dropped');
+      await assert.rejects(interrupted('frigate.recordings.restore', { frigate: 'home', host: 'nas', path, camera: 'yard' }, 8 * 1024 * 1024), CancelledError);
+      assert.ok(!(await readdir(recordingsDir)).includes(bigDay), 'no hour of yard under its final name');
+      assert.deepEqual((await readdir(recordingsDir)).filter((name) => name.startsWith('.')), [], 'the staging folder is removed');
+    });
   });
 
   describe('restore', () => {
