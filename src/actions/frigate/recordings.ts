@@ -229,6 +229,20 @@ export async function listPod(target: FrigatePod, signal: AbortSignal): Promise<
   return parseListing(await target.kube.execText({ ...target.ref, command: listCommand(RECORDINGS_DIR), signal }), 'pod');
 }
 
+/** Both sides of a backup or restore, each listed with one `find`. */
+export interface BothSides {
+  pod: FrigatePod;
+  folder: BackupFolder;
+  inPod: Recording[];
+  inBackup: Recording[];
+}
+
+export async function listBothSides(frigate: string, where: BackupFolderFields, ctx: ActionContext): Promise<BothSides> {
+  const [pod, folder] = await Promise.all([openFrigatePod(frigate, ctx), openBackupFolder(where, ctx)]);
+  const [inPod, inBackup] = await Promise.all([listPod(pod, ctx.signal), listBackupFolder(folder, ctx.signal)]);
+  return { pod, folder, inPod, inBackup };
+}
+
 // Summaries --------------------------------------------------------------------------------------------
 
 export interface RecordingsDay {

@@ -11,10 +11,8 @@ import {
   fileList,
   hourOf,
   inDayRange,
+  listBothSides,
   listBackupFolder,
-  listPod,
-  openBackupFolder,
-  openFrigatePod,
   podPathOf,
   RECORDINGS_DIR,
   requireArrived,
@@ -155,8 +153,7 @@ function targetAfterCopy(target: readonly Recording[], copy: readonly Recording[
 }
 
 async function survey(params: RecordingsBackupParams, ctx: ActionContext): Promise<{ pod: FrigatePod; folder: BackupFolder; podRecordings: Recording[]; targetRecordings: Recording[] }> {
-  const [pod, folder] = await Promise.all([openFrigatePod(params.frigate, ctx), openBackupFolder(params, ctx)]);
-  const [podRecordings, targetRecordings] = await Promise.all([listPod(pod, ctx.signal), listBackupFolder(folder, ctx.signal)]);
+  const { pod, folder, inPod: podRecordings, inBackup: targetRecordings } = await listBothSides(params.frigate, params, ctx);
   const missing = (params.cameras ?? []).filter((camera) => !podRecordings.some((recording) => recording.camera === camera));
   if (missing.length > 0) {
     const present = [...new Set(podRecordings.map((recording) => recording.camera))].sort();

@@ -9,10 +9,8 @@ import {
   dayRangeParams,
   fileList,
   inDayRange,
-  listBackupFolder,
+  listBothSides,
   listPod,
-  openBackupFolder,
-  openFrigatePod,
   podPathOf,
   RECORDINGS_DIR,
   requireArrived,
@@ -79,8 +77,7 @@ function selectForRestore(backup: readonly Recording[], pod: readonly Recording[
 }
 
 async function survey(params: RecordingsRestoreParams, ctx: ActionContext): Promise<{ pod: FrigatePod; folder: BackupFolder; selection: RestoreSelection }> {
-  const [pod, folder] = await Promise.all([openFrigatePod(params.frigate, ctx), openBackupFolder(params, ctx)]);
-  const [backup, present] = await Promise.all([listBackupFolder(folder, ctx.signal), listPod(pod, ctx.signal)]);
+  const { pod, folder, inPod: present, inBackup: backup } = await listBothSides(params.frigate, params, ctx);
   if (params.camera !== undefined && !backup.some((recording) => recording.camera === params.camera)) {
     const cameras = [...new Set(backup.map((recording) => recording.camera))].sort();
     throw new Error(`\`camera\`: no recordings of '${params.camera}' in ${folder.description}; cameras there: ${cameras.join(', ') || 'none'}`);
