@@ -14,7 +14,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import type { KubeClient } from '../src/clients/kube';
@@ -51,13 +51,29 @@ async function runChild(jobJson: string): Promise<void> {
   const { KubeClient } = await import('../src/clients/kube');
   // Connecting is part of the time, as it is for the baselines.
   const started = performance.now();
-  const kube = await KubeClient.connect({ kubeconfig: job.kubeconfig });
-  const ssh = await connectChildSsh(job.ssh);
+  const [kube, ssh] = await Promise.all([KubeClient.connect({ kubeconfig: job.kubeconfig }), connectChildSsh(job.ssh)]);
   await backUpRecordings(kube, ssh, job.remoteDirectory);
   const ms = performance.now() - started;
   ssh.dispose();
   kube.dispose();
-  process.stdout.write(`${JSON.stringify({ ms, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
+  const cpu = await processCpuSeconds();
+  const report: ChildReport = { ms, maxRssKiB: process.resourceUsage().maxRSS, nodeCpuSeconds: cpu.own, sshCpuSeconds: cpu.children };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+interface ChildReport {
+  ms: number;
+  maxRssKiB: number;
+  nodeCpuSeconds: number;
+  /** The system `ssh` it ran (a child it has waited for). */
+  sshCpuSeconds: number;
+}
+
+/** CPU seconds of this process and, apart, of the children it has waited for (Linux `/proc`, clock ticks of 1/100 s). */
+async function processCpuSeconds(): Promise<{ own: number; children: number }> {
+  const fields = ((await readFile('/proc/self/stat', 'utf8')).split(') ')[1] ?? '').split(' ').map(Number);
+  const ticks = (first: number) => ((fields[first] ?? 0) + (fields[first + 1] ?? 0)) / 100;
+  return { own: ticks(11), children: ticks(13) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -66,7 +82,19 @@ async function runChild(jobJson: string): Promise<void> {
 interface Measurement {
   label: string;
   ms: number;
-  maxRssKiB?: number;
+  child?: ChildReport;
+  /** CPU seconds on the sending side of the SSH connection: the simulator (this process) and every program it ran or waited for. */
+  cpuSeconds?: number;
+  /** Of those, the simulator's own. */
+  simulatorCpuSeconds?: number;
+}
+
+/** Adds the CPU the measurement took on the sending side: this process's (the simulator) and its children's. */
+async function withCpu(measure: () => Promise<Measurement>): Promise<Measurement> {
+  const before = await processCpuSeconds();
+  const measurement = await measure();
+  const after = await processCpuSeconds();
+  return { ...measurement, simulatorCpuSeconds: after.own - before.own, cpuSeconds: after.own + after.children - before.own - before.children };
 }
 
 /** A deterministic sequence in [0, 1), so every run lays out the same tree. */
@@ -152,9 +180,10 @@ async function timeShell(label: string, script: string): Promise<Measurement> {
 }
 
 async function timeLifeboat(label: string, job: ChildJob): Promise<Measurement> {
-  const output = await runProcess(process.execPath, [__filename, '--child', JSON.stringify(job)], { ...process.env, SSH_AUTH_SOCK: '' });
-  const report = JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as { ms: number; maxRssKiB: number };
-  return { label, ms: report.ms, maxRssKiB: report.maxRssKiB };
+  // Node's own flags carry over, so `node --cpu-prof out/bench/recordings.js` profiles the child too.
+  const output = await runProcess(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify(job)], { ...process.env, SSH_AUTH_SOCK: '' });
+  const child = JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as ChildReport;
+  return { label, ms: child.ms, child };
 }
 
 const RUNS = Math.max(1, Number(process.env.LIFEBOAT_BENCH_RECORDINGS_RUNS ?? 1));
@@ -164,7 +193,7 @@ async function fastest(target: string, expected: Map<string, number>, measure: (
   let best: Measurement | undefined;
   for (let run = 0; run < RUNS; run++) {
     await rm(target, { recursive: true, force: true });
-    const measurement = await measure();
+    const measurement = await withCpu(measure);
     await verifyTree(measurement.label, target, expected);
     if (!best || measurement.ms < best.ms) best = measurement;
   }
@@ -213,17 +242,24 @@ async function main(): Promise<void> {
     rows.push(lifeboat);
 
     const table = [
-      '| pipeline | time | throughput | ratio vs baseline | peak RSS |',
-      '| --- | --- | --- | --- | --- |',
+      '| pipeline | time | throughput | ratio vs baseline | peak RSS | CPU, sending side |',
+      '| --- | --- | --- | --- | --- | --- |',
       ...rows.map((row) => {
-        const rss = row.maxRssKiB === undefined ? '—' : `${(row.maxRssKiB / 1024).toFixed(0)} MiB`;
-        return `| ${row.label} | ${(row.ms / 1000).toFixed(1)} s | ${(bytes / MIB / (row.ms / 1000)).toFixed(0)} MiB/s | ${(baseline.ms / row.ms).toFixed(2)} | ${rss} |`;
+        const rss = row.child ? `${(row.child.maxRssKiB / 1024).toFixed(0)} MiB` : '—';
+        return `| ${row.label} | ${(row.ms / 1000).toFixed(1)} s | ${(bytes / MIB / (row.ms / 1000)).toFixed(0)} MiB/s | ${(baseline.ms / row.ms).toFixed(2)} | ${rss} | ${row.cpuSeconds?.toFixed(1) ?? '—'} s |`;
       }),
     ];
     console.log(`\n${table.join('\n')}\n`);
     const ratio = baseline.ms / lifeboat.ms;
-    const rssMib = (lifeboat.maxRssKiB ?? 0) / 1024;
+    const rssMib = (lifeboat.child?.maxRssKiB ?? 0) / 1024;
     console.log(`Lifeboat vs baseline: ${ratio.toFixed(2)}× (target ≥ ${THROUGHPUT_TARGET}×: ${ratio >= THROUGHPUT_TARGET ? 'met' : 'NOT met'}); peak RSS ${rssMib.toFixed(0)} MiB (target ≤ ${RSS_TARGET_MIB} MiB: ${rssMib <= RSS_TARGET_MIB ? 'met' : 'NOT met'})`);
+    const { child, simulatorCpuSeconds = 0, cpuSeconds = 0 } = lifeboat;
+    if (child) {
+      // On this machine the simulated cluster shares the cores with everything else; on a real one it does not.
+      const inPod = cpuSeconds - simulatorCpuSeconds - child.nodeCpuSeconds - child.sshCpuSeconds;
+      const parts = [`Lifeboat's Node process ${child.nodeCpuSeconds.toFixed(1)} s`, `its ssh ${child.sshCpuSeconds.toFixed(1)} s`, `API server simulator ${simulatorCpuSeconds.toFixed(1)} s`, `tar in the pod ${inPod.toFixed(1)} s`];
+      console.log(`Lifeboat's sending-side CPU: ${parts.join(', ')}`);
+    }
     if (!kubectl) console.log('kubectl is not installed: the seed pipeline `kubectl exec … | ssh …` was not measured.');
     const load = (figures: number[]) => figures.map((figure) => figure.toFixed(2)).join(' ');
     console.log(`every target tree verified (${expected.size} files, ${bytes} bytes); fastest of ${RUNS} run(s) each; load average ${load(loadBefore)} before, ${load(loadavg())} after; Node ${process.version}`);
