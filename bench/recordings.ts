@@ -11,6 +11,9 @@
  * With kubectl installed, also the seed's pipeline `kubectl exec … -- tar c | ssh host 'tar x'`.
  * Lifeboat runs in a child Node process (this compiled file with `--child`), so its peak RSS is its
  * own, not the simulator's. Every target tree is checked against the source: every file, by size.
+ * On a machine with few cores the simulated cluster (the API server and the pod's `tar`) takes CPU
+ * from the same cores as the pipeline, which a real cluster does not: the sending-side CPU split
+ * printed at the end shows how much.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';

@@ -2,7 +2,8 @@
  * A Kubernetes API server simulator (no real API server can run on these machines): HTTPS with a
  * per-run self-signed certificate on 127.0.0.1 and a free port, Bearer-token auth (also on websocket
  * upgrades), pods listed by label selector, exec over websockets with the v5 channel protocol running
- * the real command in the pod's sandbox folder, and the custom objects of kubeSimObjects.ts.
+ * the real command in the pod's sandbox folder, the custom objects of kubeSimObjects.ts, and the
+ * discovery documents kubectl reads first (so `kubectl exec` works against it too).
  *
  * A pod's filesystem is its sandbox folder: the command runs there, and every argument that is an
  * absolute path is resolved inside it (`tar cf - -C /media/frigate/clips/faces .` reads
