@@ -57,10 +57,11 @@ describe('Frigate faces: faults of the backup host, the network and the archive'
 
   const hostFolder = () => join(sshd.remoteDir, 'frigate-faces');
 
-  function inventory(): Inventory {
+  function inventory({ frigateTimeoutSeconds }: { frigateTimeoutSeconds?: number } = {}): Inventory {
     const host = { host: sshd.host, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath };
+    const files = { cluster: 'k3s', namespace: 'frigate', labelSelector: 'app.kubernetes.io/name=frigate' };
     return {
-      frigate: { home: { url: frigate.url, auth: { username: 'admin', password: 'secret:frigate_password' }, tls: { insecure: true }, files: { cluster: 'k3s', namespace: 'frigate', labelSelector: 'app.kubernetes.io/name=frigate' } } },
+      frigate: { home: { url: frigate.url, auth: { username: 'admin', password: 'secret:frigate_password' }, tls: { insecure: true }, files, ...(frigateTimeoutSeconds ? { timeoutSeconds: frigateTimeoutSeconds } : {}) } },
       clusters: { k3s: { kubeconfig } },
       hosts: { piglet: { ...host, port: sshd.port, knownHosts: sshd.knownHostsPath }, 'piglet-flaky': { ...host, port: proxy.port, knownHosts: proxyKnownHosts } },
       stores: { garage: { endpoint: s3.endpoint, region: 'us-east-1', bucket: 'backups', credentials: { accessKeyId: S3RVER_CREDENTIALS.accessKeyId, secretAccessKey: 'secret:s3_secret' } } },
@@ -168,6 +169,17 @@ describe('Frigate faces: faults of the backup host, the network and the archive'
     assert.equal(stdout.split('\n').filter((entry) => entry.endsWith('.webp')).length, IMAGES);
     // keep: 2 counts the new archive: the older of the two earlier ones goes.
     assert.deepEqual(result.deleted.map((archive) => archive.name), [EARLIER_ARCHIVES[0]]);
+  });
+
+  it('with a timeout, fails clearly on an image Frigate does not send in time, and leaves the host as it was', async () => {
+    const before = await snapshot(hostFolder());
+    // Slower than the timeout on every attempt the client makes.
+    frigate.injectFault({ kind: 'slow', delayMs: 3000, path: /^\/clips\/faces\/Asha\/Asha-1700000007\.webp$/, times: 4 });
+    await assert.rejects(
+      runAction('frigate.faces.backup', { frigate: 'home', location: 'piglet' }, context({ inventory: inventory({ frigateTimeoutSeconds: 0.5 }) })),
+      /Frigate 'home' .* did not answer GET \/clips\/faces\/Asha\/Asha-1700000007\.webp within 500 ms/,
+    );
+    assert.deepEqual(await snapshot(hostFolder()), before);
   });
 
   it('refuses a truncated archive on an SSH host or in an S3 store before anything in the pod is deleted', async () => {
