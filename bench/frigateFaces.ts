@@ -12,8 +12,9 @@
  *   and a sequential `curl -F` loop (create each person, register each image). The library is wiped
  *   before each restore, so both do the same work.
  * Both sides talk to the authenticated HTTPS port, as the seed's scripts do. The simulator answers as
- * fast as it can: the contract gives no per-request processing time to add. Lifeboat's side runs in this
- * process, beside the simulator, so it shares one event loop with it; the shell side does not.
+ * fast as it can: the contract gives no per-request processing time to add. Lifeboat's side runs in a
+ * child Node process (this compiled file with `--child`), as the shell side's `curl`s run apart from the
+ * simulator, which lives in this process; its time includes the child's start.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +23,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FacesBackupResult } from '../src/actions/frigate/backup';
 import type { FacesRestoreResult } from '../src/actions/frigate/restore';
+import type { Inventory } from '../src/core/actions/spec';
 import type { FrigateSimulator } from '../test/testbed/frigateSim';
 import type { Sshd } from '../test/testbed/sshd';
 import { runEntryPoint } from './entryPoint';
@@ -133,6 +135,36 @@ async function seedRestore(sim: FrigateSimulator, sshd: Sshd, work: string, env:
   return { ms, counts: await libraryCounts(sim) };
 }
 
+/** Child side: one action of ours against the inventory given as JSON, then a JSON report on the last line. */
+async function runChild(id: string, paramsJson: string, inventoryJson: string): Promise<void> {
+  const { createActionContext } = await import('../src/core/actions/context');
+  const { runFrigateAction } = await import('../test/support/frigateActions');
+  const ctx = createActionContext({ workspaceDir: process.cwd(), inventory: JSON.parse(inventoryJson) as Inventory });
+  const result = await runFrigateAction<FacesBackupResult | FacesRestoreResult>(id, JSON.parse(paramsJson) as Record<string, unknown>, ctx);
+  const counts = 'images' in result ? Object.fromEntries(result.people.map((person) => [person.name, person.images])) : {};
+  process.stdout.write(`${JSON.stringify({ counts, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
+}
+
+/** Runs one action in a child process, without blocking the simulator in this one. */
+function timeChild(id: string, params: Record<string, unknown>, inventory: Inventory, cwd: string): Promise<Measurement & { maxRssKiB: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [__filename, '--child', id, JSON.stringify(params), JSON.stringify(inventory)], {
+      cwd,
+      env: { ...process.env, LIFEBOAT_SECRET_FRIGATE_PASSWORD: FRIGATE_PASSWORD },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      if (code !== 0) return reject(new Error(`${id} exited with ${code}`));
+      const report = JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as { counts: Counts; maxRssKiB: number };
+      resolve({ ms, ...report });
+    });
+  });
+}
+
 function row(label: string, measurement: Measurement, baseline: Measurement): string {
   return `| ${label} | ${(measurement.ms / 1000).toFixed(2)} s | ${(baseline.ms / measurement.ms).toFixed(1)}× |`;
 }
@@ -142,13 +174,7 @@ function sameCounts(a: Counts, b: Counts): boolean {
 }
 
 async function main(): Promise<void> {
-  const [{ FrigateSimulator }, { startSshd }, { solidWebp }, { createActionContext, environmentSecrets }, { runFrigateAction }] = await Promise.all([
-    import('../test/testbed/frigateSim'),
-    import('../test/testbed/sshd'),
-    import('../test/testbed/webp'),
-    import('../src/core/actions/context'),
-    import('../test/support/frigateActions'),
-  ]);
+  const [{ FrigateSimulator }, { startSshd }, { solidWebp }] = await Promise.all([import('../test/testbed/frigateSim'), import('../test/testbed/sshd'), import('../test/testbed/webp')]);
   const [sim, sshd] = await Promise.all([FrigateSimulator.start({ users: { admin: { password: FRIGATE_PASSWORD, role: 'admin' } } }), startSshd()]);
   const work = await mkdtemp(path.join(tmpdir(), 'lifeboat-bench-faces-'));
   try {
@@ -165,16 +191,11 @@ async function main(): Promise<void> {
     const expected: Counts = { ...INCIDENT_LIBRARY };
     const images = Object.values(INCIDENT_LIBRARY).reduce((sum, count) => sum + count, 0);
 
-    const ctx = () =>
-      createActionContext({
-        workspaceDir: work,
-        inventory: {
-          frigate: { home: { url: sim.url, auth: { username: 'admin', password: 'secret:frigate_password' }, tls: { insecure: true } } },
-          hosts: { piglet: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
-          locations: { piglet: { host: 'piglet', path: path.join(sshd.remoteDir, 'frigate-backups') } },
-        },
-        secrets: environmentSecrets({ LIFEBOAT_SECRET_FRIGATE_PASSWORD: FRIGATE_PASSWORD }),
-      });
+    const inventory: Inventory = {
+      frigate: { home: { url: sim.url, auth: { username: 'admin', password: 'secret:frigate_password' }, tls: { insecure: true } } },
+      hosts: { piglet: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
+      locations: { piglet: { host: 'piglet', path: path.join(sshd.remoteDir, 'frigate-backups') } },
+    };
     const env = { FRIGATE_URL: sim.url, FRIGATE_TOKEN: sim.token('admin') };
     const curlVersion = (await bash('curl --version', env)).split('\n')[0] ?? 'curl';
 
@@ -182,12 +203,11 @@ async function main(): Promise<void> {
     console.log('simulator processing delay per request: none (EXTERNAL-SYSTEMS.md §1 gives no figure)');
 
     const seedBackupRun = await seedBackup(sim, sshd, work, env);
-    const ours = await timed(() => runFrigateAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', location: 'piglet' }, ctx()));
-    const oursBackup: Measurement = { ms: ours.ms, counts: Object.fromEntries(ours.result.people.map((person) => [person.name, person.images])) };
+    const oursBackup = await timeChild('frigate.faces.backup', { frigate: 'home', location: 'piglet' }, inventory, work);
 
     await wipePeople(sim);
-    const oursRestoreRun = await timed(() => runFrigateAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', location: 'piglet', method: 'api' }, ctx()));
-    const oursRestore: Measurement = { ms: oursRestoreRun.ms, counts: await libraryCounts(sim) };
+    const oursRestoreRun = await timeChild('frigate.faces.restore', { frigate: 'home', location: 'piglet', method: 'api' }, inventory, work);
+    const oursRestore = { ...oursRestoreRun, counts: await libraryCounts(sim) };
     await wipePeople(sim);
     const seedRestoreRun = await seedRestore(sim, sshd, work, env);
 
@@ -207,9 +227,9 @@ async function main(): Promise<void> {
         '| measurement | time | ratio vs seed |',
         '| --- | --- | --- |',
         row('backup, seed: curl per image, tar czf, scp', seedBackupRun, seedBackupRun),
-        row('backup, Lifeboat frigate.faces.backup → SSH location', oursBackup, seedBackupRun),
+        row(`backup, Lifeboat frigate.faces.backup → SSH location (peak RSS ${(oursBackup.maxRssKiB / 1024).toFixed(0)} MiB)`, oursBackup, seedBackupRun),
         row('restore (api), seed: scp, tar xzf, sequential curl -F', seedRestoreRun, seedRestoreRun),
-        row('restore (api), Lifeboat frigate.faces.restore', oursRestore, seedRestoreRun),
+        row(`restore (api), Lifeboat frigate.faces.restore (peak RSS ${(oursRestore.maxRssKiB / 1024).toFixed(0)} MiB)`, oursRestore, seedRestoreRun),
         '',
       ].join('\n'),
     );
@@ -222,4 +242,10 @@ async function main(): Promise<void> {
   }
 }
 
-runEntryPoint(main);
+const childIndex = process.argv.indexOf('--child');
+if (childIndex >= 0) {
+  const [id = '', params = '{}', inventory = '{}'] = process.argv.slice(childIndex + 1);
+  runEntryPoint(() => runChild(id, params, inventory));
+} else {
+  runEntryPoint(main);
+}

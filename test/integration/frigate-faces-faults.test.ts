@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, writeFile, copyFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual, promisify } from 'node:util';
@@ -13,6 +13,7 @@ import { CancelledError } from '../../src/core/errors';
 import { runFrigateAction } from '../support/frigateActions';
 import { startTcpFaultProxy, type TcpFaultProxy } from '../testbed/faultProxy';
 import { FrigateSimulator } from '../testbed/frigateSim';
+import { runFrigateInPod } from '../testbed/frigatePod';
 import { KubeApiSimulator } from '../testbed/kubeSim';
 import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../testbed/s3rver';
 import { startSshd, type Sshd } from '../testbed/sshd';
@@ -95,9 +96,7 @@ describe('Frigate faces: faults of the backup host, the network and the archive'
     proxy = await startTcpFaultProxy(sshd.port);
     proxyKnownHosts = join(sshd.dir, 'known_hosts_proxy');
     await writeFile(proxyKnownHosts, `${sshd.knownHostsLine.replace(`:${sshd.port} `, `:${proxy.port} `)}\n`);
-    const pod = kube.addPod({ namespace: 'frigate', name: 'frigate-7d9f', labels: { 'app.kubernetes.io/name': 'frigate' }, containers: ['frigate'] });
-    await mkdir(join(pod.root, 'media'), { recursive: true });
-    await symlink(frigate.mediaDir, join(pod.root, 'media', 'frigate'));
+    await runFrigateInPod(kube, frigate);
     kubeconfig = await kube.writeKubeconfig();
     for (const [person, count] of Object.entries(PEOPLE)) {
       for (let index = 1; index <= count; index++) {
