@@ -87,7 +87,7 @@ function sshArgs(sshd: Sshd): string {
 }
 
 /** The seed's backup: list the library, one `curl` per image, then `tar czf` and `scp` to the host. */
-async function seedBackup(sim: FrigateSimulator, sshd: Sshd, work: string, env: Record<string, string>): Promise<Measurement> {
+async function seedBackup(sshd: Sshd, work: string, env: Record<string, string>): Promise<Measurement> {
   const staging = path.join(work, 'seed-backup');
   const archive = path.join(work, 'frigate-faces-seed.tar.gz');
   const remote = path.join(sshd.remoteDir, 'seed');
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
     console.log(`Frigate faces, ${images} images (${(imageBytes / 1024 / 1024).toFixed(1)} MiB) of ${Object.keys(INCIDENT_LIBRARY).length} people plus ${TRAIN_IMAGES} in train, simulator over HTTPS, real sshd on loopback; ${curlVersion}`);
     console.log('simulator processing delay per request: none (EXTERNAL-SYSTEMS.md §1 gives no figure)');
 
-    const seedBackupRun = await seedBackup(sim, sshd, work, env);
+    const seedBackupRun = await seedBackup(sshd, work, env);
     const oursBackup = await timeChild('frigate.faces.backup', { frigate: 'home', location: 'piglet' }, inventory, work);
 
     await wipePeople(sim);
