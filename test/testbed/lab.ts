@@ -10,9 +10,10 @@
  *   LIFEBOAT_SECRET_FRIGATE_PASSWORD=… LIFEBOAT_SECRET_OFFSITE_SECRET_KEY=S3RVER node out/test/testbed/lab.js LAB_FOLDER
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FrigateSimulator } from './frigateSim';
+import { runFrigateInPod } from './frigatePod';
 import { KubeApiSimulator } from './kubeSim';
 import { S3RVER_CREDENTIALS, startS3rver } from './s3rver';
 import { startSshd } from './sshd';
@@ -40,9 +41,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
 
-  const pod = kube.addPod({ namespace: 'frigate', name: 'frigate-7d9f', labels: { 'app.kubernetes.io/name': 'frigate' }, containers: ['frigate'] });
-  await mkdir(join(pod.root, 'media'), { recursive: true });
-  await symlink(frigate.mediaDir, join(pod.root, 'media', 'frigate'));
+  await runFrigateInPod(kube, frigate);
   for (const [person, count] of Object.entries(PEOPLE)) {
     for (let index = 1; index <= count; index++) {
       await frigate.addFace(person, `${person}_${1770500000 + index}.webp`, solidWebp({ width: 112, height: 112, padding: randomBytes(500 + index * 37) }));
