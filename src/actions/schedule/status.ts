@@ -23,7 +23,7 @@ const statusParams = z
   .strict()
   .refine((params) => (params.runbook === undefined) === (params.workspace === undefined), { message: 'give runbook and workspace together, or neither to report every scheduled runbook', path: ['runbook'] });
 
-export type ScheduleState = 'ok' | 'stale' | 'failed' | 'not installed';
+export type ScheduleState = 'ok' | 'stale' | 'failed' | 'never ran' | 'not installed';
 
 export interface ScheduledRunStatus {
   /** The runbook's path on the host. */
@@ -83,7 +83,7 @@ async function statusOf(connection: SshConnection, subject: Subject, logFileGive
   const due = previousDueTime(parseCronExpression(subject.line.schedule), new Date(now.getTime() - graceMinutes * 60_000));
   if (due) status.dueSince = due.toISOString();
   status.stale = due !== undefined && (!lastSuccess || lastSuccess.endedAt < due);
-  status.state = lastRun && lastRun.outcome !== 'succeeded' ? 'failed' : status.stale ? 'stale' : 'ok';
+  status.state = !lastRun ? 'never ran' : lastRun.outcome !== 'succeeded' ? 'failed' : status.stale ? 'stale' : 'ok';
   return status;
 }
 
