@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { scheduleActions } from '../../src/actions/schedule';
@@ -12,6 +12,7 @@ import type { ActionContext, ActionSpec } from '../../src/core/actions/spec';
 import { Redactor } from '../../src/core/redact';
 import { RunRecorder } from '../../src/core/runner/records';
 import { lifeboat } from '../support/cli';
+import { runAsCron } from '../support/cron';
 import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
 import type { Sshd } from '../testbed/sshd';
 import { startSshd } from '../testbed/sshd';
@@ -41,35 +42,6 @@ async function setCrontab(text: string | undefined): Promise<void> {
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`crontab - exited with ${code}: ${stderr}`))));
     child.stdin.end(text);
-  });
-}
-
-/**
- * The command Debian's cron hands to `/bin/sh -c` for a crontab line: the text after the five time
- * fields, `\%` and `\\` un-escaped, cut at the first bare `%` (do_command.c).
- */
-function commandAsCronRunsIt(line: string): string {
-  const text = line.replace(/^(\S+\s+){5}/, '');
-  let command = '';
-  for (let index = 0; index < text.length; index++) {
-    const character = text[index];
-    if (character === '\\' && (text[index + 1] === '%' || text[index + 1] === '\\')) command += text[++index];
-    else if (character === '%') break;
-    else command += character;
-  }
-  return command;
-}
-
-/** Runs a crontab line's command with the environment cron gives a job. */
-async function runAsCron(line: string): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', commandAsCronRunsIt(line)], {
-      cwd: homedir(),
-      env: { PATH: '/usr/bin:/bin', HOME: homedir(), SHELL: '/bin/sh', LOGNAME: userInfo().username },
-      stdio: 'ignore',
-    });
-    child.on('error', reject);
-    child.on('close', resolve);
   });
 }
 
