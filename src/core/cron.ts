@@ -124,20 +124,25 @@ function fieldValue(rule: FieldRule, text: string, fail: (reason: string) => nev
 
 /** How far back a schedule is searched: long enough for `29 2` (leap days) with room to spare. */
 const SEARCH_DAYS = 8 * 366;
+const MINUTE_MS = 60_000;
 
-/** The latest minute at or before `now` (local time) at which the schedule was due; undefined if none in eight years. */
-export function previousDueTime(schedule: CronSchedule, now: Date): Date | undefined {
+/**
+ * The latest minute at or before `now` at which the schedule was due, on the wall clock of a host
+ * `utcOffsetMinutes` ahead of UTC (this machine's offset unless given: cron reads its expressions in
+ * the host's local time); undefined when there is none in eight years.
+ */
+export function previousDueTime(schedule: CronSchedule, now: Date, utcOffsetMinutes = -now.getTimezoneOffset()): Date | undefined {
+  // The host's wall clock, read through the UTC getters.
+  const wall = new Date(now.getTime() + utcOffsetMinutes * MINUTE_MS);
   const latestMinutes = [...schedule.minutes].sort((a, b) => b - a);
   const latestHours = [...schedule.hours].sort((a, b) => b - a);
   for (let back = 0; back <= SEARCH_DAYS; back++) {
-    const day = new Date(now.getFullYear(), now.getMonth(), now.getDate() - back);
+    const day = new Date(Date.UTC(wall.getUTCFullYear(), wall.getUTCMonth(), wall.getUTCDate() - back));
     if (!dayMatches(schedule, day)) continue;
     for (const hour of latestHours) {
       for (const minute of latestMinutes) {
-        const due = new Date(day.getFullYear(), day.getMonth(), day.getDate(), hour, minute);
-        // A local time skipped by a daylight-saving change comes back as another hour: not a due time.
-        if (due.getHours() !== hour || due.getMinutes() !== minute) continue;
-        if (due.getTime() <= now.getTime()) return due;
+        const due = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), hour, minute);
+        if (due <= wall.getTime()) return new Date(due - utcOffsetMinutes * MINUTE_MS);
       }
     }
   }
@@ -145,8 +150,8 @@ export function previousDueTime(schedule: CronSchedule, now: Date): Date | undef
 }
 
 function dayMatches(schedule: CronSchedule, day: Date): boolean {
-  if (!schedule.months.has(day.getMonth() + 1)) return false;
-  const byMonthDay = schedule.daysOfMonth.has(day.getDate());
-  const byWeekday = schedule.daysOfWeek.has(day.getDay());
+  if (!schedule.months.has(day.getUTCMonth() + 1)) return false;
+  const byMonthDay = schedule.daysOfMonth.has(day.getUTCDate());
+  const byWeekday = schedule.daysOfWeek.has(day.getUTCDay());
   return schedule.eitherDay ? byMonthDay || byWeekday : byMonthDay && byWeekday;
 }

@@ -73,6 +73,15 @@ describe('cron expressions', () => {
       assert.deepEqual(previousDueTime(parseCronExpression('0 0 29 feb *'), at(2026, 2, 8)), at(2024, 2, 29));
     });
 
+    it('reads the expression on the host\'s wall clock', () => {
+      const now = new Date(Date.UTC(2026, 1, 8, 1, 30));
+      const nightly = parseCronExpression('0 3 * * *');
+      // 01:30 UTC is 02:30 at UTC+1 (before 03:00: yesterday's run) and 03:30 at UTC+2 (today's).
+      assert.deepEqual(previousDueTime(nightly, now, 60), new Date(Date.UTC(2026, 1, 7, 2, 0)));
+      assert.deepEqual(previousDueTime(nightly, now, 120), new Date(Date.UTC(2026, 1, 8, 1, 0)));
+      assert.deepEqual(previousDueTime(nightly, now, -300), new Date(Date.UTC(2026, 1, 7, 8, 0)));
+    });
+
     it('is undefined for a date that never comes', () => {
       assert.equal(previousDueTime(parseCronExpression('0 0 31 feb *'), at(2026, 2, 8)), undefined);
     });

@@ -104,7 +104,7 @@ export const scheduleCronInstall = defineAction({
     return {
       summary: previous === undefined ? `would add to the ${crontab}:\n  ${line}` : `would replace in the ${crontab}:\n  before: ${previous}\n  after:  ${line}`,
       operations: [
-        { kind: 'run', target: params.host, detail: `${remoteCommand([...spec.lifeboat, 'check', runbookPathOf(spec.workspace, spec.runbook)])} (with PATH=${CRON_PATH})` },
+        { kind: 'run', target: params.host, detail: `${remoteCommand([...spec.lifeboat, 'check', runbookPathOf(spec.workspace, spec.runbook), ...paramArguments(spec)])} (with PATH=${CRON_PATH})` },
         { kind: previous === undefined ? 'create' : 'overwrite', target: crontab, detail: line },
       ],
       destructive: false,
@@ -117,7 +117,7 @@ export const scheduleCronInstall = defineAction({
     const lifeboatVersion = await preflight(connection, spec, ctx.signal);
     const { text, previous } = withLine(await readCrontab(connection, ctx.signal), runbookPathOf(spec.workspace, spec.runbook), line);
     const base = { host: params.host, runbook: spec.runbook, schedule: spec.schedule, logFile: spec.logFile, line, lifeboatVersion };
-    if (previous === line) return { ...base, change: 'unchanged', previousLine: previous };
+    if (previous === line) return { ...base, change: 'unchanged' };
     await connection.run(['mkdir', '-p', '--', posix.dirname(spec.logFile)], { signal: ctx.signal });
     await writeCrontab(connection, text, ctx.signal);
     ctx.log.info(`${previous === undefined ? 'added' : 'replaced'} the crontab line of ${spec.runbook} on ${connection.label}`);

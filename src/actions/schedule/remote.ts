@@ -46,3 +46,11 @@ export async function runsInRemoteLog(connection: SshConnection, logFile: string
   const found = await connection.exec(['grep', '-a', '-e', `^${RUN_ENDED} `, '--', logFile], { signal });
   return found.exitCode === 0 ? runsInLog(found.stdout ?? '') : [];
 }
+
+/** The host's offset from UTC now, in minutes: cron reads its expressions on the host's wall clock. */
+export async function hostUtcOffsetMinutes(connection: SshConnection, signal: AbortSignal): Promise<number> {
+  const printed = ((await connection.run(['date', '+%z'], { signal })).stdout ?? '').trim();
+  const match = /^([+-])(\d\d)(\d\d)$/.exec(printed);
+  if (!match) throw new Error(`${connection.label}: \`date +%z\` printed '${printed}', not a UTC offset`);
+  return (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3]));
+}

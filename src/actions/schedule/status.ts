@@ -7,7 +7,7 @@ import { formatAge, formatLocalDateTime, markdownTable } from '../../core/render
 import { readRunHistory } from '../../core/runner/history';
 import { parseLifeboatLine, readCrontab, runbookPathOf, type LifeboatCronLine } from './crontab';
 import { defaultLogFile, logFileParam, runbookParam, scheduleHostParam, workspaceParam } from './fields';
-import { remoteRunFiles, runsInRemoteLog, workspaceOfRunbook } from './remote';
+import { hostUtcOffsetMinutes, remoteRunFiles, runsInRemoteLog, workspaceOfRunbook } from './remote';
 
 /** Enough runs of a busy workspace to reach back past a week of nightly runs of every runbook. */
 const HISTORY_RUNS = 500;
@@ -69,7 +69,13 @@ async function runEnds(connection: SshConnection, subject: Subject, logFile: str
   return [...fromRecords, ...fromLog].sort((a, b) => b.endedAt.getTime() - a.endedAt.getTime());
 }
 
-async function statusOf(connection: SshConnection, subject: Subject, logFileGiven: string | undefined, graceMinutes: number, now: Date, signal: AbortSignal): Promise<ScheduledRunStatus> {
+interface StatusClock {
+  now: Date;
+  graceMinutes: number;
+  hostUtcOffsetMinutes: number;
+}
+
+async function statusOf(connection: SshConnection, subject: Subject, logFileGiven: string | undefined, clock: StatusClock, signal: AbortSignal): Promise<ScheduledRunStatus> {
   const logFile = logFileGiven ?? subject.line?.logFile ?? defaultLogFile(subject.workspace, posix.relative(subject.workspace, subject.runbookPath));
   const ends = await runEnds(connection, subject, logFile, signal);
   const [lastRun] = ends;
@@ -80,7 +86,7 @@ async function statusOf(connection: SshConnection, subject: Subject, logFileGive
   if (!subject.line) return status;
 
   status.schedule = subject.line.schedule;
-  const due = previousDueTime(parseCronExpression(subject.line.schedule), new Date(now.getTime() - graceMinutes * 60_000));
+  const due = previousDueTime(parseCronExpression(subject.line.schedule), new Date(clock.now.getTime() - clock.graceMinutes * 60_000), clock.hostUtcOffsetMinutes);
   if (due) status.dueSince = due.toISOString();
   status.stale = due !== undefined && (!lastSuccess || lastSuccess.endedAt < due);
   status.state = !lastRun ? 'never ran' : lastRun.outcome !== 'succeeded' ? 'failed' : status.stale ? 'stale' : 'ok';
@@ -111,8 +117,9 @@ export const scheduleCronStatus = defineAction({
       subjects = [];
       for (const line of lines) subjects.push({ runbookPath: line.runbookPath, workspace: await workspaceOfRunbook(connection, line.runbookPath, ctx.signal), line });
     }
+    const clock = { now, graceMinutes: params.graceMinutes, hostUtcOffsetMinutes: await hostUtcOffsetMinutes(connection, ctx.signal) };
     const schedules: ScheduledRunStatus[] = [];
-    for (const subject of subjects) schedules.push(await statusOf(connection, subject, params.logFile, params.graceMinutes, now, ctx.signal));
+    for (const subject of subjects) schedules.push(await statusOf(connection, subject, params.logFile, clock, ctx.signal));
     return { host: params.host, checkedAt: now.toISOString(), schedules };
   },
   render(result: CronStatusResult) {
