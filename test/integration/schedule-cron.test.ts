@@ -19,9 +19,9 @@ import { startSshd } from '../testbed/sshd';
 
 const run = promisify(execFile);
 
-/** This machine's crontab, which the SSH host of the tests (this machine) edits: saved first, put back after. */
-async function crontabNow(): Promise<string | undefined> {
-  return run('crontab', ['-l']).then(
+/** A user's crontab on this machine (the SSH host of the tests); the tests save each one first and put it back after. */
+async function crontabNow(user?: string): Promise<string | undefined> {
+  return run('crontab', [...asUser(user), '-l']).then(
     ({ stdout }) => stdout,
     (error: { stderr?: string }) => {
       if (/no crontab for/.test(error.stderr ?? '')) return undefined;
@@ -30,13 +30,13 @@ async function crontabNow(): Promise<string | undefined> {
   );
 }
 
-async function setCrontab(text: string | undefined): Promise<void> {
+async function setCrontab(text: string | undefined, user?: string): Promise<void> {
   if (text === undefined) {
-    await run('crontab', ['-r']).catch(() => undefined);
+    await run('crontab', [...asUser(user), '-r']).catch(() => undefined);
     return;
   }
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('crontab', ['-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn('crontab', [...asUser(user), '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
@@ -44,6 +44,12 @@ async function setCrontab(text: string | undefined): Promise<void> {
     child.stdin.end(text);
   });
 }
+
+const asUser = (user: string | undefined) => (user ? ['-u', user] : []);
+
+/** A user other than the one the tests log in as over SSH (root here). */
+const OTHER_USER = 'nobody';
+const OTHER_USER_CRONTAB = '17 4 * * * /usr/bin/true # nobody\'s own job\n';
 
 const FOREIGN_CRONTAB = ['MAILTO=""', '# somebody else\'s jobs, kept byte for byte  ', '*/5 * * * * /usr/bin/true # not ours', '@reboot /bin/echo 100%% > /dev/null', ''].join('\n');
 
@@ -57,6 +63,7 @@ describe('schedule.cron.install and schedule.cron.status on a real sshd and cron
   this.timeout(60_000);
   let sshd: Sshd;
   let savedCrontab: string | undefined;
+  let savedOtherCrontab: string | undefined;
   let crontabSaved = false;
   let local: string;
   let hostWorkspace: string;
@@ -68,6 +75,7 @@ describe('schedule.cron.install and schedule.cron.status on a real sshd and cron
       ['/usr/bin/crontab', 'install Debian cron (scripts/install-system-packages.sh cron)'],
     ]);
     savedCrontab = await crontabNow();
+    savedOtherCrontab = await crontabNow(OTHER_USER);
     crontabSaved = true;
     sshd = await startSshd();
     local = await mkdtemp(join(tmpdir(), 'lifeboat-schedule-'));
@@ -85,7 +93,9 @@ describe('schedule.cron.install and schedule.cron.status on a real sshd and cron
     if (local) await rm(local, { recursive: true, force: true });
     if (!crontabSaved) return;
     await setCrontab(savedCrontab);
+    await setCrontab(savedOtherCrontab, OTHER_USER);
     assert.equal(await crontabNow(), savedCrontab, "this machine's crontab is back as it was");
+    assert.equal(await crontabNow(OTHER_USER), savedOtherCrontab, `${OTHER_USER}'s crontab is back as it was`);
   });
 
   beforeEach(async () => {
@@ -118,8 +128,10 @@ describe('schedule.cron.install and schedule.cron.status on a real sshd and cron
   };
   const lifeboatLines = (crontab: string | undefined) => (crontab ?? '').split('\n').filter((line) => line.includes(' # lifeboat:'));
 
-  it('installs one marked line and keeps every other line byte for byte', async () => {
+  it('installs one marked line and keeps every other line, and other users\' crontabs, byte for byte', async () => {
+    await setCrontab(OTHER_USER_CRONTAB, OTHER_USER);
     const result = await install({});
+    assert.equal(await crontabNow(OTHER_USER), OTHER_USER_CRONTAB);
     assert.equal(result.change, 'installed');
     assert.equal(result.schedule, '0 3 * * *');
     assert.match(result.lifeboatVersion, /^lifeboat \d+\.\d+\.\d+$/);
