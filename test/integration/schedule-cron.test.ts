@@ -291,6 +291,12 @@ describe('schedule.cron.install and schedule.cron.status on a real sshd and cron
       assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
       assert.match(second.stdout, /\| already installed \|/);
       assert.equal(await crontabNow(), `${FOREIGN_CRONTAB}${line}\n`);
+
+      const plan = await cli([...args, '--param', 'schedule=30 2 * * *', '--dry-run']);
+      assert.equal(plan.code, 0, `${plan.stdout}\n${plan.stderr}`);
+      assert.ok(plan.stdout.includes(`before: ${line}`), plan.stdout);
+      assert.ok(plan.stdout.includes(`after:  30 2 * * * ${CLI} run`), plan.stdout);
+      assert.equal(await crontabNow(), `${FOREIGN_CRONTAB}${line}\n`, 'a dry run writes nothing');
     });
   });
 });
