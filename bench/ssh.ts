@@ -16,17 +16,8 @@ import { openSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { SshConnection } from '../src/clients/ssh';
-import type { Sshd } from '../test/testbed/sshd';
 import { runEntryPoint } from './entryPoint';
-
-interface ChildTarget {
-  host: string;
-  port: number;
-  user: string;
-  identityFile: string;
-  knownHosts: string;
-}
+import { childSshTarget, connectChildSsh, opensshCommand, type ChildSshTarget } from './sshHost';
 
 interface Measurement {
   label: string;
@@ -40,10 +31,8 @@ interface Measurement {
 
 async function runChild(operation: string, targetJson: string, local: string, remote: string): Promise<void> {
   const started = performance.now();
-  const { connectSsh, resolveSshTarget } = await import('../src/clients/ssh');
-  const target = JSON.parse(targetJson) as ChildTarget;
   // Connecting is part of the time, as it is for the `ssh` baseline.
-  const connection: SshConnection = await connectSsh(await resolveSshTarget('bench', target, { env: {}, configPath: '/dev/null' }));
+  const connection = await connectChildSsh(JSON.parse(targetJson) as ChildSshTarget);
   let transport: string;
   if (operation === 'upload-exec' || operation === 'upload-bulk') {
     const run = operation === 'upload-exec' ? connection.run.bind(connection) : connection.runBulk.bind(connection);
@@ -65,10 +54,6 @@ async function runChild(operation: string, targetJson: string, local: string, re
 // ---------------------------------------------------------------------------------------------
 // Parent side.
 
-function opensshArgs(sshd: Sshd): string[] {
-  return ['-p', String(sshd.port), '-i', sshd.clientKey.privateKeyPath, '-o', `UserKnownHostsFile=${sshd.knownHostsPath}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-F', '/dev/null', `${sshd.user}@${sshd.host}`];
-}
-
 const RUNS = Math.max(1, Number(process.env.LIFEBOAT_BENCH_SSH_RUNS ?? 1));
 
 /** The fastest of RUNS repetitions: on a shared machine the slower ones measure the neighbours. */
@@ -85,11 +70,11 @@ function timeShell(label: string, script: string): Measurement {
   });
 }
 
-function timeChild(label: string, operation: string, target: ChildTarget, local: string, remote: string): Measurement {
+function timeChild(label: string, operation: string, target: ChildSshTarget, local: string, remote: string): Measurement {
   return fastest(() => timeChildOnce(label, operation, target, local, remote));
 }
 
-function timeChildOnce(label: string, operation: string, target: ChildTarget, local: string, remote: string): Measurement {
+function timeChildOnce(label: string, operation: string, target: ChildSshTarget, local: string, remote: string): Measurement {
   const result = spawnSync(process.execPath, [__filename, '--child', operation, JSON.stringify(target), local, remote], { encoding: 'utf8', env: { ...process.env, SSH_AUTH_SOCK: '' } });
   if (result.status !== 0) throw new Error(`child ${operation} failed: ${result.stderr}`);
   const report = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { ms: number; transport: string; maxRssKiB: number };
@@ -110,12 +95,12 @@ async function main(): Promise<void> {
     execFileSync('head', ['-c', String(mib * 1024 * 1024), '/dev/urandom'], { stdio: ['ignore', openSync(source, 'w'), 'inherit'] });
     const bytes = (await stat(source)).size;
     const remote = (name: string) => path.join(sshd.remoteDir, name);
-    const target: ChildTarget = { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath };
-    const ssh = opensshArgs(sshd).map((argument) => `'${argument}'`).join(' ');
+    const target = childSshTarget(sshd);
+    const ssh = opensshCommand(sshd);
     const rows: { measurement: Measurement; baseline: Measurement }[] = [];
 
     console.log(`SSH bulk streams, ${mib} MiB over loopback to a real sshd (${spawnSync('ssh', ['-V'], { encoding: 'utf8' }).stderr.trim()}) …`);
-    const uploadBaseline = timeShell('OpenSSH `cat f \\| ssh host "cat > f"` (baseline)', `cat '${source}' | ssh ${ssh} 'cat > ${remote('baseline-up.bin')}'`);
+    const uploadBaseline = timeShell('OpenSSH `cat f \\| ssh host "cat > f"` (baseline)', `cat '${source}' | ${ssh} 'cat > ${remote('baseline-up.bin')}'`);
     same(source, remote('baseline-up.bin'));
     for (const [operation, label, file] of [
       ['upload-exec', 'ssh2 exec `cat > f`, stdin streamed', 'exec-up.bin'],
@@ -129,7 +114,7 @@ async function main(): Promise<void> {
     }
     rows.unshift({ measurement: uploadBaseline, baseline: uploadBaseline });
 
-    const downloadBaseline = timeShell('OpenSSH `ssh host "cat f" > f` (baseline)', `ssh ${ssh} 'cat ${remote('baseline-up.bin')}' > '${path.join(work, 'baseline-down.bin')}'`);
+    const downloadBaseline = timeShell('OpenSSH `ssh host "cat f" > f` (baseline)', `${ssh} 'cat ${remote('baseline-up.bin')}' > '${path.join(work, 'baseline-down.bin')}'`);
     same(source, path.join(work, 'baseline-down.bin'));
     rows.push({ measurement: downloadBaseline, baseline: downloadBaseline });
     for (const [operation, label, file] of [

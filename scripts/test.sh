@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 # tar and gzip build test archives; bsdutils has `script`, which gives the CLI a real terminal; openssl
 # makes the test bed's certificates; restic and rclone are the real tools their clients are tested with;
 # openssh-server (with openssh-client) is the real sshd the SSH integration tests start on loopback;
-# webp's dwebp checks that simulated Frigate images decode.
-bash scripts/install-system-packages.sh tar gzip bsdutils openssl restic rclone openssh-server openssh-client webp
+# webp's dwebp checks that simulated Frigate images decode; curl is the seed procedure's client, which
+# the Frigate faces benchmark runs beside Lifeboat; cron's `crontab` is what the schedule actions edit
+# over SSH (its daemon is never started by the tests).
+bash scripts/install-system-packages.sh tar gzip bsdutils openssl restic rclone openssh-server openssh-client webp curl cron
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

@@ -16,6 +16,7 @@ Commands:
   parse FILE          print the runbook as JSON (cells, frontmatter, layout)
   serialize           read that JSON on stdin and write the Markdown to stdout
   actions [--json]    list every action with its parameters
+  --version           print the version
 
 Secrets: \`secret:NAME\` in lifeboat.yaml or an action cell reads LIFEBOAT_SECRET_<NAME>, else the
   YAML secrets file given by --secrets or LIFEBOAT_SECRETS_FILE (mode 0600: refused otherwise).

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { version } from '../../package.json';
 import { builtinActions } from '../actions';
 import { ActionRegistry } from '../core/actions/registry';
 import { errorMessage, formatProblem, ValidationError } from '../core/errors';
@@ -25,6 +26,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await serializeCommand();
       case 'actions':
         return actionsCommand(rest, registry);
+      case '--version':
+        process.stdout.write(`lifeboat ${version}\n`);
+        return EXIT.ok;
       case undefined:
       case 'help':
       case '--help':

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lifeboat } from '../support/cli';
 import { REPO_ROOT } from '../support/paths';
-import { addFrigatePod, frigateInventoryLines } from '../testbed/frigateLab';
 import { FrigateSimulator } from '../testbed/frigateSim';
+import { runFrigateInPod } from '../testbed/frigatePod';
+import { frigateInventoryLines } from '../testbed/inventoryLines';
 import { KubeApiSimulator } from '../testbed/kubeSim';
 import { solidWebp } from '../testbed/webp';
 
@@ -34,7 +35,7 @@ describe('Frigate face runbooks through the lifeboat CLI', function () {
 
   before(async () => {
     [frigate, kube] = await Promise.all([FrigateSimulator.start(), KubeApiSimulator.start()]);
-    await addFrigatePod(kube, frigate, 'frigate-5c6b');
+    await runFrigateInPod(kube, frigate, 'frigate-5c6b');
     for (const [person, count] of Object.entries(PEOPLE)) {
       for (let index = 1; index <= count; index++) {
         const image = solidWebp({ width: 112, height: 112, padding: randomBytes(200 + ((index * 6151) % 7000)) });

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { lifeboat } from '../support/cli';
 import { REPO_ROOT } from '../support/paths';
 import { filesUnder, inBackupLayout, utcDay } from '../support/recordings';
-import { addFrigatePod, frigateInventoryLines, sshHostInventoryLines } from '../testbed/frigateLab';
 import { FrigateSimulator } from '../testbed/frigateSim';
+import { runFrigateInPod } from '../testbed/frigatePod';
+import { frigateInventoryLines, sshHostInventoryLines } from '../testbed/inventoryLines';
 import { KubeApiSimulator } from '../testbed/kubeSim';
 import { startSshd, type Sshd } from '../testbed/sshd';
 
@@ -25,7 +26,7 @@ describe('Frigate recordings runbooks through the lifeboat CLI', function () {
 
   before(async () => {
     [frigate, kube, sshd] = await Promise.all([FrigateSimulator.start(), KubeApiSimulator.start(), startSshd()]);
-    await addFrigatePod(kube, frigate, 'frigate-5c6b');
+    await runFrigateInPod(kube, frigate, 'frigate-5c6b');
     recordings = join(frigate.mediaDir, 'recordings');
     for (const camera of ['back_yard', 'front_door']) {
       for (const daysAgo of [1, 2]) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +11,7 @@ import { createActionContext } from '../../src/core/actions/context';
 import type { ActionContext } from '../../src/core/actions/spec';
 import { frigateAction, runFrigateAction } from '../support/frigateActions';
 import { FrigateSimulator } from '../testbed/frigateSim';
+import { runFrigateInPod } from '../testbed/frigatePod';
 import { KubeApiSimulator } from '../testbed/kubeSim';
 import { solidWebp } from '../testbed/webp';
 
@@ -59,10 +60,7 @@ describe('Frigate faces: restore against the simulators', function () {
 
   before(async () => {
     [frigate, kube] = await Promise.all([FrigateSimulator.start(), KubeApiSimulator.start()]);
-    // The pod's /media/frigate is the simulated Frigate's media folder: what exec writes, the API lists.
-    const pod = kube.addPod({ namespace: 'frigate', name: 'frigate-7d9f', labels: { 'app.kubernetes.io/name': 'frigate' }, containers: ['frigate'] });
-    await mkdir(join(pod.root, 'media'), { recursive: true });
-    await symlink(frigate.mediaDir, join(pod.root, 'media', 'frigate'));
+    await runFrigateInPod(kube, frigate);
     kubeconfig = await kube.writeKubeconfig();
     for (const [person, count] of Object.entries(PEOPLE)) {
       for (let index = 1; index <= count; index++) {

@@ -13,7 +13,7 @@ import { CONTRACTS_DIR } from '../support/paths';
 import { loadOpenApi, schemaProblems, type OpenApiDocument, type Schema } from '../support/openApi';
 import { FrigateSimulator } from '../testbed/frigateSim';
 import { FRIGATE_SIM_ROUTES, type FrigateSimRoute } from '../testbed/frigateSimRoutes';
-import { EXEC_PROTOCOLS, KUBE_SIM_PATHS, KubeApiSimulator } from '../testbed/kubeSim';
+import { EXEC_PROTOCOLS, KUBE_SIM_DISCOVERY_PATHS, KUBE_SIM_PATHS, KubeApiSimulator } from '../testbed/kubeSim';
 import { ObjectStore, SIM_RESOURCES, type SimObject, type SimResource } from '../testbed/kubeSimObjects';
 import { solidWebp } from '../testbed/webp';
 
@@ -143,6 +143,16 @@ for (const version of ['0.16.0', '0.17.0']) {
   });
 }
 
+function getJson(sim: KubeApiSimulator, path: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    get(`${sim.url}${path}`, { ca: sim.certificate.cert, headers: { Authorization: `Bearer ${sim.token}` } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+    }).on('error', reject);
+  });
+}
+
 describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and TESTBED.md', () => {
   const testbed = readFileSync(join(CONTRACTS_DIR, '..', 'TESTBED.md'), 'utf8');
 
@@ -208,15 +218,44 @@ describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and TESTBED.m
         assert.ok(text.includes(resource.kind), `${resource.kind} in its section`);
         assert.equal(resource.plural, `${resource.kind.toLowerCase()}s`, 'plural by the Kubernetes convention');
         const path = KUBE_SIM_PATHS.customObjects.replace('{group}', resource.group).replace('{version}', resource.version).replace('{namespace}', 'default').replace('{plural}', resource.plural);
-        const list = await new Promise<{ kind?: string; apiVersion?: string }>((resolve, reject) => {
-          get(`${sim.url}${path}`, { ca: sim.certificate.cert, headers: { Authorization: `Bearer ${sim.token}` } }, (response) => {
-            const chunks: Buffer[] = [];
-            response.on('data', (chunk: Buffer) => chunks.push(chunk));
-            response.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { kind?: string }));
-          }).on('error', reject);
-        });
+        const list = (await getJson(sim, path)) as { kind?: string; apiVersion?: string };
         assert.deepEqual([list.kind, list.apiVersion], [`${resource.kind}List`, `${resource.group}/${resource.version}`]);
       }
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it("answers kubectl's discovery with exactly the resources it serves", async () => {
+    interface ResourceList {
+      kind: string;
+      groupVersion: string;
+      resources: { name: string; kind: string; namespaced: boolean }[];
+    }
+    const sim = await KubeApiSimulator.start();
+    try {
+      const core = (await getJson(sim, KUBE_SIM_DISCOVERY_PATHS.coreVersions)) as { kind: string; versions: string[] };
+      assert.deepEqual([core.kind, core.versions], ['APIVersions', ['v1']]);
+      const coreResources = (await getJson(sim, KUBE_SIM_DISCOVERY_PATHS.coreResources)) as ResourceList;
+      assert.deepEqual(
+        coreResources.resources.map((resource) => [resource.name, resource.kind, resource.namespaced]),
+        [
+          ['pods', 'Pod', true],
+          ['pods/exec', 'PodExecOptions', true],
+        ],
+      );
+      const groups = (await getJson(sim, KUBE_SIM_DISCOVERY_PATHS.groups)) as { kind: string; groups: { name: string; preferredVersion: { groupVersion: string } }[] };
+      assert.equal(groups.kind, 'APIGroupList');
+      const groupVersions = groups.groups.map((group) => group.preferredVersion.groupVersion);
+      assert.deepEqual(groupVersions.sort(), [...new Set(SIM_RESOURCES.map((resource) => `${resource.group}/${resource.version}`))].sort());
+      const listed: string[] = [];
+      for (const groupVersion of groupVersions) {
+        const [group = '', version = ''] = groupVersion.split('/');
+        const list = (await getJson(sim, KUBE_SIM_DISCOVERY_PATHS.groupResources.replace('{group}', group).replace('{version}', version))) as ResourceList;
+        assert.deepEqual([list.kind, list.groupVersion], ['APIResourceList', groupVersion]);
+        listed.push(...list.resources.map((resource) => `${groupVersion}/${resource.name} ${resource.kind}`));
+      }
+      assert.deepEqual(listed.sort(), SIM_RESOURCES.map((resource) => `${resource.group}/${resource.version}/${resource.plural} ${resource.kind}`).sort());
     } finally {
       await sim.stop();
     }

@@ -1,9 +1,10 @@
 /**
- * An HTTP proxy in front of a test server that injects failures: the next N requests matching a
- * method answer 500 (or lose their connection) before anything reaches the server behind it.
+ * Proxies in front of test servers that inject failures. The HTTP one makes the next N requests
+ * matching a method answer 500 (or lose their connection) before anything reaches the server behind
+ * it; the TCP one (for protocols such as SSH) slows down or cuts the byte stream of every connection.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 
 export type Fault = 'status-500' | 'drop-connection';
@@ -58,6 +59,68 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     },
     async stop() {
       server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+export interface TcpFaultProxy {
+  port: number;
+  /** Bytes the clients sent through the proxy so far, over all connections. */
+  readonly clientBytes: number;
+  /** Cuts every connection, both ways, once the clients have sent this many more bytes. */
+  cutAfter(bytes: number): void;
+  /** Passes what the clients send at no more than this rate (`undefined`: at full speed). */
+  throttle(bytesPerSecond: number | undefined): void;
+  stop(): Promise<void>;
+}
+
+export async function startTcpFaultProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpFaultProxy> {
+  const sockets = new Set<Socket>();
+  let clientBytes = 0;
+  let cutAt: number | undefined;
+  let rate: number | undefined;
+  const cutAll = () => {
+    for (const socket of sockets) socket.destroy();
+  };
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, targetHost);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => undefined);
+    }
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      clientBytes += chunk.length;
+      if (cutAt !== undefined && clientBytes >= cutAt) {
+        cutAt = undefined;
+        cutAll();
+        return;
+      }
+      upstream.write(chunk);
+      if (rate === undefined) return;
+      client.pause();
+      setTimeout(() => client.resume(), (chunk.length / rate) * 1000);
+    });
+    client.on('end', () => upstream.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    get clientBytes() {
+      return clientBytes;
+    },
+    cutAfter(bytes) {
+      cutAt = clientBytes + bytes;
+    },
+    throttle(bytesPerSecond) {
+      rate = bytesPerSecond;
+    },
+    async stop() {
+      cutAll();
       await new Promise((resolve) => server.close(resolve));
     },
   };

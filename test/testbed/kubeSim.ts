@@ -2,7 +2,8 @@
  * A Kubernetes API server simulator (no real API server can run on these machines): HTTPS with a
  * per-run self-signed certificate on 127.0.0.1 and a free port, Bearer-token auth (also on websocket
  * upgrades), pods listed by label selector, exec over websockets with the v5 channel protocol running
- * the real command in the pod's sandbox folder, and the custom objects of kubeSimObjects.ts.
+ * the real command in the pod's sandbox folder, the custom objects of kubeSimObjects.ts, and the
+ * discovery documents kubectl reads first (so `kubectl exec` works against it too).
  *
  * A pod's filesystem is its sandbox folder: the command runs there, and every argument that is an
  * absolute path is resolved inside it (`tar cf - -C /media/frigate/clips/faces .` reads
@@ -18,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { selfSignedCertificate, type TestCertificate } from './certificate';
-import { ObjectStore, StatusError } from './kubeSimObjects';
+import { ObjectStore, SIM_RESOURCES, StatusError } from './kubeSimObjects';
 
 export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const;
 
@@ -29,6 +30,14 @@ export const KUBE_SIM_PATHS = {
   exec: '/api/v1/namespaces/{namespace}/pods/{name}/exec',
   customObjects: '/apis/{group}/{version}/namespaces/{namespace}/{plural}',
   customObject: '/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}',
+} as const;
+
+/** The discovery paths kubectl reads before it acts (its REST mapper turns `pod` into a path with them). */
+export const KUBE_SIM_DISCOVERY_PATHS = {
+  coreVersions: '/api',
+  coreResources: '/api/v1',
+  groups: '/apis',
+  groupResources: '/apis/{group}/{version}',
 } as const;
 
 /** The path parameters of a request, in template order, when the path fits the template. */
@@ -174,6 +183,10 @@ export class KubeApiSimulator {
     const url = new URL(request.url ?? '/', this.url);
     const selector = labelMatcher(url.searchParams.get('labelSelector') ?? '');
     const method = request.method ?? 'GET';
+    if (method === 'GET') {
+      const discovered = discovery(url.pathname, url.host);
+      if (discovered) return { code: 200, body: discovered };
+    }
     const podList = matchPath(KUBE_SIM_PATHS.pods, url.pathname);
     const onePod = matchPath(KUBE_SIM_PATHS.pod, url.pathname);
     if ((podList || onePod) && method === 'GET') {
@@ -289,6 +302,34 @@ function runExec(websocket: WebSocket, pod: SimPod, command: string[], streams: 
       details: { causes: [{ reason: 'ExitCode', message: String(exitCode) }] },
     });
   });
+}
+
+/** Discovery documents in their plain (not aggregated) form, listing what this simulator serves. */
+function discovery(pathname: string, host: string): unknown {
+  const resource = (name: string, kind: string, verbs: string[]) => ({ name, singularName: name.endsWith('/exec') ? '' : kind.toLowerCase(), namespaced: true, kind, verbs });
+  if (pathname === KUBE_SIM_DISCOVERY_PATHS.coreVersions) {
+    return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: host }] };
+  }
+  if (pathname === KUBE_SIM_DISCOVERY_PATHS.coreResources) {
+    return { kind: 'APIResourceList', groupVersion: 'v1', resources: [resource('pods', 'Pod', ['get', 'list']), resource('pods/exec', 'PodExecOptions', ['create', 'get'])] };
+  }
+  const groups = [...new Set(SIM_RESOURCES.map((simulated) => `${simulated.group}/${simulated.version}`))];
+  if (pathname === KUBE_SIM_DISCOVERY_PATHS.groups) {
+    return {
+      kind: 'APIGroupList',
+      apiVersion: 'v1',
+      groups: groups.map((groupVersion) => {
+        const [name = '', version = ''] = groupVersion.split('/');
+        const entry = { groupVersion, version };
+        return { name, versions: [entry], preferredVersion: entry };
+      }),
+    };
+  }
+  const [group = '', version = ''] = matchPath(KUBE_SIM_DISCOVERY_PATHS.groupResources, pathname) ?? [];
+  if (!groups.includes(`${group}/${version}`)) return undefined;
+  const verbs = ['create', 'delete', 'get', 'list', 'patch'];
+  const resources = SIM_RESOURCES.filter((simulated) => simulated.group === group && simulated.version === version).map((simulated) => resource(simulated.plural, simulated.kind, verbs));
+  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`, resources };
 }
 
 function podObject(pod: SimPod): unknown {

@@ -12,8 +12,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { addFrigatePod, frigateInventoryLines, sshHostInventoryLines } from './frigateLab';
 import { FrigateSimulator } from './frigateSim';
+import { runFrigateInPod } from './frigatePod';
+import { frigateInventoryLines, sshHostInventoryLines } from './inventoryLines';
 import { KubeApiSimulator } from './kubeSim';
 import { S3RVER_CREDENTIALS, startS3rver } from './s3rver';
 import { startSshd } from './sshd';
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
 
-  await addFrigatePod(kube, frigate, 'frigate-7d9f');
+  await runFrigateInPod(kube, frigate);
   for (const [person, count] of Object.entries(PEOPLE)) {
     for (let index = 1; index <= count; index++) {
       await frigate.addFace(person, `${person}_${1770500000 + index}.webp`, solidWebp({ width: 112, height: 112, padding: randomBytes(500 + index * 37) }));

@@ -96,6 +96,12 @@ describe('lifeboat CLI', function () {
     });
   });
 
+  it('--version prints the version of the package', async () => {
+    const { version } = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const result = await lifeboat(['--version']);
+    assert.deepEqual([result.code, result.stdout], [0, `lifeboat ${version}\n`]);
+  });
+
   describe('check', () => {
     it('exits 0 for a valid runbook and 2 with located errors for an invalid one', async () => {
       const good = await writeRunbook('good.runbook.md', ['```lifeboat', 'action: archive.list', 'location: backups', '```', '']);

@@ -58,11 +58,18 @@ function imagesToBackUp(library: { people: Record<string, string[]>; train: stri
   return images;
 }
 
-/** One image, whole: a body cut short (a dropped connection) is fetched again, as a 5xx is. */
+/**
+ * One image, whole: a body cut short (a dropped connection) is fetched again, as a 5xx is. A request
+ * that got no answer was already retried by the client; trying it again here would multiply the
+ * attempts (and the waits for a timeout) by four.
+ */
 async function downloadImage(client: FrigateClient, image: ImageRef, signal: AbortSignal): Promise<Buffer> {
+  let answered = false;
   return withRetries(
     async () => {
+      answered = false;
       const { stream, size } = await client.downloadFace(image.person, image.file, signal);
+      answered = true;
       const chunks: Buffer[] = [];
       try {
         for await (const chunk of stream) chunks.push(chunk as Buffer);
@@ -73,7 +80,7 @@ async function downloadImage(client: FrigateClient, image: ImageRef, signal: Abo
       if (size !== undefined && data.length !== size) throw new FrigateError('dropped', `the download of ${image.person}/${image.file} ended after ${data.length} of ${size} bytes`);
       return data;
     },
-    { policy: DEFAULT_RETRY_POLICY, signal, isRetryable: (error) => error instanceof FrigateError && (error.failure === 'dropped' || error.failure === 'timeout') },
+    { policy: DEFAULT_RETRY_POLICY, signal, isRetryable: (error) => answered && error instanceof FrigateError && (error.failure === 'dropped' || error.failure === 'timeout') },
   );
 }
 

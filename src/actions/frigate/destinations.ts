@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { S3Store } from '../../clients/s3';
 import { sshConnectionFor, type SshConnection } from '../../clients/ssh';
 import type { ActionContext } from '../../core/actions/spec';
+import { errorMessage } from '../../core/errors';
 import { FileExistsError, fsyncDirectory, lstatIfPresent, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
 import { formatSidecar, sidecarPath } from '../archive/checksum';
 import { compileNameMatcher, DEFAULT_NAME_PATTERN, hasPrefix, isArchiveFileName } from '../archive/naming';
@@ -254,7 +255,13 @@ class SshFolder implements ArchiveDestination {
     const partial = path.posix.join(this.folder, path.basename(temporarySibling(stagingPath)));
     await this.connection.run(['mkdir', '-p', this.folder], { signal });
     try {
-      await (await this.connection.sftp()).upload(stagingPath, partial);
+      // A command, not SFTP: a cancel stops it, and a dropped connection ends it rather than leaving it
+      // waiting forever. The host removes a short file itself, as nobody may be connected to do it.
+      await this.connection
+        .run(['sh', '-c', 'cat > "$1" && [ "$(wc -c < "$1")" -eq "$2" ] || { rm -f "$1"; exit 1; }', 'sh', partial, String(verified.bytes)], { stdin: { file: stagingPath }, signal })
+        .catch((error: unknown) => {
+          throw signal.aborted ? error : new Error(`the upload of ${name} to ${this.description} broke off: ${errorMessage(error)}`, { cause: error });
+        });
       const check = await this.connection.run(['sha256sum', partial], { signal });
       const uploaded = (check.stdout ?? '').split(' ')[0];
       if (uploaded !== verified.sha256) throw new Error(`${this.hostName}:${partial} has sha256 ${uploaded ?? '?'} after the upload, not the verified ${verified.sha256}`);

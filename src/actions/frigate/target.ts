@@ -33,7 +33,7 @@ async function resolveAuth(ctx: ActionContext, name: string, entry: FrigateEntry
 export function frigateClientFor(ctx: ActionContext, name: string): Promise<FrigateClient> {
   const entry = frigateEntry(ctx, name);
   return ctx.clients.get(`frigate:${name}`, async () => {
-    const client = new FrigateClient({ url: entry.url, auth: await resolveAuth(ctx, name, entry), insecure: entry.tls?.insecure ?? false, name });
+    const client = new FrigateClient({ url: entry.url, auth: await resolveAuth(ctx, name, entry), insecure: entry.tls?.insecure ?? false, name, ...(entry.timeoutSeconds ? { timeoutMs: entry.timeoutSeconds * 1000 } : {}) });
     for (const warning of client.warnings) ctx.log.warn(warning);
     return client;
   });

@@ -56,6 +56,7 @@ const frigate = z
     auth: frigateAuth.optional(),
     tls: tls.optional(),
     files: frigateFiles.optional().describe('Where Frigate keeps its files, for byte-exact backups: its pod, or a host path.'),
+    timeoutSeconds: z.number().positive().optional().describe('How long a request may wait for an answer, or for the next bytes of one; 30 s when left out.'),
   })
   .strict();
 

@@ -56,22 +56,38 @@ interface ParsedRecord extends RunStepRecord {
   host: string;
 }
 
-/** The newest `limit` runs of a workspace; an empty history when nothing was recorded yet. */
-export async function readRunHistory(workspaceDir: string, { limit = DEFAULT_RUN_LIMIT }: { limit?: number } = {}): Promise<RunHistory> {
+/** The run files of a workspace, wherever it is: this machine's folder, or another host's over SSH. */
+export interface RunFileSource {
+  /** The names in the workspace's runs folder; none when it does not exist yet. */
+  list(): Promise<string[]>;
+  read(name: string): Promise<string>;
+}
+
+/** The runs folder of a workspace on this machine. */
+function localRunFiles(workspaceDir: string): RunFileSource {
   const dir = join(workspaceDir, RUNS_DIR);
-  let files: string[];
-  try {
-    files = await readdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { runs: [], skippedLines: 0 };
-    throw error;
-  }
-  const days = files.filter((file) => RUN_FILE.test(file)).sort().reverse();
+  return {
+    async list() {
+      try {
+        return await readdir(dir);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw error;
+      }
+    },
+    read: (name) => readFile(join(dir, name), 'utf8'),
+  };
+}
+
+/** The newest `limit` runs of a workspace; an empty history when nothing was recorded yet. */
+export async function readRunHistory(workspace: string | RunFileSource, { limit = DEFAULT_RUN_LIMIT }: { limit?: number } = {}): Promise<RunHistory> {
+  const source = typeof workspace === 'string' ? localRunFiles(workspace) : workspace;
+  const days = (await source.list()).filter((file) => RUN_FILE.test(file)).sort().reverse();
   const runs = new Map<string, RunSummary>();
   let skippedLines = 0;
   let newestFirst: RunSummary[] = [];
   for (const file of days) {
-    const text = await readFile(join(dir, file), 'utf8');
+    const text = await source.read(file);
     text.split('\n').forEach((line, index) => {
       if (line.trim() === '') return;
       const record = parseRecord(line);

@@ -1,0 +1,251 @@
+/**
+ * Benchmark of the Frigate face backup and API restore against the seed procedure's shell approach,
+ * side by side in one run, on the incident library (580 images: Adil 36, Asha 153, G 380, Waffles 11,
+ * plus a `train` folder) in the Frigate simulator, with a real sshd as the backup host. Not a test:
+ * numbers depend on the machine, and the ratios are printed, never asserted.
+ *
+ *   npm run bench
+ *
+ * - Backup: `frigate.faces.backup` to an SSH host location, against one `curl` per image, then
+ *   `tar czf` and `scp` to the host.
+ * - Restore: `frigate.faces.restore` with `method: api` from that location, against `scp`, `tar xzf`
+ *   and a sequential `curl -F` loop (create each person, register each image). The library is wiped
+ *   before each restore, so both do the same work.
+ * Both sides talk to the authenticated HTTPS port, as the seed's scripts do. The simulator answers as
+ * fast as it can: the contract gives no per-request processing time to add. Lifeboat's side runs in a
+ * child Node process (this compiled file with `--child`), as the shell side's `curl`s run apart from the
+ * simulator, which lives in this process; its time includes the child's start.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FacesBackupResult } from '../src/actions/frigate/backup';
+import type { FacesRestoreResult } from '../src/actions/frigate/restore';
+import type { Inventory } from '../src/core/actions/spec';
+import type { FrigateSimulator } from '../test/testbed/frigateSim';
+import type { Sshd } from '../test/testbed/sshd';
+import { runEntryPoint } from './entryPoint';
+
+const INCIDENT_LIBRARY = { Adil: 36, Asha: 153, G: 380, Waffles: 11 } as const;
+const TRAIN_IMAGES = 20;
+const BACKUP_TARGET = 5;
+const RESTORE_TARGET = 10;
+const FRIGATE_PASSWORD = 'frigate-admin-pass';
+
+type Counts = Record<string, number>;
+
+interface Measurement {
+  ms: number;
+  counts: Counts;
+}
+
+/** Runs a bash script without blocking this process, which serves the simulator. */
+function bash(script: string, env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`shell baseline exited with ${code}:\n${stderr}`))));
+  });
+}
+
+async function timed<Result>(work: () => Promise<Result>): Promise<{ ms: number; result: Result }> {
+  const started = performance.now();
+  const result = await work();
+  return { ms: performance.now() - started, result };
+}
+
+/** Images per person (train left out), from `<person>/<file>` paths. */
+function countPaths(paths: readonly string[]): Counts {
+  const counts: Counts = {};
+  for (const entry of paths) {
+    const [person, file] = entry.split('/');
+    if (person && file && person !== 'train') counts[person] = (counts[person] ?? 0) + 1;
+  }
+  return counts;
+}
+
+async function libraryCounts(sim: FrigateSimulator): Promise<Counts> {
+  const counts: Counts = {};
+  for (const [person, files] of Object.entries(await sim.listFaces())) if (person !== 'train') counts[person] = files.length;
+  return counts;
+}
+
+async function wipePeople(sim: FrigateSimulator): Promise<void> {
+  for (const person of await readdir(sim.facesDir)) if (person !== 'train') await rm(path.join(sim.facesDir, person), { recursive: true });
+}
+
+function sshArgs(sshd: Sshd): string {
+  return ['-P', String(sshd.port), '-i', sshd.clientKey.privateKeyPath, '-o', `UserKnownHostsFile=${sshd.knownHostsPath}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-F', '/dev/null']
+    .map((argument) => `'${argument}'`)
+    .join(' ');
+}
+
+/** The seed's backup: list the library, one `curl` per image, then `tar czf` and `scp` to the host. */
+async function seedBackup(sshd: Sshd, work: string, env: Record<string, string>): Promise<Measurement> {
+  const staging = path.join(work, 'seed-backup');
+  const archive = path.join(work, 'frigate-faces-seed.tar.gz');
+  const remote = path.join(sshd.remoteDir, 'seed');
+  await mkdir(remote);
+  const { ms } = await timed(async () => {
+    const listing = JSON.parse(await bash('curl -sfk -H "Authorization: Bearer $FRIGATE_TOKEN" "$FRIGATE_URL/api/faces"', env)) as Record<string, string[]>;
+    const images = Object.entries(listing).filter(([person]) => person !== 'train').flatMap(([person, files]) => files.map((file) => `${person} ${file}`));
+    await writeFile(path.join(work, 'seed-images.txt'), `${images.join('\n')}\n`);
+    await bash(
+      [
+        `while read -r person file; do`,
+        `  mkdir -p '${staging}'/"$person"`,
+        `  curl -sfk -H "Authorization: Bearer $FRIGATE_TOKEN" -o '${staging}'/"$person/$file" "$FRIGATE_URL/clips/faces/$person/$file"`,
+        `done < '${path.join(work, 'seed-images.txt')}'`,
+        `tar czf '${archive}' -C '${staging}' .`,
+        `scp -q ${sshArgs(sshd)} '${archive}' '${sshd.user}@${sshd.host}:${remote}/'`,
+      ].join('\n'),
+      env,
+    );
+  });
+  const entries = (await bash(`tar tzf '${path.join(remote, path.basename(archive))}'`, env)).split('\n').map((entry) => entry.replace(/^\.\//, ''));
+  return { ms, counts: countPaths(entries) };
+}
+
+/** The seed's API restore: fetch and unpack the archive, then create each person and register each image, one `curl` at a time. */
+async function seedRestore(sim: FrigateSimulator, sshd: Sshd, work: string, env: Record<string, string>): Promise<Measurement> {
+  const unpacked = path.join(work, 'seed-restore');
+  const archive = path.join(sshd.remoteDir, 'seed', 'frigate-faces-seed.tar.gz');
+  const { ms } = await timed(() =>
+    bash(
+      [
+        `scp -q ${sshArgs(sshd)} '${sshd.user}@${sshd.host}:${archive}' '${work}/restore.tar.gz'`,
+        `mkdir -p '${unpacked}' && tar xzf '${work}/restore.tar.gz' -C '${unpacked}'`,
+        `for folder in '${unpacked}'/*/; do`,
+        `  name=$(basename "$folder")`,
+        `  curl -sfk -o /dev/null -X POST -H "Authorization: Bearer $FRIGATE_TOKEN" "$FRIGATE_URL/api/faces/$name/create"`,
+        `  for image in "$folder"*.webp; do`,
+        `    curl -sfk -o /dev/null -X POST -H "Authorization: Bearer $FRIGATE_TOKEN" -F "file=@$image" "$FRIGATE_URL/api/faces/$name/register"`,
+        `  done`,
+        `done`,
+      ].join('\n'),
+      env,
+    ),
+  );
+  return { ms, counts: await libraryCounts(sim) };
+}
+
+/** Child side: one action of ours against the inventory given as JSON, then a JSON report on the last line. */
+async function runChild(id: string, paramsJson: string, inventoryJson: string): Promise<void> {
+  const { createActionContext } = await import('../src/core/actions/context');
+  const { runFrigateAction } = await import('../test/support/frigateActions');
+  const ctx = createActionContext({ workspaceDir: process.cwd(), inventory: JSON.parse(inventoryJson) as Inventory });
+  const result = await runFrigateAction<FacesBackupResult | FacesRestoreResult>(id, JSON.parse(paramsJson) as Record<string, unknown>, ctx);
+  const counts = 'images' in result ? Object.fromEntries(result.people.map((person) => [person.name, person.images])) : {};
+  process.stdout.write(`${JSON.stringify({ counts, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
+}
+
+/** Runs one action in a child process, without blocking the simulator in this one. */
+function timeChild(id: string, params: Record<string, unknown>, inventory: Inventory, cwd: string): Promise<Measurement & { maxRssKiB: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [__filename, '--child', id, JSON.stringify(params), JSON.stringify(inventory)], {
+      cwd,
+      env: { ...process.env, LIFEBOAT_SECRET_FRIGATE_PASSWORD: FRIGATE_PASSWORD },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      if (code !== 0) return reject(new Error(`${id} exited with ${code}`));
+      const report = JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as { counts: Counts; maxRssKiB: number };
+      resolve({ ms, ...report });
+    });
+  });
+}
+
+function row(label: string, measurement: Measurement, baseline: Measurement): string {
+  return `| ${label} | ${(measurement.ms / 1000).toFixed(2)} s | ${(baseline.ms / measurement.ms).toFixed(1)}× |`;
+}
+
+function sameCounts(a: Counts, b: Counts): boolean {
+  return JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+}
+
+async function main(): Promise<void> {
+  const [{ FrigateSimulator }, { startSshd }, { solidWebp }] = await Promise.all([import('../test/testbed/frigateSim'), import('../test/testbed/sshd'), import('../test/testbed/webp')]);
+  const [sim, sshd] = await Promise.all([FrigateSimulator.start({ users: { admin: { password: FRIGATE_PASSWORD, role: 'admin' } } }), startSshd()]);
+  const work = await mkdtemp(path.join(tmpdir(), 'lifeboat-bench-faces-'));
+  try {
+    let imageBytes = 0;
+    for (const [person, count] of Object.entries(INCIDENT_LIBRARY)) {
+      for (let index = 1; index <= count; index++) {
+        // 2 to 7 KiB each, as the incident's 580 images in a 2.6 MB archive.
+        const image = solidWebp({ width: 112, height: 112, padding: randomBytes(2048 + ((index * 7919) % 5120)) });
+        imageBytes += image.length;
+        await sim.addFace(person, `${person}_${1770500000 + index}.webp`, image);
+      }
+    }
+    for (let index = 1; index <= TRAIN_IMAGES; index++) await sim.addFace('train', `1770500000.${index}-abc123-1770500001.2-person-0.81.webp`, solidWebp({ width: 90, height: 90 }));
+    const expected: Counts = { ...INCIDENT_LIBRARY };
+    const images = Object.values(INCIDENT_LIBRARY).reduce((sum, count) => sum + count, 0);
+
+    const inventory: Inventory = {
+      frigate: { home: { url: sim.url, auth: { username: 'admin', password: 'secret:frigate_password' }, tls: { insecure: true } } },
+      hosts: { piglet: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
+      locations: { piglet: { host: 'piglet', path: path.join(sshd.remoteDir, 'frigate-backups') } },
+    };
+    const env = { FRIGATE_URL: sim.url, FRIGATE_TOKEN: sim.token('admin') };
+    const curlVersion = (await bash('curl --version', env)).split('\n')[0] ?? 'curl';
+
+    console.log(`Frigate faces, ${images} images (${(imageBytes / 1024 / 1024).toFixed(1)} MiB) of ${Object.keys(INCIDENT_LIBRARY).length} people plus ${TRAIN_IMAGES} in train, simulator over HTTPS, real sshd on loopback; ${curlVersion}`);
+    console.log('simulator processing delay per request: none (EXTERNAL-SYSTEMS.md §1 gives no figure)');
+
+    const seedBackupRun = await seedBackup(sshd, work, env);
+    const oursBackup = await timeChild('frigate.faces.backup', { frigate: 'home', location: 'piglet' }, inventory, work);
+
+    await wipePeople(sim);
+    const oursRestoreRun = await timeChild('frigate.faces.restore', { frigate: 'home', location: 'piglet', method: 'api' }, inventory, work);
+    const oursRestore = { ...oursRestoreRun, counts: await libraryCounts(sim) };
+    await wipePeople(sim);
+    const seedRestoreRun = await seedRestore(sim, sshd, work, env);
+
+    const checks = [
+      ['backup, seed', seedBackupRun.counts],
+      ['backup, Lifeboat', oursBackup.counts],
+      ['restore, Lifeboat', oursRestore.counts],
+      ['restore, seed', seedRestoreRun.counts],
+    ] as const;
+    for (const [label, counts] of checks) if (!sameCounts(counts, expected)) throw new Error(`${label} ended with ${JSON.stringify(counts)}, not ${JSON.stringify(expected)}`);
+
+    const backupRatio = seedBackupRun.ms / oursBackup.ms;
+    const restoreRatio = seedRestoreRun.ms / oursRestore.ms;
+    console.log(
+      [
+        '',
+        '| measurement | time | ratio vs seed |',
+        '| --- | --- | --- |',
+        row('backup, seed: curl per image, tar czf, scp', seedBackupRun, seedBackupRun),
+        row(`backup, Lifeboat frigate.faces.backup → SSH location (peak RSS ${(oursBackup.maxRssKiB / 1024).toFixed(0)} MiB)`, oursBackup, seedBackupRun),
+        row('restore (api), seed: scp, tar xzf, sequential curl -F', seedRestoreRun, seedRestoreRun),
+        row(`restore (api), Lifeboat frigate.faces.restore (peak RSS ${(oursRestore.maxRssKiB / 1024).toFixed(0)} MiB)`, oursRestore, seedRestoreRun),
+        '',
+      ].join('\n'),
+    );
+    console.log(`backup ${backupRatio.toFixed(1)}× (target ≥ ${BACKUP_TARGET}×: ${backupRatio >= BACKUP_TARGET ? 'met' : 'NOT met'}); restore ${restoreRatio.toFixed(1)}× (target ≥ ${RESTORE_TARGET}×: ${restoreRatio >= RESTORE_TARGET ? 'met' : 'NOT met'})`);
+    console.log(`every run ended with the same per-person counts (${Object.entries(expected).map(([person, count]) => `${person} ${count}`).join(', ')})`);
+    console.log(`provisional figures: load average ${loadavg().map((load) => load.toFixed(2)).join(' ')} on ${availableParallelism()} cores; Node ${process.version}`);
+  } finally {
+    await Promise.all([sim.stop(), sshd.stop()]);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+const childIndex = process.argv.indexOf('--child');
+if (childIndex >= 0) {
+  const [id = '', params = '{}', inventory = '{}'] = process.argv.slice(childIndex + 1);
+  runEntryPoint(() => runChild(id, params, inventory));
+} else {
+  runEntryPoint(main);
+}

@@ -1,0 +1,44 @@
+import { posix } from 'node:path';
+import { z } from 'zod';
+import { CronExpressionError, parseCronExpression } from '../../core/cron';
+
+/** Parameters `schedule.cron.install` and `schedule.cron.status` share. */
+
+export const scheduleHostParam = z.string().min(1).describe('The SSH host whose crontab runs the schedule: a host of `hosts:` in lifeboat.yaml, or an alias of ~/.ssh/config.');
+
+export const workspaceParam = z
+  .string()
+  .refine((value) => posix.isAbsolute(value), 'must be an absolute path on the host')
+  .transform((value) => posix.normalize(value).replace(/(.)\/$/, '$1'))
+  .describe('The Lifeboat workspace on the host (the folder holding its lifeboat.yaml); run records go to its .lifeboat/runs/.');
+
+export const runbookParam = z
+  .string()
+  .min(1)
+  .refine((value) => !posix.isAbsolute(value) && !posix.normalize(value).startsWith('..'), 'must be a path inside the workspace, relative to it')
+  .transform((value) => posix.normalize(value))
+  .describe('The runbook on the host, relative to `workspace`.');
+
+export const logFileParam = z
+  .string()
+  .refine((value) => posix.isAbsolute(value), 'must be an absolute path on the host')
+  .optional()
+  .describe('Where each run appends its output; defaults to .lifeboat/logs/<runbook>.log in the workspace.');
+
+export const cronExpressionParam = z
+  .string()
+  .superRefine((value, ctx) => {
+    try {
+      parseCronExpression(value);
+    } catch (error) {
+      if (!(error instanceof CronExpressionError)) throw error;
+      ctx.addIssue({ code: 'custom', message: error.message });
+    }
+  })
+  .transform((value) => value.trim());
+
+/** Where a runbook's scheduled runs write their output unless told otherwise. */
+export function defaultLogFile(workspace: string, runbook: string): string {
+  const name = runbook.replace(/\.runbook\.md$|\.md$/, '').replaceAll('/', '-');
+  return posix.join(workspace, '.lifeboat', 'logs', `${name}.log`);
+}

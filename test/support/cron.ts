@@ -1,0 +1,32 @@
+import { spawn } from 'node:child_process';
+import { homedir, userInfo } from 'node:os';
+
+/**
+ * The command Debian's cron hands to `/bin/sh -c` for a crontab line: the text after the time
+ * fields, `\%` and `\\` un-escaped, cut at the first bare `%` (cron's do_command.c), written here
+ * from cron's source rather than taken from Lifeboat's code, so the two are checked against each other.
+ */
+export function commandAsCronRunsIt(line: string): string {
+  const text = line.replace(/^(@\w+|(\S+\s+){5})\s*/, '');
+  let command = '';
+  for (let index = 0; index < text.length; index++) {
+    const character = text[index];
+    if (character === '\\' && (text[index + 1] === '%' || text[index + 1] === '\\')) command += text[++index];
+    else if (character === '%') break;
+    else command += character;
+  }
+  return command;
+}
+
+/** Runs a crontab line's command with the environment cron gives a job; resolves with the shell's exit code. */
+export function runAsCron(line: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', commandAsCronRunsIt(line)], {
+      cwd: homedir(),
+      env: { PATH: '/usr/bin:/bin', HOME: homedir(), SHELL: '/bin/sh', LOGNAME: userInfo().username },
+      stdio: 'ignore',
+    });
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+}
