@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { RecordingsBackupResult } from '../../src/actions/frigate/recordingsBackup';
 import type { RecordingsListResult } from '../../src/actions/frigate/recordingsList';
 import type { RecordingsRestoreResult } from '../../src/actions/frigate/recordingsRestore';
@@ -13,16 +11,19 @@ import type { ActionContext, ProgressUpdate } from '../../src/core/actions/spec'
 import { CancelledError } from '../../src/core/errors';
 import { frigateAction, runFrigateAction } from '../support/frigateActions';
 import { filesUnder, inBackupLayout, utcDay } from '../support/recordings';
+import { startTcpFaultProxy, type TcpFaultProxy } from '../testbed/faultProxy';
 import { KubeApiSimulator } from '../testbed/kubeSim';
 import { startSshd, type Sshd } from '../testbed/sshd';
 
-const run = promisify(execFile);
 const CAMERAS = ['driveway', 'front_door', 'garden'] as const;
 
 describe('Frigate recordings: backup, restore and list against the pod and a real sshd', function () {
   this.timeout(90_000);
   let kube: KubeApiSimulator;
   let sshd: Sshd;
+  /** sshd behind a TCP proxy that can cut every connection mid-stream. */
+  let proxy: TcpFaultProxy;
+  let proxyKnownHosts: string;
   let kubeconfig: string;
   let workspace: string;
   let recordingsDir: string;
@@ -36,7 +37,10 @@ describe('Frigate recordings: backup, restore and list against the pod and a rea
       inventory: {
         frigate: { home: { url: 'http://127.0.0.1:5000', files: { cluster: 'k3s', namespace: 'nvr', labelSelector } } },
         clusters: { k3s: { kubeconfig } },
-        hosts: { nas: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
+        hosts: {
+          nas: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath },
+          'nas-flaky': { host: sshd.host, port: proxy.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: proxyKnownHosts },
+        },
         locations: { 'nas-recordings': { host: 'nas', path: backupRoot() }, local: { path: 'backups' } },
       },
       ...overrides,
@@ -77,6 +81,9 @@ describe('Frigate recordings: backup, restore and list against the pod and a rea
 
   before(async () => {
     [kube, sshd] = await Promise.all([KubeApiSimulator.start(), startSshd()]);
+    proxy = await startTcpFaultProxy(sshd.port);
+    proxyKnownHosts = join(sshd.dir, 'known_hosts_proxy');
+    await writeFile(proxyKnownHosts, `${sshd.knownHostsLine.replace(`:${sshd.port} `, `:${proxy.port} `)}\n`);
     const pod = kube.addPod({ namespace: 'nvr', name: 'frigate-0', labels: { app: 'frigate' }, containers: ['frigate'] });
     recordingsDir = join(pod.root, 'media', 'frigate', 'recordings');
     kubeconfig = await kube.writeKubeconfig();
@@ -95,6 +102,7 @@ describe('Frigate recordings: backup, restore and list against the pod and a rea
   });
 
   after(async () => {
+    await proxy?.stop();
     await Promise.all([kube?.stop(), sshd?.stop()]);
     await rm(workspace, { recursive: true, force: true });
   });
@@ -183,23 +191,21 @@ describe('Frigate recordings: backup, restore and list against the pod and a rea
 
     it('an SSH connection dropped mid-stream fails clearly, publishes nothing, and the next run reclaims the staging folder', async () => {
       const path = join(sshd.remoteDir, 'dropped');
-      const sshdPid = (await readFile(join(sshd.dir, 'sshd.pid'), 'utf8')).trim();
-      // Killing the per-connection sshd processes drops every connection to the host, as a network failure would.
-      const dropConnections = async () => {
-        await run('pkill', ['-KILL', '-P', sshdPid]).catch(() => undefined);
-      };
-      await assert.rejects(interrupted('frigate.recordings.backup', { frigate: 'home', host: 'nas', path, cameras: ['yard'] }, 8 * 1024 * 1024, dropConnections), (error: Error) => {
+      const cutMidStream = async () => proxy.cutAfter(4 * 1024 * 1024);
+      await assert.rejects(interrupted('frigate.recordings.backup', { frigate: 'home', host: 'nas-flaky', path, cameras: ['yard'] }, 8 * 1024 * 1024, cutMidStream), (error: Error) => {
         assert.ok(!(error instanceof CancelledError));
-        assert.match(error.message, /EPIPE|Broken pipe|closed/);
-        assert.ok(error.message.startsWith(`the transfer on nas:${path} failed: `), error.message);
+        assert.ok(error.message.startsWith(`the transfer on nas-flaky:${path} failed: `), error.message);
+        assert.match(error.message, /EPIPE|Broken pipe|closed|reset/i);
         return true;
       });
       assert.ok(!(await readdir(path)).includes('yard'), 'no hour of yard under its final name');
-      const result = await runAction<RecordingsBackupResult>('frigate.recordings.backup', { frigate: 'home', host: 'nas', path, cameras: ['yard'] });
+      assert.ok((await readdir(path)).some((name) => name.startsWith('.lifeboat-partial-')), 'the staging folder is left, as the host could not be reached to remove it');
+      const result = await runAction<RecordingsBackupResult>('frigate.recordings.backup', { frigate: 'home', host: 'nas-flaky', path, cameras: ['yard'] });
       assert.equal(result.copiedFiles, 12);
       assert.deepEqual(await readdir(path), ['yard']);
       assert.deepEqual(await filesUnder(path), inBackupLayout(await filesUnder(recordingsDir), (camera) => camera === 'yard'));
     });
+
     it('a cancelled restore leaves no partial hour in the pod, and no staging folder', async () => {
       await rm(join(recordingsDir, bigDay), { recursive: true });
       const path = join(sshd.remoteDir, 'dropped');
