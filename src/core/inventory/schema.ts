@@ -50,12 +50,26 @@ const frigateFiles = z.union([
   z.object({ host: nonEmpty.describe('Name of a host in `hosts:`.'), path: nonEmpty.describe('Frigate media folder on that host.') }).strict(),
 ]);
 
+const locationNames = z.array(nonEmpty).min(1);
+
+const frigateBackups = z
+  .object({
+    faces: locationNames
+      .optional()
+      .describe('Locations (names under `locations:`) that hold this instance\'s face backups; the Backups view binds their archives to this instance and the status bar watches the newest. When no instance names any, a location called `frigate-faces` is the face backup location.'),
+    recordings: locationNames
+      .optional()
+      .describe('Locations with a `host` and `path` that hold this instance\'s recordings backups (camera/day/hour folders); the Backups view lists their cameras and days under the instance.'),
+  })
+  .strict();
+
 const frigate = z
   .object({
     url: z.url().describe('Frigate URL, e.g. https://frigate.lan:8971.'),
     auth: frigateAuth.optional(),
     tls: tls.optional(),
     files: frigateFiles.optional().describe('Where Frigate keeps its files, for byte-exact backups: its pod, or a host path.'),
+    backups: frigateBackups.optional().describe('Where this instance\'s backups are kept, by location name.'),
   })
   .strict();
 
