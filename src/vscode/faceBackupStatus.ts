@@ -24,8 +24,9 @@ export class FaceBackupStatus implements vscode.Disposable {
   private visible = false;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly timers: NodeJS.Timeout[];
-  private pending: Promise<void> | undefined;
-  private again = false;
+  /** The refreshes run one after another; `queued` is the one not started yet. */
+  private chain: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | undefined;
 
   constructor(private readonly services: Services) {
     this.item.name = 'Lifeboat Face Backup';
@@ -47,22 +48,16 @@ export class FaceBackupStatus implements vscode.Disposable {
     return this.visible;
   }
 
-  /** Reads the locations again; a call during a refresh is folded into one more after it. Resolves when the item is up to date. */
+  /** Reads the locations again, after any refresh under way; calls before it starts share it. Resolves when the item is up to date. */
   refresh(): Promise<void> {
-    if (this.pending) {
-      this.again = true;
-      return this.pending;
-    }
-    this.pending = this.update()
-      .catch((error: unknown) => this.services.log.error(`[face backup status] ${errorMessage(error)}`))
-      .finally(() => {
-        this.pending = undefined;
-        if (this.again) {
-          this.again = false;
-          void this.refresh();
-        }
+    if (!this.queued) {
+      this.queued = this.chain.then(() => {
+        this.queued = undefined;
+        return this.update().catch((error: unknown) => this.services.log.error(`[face backup status] ${errorMessage(error)}`));
       });
-    return this.pending;
+      this.chain = this.queued;
+    }
+    return this.queued;
   }
 
   dispose(): void {

@@ -30,23 +30,29 @@ describe('what the views read cheaply', () => {
   });
 
   describe('readBackupLocations', () => {
-    it('reads local folders and recognises the kinds not supported yet', () => {
+    it('reads local folders, SSH host folders and S3 prefixes, and recognises the kinds not supported', () => {
       const inventory = {
         locations: {
           local: { path: 'backups' },
           home: { path: '~/archives', keep: 3 },
           nas: { host: 'nas', path: '/srv/backups' },
           bucket: { store: 'minio', prefix: 'x/' },
+          whole: { store: 'minio' },
+          cluster: { cluster: 'k3s', path: '/data' },
           empty: { path: '  ' },
+          hostless: { host: '', path: '/srv' },
           scalar: 'backups',
         },
       };
       assert.deepEqual(readBackupLocations(inventory, 'lifeboat.yaml'), [
         { name: 'local', kind: 'local', path: 'backups' },
         { name: 'home', kind: 'local', path: '~/archives' },
-        { name: 'nas', kind: 'unsupported', reason: 'locations on an SSH host are not supported yet' },
-        { name: 'bucket', kind: 'unsupported', reason: 'locations in an S3 store are not supported yet' },
+        { name: 'nas', kind: 'host', host: 'nas', path: '/srv/backups' },
+        { name: 'bucket', kind: 'store', store: 'minio', prefix: 'x/' },
+        { name: 'whole', kind: 'store', store: 'minio', prefix: '' },
+        { name: 'cluster', kind: 'unsupported', reason: 'locations in a cluster are not supported yet' },
         { name: 'empty', kind: 'invalid', problem: '`locations.empty.path`: expected the folder holding the archives' },
+        { name: 'hostless', kind: 'invalid', problem: '`locations.hostless.host`: expected the name of a host under `hosts:`' },
         { name: 'scalar', kind: 'invalid', problem: '`locations.scalar`: expected a mapping such as { path: backups }' },
       ]);
     });
