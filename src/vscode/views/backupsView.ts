@@ -2,11 +2,13 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ArchiveListResult, ListedArchive } from '../../actions/archive/list';
 import type { FacesListResult } from '../../actions/frigate/list';
+import type { RecordingsDay } from '../../actions/frigate/recordings';
+import type { RecordingsListResult } from '../../actions/frigate/recordingsList';
 import type { Inventory } from '../../core/actions/spec';
 import { errorMessage } from '../../core/errors';
 import { frigateOfFaceLocation, recordingsLocationsOf, type RecordingsLocation } from '../../core/frigateBackups';
 import { describeLocation, readBackupLocations, type BackupLocation, type ListedLocation } from '../../core/locations';
-import { formatAge, formatBytes, formatLocalDateTime } from '../../core/render';
+import { formatAge, formatBytes, formatCount, formatLocalDateTime } from '../../core/render';
 import { INVENTORY_FILE } from '../../core/paths';
 import type { StoredArchiveEntry } from '../backupBrowsing';
 import { loadRuntime } from '../lazy';
@@ -44,33 +46,18 @@ export interface RecordingsNode {
   location: string;
 }
 
-export interface RecordingDay {
-  /** YYYY-MM-DD, UTC. */
-  date: string;
-  hours: number;
-  files: number;
-  bytes: number;
-}
-
-/** The shape of `frigate.recordings.list`'s result. */
-export interface RecordingsListResult {
-  source: string;
-  root: string;
-  cameras: { camera: string; days: RecordingDay[] }[];
-}
-
 export interface CameraNode {
   kind: 'camera';
   recordings: RecordingsNode;
   camera: string;
   /** Newest first. */
-  days: RecordingDay[];
+  days: RecordingsDay[];
 }
 
 export interface RecordingDayNode {
   kind: 'recordingDay';
   camera: CameraNode;
-  day: RecordingDay;
+  day: RecordingsDay;
 }
 
 /** A location of `locations:` whose archives the view lists: a local folder, a folder on an SSH host, or an S3 prefix. */
@@ -433,7 +420,7 @@ function frigateItem(node: FrigateNode): vscode.TreeItem {
 function personItem(node: PersonNode): vscode.TreeItem {
   const item = new vscode.TreeItem(node.name);
   item.id = `${frigateId(node.frigate)}:${node.train ? 'train' : `person:${node.name}`}`;
-  const images = `${node.images} image${node.images === 1 ? '' : 's'}`;
+  const images = formatCount(node.images, 'image');
   item.description = node.train ? `${images} · recent recognition attempts, not a person` : images;
   item.tooltip = node.train
     ? `The train folder of Frigate ${node.frigate.name}: ${images} of recent recognition attempts. Not counted among the people, and not backed up unless includeTrain is set.`
@@ -453,7 +440,7 @@ function recordingsItem(node: RecordingsNode): vscode.TreeItem {
   return item;
 }
 
-function totalBytes(days: readonly RecordingDay[]): number {
+function totalBytes(days: readonly RecordingsDay[]): number {
   return days.reduce((sum, day) => sum + day.bytes, 0);
 }
 
@@ -461,8 +448,8 @@ function cameraItem(node: CameraNode): vscode.TreeItem {
   const item = new vscode.TreeItem(node.camera, vscode.TreeItemCollapsibleState.Collapsed);
   item.id = `${frigateId(node.recordings.frigate)}:recordings:${node.recordings.location}:${node.camera}`;
   const newest = node.days[0]?.date;
-  item.description = `${node.days.length} day${node.days.length === 1 ? '' : 's'} · ${formatBytes(totalBytes(node.days))}`;
-  item.tooltip = `Camera ${node.camera} in ${node.recordings.location}: ${node.days.length} day(s)${newest ? `, newest ${newest}` : ''}`;
+  item.description = `${formatCount(node.days.length, 'day')} · ${formatBytes(totalBytes(node.days))}`;
+  item.tooltip = `Camera ${node.camera} in ${node.recordings.location}: ${formatCount(node.days.length, 'day')}${newest ? `, newest ${newest}` : ''}`;
   item.iconPath = new vscode.ThemeIcon('device-camera');
   item.contextValue = 'camera';
   return item;
@@ -471,8 +458,8 @@ function cameraItem(node: CameraNode): vscode.TreeItem {
 function recordingDayItem({ camera, day }: RecordingDayNode): vscode.TreeItem {
   const item = new vscode.TreeItem(day.date);
   item.id = `${frigateId(camera.recordings.frigate)}:recordings:${camera.recordings.location}:${camera.camera}:${day.date}`;
-  item.description = `${day.hours} h · ${day.files} files · ${formatBytes(day.bytes)}`;
-  item.tooltip = `${camera.camera}, ${day.date} (UTC): ${day.hours} hour(s) with recordings, ${day.files} file(s), ${formatBytes(day.bytes)} (${day.bytes} bytes)`;
+  item.description = `${day.hours} h · ${formatCount(day.files, 'file')} · ${formatBytes(day.bytes)}`;
+  item.tooltip = `${camera.camera}, ${day.date} (UTC): ${formatCount(day.hours, 'hour')} with recordings, ${formatCount(day.files, 'file')}, ${formatBytes(day.bytes)} (${day.bytes} bytes)`;
   item.iconPath = new vscode.ThemeIcon('calendar');
   item.contextValue = 'recordingDay';
   return item;

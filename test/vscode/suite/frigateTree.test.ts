@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ArchiveNode, BackupNode, LifeboatApi, StoredArchiveNode } from '../../../src/vscode/api';
@@ -33,6 +33,16 @@ interface FacesRestoreResult {
 }
 
 const LIBRARY = { Asha: 3, G: 2 } as const;
+const HOME_BACKUPS = 'backups: { faces: [frigate-faces, piglet], recordings: [nas-recordings, frigate-faces] }';
+
+/** Recordings in the backup layout on the SSH host, `<camera>/<day>/<hour>/<MM.SS>.mp4`, with their sizes. */
+const RECORDINGS: [camera: string, day: string, hour: string, file: string, bytes: number][] = [
+  ['driveway', '2026-02-07', '23', '50.00.mp4', 50],
+  ['driveway', '2026-02-08', '06', '00.00.mp4', 100],
+  ['driveway', '2026-02-08', '06', '10.00.mp4', 150],
+  ['driveway', '2026-02-08', '07', '00.00.mp4', 200],
+  ['garden', '2026-02-08', '06', '30.00.mp4', 300],
+];
 
 suite('Backups view: Frigate instances, face archives and the face backup status', () => {
   let api: LifeboatApi;
@@ -43,6 +53,7 @@ suite('Backups view: Frigate instances, face archives and the face backup status
   const backups: Record<'local' | 'ssh', FacesBackupResult> = { local: { name: '', bytes: 0, images: 0 }, ssh: { name: '', bytes: 0, images: 0 } };
   const inventoryUri = () => fixtureUri('lifeboat.yaml');
   const remoteFolder = () => join(sshd.remoteDir, 'faces');
+  const recordingsFolder = () => join(sshd.remoteDir, 'recordings');
 
   async function writeInventory(text: string): Promise<void> {
     await vscode.workspace.fs.writeFile(inventoryUri(), new TextEncoder().encode(text));
@@ -65,13 +76,17 @@ suite('Backups view: Frigate instances, face archives and the face backup status
       for (let index = 1; index <= count; index++) await frigate.addFace(person, `${person}-${index}.webp`, solidWebp({ width: 112 + index, height: 112 }));
     }
     await frigate.addFace('train', 'attempt-1.webp', solidWebp({ width: 100, height: 100 }));
+    for (const [camera, day, hour, file, bytes] of RECORDINGS) {
+      await mkdir(join(recordingsFolder(), camera, day, hour), { recursive: true });
+      await writeFile(join(recordingsFolder(), camera, day, hour, file), Buffer.alloc(bytes, 7));
+    }
     const host = (name: string, port: number) =>
       `  ${name}: { host: ${sshd.host}, port: ${port}, user: ${sshd.user}, identityFile: ${sshd.clientKey.privateKeyPath}, knownHosts: ${sshd.knownHostsPath}, connectTimeoutSeconds: 5 }`;
     frigateInventory = [
       'frigate:',
       '  home:',
       `    url: ${frigate.internalUrl}`,
-      '    backups: { faces: [frigate-faces, piglet] }',
+      `    ${HOME_BACKUPS}`,
       '  lab:',
       `    url: ${frigate.url}`,
       '    tls: { insecure: true }',
@@ -82,6 +97,7 @@ suite('Backups view: Frigate instances, face archives and the face backup status
       '  frigate-faces: { path: tree-faces }',
       `  piglet: { host: piglet, path: ${remoteFolder()} }`,
       '  unreachable: { host: closed, path: /srv/faces }',
+      `  nas-recordings: { host: piglet, path: ${recordingsFolder()} }`,
       '',
     ].join('\n');
     originalInventory = await readText(inventoryUri());
@@ -118,6 +134,7 @@ suite('Backups view: Frigate instances, face archives and the face backup status
         ['frigate-faces', 'location.local'],
         ['piglet', 'location.host'],
         ['unreachable', 'location.host'],
+        ['nas-recordings', 'location.host'],
       ],
     );
     const [home, lab] = roots;
@@ -128,15 +145,36 @@ suite('Backups view: Frigate instances, face archives and the face backup status
     assert.equal(lab?.description, `${frigate.url} · TLS not verified`);
     assert.match(lab?.tooltip ?? '', /TLS certificates are \*\*not verified\*\* \(`tls\.insecure: true` in lifeboat\.yaml\)/);
 
-    const people = (await api.views.backups.getChildren(await root('frigate', 'home'))).map(show);
+    const children = (await api.views.backups.getChildren(await root('frigate', 'home'))).map(show);
     assert.deepEqual(
-      people.map((item) => [item.label, item.description, item.contextValue]),
+      children.map((item) => [item.label, item.description, item.contextValue]),
       [
         ['Asha', '3 images', 'person'],
         ['G', '2 images', 'person'],
         ['train', '1 image · recent recognition attempts, not a person', 'train'],
+        ['Recordings backup', 'nas-recordings', 'recordings'],
+        ['Recordings backup frigate-faces', "`frigate.home.backups.recordings`: location 'frigate-faces' needs a `host` and `path` (recordings are backed up to an SSH host)", 'invalid'],
       ],
     );
+  });
+
+  test('a recordings backup on an SSH host lists its cameras, and each camera its days with hours, files and size', async () => {
+    const recordings = (await api.views.backups.getChildren(await root('frigate', 'home'))).find((node) => node.kind === 'recordings');
+    assert.ok(recordings);
+    const cameras = await api.views.backups.getChildren(recordings);
+    assert.deepEqual(
+      cameras.map(show).map((item) => [item.label, item.description, item.contextValue]),
+      [
+        ['driveway', '2 days · 500 B', 'camera'],
+        ['garden', '1 day · 300 B', 'camera'],
+      ],
+    );
+    const days = async (camera: BackupNode) => (await api.views.backups.getChildren(camera)).map((node) => [show(node).label, show(node).description]);
+    assert.deepEqual(await days(cameras[0]!), [
+      ['2026-02-08', '2 h · 3 files · 450 B'],
+      ['2026-02-07', '1 h · 1 file · 50 B'],
+    ]);
+    assert.deepEqual(await days(cameras[1]!), [['2026-02-08', '1 h · 1 file · 300 B']]);
   });
 
   test('an instance or a location that cannot be listed shows an error node that opens the log', async () => {
@@ -243,7 +281,7 @@ suite('Backups view: Frigate instances, face archives and the face backup status
     // Only an old archive (a real one, under a name from 2020) in the face backup location.
     const old = fixtureUri('old-faces/frigate-faces-20200101-000000.tar.gz');
     await vscode.workspace.fs.copy(vscode.Uri.file(join(fixtureUri('tree-faces').fsPath, backups.local.name)), old);
-    await writeInventory(frigateInventory.replace('backups: { faces: [frigate-faces, piglet] }', 'backups: { faces: [old-faces] }').replace('locations:\n', 'locations:\n  old-faces: { path: old-faces }\n'));
+    await writeInventory(frigateInventory.replace(HOME_BACKUPS, 'backups: { faces: [old-faces] }').replace('locations:\n', 'locations:\n  old-faces: { path: old-faces }\n'));
     await status.refresh();
     assert.match(status.item.text, /^\$\(warning\) Faces: \d+ d ago$/);
     assert.equal((status.item.backgroundColor as vscode.ThemeColor | undefined)?.id, 'statusBarItem.warningBackground');
