@@ -14,12 +14,22 @@ import { taggedLogger } from './services';
 /**
  * What the Backups view and the face backup status bar item read, in the runtime bundle: listings of
  * locations of every kind and read-only actions, each in its own short-lived action context (clients
- * are closed when the listing is done; an unknown SSH host key is asked about as in a run).
+ * are closed when the listing is done).
  */
 
-async function withBrowsingContext<T>(services: Services, workspaceDir: string, tag: string, body: (ctx: ActionContext) => Promise<T>): Promise<T> {
+/**
+ * `askHostKeys`: whether an unknown SSH host key is asked about, as in a run. Only for what a person
+ * just did (expanding a node); a timer never opens a dialog, so there the listing fails instead.
+ */
+async function withBrowsingContext<T>(services: Services, workspaceDir: string, options: { tag: string; askHostKeys: boolean }, body: (ctx: ActionContext) => Promise<T>): Promise<T> {
   const { inventory } = await loadWorkspaceAt(workspaceDir);
-  const ctx = createActionContext({ workspaceDir, inventory, secrets: workspaceSecrets(services.context.secrets, () => {}), approveHostKey, log: taggedLogger(services.log, tag) });
+  const ctx = createActionContext({
+    workspaceDir,
+    inventory,
+    secrets: workspaceSecrets(services.context.secrets, () => {}),
+    approveHostKey: options.askHostKeys ? approveHostKey : undefined,
+    log: taggedLogger(services.log, options.tag),
+  });
   try {
     return await body(ctx);
   } finally {
@@ -32,7 +42,7 @@ export function runReadOnlyAction(services: Services, workspaceDir: string, acti
   const action = services.registry().get(actionId);
   if (!action) return Promise.reject(new Error(`the ${actionId} action is not available`));
   if (!action.readOnly) return Promise.reject(new Error(`the ${actionId} action changes things; the Backups view only runs actions that read`));
-  return withBrowsingContext(services, workspaceDir, 'backups', (ctx) => action.run(action.params.parse(params), ctx));
+  return withBrowsingContext(services, workspaceDir, { tag: 'backups', askHostKeys: true }, (ctx) => action.run(action.params.parse(params), ctx));
 }
 
 export interface StoredArchiveEntry {
@@ -50,7 +60,7 @@ export function isFacesArchiveName(name: string): boolean {
 
 /** The archives of a location of any kind (local, SSH host, S3 prefix), newest first, undated ones last. */
 export function listStoredArchives(services: Services, workspaceDir: string, location: string): Promise<{ where: string; archives: StoredArchiveEntry[] }> {
-  return withBrowsingContext(services, workspaceDir, 'backups', async (ctx) => {
+  return withBrowsingContext(services, workspaceDir, { tag: 'backups', askHostKeys: true }, async (ctx) => {
     const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location }, ctx);
     const archives = (await destination.listArchives('', ctx.signal)).map((archive) => {
       const entry: StoredArchiveEntry = { name: archive.name, bytes: archive.bytes, faces: isFacesArchiveName(archive.name) };
@@ -69,7 +79,7 @@ export function findNewestFaceBackup(
   workspaceDir: string,
   locations: readonly string[],
 ): Promise<{ newest: FaceBackupSighting | undefined; failures: { location: string; message: string }[] }> {
-  return withBrowsingContext(services, workspaceDir, 'face backup status', async (ctx) => {
+  return withBrowsingContext(services, workspaceDir, { tag: 'face backup status', askHostKeys: false }, async (ctx) => {
     let newest: FaceBackupSighting | undefined;
     const failures: { location: string; message: string }[] = [];
     for (const location of locations) {

@@ -149,7 +149,7 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
   private readonly states = new Map<LocationNode, LocationState>();
   /** Children of Frigate and recordings nodes; a failed listing is not kept, so expanding again retries. */
   private readonly expanded = new Map<BackupNode, Promise<BackupNode[]>>();
-  private locations: Promise<BackupNode[]> | undefined;
+  private roots: Promise<BackupNode[]> | undefined;
   private locationsFound: boolean | undefined;
   private readonly inventoryWatcher: vscode.FileSystemWatcher;
 
@@ -167,7 +167,7 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
 
   /** Forgets everything listed and reads `lifeboat.yaml` again. */
   refresh(): void {
-    this.locations = undefined;
+    this.roots = undefined;
     this.states.clear();
     this.expanded.clear();
     this.changed.fire(undefined);
@@ -190,8 +190,8 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
 
   getChildren(node?: BackupNode): Promise<BackupNode[]> | BackupNode[] {
     if (!node) {
-      this.locations ??= this.readLocations();
-      return this.locations;
+      this.roots ??= this.readRoots();
+      return this.roots;
     }
     switch (node.kind) {
       case 'location':
@@ -263,7 +263,7 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
     this.changed.dispose();
   }
 
-  private async readLocations(): Promise<BackupNode[]> {
+  private async readRoots(): Promise<BackupNode[]> {
     const nodes: BackupNode[] = [];
     let found = false;
     for (const folder of vscode.workspace.workspaceFolders ?? []) {
@@ -294,13 +294,15 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
     return nodes;
   }
 
-  /** Lists once and keeps the children until Refresh; a failure becomes an error node and is tried again on the next expand. */
+  /** Lists once and keeps the children until Refresh; children with an error node are not kept, so the next expand tries again. */
   private expand(node: BackupNode, list: () => Promise<BackupNode[]>): Promise<BackupNode[]> {
     let children = this.expanded.get(node);
     if (!children) {
       children = list();
       this.expanded.set(node, children);
-      children.catch(() => this.expanded.delete(node));
+      void children.then((nodes) => {
+        if (nodes.some((child) => child.kind === 'error')) this.expanded.delete(node);
+      });
     }
     return children;
   }
