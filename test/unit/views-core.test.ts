@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationError } from '../../src/core/errors';
-import { readBackupLocations } from '../../src/core/locations';
+import { describeLocation, readBackupLocations } from '../../src/core/locations';
+import { formatCount } from '../../src/core/render';
 import { frontmatterTitle } from '../../src/core/runbook/frontmatterTitle';
 import { REPO_ROOT } from '../support/paths';
 
@@ -57,6 +58,17 @@ describe('what the views read cheaply', () => {
       ]);
     });
 
+    it('describes where each kind keeps its archives', () => {
+      assert.deepEqual(
+        [
+          describeLocation({ name: 'local', kind: 'local', path: '~/archives' }),
+          describeLocation({ name: 'nas', kind: 'host', host: 'nas', path: '/srv/backups' }),
+          describeLocation({ name: 'offsite', kind: 'store', store: 'garage', prefix: 'frigate/faces' }),
+        ],
+        ['~/archives', 'nas:/srv/backups', 'garage:frigate/faces'],
+      );
+    });
+
     it('has none without a locations section, and names the file when the section is not a mapping', () => {
       assert.deepEqual(readBackupLocations({}, 'lifeboat.yaml'), []);
       assert.deepEqual(readBackupLocations({ locations: null }, 'lifeboat.yaml'), []);
@@ -66,5 +78,9 @@ describe('what the views read cheaply', () => {
         return true;
       });
     });
+  });
+
+  it('formatCount puts a count with its noun, singular for one', () => {
+    assert.deepEqual([0, 1, 2].map((count) => formatCount(count, 'image')), ['0 images', '1 image', '2 images']);
   });
 });

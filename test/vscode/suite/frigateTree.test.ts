@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ArchiveNode, BackupNode, LifeboatApi, StoredArchiveNode } from '../../../src/vscode/api';
 import { FrigateSimulator } from '../../testbed/frigateSim';
+import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../../testbed/s3rver';
 import { freePort, startSshd, type Sshd } from '../../testbed/sshd';
 import { solidWebp } from '../../testbed/webp';
 import { fixtureUri, outputText, readText, RESULT_MIME, shown, waitFor } from './workspace';
@@ -33,7 +34,8 @@ interface FacesRestoreResult {
 }
 
 const LIBRARY = { Asha: 3, G: 2 } as const;
-const HOME_BACKUPS = 'backups: { faces: [frigate-faces, piglet], recordings: [nas-recordings, frigate-faces] }';
+const HOME_BACKUPS = 'backups: { faces: [frigate-faces, offsite, piglet], recordings: [nas-recordings, frigate-faces] }';
+const S3_SECRET = 'tree_s3_secret_key';
 
 /** Recordings in the backup layout on the SSH host, `<camera>/<day>/<hour>/<MM.SS>.mp4`, with their sizes. */
 const RECORDINGS: [camera: string, day: string, hour: string, file: string, bytes: number][] = [
@@ -48,9 +50,10 @@ suite('Backups view: Frigate instances, face archives and the face backup status
   let api: LifeboatApi;
   let frigate: FrigateSimulator;
   let sshd: Sshd;
+  let s3: RunningS3rver;
   let originalInventory: string;
   let frigateInventory: string;
-  const backups: Record<'local' | 'ssh', FacesBackupResult> = { local: { name: '', bytes: 0, images: 0 }, ssh: { name: '', bytes: 0, images: 0 } };
+  const backups: Record<'local' | 's3' | 'ssh', FacesBackupResult> = { local: { name: '', bytes: 0, images: 0 }, s3: { name: '', bytes: 0, images: 0 }, ssh: { name: '', bytes: 0, images: 0 } };
   const inventoryUri = () => fixtureUri('lifeboat.yaml');
   const remoteFolder = () => join(sshd.remoteDir, 'faces');
   const recordingsFolder = () => join(sshd.remoteDir, 'recordings');
@@ -71,7 +74,8 @@ suite('Backups view: Frigate instances, face archives and the face backup status
     const extension = vscode.extensions.getExtension<LifeboatApi>(EXTENSION_ID);
     assert.ok(extension, `${EXTENSION_ID} is not loaded`);
     api = await extension.activate();
-    [frigate, sshd] = await Promise.all([FrigateSimulator.start(), startSshd()]);
+    [frigate, sshd, s3] = await Promise.all([FrigateSimulator.start(), startSshd(), startS3rver({ buckets: ['backups'] })]);
+    assert.equal(await vscode.commands.executeCommand('lifeboat.setSecret', S3_SECRET, S3RVER_CREDENTIALS.secretAccessKey), true);
     for (const [person, count] of Object.entries(LIBRARY)) {
       for (let index = 1; index <= count; index++) await frigate.addFace(person, `${person}-${index}.webp`, solidWebp({ width: 112 + index, height: 112 }));
     }
@@ -93,8 +97,11 @@ suite('Backups view: Frigate instances, face archives and the face backup status
       'hosts:',
       host('piglet', sshd.port),
       host('closed', await freePort()),
+      'stores:',
+      `  garage: { endpoint: ${s3.endpoint}, bucket: backups, credentials: { accessKeyId: ${S3RVER_CREDENTIALS.accessKeyId}, secretAccessKey: secret:${S3_SECRET} } }`,
       'locations:',
       '  frigate-faces: { path: tree-faces }',
+      '  offsite: { store: garage, prefix: frigate/faces }',
       `  piglet: { host: piglet, path: ${remoteFolder()} }`,
       '  unreachable: { host: closed, path: /srv/faces }',
       `  nas-recordings: { host: piglet, path: ${recordingsFolder()} }`,
@@ -102,18 +109,21 @@ suite('Backups view: Frigate instances, face archives and the face backup status
     ].join('\n');
     originalInventory = await readText(inventoryUri());
     await writeInventory(frigateInventory);
+    // Archive names carry the second they were made in: each is newer than the one before, by name too.
+    const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1100));
     backups.local = await backUp('frigate-faces');
-    // Archive names carry the second they were made in: the SSH one must be the newer, by name too.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await nextSecond();
+    backups.s3 = await backUp('offsite');
+    await nextSecond();
     backups.ssh = await backUp('piglet');
-    assert.notEqual(backups.ssh.name, backups.local.name);
+    assert.equal(new Set([backups.local.name, backups.s3.name, backups.ssh.name]).size, 3);
   });
 
   suiteTeardown(async () => {
     await vscode.workspace.fs.writeFile(inventoryUri(), new TextEncoder().encode(originalInventory));
     api.views.backups.refresh();
     await api.faceBackupStatus.refresh();
-    await Promise.all([frigate?.stop(), sshd?.stop()]);
+    await Promise.all([frigate?.stop(), sshd?.stop(), s3?.stop()]);
   });
 
   const show = (node: BackupNode) => shown(api.views.backups.getTreeItem(node));
@@ -132,6 +142,7 @@ suite('Backups view: Frigate instances, face archives and the face backup status
         ['home', 'frigate'],
         ['lab', 'frigate.tlsUnverified'],
         ['frigate-faces', 'location.local'],
+        ['offsite', 'location.store'],
         ['piglet', 'location.host'],
         ['unreachable', 'location.host'],
         ['nas-recordings', 'location.host'],
@@ -190,7 +201,7 @@ suite('Backups view: Frigate instances, face archives and the face backup status
     assert.match(locationError?.description ?? '', /^listing the archives of location unreachable failed: /);
   });
 
-  test('face archives in a local and an SSH location show size, age and verified state, with only the menu entries that work', async () => {
+  test('face archives in a local, an SSH and an S3 location show size, age and verified state, with only the menu entries that work', async () => {
     const local = (await api.views.backups.getChildren(await root('location', 'frigate-faces'))) as ArchiveNode[];
     assert.deepEqual(local.map((node) => [node.kind, node.archive.name, node.archive.bytes, node.faces]), [['archive', backups.local.name, backups.local.bytes, true]]);
     const localItem = show(local[0]!);
@@ -205,6 +216,11 @@ suite('Backups view: Frigate instances, face archives and the face backup status
     assert.match(remoteItem.description, /^\d+(\.\d)? (B|KiB) · \d+ (s|min) ago · not verified here$/);
     assert.equal(remoteItem.contextValue, 'archive.unknown.remote.faces');
     assert.match(remoteItem.tooltip, /Verification is recorded for local archives only/);
+
+    const offsite = await root('location', 'offsite');
+    assert.equal(show(offsite).description, 'garage:frigate/faces');
+    const inStore = (await api.views.backups.getChildren(offsite)) as StoredArchiveNode[];
+    assert.deepEqual(inStore.map((node) => [node.kind, node.archive.name, node.archive.bytes, show(node).contextValue]), [['storedArchive', backups.s3.name, backups.s3.bytes, 'archive.unknown.remote.faces']]);
 
     // The context menu entries as package.json declares them, applied to these nodes and to a remote archive of another kind.
     const extension = vscode.extensions.getExtension(EXTENSION_ID);
