@@ -55,11 +55,11 @@ describe('Frigate recordings: backup, restore and list against the pod and a rea
   let original: Map<string, Buffer>;
   const backupRoot = () => join(sshd.remoteDir, 'recordings');
 
-  function context(overrides: Partial<ActionContext> = {}): ActionContext {
+  function context(overrides: Partial<ActionContext> = {}, labelSelector = 'app=frigate'): ActionContext {
     return createActionContext({
       workspaceDir: workspace,
       inventory: {
-        frigate: { home: { url: 'http://127.0.0.1:5000', files: { cluster: 'k3s', namespace: 'nvr', labelSelector: 'app=frigate' } } },
+        frigate: { home: { url: 'http://127.0.0.1:5000', files: { cluster: 'k3s', namespace: 'nvr', labelSelector } } },
         clusters: { k3s: { kubeconfig } },
         hosts: { nas: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
         locations: { 'nas-recordings': { host: 'nas', path: backupRoot() }, local: { path: 'backups' } },
@@ -186,6 +186,7 @@ describe('Frigate recordings: backup, restore and list against the pod and a rea
   it('refuses bad parameters before acting', async () => {
     await assert.rejects(runAction('frigate.recordings.backup', { frigate: 'home', location: 'local' }), /location 'local' is not on an SSH host/);
     await assert.rejects(runAction('frigate.recordings.backup', { frigate: 'home', host: 'nas', path: 'relative/folder' }), /`path` must be an absolute folder on host 'nas'/);
+    await assert.rejects(runAction('frigate.recordings.backup', { frigate: 'home', location: 'nas-recordings' }, context({}, 'app=gone')), /no running pod matches app=gone in namespace nvr/);
     assert.throws(() => frigateAction('frigate.recordings.backup').params.parse({ frigate: 'home', location: 'nas-recordings', from: '2026-02-09', to: '2026-02-08' }), /`from` \(2026-02-09\) is after `to` \(2026-02-08\)/);
     assert.throws(() => frigateAction('frigate.recordings.backup').params.parse({ frigate: 'home', host: 'nas' }), /`host` and `path` go together/);
     assert.throws(() => frigateAction('frigate.recordings.restore').params.parse({ frigate: 'home', location: 'nas-recordings', from: '2026-02-30' }), /not a calendar day/);

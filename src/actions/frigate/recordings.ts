@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Transform, type Readable, type Writable } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { z } from 'zod';
 import type { KubeClient, PodInfo, PodRef } from '../../clients/kube';
 import { sshConnectionFor, type ExecOptions, type SshConnection } from '../../clients/ssh';
@@ -81,7 +81,7 @@ export const TO_POD_LAYOUT = 's,^\\([^/]*\\)/\\([^/]*\\)/\\([^/]*\\)/,\\2/\\3/\\
  * staging folder. An hour not yet at its final place arrives whole with one rename; into an hour
  * that is there, each file moves with its own rename, so no file is ever seen half-written.
  */
-export function publishCommand(staging: string, root: string): string[] {
+function publishCommand(staging: string, root: string): string[] {
   const script = [
     'stage=$1; root=$2',
     'cd "$stage" || exit 1',
@@ -96,11 +96,11 @@ export function publishCommand(staging: string, root: string): string[] {
 }
 
 /** Creates a fresh staging folder under `root`, removing those that earlier, interrupted runs left. */
-export function prepareStagingCommand(root: string, staging: string): string[] {
+function prepareStagingCommand(root: string, staging: string): string[] {
   return ['sh', '-c', 'mkdir -p "$1" && cd "$1" && find . -mindepth 1 -maxdepth 1 -name "$3*" -exec rm -rf {} + && mkdir "$2"', 'sh', root, staging, STAGING_PREFIX];
 }
 
-export function stagingFolderIn(root: string): string {
+function stagingFolderIn(root: string): string {
   const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
   return path.posix.join(root, `${STAGING_PREFIX}${stamp}-${randomBytes(3).toString('hex')}`);
 }
@@ -266,7 +266,7 @@ export function summarizeRecordings(recordings: readonly Recording[]): CameraRec
  * Streams one side's output into the other side's input. The first failure stops both sides (a
  * cancel too), and is the error reported: the other side then fails only because it was stopped.
  */
-export async function streamBetween(options: {
+async function streamBetween(options: {
   source: (output: Writable, signal: AbortSignal) => Promise<unknown>;
   sink: (input: Readable, signal: AbortSignal) => Promise<unknown>;
   signal: AbortSignal;
@@ -310,7 +310,7 @@ export async function streamBetween(options: {
 }
 
 /** Removes a staging folder after a failure; when the host cannot be reached the next run removes it. */
-export async function discardStaging(remove: () => Promise<unknown>, staging: string, where: string, ctx: ActionContext): Promise<void> {
+async function discardStaging(remove: () => Promise<unknown>, staging: string, where: string, ctx: ActionContext): Promise<void> {
   try {
     await remove();
   } catch (error) {
@@ -319,7 +319,7 @@ export async function discardStaging(remove: () => Promise<unknown>, staging: st
 }
 
 /** Progress of one tar stream of `recordings`, in files and bytes, from the bytes seen so far. */
-export function tarProgress(ctx: ActionContext, message: string, recordings: readonly Recording[]): { onBytes: (bytes: number) => void; done: () => void } {
+function tarProgress(ctx: ActionContext, message: string, recordings: readonly Recording[]): { onBytes: (bytes: number) => void; done: () => void } {
   const progress = new ThrottledProgress(ctx.progress);
   // A header block per file, its contents padded to whole blocks, and two end blocks.
   const ends: number[] = [];
@@ -336,3 +336,47 @@ export function tarProgress(ctx: ActionContext, message: string, recordings: rea
     done: () => progress.flush({ items: recordings.length, bytes: totalBytes }),
   };
 }
+
+/** Where a transfer lands: its root, and how to run a command there (a cleanup runs without the cancelled signal). */
+export interface TransferTarget {
+  root: string;
+  description: string;
+  run: (argv: readonly string[], signal?: AbortSignal) => Promise<unknown>;
+}
+
+/**
+ * One tar stream of `recordings` from `source` into a fresh staging folder of the target (`sink`
+ * unpacks it there), then each hour moved into place. A failure or cancel removes the staging folder,
+ * so nothing of the run is left under a final name.
+ */
+export async function transferThroughStaging(options: {
+  target: TransferTarget;
+  recordings: readonly Recording[];
+  message: string;
+  source: (output: Writable, signal: AbortSignal) => Promise<unknown>;
+  sink: (input: Readable, staging: string, signal: AbortSignal) => Promise<unknown>;
+  ctx: ActionContext;
+}): Promise<void> {
+  const { target, ctx } = options;
+  const staging = stagingFolderIn(target.root);
+  await target.run(prepareStagingCommand(target.root, path.posix.basename(staging)), ctx.signal);
+  const progress = tarProgress(ctx, options.message, options.recordings);
+  try {
+    await streamBetween({ signal: ctx.signal, onBytes: progress.onBytes, source: options.source, sink: (input, signal) => options.sink(input, staging, signal) });
+    progress.done();
+    await target.run(publishCommand(staging, target.root), ctx.signal);
+  } catch (error) {
+    await discardStaging(() => target.run(['rm', '-rf', '--', staging]), staging, target.description, ctx);
+    throw error;
+  }
+}
+
+/** Fails unless every transferred recording is now listed where it went, with its size. */
+export function requireArrived(transferred: readonly Recording[], listed: readonly Recording[], where: string, name: (recording: Recording) => string): void {
+  const present = new Map(listed.map((recording) => [backupPathOf(recording), recording.bytes]));
+  const wrong = transferred.filter((recording) => present.get(backupPathOf(recording)) !== recording.bytes);
+  if (wrong.length > 0) throw new Error(`${wrong.length} recordings are missing or of another size in ${where} after the transfer: ${wrong.slice(0, 5).map(name).join(', ')}${wrong.length > 5 ? ', …' : ''}`);
+}
+
+/** A list of files for `tar -T -`, one per line. */
+export const fileList = (paths: readonly string[]): Readable => Readable.from([paths.map((entry) => `${entry}\n`).join('')]);

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
 import { formatBytes, formatDuration, markdownTable } from '../../core/render';
@@ -8,7 +7,7 @@ import {
   backupPathOf,
   checkFolderAndRange,
   dayRangeParams,
-  discardStaging,
+  fileList,
   hourOf,
   inDayRange,
   listBackupFolder,
@@ -16,15 +15,12 @@ import {
   openBackupFolder,
   openFrigatePod,
   podPathOf,
-  prepareStagingCommand,
-  publishCommand,
   RECORDINGS_DIR,
+  requireArrived,
   requireGnuTar,
   runBulkOnHost,
-  stagingFolderIn,
-  streamBetween,
-  tarProgress,
   TO_BACKUP_LAYOUT,
+  transferThroughStaging,
   type BackupFolder,
   type FrigatePod,
   type Recording,
@@ -89,6 +85,8 @@ interface BackupSelection {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** How long removing a staging folder after a failure may take before the next run is left to do it. */
+const CLEANUP_TIMEOUT_MS = 30_000;
 
 /** The first UTC day retention keeps, or undefined when it keeps everything. */
 function retentionCutoff(retentionDays: number, now: Date): string | undefined {
@@ -201,27 +199,16 @@ async function runBackup(params: RecordingsBackupParams, ctx: ActionContext): Pr
   ctx.log.info(`copying ${selection.copy.length} recordings from ${pod.description} to ${folder.description}; ${selection.skippedHours} hours already complete there`);
   let after = targetRecordings;
   if (selection.copy.length > 0) {
-    const staging = stagingFolderIn(folder.root);
-    await folder.ssh.run(prepareStagingCommand(folder.root, path.posix.basename(staging)), { signal: ctx.signal });
-    const progress = tarProgress(ctx, 'Copying recordings', selection.copy);
-    try {
-      await streamBetween({
-        signal: ctx.signal,
-        onBytes: progress.onBytes,
-        source: (output, signal) =>
-          pod.kube.exec({ ...pod.ref, command: ['tar', 'cf', '-', '-C', RECORDINGS_DIR, '-T', '-'], stdin: Readable.from([selection.copy.map((recording) => `${podPathOf(recording)}\n`).join('')]), stdout: output, signal }),
-        sink: (input, signal) => runBulkOnHost(folder, ['tar', 'xf', '-', '-C', staging, '--no-same-owner', '--transform', TO_BACKUP_LAYOUT], { stdin: input, signal }),
-      });
-      progress.done();
-      await folder.ssh.run(publishCommand(staging, folder.root), { signal: ctx.signal });
-    } catch (error) {
-      await discardStaging(() => folder.ssh.run(['rm', '-rf', '--', staging], { timeoutMs: 30_000 }), staging, folder.hostName, ctx);
-      throw error;
-    }
+    await transferThroughStaging({
+      target: { root: folder.root, description: folder.description, run: (argv, signal) => folder.ssh.run(argv, signal ? { signal } : { timeoutMs: CLEANUP_TIMEOUT_MS }) },
+      recordings: selection.copy,
+      message: 'Copying recordings',
+      source: (output, signal) => pod.kube.exec({ ...pod.ref, command: ['tar', 'cf', '-', '-C', RECORDINGS_DIR, '-T', '-'], stdin: fileList(selection.copy.map(podPathOf)), stdout: output, signal }),
+      sink: (input, staging, signal) => runBulkOnHost(folder, ['tar', 'xf', '-', '-C', staging, '--no-same-owner', '--transform', TO_BACKUP_LAYOUT], { stdin: input, signal }),
+      ctx,
+    });
     after = await listBackupFolder(folder, ctx.signal);
-    const present = new Map(after.map((recording) => [fileKey(recording), recording.bytes]));
-    const wrong = selection.copy.filter((recording) => present.get(fileKey(recording)) !== recording.bytes);
-    if (wrong.length > 0) throw new Error(`${wrong.length} recordings are missing or of another size on ${folder.description} after the copy: ${wrong.slice(0, 5).map(fileKey).join(', ')}${wrong.length > 5 ? ', …' : ''}`);
+    requireArrived(selection.copy, after, folder.description, backupPathOf);
   }
   const expired = expiredDays(after, params, new Date());
   if (expired.length > 0) {

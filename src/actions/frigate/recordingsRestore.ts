@@ -1,5 +1,3 @@
-import path from 'node:path';
-import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
 import { formatBytes, formatDuration, markdownTable } from '../../core/render';
@@ -8,22 +6,20 @@ import {
   backupPathOf,
   checkFolderAndRange,
   dayRangeParams,
-  discardStaging,
+  fileList,
   inDayRange,
   listBackupFolder,
   listPod,
   openBackupFolder,
   openFrigatePod,
   podPathOf,
-  prepareStagingCommand,
-  publishCommand,
   RECORDINGS_DIR,
+  requireArrived,
   requireGnuTar,
   runBulkOnHost,
-  stagingFolderIn,
-  streamBetween,
-  tarProgress,
+  summarizeRecordings,
   TO_POD_LAYOUT,
+  transferThroughStaging,
   type BackupFolder,
   type FrigatePod,
   type Recording,
@@ -96,10 +92,11 @@ const sizeOf = (recordings: readonly Recording[]) => recordings.reduce((sum, rec
 async function planRestore(params: RecordingsRestoreParams, ctx: ActionContext): Promise<ActionPlan> {
   const { pod, folder, selection } = await survey(params, ctx);
   const missing = selection.copy.length - (params.overwrite ? selection.conflicts.length : 0);
-  const operations: PlannedOperation[] = [
-    { kind: 'read', target: folder.description, items: selection.copy.length, bytes: sizeOf(selection.copy) },
-    { kind: 'create', target: `${pod.description}:${RECORDINGS_DIR}`, items: missing, detail: `${selection.identical} identical recordings already there are skipped` },
-  ];
+  const operations: PlannedOperation[] = [{ kind: 'read', target: folder.description, items: selection.copy.length, bytes: sizeOf(selection.copy), detail: `${selection.identical} identical recordings already in the pod are skipped` }];
+  const differing = new Set(selection.conflicts);
+  for (const camera of summarizeRecordings(selection.copy.filter((recording) => !differing.has(recording)))) {
+    for (const day of camera.days) operations.push({ kind: 'create', target: `${pod.description}:${RECORDINGS_DIR}/${day.date}/*/${camera.camera}`, items: day.files, bytes: day.bytes, detail: `${day.hours} hours` });
+  }
   if (selection.conflicts.length > 0) {
     operations.push(
       params.overwrite
@@ -122,26 +119,15 @@ async function runRestore(params: RecordingsRestoreParams, ctx: ActionContext): 
   await requireGnuTar(folder, ctx.signal);
   for (const conflict of params.overwrite ? [] : selection.conflicts) ctx.log.warn(`${podPathOf(conflict)} is in the pod with another size or time than in the backup; kept as it is`);
   if (selection.copy.length > 0) {
-    const staging = stagingFolderIn(RECORDINGS_DIR);
-    await pod.kube.exec({ ...pod.ref, command: prepareStagingCommand(RECORDINGS_DIR, path.posix.basename(staging)), signal: ctx.signal });
-    const progress = tarProgress(ctx, 'Restoring recordings', selection.copy);
-    try {
-      await streamBetween({
-        signal: ctx.signal,
-        onBytes: progress.onBytes,
-        source: (output, signal) =>
-          runBulkOnHost(folder, ['tar', 'cf', '-', '-C', folder.root, '--transform', TO_POD_LAYOUT, '-T', '-'], { stdin: Readable.from([selection.copy.map((recording) => `${backupPathOf(recording)}\n`).join('')]), stdout: output, signal }),
-        sink: (input, signal) => pod.kube.tarIntoPod({ ...pod.ref, directory: staging, signal }, input),
-      });
-      progress.done();
-      await pod.kube.exec({ ...pod.ref, command: publishCommand(staging, RECORDINGS_DIR), signal: ctx.signal });
-    } catch (error) {
-      await discardStaging(() => pod.kube.exec({ ...pod.ref, command: ['rm', '-rf', '--', staging] }), staging, pod.description, ctx);
-      throw error;
-    }
-    const present = new Map((await listPod(pod, ctx.signal)).map((recording) => [backupPathOf(recording), recording.bytes]));
-    const wrong = selection.copy.filter((recording) => present.get(backupPathOf(recording)) !== recording.bytes);
-    if (wrong.length > 0) throw new Error(`${wrong.length} recordings are missing or of another size in ${pod.description} after the restore: ${wrong.slice(0, 5).map(podPathOf).join(', ')}${wrong.length > 5 ? ', …' : ''}`);
+    await transferThroughStaging({
+      target: { root: RECORDINGS_DIR, description: pod.description, run: (argv, signal) => pod.kube.exec({ ...pod.ref, command: argv, ...(signal ? { signal } : {}) }) },
+      recordings: selection.copy,
+      message: 'Restoring recordings',
+      source: (output, signal) => runBulkOnHost(folder, ['tar', 'cf', '-', '-C', folder.root, '--transform', TO_POD_LAYOUT, '-T', '-'], { stdin: fileList(selection.copy.map(backupPathOf)), stdout: output, signal }),
+      sink: (input, staging, signal) => pod.kube.tarIntoPod({ ...pod.ref, directory: staging, signal }, input),
+      ctx,
+    });
+    requireArrived(selection.copy, await listPod(pod, ctx.signal), pod.description, podPathOf);
   }
   return {
     frigate: params.frigate,
