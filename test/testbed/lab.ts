@@ -84,7 +84,7 @@ async function main(): Promise<void> {
       '    # The simulator has a self-signed certificate.',
       '    tls: { insecure: true }',
       '    files: { cluster: lab, namespace: frigate, labelSelector: app.kubernetes.io/name=frigate }',
-      '    backups: { faces: [frigate-faces, nas-faces, offsite-faces] }',
+      '    backups: { faces: [frigate-faces, nas-faces, offsite-faces], recordings: [nas-recordings] }',
       'hosts:',
       '  nas:',
       `    host: ${sshd.host}`,
