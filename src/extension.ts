@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { registerActionCellAssist } from './vscode/actionCellAssist';
 import type { LifeboatApi } from './vscode/api';
 import { registerCommands } from './vscode/commands';
+import { FaceBackupStatus } from './vscode/faceBackupStatus';
 import { registerNotebook } from './vscode/notebook';
 import { createServices } from './vscode/services';
 import { registerViews } from './vscode/views';
@@ -14,14 +15,16 @@ export function activate(context: vscode.ExtensionContext): LifeboatApi {
   const log = vscode.window.createOutputChannel('Lifeboat', { log: true });
   const services = createServices(context, log);
   const views = registerViews(services);
+  const faceBackupStatus = new FaceBackupStatus(services);
   context.subscriptions.push(
+    faceBackupStatus,
     log,
     ...registerNotebook(services),
     ...registerActionCellAssist(services),
     ...views.disposables,
     ...registerCommands(services),
   );
-  return { views: views.views };
+  return { views: views.views, faceBackupStatus };
 }
 
 export function deactivate(): void {}

@@ -19,3 +19,4 @@ export { prefixOfArchiveName } from '../actions/archive/naming';
 export { completeActionCell, completionScope } from '../core/assist/completions';
 export { diagnoseRunbook } from '../core/assist/diagnostics';
 export { backUpFrigateFacesNow, restoreFrigateFaces } from './frigateCommands';
+export { findNewestFaceBackup, isFacesArchiveName, listStoredArchives, runReadOnlyAction } from './backupBrowsing';

@@ -75,6 +75,8 @@ async function main(): Promise<void> {
     [
       '# The demo lab: local backups, and a Frigate in a Kubernetes cluster (simulators from the test bed).',
       ...(await frigateInventoryLines('lab', kube, frigate)),
+      // Continues the Frigate entry above.
+      '    backups: { faces: [frigate-faces, nas-faces, offsite-faces], recordings: [nas-recordings] }',
       ...sshHostInventoryLines('nas', sshd),
       'stores:',
       '  offsite:',

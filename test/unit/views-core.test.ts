@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationError } from '../../src/core/errors';
-import { readBackupLocations } from '../../src/core/locations';
+import { describeLocation, readBackupLocations } from '../../src/core/locations';
+import { formatCount } from '../../src/core/render';
 import { frontmatterTitle } from '../../src/core/runbook/frontmatterTitle';
 import { REPO_ROOT } from '../support/paths';
 
@@ -30,25 +31,42 @@ describe('what the views read cheaply', () => {
   });
 
   describe('readBackupLocations', () => {
-    it('reads local folders and recognises the kinds not supported yet', () => {
+    it('reads local folders, SSH host folders and S3 prefixes, and recognises the kinds not supported', () => {
       const inventory = {
         locations: {
           local: { path: 'backups' },
           home: { path: '~/archives', keep: 3 },
           nas: { host: 'nas', path: '/srv/backups' },
           bucket: { store: 'minio', prefix: 'x/' },
+          whole: { store: 'minio' },
+          cluster: { cluster: 'k3s', path: '/data' },
           empty: { path: '  ' },
+          hostless: { host: '', path: '/srv' },
           scalar: 'backups',
         },
       };
       assert.deepEqual(readBackupLocations(inventory, 'lifeboat.yaml'), [
         { name: 'local', kind: 'local', path: 'backups' },
         { name: 'home', kind: 'local', path: '~/archives' },
-        { name: 'nas', kind: 'unsupported', reason: 'locations on an SSH host are not supported yet' },
-        { name: 'bucket', kind: 'unsupported', reason: 'locations in an S3 store are not supported yet' },
+        { name: 'nas', kind: 'host', host: 'nas', path: '/srv/backups' },
+        { name: 'bucket', kind: 'store', store: 'minio', prefix: 'x/' },
+        { name: 'whole', kind: 'store', store: 'minio', prefix: '' },
+        { name: 'cluster', kind: 'unsupported', reason: 'locations in a cluster are not supported yet' },
         { name: 'empty', kind: 'invalid', problem: '`locations.empty.path`: expected the folder holding the archives' },
+        { name: 'hostless', kind: 'invalid', problem: '`locations.hostless.host`: expected the name of a host under `hosts:`' },
         { name: 'scalar', kind: 'invalid', problem: '`locations.scalar`: expected a mapping such as { path: backups }' },
       ]);
+    });
+
+    it('describes where each kind keeps its archives', () => {
+      assert.deepEqual(
+        [
+          describeLocation({ name: 'local', kind: 'local', path: '~/archives' }),
+          describeLocation({ name: 'nas', kind: 'host', host: 'nas', path: '/srv/backups' }),
+          describeLocation({ name: 'offsite', kind: 'store', store: 'garage', prefix: 'frigate/faces' }),
+        ],
+        ['~/archives', 'nas:/srv/backups', 'garage:frigate/faces'],
+      );
     });
 
     it('has none without a locations section, and names the file when the section is not a mapping', () => {
@@ -60,5 +78,9 @@ describe('what the views read cheaply', () => {
         return true;
       });
     });
+  });
+
+  it('formatCount puts a count with its noun, singular for one', () => {
+    assert.deepEqual([0, 1, 2].map((count) => formatCount(count, 'image')), ['0 images', '1 image', '2 images']);
   });
 });

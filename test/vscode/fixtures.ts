@@ -33,7 +33,7 @@ export const LAYOUT_RUNBOOK = [
 /**
  * The workspace inventory: one backup location for each state the Backups view shows. `paged` gets
  * more archives than a page holds, `single` exactly one (its last verified archive), `broken` names a
- * folder that does not exist, and `nas` is a kind of location the view does not list yet.
+ * folder that does not exist, and `nas` is a folder on an SSH host (listed only when expanded).
  */
 export const INVENTORY = [
   'locations:',

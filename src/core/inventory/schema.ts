@@ -50,6 +50,19 @@ const frigateFiles = z.union([
   z.object({ host: nonEmpty.describe('Name of a host in `hosts:`.'), path: nonEmpty.describe('Frigate media folder on that host.') }).strict(),
 ]);
 
+const locationNames = z.array(nonEmpty).min(1);
+
+const frigateBackups = z
+  .object({
+    faces: locationNames
+      .optional()
+      .describe('Locations (names under `locations:`) that hold this instance\'s face backups; the Backups view binds their archives to this instance and the status bar watches the newest. When no instance names any, a location called `frigate-faces` is the face backup location.'),
+    recordings: locationNames
+      .optional()
+      .describe('Locations with a `host` and `path` that hold this instance\'s recordings backups (camera/day/hour folders); the Backups view lists their cameras and days under the instance.'),
+  })
+  .strict();
+
 const frigate = z
   .object({
     url: z.url().describe('Frigate URL, e.g. https://frigate.lan:8971.'),
@@ -57,6 +70,7 @@ const frigate = z
     tls: tls.optional(),
     files: frigateFiles.optional().describe('Where Frigate keeps its files, for byte-exact backups: its pod, or a host path.'),
     timeoutSeconds: z.number().positive().optional().describe('How long a request may wait for an answer, or for the next bytes of one; 30 s when left out.'),
+    backups: frigateBackups.optional().describe('Where this instance\'s backups are kept, by location name.'),
   })
   .strict();
 

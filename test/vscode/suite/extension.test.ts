@@ -5,12 +5,14 @@ import { fixtureUri } from './workspace';
 const EXTENSION_ID = 'lifeboat.lifeboat';
 
 suite('extension', () => {
-  test('activates when a runbook is opened and serves the lifeboat-runbook notebook type', async () => {
+  test('activates in a workspace with lifeboat.yaml or when a runbook is opened, and serves the lifeboat-runbook notebook type', async () => {
     const extension = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(extension, `${EXTENSION_ID} is not loaded from extensionDevelopmentPath`);
 
-    // No activation events are declared: VS Code derives `onNotebookSerializer:lifeboat-runbook` from
-    // contributes.notebooks, so opening a *.runbook.md file must be what activates the extension.
+    // The one declared event starts the extension where lifeboat.yaml is (for the face backup status
+    // bar item); VS Code derives `onNotebookSerializer:lifeboat-runbook` from contributes.notebooks, so
+    // opening a *.runbook.md file anywhere activates it too.
+    assert.deepEqual((extension.packageJSON as { activationEvents: string[] }).activationEvents, ['workspaceContains:lifeboat.yaml']);
     const notebook = await vscode.workspace.openNotebookDocument(fixtureUri('unchanged.runbook.md'));
     assert.equal(notebook.notebookType, 'lifeboat-runbook');
     assert.ok(extension.isActive, 'opening a runbook did not activate the extension');

@@ -6,27 +6,12 @@ import * as vscode from 'vscode';
 import type { ArchiveNode, BackupNode, LifeboatApi, LifeboatViews, LocationNode, RunbookNode, RunbooksNode, RunNode } from '../../../src/vscode/api';
 import { CLI } from '../../support/paths';
 import { ARCHIVES_PER_LOCATION, INVENTORY } from '../fixtures';
-import { fixtureUri, outputText, RESULT_MIME, waitFor } from './workspace';
+import { fixtureUri, outputText, RESULT_MIME, shown, waitFor } from './workspace';
 
 const EXTENSION_ID = 'lifeboat.lifeboat';
 
 function workspaceDir(): string {
   return fixtureUri('lifeboat.yaml').fsPath.replace(/[\\/]lifeboat\.yaml$/, '');
-}
-
-interface Shown {
-  label: string;
-  description: string;
-  contextValue: string | undefined;
-  tooltip: string;
-  command: string | undefined;
-}
-
-/** What a tree shows for a node: the parts of its TreeItem a person reads. */
-function shown(item: vscode.TreeItem): Shown {
-  const label = typeof item.label === 'string' ? item.label : (item.label?.label ?? '');
-  const tooltip = item.tooltip instanceof vscode.MarkdownString ? item.tooltip.value : (item.tooltip ?? '');
-  return { label, description: typeof item.description === 'string' ? item.description : '', contextValue: item.contextValue, tooltip, command: item.command?.command };
 }
 
 /** Resolves at the event's next firing; rejects if it does not fire in time. */
@@ -136,14 +121,14 @@ suite('Lifeboat views', () => {
     assert.deepEqual(
       roots.map((item) => [item.label, item.contextValue]),
       [
-        ['local', 'location'],
-        ['paged', 'location'],
-        ['single', 'location'],
-        ['broken', 'location'],
-        ['nas', 'unsupported'],
+        ['local', 'location.local'],
+        ['paged', 'location.local'],
+        ['single', 'location.local'],
+        ['broken', 'location.local'],
+        ['nas', 'location.host'],
       ],
     );
-    assert.equal(roots[4]?.description, 'locations on an SSH host are not supported yet');
+    assert.equal(roots[4]?.description, 'nas:/srv/backups');
     assert.equal(views.backups.hasLocations, true, 'the welcome view would show');
 
     const archives = (await views.backups.getChildren(await location('local'))) as ArchiveNode[];
@@ -155,7 +140,7 @@ suite('Lifeboat views', () => {
       const item = showBackup(node);
       assert.match(item.label, /^(app|db)-\d{8}-\d{6}\.tar\.gz$/);
       assert.match(item.description, /^\d+(\.\d)? (B|KiB) · \d+ s ago$/);
-      assert.equal(item.contextValue, 'archive.verified', 'archive.create verifies what it writes');
+      assert.equal(item.contextValue, 'archive.verified.local', 'archive.create verifies what it writes');
       assert.ok(item.tooltip.includes(node.archive.path), item.tooltip);
       assert.match(item.tooltip, /verified \d+ s ago/);
       assert.match(item.tooltip, /sha256 `[0-9a-f]{64}`; \.sha256 file present/);
@@ -235,7 +220,7 @@ suite('Lifeboat views', () => {
 
   test('Verify runs archive.verify and the view shows the outcome it recorded', async () => {
     await withOlderCopy('app-20190101-000000.tar.gz', { corrupt: true }, async (node) => {
-      assert.equal(showBackup(node).contextValue, 'archive.unverified');
+      assert.equal(showBackup(node).contextValue, 'archive.unverified.local');
       const outcome = await vscode.commands.executeCommand<{ status: string; error?: string } | undefined>('lifeboat.backups.verify', node);
       assert.equal(outcome?.status, 'failed', JSON.stringify(outcome));
       assert.match(outcome.error ?? '', /1 of 1 archive\(s\) failed verification: app-20190101-000000\.tar\.gz \(not readable: /);
@@ -243,7 +228,7 @@ suite('Lifeboat views', () => {
       const after = ((await views.backups.getChildren(node.location)) as ArchiveNode[]).find((candidate) => candidate.archive.name === node.archive.name);
       assert.ok(after);
       const item = views.backups.getTreeItem(after);
-      assert.equal(item.contextValue, 'archive.failed');
+      assert.equal(item.contextValue, 'archive.failed.local');
       assert.deepEqual([(item.iconPath as vscode.ThemeIcon).id, (item.iconPath as vscode.ThemeIcon).color?.id], ['error', 'testing.iconFailed']);
     });
   });

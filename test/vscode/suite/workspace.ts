@@ -49,3 +49,18 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+export interface Shown {
+  label: string;
+  description: string;
+  contextValue: string | undefined;
+  tooltip: string;
+  command: string | undefined;
+}
+
+/** What a tree shows for a node: the parts of its TreeItem a person reads. */
+export function shown(item: vscode.TreeItem): Shown {
+  const label = typeof item.label === 'string' ? item.label : (item.label?.label ?? '');
+  const tooltip = item.tooltip instanceof vscode.MarkdownString ? item.tooltip.value : (item.tooltip ?? '');
+  return { label, description: typeof item.description === 'string' ? item.description : '', contextValue: item.contextValue, tooltip, command: item.command?.command };
+}

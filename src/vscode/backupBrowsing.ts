@@ -1,0 +1,98 @@
+import { hasPrefix, timestampFromName } from '../actions/archive/naming';
+import { openArchiveLocation } from '../actions/frigate/destinations';
+import { FACES_PREFIX } from '../actions/frigate/facesArchive';
+import { createActionContext } from '../core/actions/context';
+import type { ActionContext } from '../core/actions/spec';
+import { errorMessage } from '../core/errors';
+import type { FaceBackupSighting } from '../core/frigateBackups';
+import { loadWorkspaceAt } from '../core/workspace';
+import { approveHostKey } from './hostKeys';
+import { workspaceSecrets } from './secrets';
+import type { Services } from './services';
+import { taggedLogger } from './services';
+
+/**
+ * What the Backups view and the face backup status bar item read, in the runtime bundle: listings of
+ * locations of every kind and read-only actions, each in its own short-lived action context (clients
+ * are closed when the listing is done).
+ */
+
+/**
+ * `askHostKeys`: whether an unknown SSH host key is asked about, as in a run. Only for what a person
+ * just did (expanding a node); a timer never opens a dialog, so there the listing fails instead.
+ */
+async function withBrowsingContext<T>(services: Services, workspaceDir: string, options: { tag: string; askHostKeys: boolean }, body: (ctx: ActionContext) => Promise<T>): Promise<T> {
+  const { inventory } = await loadWorkspaceAt(workspaceDir);
+  const ctx = createActionContext({
+    workspaceDir,
+    inventory,
+    secrets: workspaceSecrets(services.context.secrets, () => {}),
+    approveHostKey: options.askHostKeys ? approveHostKey : undefined,
+    log: taggedLogger(services.log, options.tag),
+  });
+  try {
+    return await body(ctx);
+  } finally {
+    await ctx.clients.disposeAll();
+  }
+}
+
+/** Runs an action that only reads (a listing) and resolves to its result. */
+export function runReadOnlyAction(services: Services, workspaceDir: string, actionId: string, params: Record<string, unknown>): Promise<unknown> {
+  const action = services.registry().get(actionId);
+  if (!action) return Promise.reject(new Error(`the ${actionId} action is not available`));
+  if (!action.readOnly) return Promise.reject(new Error(`the ${actionId} action changes things; the Backups view only runs actions that read`));
+  return withBrowsingContext(services, workspaceDir, { tag: 'backups', askHostKeys: true }, (ctx) => action.run(action.params.parse(params), ctx));
+}
+
+export interface StoredArchiveEntry {
+  name: string;
+  bytes: number;
+  /** ISO time from the name; absent for a name without one (remote listings have no file times). */
+  date?: string;
+  /** A face library archive (`frigate-faces-*`). */
+  faces: boolean;
+}
+
+export function isFacesArchiveName(name: string): boolean {
+  return hasPrefix(name, FACES_PREFIX);
+}
+
+/** The archives of a location of any kind (local, SSH host, S3 prefix), newest first, undated ones last. */
+export function listStoredArchives(services: Services, workspaceDir: string, location: string): Promise<{ where: string; archives: StoredArchiveEntry[] }> {
+  return withBrowsingContext(services, workspaceDir, { tag: 'backups', askHostKeys: true }, async (ctx) => {
+    const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location }, ctx);
+    const archives = (await destination.listArchives('', ctx.signal)).map((archive) => {
+      const entry: StoredArchiveEntry = { name: archive.name, bytes: archive.bytes, faces: isFacesArchiveName(archive.name) };
+      const date = timestampFromName(archive.name);
+      if (date) entry.date = date.toISOString();
+      return entry;
+    });
+    archives.sort((a, b) => (b.date ?? '').localeCompare(a.date ?? '') || b.name.localeCompare(a.name));
+    return { where: destination.description, archives };
+  });
+}
+
+/** The newest face archive across these locations, and the locations that could not be listed. */
+export function findNewestFaceBackup(
+  services: Services,
+  workspaceDir: string,
+  locations: readonly string[],
+): Promise<{ newest: FaceBackupSighting | undefined; failures: { location: string; message: string }[] }> {
+  return withBrowsingContext(services, workspaceDir, { tag: 'face backup status', askHostKeys: false }, async (ctx) => {
+    let newest: FaceBackupSighting | undefined;
+    const failures: { location: string; message: string }[] = [];
+    for (const location of locations) {
+      try {
+        const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location }, ctx);
+        for (const archive of await destination.listArchives(FACES_PREFIX, ctx.signal)) {
+          const date = timestampFromName(archive.name);
+          if (date && (!newest || date > newest.date)) newest = { location, name: archive.name, date };
+        }
+      } catch (error) {
+        failures.push({ location, message: errorMessage(error) });
+      }
+    }
+    return { newest, failures };
+  });
+}
