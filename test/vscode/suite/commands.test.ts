@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as vscode from 'vscode';
 import { FrigateSimulator } from '../../testbed/frigateSim';
 import { solidWebp } from '../../testbed/webp';
+import { withPrompts } from './prompts';
 import { fixtureUri, readText } from './workspace';
 
 /** What `lifeboat.runAction` resolves to (src/vscode/actionCommand.ts). */
@@ -64,5 +66,68 @@ suite('palette actions', () => {
       await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(original));
       await frigate.stop();
     }
+  });
+
+  /** A Frigate simulator with a small library and lifeboat.yaml naming it and `locations`; the inventory is put back afterwards. */
+  async function withFrigate(locations: string[], work: (frigate: FrigateSimulator) => Promise<void>): Promise<void> {
+    const frigate = await FrigateSimulator.start();
+    const inventory = fixtureUri('lifeboat.yaml');
+    const original = await readText(inventory);
+    try {
+      for (const [person, count] of [['Asha', 3], ['G', 5]] as const) {
+        for (let index = 1; index <= count; index++) await frigate.addFace(person, `${person}-${index}.webp`, solidWebp({ width: 112, height: 112, padding: Buffer.alloc(index * 50, index) }));
+      }
+      const yaml = ['frigate:', '  home:', `    url: ${frigate.internalUrl}`, 'locations:', ...locations, ''].join('\n');
+      await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(yaml));
+      await work(frigate);
+    } finally {
+      await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(original));
+      await frigate.stop();
+    }
+  }
+
+  test('"Restore Frigate Faces…" lists the backups with their per-person counts and restores the one picked', async () => {
+    await withFrigate(['  frigate-faces:', '    path: restore-faces'], async (frigate) => {
+      const backup = (await vscode.commands.executeCommand('lifeboat.backUpFrigateFaces')) as RunActionOutcome;
+      assert.equal(backup.status, 'succeeded', backup.error);
+      const name = (backup.result as { name: string }).name;
+      // An archive of the old script (one top folder, no summary): listed without counts.
+      await vscode.workspace.fs.writeFile(fixtureUri('old-script/faces-backup/Asha/Asha-1.webp'), solidWebp({ width: 112, height: 112 }));
+      execFileSync('tar', ['czf', fixtureUri('restore-faces/frigate-faces-20260206.tar.gz').fsPath, '-C', fixtureUri('old-script').fsPath, 'faces-backup']);
+      for (const person of ['Asha', 'G']) await vscode.workspace.fs.delete(vscode.Uri.joinPath(vscode.Uri.file(frigate.facesDir), person), { recursive: true });
+
+      const { result, picks } = await withPrompts(
+        (pick) => (pick.title?.endsWith('which backup?') ? pick.items.find((item) => item.label === name) : pick.items.find((item) => item.label === 'api')),
+        () => undefined,
+        () => vscode.commands.executeCommand('lifeboat.restoreFrigateFaces') as Thenable<RunActionOutcome>,
+      );
+      assert.equal(result.status, 'succeeded', result.error);
+      const archives = picks[0]?.items.map((item) => [item.label, item.detail]);
+      assert.deepEqual(archives, [
+        [name, 'Asha 3 · G 5'],
+        ['frigate-faces-20260206.tar.gz', 'old script format'],
+      ]);
+      assert.match(picks[0]?.items[0]?.description ?? '', /^\d{4}-\d{2}-\d{2} \d{2}:\d{2} · \d+(\.\d)? (B|KiB)$/);
+      assert.deepEqual(picks.map((pick) => pick.title), ['Restore Frigate Faces: which backup?', 'Restore Frigate Faces: how?']);
+      const restored = (result.result as { archive: string; people: { name: string; present: number }[] });
+      assert.equal(restored.archive, name);
+      assert.deepEqual(restored.people.map((person) => [person.name, person.present]), [['Asha', 3], ['G', 5]]);
+    });
+  });
+
+  test('"Check Frigate Backups" calls a missing face backup stale and a fresh one ok', async () => {
+    await withFrigate(['  frigate-faces:', '    path: checked-faces'], async () => {
+      await vscode.workspace.fs.createDirectory(fixtureUri('checked-faces'));
+      const missing = await withPrompts(() => undefined, () => undefined, () => vscode.commands.executeCommand('lifeboat.checkFrigateBackups') as Thenable<{ verdict: string }>);
+      assert.equal(missing.result.verdict, 'stale');
+      assert.deepEqual(missing.messages.map((message) => [message.severity, message.buttons]), [['warning', ['Show Details']]]);
+      assert.match(missing.messages[0]?.message ?? '', /^Check Frigate Backups: stale \(no face backup in .*checked-faces\)\.$/);
+
+      const backup = (await vscode.commands.executeCommand('lifeboat.backUpFrigateFaces')) as RunActionOutcome;
+      assert.equal(backup.status, 'succeeded', backup.error);
+      const fresh = await withPrompts(() => undefined, () => undefined, () => vscode.commands.executeCommand('lifeboat.checkFrigateBackups') as Thenable<{ verdict: string }>);
+      assert.equal(fresh.result.verdict, 'ok');
+      assert.deepEqual(fresh.messages.map((message) => [message.severity, message.message]), [['information', 'Check Frigate Backups: ok, the face backups are fresh and complete.']]);
+    });
   });
 });
