@@ -2,6 +2,9 @@ import type { ActionSpec } from '../../core/actions/spec';
 import { frigateFacesBackup } from './backup';
 import { frigateHealth } from './health';
 import { frigateFacesList } from './list';
+import { frigateRecordingsBackup } from './recordingsBackup';
+import { frigateRecordingsList } from './recordingsList';
+import { frigateRecordingsRestore } from './recordingsRestore';
 import { frigateFacesRestore } from './restore';
 
-export const frigateActions: ActionSpec[] = [frigateHealth, frigateFacesList, frigateFacesBackup, frigateFacesRestore];
+export const frigateActions: ActionSpec[] = [frigateHealth, frigateFacesList, frigateFacesBackup, frigateFacesRestore, frigateRecordingsList, frigateRecordingsBackup, frigateRecordingsRestore];
