@@ -1,10 +1,12 @@
 import * as vscode from 'vscode';
 import { describeContents, summarizeArchives, type SummarizedArchive } from '../actions/frigate/archiveSummaries';
-import { checkFrigateBackups, DEFAULT_FACES_LOCATION, renderBackupCheck, type FrigateBackupCheck } from '../actions/frigate/backupCheck';
+import { checkFrigateBackups, DEFAULT_FACES_LOCATION, DEFAULT_RECORDINGS_LOCATION, renderBackupCheck, type FrigateBackupCheck } from '../actions/frigate/backupCheck';
 import { openArchiveLocation } from '../actions/frigate/destinations';
 import { FACES_PREFIX } from '../actions/frigate/facesArchive';
+import { frigateRecordingsBackup } from '../actions/frigate/recordingsBackup';
+import { frigateRecordingsList, type RecordingsListResult } from '../actions/frigate/recordingsList';
 import { createActionContext } from '../core/actions/context';
-import type { ActionContext, ActionPlan, Inventory } from '../core/actions/spec';
+import type { ActionContext, Inventory } from '../core/actions/spec';
 import { errorMessage, isCancellationError } from '../core/errors';
 import { formatBytes, formatLocalDateTime } from '../core/render';
 import { loadWorkspaceAt } from '../core/workspace';
@@ -79,8 +81,8 @@ export async function backUpFrigateFacesNow(services: Services): Promise<RunActi
 }
 
 /**
- * A cancellable notification while `work` reads; resolves to undefined when the person cancelled,
- * and closes the connections the reads opened.
+ * A cancellable notification while `work` reads; resolves to undefined when the person cancelled
+ * or after showing what failed, and closes the connections the reads opened.
  */
 async function whileReading<Result>(services: Services, target: FrigateTarget, title: string, work: (ctx: ActionContext, progress: vscode.Progress<{ message?: string; increment?: number }>) => Promise<Result>): Promise<Result | undefined> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
@@ -97,7 +99,7 @@ async function whileReading<Result>(services: Services, target: FrigateTarget, t
     try {
       return await work(ctx, progress);
     } catch (error) {
-      if (!isCancellationError(error)) throw error;
+      if (!isCancellationError(error)) services.showError(`${title}: ${errorMessage(error)}`);
       return undefined;
     } finally {
       cancellation.dispose();
@@ -121,16 +123,10 @@ export async function restoreFrigateFaces(services: Services): Promise<RunAction
   if (!vscode.workspace.workspaceFolders?.[0] || !vscode.workspace.isTrusted) return runActionCommand(services, { action: 'frigate.faces.restore', title });
   const target = await chooseFacesTarget(services, title);
   if (!target) return undefined;
-  let archives: SummarizedArchive[] | undefined;
-  try {
-    archives = await whileReading(services, target, `${title}: reading the backups in '${target.location}'`, async (ctx, progress) => {
-      const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location: target.location }, ctx);
-      return summarizeArchives(destination, ctx.signal, (done, total) => progress.report({ message: `${done}/${total}`, increment: 100 / total }));
-    });
-  } catch (error) {
-    services.showError(`${title}: ${errorMessage(error)}`);
-    return undefined;
-  }
+  const archives = await whileReading(services, target, `${title}: reading the backups in '${target.location}'`, async (ctx, progress) => {
+    const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location: target.location }, ctx);
+    return summarizeArchives(destination, ctx.signal, (done, total) => progress.report({ message: `${done}/${total}`, increment: 100 / total }));
+  });
   if (!archives) return undefined;
   if (archives.length === 0) {
     services.showError(`${title}: no face archive (${FACES_PREFIX}-*.tar.gz) in location '${target.location}'.`);
@@ -160,13 +156,7 @@ export async function checkFrigateBackupsCommand(services: Services): Promise<Fr
   const title = 'Check Frigate Backups';
   const target = await chooseFrigate(services, title);
   if (!target) return undefined;
-  let check: FrigateBackupCheck | undefined;
-  try {
-    check = await whileReading(services, target, `${title}: Frigate '${target.frigate}'`, (ctx) => checkFrigateBackups(ctx, target.frigate));
-  } catch (error) {
-    services.showError(`${title}: ${errorMessage(error)}`);
-    return undefined;
-  }
+  const check = await whileReading(services, target, `${title}: Frigate '${target.frigate}'`, (ctx) => checkFrigateBackups(ctx, target.frigate));
   if (!check) return undefined;
   const report = renderBackupCheck(check);
   const message = `${title}: ${VERDICT_TEXT[check.verdict]}${check.reasons[0] ? ` (${check.reasons[0]}${check.reasons.length > 1 ? `, and ${check.reasons.length - 1} more` : ''})` : ''}.`;
@@ -183,26 +173,12 @@ const VERDICT_TEXT: Record<FrigateBackupCheck['verdict'], string> = {
   failing: 'failing',
 };
 
-/** The location "Back Up Frigate Recordings…" prefers among the SSH host locations. */
-const DEFAULT_RECORDINGS_LOCATION = 'frigate-recordings';
-
-/** What `frigate.recordings.list` returns. */
-interface RecordingsListing {
-  cameras: { camera: string; days: { date: string; hours: number; files: number; bytes: number }[] }[];
-}
-
 /**
  * "Back Up Frigate Recordings…": the Frigate instance, an SSH host location and the cameras to back
  * up, then the dry run's plan to agree to, then `frigate.recordings.backup` through the runner.
  */
 export async function backUpFrigateRecordings(services: Services): Promise<RunActionOutcome | undefined> {
   const title = 'Back Up Frigate Recordings';
-  const backup = services.registry().get('frigate.recordings.backup');
-  const list = services.registry().get('frigate.recordings.list');
-  if (!backup || !list) {
-    services.showError(`${title}: this Lifeboat has no frigate.recordings actions.`);
-    return undefined;
-  }
   const target = await chooseFrigate(services, title);
   if (!target) return undefined;
   const hostLocations = Object.entries(target.inventory.locations ?? {}).flatMap(([name, entry]) => ('host' in entry ? [name] : []));
@@ -213,13 +189,7 @@ export async function backUpFrigateRecordings(services: Services): Promise<RunAc
   const location = await chooseName(hostLocations, `${title}: to which location?`, DEFAULT_RECORDINGS_LOCATION);
   if (location === undefined) return undefined;
 
-  let listing: RecordingsListing | undefined;
-  try {
-    listing = await whileReading(services, target, `${title}: listing the cameras of Frigate '${target.frigate}'`, (ctx) => list.run(list.params.parse({ frigate: target.frigate }), ctx) as Promise<RecordingsListing>);
-  } catch (error) {
-    services.showError(`${title}: ${errorMessage(error)}`);
-    return undefined;
-  }
+  const listing = await whileReading(services, target, `${title}: listing the cameras of Frigate '${target.frigate}'`, (ctx) => frigateRecordingsList.run(frigateRecordingsList.params.parse({ frigate: target.frigate }), ctx) as Promise<RecordingsListResult>);
   if (!listing) return undefined;
   if (listing.cameras.length === 0) {
     services.showError(`${title}: Frigate '${target.frigate}' has no recordings.`);
@@ -235,18 +205,12 @@ export async function backUpFrigateRecordings(services: Services): Promise<RunAc
   // All cameras picked: left out, so a camera added later is backed up too.
   const params = { frigate: target.frigate, location, ...(cameras.length === cameraItems.length ? {} : { cameras: cameras.map((camera) => camera.label) }) };
 
-  let plan: ActionPlan | undefined;
-  try {
-    plan = await whileReading(services, target, `${title}: planning`, (ctx) => backup.plan(backup.params.parse(params), ctx));
-  } catch (error) {
-    services.showError(`${title}: ${errorMessage(error)}`);
-    return undefined;
-  }
+  const plan = await whileReading(services, target, `${title}: planning`, (ctx) => frigateRecordingsBackup.plan(frigateRecordingsBackup.params.parse(params), ctx));
   if (!plan) return undefined;
   // A destructive plan (retention) is put to the person by the runner, with the same plan.
   if (!plan.destructive) {
     const choice = await vscode.window.showInformationMessage(`${title}: ${plan.summary}`, { modal: true, detail: planAsText(plan) }, 'Back Up');
     if (choice !== 'Back Up') return undefined;
   }
-  return runActionCommand(services, { action: backup.id, title, params });
+  return runActionCommand(services, { action: frigateRecordingsBackup.id, title, params });
 }

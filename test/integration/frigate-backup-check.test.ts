@@ -10,6 +10,8 @@ import { createActionContext } from '../../src/core/actions/context';
 import type { ActionContext } from '../../src/core/actions/spec';
 import { runFrigateAction } from '../support/frigateActions';
 import { FrigateSimulator } from '../testbed/frigateSim';
+import { KubeApiSimulator } from '../testbed/kubeSim';
+import { startSshd, type Sshd } from '../testbed/sshd';
 import { solidWebp } from '../testbed/webp';
 
 const PEOPLE = { Asha: 5, G: 8 } as const;
@@ -106,5 +108,59 @@ describe('Frigate backups: the check behind "Check Frigate Backups"', function (
     assert.equal(result.health.ok, false);
     assert.match(result.reasons[0] ?? '', /^Frigate 'home': /);
     assert.match(renderBackupCheck(result), /The live face library could not be read/);
+  });
+
+  describe('recordings', () => {
+    let kube: KubeApiSimulator;
+    let sshd: Sshd;
+    let kubeconfig: string;
+    const DAY_MS = 24 * 3600 * 1000;
+    const utcDay = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY_MS).toISOString().slice(0, 10);
+
+    before(async () => {
+      [kube, sshd] = await Promise.all([KubeApiSimulator.start(), startSshd()]);
+      const pod = kube.addPod({ namespace: 'nvr', name: 'frigate-0', labels: { app: 'frigate' }, containers: ['frigate'] });
+      kubeconfig = await kube.writeKubeconfig();
+      for (const camera of ['driveway', 'garden']) {
+        for (const daysAgo of [0, 3]) {
+          const folder = join(pod.root, 'media', 'frigate', 'recordings', utcDay(daysAgo), '07', camera);
+          await mkdir(folder, { recursive: true });
+          await writeFile(join(folder, '00.00.mp4'), randomBytes(2048));
+        }
+      }
+    });
+
+    after(async () => {
+      await Promise.all([kube?.stop(), sshd?.stop()]);
+    });
+
+    function recordingsContext(): ActionContext {
+      return createActionContext({
+        workspaceDir: workspace,
+        inventory: {
+          frigate: { home: { url: sim.internalUrl, files: { cluster: 'k3s', namespace: 'nvr', labelSelector: 'app=frigate' } } },
+          clusters: { k3s: { kubeconfig } },
+          hosts: { nas: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
+          locations: { 'frigate-faces': { path: 'faces' }, 'frigate-recordings': { host: 'nas', path: join(sshd.remoteDir, 'recordings') } },
+        },
+      });
+    }
+
+    it('compares the newest backed-up day of every camera with the pod', async () => {
+      await runFrigateAction('frigate.faces.backup', { frigate: 'home', location: 'frigate-faces' }, recordingsContext());
+      await runFrigateAction('frigate.recordings.backup', { frigate: 'home', location: 'frigate-recordings', to: utcDay(3) }, recordingsContext());
+      const behind = await check(recordingsContext());
+      assert.equal(behind.verdict, 'stale');
+      assert.deepEqual(behind.recordings?.locations[0]?.cameras.map((camera) => [camera.camera, camera.podNewest, camera.backupNewest, camera.verdict]), [
+        ['driveway', utcDay(0), utcDay(3), 'stale'],
+        ['garden', utcDay(0), utcDay(3), 'stale'],
+      ]);
+      assert.match(behind.reasons[0] ?? '', new RegExp(`^recordings of driveway in frigate-recordings: newest day ${utcDay(3)}, the pod has ${utcDay(0)}$`));
+
+      await runFrigateAction('frigate.recordings.backup', { frigate: 'home', location: 'frigate-recordings' }, recordingsContext());
+      const current = await check(recordingsContext());
+      assert.equal(current.verdict, 'ok', current.reasons.join('; '));
+      assert.match(renderBackupCheck(current), new RegExp(`\\| frigate-recordings \\| nas:.*recordings \\| garden \\| ${utcDay(0)} \\| ${utcDay(0)} \\| ok \\|`));
+    });
   });
 });

@@ -5,9 +5,14 @@ import { describeContents, summarizeArchives, type SummarizedArchive } from './a
 import { openArchiveLocation, type ArchiveVerification } from './destinations';
 import { frigateHealth, type FrigateHealthResult } from './health';
 import { frigateFacesList, type FacesListResult } from './list';
+import { frigateRecordingsList, type RecordingsListResult } from './recordingsList';
+import { frigateEntry, podLocationOf } from './target';
 
 /** The location "Backup Frigate Faces Now" prefers: checked even when it holds no archive yet. */
 export const DEFAULT_FACES_LOCATION = 'frigate-faces';
+
+/** The location "Back Up Frigate Recordings…" prefers: checked even when it holds no recordings yet. */
+export const DEFAULT_RECORDINGS_LOCATION = 'frigate-recordings';
 
 /**
  * A face backup older than this is stale: a nightly backup that ran a few hours late is not, one
@@ -33,12 +38,36 @@ export interface FaceLocationCheck {
   reasons: string[];
 }
 
+/** One camera's newest day in the pod and in a recordings backup location. */
+export interface CameraCheck {
+  camera: string;
+  podNewest: string | undefined;
+  backupNewest: string | undefined;
+  verdict: Verdict;
+}
+
+export interface RecordingsLocationCheck {
+  location: string;
+  where: string;
+  cameras: CameraCheck[];
+  verdict: Verdict;
+  reasons: string[];
+}
+
+export interface RecordingsCheck {
+  /** Why the pod's recordings could not be listed, when they could not. */
+  podError?: string;
+  locations: RecordingsLocationCheck[];
+}
+
 export interface FrigateBackupCheck {
   frigate: string;
   checkedAt: string;
   health: { ok: true; result: FrigateHealthResult } | { ok: false; error: string };
   library?: FacesListResult;
   faceLocations: FaceLocationCheck[];
+  /** Absent when the instance's files are not in a cluster of the inventory: no pod to compare with. */
+  recordings?: RecordingsCheck;
   verdict: Verdict;
   reasons: string[];
 }
@@ -98,6 +127,41 @@ async function checkFaceLocation(location: string, frigate: string, library: Fac
   }
 }
 
+/** The UTC day before `date` (`YYYY-MM-DD`). */
+function dayBefore(date: string): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * A camera's backup is stale when its newest backed-up day is older than the day before the pod's
+ * newest: the current day is still being recorded, and a nightly backup copies the day before.
+ */
+function compareCameras(pod: RecordingsListResult, backup: RecordingsListResult, location: string): RecordingsLocationCheck {
+  const backedUp = new Map(backup.cameras.map((camera) => [camera.camera, camera.days[0]?.date]));
+  const cameras = pod.cameras.map(({ camera, days }): CameraCheck => {
+    const podNewest = days[0]?.date;
+    const backupNewest = backedUp.get(camera);
+    const behind = podNewest !== undefined && (backupNewest === undefined || backupNewest < dayBefore(podNewest));
+    return { camera, podNewest, backupNewest, verdict: behind ? 'stale' : 'ok' };
+  });
+  const reasons = cameras.filter((camera) => camera.verdict !== 'ok').map((camera) => `recordings of ${camera.camera} in ${location}: ${camera.backupNewest ? `newest day ${camera.backupNewest}` : 'none'}, the pod has ${camera.podNewest ?? 'none'}`);
+  return { location, where: backup.source, cameras, verdict: worst(cameras.map((camera) => camera.verdict)), reasons };
+}
+
+/** Every SSH host location holding recordings (or named for them), compared camera by camera with the pod. */
+async function checkRecordings(ctx: ActionContext, frigate: string): Promise<RecordingsCheck> {
+  const pod = await attempt(() => runSpec<RecordingsListResult>(frigateRecordingsList, { frigate }, ctx));
+  if (!pod.ok) return { podError: pod.error, locations: [] };
+  const locations: RecordingsLocationCheck[] = [];
+  for (const [location, entry] of Object.entries(ctx.inventory.locations ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!('host' in entry)) continue;
+    const backup = await attempt(() => runSpec<RecordingsListResult>(frigateRecordingsList, { location }, ctx));
+    if (!backup.ok) locations.push({ location, where: `${entry.host}:${entry.path}`, cameras: [], verdict: 'failing', reasons: [`${location}: ${backup.error}`] });
+    else if (backup.result.cameras.length > 0 || location === DEFAULT_RECORDINGS_LOCATION) locations.push(compareCameras(pod.result, backup.result, location));
+  }
+  return { locations };
+}
+
 /**
  * Everything a person wants to know about the backups of one Frigate instance, read only: Frigate's
  * health, and for every location holding its face archives the newest one (age, size, verification,
@@ -112,12 +176,21 @@ export async function checkFrigateBackups(ctx: ActionContext, frigate: string, n
     const checked = await checkFaceLocation(location, frigate, library, now, ctx);
     if (checked) faceLocations.push(checked);
   }
+  const recordings = podLocationOf(frigateEntry(ctx, frigate)) ? await checkRecordings(ctx, frigate) : undefined;
   const reasons: string[] = [];
   if (!health.ok) reasons.push(`Frigate '${frigate}': ${health.error}`);
   if (faceLocations.length === 0) reasons.push(`no location of lifeboat.yaml holds a face backup of Frigate '${frigate}'`);
   for (const location of faceLocations) reasons.push(...location.reasons);
-  const verdict = worst([health.ok ? 'ok' : 'failing', faceLocations.length === 0 ? 'stale' : 'ok', ...faceLocations.map((location) => location.verdict)]);
-  return { frigate, checkedAt: now.toISOString(), health, ...(library ? { library } : {}), faceLocations, verdict, reasons };
+  if (recordings?.podError) reasons.push(`the recordings in Frigate's pod could not be listed: ${recordings.podError}`);
+  for (const location of recordings?.locations ?? []) reasons.push(...location.reasons);
+  const verdict = worst([
+    health.ok ? 'ok' : 'failing',
+    faceLocations.length === 0 ? 'stale' : 'ok',
+    ...faceLocations.map((location) => location.verdict),
+    recordings?.podError ? 'failing' : 'ok',
+    ...(recordings?.locations ?? []).map((location) => location.verdict),
+  ]);
+  return { frigate, checkedAt: now.toISOString(), health, ...(library ? { library } : {}), faceLocations, ...(recordings ? { recordings } : {}), verdict, reasons };
 }
 
 export function renderBackupCheck(check: FrigateBackupCheck): string {
@@ -140,5 +213,14 @@ export function renderBackupCheck(check: FrigateBackupCheck): string {
     ];
   });
   const faces = rows.length > 0 ? markdownTable(['Location', 'Where', 'Newest face backup', 'Age', 'Size', 'Verified', 'People', 'Verdict'], rows) : 'No location holds a face backup.';
-  return [verdict, '## Frigate', health, '## Live face library', library, '## Face backups', faces].join('\n\n');
+  return [verdict, '## Frigate', health, '## Live face library', library, '## Face backups', faces, ...(check.recordings ? ['## Recordings', renderRecordings(check.recordings)] : [])].join('\n\n');
+}
+
+function renderRecordings(recordings: RecordingsCheck): string {
+  if (recordings.podError) return `The recordings in Frigate's pod could not be listed: ${recordings.podError}`;
+  if (recordings.locations.length === 0) return 'No location on an SSH host holds recordings.';
+  const rows = recordings.locations.flatMap((location) =>
+    location.cameras.length === 0 ? [[location.location, location.where, '—', '', '', location.verdict]] : location.cameras.map((camera) => [location.location, location.where, camera.camera, camera.podNewest ?? '—', camera.backupNewest ?? '—', camera.verdict]),
+  );
+  return markdownTable(['Location', 'Where', 'Camera', 'Newest day in the pod', 'Newest day backed up', 'Verdict'], rows);
 }
