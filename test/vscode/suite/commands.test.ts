@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { FrigateSimulator } from '../../testbed/frigateSim';
+import { KubeApiSimulator } from '../../testbed/kubeSim';
+import { startSshd } from '../../testbed/sshd';
 import { solidWebp } from '../../testbed/webp';
 import { withPrompts } from './prompts';
 import { fixtureUri, readText } from './workspace';
@@ -129,5 +133,52 @@ suite('palette actions', () => {
       assert.equal(fresh.result.verdict, 'ok');
       assert.deepEqual(fresh.messages.map((message) => [message.severity, message.message]), [['information', 'Check Frigate Backups: ok, the face backups are fresh and complete.']]);
     });
+  });
+
+  test('"Back Up Frigate Recordings…" backs up the cameras picked after the plan is agreed to', async () => {
+    const [kube, sshd] = await Promise.all([KubeApiSimulator.start(), startSshd()]);
+    const inventory = fixtureUri('lifeboat.yaml');
+    const original = await readText(inventory);
+    try {
+      const pod = kube.addPod({ namespace: 'nvr', name: 'frigate-0', labels: { app: 'frigate' }, containers: ['frigate'] });
+      const day = new Date().toISOString().slice(0, 10);
+      for (const camera of ['driveway', 'garden']) {
+        for (const minute of ['00', '10']) await vscode.workspace.fs.writeFile(vscode.Uri.file(join(pod.root, 'media', 'frigate', 'recordings', day, '07', camera, `${minute}.00.mp4`)), randomBytes(4096));
+      }
+      const target = join(sshd.remoteDir, 'recordings');
+      const yaml = [
+        'frigate:',
+        '  home:',
+        '    url: http://127.0.0.1:9',
+        '    files: { cluster: k3s, namespace: nvr, labelSelector: app=frigate }',
+        'clusters:',
+        `  k3s: { kubeconfig: ${JSON.stringify(await kube.writeKubeconfig())} }`,
+        'hosts:',
+        `  nas: { host: ${sshd.host}, port: ${sshd.port}, user: ${sshd.user}, identityFile: ${JSON.stringify(sshd.clientKey.privateKeyPath)}, knownHosts: ${JSON.stringify(sshd.knownHostsPath)} }`,
+        'locations:',
+        `  frigate-recordings: { host: nas, path: ${JSON.stringify(target)} }`,
+        '',
+      ].join('\n');
+      await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(yaml));
+
+      const { result, picks, messages } = await withPrompts(
+        (pick) => pick.items.filter((item) => item.label === 'garden'),
+        (message) => (message.modal ? 'Back Up' : undefined),
+        () => vscode.commands.executeCommand('lifeboat.backUpFrigateRecordings') as Thenable<RunActionOutcome>,
+      );
+      assert.equal(result.status, 'succeeded', result.error);
+      assert.deepEqual(picks.map((pick) => [pick.title, pick.items.map((item) => [item.label, item.description, item.picked])]), [
+        ['Back Up Frigate Recordings: which cameras?', [['driveway', '1 day(s) · 2 files · 8.0 KiB', true], ['garden', '1 day(s) · 2 files · 8.0 KiB', true]]],
+      ]);
+      const plan = messages.find((message) => message.modal);
+      assert.match(plan?.message ?? '', /^Back Up Frigate Recordings: Copy 2 recordings \(8\.0 KiB\) from pod nvr\/frigate-0/);
+      assert.deepEqual(plan?.buttons, ['Back Up']);
+      const copied = (await vscode.workspace.fs.readDirectory(vscode.Uri.file(join(target, 'garden', day, '07')))).map(([name]) => name).sort();
+      assert.deepEqual(copied, ['00.00.mp4', '10.00.mp4']);
+      await assert.rejects(Promise.resolve(vscode.workspace.fs.stat(vscode.Uri.file(join(target, 'driveway')))), 'the camera left out is not backed up');
+    } finally {
+      await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(original));
+      await Promise.all([kube.stop(), sshd.stop()]);
+    }
   });
 });
