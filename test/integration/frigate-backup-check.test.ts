@@ -59,11 +59,14 @@ describe('Frigate backups: the check behind "Check Frigate Backups"', function (
   }
 
   it('calls a missing face backup stale, a fresh complete one ok', async () => {
-    await mkdir(join(workspace, 'faces'));
-    const missing = await check();
-    assert.equal(missing.verdict, 'stale');
-    assert.deepEqual(missing.reasons, [`no face backup in ${join(workspace, 'faces')}`]);
-    assert.deepEqual(missing.faceLocations.map((location) => location.location), ['frigate-faces']);
+    // Not created yet, then created and empty: no backup either way.
+    for (const prepare of [async () => undefined, () => mkdir(join(workspace, 'faces'))]) {
+      await prepare();
+      const missing = await check();
+      assert.equal(missing.verdict, 'stale');
+      assert.deepEqual(missing.reasons, [`no face backup in ${join(workspace, 'faces')}`]);
+      assert.deepEqual(missing.faceLocations.map((location) => location.location), ['frigate-faces']);
+    }
 
     const backup = await runFrigateAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', location: 'frigate-faces' }, context());
     const fresh = await check();

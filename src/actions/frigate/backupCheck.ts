@@ -1,6 +1,8 @@
 import type { ActionContext, ActionSpec } from '../../core/actions/spec';
+import { pathExists } from '../../core/atomicFiles';
 import { errorMessage, isCancellationError } from '../../core/errors';
 import { formatAge, formatBytes, formatLocalDateTime, markdownTable } from '../../core/render';
+import { resolveUserPath } from '../paths';
 import { describeContents, summarizeArchives, type SummarizedArchive } from './archiveSummaries';
 import { openArchiveLocation, type ArchiveVerification } from './destinations';
 import { frigateHealth, type FrigateHealthResult } from './health';
@@ -95,14 +97,25 @@ function missingFromArchive(archive: SummarizedArchive, library: FacesListResult
   });
 }
 
+/** A location without face archives counts only when it is the one face backups go to by default. */
+function withoutBackup(location: string, where: string): FaceLocationCheck | undefined {
+  return location === DEFAULT_FACES_LOCATION ? { location, where, archives: 0, verdict: 'stale', reasons: [`no face backup in ${where}`] } : undefined;
+}
+
 async function checkFaceLocation(location: string, frigate: string, library: FacesListResult | undefined, now: Date, ctx: ActionContext): Promise<FaceLocationCheck | undefined> {
   let where = location;
+  const entry = ctx.inventory.locations?.[location];
+  // A local folder not created yet holds no backup, like an empty one; it is not a failure to read.
+  if (entry && !('host' in entry) && 'path' in entry) {
+    const folder = resolveUserPath(entry.path, ctx.workspaceDir);
+    if (!(await pathExists(folder))) return withoutBackup(location, folder);
+  }
   try {
     const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location }, ctx);
     where = destination.description;
     const archives = (await summarizeArchives(destination, ctx.signal)).filter((archive) => archive.contents.kind !== 'summary' || archive.contents.summary.frigate === frigate);
     const newestArchive = archives[0];
-    if (!newestArchive) return location === DEFAULT_FACES_LOCATION ? { location, where, archives: 0, verdict: 'stale', reasons: [`no face backup in ${where}`] } : undefined;
+    if (!newestArchive) return withoutBackup(location, where);
     const newest = { ...newestArchive, verification: await destination.verification(newestArchive, ctx.signal) };
     const reasons: string[] = [];
     let verdict: Verdict = 'ok';
