@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lifeboat } from '../support/cli';
 import { REPO_ROOT } from '../support/paths';
+import { addFrigatePod, frigateInventoryLines } from '../testbed/frigateLab';
 import { FrigateSimulator } from '../testbed/frigateSim';
 import { KubeApiSimulator } from '../testbed/kubeSim';
 import { solidWebp } from '../testbed/webp';
@@ -33,9 +34,7 @@ describe('Frigate face runbooks through the lifeboat CLI', function () {
 
   before(async () => {
     [frigate, kube] = await Promise.all([FrigateSimulator.start(), KubeApiSimulator.start()]);
-    const pod = kube.addPod({ namespace: 'frigate', name: 'frigate-5c6b', labels: { 'app.kubernetes.io/name': 'frigate' }, containers: ['frigate'] });
-    await mkdir(join(pod.root, 'media'), { recursive: true });
-    await symlink(frigate.mediaDir, join(pod.root, 'media', 'frigate'));
+    await addFrigatePod(kube, frigate, 'frigate-5c6b');
     for (const [person, count] of Object.entries(PEOPLE)) {
       for (let index = 1; index <= count; index++) {
         const image = solidWebp({ width: 112, height: 112, padding: randomBytes(200 + ((index * 6151) % 7000)) });
@@ -49,15 +48,7 @@ describe('Frigate face runbooks through the lifeboat CLI', function () {
     await writeFile(
       join(workspace, 'lifeboat.yaml'),
       [
-        'clusters:',
-        '  k3s:',
-        `    kubeconfig: ${await kube.writeKubeconfig()}`,
-        'frigate:',
-        '  frigate:',
-        `    url: ${frigate.url}`,
-        '    auth: { username: admin, password: secret:frigate_password }',
-        '    tls: { insecure: true }',
-        '    files: { cluster: k3s, namespace: frigate, labelSelector: app.kubernetes.io/name=frigate }',
+        ...(await frigateInventoryLines('k3s', kube, frigate)),
         'locations:',
         '  frigate-faces:',
         '    path: backups/frigate',

@@ -1,30 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { lifeboat } from '../support/cli';
 import { REPO_ROOT } from '../support/paths';
+import { filesUnder, inBackupLayout, utcDay } from '../support/recordings';
+import { addFrigatePod, frigateInventoryLines, sshHostInventoryLines } from '../testbed/frigateLab';
 import { FrigateSimulator } from '../testbed/frigateSim';
 import { KubeApiSimulator } from '../testbed/kubeSim';
 import { startSshd, type Sshd } from '../testbed/sshd';
 
 const RUNBOOKS = ['frigate-recordings-backup.runbook.md', 'frigate-recordings-restore.runbook.md'];
-const DAY_MS = 24 * 60 * 60 * 1000;
-const utcDay = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY_MS).toISOString().slice(0, 10);
-
-async function filesUnder(root: string): Promise<Map<string, string>> {
-  const found = new Map<string, string>();
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      const full = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else found.set(relative(root, full), (await readFile(full)).toString('base64'));
-    }
-  };
-  await walk(root);
-  return found;
-}
 
 describe('Frigate recordings runbooks through the lifeboat CLI', function () {
   this.timeout(90_000);
@@ -33,14 +20,12 @@ describe('Frigate recordings runbooks through the lifeboat CLI', function () {
   let sshd: Sshd;
   let workspace: string;
   let recordings: string;
-  let original: Map<string, string>;
+  let original: Map<string, Buffer>;
   const backupRoot = () => join(sshd.remoteDir, 'recordings');
 
   before(async () => {
     [frigate, kube, sshd] = await Promise.all([FrigateSimulator.start(), KubeApiSimulator.start(), startSshd()]);
-    const pod = kube.addPod({ namespace: 'frigate', name: 'frigate-5c6b', labels: { 'app.kubernetes.io/name': 'frigate' }, containers: ['frigate'] });
-    await mkdir(join(pod.root, 'media'), { recursive: true });
-    await symlink(frigate.mediaDir, join(pod.root, 'media', 'frigate'));
+    await addFrigatePod(kube, frigate, 'frigate-5c6b');
     recordings = join(frigate.mediaDir, 'recordings');
     for (const camera of ['back_yard', 'front_door']) {
       for (const daysAgo of [1, 2]) {
@@ -57,22 +42,8 @@ describe('Frigate recordings runbooks through the lifeboat CLI', function () {
     await writeFile(
       join(workspace, 'lifeboat.yaml'),
       [
-        'clusters:',
-        '  k3s:',
-        `    kubeconfig: ${await kube.writeKubeconfig()}`,
-        'frigate:',
-        '  frigate:',
-        `    url: ${frigate.url}`,
-        '    auth: { username: admin, password: secret:frigate_password }',
-        '    tls: { insecure: true }',
-        '    files: { cluster: k3s, namespace: frigate, labelSelector: app.kubernetes.io/name=frigate }',
-        'hosts:',
-        '  nas:',
-        `    host: ${sshd.host}`,
-        `    port: ${sshd.port}`,
-        `    user: ${sshd.user}`,
-        `    identityFile: ${sshd.clientKey.privateKeyPath}`,
-        `    knownHosts: ${sshd.knownHostsPath}`,
+        ...(await frigateInventoryLines('k3s', kube, frigate)),
+        ...sshHostInventoryLines('nas', sshd),
         'locations:',
         '  nas-recordings:',
         '    host: nas',
@@ -100,11 +71,7 @@ describe('Frigate recordings runbooks through the lifeboat CLI', function () {
     const backup = await cli(['run', 'frigate-recordings-backup.runbook.md', '--yes']);
     assert.equal(backup.code, 0, `${backup.stdout}\n${backup.stderr}`);
     assert.match(backup.stdout, /Copy 24 recordings .* to nas:/);
-    const expected = new Map([...original].map(([entry, data]) => {
-      const [date, hour, camera, file] = entry.split('/') as [string, string, string, string];
-      return [`${camera}/${date}/${hour}/${file}`, data] as const;
-    }));
-    assert.deepEqual(await filesUnder(backupRoot()), expected);
+    assert.deepEqual(await filesUnder(backupRoot()), inBackupLayout(original));
 
     await rm(recordings, { recursive: true });
     const plan = await cli(['run', 'frigate-recordings-restore.runbook.md', '--dry-run', '--param', 'camera=front_door']);

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RecordingsBackupResult } from '../../src/actions/frigate/recordingsBackup';
 import type { RecordingsListResult } from '../../src/actions/frigate/recordingsList';
@@ -12,37 +12,12 @@ import { createActionContext } from '../../src/core/actions/context';
 import type { ActionContext, ProgressUpdate } from '../../src/core/actions/spec';
 import { CancelledError } from '../../src/core/errors';
 import { frigateAction, runFrigateAction } from '../support/frigateActions';
+import { filesUnder, inBackupLayout, utcDay } from '../support/recordings';
 import { KubeApiSimulator } from '../testbed/kubeSim';
 import { startSshd, type Sshd } from '../testbed/sshd';
 
 const run = promisify(execFile);
-const DAY_MS = 24 * 60 * 60 * 1000;
-const utcDay = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY_MS).toISOString().slice(0, 10);
 const CAMERAS = ['driveway', 'front_door', 'garden'] as const;
-
-/** Every file under a folder, by its path relative to it, with its contents. */
-async function filesUnder(root: string): Promise<Map<string, Buffer>> {
-  const found = new Map<string, Buffer>();
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      const full = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else found.set(relative(root, full), await readFile(full));
-    }
-  };
-  await walk(root);
-  return found;
-}
-
-/** The pod's `DATE/HH/<camera>/MM.SS.mp4` as the backup's `<camera>/DATE/HH/MM.SS.mp4`. */
-function inBackupLayout(podFiles: ReadonlyMap<string, Buffer>, keep: (camera: string, date: string) => boolean = () => true): Map<string, Buffer> {
-  const mapped = new Map<string, Buffer>();
-  for (const [entry, data] of podFiles) {
-    const [date, hour, camera, file] = entry.split('/') as [string, string, string, string];
-    if (keep(camera, date)) mapped.set(`${camera}/${date}/${hour}/${file}`, data);
-  }
-  return mapped;
-}
 
 describe('Frigate recordings: backup, restore and list against the pod and a real sshd', function () {
   this.timeout(90_000);
@@ -55,11 +30,11 @@ describe('Frigate recordings: backup, restore and list against the pod and a rea
   let original: Map<string, Buffer>;
   const backupRoot = () => join(sshd.remoteDir, 'recordings');
 
-  function context(overrides: Partial<ActionContext> = {}): ActionContext {
+  function context(overrides: Partial<ActionContext> = {}, labelSelector = 'app=frigate'): ActionContext {
     return createActionContext({
       workspaceDir: workspace,
       inventory: {
-        frigate: { home: { url: 'http://127.0.0.1:5000', files: { cluster: 'k3s', namespace: 'nvr', labelSelector: 'app=frigate' } } },
+        frigate: { home: { url: 'http://127.0.0.1:5000', files: { cluster: 'k3s', namespace: 'nvr', labelSelector } } },
         clusters: { k3s: { kubeconfig } },
         hosts: { nas: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
         locations: { 'nas-recordings': { host: 'nas', path: backupRoot() }, local: { path: 'backups' } },
@@ -84,13 +59,14 @@ describe('Frigate recordings: backup, restore and list against the pod and a rea
     await writeFile(join(dir, file), randomBytes(bytes));
   }
 
-  /** Runs an action and stops it (abort, or `interrupt`) once this many bytes went through. */
+  /** Runs an action and stops it (abort, or `interrupt`) once this many bytes of its stream went through. */
   async function interrupted<Result>(id: string, params: Record<string, unknown>, afterBytes: number, interrupt?: () => Promise<void>): Promise<Result> {
     const controller = new AbortController();
     let fired = false;
     const progress = {
       report(update: ProgressUpdate) {
-        if (fired || (update.bytes ?? 0) < afterBytes) return;
+        // Only mid-stream: the final report comes when the stream has ended and the hours are being moved into place.
+        if (fired || (update.bytes ?? 0) < afterBytes || (update.bytes ?? 0) >= (update.totalBytes ?? 0)) return;
         fired = true;
         if (interrupt) void interrupt();
         else controller.abort();
@@ -186,6 +162,7 @@ describe('Frigate recordings: backup, restore and list against the pod and a rea
   it('refuses bad parameters before acting', async () => {
     await assert.rejects(runAction('frigate.recordings.backup', { frigate: 'home', location: 'local' }), /location 'local' is not on an SSH host/);
     await assert.rejects(runAction('frigate.recordings.backup', { frigate: 'home', host: 'nas', path: 'relative/folder' }), /`path` must be an absolute folder on host 'nas'/);
+    await assert.rejects(runAction('frigate.recordings.backup', { frigate: 'home', location: 'nas-recordings' }, context({}, 'app=gone')), /no running pod matches app=gone in namespace nvr/);
     assert.throws(() => frigateAction('frigate.recordings.backup').params.parse({ frigate: 'home', location: 'nas-recordings', from: '2026-02-09', to: '2026-02-08' }), /`from` \(2026-02-09\) is after `to` \(2026-02-08\)/);
     assert.throws(() => frigateAction('frigate.recordings.backup').params.parse({ frigate: 'home', host: 'nas' }), /`host` and `path` go together/);
     assert.throws(() => frigateAction('frigate.recordings.restore').params.parse({ frigate: 'home', location: 'nas-recordings', from: '2026-02-30' }), /not a calendar day/);

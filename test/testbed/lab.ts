@@ -1,6 +1,6 @@
 /**
  * The services of `npm run demo`'s lab, from the test bed: a Frigate (the simulator, with a small face
- * library) running in a pod of a Kubernetes cluster (the API simulator), an SSH host (a real sshd with
+ * library and two days of recordings from two cameras) running in a pod of a Kubernetes cluster (the API simulator), an SSH host (a real sshd with
  * its own keys) and an S3 store (s3rver). Rewrites the lab's lifeboat.yaml to name them
  * beside its local backup location, prints "lab services ready" and runs until it is stopped (SIGTERM
  * or SIGINT), then stops them. Secrets are the ones Lifeboat will read from the environment:
@@ -10,8 +10,9 @@
  *   LIFEBOAT_SECRET_FRIGATE_PASSWORD=… LIFEBOAT_SECRET_OFFSITE_SECRET_KEY=S3RVER node out/test/testbed/lab.js LAB_FOLDER
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { addFrigatePod, frigateInventoryLines, sshHostInventoryLines } from './frigateLab';
 import { FrigateSimulator } from './frigateSim';
 import { KubeApiSimulator } from './kubeSim';
 import { S3RVER_CREDENTIALS, startS3rver } from './s3rver';
@@ -19,6 +20,27 @@ import { startSshd } from './sshd';
 import { solidWebp } from './webp';
 
 const PEOPLE = { Adil: 6, Asha: 12, G: 20, Waffles: 3 } as const;
+const CAMERAS = ['driveway', 'front_door'] as const;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Yesterday's and today's recordings (UTC), a few 10-second segments an hour, in Frigate's layout. */
+async function addRecordings(mediaDir: string): Promise<number> {
+  let count = 0;
+  for (const daysAgo of [1, 0]) {
+    const date = new Date(Date.now() - daysAgo * DAY_MS).toISOString().slice(0, 10);
+    for (const hour of ['08', '17']) {
+      for (const camera of CAMERAS) {
+        const dir = join(mediaDir, 'recordings', date, hour, camera);
+        await mkdir(dir, { recursive: true });
+        for (const segment of ['00.00', '00.10', '00.20']) {
+          await writeFile(join(dir, `${segment}.mp4`), randomBytes(20_000 + count * 131));
+          count++;
+        }
+      }
+    }
+  }
+  return count;
+}
 
 async function main(): Promise<void> {
   const lab = process.argv[2];
@@ -40,35 +62,19 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
 
-  const pod = kube.addPod({ namespace: 'frigate', name: 'frigate-7d9f', labels: { 'app.kubernetes.io/name': 'frigate' }, containers: ['frigate'] });
-  await mkdir(join(pod.root, 'media'), { recursive: true });
-  await symlink(frigate.mediaDir, join(pod.root, 'media', 'frigate'));
+  await addFrigatePod(kube, frigate, 'frigate-7d9f');
   for (const [person, count] of Object.entries(PEOPLE)) {
     for (let index = 1; index <= count; index++) {
       await frigate.addFace(person, `${person}_${1770500000 + index}.webp`, solidWebp({ width: 112, height: 112, padding: randomBytes(500 + index * 37) }));
     }
   }
+  const recordings = await addRecordings(frigate.mediaDir);
   await writeFile(
     join(lab, 'lifeboat.yaml'),
     [
       '# The demo lab: local backups, and a Frigate in a Kubernetes cluster (simulators from the test bed).',
-      'clusters:',
-      '  lab:',
-      `    kubeconfig: ${await kube.writeKubeconfig()}`,
-      'frigate:',
-      '  frigate:',
-      `    url: ${frigate.url}`,
-      '    auth: { username: admin, password: secret:frigate_password }',
-      '    # The simulator has a self-signed certificate.',
-      '    tls: { insecure: true }',
-      '    files: { cluster: lab, namespace: frigate, labelSelector: app.kubernetes.io/name=frigate }',
-      'hosts:',
-      '  nas:',
-      `    host: ${sshd.host}`,
-      `    port: ${sshd.port}`,
-      `    user: ${sshd.user}`,
-      `    identityFile: ${sshd.clientKey.privateKeyPath}`,
-      `    knownHosts: ${sshd.knownHostsPath}`,
+      ...(await frigateInventoryLines('lab', kube, frigate)),
+      ...sshHostInventoryLines('nas', sshd),
       'stores:',
       '  offsite:',
       `    endpoint: ${s3.endpoint}`,
@@ -82,13 +88,16 @@ async function main(): Promise<void> {
       '  nas-faces:',
       '    host: nas',
       `    path: ${sshd.remoteDir}/frigate-faces`,
+      '  nas-recordings:',
+      '    host: nas',
+      `    path: ${sshd.remoteDir}/frigate-recordings`,
       '  offsite-faces:',
       '    store: offsite',
       '    prefix: frigate-faces',
       '',
     ].join('\n'),
   );
-  console.log(`lab services ready: Frigate at ${frigate.url} (${Object.values(PEOPLE).reduce((sum, count) => sum + count, 0)} face images) in a simulated Kubernetes cluster, sshd on port ${sshd.port}, S3 at ${s3.endpoint}`);
+  console.log(`lab services ready: Frigate at ${frigate.url} (${Object.values(PEOPLE).reduce((sum, count) => sum + count, 0)} face images, ${recordings} recordings) in a simulated Kubernetes cluster, sshd on port ${sshd.port}, S3 at ${s3.endpoint}`);
 }
 
 main().catch((error: unknown) => {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Transform, type Readable, type Writable } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { z } from 'zod';
 import type { KubeClient, PodInfo, PodRef } from '../../clients/kube';
 import { sshConnectionFor, type ExecOptions, type SshConnection } from '../../clients/ssh';
@@ -17,7 +17,7 @@ import { findFrigatePod, frigateEntry, podLocationOf } from './target';
 /** Where Frigate writes its recordings in its container (UTC dates and hours). */
 export const RECORDINGS_DIR = '/media/frigate/recordings';
 /** Staging folders of a transfer under way; a run removes those an earlier run left behind. */
-export const STAGING_PREFIX = '.lifeboat-partial-';
+const STAGING_PREFIX = '.lifeboat-partial-';
 const STDERR_TAIL_CHARS = 2000;
 
 export interface Recording {
@@ -44,18 +44,18 @@ export const hourOf = (recording: Recording): string => `${recording.camera}/${r
 export const backupPathOf = (recording: Recording): string => `${hourOf(recording)}/${recording.file}`;
 export const podPathOf = (recording: Recording): string => `${recording.date}/${recording.hour}/${recording.camera}/${recording.file}`;
 
-export type Layout = 'pod' | 'backup';
+type Layout = 'pod' | 'backup';
 
 /**
  * Lists the recordings under `root` as `path<TAB>size<TAB>mtime` lines; an absent folder lists
  * nothing. Staging folders sit one level deeper than any recording and are not listed.
  */
-export function listCommand(root: string): string[] {
+function listCommand(root: string): string[] {
   return ['sh', '-c', '[ -d "$1" ] || exit 0; cd "$1" && exec find . -mindepth 4 -maxdepth 4 -type f -name "*.mp4" -printf "%P\\t%s\\t%T@\\n"', 'sh', root];
 }
 
 /** The recordings of a listing; anything that is not a recording in the layout's place is left out. */
-export function parseListing(listing: string, layout: Layout): Recording[] {
+function parseListing(listing: string, layout: Layout): Recording[] {
   const pattern = layout === 'pod' ? POD_ENTRY : BACKUP_ENTRY;
   const recordings: Recording[] = [];
   for (const line of listing.split('\n')) {
@@ -81,7 +81,7 @@ export const TO_POD_LAYOUT = 's,^\\([^/]*\\)/\\([^/]*\\)/\\([^/]*\\)/,\\2/\\3/\\
  * staging folder. An hour not yet at its final place arrives whole with one rename; into an hour
  * that is there, each file moves with its own rename, so no file is ever seen half-written.
  */
-export function publishCommand(staging: string, root: string): string[] {
+function publishCommand(staging: string, root: string): string[] {
   const script = [
     'stage=$1; root=$2',
     'cd "$stage" || exit 1',
@@ -96,11 +96,11 @@ export function publishCommand(staging: string, root: string): string[] {
 }
 
 /** Creates a fresh staging folder under `root`, removing those that earlier, interrupted runs left. */
-export function prepareStagingCommand(root: string, staging: string): string[] {
+function prepareStagingCommand(root: string, staging: string): string[] {
   return ['sh', '-c', 'mkdir -p "$1" && cd "$1" && find . -mindepth 1 -maxdepth 1 -name "$3*" -exec rm -rf {} + && mkdir "$2"', 'sh', root, staging, STAGING_PREFIX];
 }
 
-export function stagingFolderIn(root: string): string {
+function stagingFolderIn(root: string): string {
   const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
   return path.posix.join(root, `${STAGING_PREFIX}${stamp}-${randomBytes(3).toString('hex')}`);
 }
@@ -111,6 +111,9 @@ const isoDay = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a UTC day as YYYY-MM-DD')
   .refine((day) => !Number.isNaN(Date.parse(`${day}T00:00:00Z`)) && new Date(`${day}T00:00:00Z`).toISOString().startsWith(day), 'not a calendar day');
+
+/** A Frigate camera name, as Frigate allows them (and as the recordings folders are named). */
+export const cameraName = z.string().regex(new RegExp(`^${CAMERA}$`), 'a Frigate camera name (letters, digits, _ and -)');
 
 export const dayRangeParams = {
   from: isoDay.optional().describe('First UTC day to include (YYYY-MM-DD); from the oldest when left out.'),
@@ -135,12 +138,12 @@ interface DayRange {
 }
 
 /** Checks the backup folder fields (`location`, or `host` with `path`) and the day range. */
-export function checkFolderAndRange(params: BackupFolderFields & DayRange, issues: z.RefinementCtx, required = true): void {
+export function checkFolderAndRange(params: BackupFolderFields & DayRange, issues: z.RefinementCtx): void {
   const named = params.location !== undefined;
   const direct = params.host !== undefined || params.path !== undefined;
   if (named && direct) issues.addIssue({ code: 'custom', message: 'give either `location` or `host` and `path`, not both', path: ['location'] });
   else if (direct && (params.host === undefined || params.path === undefined)) issues.addIssue({ code: 'custom', message: '`host` and `path` go together', path: [params.host === undefined ? 'host' : 'path'] });
-  else if (!named && !direct && required) issues.addIssue({ code: 'custom', message: 'give `location` (a location of lifeboat.yaml), or `host` and `path`', path: ['location'] });
+  else if (!named && !direct) issues.addIssue({ code: 'custom', message: 'give `location` (a location of lifeboat.yaml), or `host` and `path`', path: ['location'] });
   if (params.from !== undefined && params.to !== undefined && params.from > params.to) issues.addIssue({ code: 'custom', message: `\`from\` (${params.from}) is after \`to\` (${params.to})`, path: ['from'] });
 }
 
@@ -266,7 +269,7 @@ export function summarizeRecordings(recordings: readonly Recording[]): CameraRec
  * Streams one side's output into the other side's input. The first failure stops both sides (a
  * cancel too), and is the error reported: the other side then fails only because it was stopped.
  */
-export async function streamBetween(options: {
+async function streamBetween(options: {
   source: (output: Writable, signal: AbortSignal) => Promise<unknown>;
   sink: (input: Readable, signal: AbortSignal) => Promise<unknown>;
   signal: AbortSignal;
@@ -310,7 +313,7 @@ export async function streamBetween(options: {
 }
 
 /** Removes a staging folder after a failure; when the host cannot be reached the next run removes it. */
-export async function discardStaging(remove: () => Promise<unknown>, staging: string, where: string, ctx: ActionContext): Promise<void> {
+async function discardStaging(remove: () => Promise<unknown>, staging: string, where: string, ctx: ActionContext): Promise<void> {
   try {
     await remove();
   } catch (error) {
@@ -319,7 +322,7 @@ export async function discardStaging(remove: () => Promise<unknown>, staging: st
 }
 
 /** Progress of one tar stream of `recordings`, in files and bytes, from the bytes seen so far. */
-export function tarProgress(ctx: ActionContext, message: string, recordings: readonly Recording[]): { onBytes: (bytes: number) => void; done: () => void } {
+function tarProgress(ctx: ActionContext, message: string, recordings: readonly Recording[]): { onBytes: (bytes: number) => void; done: () => void } {
   const progress = new ThrottledProgress(ctx.progress);
   // A header block per file, its contents padded to whole blocks, and two end blocks.
   const ends: number[] = [];
@@ -336,3 +339,47 @@ export function tarProgress(ctx: ActionContext, message: string, recordings: rea
     done: () => progress.flush({ items: recordings.length, bytes: totalBytes }),
   };
 }
+
+/** Where a transfer lands: its root, and how to run a command there (a cleanup runs without the cancelled signal). */
+export interface TransferTarget {
+  root: string;
+  description: string;
+  run: (argv: readonly string[], signal?: AbortSignal) => Promise<unknown>;
+}
+
+/**
+ * One tar stream of `recordings` from `source` into a fresh staging folder of the target (`sink`
+ * unpacks it there), then each hour moved into place. A failure or cancel removes the staging folder,
+ * so nothing of the run is left under a final name.
+ */
+export async function transferThroughStaging(options: {
+  target: TransferTarget;
+  recordings: readonly Recording[];
+  message: string;
+  source: (output: Writable, signal: AbortSignal) => Promise<unknown>;
+  sink: (input: Readable, staging: string, signal: AbortSignal) => Promise<unknown>;
+  ctx: ActionContext;
+}): Promise<void> {
+  const { target, ctx } = options;
+  const staging = stagingFolderIn(target.root);
+  await target.run(prepareStagingCommand(target.root, path.posix.basename(staging)), ctx.signal);
+  const progress = tarProgress(ctx, options.message, options.recordings);
+  try {
+    await streamBetween({ signal: ctx.signal, onBytes: progress.onBytes, source: options.source, sink: (input, signal) => options.sink(input, staging, signal) });
+    progress.done();
+    await target.run(publishCommand(staging, target.root), ctx.signal);
+  } catch (error) {
+    await discardStaging(() => target.run(['rm', '-rf', '--', staging]), staging, target.description, ctx);
+    throw error;
+  }
+}
+
+/** Fails unless every transferred recording is now listed where it went, with its size. */
+export function requireArrived(transferred: readonly Recording[], listed: readonly Recording[], where: string, name: (recording: Recording) => string): void {
+  const present = new Map(listed.map((recording) => [backupPathOf(recording), recording.bytes]));
+  const wrong = transferred.filter((recording) => present.get(backupPathOf(recording)) !== recording.bytes);
+  if (wrong.length > 0) throw new Error(`${wrong.length} recordings are missing or of another size in ${where} after the transfer: ${wrong.slice(0, 5).map(name).join(', ')}${wrong.length > 5 ? ', …' : ''}`);
+}
+
+/** A list of files for `tar -T -`, one per line. */
+export const fileList = (paths: readonly string[]): Readable => Readable.from([paths.map((entry) => `${entry}\n`).join('')]);

@@ -1,14 +1,14 @@
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
 import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import {
   backupFolderParams,
   backupPathOf,
+  cameraName,
   checkFolderAndRange,
   dayRangeParams,
-  discardStaging,
+  fileList,
   hourOf,
   inDayRange,
   listBackupFolder,
@@ -16,22 +16,17 @@ import {
   openBackupFolder,
   openFrigatePod,
   podPathOf,
-  prepareStagingCommand,
-  publishCommand,
   RECORDINGS_DIR,
+  requireArrived,
   requireGnuTar,
   runBulkOnHost,
-  stagingFolderIn,
-  streamBetween,
-  tarProgress,
   TO_BACKUP_LAYOUT,
+  transferThroughStaging,
   type BackupFolder,
   type FrigatePod,
   type Recording,
 } from './recordings';
 import { frigateInstanceParam } from './target';
-
-const cameraName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'a Frigate camera name (letters, digits, _ and -)');
 
 const recordingsBackupParams = z
   .object({
@@ -89,26 +84,26 @@ interface BackupSelection {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** How long removing a staging folder after a failure may take before the next run is left to do it. */
+const CLEANUP_TIMEOUT_MS = 30_000;
 
 /** The first UTC day retention keeps, or undefined when it keeps everything. */
 function retentionCutoff(retentionDays: number, now: Date): string | undefined {
   return retentionDays === 0 ? undefined : new Date(now.getTime() - retentionDays * DAY_MS).toISOString().slice(0, 10);
 }
 
-const fileKey = (recording: Recording) => backupPathOf(recording);
-
 /**
  * What to copy: every recording within the filters that the target lacks or holds with another size
  * (an hour copied while Frigate was still writing it is completed this way). An hour of which nothing
  * is to be copied is complete on the target and skipped.
  */
-export function selectForBackup(pod: readonly Recording[], target: readonly Recording[], params: RecordingsBackupParams, now: Date): BackupSelection {
+function selectForBackup(pod: readonly Recording[], target: readonly Recording[], params: RecordingsBackupParams, now: Date): BackupSelection {
   const cameras = params.cameras ? new Set(params.cameras) : undefined;
   const cutoff = retentionCutoff(params.retentionDays, now);
-  const onTarget = new Map(target.map((recording) => [fileKey(recording), recording.bytes]));
+  const onTarget = new Map(target.map((recording) => [backupPathOf(recording), recording.bytes]));
   const inScope = pod.filter((recording) => (!cameras || cameras.has(recording.camera)) && inDayRange(recording, params));
   const kept = inScope.filter((recording) => cutoff === undefined || recording.date >= cutoff);
-  const copy = kept.filter((recording) => onTarget.get(fileKey(recording)) !== recording.bytes).sort((a, b) => podPathOf(a).localeCompare(podPathOf(b)));
+  const copy = kept.filter((recording) => onTarget.get(backupPathOf(recording)) !== recording.bytes).sort((a, b) => podPathOf(a).localeCompare(podPathOf(b)));
   const copiedHours = new Set(copy.map(hourOf));
   const days = new Map<string, BackupDay>();
   for (const recording of kept) {
@@ -134,7 +129,7 @@ export function selectForBackup(pod: readonly Recording[], target: readonly Reco
 }
 
 /** Day folders of the target older than the retention, leaving each camera its newest day. */
-export function expiredDays(target: readonly Recording[], params: RecordingsBackupParams, now: Date): ExpiredDay[] {
+function expiredDays(target: readonly Recording[], params: RecordingsBackupParams, now: Date): ExpiredDay[] {
   const cutoff = retentionCutoff(params.retentionDays, now);
   if (cutoff === undefined) return [];
   const cameras = params.cameras ? new Set(params.cameras) : undefined;
@@ -154,8 +149,8 @@ export function expiredDays(target: readonly Recording[], params: RecordingsBack
 
 /** After the run the target holds what it held plus what is copied. */
 function targetAfterCopy(target: readonly Recording[], copy: readonly Recording[]): Recording[] {
-  const byKey = new Map(target.map((recording) => [fileKey(recording), recording]));
-  for (const recording of copy) byKey.set(fileKey(recording), recording);
+  const byKey = new Map(target.map((recording) => [backupPathOf(recording), recording]));
+  for (const recording of copy) byKey.set(backupPathOf(recording), recording);
   return [...byKey.values()];
 }
 
@@ -201,27 +196,16 @@ async function runBackup(params: RecordingsBackupParams, ctx: ActionContext): Pr
   ctx.log.info(`copying ${selection.copy.length} recordings from ${pod.description} to ${folder.description}; ${selection.skippedHours} hours already complete there`);
   let after = targetRecordings;
   if (selection.copy.length > 0) {
-    const staging = stagingFolderIn(folder.root);
-    await folder.ssh.run(prepareStagingCommand(folder.root, path.posix.basename(staging)), { signal: ctx.signal });
-    const progress = tarProgress(ctx, 'Copying recordings', selection.copy);
-    try {
-      await streamBetween({
-        signal: ctx.signal,
-        onBytes: progress.onBytes,
-        source: (output, signal) =>
-          pod.kube.exec({ ...pod.ref, command: ['tar', 'cf', '-', '-C', RECORDINGS_DIR, '-T', '-'], stdin: Readable.from([selection.copy.map((recording) => `${podPathOf(recording)}\n`).join('')]), stdout: output, signal }),
-        sink: (input, signal) => runBulkOnHost(folder, ['tar', 'xf', '-', '-C', staging, '--no-same-owner', '--transform', TO_BACKUP_LAYOUT], { stdin: input, signal }),
-      });
-      progress.done();
-      await folder.ssh.run(publishCommand(staging, folder.root), { signal: ctx.signal });
-    } catch (error) {
-      await discardStaging(() => folder.ssh.run(['rm', '-rf', '--', staging], { timeoutMs: 30_000 }), staging, folder.hostName, ctx);
-      throw error;
-    }
+    await transferThroughStaging({
+      target: { root: folder.root, description: folder.description, run: (argv, signal) => folder.ssh.run(argv, signal ? { signal } : { timeoutMs: CLEANUP_TIMEOUT_MS }) },
+      recordings: selection.copy,
+      message: 'Copying recordings',
+      source: (output, signal) => pod.kube.exec({ ...pod.ref, command: ['tar', 'cf', '-', '-C', RECORDINGS_DIR, '-T', '-'], stdin: fileList(selection.copy.map(podPathOf)), stdout: output, signal }),
+      sink: (input, staging, signal) => runBulkOnHost(folder, ['tar', 'xf', '-', '-C', staging, '--no-same-owner', '--transform', TO_BACKUP_LAYOUT], { stdin: input, signal }),
+      ctx,
+    });
     after = await listBackupFolder(folder, ctx.signal);
-    const present = new Map(after.map((recording) => [fileKey(recording), recording.bytes]));
-    const wrong = selection.copy.filter((recording) => present.get(fileKey(recording)) !== recording.bytes);
-    if (wrong.length > 0) throw new Error(`${wrong.length} recordings are missing or of another size on ${folder.description} after the copy: ${wrong.slice(0, 5).map(fileKey).join(', ')}${wrong.length > 5 ? ', …' : ''}`);
+    requireArrived(selection.copy, after, folder.description, backupPathOf);
   }
   const expired = expiredDays(after, params, new Date());
   if (expired.length > 0) {

@@ -1,30 +1,26 @@
-import path from 'node:path';
-import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
 import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import {
   backupFolderParams,
   backupPathOf,
+  cameraName,
   checkFolderAndRange,
   dayRangeParams,
-  discardStaging,
+  fileList,
   inDayRange,
   listBackupFolder,
   listPod,
   openBackupFolder,
   openFrigatePod,
   podPathOf,
-  prepareStagingCommand,
-  publishCommand,
   RECORDINGS_DIR,
+  requireArrived,
   requireGnuTar,
   runBulkOnHost,
-  stagingFolderIn,
-  streamBetween,
   summarizeRecordings,
-  tarProgress,
   TO_POD_LAYOUT,
+  transferThroughStaging,
   type BackupFolder,
   type FrigatePod,
   type Recording,
@@ -35,7 +31,7 @@ const recordingsRestoreParams = z
   .object({
     frigate: frigateInstanceParam,
     ...backupFolderParams,
-    camera: z.string().regex(/^[A-Za-z0-9_-]+$/, 'a Frigate camera name (letters, digits, _ and -)').optional().describe('The one camera to restore; all when left out.'),
+    camera: cameraName.optional().describe('The one camera to restore; all when left out.'),
     ...dayRangeParams,
     overwrite: z.boolean().default(false).describe('Replace recordings the pod holds with another size or time than the backup (listed in the plan); by default they are kept and reported.'),
   })
@@ -66,7 +62,7 @@ interface RestoreSelection {
 }
 
 /** Compares the backup (within the filters) with the pod by size and modification time, which tar carries over both ways. */
-export function selectForRestore(backup: readonly Recording[], pod: readonly Recording[], params: RecordingsRestoreParams): RestoreSelection {
+function selectForRestore(backup: readonly Recording[], pod: readonly Recording[], params: RecordingsRestoreParams): RestoreSelection {
   const inPod = new Map(pod.map((recording) => [backupPathOf(recording), recording]));
   const wanted = backup.filter((recording) => (params.camera === undefined || recording.camera === params.camera) && inDayRange(recording, params));
   const missing: Recording[] = [];
@@ -124,26 +120,15 @@ async function runRestore(params: RecordingsRestoreParams, ctx: ActionContext): 
   await requireGnuTar(folder, ctx.signal);
   for (const conflict of params.overwrite ? [] : selection.conflicts) ctx.log.warn(`${podPathOf(conflict)} is in the pod with another size or time than in the backup; kept as it is`);
   if (selection.copy.length > 0) {
-    const staging = stagingFolderIn(RECORDINGS_DIR);
-    await pod.kube.exec({ ...pod.ref, command: prepareStagingCommand(RECORDINGS_DIR, path.posix.basename(staging)), signal: ctx.signal });
-    const progress = tarProgress(ctx, 'Restoring recordings', selection.copy);
-    try {
-      await streamBetween({
-        signal: ctx.signal,
-        onBytes: progress.onBytes,
-        source: (output, signal) =>
-          runBulkOnHost(folder, ['tar', 'cf', '-', '-C', folder.root, '--transform', TO_POD_LAYOUT, '-T', '-'], { stdin: Readable.from([selection.copy.map((recording) => `${backupPathOf(recording)}\n`).join('')]), stdout: output, signal }),
-        sink: (input, signal) => pod.kube.tarIntoPod({ ...pod.ref, directory: staging, signal }, input),
-      });
-      progress.done();
-      await pod.kube.exec({ ...pod.ref, command: publishCommand(staging, RECORDINGS_DIR), signal: ctx.signal });
-    } catch (error) {
-      await discardStaging(() => pod.kube.exec({ ...pod.ref, command: ['rm', '-rf', '--', staging] }), staging, pod.description, ctx);
-      throw error;
-    }
-    const present = new Map((await listPod(pod, ctx.signal)).map((recording) => [backupPathOf(recording), recording.bytes]));
-    const wrong = selection.copy.filter((recording) => present.get(backupPathOf(recording)) !== recording.bytes);
-    if (wrong.length > 0) throw new Error(`${wrong.length} recordings are missing or of another size in ${pod.description} after the restore: ${wrong.slice(0, 5).map(podPathOf).join(', ')}${wrong.length > 5 ? ', …' : ''}`);
+    await transferThroughStaging({
+      target: { root: RECORDINGS_DIR, description: pod.description, run: (argv, signal) => pod.kube.exec({ ...pod.ref, command: argv, ...(signal ? { signal } : {}) }) },
+      recordings: selection.copy,
+      message: 'Restoring recordings',
+      source: (output, signal) => runBulkOnHost(folder, ['tar', 'cf', '-', '-C', folder.root, '--transform', TO_POD_LAYOUT, '-T', '-'], { stdin: fileList(selection.copy.map(backupPathOf)), stdout: output, signal }),
+      sink: (input, staging, signal) => pod.kube.tarIntoPod({ ...pod.ref, directory: staging, signal }, input),
+      ctx,
+    });
+    requireArrived(selection.copy, await listPod(pod, ctx.signal), pod.description, podPathOf);
   }
   return {
     frigate: params.frigate,
