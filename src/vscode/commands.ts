@@ -16,5 +16,7 @@ export function registerCommands(services: Services): vscode.Disposable[] {
     vscode.commands.registerCommand('lifeboat.restoreArchive', () => runAction({ action: 'archive.restore', title: 'Restore an Archive' })),
     vscode.commands.registerCommand('lifeboat.backUpFrigateFaces', () => loadRuntime().backUpFrigateFacesNow(services)),
     vscode.commands.registerCommand('lifeboat.restoreFrigateFaces', () => loadRuntime().restoreFrigateFaces(services)),
+    vscode.commands.registerCommand('lifeboat.backUpFrigateRecordings', () => loadRuntime().backUpFrigateRecordings(services)),
+    vscode.commands.registerCommand('lifeboat.checkFrigateBackups', () => loadRuntime().checkFrigateBackupsCommand(services)),
   ];
 }

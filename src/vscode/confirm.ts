@@ -14,7 +14,8 @@ export async function confirmDestructive(what: string, plan: ActionPlan): Promis
   return choice === 'Run';
 }
 
-function planAsText(plan: ActionPlan): string {
+/** The plan as the lines of a modal's detail: summary, then one operation a line. */
+export function planAsText(plan: ActionPlan): string {
   const lines = plan.operations.slice(0, SHOWN_OPERATIONS).map((operation) => {
     const size = operation.bytes === undefined ? '' : ` (${formatBytes(operation.bytes)})`;
     return `${operation.kind.padEnd(9)} ${operation.target}${size}${operation.detail ? ` — ${operation.detail}` : ''}`;

@@ -1,17 +1,21 @@
 import * as vscode from 'vscode';
+import { describeContents, summarizeArchives, type SummarizedArchive } from '../actions/frigate/archiveSummaries';
+import { checkFrigateBackups, DEFAULT_FACES_LOCATION, DEFAULT_RECORDINGS_LOCATION, renderBackupCheck, type FrigateBackupCheck } from '../actions/frigate/backupCheck';
 import { openArchiveLocation } from '../actions/frigate/destinations';
 import { FACES_PREFIX } from '../actions/frigate/facesArchive';
+import { frigateRecordingsBackup } from '../actions/frigate/recordingsBackup';
+import { frigateRecordingsList, type RecordingsListResult } from '../actions/frigate/recordingsList';
 import { createActionContext } from '../core/actions/context';
-import { errorMessage } from '../core/errors';
+import type { ActionContext, Inventory } from '../core/actions/spec';
+import { errorMessage, isCancellationError } from '../core/errors';
 import { formatBytes, formatLocalDateTime } from '../core/render';
 import { loadWorkspaceAt } from '../core/workspace';
-import { timestampFromName } from '../actions/archive/naming';
 import { runActionCommand, type RunActionOutcome } from './actionCommand';
+import { planAsText } from './confirm';
+import { approveHostKey } from './hostKeys';
 import { workspaceSecrets } from './secrets';
 import type { Services } from './services';
-
-/** The location face backups go to when the inventory has one by this name. */
-const DEFAULT_FACES_LOCATION = 'frigate-faces';
+import { taggedLogger } from './services';
 
 /** One name of an inventory section: the only one, the preferred one, or the person's pick. */
 async function chooseName(names: readonly string[], title: string, preferred?: string): Promise<string | undefined> {
@@ -20,17 +24,23 @@ async function chooseName(names: readonly string[], title: string, preferred?: s
   return (await vscode.window.showQuickPick([...names], { title, ignoreFocusOut: true })) ?? undefined;
 }
 
-interface FacesTarget {
+interface FrigateTarget {
   workspaceDir: string;
+  inventory: Inventory;
   frigate: string;
+}
+
+interface FacesTarget extends FrigateTarget {
   location: string;
 }
 
-/** The Frigate instance and backup location of the workspace's lifeboat.yaml; undefined after an error or a cancelled pick. */
-async function chooseFacesTarget(services: Services, title: string): Promise<FacesTarget | undefined> {
+/** The Frigate instance of the workspace's lifeboat.yaml; undefined after an error or a cancelled pick. */
+async function chooseFrigate(services: Services, title: string): Promise<FrigateTarget | undefined> {
   const folder = vscode.workspace.workspaceFolders?.[0];
-  // Without a trusted local folder there is nothing to choose from; the action command explains what is missing.
-  if (!folder || folder.uri.scheme !== 'file' || !vscode.workspace.isTrusted) return undefined;
+  if (!folder || folder.uri.scheme !== 'file' || !vscode.workspace.isTrusted) {
+    services.showError(`${title}: open a trusted folder with a lifeboat.yaml first.`);
+    return undefined;
+  }
   const workspaceDir = folder.uri.fsPath;
   let inventory;
   try {
@@ -40,16 +50,25 @@ async function chooseFacesTarget(services: Services, title: string): Promise<Fac
     return undefined;
   }
   const instances = Object.keys(inventory.frigate ?? {});
-  const locations = Object.keys(inventory.locations ?? {});
-  if (instances.length === 0 || locations.length === 0) {
-    services.showError(`${title}: lifeboat.yaml needs a Frigate instance under \`frigate:\` and a backup location under \`locations:\` (a folder or an S3 store prefix).`);
+  if (instances.length === 0) {
+    services.showError(`${title}: lifeboat.yaml needs a Frigate instance under \`frigate:\`.`);
     return undefined;
   }
   const frigate = await chooseName(instances, `${title}: which Frigate?`);
-  if (frigate === undefined) return undefined;
+  return frigate === undefined ? undefined : { workspaceDir, inventory, frigate };
+}
+
+/** The Frigate instance and face backup location of the workspace's lifeboat.yaml; undefined after an error or a cancelled pick. */
+async function chooseFacesTarget(services: Services, title: string): Promise<FacesTarget | undefined> {
+  const target = await chooseFrigate(services, title);
+  if (!target) return undefined;
+  const locations = Object.keys(target.inventory.locations ?? {});
+  if (locations.length === 0) {
+    services.showError(`${title}: lifeboat.yaml needs a backup location under \`locations:\` (a folder, a folder on an SSH host, or an S3 store prefix).`);
+    return undefined;
+  }
   const location = await chooseName(locations, `${title}: which backup location?`, DEFAULT_FACES_LOCATION);
-  if (location === undefined) return undefined;
-  return { workspaceDir, frigate, location };
+  return location === undefined ? undefined : { ...target, location };
 }
 
 /** "Backup Frigate Faces Now": `frigate.faces.backup` of the workspace's Frigate to its face backup location. */
@@ -61,32 +80,62 @@ export async function backUpFrigateFacesNow(services: Services): Promise<RunActi
   return runActionCommand(services, { action: 'frigate.faces.backup', title, params: { frigate: target.frigate, location: target.location } });
 }
 
-/** "Restore Frigate Faces…": pick a face archive (newest first, with its date and size) and a method, then `frigate.faces.restore`. */
+/**
+ * A cancellable notification while `work` reads; resolves to undefined when the person cancelled
+ * or after showing what failed, and closes the connections the reads opened.
+ */
+async function whileReading<Result>(services: Services, target: FrigateTarget, title: string, work: (ctx: ActionContext, progress: vscode.Progress<{ message?: string; increment?: number }>) => Promise<Result>): Promise<Result | undefined> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
+    const abort = new AbortController();
+    const cancellation = token.onCancellationRequested(() => abort.abort());
+    const ctx = createActionContext({
+      workspaceDir: target.workspaceDir,
+      inventory: target.inventory,
+      secrets: workspaceSecrets(services.context.secrets, () => {}),
+      signal: abort.signal,
+      log: taggedLogger(services.log, title),
+      approveHostKey,
+    });
+    try {
+      return await work(ctx, progress);
+    } catch (error) {
+      if (!isCancellationError(error)) services.showError(`${title}: ${errorMessage(error)}`);
+      return undefined;
+    } finally {
+      cancellation.dispose();
+      await ctx.clients.disposeAll();
+    }
+  });
+}
+
+/** One pick-list row of a face archive: date and size, then who is in it when its head could be read. */
+function archivePickItem(archive: SummarizedArchive): vscode.QuickPickItem {
+  const description = `${archive.date ? formatLocalDateTime(archive.date) : 'undated'} · ${formatBytes(archive.bytes)}`;
+  return archive.contents.kind === 'unreadable' ? { label: archive.name, description } : { label: archive.name, description, detail: describeContents(archive.contents) };
+}
+
+/**
+ * "Restore Frigate Faces…": pick a face archive (newest first, with its date, size and per-person
+ * counts read from its first KiB) and a method, then `frigate.faces.restore`.
+ */
 export async function restoreFrigateFaces(services: Services): Promise<RunActionOutcome | undefined> {
   const title = 'Restore Frigate Faces';
   if (!vscode.workspace.workspaceFolders?.[0] || !vscode.workspace.isTrusted) return runActionCommand(services, { action: 'frigate.faces.restore', title });
   const target = await chooseFacesTarget(services, title);
   if (!target) return undefined;
-  const ctx = createActionContext({ workspaceDir: target.workspaceDir, inventory: (await loadWorkspaceAt(target.workspaceDir)).inventory, secrets: workspaceSecrets(services.context.secrets, () => {}) });
-  let archives;
-  try {
+  const archives = await whileReading(services, target, `${title}: reading the backups in '${target.location}'`, async (ctx, progress) => {
     const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location: target.location }, ctx);
-    archives = await destination.listArchives(FACES_PREFIX, ctx.signal);
-  } catch (error) {
-    services.showError(`${title}: ${errorMessage(error)}`);
-    return undefined;
-  } finally {
-    await ctx.clients.disposeAll();
-  }
+    return summarizeArchives(destination, ctx.signal, (done, total) => progress.report({ message: `${done}/${total}`, increment: 100 / total }));
+  });
+  if (!archives) return undefined;
   if (archives.length === 0) {
     services.showError(`${title}: no face archive (${FACES_PREFIX}-*.tar.gz) in location '${target.location}'.`);
     return undefined;
   }
-  const items = archives
-    .map((archive) => ({ archive, date: timestampFromName(archive.name) }))
-    .sort((a, b) => (b.date?.getTime() ?? 0) - (a.date?.getTime() ?? 0))
-    .map(({ archive, date }) => ({ label: archive.name, description: `${date ? formatLocalDateTime(date) : 'undated'} · ${formatBytes(archive.bytes)}` }));
-  const picked = await vscode.window.showQuickPick(items, { title: `${title}: which backup?`, ignoreFocusOut: true });
+  for (const archive of archives) {
+    if (archive.contents.kind === 'unreadable') services.log.warn(`[${title}] ${archive.name}: ${describeContents(archive.contents)}`);
+  }
+  const picked = await vscode.window.showQuickPick(archives.map(archivePickItem), { title: `${title}: which backup?`, ignoreFocusOut: true, matchOnDescription: true, matchOnDetail: true });
   if (!picked) return undefined;
   const method = await vscode.window.showQuickPick(
     [
@@ -97,4 +146,71 @@ export async function restoreFrigateFaces(services: Services): Promise<RunAction
   );
   if (!method) return undefined;
   return runActionCommand(services, { action: 'frigate.faces.restore', title, params: { frigate: target.frigate, location: target.location, archive: picked.label, method: method.label } });
+}
+
+/**
+ * "Check Frigate Backups": Frigate's health and the newest face backup of every location, in one
+ * read-only report; the verdict comes as a notification that offers the report.
+ */
+export async function checkFrigateBackupsCommand(services: Services): Promise<FrigateBackupCheck | undefined> {
+  const title = 'Check Frigate Backups';
+  const target = await chooseFrigate(services, title);
+  if (!target) return undefined;
+  const check = await whileReading(services, target, `${title}: Frigate '${target.frigate}'`, (ctx) => checkFrigateBackups(ctx, target.frigate));
+  if (!check) return undefined;
+  const report = renderBackupCheck(check);
+  const message = `${title}: ${VERDICT_TEXT[check.verdict]}${check.reasons[0] ? ` (${check.reasons[0]}${check.reasons.length > 1 ? `, and ${check.reasons.length - 1} more` : ''})` : ''}.`;
+  const shown = check.verdict === 'ok' ? vscode.window.showInformationMessage(message, 'Show Details') : vscode.window.showWarningMessage(message, 'Show Details');
+  void shown.then((choice) => {
+    if (choice) void services.showMarkdown(title, report);
+  });
+  return check;
+}
+
+const VERDICT_TEXT: Record<FrigateBackupCheck['verdict'], string> = {
+  ok: 'ok, the face backups are fresh and complete',
+  stale: 'stale',
+  failing: 'failing',
+};
+
+/**
+ * "Back Up Frigate Recordings…": the Frigate instance, an SSH host location and the cameras to back
+ * up, then the dry run's plan to agree to, then `frigate.recordings.backup` through the runner.
+ */
+export async function backUpFrigateRecordings(services: Services): Promise<RunActionOutcome | undefined> {
+  const title = 'Back Up Frigate Recordings';
+  const target = await chooseFrigate(services, title);
+  if (!target) return undefined;
+  const hostLocations = Object.entries(target.inventory.locations ?? {}).flatMap(([name, entry]) => ('host' in entry ? [name] : []));
+  if (hostLocations.length === 0) {
+    services.showError(`${title}: lifeboat.yaml needs a location on an SSH host (\`host:\` and \`path:\` under \`locations:\`) to back recordings up to.`);
+    return undefined;
+  }
+  const location = await chooseName(hostLocations, `${title}: to which location?`, DEFAULT_RECORDINGS_LOCATION);
+  if (location === undefined) return undefined;
+
+  const listing = await whileReading(services, target, `${title}: listing the cameras of Frigate '${target.frigate}'`, (ctx) => frigateRecordingsList.run(frigateRecordingsList.params.parse({ frigate: target.frigate }), ctx) as Promise<RecordingsListResult>);
+  if (!listing) return undefined;
+  if (listing.cameras.length === 0) {
+    services.showError(`${title}: Frigate '${target.frigate}' has no recordings.`);
+    return undefined;
+  }
+  const cameraItems = listing.cameras.map(({ camera, days }) => ({
+    label: camera,
+    description: `${days.length} day(s) · ${days.reduce((sum, day) => sum + day.files, 0)} files · ${formatBytes(days.reduce((sum, day) => sum + day.bytes, 0))}`,
+    picked: true,
+  }));
+  const cameras = await vscode.window.showQuickPick(cameraItems, { title: `${title}: which cameras?`, canPickMany: true, ignoreFocusOut: true });
+  if (!cameras || cameras.length === 0) return undefined;
+  // All cameras picked: left out, so a camera added later is backed up too.
+  const params = { frigate: target.frigate, location, ...(cameras.length === cameraItems.length ? {} : { cameras: cameras.map((camera) => camera.label) }) };
+
+  const plan = await whileReading(services, target, `${title}: planning`, (ctx) => frigateRecordingsBackup.plan(frigateRecordingsBackup.params.parse(params), ctx));
+  if (!plan) return undefined;
+  // A destructive plan (retention) is put to the person by the runner, with the same plan.
+  if (!plan.destructive) {
+    const choice = await vscode.window.showInformationMessage(`${title}: ${plan.summary}`, { modal: true, detail: planAsText(plan) }, 'Back Up');
+    if (choice !== 'Back Up') return undefined;
+  }
+  return runActionCommand(services, { action: frigateRecordingsBackup.id, title, params });
 }

@@ -18,5 +18,5 @@ export { loadInventory } from '../core/workspace';
 export { prefixOfArchiveName } from '../actions/archive/naming';
 export { completeActionCell, completionScope } from '../core/assist/completions';
 export { diagnoseRunbook } from '../core/assist/diagnostics';
-export { backUpFrigateFacesNow, restoreFrigateFaces } from './frigateCommands';
+export { backUpFrigateFacesNow, backUpFrigateRecordings, checkFrigateBackupsCommand, restoreFrigateFaces } from './frigateCommands';
 export { findNewestFaceBackup, isFacesArchiveName, listStoredArchives, runReadOnlyAction } from './backupBrowsing';

@@ -5,7 +5,9 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { describeContents, summarizeArchives } from '../../src/actions/frigate/archiveSummaries';
 import type { FacesBackupResult } from '../../src/actions/frigate/backup';
+import { openArchiveLocation } from '../../src/actions/frigate/destinations';
 import type { FacesRestoreResult } from '../../src/actions/frigate/restore';
 import { createActionContext } from '../../src/core/actions/context';
 import type { ActionContext } from '../../src/core/actions/spec';
@@ -90,6 +92,7 @@ describe('Frigate faces: restore against the simulators', function () {
     const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups' });
     assert.equal(result.archive, backup.name);
     assert.equal(result.restored, 48);
+    assert.equal(result.ignored, 0, 'summary.json and manifest.json are part of the layout, not stray entries');
     assert.deepEqual(await onDisk(), expected());
     assert.deepEqual(result.people.map((person) => [person.name, person.archived, person.present]), [['Adil', 3, 3], ['Asha', 12, 12], ['G', 30, 30], ['Tiny', 1, 1], ['Waffles', 2, 2]]);
     assert.equal(result.classifierRefreshed, true);
@@ -150,6 +153,8 @@ describe('Frigate faces: restore against the simulators', function () {
     const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'legacy', archive: '2026-02-06' });
     assert.equal(result.archive, 'frigate-faces-20260206.tar.gz');
     assert.equal(result.ignored, 1);
+    const { destination } = await openArchiveLocation({ folder: 'legacy', folderField: 'folder', location: undefined }, context());
+    assert.deepEqual((await summarizeArchives(destination, context().signal)).map((archive) => [archive.name, describeContents(archive.contents)]), [['frigate-faces-20260206.tar.gz', 'old script format']]);
     assert.equal(result.restored, 48);
     assert.deepEqual(await onDisk(), expected());
   });

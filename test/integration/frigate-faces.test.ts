@@ -5,7 +5,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { describeContents, summarizeArchives } from '../../src/actions/frigate/archiveSummaries';
 import type { FacesBackupResult } from '../../src/actions/frigate/backup';
+import { openArchiveLocation } from '../../src/actions/frigate/destinations';
 import type { FrigateHealthResult } from '../../src/actions/frigate/health';
 import type { FacesListResult } from '../../src/actions/frigate/list';
 import type { FacesRestoreResult } from '../../src/actions/frigate/restore';
@@ -69,7 +71,7 @@ describe('Frigate faces: health, list and backup against the simulators', functi
       frigate: { home: { url: sim.url, auth: { username: 'admin', password }, tls: { insecure: true } } },
       stores: { garage: { endpoint: s3.endpoint, region: 'us-east-1', bucket: 'backups', credentials: { accessKeyId: S3RVER_CREDENTIALS.accessKeyId, secretAccessKey: 'secret:s3_secret' } } },
       hosts: { piglet: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
-      locations: { offsite: { store: 'garage', prefix: 'frigate/faces', keep: 2 }, piglet: { host: 'piglet', path: join(sshd.remoteDir, 'frigate-backups'), keep: 2 } },
+      locations: { local: { path: 'backups' }, offsite: { store: 'garage', prefix: 'frigate/faces', keep: 2 }, piglet: { host: 'piglet', path: join(sshd.remoteDir, 'frigate-backups'), keep: 2 } },
     };
   }
 
@@ -95,6 +97,20 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     await rm(out, { recursive: true });
     return manifest;
   }
+
+  /** The archives of a location as the restore pick list shows them: contents read from each archive's first bytes. */
+  async function summaries(location: string): Promise<{ name: string; people: string; head: number }[]> {
+    const ctx = context();
+    try {
+      const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location }, ctx);
+      const archives = await summarizeArchives(destination, ctx.signal);
+      return await Promise.all(archives.map(async (archive) => ({ name: archive.name, people: describeContents(archive.contents), head: (await destination.readHead(archive.name, 100, ctx.signal)).length })));
+    } finally {
+      await ctx.clients.disposeAll();
+    }
+  }
+
+  const PEOPLE_LINE = 'Adil 4 · Asha 15 · G 38 · Waffles 2';
 
   it('checks health and lists people with the train folder apart', async () => {
     const health = await runAction<FrigateHealthResult>('frigate.health', { frigate: 'home' });
@@ -127,6 +143,11 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     await run('sha256sum', ['-c', `${result.name}.sha256`], { cwd: folder });
     const manifest = await assertByteExact(join(folder, result.name), library);
     assert.equal(manifest.includesTrain, false);
+    // The summary comes first, so a listing reads who is in an archive from its first KiB.
+    const { stdout: entries } = await run('tar', ['tzf', join(folder, result.name)]);
+    assert.equal(entries.split('\n')[0], 'summary.json');
+    const { stdout: summary } = await run('tar', ['xzOf', join(folder, result.name), 'summary.json']);
+    assert.deepEqual(JSON.parse(summary), { format: 'lifeboat.frigate-faces/1', frigate: 'home', createdAt: manifest.createdAt, people: PEOPLE, train: 0 });
     const verified = JSON.parse(await readFile(join(folder, '.lifeboat-verified.json'), 'utf8')) as Record<string, { ok: boolean; sha256: string }>;
     assert.equal(verified[result.name]?.sha256, result.sha256);
   });
@@ -137,6 +158,8 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     const withTrain = new Map(library);
     withTrain.set('train/1700000000.1-abc123-1700000001.2-person-0.81.webp', sha256(solidWebp({ width: 60, height: 60 })));
     await assertByteExact(join(workspace, 'backups', result.name), withTrain);
+    const listed = await summaries('local');
+    assert.deepEqual(listed, [{ name: result.name, people: `${PEOPLE_LINE} · train 1`, head: 100 }]);
   });
 
   it('retries 5xx answers and cut-off downloads midway', async () => {
@@ -212,6 +235,7 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     } finally {
       store.dispose();
     }
+    assert.deepEqual(await summaries('offsite'), names.slice(1).reverse().map((name) => ({ name, people: PEOPLE_LINE, head: 100 })));
   });
 
   // Last: it restores through the API, which renames every image of the simulated library.
@@ -227,6 +251,12 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     assert.deepEqual(await files(remote), names.slice(1).flatMap((name) => [name, `${name}.sha256`]).sort());
     await run('sha256sum', ['-c', `${names[2]}.sha256`], { cwd: remote });
     await assertByteExact(join(remote, names[2] as string), library);
+    await writeFile(join(remote, 'frigate-faces-20260101-000000.tar.gz'), 'not gzip');
+    const listed = await summaries('piglet');
+    assert.deepEqual(listed.slice(0, 2), names.slice(1).reverse().map((name) => ({ name, people: PEOPLE_LINE, head: 100 })));
+    assert.match(listed[2]?.people ?? '', /^contents unknown: frigate-faces-20260101-000000\.tar\.gz does not start like a tar\.gz/);
+    assert.equal(listed[2]?.head, 8);
+    await rm(join(remote, 'frigate-faces-20260101-000000.tar.gz'));
 
     for (const person of Object.keys(PEOPLE)) await rm(join(sim.facesDir, person), { recursive: true });
     const restored = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', location: 'piglet', method: 'api' });

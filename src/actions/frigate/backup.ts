@@ -13,7 +13,7 @@ import { HashingPassThrough } from '../archive/checksum';
 import { DEFAULT_NAME_PATTERN, formatArchiveName } from '../archive/naming';
 import { readArchive } from '../archive/readArchive';
 import { openArchiveLocation, type ExpiredArchive } from './destinations';
-import { createManifest, FACES_FOLDER, FACES_PREFIX, MANIFEST_NAME, sha256Hex, tarEnd, tarFileBlocks, type ManifestImage } from './facesArchive';
+import { countByPerson, createManifest, createSummary, FACES_FOLDER, FACES_PREFIX, MANIFEST_NAME, sha256Hex, SUMMARY_NAME, tarEnd, tarFileBlocks, type ManifestImage } from './facesArchive';
 import { frigateClientFor, frigateInstanceParam } from './target';
 
 const DEFAULT_KEEP = 7;
@@ -88,7 +88,14 @@ async function downloadImage(client: FrigateClient, image: ImageRef, signal: Abo
  * The tar stream of the archive: images are downloaded `concurrency` at a time ahead of the one
  * being written, so the archive order (and content) is the same whatever order downloads finish in.
  */
-async function* archiveBlocks(images: readonly ImageRef[], download: (image: ImageRef) => Promise<Buffer>, concurrency: number, finish: (entries: ManifestImage[]) => Buffer[], onImage: (bytes: number) => void): AsyncGenerator<Buffer> {
+async function* archiveBlocks(
+  summary: Buffer[],
+  images: readonly ImageRef[],
+  download: (image: ImageRef) => Promise<Buffer>,
+  concurrency: number,
+  finish: (entries: ManifestImage[]) => Buffer[],
+  onImage: (bytes: number) => void,
+): AsyncGenerator<Buffer> {
   const mtime = new Date();
   const ahead: Promise<Buffer>[] = [];
   let next = 0;
@@ -102,6 +109,7 @@ async function* archiveBlocks(images: readonly ImageRef[], download: (image: Ima
   };
   const entries: ManifestImage[] = [];
   fill();
+  yield* summary;
   for (const image of images) {
     const data = await (ahead.shift() as Promise<Buffer>);
     fill();
@@ -137,7 +145,10 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
   const downloads = new AbortController();
   const downloadSignal = AbortSignal.any([signal, downloads.signal]);
   try {
+    const peopleCounts = new Map(Object.entries(library.people).map(([person, files]) => [person, files.length]));
+    const summary = createSummary(params.frigate, peopleCounts, params.includeTrain ? library.train.length : 0, now);
     const blocks = archiveBlocks(
+      tarFileBlocks(SUMMARY_NAME, Buffer.from(`${JSON.stringify(summary, null, 2)}\n`), now),
       images,
       (image) => downloadImage(client, image, downloadSignal),
       params.concurrency,
@@ -158,8 +169,10 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
 
     // What reached the disk is read back before anything relies on it (retention above all).
     const readBack = await readArchive(staging.path, { signal });
-    if (readBack.sha256 !== written.sha256 || readBack.entries !== images.length + 1) {
-      throw new Error(`read-back verification of ${name} failed: wrote ${images.length + 1} entries with sha256 ${written.sha256}, read ${readBack.entries} with sha256 ${readBack.sha256}`);
+    // The images, the summary and the manifest.
+    const entryCount = images.length + 2;
+    if (readBack.sha256 !== written.sha256 || readBack.entries !== entryCount) {
+      throw new Error(`read-back verification of ${name} failed: wrote ${entryCount} entries with sha256 ${written.sha256}, read ${readBack.entries} with sha256 ${readBack.sha256}`);
     }
     throwIfAborted(signal);
     await destination.publish(staging.path, name, written, signal);
@@ -184,8 +197,7 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
     throw new Error(`${destination.finalLocation(name)} was created and verified, but retention failed: ${errorMessage(error)}`, { cause: error });
   }
 
-  const counts = new Map<string, number>();
-  for (const image of manifest) counts.set(image.person, (counts.get(image.person) ?? 0) + 1);
+  const counts = countByPerson(manifest);
   const people = Object.keys(library.people).sort().map((person) => ({ name: person, images: counts.get(person) ?? 0 }));
   return {
     frigate: params.frigate,

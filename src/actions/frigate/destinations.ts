@@ -1,15 +1,17 @@
-import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import type { S3Store } from '../../clients/s3';
 import { sshConnectionFor, type SshConnection } from '../../clients/ssh';
 import type { ActionContext } from '../../core/actions/spec';
 import { errorMessage } from '../../core/errors';
+import { formatAge } from '../../core/render';
 import { FileExistsError, fsyncDirectory, lstatIfPresent, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
 import { formatSidecar, sidecarPath } from '../archive/checksum';
 import { compileNameMatcher, DEFAULT_NAME_PATTERN, hasPrefix, isArchiveFileName } from '../archive/naming';
 import { deleteArchives, findRetentionCandidates, selectForDeletion } from '../archive/retention';
-import { updateVerifiedState } from '../archive/verifiedState';
+import { readVerifiedState, recordApplies, updateVerifiedState } from '../archive/verifiedState';
 import { resolveUserPath } from '../paths';
 import { s3StoreFor } from '../s3Stores';
 
@@ -43,12 +45,35 @@ export interface ArchiveDestination {
   listArchives(prefix: string, signal: AbortSignal): Promise<StoredArchive[]>;
   /** A local file of the archive (and its `.sha256` beside it when there is one), and how to let it go. */
   fetch(name: string, signal: AbortSignal): Promise<{ path: string; discard: () => Promise<void> }>;
+  /** The archive's first `bytes` bytes (all of it when shorter), without fetching the rest. */
+  readHead(name: string, bytes: number, signal: AbortSignal): Promise<Buffer>;
+  /** What is known of the archive's verification without reading it. */
+  verification(archive: StoredArchive, signal: AbortSignal): Promise<ArchiveVerification>;
 }
 
 export interface StoredArchive {
   name: string;
   bytes: number;
 }
+
+/**
+ * `ok` when the archive was verified (a local folder records each verification; remote archives
+ * get their `.sha256` only after the uploaded copy was checked), `failed` when its last
+ * verification failed, `never` otherwise.
+ */
+export interface ArchiveVerification {
+  state: 'ok' | 'failed' | 'never';
+  detail: string;
+}
+
+async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+const UPLOAD_CHECKED: ArchiveVerification = { state: 'ok', detail: 'checksum checked after upload (.sha256 present)' };
+const NO_CHECKSUM: ArchiveVerification = { state: 'never', detail: 'no .sha256 beside it' };
 
 /**
  * Retention for a remote folder, by the same rule as a local one (`selectForDeletion`): only names
@@ -124,6 +149,23 @@ class LocalFolder implements ArchiveDestination {
 
   async fetch(name: string) {
     return { path: this.finalLocation(name), discard: async () => {} };
+  }
+
+  async readHead(name: string, bytes: number): Promise<Buffer> {
+    const file = await open(this.finalLocation(name), 'r');
+    try {
+      const head = Buffer.alloc(bytes);
+      const { bytesRead } = await file.read(head, 0, bytes, 0);
+      return head.subarray(0, bytesRead);
+    } finally {
+      await file.close();
+    }
+  }
+
+  async verification(archive: StoredArchive): Promise<ArchiveVerification> {
+    const record = (await readVerifiedState(this.folder))[archive.name];
+    if (!recordApplies(record, archive.bytes)) return { state: 'never', detail: 'never verified' };
+    return { state: record.ok ? 'ok' : 'failed', detail: `${record.ok ? 'verified' : 'verification failed'} ${formatAge(new Date(record.verifiedAt))}` };
   }
 }
 
@@ -209,6 +251,15 @@ class S3Prefix implements ArchiveDestination {
       throw error;
     }
     return { path: local, discard: () => removeIfPresent(folder) };
+  }
+
+  async readHead(name: string, bytes: number, signal: AbortSignal): Promise<Buffer> {
+    const { body } = await this.store.getStream(`${this.prefix}${name}`, { signal, range: `bytes=0-${bytes - 1}` });
+    return collect(body);
+  }
+
+  async verification(archive: StoredArchive, signal: AbortSignal): Promise<ArchiveVerification> {
+    return (await this.store.head(sidecarPath(`${this.prefix}${archive.name}`), signal)) ? UPLOAD_CHECKED : NO_CHECKSUM;
   }
 }
 
@@ -302,6 +353,17 @@ class SshFolder implements ArchiveDestination {
       throw error;
     }
     return { path: local, discard: () => removeIfPresent(folder) };
+  }
+
+  async readHead(name: string, bytes: number, signal: AbortSignal): Promise<Buffer> {
+    const stdout = new PassThrough();
+    const head = collect(stdout);
+    await this.connection.run(['head', '-c', String(bytes), this.remotePath(name)], { signal, stdout });
+    return head;
+  }
+
+  async verification(archive: StoredArchive, signal: AbortSignal): Promise<ArchiveVerification> {
+    return (await this.exists(`${archive.name}.sha256`, signal)) ? UPLOAD_CHECKED : NO_CHECKSUM;
   }
 }
 

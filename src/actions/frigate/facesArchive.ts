@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { Header, Pax } from 'tar';
 import { z } from 'zod';
 
 /**
- * The layout of a face-library archive. Images are stored as `faces/<person>/<file>` and
+ * The layout of a face-library archive. `summary.json` comes first (who is in it and how many
+ * images each: known from Frigate's listing before any image is downloaded), so a reader learns the
+ * contents from the archive's first few KiB. Images follow as `faces/<person>/<file>`, and
  * `manifest.json` comes last (it holds every image's checksum, known only once all are in). The old
  * backup script's archives (`frigate-faces-YYYYMMDD.tar.gz`) have one top folder of any name, no
  * manifest, and sometimes macOS `._*` files; readers accept both.
@@ -11,9 +14,68 @@ import { z } from 'zod';
 
 export const FACES_FOLDER = 'faces';
 export const MANIFEST_NAME = 'manifest.json';
+export const SUMMARY_NAME = 'summary.json';
 export const FACES_PREFIX = 'frigate-faces';
 const MANIFEST_FORMAT = 'lifeboat.frigate-faces/1';
 const BLOCK = 512;
+/**
+ * How much of an archive is read for its summary: the gzip header, the summary's tar header and
+ * its JSON compress to well under 1 KiB for any plausible number of people.
+ */
+export const SUMMARY_HEAD_BYTES = 16 * 1024;
+
+export const facesSummarySchema = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  frigate: z.string(),
+  createdAt: z.string(),
+  /** Images per person; `train` is not a person and is counted apart. */
+  people: z.record(z.string(), z.number().int().nonnegative()),
+  /** Images of the `train` folder in the archive: 0 when it was left out. */
+  train: z.number().int().nonnegative(),
+});
+
+export type FacesSummary = z.output<typeof facesSummarySchema>;
+
+export function createSummary(frigate: string, people: ReadonlyMap<string, number>, train: number, createdAt: Date): FacesSummary {
+  return { format: MANIFEST_FORMAT, frigate, createdAt: createdAt.toISOString(), people: Object.fromEntries([...people].sort(([a], [b]) => a.localeCompare(b))), train };
+}
+
+/**
+ * The summary in the first bytes of a face archive, or undefined when its first entry is something
+ * else (the old script's archives, and ours from before summaries). Throws when the bytes are not
+ * the start of a gzipped tar or the summary is cut off or malformed.
+ */
+export function summaryFromHead(head: Buffer, name: string): FacesSummary | undefined {
+  let tar: Buffer;
+  try {
+    // A sync flush at the end of the input yields what the head holds instead of failing on the missing rest.
+    tar = gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  } catch (error) {
+    throw new Error(`${name} does not start like a tar.gz (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+  }
+  if (tar.length < BLOCK) throw new Error(`the first ${head.length} bytes of ${name} hold no whole tar header`);
+  const header = new Header(tar.subarray(0, BLOCK));
+  if (!header.cksumValid) throw new Error(`${name} does not start with a tar header`);
+  if (header.path !== SUMMARY_NAME) return undefined;
+  const size = header.size ?? 0;
+  if (tar.length < BLOCK + size) throw new Error(`${SUMMARY_NAME} of ${name} is longer than the ${head.length} bytes read`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(tar.subarray(BLOCK, BLOCK + size).toString('utf8'));
+  } catch {
+    throw new Error(`${SUMMARY_NAME} in ${name} is not JSON`);
+  }
+  const summary = facesSummarySchema.safeParse(parsed);
+  if (!summary.success) throw new Error(`${SUMMARY_NAME} in ${name} is not a face summary (${summary.error.issues[0]?.message ?? 'invalid'})`);
+  return summary.data;
+}
+
+/** "Asha 153 · G 380 · train 2": what a person reads in a pick list or a report. */
+export function describeSummary(summary: FacesSummary): string {
+  const people = Object.entries(summary.people).map(([person, images]) => `${person} ${images}`);
+  if (summary.train > 0) people.push(`train ${summary.train}`);
+  return people.length > 0 ? people.join(' · ') : 'no people';
+}
 
 export const facesManifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),

@@ -2,7 +2,7 @@ import type { ReadEntry } from 'tar';
 import { cancellationOr, errorMessage } from '../../core/errors';
 import { readSidecar } from '../archive/checksum';
 import { readArchive } from '../archive/readArchive';
-import { facesManifestSchema, imageOfEntry, MANIFEST_NAME, sha256Hex, type FacesManifest } from './facesArchive';
+import { facesManifestSchema, imageOfEntry, MANIFEST_NAME, sha256Hex, SUMMARY_NAME, type FacesManifest } from './facesArchive';
 
 export interface ArchivedImage {
   person: string;
@@ -15,7 +15,7 @@ export interface FacesArchiveContents {
   images: ArchivedImage[];
   /** Absent in the old script's archives. */
   manifest: FacesManifest | undefined;
-  /** Entries that are not face images: macOS `._*` files and anything else outside `<top>/<person>/<file>`. */
+  /** Entries that are not face images: macOS `._*` files and anything else outside `<top>/<person>/<file>` (the summary and manifest aside). */
   ignored: string[];
 }
 
@@ -51,6 +51,11 @@ export async function readFacesArchive(archivePath: string, name: string, signal
         const entryPath = entry.path.replace(/^\.\//, '');
         if (entryPath === MANIFEST_NAME) {
           manifestText = (await readBody(entry, abort)).toString('utf8');
+          return;
+        }
+        // The summary only lets a listing show the contents without reading further; the manifest and images are checked instead.
+        if (entryPath === SUMMARY_NAME) {
+          entry.resume();
           return;
         }
         const image = entry.type === 'File' ? imageOfEntry(entryPath) : undefined;
