@@ -20,13 +20,12 @@ import { randomFillSync } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import type { KubeClient } from '../src/clients/kube';
-import type { SshConnection } from '../src/clients/ssh';
 import { runEntryPoint } from './entryPoint';
-import { childSshTarget, connectChildSsh, opensshCommand, type ChildSshTarget } from './sshHost';
+import { childSshTarget, opensshCommand, type ChildSshTarget } from './sshHost';
 
 const NAMESPACE = 'frigate';
 const POD = 'frigate-0';
+const POD_LABEL = 'app.kubernetes.io/name=frigate';
 const RECORDINGS = '/media/frigate/recordings';
 const CAMERAS = ['front_door', 'driveway', 'backyard'];
 const SEGMENT_SECONDS = 10;
@@ -43,22 +42,33 @@ interface ChildJob {
 // ---------------------------------------------------------------------------------------------
 // Child side: Lifeboat's transfer, then a JSON report on the last line.
 
-/** What is measured: the pod's recordings into a folder on the SSH host. The recordings backup action can take its place. */
-async function backUpRecordings(kube: KubeClient, ssh: SshConnection, remoteDirectory: string): Promise<void> {
-  const archive = kube.tarFromPod({ namespace: NAMESPACE, pod: POD, directory: RECORDINGS });
-  await ssh.runBulk(['sh', '-c', 'mkdir -p "$1" && exec tar xf - -C "$1"', 'sh', remoteDirectory], { stdin: archive });
-}
-
+/**
+ * What is measured: the `frigate.recordings.backup` action, as a runbook step runs it, from an
+ * inventory naming the simulated cluster's Frigate pod and the sshd as a host location. Frigate's own
+ * API is not used by this action, so its URL leads nowhere. `retentionDays: 0`: the bench's
+ * recordings are from a fixed, past date.
+ */
 async function runChild(jobJson: string): Promise<void> {
   const job = JSON.parse(jobJson) as ChildJob;
-  const { KubeClient } = await import('../src/clients/kube');
+  const { createActionContext } = await import('../src/core/actions/context');
+  const { frigateRecordingsBackup } = await import('../src/actions/frigate/recordingsBackup');
+  const ctx = createActionContext({
+    workspaceDir: process.cwd(),
+    inventory: {
+      clusters: { bench: { kubeconfig: job.kubeconfig } },
+      frigate: { nvr: { url: 'https://127.0.0.1:9', files: { cluster: 'bench', namespace: NAMESPACE, labelSelector: POD_LABEL } } },
+      hosts: { nas: job.ssh },
+      locations: { recordings: { host: 'nas', path: job.remoteDirectory } },
+    },
+  });
   // Connecting is part of the time, as it is for the baselines.
   const started = performance.now();
-  const [kube, ssh] = await Promise.all([KubeClient.connect({ kubeconfig: job.kubeconfig }), connectChildSsh(job.ssh)]);
-  await backUpRecordings(kube, ssh, job.remoteDirectory);
+  try {
+    await frigateRecordingsBackup.run(frigateRecordingsBackup.params.parse({ frigate: 'nvr', location: 'recordings', retentionDays: 0 }), ctx);
+  } finally {
+    await ctx.clients.disposeAll();
+  }
   const ms = performance.now() - started;
-  ssh.dispose();
-  kube.dispose();
   const cpu = await processCpuSeconds();
   const report: ChildReport = { ms, maxRssKiB: process.resourceUsage().maxRSS, nodeCpuSeconds: cpu.own, sshCpuSeconds: cpu.children };
   process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -143,6 +153,16 @@ async function writeRecordings(root: string, totalBytes: number): Promise<Map<st
   return files;
 }
 
+/** The same files as the backup action lays them out: `<camera>/YYYY-MM-DD/HH/MM.SS.mp4`. */
+function inBackupLayout(files: Map<string, number>): Map<string, number> {
+  return new Map(
+    [...files].map(([relative, size]) => {
+      const [day, hour, camera, file] = relative.split(path.sep);
+      return [path.join(camera as string, day as string, hour as string, file as string), size];
+    }),
+  );
+}
+
 async function listTree(root: string): Promise<Map<string, number>> {
   const files = new Map<string, number>();
   for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
@@ -216,7 +236,7 @@ async function main(): Promise<void> {
   const sim = await KubeApiSimulator.start();
   const sshd = await startSshd();
   try {
-    sim.addPod({ namespace: NAMESPACE, name: POD, containers: ['frigate'] });
+    sim.addPod({ namespace: NAMESPACE, name: POD, labels: { 'app.kubernetes.io/name': 'frigate' }, containers: ['frigate'] });
     const recordings = sim.podPath(NAMESPACE, POD, RECORDINGS);
     const expected = await writeRecordings(recordings, mib * MIB);
     const bytes = [...expected.values()].reduce((sum, size) => sum + size, 0);
@@ -239,8 +259,8 @@ async function main(): Promise<void> {
         ),
       );
     }
-    const lifeboat = await fastest(remote('lifeboat'), expected, () =>
-      timeLifeboat('Lifeboat: tarFromPod → execBulk `tar x`', { kubeconfig, ssh: childSshTarget(sshd), remoteDirectory: remote('lifeboat') }),
+    const lifeboat = await fastest(remote('lifeboat'), inBackupLayout(expected), () =>
+      timeLifeboat('Lifeboat `frigate.recordings.backup`', { kubeconfig, ssh: childSshTarget(sshd), remoteDirectory: remote('lifeboat') }),
     );
     rows.push(lifeboat);
 

@@ -10,6 +10,9 @@ import { formatAge, formatLocalDateTime } from './render';
 /** The face backup location when no instance names its own. */
 export const DEFAULT_FACES_LOCATION = 'frigate-faces';
 
+/** The recordings backup location when no instance names its own. */
+export const DEFAULT_RECORDINGS_LOCATION = 'frigate-recordings';
+
 /** A day between nightly backups, plus two hours for a slow or late run. */
 export const DEFAULT_FACE_BACKUP_MAX_AGE_HOURS = 26;
 
@@ -18,6 +21,21 @@ export function faceBackupLocations(inventory: Inventory): string[] {
   const named = Object.values(inventory.frigate ?? {}).flatMap((entry) => entry.backups?.faces ?? []);
   if (named.length > 0) return [...new Set(named)];
   return inventory.locations?.[DEFAULT_FACES_LOCATION] ? [DEFAULT_FACES_LOCATION] : [];
+}
+
+/** The face backup locations one instance names, when it names any. */
+export function declaredFaceLocations(inventory: Inventory, instance: string): readonly string[] | undefined {
+  return inventory.frigate?.[instance]?.backups?.faces;
+}
+
+/** The location an instance's face backups go to unless the person picks another: the first it names, else `frigate-faces`. */
+export function preferredFaceLocation(inventory: Inventory, instance: string): string {
+  return declaredFaceLocations(inventory, instance)?.[0] ?? DEFAULT_FACES_LOCATION;
+}
+
+/** The location an instance's recordings go to unless the person picks another: the first it names, else `frigate-recordings`. */
+export function preferredRecordingsLocation(inventory: Inventory, instance: string): string {
+  return inventory.frigate?.[instance]?.backups?.recordings?.[0] ?? DEFAULT_RECORDINGS_LOCATION;
 }
 
 /**

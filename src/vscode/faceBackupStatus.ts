@@ -12,7 +12,6 @@ const REFRESH_INTERVAL_MS = 10 * 60 * 1000;
 /** The first look waits until activation is over: it loads the runtime bundle and may connect to hosts. */
 const FIRST_REFRESH_DELAY_MS = 3000;
 const CHECK_COMMAND = 'lifeboat.checkFrigateBackups';
-const BACKUP_COMMAND = 'lifeboat.backUpFrigateFaces';
 
 /**
  * The status bar item with the age of the newest face backup across the face backup locations of the
@@ -74,13 +73,10 @@ export class FaceBackupStatus implements vscode.Disposable {
     const locations = inventory ? faceBackupLocations(inventory) : [];
     if (!inventory || Object.keys(inventory.frigate ?? {}).length === 0 || locations.length === 0) return this.hide();
     const { newest, failures } = await runtime.findNewestFaceBackup(this.services, workspaceDir, locations);
-    const maxAgeHours = vscode.workspace.getConfiguration('lifeboat.frigate').get<number>('faceBackupMaxAgeHours', DEFAULT_FACE_BACKUP_MAX_AGE_HOURS);
-    const age = describeFaceBackupAge(newest, failures, maxAgeHours);
-    const commands = await vscode.commands.getCommands(true);
-    const check = commands.includes(CHECK_COMMAND);
+    const age = describeFaceBackupAge(newest, failures, faceBackupMaxAgeHours());
     this.item.text = age.text;
-    this.item.tooltip = `${age.tooltip}\n\nClick to ${check ? 'check the Frigate backups' : 'back up the faces now'}.`;
-    this.item.command = check ? CHECK_COMMAND : BACKUP_COMMAND;
+    this.item.tooltip = `${age.tooltip}\n\nClick to check the Frigate backups.`;
+    this.item.command = CHECK_COMMAND;
     this.item.backgroundColor = age.warning ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.show();
     this.visible = true;
@@ -90,4 +86,9 @@ export class FaceBackupStatus implements vscode.Disposable {
     this.item.hide();
     this.visible = false;
   }
+}
+
+/** How old the newest face backup may be before it counts as stale, from the settings. */
+export function faceBackupMaxAgeHours(): number {
+  return vscode.workspace.getConfiguration('lifeboat.frigate').get<number>('faceBackupMaxAgeHours', DEFAULT_FACE_BACKUP_MAX_AGE_HOURS);
 }

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { describeContents, summarizeArchives, type SummarizedArchive } from '../actions/frigate/archiveSummaries';
-import { checkFrigateBackups, DEFAULT_FACES_LOCATION, DEFAULT_RECORDINGS_LOCATION, renderBackupCheck, type FrigateBackupCheck } from '../actions/frigate/backupCheck';
+import { checkFrigateBackups, renderBackupCheck, type FrigateBackupCheck } from '../actions/frigate/backupCheck';
 import { openArchiveLocation } from '../actions/frigate/destinations';
 import { FACES_PREFIX } from '../actions/frigate/facesArchive';
 import { frigateRecordingsBackup } from '../actions/frigate/recordingsBackup';
@@ -8,10 +8,12 @@ import { frigateRecordingsList, type RecordingsListResult } from '../actions/fri
 import { createActionContext } from '../core/actions/context';
 import type { ActionContext, Inventory } from '../core/actions/spec';
 import { errorMessage, isCancellationError } from '../core/errors';
+import { preferredFaceLocation, preferredRecordingsLocation } from '../core/frigateBackups';
 import { formatBytes, formatLocalDateTime } from '../core/render';
 import { loadWorkspaceAt } from '../core/workspace';
 import { runActionCommand, type RunActionOutcome } from './actionCommand';
 import { planAsText } from './confirm';
+import { faceBackupMaxAgeHours } from './faceBackupStatus';
 import { approveHostKey } from './hostKeys';
 import { workspaceSecrets } from './secrets';
 import type { Services } from './services';
@@ -67,7 +69,7 @@ async function chooseFacesTarget(services: Services, title: string): Promise<Fac
     services.showError(`${title}: lifeboat.yaml needs a backup location under \`locations:\` (a folder, a folder on an SSH host, or an S3 store prefix).`);
     return undefined;
   }
-  const location = await chooseName(locations, `${title}: which backup location?`, DEFAULT_FACES_LOCATION);
+  const location = await chooseName(locations, `${title}: which backup location?`, preferredFaceLocation(target.inventory, target.frigate));
   return location === undefined ? undefined : { ...target, location };
 }
 
@@ -156,7 +158,9 @@ export async function checkFrigateBackupsCommand(services: Services): Promise<Fr
   const title = 'Check Frigate Backups';
   const target = await chooseFrigate(services, title);
   if (!target) return undefined;
-  const check = await whileReading(services, target, `${title}: Frigate '${target.frigate}'`, (ctx) => checkFrigateBackups(ctx, target.frigate));
+  const check = await whileReading(services, target, `${title}: Frigate '${target.frigate}'`, (ctx) =>
+    checkFrigateBackups(ctx, target.frigate, { maxAgeHours: faceBackupMaxAgeHours(), now: new Date() }),
+  );
   if (!check) return undefined;
   const report = renderBackupCheck(check);
   const message = `${title}: ${VERDICT_TEXT[check.verdict]}${check.reasons[0] ? ` (${check.reasons[0]}${check.reasons.length > 1 ? `, and ${check.reasons.length - 1} more` : ''})` : ''}.`;
@@ -186,7 +190,7 @@ export async function backUpFrigateRecordings(services: Services): Promise<RunAc
     services.showError(`${title}: lifeboat.yaml needs a location on an SSH host (\`host:\` and \`path:\` under \`locations:\`) to back recordings up to.`);
     return undefined;
   }
-  const location = await chooseName(hostLocations, `${title}: to which location?`, DEFAULT_RECORDINGS_LOCATION);
+  const location = await chooseName(hostLocations, `${title}: to which location?`, preferredRecordingsLocation(target.inventory, target.frigate));
   if (location === undefined) return undefined;
 
   const listing = await whileReading(services, target, `${title}: listing the cameras of Frigate '${target.frigate}'`, (ctx) => frigateRecordingsList.run(frigateRecordingsList.params.parse({ frigate: target.frigate }), ctx) as Promise<RecordingsListResult>);

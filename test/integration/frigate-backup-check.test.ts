@@ -4,6 +4,8 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkFrigateBackups, renderBackupCheck } from '../../src/actions/frigate/backupCheck';
+import { DEFAULT_FACE_BACKUP_MAX_AGE_HOURS } from '../../src/core/frigateBackups';
+import { timestampFromName } from '../../src/actions/archive/naming';
 import type { FacesBackupResult } from '../../src/actions/frigate/backup';
 import { VERIFIED_STATE_FILE } from '../../src/actions/archive';
 import { createActionContext } from '../../src/core/actions/context';
@@ -52,7 +54,7 @@ describe('Frigate backups: the check behind "Check Frigate Backups"', function (
 
   async function check(ctx = context()) {
     try {
-      return await checkFrigateBackups(ctx, 'home');
+      return await checkFrigateBackups(ctx, 'home', { maxAgeHours: DEFAULT_FACE_BACKUP_MAX_AGE_HOURS, now: new Date() });
     } finally {
       await ctx.clients.disposeAll();
     }
@@ -103,6 +105,28 @@ describe('Frigate backups: the check behind "Check Frigate Backups"', function (
     const failed = await check();
     assert.equal(failed.verdict, 'failing');
     assert.equal(failed.faceLocations[0]?.newest?.verification.detail.startsWith('verification failed'), true);
+  });
+
+  it('checks the locations the instance names, against the allowed age it is given', async () => {
+    const inventory = { frigate: { home: { url: sim.internalUrl, backups: { faces: ['nightly', 'weekly'] } } }, locations: { nightly: { path: 'nightly' }, weekly: { path: 'weekly' }, 'frigate-faces': { path: 'faces' } } };
+    const named = () => createActionContext({ workspaceDir: workspace, inventory });
+    const backup = await runFrigateAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', location: 'nightly' }, named());
+    const inThreeHours = new Date((timestampFromName(backup.name)?.getTime() ?? Number.NaN) + 3 * 3_600_000);
+    const checkAt = async (maxAgeHours: number) => {
+      const ctx = named();
+      try {
+        return await checkFrigateBackups(ctx, 'home', { maxAgeHours, now: inThreeHours });
+      } finally {
+        await ctx.clients.disposeAll();
+      }
+    };
+
+    const withinDay = await checkAt(26);
+    assert.deepEqual(withinDay.faceLocations.map((location) => [location.location, location.verdict]), [['nightly', 'ok'], ['weekly', 'stale']]);
+    assert.deepEqual(withinDay.reasons, [`no face backup in ${join(workspace, 'weekly')}`]);
+    const strict = await checkAt(2);
+    assert.equal(strict.faceLocations[0]?.verdict, 'stale');
+    assert.match(strict.faceLocations[0]?.reasons[0] ?? '', new RegExp(`the newest backup ${backup.name} is from 3 h ago`));
   });
 
   it('calls the backups failing when Frigate cannot be reached', async () => {

@@ -1,6 +1,7 @@
 import type { ActionContext, ActionSpec } from '../../core/actions/spec';
 import { pathExists } from '../../core/atomicFiles';
 import { errorMessage, isCancellationError } from '../../core/errors';
+import { DEFAULT_FACES_LOCATION, DEFAULT_RECORDINGS_LOCATION, declaredFaceLocations, recordingsLocationsOf, type RecordingsLocation } from '../../core/frigateBackups';
 import { formatAge, formatBytes, formatLocalDateTime, markdownTable } from '../../core/render';
 import { resolveUserPath } from '../paths';
 import { describeContents, summarizeArchives, type SummarizedArchive } from './archiveSummaries';
@@ -9,18 +10,6 @@ import { frigateHealth, type FrigateHealthResult } from './health';
 import { frigateFacesList, type FacesListResult } from './list';
 import { frigateRecordingsList, type RecordingsListResult } from './recordingsList';
 import { frigateEntry, podLocationOf } from './target';
-
-/** The location "Backup Frigate Faces Now" prefers: checked even when it holds no archive yet. */
-export const DEFAULT_FACES_LOCATION = 'frigate-faces';
-
-/** The location "Back Up Frigate Recordings…" prefers: checked even when it holds no recordings yet. */
-export const DEFAULT_RECORDINGS_LOCATION = 'frigate-recordings';
-
-/**
- * A face backup older than this is stale: a nightly backup that ran a few hours late is not, one
- * that missed a night is.
- */
-export const FACE_BACKUP_MAX_AGE_MS = 36 * 3600 * 1000;
 
 export type Verdict = 'ok' | 'stale' | 'failing';
 
@@ -97,25 +86,33 @@ function missingFromArchive(archive: SummarizedArchive, library: FacesListResult
   });
 }
 
-/** A location without face archives counts only when it is the one face backups go to by default. */
-function withoutBackup(location: string, where: string): FaceLocationCheck | undefined {
-  return location === DEFAULT_FACES_LOCATION ? { location, where, archives: 0, verdict: 'stale', reasons: [`no face backup in ${where}`] } : undefined;
+/** When to call a face backup stale, and when the check runs. */
+export interface CheckLimits {
+  /** A newer face backup is fresh; an older one is stale (the setting `lifeboat.frigate.faceBackupMaxAgeHours`). */
+  maxAgeHours: number;
+  now: Date;
 }
 
-async function checkFaceLocation(location: string, frigate: string, library: FacesListResult | undefined, now: Date, ctx: ActionContext): Promise<FaceLocationCheck | undefined> {
+/** A location without face archives counts only when face backups are meant to be there. */
+function withoutBackup(location: string, where: string, expected: boolean): FaceLocationCheck | undefined {
+  return expected ? { location, where, archives: 0, verdict: 'stale', reasons: [`no face backup in ${where}`] } : undefined;
+}
+
+async function checkFaceLocation(location: string, expected: boolean, frigate: string, library: FacesListResult | undefined, limits: CheckLimits, ctx: ActionContext): Promise<FaceLocationCheck | undefined> {
+  const { now } = limits;
   let where = location;
   const entry = ctx.inventory.locations?.[location];
   // A local folder not created yet holds no backup, like an empty one; it is not a failure to read.
   if (entry && !('host' in entry) && 'path' in entry) {
     const folder = resolveUserPath(entry.path, ctx.workspaceDir);
-    if (!(await pathExists(folder))) return withoutBackup(location, folder);
+    if (!(await pathExists(folder))) return withoutBackup(location, folder, expected);
   }
   try {
     const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location }, ctx);
     where = destination.description;
     const archives = (await summarizeArchives(destination, ctx.signal)).filter((archive) => archive.contents.kind !== 'summary' || archive.contents.summary.frigate === frigate);
     const newestArchive = archives[0];
-    if (!newestArchive) return withoutBackup(location, where);
+    if (!newestArchive) return withoutBackup(location, where, expected);
     const newest = { ...newestArchive, verification: await destination.verification(newestArchive, ctx.signal) };
     const reasons: string[] = [];
     let verdict: Verdict = 'ok';
@@ -124,7 +121,7 @@ async function checkFaceLocation(location: string, frigate: string, library: Fac
       reasons.push(`the newest backup ${newest.name} failed its verification`);
     }
     const age = newest.date ? now.getTime() - newest.date.getTime() : undefined;
-    if (age === undefined || age > FACE_BACKUP_MAX_AGE_MS) {
+    if (age === undefined || age > limits.maxAgeHours * 3_600_000) {
       verdict = worst([verdict, 'stale']);
       reasons.push(`the newest backup ${newest.name} is ${newest.date ? `from ${formatAge(newest.date, now)}` : 'undated'}`);
     }
@@ -161,16 +158,28 @@ function compareCameras(pod: RecordingsListResult, backup: RecordingsListResult,
   return { location, where: backup.source, cameras, verdict: worst(cameras.map((camera) => camera.verdict)), reasons };
 }
 
-/** Every SSH host location holding recordings (or named for them), compared camera by camera with the pod. */
+/**
+ * The recordings backup locations the instance names (`frigate.<name>.backups.recordings`), each
+ * compared camera by camera with the pod; when it names none, every SSH host location holding
+ * recordings, and `frigate-recordings` even when empty.
+ */
 async function checkRecordings(ctx: ActionContext, frigate: string): Promise<RecordingsCheck> {
   const pod = await attempt(() => runSpec<RecordingsListResult>(frigateRecordingsList, { frigate }, ctx));
   if (!pod.ok) return { podError: pod.error, locations: [] };
+  const declared = recordingsLocationsOf(ctx.inventory, frigate);
+  const candidates: RecordingsLocation[] = declared.length > 0 ? declared : Object.entries(ctx.inventory.locations ?? {}).flatMap(([location, entry]) => ('host' in entry ? [{ location }] : []));
   const locations: RecordingsLocationCheck[] = [];
-  for (const [location, entry] of Object.entries(ctx.inventory.locations ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
-    if (!('host' in entry)) continue;
+  for (const { location, problem } of [...candidates].sort((a, b) => a.location.localeCompare(b.location))) {
+    const entry = ctx.inventory.locations?.[location];
+    const where = entry && 'host' in entry ? `${entry.host}:${entry.path}` : location;
+    if (problem !== undefined) {
+      locations.push({ location, where, cameras: [], verdict: 'failing', reasons: [problem] });
+      continue;
+    }
+    const expected = declared.length > 0 || location === DEFAULT_RECORDINGS_LOCATION;
     const backup = await attempt(() => runSpec<RecordingsListResult>(frigateRecordingsList, { location }, ctx));
-    if (!backup.ok) locations.push({ location, where: `${entry.host}:${entry.path}`, cameras: [], verdict: 'failing', reasons: [`${location}: ${backup.error}`] });
-    else if (backup.result.cameras.length > 0 || location === DEFAULT_RECORDINGS_LOCATION) locations.push(compareCameras(pod.result, backup.result, location));
+    if (!backup.ok) locations.push({ location, where, cameras: [], verdict: 'failing', reasons: [`${location}: ${backup.error}`] });
+    else if (backup.result.cameras.length > 0 || expected) locations.push(compareCameras(pod.result, backup.result, location));
   }
   return { locations };
 }
@@ -180,13 +189,16 @@ async function checkRecordings(ctx: ActionContext, frigate: string): Promise<Rec
  * health, and for every location holding its face archives the newest one (age, size, verification,
  * per-person counts against the live library). Reads archive heads only, never whole archives.
  */
-export async function checkFrigateBackups(ctx: ActionContext, frigate: string, now = new Date()): Promise<FrigateBackupCheck> {
+export async function checkFrigateBackups(ctx: ActionContext, frigate: string, limits: CheckLimits): Promise<FrigateBackupCheck> {
+  const { now } = limits;
   const health = await attempt(() => runSpec<FrigateHealthResult>(frigateHealth, { frigate }, ctx));
   const listed = await attempt(() => runSpec<FacesListResult>(frigateFacesList, { frigate }, ctx));
   const library = listed.ok ? listed.result : undefined;
+  // The locations the instance names for its face backups, else every location (those holding none are left out, but for the default one).
+  const declared = declaredFaceLocations(ctx.inventory, frigate);
   const faceLocations: FaceLocationCheck[] = [];
-  for (const location of Object.keys(ctx.inventory.locations ?? {}).sort()) {
-    const checked = await checkFaceLocation(location, frigate, library, now, ctx);
+  for (const location of [...(declared ?? Object.keys(ctx.inventory.locations ?? {}))].sort()) {
+    const checked = await checkFaceLocation(location, declared !== undefined || location === DEFAULT_FACES_LOCATION, frigate, library, limits, ctx);
     if (checked) faceLocations.push(checked);
   }
   const recordings = podLocationOf(frigateEntry(ctx, frigate)) ? await checkRecordings(ctx, frigate) : undefined;

@@ -286,13 +286,12 @@ suite('Backups view: Frigate instances, face archives and the face backup status
   test('the status bar shows the age of the newest face backup, a warning when it is older than allowed, and nothing without Frigate', async function () {
     this.timeout(90_000);
     const status = api.faceBackupStatus;
-    const checkRegistered = (await vscode.commands.getCommands(true)).includes('lifeboat.checkFrigateBackups');
     await status.refresh();
     assert.equal(status.shown, true);
     assert.match(status.item.text, /^\$\(shield\) Faces: \d+ (s|min) ago$/);
     assert.equal(status.item.backgroundColor, undefined);
     assert.match(String(status.item.tooltip), new RegExp(`^Newest face backup: ${backups.ssh.name.replace(/\./g, '\\.')}\\nIn piglet, made `));
-    assert.equal(status.item.command, checkRegistered ? 'lifeboat.checkFrigateBackups' : 'lifeboat.backUpFrigateFaces');
+    assert.equal(status.item.command, 'lifeboat.checkFrigateBackups');
 
     // Only an old archive (a real one, under a name from 2020) in the face backup location.
     const old = fixtureUri('old-faces/frigate-faces-20200101-000000.tar.gz');
