@@ -9,16 +9,16 @@
  *
  * Baseline: `tar c | ssh host 'tar x'` with OpenSSH's defaults, reading the pod's files directly.
  * With kubectl installed, also the seed's pipeline `kubectl exec … -- tar c | ssh host 'tar x'`.
- * Lifeboat runs in a child Node process (this compiled file with `--child`), so its peak RSS is its
- * own, not the simulator's. Every target tree is checked against the source: every file, by size.
+ * Lifeboat is the shipped CLI (`dist/cli.js run`, as cron starts it) in a process of its own, so its
+ * peak RSS is its own, not the simulator's. Every target tree is checked against the source: every file, by size.
  * On a machine with few cores the simulated cluster (the API server and the pod's `tar`) takes CPU
  * from the same cores as the pipeline, which a real cluster does not: the sending-side CPU split
  * printed at the end shows how much.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { runEntryPoint } from './entryPoint';
 import { childSshTarget, opensshCommand, type ChildSshTarget } from './sshHost';
@@ -43,39 +43,37 @@ interface ChildJob {
 // Child side: Lifeboat's transfer, then a JSON report on the last line.
 
 /**
- * What is measured: the `frigate.recordings.backup` action, as a runbook step runs it, from an
- * inventory naming the simulated cluster's Frigate pod and the sshd as a host location. Frigate's own
- * API is not used by this action, so its URL leads nowhere. `retentionDays: 0`: the bench's
- * recordings are from a fixed, past date.
+ * What is measured: the shipped CLI (`dist/cli.js`, as cron runs it) running a one-step runbook with
+ * `frigate.recordings.backup`, from an inventory naming the simulated cluster's Frigate pod and the
+ * sshd as a host location. The action does not use Frigate's API, so its URL leads nowhere.
+ * `retentionDays: 0`: the bench's recordings are from a fixed, past date. A preloaded module reports
+ * the process's peak RSS and CPU on exit.
  */
-async function runChild(jobJson: string): Promise<void> {
-  const job = JSON.parse(jobJson) as ChildJob;
-  const { createActionContext } = await import('../src/core/actions/context');
-  const { frigateRecordingsBackup } = await import('../src/actions/frigate/recordingsBackup');
-  const ctx = createActionContext({
-    workspaceDir: process.cwd(),
-    inventory: {
-      clusters: { bench: { kubeconfig: job.kubeconfig } },
-      frigate: { nvr: { url: 'https://127.0.0.1:9', files: { cluster: 'bench', namespace: NAMESPACE, labelSelector: POD_LABEL } } },
-      hosts: { nas: job.ssh },
-      locations: { recordings: { host: 'nas', path: job.remoteDirectory } },
-    },
-  });
-  // Connecting is part of the time, as it is for the baselines.
-  const started = performance.now();
-  try {
-    await frigateRecordingsBackup.run(frigateRecordingsBackup.params.parse({ frigate: 'nvr', location: 'recordings', retentionDays: 0 }), ctx);
-  } finally {
-    await ctx.clients.disposeAll();
-  }
-  const ms = performance.now() - started;
-  const cpu = await processCpuSeconds();
-  const report: ChildReport = { ms, maxRssKiB: process.resourceUsage().maxRSS, nodeCpuSeconds: cpu.own, sshCpuSeconds: cpu.children };
-  process.stdout.write(`${JSON.stringify(report)}\n`);
+async function writeCliWorkspace(folder: string, job: ChildJob): Promise<void> {
+  const inventory = {
+    clusters: { bench: { kubeconfig: job.kubeconfig } },
+    frigate: { nvr: { url: 'https://127.0.0.1:9', files: { cluster: 'bench', namespace: NAMESPACE, labelSelector: POD_LABEL } } },
+    hosts: { nas: job.ssh },
+    locations: { recordings: { host: 'nas', path: job.remoteDirectory } },
+  };
+  const runbook = ['---', 'title: Recordings benchmark', '---', '', '```lifeboat {id=backup}', 'action: frigate.recordings.backup', 'frigate: nvr', 'location: recordings', 'retentionDays: 0', '```', ''];
+  const report = [
+    "const { readFileSync, writeSync } = require('node:fs');",
+    'process.on("exit", () => {',
+    "  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ').map(Number);",
+    '  const seconds = (first) => (fields[first] + fields[first + 1]) / 100;',
+    '  writeSync(1, `\n${JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS, nodeCpuSeconds: seconds(11), sshCpuSeconds: seconds(13) })}\n`);',
+    '});',
+    '',
+  ];
+  await mkdir(folder, { recursive: true });
+  // JSON is YAML.
+  await writeFile(path.join(folder, 'lifeboat.yaml'), JSON.stringify(inventory, null, 2));
+  await writeFile(path.join(folder, 'bench.runbook.md'), runbook.join('\n'));
+  await writeFile(path.join(folder, 'report.js'), report.join('\n'));
 }
 
 interface ChildReport {
-  ms: number;
   maxRssKiB: number;
   nodeCpuSeconds: number;
   /** The system `ssh` it ran (a child it has waited for). */
@@ -184,9 +182,9 @@ async function verifyTree(label: string, root: string, expected: Map<string, num
 }
 
 /** Runs a process without blocking this one: the simulator lives here and must keep serving. */
-function runProcess(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+function runProcess(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd });
     let output = '';
     let errors = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -202,11 +200,14 @@ async function timeShell(label: string, script: string): Promise<Measurement> {
   return { label, ms: performance.now() - started };
 }
 
-async function timeLifeboat(label: string, job: ChildJob): Promise<Measurement> {
-  // Node's own flags carry over, so `node --cpu-prof out/bench/recordings.js` profiles the child too.
-  const output = await runProcess(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify(job)], { ...process.env, SSH_AUTH_SOCK: '' });
+async function timeLifeboat(label: string, workspace: string): Promise<Measurement> {
+  const cli = path.join(__dirname, '..', '..', 'dist', 'cli.js');
+  const started = performance.now();
+  // Node's own flags carry over, so `node --cpu-prof out/bench/recordings.js` profiles the CLI too.
+  const output = await runProcess(process.execPath, [...process.execArgv, '--require', path.join(workspace, 'report.js'), cli, 'run', path.join(workspace, 'bench.runbook.md'), '--yes'], { ...process.env, SSH_AUTH_SOCK: '' }, workspace);
+  const ms = performance.now() - started;
   const child = JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as ChildReport;
-  return { label, ms: child.ms, child };
+  return { label, ms, child };
 }
 
 const RUNS = Math.max(1, Number(process.env.LIFEBOAT_BENCH_RECORDINGS_RUNS ?? 1));
@@ -235,6 +236,7 @@ async function main(): Promise<void> {
   const { startSshd } = await import('../test/testbed/sshd');
   const sim = await KubeApiSimulator.start();
   const sshd = await startSshd();
+  const cliWorkspace = await mkdtemp(path.join(tmpdir(), 'lifeboat-bench-recordings-'));
   try {
     sim.addPod({ namespace: NAMESPACE, name: POD, labels: { 'app.kubernetes.io/name': 'frigate' }, containers: ['frigate'] });
     const recordings = sim.podPath(NAMESPACE, POD, RECORDINGS);
@@ -243,6 +245,7 @@ async function main(): Promise<void> {
     const kubeconfig = await sim.writeKubeconfig();
     const ssh = opensshCommand(sshd);
     const remote = (name: string) => path.join(sshd.remoteDir, name);
+    await writeCliWorkspace(cliWorkspace, { kubeconfig, ssh: childSshTarget(sshd), remoteDirectory: remote('lifeboat') });
     const untar = (directory: string) => `${ssh} 'mkdir -p ${directory} && tar xf - -C ${directory}'`;
     const loadBefore = loadavg();
     console.log(`Recordings backup, ${(bytes / MIB).toFixed(0)} MiB in ${expected.size} files, pod → real sshd on loopback (${spawnSync('ssh', ['-V'], { encoding: 'utf8' }).stderr.trim()}) …`);
@@ -260,7 +263,7 @@ async function main(): Promise<void> {
       );
     }
     const lifeboat = await fastest(remote('lifeboat'), inBackupLayout(expected), () =>
-      timeLifeboat('Lifeboat `frigate.recordings.backup`', { kubeconfig, ssh: childSshTarget(sshd), remoteDirectory: remote('lifeboat') }),
+      timeLifeboat('Lifeboat CLI, `frigate.recordings.backup`', cliWorkspace),
     );
     rows.push(lifeboat);
 
@@ -289,9 +292,8 @@ async function main(): Promise<void> {
   } finally {
     await sshd.stop();
     await sim.stop();
+    await rm(cliWorkspace, { recursive: true, force: true });
   }
 }
 
-const childIndex = process.argv.indexOf('--child');
-if (childIndex >= 0) runEntryPoint(() => runChild(process.argv[childIndex + 1] ?? '{}'));
-else runEntryPoint(main);
+runEntryPoint(main);
