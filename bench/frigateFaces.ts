@@ -235,7 +235,7 @@ async function main(): Promise<void> {
     );
     console.log(`backup ${backupRatio.toFixed(1)}× (target ≥ ${BACKUP_TARGET}×: ${backupRatio >= BACKUP_TARGET ? 'met' : 'NOT met'}); restore ${restoreRatio.toFixed(1)}× (target ≥ ${RESTORE_TARGET}×: ${restoreRatio >= RESTORE_TARGET ? 'met' : 'NOT met'})`);
     console.log(`every run ended with the same per-person counts (${Object.entries(expected).map(([person, count]) => `${person} ${count}`).join(', ')})`);
-    console.log(`provisional figures: load average ${loadavg().map((load) => load.toFixed(2)).join(' ')} on ${availableParallelism()} cores; Node ${process.version}`);
+    console.log(`measured at load average ${loadavg().map((load) => load.toFixed(2)).join(' ')} on ${availableParallelism()} cores; Node ${process.version}`);
   } finally {
     await Promise.all([sim.stop(), sshd.stop()]);
     await rm(work, { recursive: true, force: true });
