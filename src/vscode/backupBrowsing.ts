@@ -1,8 +1,8 @@
-import { hasPrefix, timestampFromName } from '../actions/archive/naming';
+import { hasPrefix, newestFirst } from '../actions/archive/naming';
 import { openArchiveLocation } from '../actions/frigate/destinations';
 import { FACES_PREFIX } from '../actions/frigate/facesArchive';
 import { createActionContext } from '../core/actions/context';
-import type { ActionContext } from '../core/actions/spec';
+import type { ActionContext, Inventory } from '../core/actions/spec';
 import { errorMessage } from '../core/errors';
 import type { FaceBackupSighting } from '../core/frigateBackups';
 import { loadWorkspaceAt } from '../core/workspace';
@@ -17,18 +17,29 @@ import { taggedLogger } from './services';
  * are closed when the listing is done).
  */
 
-/**
- * `askHostKeys`: whether an unknown SSH host key is asked about, as in a run. Only for what a person
- * just did (expanding a node); a timer never opens a dialog, so there the listing fails instead.
- */
-async function withBrowsingContext<T>(services: Services, workspaceDir: string, options: { tag: string; askHostKeys: boolean }, body: (ctx: ActionContext) => Promise<T>): Promise<T> {
-  const { inventory } = await loadWorkspaceAt(workspaceDir);
+export interface ReadingOptions {
+  /** Log lines are tagged with it. */
+  tag: string;
+  /**
+   * Whether an unknown SSH host key is asked about, as in a run. Only for what a person just did
+   * (expanding a node, a palette command); a timer never opens a dialog, so there the read fails instead.
+   */
+  askHostKeys: boolean;
+  /** The workspace's inventory when the caller has read it already. */
+  inventory?: Inventory;
+  signal?: AbortSignal;
+}
+
+/** Runs `body` with an action context of its own for reads, and closes the connections it opened. */
+export async function withReadingContext<T>(services: Services, workspaceDir: string, options: ReadingOptions, body: (ctx: ActionContext) => Promise<T>): Promise<T> {
+  const inventory = options.inventory ?? (await loadWorkspaceAt(workspaceDir)).inventory;
   const ctx = createActionContext({
     workspaceDir,
     inventory,
     secrets: workspaceSecrets(services.context.secrets, () => {}),
     approveHostKey: options.askHostKeys ? approveHostKey : undefined,
     log: taggedLogger(services.log, options.tag),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   try {
     return await body(ctx);
@@ -42,7 +53,7 @@ export function runReadOnlyAction(services: Services, workspaceDir: string, acti
   const action = services.registry().get(actionId);
   if (!action) return Promise.reject(new Error(`the ${actionId} action is not available`));
   if (!action.readOnly) return Promise.reject(new Error(`the ${actionId} action changes things; the Backups view only runs actions that read`));
-  return withBrowsingContext(services, workspaceDir, { tag: 'backups', askHostKeys: true }, (ctx) => action.run(action.params.parse(params), ctx));
+  return withReadingContext(services, workspaceDir, { tag: 'backups', askHostKeys: true }, (ctx) => action.run(action.params.parse(params), ctx));
 }
 
 export interface StoredArchiveEntry {
@@ -60,15 +71,13 @@ export function isFacesArchiveName(name: string): boolean {
 
 /** The archives of a location of any kind (local, SSH host, S3 prefix), newest first, undated ones last. */
 export function listStoredArchives(services: Services, workspaceDir: string, location: string): Promise<{ where: string; archives: StoredArchiveEntry[] }> {
-  return withBrowsingContext(services, workspaceDir, { tag: 'backups', askHostKeys: true }, async (ctx) => {
+  return withReadingContext(services, workspaceDir, { tag: 'backups', askHostKeys: true }, async (ctx) => {
     const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location }, ctx);
-    const archives = (await destination.listArchives('', ctx.signal)).map((archive) => {
-      const entry: StoredArchiveEntry = { name: archive.name, bytes: archive.bytes, faces: isFacesArchiveName(archive.name) };
-      const date = timestampFromName(archive.name);
+    const archives = newestFirst(await destination.listArchives('', ctx.signal)).map(({ name, bytes, date }) => {
+      const entry: StoredArchiveEntry = { name, bytes, faces: isFacesArchiveName(name) };
       if (date) entry.date = date.toISOString();
       return entry;
     });
-    archives.sort((a, b) => (b.date ?? '').localeCompare(a.date ?? '') || b.name.localeCompare(a.name));
     return { where: destination.description, archives };
   });
 }
@@ -79,16 +88,14 @@ export function findNewestFaceBackup(
   workspaceDir: string,
   locations: readonly string[],
 ): Promise<{ newest: FaceBackupSighting | undefined; failures: { location: string; message: string }[] }> {
-  return withBrowsingContext(services, workspaceDir, { tag: 'face backup status', askHostKeys: false }, async (ctx) => {
+  return withReadingContext(services, workspaceDir, { tag: 'face backup status', askHostKeys: false }, async (ctx) => {
     let newest: FaceBackupSighting | undefined;
     const failures: { location: string; message: string }[] = [];
     for (const location of locations) {
       try {
         const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location }, ctx);
-        for (const archive of await destination.listArchives(FACES_PREFIX, ctx.signal)) {
-          const date = timestampFromName(archive.name);
-          if (date && (!newest || date > newest.date)) newest = { location, name: archive.name, date };
-        }
+        const [newestHere] = newestFirst(await destination.listArchives(FACES_PREFIX, ctx.signal));
+        if (newestHere?.date && (!newest || newestHere.date > newest.date)) newest = { location, name: newestHere.name, date: newestHere.date };
       } catch (error) {
         failures.push({ location, message: errorMessage(error) });
       }

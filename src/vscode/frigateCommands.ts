@@ -5,19 +5,16 @@ import { openArchiveLocation } from '../actions/frigate/destinations';
 import { FACES_PREFIX } from '../actions/frigate/facesArchive';
 import { frigateRecordingsBackup } from '../actions/frigate/recordingsBackup';
 import { frigateRecordingsList, type RecordingsListResult } from '../actions/frigate/recordingsList';
-import { createActionContext } from '../core/actions/context';
 import type { ActionContext, Inventory } from '../core/actions/spec';
 import { errorMessage, isCancellationError } from '../core/errors';
 import { preferredFaceLocation, preferredRecordingsLocation } from '../core/frigateBackups';
 import { formatBytes, formatLocalDateTime } from '../core/render';
 import { loadWorkspaceAt } from '../core/workspace';
 import { runActionCommand, type RunActionOutcome } from './actionCommand';
+import { withReadingContext } from './backupBrowsing';
 import { planAsText } from './confirm';
 import { faceBackupMaxAgeHours } from './faceBackupStatus';
-import { approveHostKey } from './hostKeys';
-import { workspaceSecrets } from './secrets';
 import type { Services } from './services';
-import { taggedLogger } from './services';
 
 /** One name of an inventory section: the only one, the preferred one, or the person's pick. */
 async function chooseName(names: readonly string[], title: string, preferred?: string): Promise<string | undefined> {
@@ -90,22 +87,13 @@ async function whileReading<Result>(services: Services, target: FrigateTarget, t
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
     const abort = new AbortController();
     const cancellation = token.onCancellationRequested(() => abort.abort());
-    const ctx = createActionContext({
-      workspaceDir: target.workspaceDir,
-      inventory: target.inventory,
-      secrets: workspaceSecrets(services.context.secrets, () => {}),
-      signal: abort.signal,
-      log: taggedLogger(services.log, title),
-      approveHostKey,
-    });
     try {
-      return await work(ctx, progress);
+      return await withReadingContext(services, target.workspaceDir, { tag: title, askHostKeys: true, inventory: target.inventory, signal: abort.signal }, (ctx) => work(ctx, progress));
     } catch (error) {
       if (!isCancellationError(error)) services.showError(`${title}: ${errorMessage(error)}`);
       return undefined;
     } finally {
       cancellation.dispose();
-      await ctx.clients.disposeAll();
     }
   });
 }

@@ -114,3 +114,13 @@ export function prefixOfArchiveName(name: string): string | undefined {
   const prefix = (timestamp ? stem.slice(0, timestamp.index) : stem).replace(/[-_.]+$/, '');
   return SAFE_PREFIX.test(prefix) && hasPrefix(name, prefix) ? prefix : undefined;
 }
+
+/**
+ * Archives newest first by the time in their names, undated ones last; archives of the same time
+ * by name, the later first.
+ */
+export function newestFirst<Archive extends { name: string }>(archives: readonly Archive[]): (Archive & { date: Date | undefined })[] {
+  return archives
+    .map((archive) => ({ ...archive, date: timestampFromName(archive.name) }))
+    .sort((a, b) => (b.date?.getTime() ?? 0) - (a.date?.getTime() ?? 0) || b.name.localeCompare(a.name));
+}

@@ -1,6 +1,6 @@
 import { mapConcurrent } from '../../core/concurrency';
 import { errorMessage, isCancellationError } from '../../core/errors';
-import { timestampFromName } from '../archive/naming';
+import { newestFirst } from '../archive/naming';
 import type { ArchiveDestination, StoredArchive } from './destinations';
 import { describeSummary, FACES_PREFIX, SUMMARY_HEAD_BYTES, summaryFromHead, type FacesSummary } from './facesArchive';
 
@@ -39,9 +39,7 @@ export async function readContents(destination: ArchiveDestination, name: string
  * (a few at a time); `onRead` is told after each.
  */
 export async function summarizeArchives(destination: ArchiveDestination, signal: AbortSignal, onRead: (done: number, total: number) => void = () => undefined): Promise<SummarizedArchive[]> {
-  const archives = (await destination.listArchives(FACES_PREFIX, signal))
-    .map((archive) => ({ ...archive, date: timestampFromName(archive.name) }))
-    .sort((a, b) => (b.date?.getTime() ?? 0) - (a.date?.getTime() ?? 0) || b.name.localeCompare(a.name));
+  const archives = newestFirst(await destination.listArchives(FACES_PREFIX, signal));
   let done = 0;
   return mapConcurrent(
     archives,

@@ -13,7 +13,7 @@ import { defineAction, type ActionContext, type ActionPlan, type PlannedOperatio
 import { errorMessage } from '../../core/errors';
 import { ThrottledProgress } from '../../core/progress';
 import { formatDuration, markdownTable } from '../../core/render';
-import { formatArchiveName, timestampFromName } from '../archive/naming';
+import { formatArchiveName, newestFirst } from '../archive/naming';
 import { openArchiveLocation, type ArchiveDestination, type StoredArchive } from './destinations';
 import { countByPerson, FACES_PREFIX, tarEnd, tarFileBlocks } from './facesArchive';
 import { readFacesArchive, type ArchivedImage, type FacesArchiveContents } from './readFacesArchive';
@@ -78,20 +78,17 @@ export interface FacesRestoreResult {
 
 /** The archive to restore among those in the location. */
 function selectArchive(archives: readonly StoredArchive[], wanted: string, where: string): StoredArchive {
-  const dated = archives.flatMap((archive) => {
-    const date = timestampFromName(archive.name);
-    return date ? [{ archive, date }] : [];
-  });
-  const newest = (candidates: typeof dated) => candidates.sort((a, b) => b.date.getTime() - a.date.getTime() || b.archive.name.localeCompare(a.archive.name))[0]?.archive;
+  // Newest first, so the first of any day is its newest.
+  const dated = newestFirst(archives).flatMap(({ date, ...archive }) => (date ? [{ archive, date }] : []));
   if (wanted === LATEST) {
-    const found = newest(dated);
+    const found = dated[0]?.archive;
     if (!found) throw new Error(`no face archive (${FACES_PREFIX}-*.tar.gz) in ${where}`);
     return found;
   }
   const day = /^(\d{4})-?(\d{2})-?(\d{2})$/.exec(wanted);
   if (day) {
     const [year, month, date] = day.slice(1).map(Number) as [number, number, number];
-    const found = newest(dated.filter(({ date: when }) => when.getFullYear() === year && when.getMonth() === month - 1 && when.getDate() === date));
+    const found = dated.find(({ date: when }) => when.getFullYear() === year && when.getMonth() === month - 1 && when.getDate() === date)?.archive;
     if (!found) throw new Error(`no face archive of ${wanted} in ${where}; there are ${archives.map((archive) => archive.name).join(', ') || 'none'}`);
     return found;
   }
