@@ -110,7 +110,7 @@ export class SshConnection {
   sftp(): Promise<SftpSession> {
     this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) =>
       this.client.sftp((error, sftp) => (error ? reject(new Error(`${this.label}: cannot start SFTP: ${error.message}`)) : resolve(sftp))),
-    ).then((sftp) => wrapSftp(sftp, this.label));
+    ).then((sftp) => wrapSftp(sftp, this.client, this.label));
     this.sftpSession.catch(() => (this.sftpSession = undefined));
     return this.sftpSession;
   }
@@ -128,9 +128,29 @@ function expectSuccess(label: string, argv: readonly string[], result: ExecResul
   throw new Error(`${label}: \`${remoteCommand(argv)}\` ${how}${tail ? `:\n${tail}` : ''}`);
 }
 
-function wrapSftp(sftp: SFTPWrapper, label: string): SftpSession {
+function wrapSftp(sftp: SFTPWrapper, client: Client, label: string): SftpSession {
+  // ssh2 never calls back a transfer under way when the connection drops: every call also ends when the session does.
+  let closed = false;
+  const pending = new Set<() => void>();
+  const onClose = () => {
+    closed = true;
+    for (const fail of pending) fail();
+    pending.clear();
+  };
+  sftp.once('close', onClose);
+  client.once('close', onClose);
   const call = <T>(what: string, start: (done: (error: Error | null | undefined, value?: T) => void) => void) =>
-    new Promise<T>((resolve, reject) => start((error, value) => (error ? reject(new Error(`${label}: SFTP ${what}: ${error.message}`)) : resolve(value as T))));
+    new Promise<T>((resolve, reject) => {
+      const fail = (reason: string) => reject(new Error(`${label}: SFTP ${what}: ${reason}`));
+      const failClosed = () => fail('the connection closed');
+      if (closed) return failClosed();
+      pending.add(failClosed);
+      start((error, value) => {
+        pending.delete(failClosed);
+        if (error) fail(error.message);
+        else resolve(value as T);
+      });
+    });
   return {
     stat: (path) => call<Stats>('stat ' + path, (done) => sftp.stat(path, done)).then((stats) => ({ size: stats.size, mtime: stats.mtime, isDirectory: stats.isDirectory() })),
     readdir: (path) =>

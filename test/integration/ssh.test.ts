@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import type { SshConnection } from '../../src/clients/ssh';
+import type { SftpSession, SshConnection } from '../../src/clients/ssh';
 import { connectSsh, SshError, sshConnectionFor } from '../../src/clients/ssh';
 import { findOpenSsh, runWithOpenSsh } from '../../src/clients/ssh/openssh';
 import { RemoteProcess } from '../../src/clients/ssh/remoteProcess';
@@ -18,6 +18,7 @@ import { ClientPool } from '../../src/core/actions/clients';
 import type { UnknownHostKey } from '../../src/core/actions/spec';
 import type { SshHostEntry } from '../../src/core/inventory/schema';
 import { CancelledError } from '../../src/core/errors';
+import { startTcpFaultProxy } from '../testbed/faultProxy';
 import type { Sshd } from '../testbed/sshd';
 import { freePort, generateKey, startSshd } from '../testbed/sshd';
 
@@ -138,6 +139,36 @@ describe('SSH client against a real sshd', function () {
     await sftp.unlink(join(folder, 'final.bin'));
     assert.deepEqual(await sftp.readdir(folder), []);
     await assert.rejects(sftp.stat(join(folder, 'final.bin')), /SFTP stat .*final\.bin/);
+  });
+
+  it('fails SFTP transfers at once when the connection drops, both ways', async () => {
+    const proxy = await startTcpFaultProxy(sshd.port);
+    try {
+      const knownHosts = join(sshd.dir, 'known_hosts_sftp_proxy');
+      await writeFile(knownHosts, `${sshd.knownHostsLine.replace(`:${sshd.port} `, `:${proxy.port} `)}\n`);
+      const data = randomBytes(8 * 1024 * 1024);
+      const local = join(sshd.dir, 'dropped.bin');
+      await writeFile(local, data);
+      const remote = join(sshd.remoteDir, 'dropped.bin');
+      await writeFile(remote, data);
+      // The proxy counts and slows what the client sends: the file itself on upload, small read requests on download.
+      const transfers: { what: string; transfer: (sftp: SftpSession) => Promise<void>; bytesPerSecond: number; cutAfter: number }[] = [
+        { what: 'upload', transfer: (sftp) => sftp.upload(local, join(sshd.remoteDir, 'dropped-upload.bin')), bytesPerSecond: 1024 * 1024, cutAfter: 512 * 1024 },
+        { what: 'download', transfer: (sftp) => sftp.download(remote, join(sshd.dir, 'dropped-download.bin')), bytesPerSecond: 4 * 1024, cutAfter: 2 * 1024 },
+      ];
+      for (const { what, transfer, bytesPerSecond, cutAfter } of transfers) {
+        const connection = await connect({ port: proxy.port, knownHosts });
+        const sftp = await connection.sftp();
+        proxy.throttle(bytesPerSecond);
+        proxy.cutAfter(cutAfter);
+        const started = Date.now();
+        await assert.rejects(transfer(sftp), new RegExp(`SFTP ${what} .*dropped.*: the connection closed`));
+        assert.ok(Date.now() - started < 10_000, `the ${what} failed within seconds of the cut`);
+        proxy.throttle(undefined);
+      }
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('shares one connection per host within a run and closes it at the end', async () => {
