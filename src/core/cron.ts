@@ -1,12 +1,24 @@
 /**
- * Cron expressions as Debian's cron reads them: five fields (minute, hour, day of month, month, day
- * of week) of lists, ranges, steps and names, or one of the `@daily`-style shorthands. Used to check
- * an expression before it is installed and to tell when a scheduled job was last due.
+ * Cron expressions, read by croner in the dialect of the scheduler that runs them:
+ * - `crontab`: a host's cron (Vixie cron, as Debian ships it): five fields, names, `@daily`-style
+ *   shorthands; day of month and day of week are OR'ed when both are restricted (neither starts with `*`).
+ * - `seconds`: CloudNativePG's ScheduledBackup (robfig/cron with a seconds field): six fields, seconds first.
+ * - `velero`: a Velero Schedule (robfig/cron's standard parser): five fields, `CRON_TZ=` prefix allowed.
+ * The robfig dialects also take `?` for "any" and `N/step` for `N-max/step`, and OR the day fields
+ * unless one of them is `*` or `?`. Used to check an expression before it is installed and to tell when
+ * a scheduled job was last due.
  */
+import { Cron, CronPattern } from 'croner';
+import type { CronOptions } from 'croner';
+
+export type CronDialect = 'crontab' | 'seconds' | 'velero';
 
 export interface CronSchedule {
   /** The expression as given, trimmed. */
   expression: string;
+  dialect: CronDialect;
+  /** 0–59; only `0` outside the `seconds` dialect. */
+  seconds: ReadonlySet<number>;
   minutes: ReadonlySet<number>;
   hours: ReadonlySet<number>;
   daysOfMonth: ReadonlySet<number>;
@@ -14,11 +26,12 @@ export interface CronSchedule {
   months: ReadonlySet<number>;
   /** 0–6, Sunday 0 (a 7 in the expression is Sunday too). */
   daysOfWeek: ReadonlySet<number>;
-  /**
-   * When both day fields are restricted (neither starts with `*`), cron runs on a day matching
-   * either of them; otherwise a day must match both.
-   */
+  /** Both day fields are restricted, so a day matching either of them is due. */
   eitherDay: boolean;
+  /** The time zone the expression names (`CRON_TZ=` in the robfig dialects), if any. */
+  timeZone?: string;
+  /** What croner reads: the fields, with `?` as `*`. */
+  pattern: string;
 }
 
 export class CronExpressionError extends Error {
@@ -35,21 +48,32 @@ export class CronExpressionError extends Error {
 
 interface FieldRule {
   name: string;
-  min: number;
-  max: number;
-  names?: readonly string[];
-  /** The first name's number: months count from 1, weekdays from 0. */
-  namesFrom?: number;
+  allowed: string;
 }
 
-const FIELDS: readonly FieldRule[] = [
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day-of-month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'], namesFrom: 1 },
-  { name: 'day-of-week', min: 0, max: 7, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], namesFrom: 0 },
+const MINUTE_FIELDS: readonly FieldRule[] = [
+  { name: 'minute', allowed: '0–59' },
+  { name: 'hour', allowed: '0–23' },
+  { name: 'day-of-month', allowed: '1–31' },
+  { name: 'month', allowed: '1–12 or jan–dec' },
+  { name: 'day-of-week', allowed: '0–7 or sun–sat, Sunday being 0 and 7' },
 ];
 
+interface DialectRule {
+  fields: readonly FieldRule[];
+  /** What a field may hold: croner also reads `L`, `W` and `#`, which these schedulers refuse; letters only as names. */
+  field: RegExp;
+  /** robfig/cron: `?` is `*`, `N/step` is `N-max/step`, a `*` with a step restricts the field. */
+  robfig: boolean;
+}
+
+const DIALECTS: Readonly<Record<CronDialect, DialectRule>> = {
+  crontab: { fields: MINUTE_FIELDS, field: /^(?:[0-9*,/-]|[a-z]{3})+$/i, robfig: false },
+  seconds: { fields: [{ name: 'second', allowed: '0–59' }, ...MINUTE_FIELDS], field: /^(?:[0-9*?,/-]|[a-z]{3})+$/i, robfig: true },
+  velero: { fields: MINUTE_FIELDS, field: /^(?:[0-9*?,/-]|[a-z]{3})+$/i, robfig: true },
+};
+
+/** The shorthands Vixie cron and robfig/cron both know (crontab(5)); `@reboot` and `@every` have no due time to check. */
 const SHORTHANDS: Readonly<Record<string, string>> = {
   '@yearly': '0 0 1 1 *',
   '@annually': '0 0 1 1 *',
@@ -61,97 +85,107 @@ const SHORTHANDS: Readonly<Record<string, string>> = {
 };
 
 /** Parses a cron expression; a mistake is a CronExpressionError naming the field and the fault. */
-export function parseCronExpression(text: string): CronSchedule {
+export function parseCronExpression(text: string, dialect: CronDialect = 'crontab'): CronSchedule {
   const expression = text.trim();
-  if (expression.startsWith('@')) {
-    const expanded = SHORTHANDS[expression.toLowerCase()];
-    if (!expanded) throw new CronExpressionError(expression, undefined, `unknown shorthand (use one of ${Object.keys(SHORTHANDS).join(', ')}, or five fields)`);
-    return { ...parseCronExpression(expanded), expression };
+  const rule = DIALECTS[dialect];
+  let body = expression;
+  let timeZone: string | undefined;
+  const zoned = rule.robfig ? /^(?:CRON_TZ|TZ)=(\S+)\s+(.*)$/.exec(expression) : null;
+  if (zoned) {
+    timeZone = zoned[1];
+    body = zoned[2] ?? '';
+    if (!isTimeZone(timeZone ?? '')) throw new CronExpressionError(expression, undefined, `unknown time zone '${timeZone}'`);
   }
-  const parts = expression.split(/\s+/).filter(Boolean);
-  if (parts.length !== FIELDS.length) {
-    throw new CronExpressionError(expression, undefined, `expected 5 fields (minute hour day-of-month month day-of-week), got ${parts.length}`);
+  if (body.startsWith('@')) {
+    const expanded = SHORTHANDS[body.toLowerCase()];
+    if (!expanded) throw new CronExpressionError(expression, undefined, `'${body}' is not a shorthand with a due time (use ${Object.keys(SHORTHANDS).join(', ')}, or ${rule.fields.length} fields)`);
+    return read(expression, dialect, dialect === 'seconds' ? `0 ${expanded}` : expanded, timeZone);
   }
-  const [minutes, hours, daysOfMonth, months, weekdays] = FIELDS.map((rule, index) => parseField(expression, rule, parts[index] as string));
-  const daysOfWeek = new Set([...(weekdays as Set<number>)].map((day) => day % 7));
+  const parts = body.split(/\s+/).filter(Boolean);
+  if (parts.length !== rule.fields.length) {
+    throw new CronExpressionError(expression, undefined, `expected ${rule.fields.length} fields (${rule.fields.map((field) => field.name).join(' ')}), got ${parts.length}`);
+  }
+  const fields = parts.map((part, index) => {
+    const field = rule.fields[index] as FieldRule;
+    if (!rule.field.test(part)) throw new CronExpressionError(expression, field.name, `'${part}' holds a character this scheduler does not read (allowed: ${field.allowed})`);
+    return rule.robfig ? part.replaceAll('?', '*') : part;
+  });
+  // Each field on its own, so a mistake is reported with the field it is in.
+  fields.forEach((part, index) => {
+    const probe = fields.map((_, other) => (other === index ? part : '*')).join(' ');
+    try {
+      patternOf(probe, dialect);
+    } catch (error) {
+      const field = rule.fields[index] as FieldRule;
+      const reason = reasonOf(error);
+      // croner names the value counted from 0 (a day 0 is "-1"): name the field's text instead.
+      const outOfRange = /^Invalid value for /.test(reason) ? (/^\d+$/.test(part) ? `${part} is outside ${field.allowed}` : `'${part}' holds a value outside ${field.allowed}`) : undefined;
+      throw new CronExpressionError(expression, field.name, outOfRange ?? `${reason} (allowed: ${field.allowed})`);
+    }
+  });
+  return read(expression, dialect, fields.join(' '), timeZone, eitherDay(fields.slice(-3), rule));
+}
+
+/** Whether the day of month and day of week fields are both restricted, which makes a day due when either matches. */
+function eitherDay([dayOfMonth, , dayOfWeek]: string[], rule: DialectRule): boolean {
+  // Vixie cron counts a field as unrestricted when it starts with `*` (so `*/2` too); robfig/cron only
+  // `*` or `?`, with no step or a step of 1.
+  const unrestricted = (field = '') => (rule.robfig ? /^\*(?:\/1)?$/.test(field) : field.startsWith('*'));
+  return !unrestricted(dayOfMonth) && !unrestricted(dayOfWeek);
+}
+
+function read(expression: string, dialect: CronDialect, pattern: string, timeZone: string | undefined, either = false): CronSchedule {
+  let parsed: CronPattern;
+  try {
+    parsed = patternOf(pattern, dialect);
+  } catch (error) {
+    throw new CronExpressionError(expression, undefined, reasonOf(error));
+  }
+  const set = (flags: readonly number[], first = 0) => new Set(flags.flatMap((flag, index) => (flag ? [index + first] : [])));
   return {
     expression,
-    minutes: minutes as Set<number>,
-    hours: hours as Set<number>,
-    daysOfMonth: daysOfMonth as Set<number>,
-    months: months as Set<number>,
-    daysOfWeek,
-    eitherDay: !(parts[2] as string).startsWith('*') && !(parts[4] as string).startsWith('*'),
+    dialect,
+    seconds: set(parsed.second),
+    minutes: set(parsed.minute),
+    hours: set(parsed.hour),
+    daysOfMonth: set(parsed.day, 1),
+    months: set(parsed.month, 1),
+    daysOfWeek: set(parsed.dayOfWeek),
+    eitherDay: either,
+    timeZone,
+    pattern,
   };
 }
 
-function parseField(expression: string, rule: FieldRule, text: string): Set<number> {
-  const fail = (reason: string): never => {
-    throw new CronExpressionError(expression, rule.name, reason);
-  };
-  const values = new Set<number>();
-  for (const item of text.split(',')) {
-    if (item === '') fail(`empty list item in '${text}'`);
-    const [range, stepText, extra] = item.split('/');
-    if (extra !== undefined) fail(`'${item}' has more than one step`);
-    let low: number;
-    let high: number;
-    if (range === '*') {
-      [low, high] = [rule.min, rule.max];
-    } else {
-      const [first, last, beyond] = (range as string).split('-');
-      if (beyond !== undefined) fail(`'${range}' is not a range (use low-high)`);
-      low = fieldValue(rule, first as string, fail);
-      high = last === undefined ? low : fieldValue(rule, last, fail);
-      if (high < low) fail(`range '${range}' runs backwards`);
-      if (stepText !== undefined && last === undefined) fail(`a step needs a range or '*' before it, as in '*/${stepText}' or '${range}-${rule.max}/${stepText}'`);
-    }
-    const step = stepText === undefined ? 1 : Number(stepText);
-    if (stepText !== undefined && (!/^\d+$/.test(stepText) || step < 1)) fail(`step '${stepText}' is not a positive whole number`);
-    for (let value = low; value <= high; value += step) values.add(value);
+function patternOf(pattern: string, dialect: CronDialect): CronPattern {
+  return new CronPattern(pattern, undefined, { mode: dialect === 'seconds' ? '6-part' : '5-part', sloppyRanges: DIALECTS[dialect].robfig });
+}
+
+function reasonOf(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/^CronPattern: /, '');
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
   }
-  return values;
 }
-
-function fieldValue(rule: FieldRule, text: string, fail: (reason: string) => never): number {
-  const named = rule.names?.indexOf(text.toLowerCase()) ?? -1;
-  if (named >= 0) return named + (rule.namesFrom ?? 0);
-  if (!/^\d+$/.test(text)) fail(`'${text}' is not a number${rule.names ? ` or a name (${rule.names.join(', ')})` : ''}`);
-  const value = Number(text);
-  if (value < rule.min || value > rule.max) fail(`${value} is outside ${rule.min}–${rule.max}`);
-  return value;
-}
-
-/** How far back a schedule is searched: long enough for `29 2` (leap days) with room to spare. */
-const SEARCH_DAYS = 8 * 366;
-const MINUTE_MS = 60_000;
 
 /**
- * The latest minute at or before `now` at which the schedule was due, on the wall clock of a host
- * `utcOffsetMinutes` ahead of UTC (this machine's offset unless given: cron reads its expressions in
- * the host's local time); undefined when there is none in eight years.
+ * The latest time at or before `now` at which the schedule was due; undefined when there is none.
+ * A host's cron reads its expressions in the host's local time: give that host's UTC offset in
+ * minutes (this machine's local time when left out). Velero and CloudNativePG read theirs in UTC
+ * unless the expression names a zone (`CRON_TZ=`).
  */
-export function previousDueTime(schedule: CronSchedule, now: Date, utcOffsetMinutes = -now.getTimezoneOffset()): Date | undefined {
-  // The host's wall clock, read through the UTC getters.
-  const wall = new Date(now.getTime() + utcOffsetMinutes * MINUTE_MS);
-  const latestMinutes = [...schedule.minutes].sort((a, b) => b - a);
-  const latestHours = [...schedule.hours].sort((a, b) => b - a);
-  for (let back = 0; back <= SEARCH_DAYS; back++) {
-    const day = new Date(Date.UTC(wall.getUTCFullYear(), wall.getUTCMonth(), wall.getUTCDate() - back));
-    if (!dayMatches(schedule, day)) continue;
-    for (const hour of latestHours) {
-      for (const minute of latestMinutes) {
-        const due = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), hour, minute);
-        if (due <= wall.getTime()) return new Date(due - utcOffsetMinutes * MINUTE_MS);
-      }
-    }
-  }
-  return undefined;
-}
-
-function dayMatches(schedule: CronSchedule, day: Date): boolean {
-  if (!schedule.months.has(day.getUTCMonth() + 1)) return false;
-  const byMonthDay = schedule.daysOfMonth.has(day.getUTCDate());
-  const byWeekday = schedule.daysOfWeek.has(day.getUTCDay());
-  return schedule.eitherDay ? byMonthDay || byWeekday : byMonthDay && byWeekday;
+export function previousDueTime(schedule: CronSchedule, now: Date, utcOffsetMinutes?: number): Date | undefined {
+  const options: CronOptions = { domAndDow: !schedule.eitherDay, mode: schedule.dialect === 'seconds' ? '6-part' : '5-part', sloppyRanges: DIALECTS[schedule.dialect].robfig };
+  if (schedule.timeZone) options.timezone = schedule.timeZone;
+  else if (utcOffsetMinutes !== undefined) options.utcOffset = utcOffsetMinutes;
+  else if (schedule.dialect !== 'crontab') options.timezone = 'UTC';
+  // croner counts a run earlier in the reference's second as past: a run due this very second is.
+  const reference = new Date(Math.floor(now.getTime() / 1000) * 1000 + 999);
+  return new Cron(schedule.pattern, options).previousRuns(1, reference)[0];
 }
