@@ -42,6 +42,61 @@ describe('archive building blocks', () => {
         assert.equal(compileExcludes([pattern])(candidate, isDirectory), excluded);
       });
     }
+
+    describe('as gitignore(5) reads them', () => {
+      const documented: [patterns: string[], path: string, isDirectory: boolean, excluded: boolean][] = [
+        // A leading slash anchors the pattern at the base; "doc/frotz" and "/doc/frotz" have the same effect.
+        [['/bar'], 'bar', false, true],
+        [['/bar'], 'a/bar', false, false],
+        [['doc/frotz'], 'a/doc/frotz', false, false],
+        [['/doc/frotz'], 'doc/frotz', true, true],
+        // A trailing slash matches folders only: "frotz/" matches frotz and a/frotz that are folders.
+        [['frotz/'], 'a/frotz', true, true],
+        [['frotz/'], 'a/frotz', false, false],
+        [['doc/frotz/'], 'doc/frotz', true, true],
+        [['doc/frotz/'], 'a/doc/frotz', true, false],
+        // "**/foo" matches foo anywhere; "**/foo/bar" a bar directly under any foo.
+        [['**/foo'], 'foo', false, true],
+        [['**/foo/bar'], 'x/y/foo/bar', false, true],
+        [['**/foo/bar'], 'foo/x/bar', false, false],
+        // "abc/**" matches everything inside abc, not abc itself.
+        [['abc/**'], 'abc/x/y', false, true],
+        [['abc/**'], 'abc', true, false],
+        // "a/**/b" matches a/b, a/x/b, a/x/y/b.
+        [['a/**/b'], 'a/b', false, true],
+        [['a/**/b'], 'a/x/y/b', false, true],
+        [['a/**/b'], 'x/a/b', false, false],
+        // "foo/*" matches foo/test.json and the folder foo/bar, and what is in it.
+        [['foo/*'], 'foo/bar', true, true],
+        [['foo/*'], 'foo/bar/hello.c', false, true],
+        // "!" takes a path back in, except below an excluded folder.
+        [['*.log', '!keep.log'], 'x/keep.log', false, false],
+        [['*.log', '!keep.log'], 'x/drop.log', false, true],
+        [['logs/', '!logs/keep.log'], 'logs/keep.log', false, true],
+        [['/*', '!/foo', '/foo/*', '!/foo/bar'], 'foo/bar', true, false],
+        [['/*', '!/foo', '/foo/*', '!/foo/bar'], 'foo/baz', true, true],
+        [['/*', '!/foo', '/foo/*', '!/foo/bar'], 'other', false, true],
+        // A line starting with # is a comment; "\#" and "\!" are literal.
+        [['#file'], '#file', false, false],
+        [['\\#file'], '#file', false, true],
+        [['\\!important!.txt'], '!important!.txt', false, true],
+        // Trailing spaces are dropped unless escaped with a backslash.
+        [['foo  '], 'foo', false, true],
+        [['foo\\ '], 'foo ', false, true],
+        [['foo\\ '], 'foo', false, false],
+        // Matching is case-sensitive.
+        [['*.JPG'], 'a.jpg', false, false],
+        // A path with ./ in front (which `ignore` alone refuses), and the ./ convenience in a pattern.
+        [['/data/*.tmp'], './data/x.tmp', false, true],
+        [['./cache'], 'cache', true, true],
+        [['./cache'], 'x/cache', true, false],
+      ];
+      for (const [patterns, candidate, isDirectory, excluded] of documented) {
+        it(`${patterns.join(' + ')} ${excluded ? 'excludes' : 'keeps'} ${candidate}${isDirectory ? '/' : ''}`, () => {
+          assert.equal(compileExcludes(patterns)(candidate, isDirectory), excluded);
+        });
+      }
+    });
   });
 
   describe('names', () => {
