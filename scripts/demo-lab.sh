@@ -30,6 +30,11 @@ This workspace is a small application folder, `app/`, backed up into `backups/`:
 `local` in `lifeboat.yaml`. Run All to see both. Then open `local-backup.runbook.md` to make another
 backup, or `local-restore.runbook.md` to restore the newest one into a new folder.
 
+`npm run demo` also starts a Frigate for the lab, with face backup locations in `backups/frigate`,
+on the SSH host `nas` and in the S3 store `offsite`. Run **Lifeboat: Backup Frigate Faces Now**
+(one backup into each of them), then **Lifeboat: Back Up Frigate Recordings…**, then
+**Lifeboat: Check Frigate Backups**: it says ok, and every one of them is a run in the Runs view.
+
 ```bash {name="Application data"}
 echo "Application data in app/:"
 du -sh app/*

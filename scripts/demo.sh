@@ -116,6 +116,7 @@ fi
 
 printf '\n\033[1mLifeboat is ready in VS Code (code-server). Open:\033[0m\n\n  %s\n\n' "$url"
 printf 'Start with runbooks/lab-tour.runbook.md and Run All; the Lifeboat icon in the activity bar\n'
-printf 'shows the runbooks, backups and runs. Server log: %s\n' "$log"
+printf 'shows the runbooks, backups and runs. For Frigate: Backup Frigate Faces Now, Back Up Frigate\n'
+printf 'Recordings…, then Check Frigate Backups. Server log: %s\n' "$log"
 printf 'Press Ctrl-C to stop.\n'
 wait "$server"

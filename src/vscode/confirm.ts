@@ -16,11 +16,16 @@ export async function confirmDestructive(what: string, plan: ActionPlan): Promis
 
 /** The plan as the lines of a modal's detail: summary, then one operation a line. */
 export function planAsText(plan: ActionPlan): string {
+  return [plan.summary, '', planOperationsAsText(plan)].join('\n');
+}
+
+/** The plan's operations, one a line: the detail of a modal whose message is already the plan's summary. */
+export function planOperationsAsText(plan: ActionPlan): string {
   const lines = plan.operations.slice(0, SHOWN_OPERATIONS).map((operation) => {
     const size = operation.bytes === undefined ? '' : ` (${formatBytes(operation.bytes)})`;
     return `${operation.kind.padEnd(9)} ${operation.target}${size}${operation.detail ? ` — ${operation.detail}` : ''}`;
   });
   const more = plan.operations.length - SHOWN_OPERATIONS;
   if (more > 0) lines.push(`… and ${more} more`);
-  return [plan.summary, '', ...lines].join('\n');
+  return lines.join('\n');
 }

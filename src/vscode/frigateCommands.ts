@@ -1,18 +1,18 @@
 import * as vscode from 'vscode';
 import { describeContents, summarizeArchives, type SummarizedArchive } from '../actions/frigate/archiveSummaries';
-import { checkFrigateBackups, renderBackupCheck, type FrigateBackupCheck } from '../actions/frigate/backupCheck';
+import { frigateBackupsCheck, type FrigateBackupCheck } from '../actions/frigate/backupCheck';
 import { openArchiveLocation } from '../actions/frigate/destinations';
 import { FACES_PREFIX } from '../actions/frigate/facesArchive';
 import { frigateRecordingsBackup } from '../actions/frigate/recordingsBackup';
 import { frigateRecordingsList, type RecordingsListResult } from '../actions/frigate/recordingsList';
 import type { ActionContext, Inventory } from '../core/actions/spec';
 import { errorMessage, isCancellationError } from '../core/errors';
-import { preferredFaceLocation, preferredRecordingsLocation } from '../core/frigateBackups';
+import { declaredFaceLocations, preferredFaceLocation, preferredRecordingsLocation } from '../core/frigateBackups';
 import { formatBytes, formatLocalDateTime } from '../core/render';
 import { loadWorkspaceAt } from '../core/workspace';
-import { runActionCommand, type RunActionOutcome } from './actionCommand';
+import { runActionCommand, runActionSteps, type RunActionOutcome, type RunStepsOutcome } from './actionCommand';
 import { withReadingContext } from './backupBrowsing';
-import { planAsText } from './confirm';
+import { planOperationsAsText } from './confirm';
 import { faceBackupMaxAgeHours } from './faceBackupStatus';
 import type { Services } from './services';
 
@@ -57,26 +57,40 @@ async function chooseFrigate(services: Services, title: string): Promise<Frigate
   return frigate === undefined ? undefined : { workspaceDir, inventory, frigate };
 }
 
-/** The Frigate instance and face backup location of the workspace's lifeboat.yaml; undefined after an error or a cancelled pick. */
-async function chooseFacesTarget(services: Services, title: string): Promise<FacesTarget | undefined> {
-  const target = await chooseFrigate(services, title);
-  if (!target) return undefined;
+/** The face backup location of an instance: the one it prefers, or the person's pick; undefined after an error or a cancelled pick. */
+async function chooseFaceLocation(services: Services, target: FrigateTarget, title: string): Promise<string | undefined> {
   const locations = Object.keys(target.inventory.locations ?? {});
   if (locations.length === 0) {
     services.showError(`${title}: lifeboat.yaml needs a backup location under \`locations:\` (a folder, a folder on an SSH host, or an S3 store prefix).`);
     return undefined;
   }
-  const location = await chooseName(locations, `${title}: which backup location?`, preferredFaceLocation(target.inventory, target.frigate));
+  return chooseName(locations, `${title}: which backup location?`, preferredFaceLocation(target.inventory, target.frigate));
+}
+
+/** The Frigate instance and face backup location of the workspace's lifeboat.yaml; undefined after an error or a cancelled pick. */
+async function chooseFacesTarget(services: Services, title: string): Promise<FacesTarget | undefined> {
+  const target = await chooseFrigate(services, title);
+  if (!target) return undefined;
+  const location = await chooseFaceLocation(services, target, title);
   return location === undefined ? undefined : { ...target, location };
 }
 
-/** "Backup Frigate Faces Now": `frigate.faces.backup` of the workspace's Frigate to its face backup location. */
-export async function backUpFrigateFacesNow(services: Services): Promise<RunActionOutcome | undefined> {
+/**
+ * "Backup Frigate Faces Now": `frigate.faces.backup` of the workspace's Frigate into every location
+ * its `backups.faces` names, one step each in one run (every location then holds a fresh copy, which
+ * is what Check Frigate Backups asks of each); an instance naming none backs up to `frigate-faces`
+ * or the location picked.
+ */
+export async function backUpFrigateFacesNow(services: Services): Promise<RunStepsOutcome | undefined> {
   const title = 'Backup Frigate Faces Now';
-  if (!vscode.workspace.workspaceFolders?.[0] || !vscode.workspace.isTrusted) return runActionCommand(services, { action: 'frigate.faces.backup', title });
-  const target = await chooseFacesTarget(services, title);
+  // Says why nothing can run here, as every palette command does.
+  if (!vscode.workspace.workspaceFolders?.[0] || !vscode.workspace.isTrusted) return runActionSteps(services, { action: 'frigate.faces.backup', title, steps: [] });
+  const target = await chooseFrigate(services, title);
   if (!target) return undefined;
-  return runActionCommand(services, { action: 'frigate.faces.backup', title, params: { frigate: target.frigate, location: target.location } });
+  const declared = declaredFaceLocations(target.inventory, target.frigate);
+  const locations = declared && declared.length > 0 ? [...new Set(declared)] : await chooseFaceLocation(services, target, title).then((location) => (location === undefined ? [] : [location]));
+  if (locations.length === 0) return undefined;
+  return runActionSteps(services, { action: 'frigate.faces.backup', title, steps: locations.map((location) => ({ label: location, params: { frigate: target.frigate, location } })) });
 }
 
 /**
@@ -139,24 +153,18 @@ export async function restoreFrigateFaces(services: Services): Promise<RunAction
 }
 
 /**
- * "Check Frigate Backups": Frigate's health and the newest face backup of every location, in one
- * read-only report; the verdict comes as a notification that offers the report.
+ * "Check Frigate Backups": `frigate.backups.check` through the runner like every palette command
+ * (a run in the history); the verdict comes as a notification that offers the report.
  */
-export async function checkFrigateBackupsCommand(services: Services): Promise<FrigateBackupCheck | undefined> {
+export async function checkFrigateBackupsCommand(services: Services): Promise<RunActionOutcome | undefined> {
   const title = 'Check Frigate Backups';
   const target = await chooseFrigate(services, title);
   if (!target) return undefined;
-  const check = await whileReading(services, target, `${title}: Frigate '${target.frigate}'`, (ctx) =>
-    checkFrigateBackups(ctx, target.frigate, { maxAgeHours: faceBackupMaxAgeHours(), now: new Date() }),
-  );
-  if (!check) return undefined;
-  const report = renderBackupCheck(check);
-  const message = `${title}: ${VERDICT_TEXT[check.verdict]}${check.reasons[0] ? ` (${check.reasons[0]}${check.reasons.length > 1 ? `, and ${check.reasons.length - 1} more` : ''})` : ''}.`;
-  const shown = check.verdict === 'ok' ? vscode.window.showInformationMessage(message, 'Show Details') : vscode.window.showWarningMessage(message, 'Show Details');
-  void shown.then((choice) => {
-    if (choice) void services.showMarkdown(title, report);
+  return runActionCommand(services, { action: frigateBackupsCheck.id, title, params: { frigate: target.frigate, maxAgeHours: faceBackupMaxAgeHours() } }, (result) => {
+    const { verdict, reasons } = result as Pick<FrigateBackupCheck, 'verdict' | 'reasons'>;
+    const why = reasons[0] ? ` (${reasons[0]}${reasons.length > 1 ? `, and ${reasons.length - 1} more` : ''})` : '';
+    return { message: `${title}: ${VERDICT_TEXT[verdict]}${why}.`, warning: verdict !== 'ok' };
   });
-  return check;
 }
 
 const VERDICT_TEXT: Record<FrigateBackupCheck['verdict'], string> = {
@@ -201,7 +209,7 @@ export async function backUpFrigateRecordings(services: Services): Promise<RunAc
   if (!plan) return undefined;
   // A destructive plan (retention) is put to the person by the runner, with the same plan.
   if (!plan.destructive) {
-    const choice = await vscode.window.showInformationMessage(`${title}: ${plan.summary}`, { modal: true, detail: planAsText(plan) }, 'Back Up');
+    const choice = await vscode.window.showInformationMessage(`${title}: ${plan.summary}`, { modal: true, detail: planOperationsAsText(plan) }, 'Back Up');
     if (choice !== 'Back Up') return undefined;
   }
   return runActionCommand(services, { action: frigateRecordingsBackup.id, title, params });

@@ -3,6 +3,7 @@ import { loadRuntime } from './lazy';
 import type { NotebookRunner } from './notebookRunner';
 import { isRunbookNotebook, NOTEBOOK_TYPE, RUNBOOK_NOTEBOOK_TYPES, RunbookSerializer } from './notebookSerializer';
 import { declaredParameters, ParameterStore } from './parameterStore';
+import { summarizeParameters } from './parameterSummary';
 import type { Services } from './services';
 
 /** What `lifeboat.setParameters` accepts from other commands: values to store without asking. */
@@ -50,10 +51,9 @@ export function registerNotebook(services: Services): vscode.Disposable[] {
       parameterStatus.hide();
       return;
     }
-    const values = parameters.get(notebook.uri);
-    const shown = declared.map(({ name, secret }) => `${name}=${values[name] === undefined ? '…' : secret ? '••••' : String(values[name])}`);
-    parameterStatus.text = `$(symbol-parameter) ${shown.join(' · ')}`;
-    parameterStatus.tooltip = 'Runbook parameters (… = the default, or asked for when the runbook runs). Click to change them.';
+    const { text, tooltip } = summarizeParameters(declared, parameters.get(notebook.uri));
+    parameterStatus.text = `$(symbol-parameter) ${text}`;
+    parameterStatus.tooltip = tooltip;
     parameterStatus.show();
   };
   showParameters();

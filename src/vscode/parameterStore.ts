@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import type { DeclaredParameter } from './parameterSummary';
 
 type Values = Record<string, unknown>;
 
@@ -42,10 +43,19 @@ export class ParameterStore implements vscode.Disposable {
   }
 }
 
-/** The parameter names and `secret` flags a runbook declares, read from the notebook's frontmatter without a schema library. */
-export function declaredParameters(notebook: vscode.NotebookDocument): { name: string; secret: boolean }[] {
+/** The parameters a runbook declares (name, `secret`, default, required), read from the notebook's frontmatter without a schema library. */
+export function declaredParameters(notebook: vscode.NotebookDocument): DeclaredParameter[] {
   const frontmatter = (notebook.metadata.lifeboat as { frontmatter?: { params?: unknown } | null } | undefined)?.frontmatter;
   const params = frontmatter?.params;
   if (params === null || typeof params !== 'object' || Array.isArray(params)) return [];
-  return Object.entries(params).map(([name, definition]) => ({ name, secret: (definition as { secret?: unknown } | null)?.secret === true }));
+  return Object.entries(params).map(([name, declared]) => {
+    const definition = (declared ?? {}) as { secret?: unknown; default?: unknown; required?: unknown };
+    return {
+      name,
+      secret: definition.secret === true,
+      ...(definition.default === undefined ? {} : { default: definition.default }),
+      // The runner's rule (isRequired in src/core/runbook/params.ts, which loads the schema library).
+      required: typeof definition.required === 'boolean' ? definition.required : definition.default === undefined,
+    };
+  });
 }

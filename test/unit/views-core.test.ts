@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationError } from '../../src/core/errors';
 import { describeLocation, readBackupLocations } from '../../src/core/locations';
 import { formatCount } from '../../src/core/render';
-import { frontmatterTitle } from '../../src/core/runbook/frontmatterTitle';
+import { frontmatterTitle, runbookTitle } from '../../src/core/runbook/frontmatterTitle';
+import { parseRunbook } from '../../src/core/runbook/parse';
+import { summarizeParameters, type DeclaredParameter } from '../../src/vscode/parameterSummary';
 import { REPO_ROOT } from '../support/paths';
 
 describe('what the views read cheaply', () => {
@@ -78,6 +80,68 @@ describe('what the views read cheaply', () => {
         return true;
       });
     });
+  });
+
+  describe('runbookTitle', () => {
+    it('is the frontmatter title, else the first level-one heading outside the frontmatter and code fences', () => {
+      const cases: [string, string | undefined][] = [
+        ['---\ntitle: From frontmatter\n---\n# A heading\n', 'From frontmatter'],
+        ['# Restore the app\n\ntext\n# Second\n', 'Restore the app'],
+        ['---\nparams: {}\n# a YAML comment\n---\n\n# After the frontmatter #\n', 'After the frontmatter'],
+        ['```bash\n# a comment in a shell cell\n```\n\n~~~~\n```\n# still code\n~~~~\n## Not level one\n#NoSpace\n   # Indented three\n', 'Indented three'],
+        ['\uFEFF\r\n# CRLF heading\r\n', 'CRLF heading'],
+        ['no heading at all\n', undefined],
+        ['---\ntitle: |\n  Block\n---\n', undefined],
+        ['---\nunclosed: frontmatter\n# not a heading\n', undefined],
+      ];
+      for (const [text, title] of cases) assert.equal(runbookTitle(text), title, JSON.stringify(text));
+    });
+  });
+
+  describe('the parameter status bar item', () => {
+    const declared: DeclaredParameter[] = [
+      { name: 'frigate', secret: false, default: 'frigate', required: false },
+      { name: 'keep', secret: false, default: 7, required: false },
+      { name: 'source', secret: false, required: true },
+      { name: 'camera', secret: false, required: false },
+      { name: 'token', secret: true, default: 'default-token-value', required: false },
+      { name: 'password', secret: true, required: true },
+    ];
+
+    it('shows the value each parameter will have: the one set, else the default; secrets masked', () => {
+      const unset = summarizeParameters(declared, {});
+      assert.equal(unset.text, 'frigate=frigate · keep=7 · source=? · camera=— · token=•••• · password=?');
+      const set = summarizeParameters(declared, { frigate: 'lab', source: '/srv/app', camera: 'driveway', password: 'hunter2-secret' });
+      assert.equal(set.text, 'frigate=lab · keep=7 · source=/srv/app · camera=driveway · token=•••• · password=••••');
+      assert.equal(
+        set.tooltip,
+        ['Runbook parameters:', 'frigate = lab', 'keep = 7 (default)', 'source = /srv/app', 'camera = driveway', 'token = •••• (default)', 'password = •••• (secret)', '', 'Click to change them.'].join('\n'),
+      );
+      assert.match(unset.tooltip, /^source: not set, asked for when the runbook runs$/m);
+      assert.match(unset.tooltip, /^camera: not set \(optional\)$/m);
+      for (const summary of [set, unset]) assert.doesNotMatch(`${summary.text}\n${summary.tooltip}`, /hunter2-secret|default-token-value/);
+    });
+
+    it('cuts a long value in the status bar and keeps it whole in the tooltip', () => {
+      const long = `/srv/${'very-long-folder-name/'.repeat(4)}app`;
+      const summary = summarizeParameters([{ name: 'source', secret: false, required: true }], { source: long });
+      assert.equal(summary.text, `source=${long.slice(0, 31)}…`);
+      assert.ok(summary.tooltip.includes(`source = ${long}`));
+    });
+  });
+
+  it('the bundled runbooks name the notebook\'s Dry Run wherever their prose names the CLI\'s --dry-run', () => {
+    const folder = join(REPO_ROOT, 'runbooks');
+    const mentions: string[] = [];
+    for (const name of readdirSync(folder).filter((file) => file.endsWith('.runbook.md'))) {
+      const prose = parseRunbook(readFileSync(join(folder, name), 'utf8')).cells.filter((cell) => cell.kind === 'markdown');
+      for (const paragraph of prose.flatMap((cell) => cell.source.split(/\n\s*\n/))) {
+        if (!paragraph.includes('--dry-run')) continue;
+        mentions.push(name);
+        assert.match(paragraph, /\bDry Run\b/, `${name} speaks only to the CLI:\n${paragraph}`);
+      }
+    }
+    assert.ok(mentions.length >= 3, `the restore runbooks say to plan first: ${mentions.join(', ')}`);
   });
 
   it('formatCount puts a count with its noun, singular for one', () => {

@@ -1,7 +1,8 @@
-import type { ActionContext, ActionSpec } from '../../core/actions/spec';
+import { z } from 'zod';
+import { defineAction, type ActionContext, type ActionSpec } from '../../core/actions/spec';
 import { pathExists } from '../../core/atomicFiles';
 import { errorMessage, isCancellationError } from '../../core/errors';
-import { DEFAULT_FACES_LOCATION, DEFAULT_RECORDINGS_LOCATION, declaredFaceLocations, recordingsLocationsOf, type RecordingsLocation } from '../../core/frigateBackups';
+import { DEFAULT_FACE_BACKUP_MAX_AGE_HOURS, DEFAULT_FACES_LOCATION, DEFAULT_RECORDINGS_LOCATION, declaredFaceLocations, recordingsLocationsOf, type RecordingsLocation } from '../../core/frigateBackups';
 import { formatAge, formatBytes, formatLocalDateTime, markdownTable } from '../../core/render';
 import { resolveUserPath } from '../paths';
 import { describeContents, summarizeArchives, type SummarizedArchive } from './archiveSummaries';
@@ -9,7 +10,7 @@ import { openArchiveLocation, type ArchiveVerification } from './destinations';
 import { frigateHealth, type FrigateHealthResult } from './health';
 import { frigateFacesList, type FacesListResult } from './list';
 import { frigateRecordingsList, type RecordingsListResult } from './recordingsList';
-import { frigateEntry, podLocationOf } from './target';
+import { frigateEntry, frigateInstanceParam, podLocationOf } from './target';
 
 export type Verdict = 'ok' | 'stale' | 'failing';
 
@@ -249,3 +250,28 @@ function renderRecordings(recordings: RecordingsCheck): string {
   );
   return markdownTable(['Location', 'Where', 'Camera', 'Newest day in the pod', 'Newest day backed up', 'Verdict'], rows);
 }
+
+const frigateBackupsCheckParams = z
+  .object({
+    frigate: frigateInstanceParam,
+    maxAgeHours: z.number().positive().default(DEFAULT_FACE_BACKUP_MAX_AGE_HOURS).describe('A face backup older than this many hours is stale (in VS Code, the setting `lifeboat.frigate.faceBackupMaxAgeHours`).'),
+  })
+  .strict();
+
+/**
+ * The check as an action, so the palette command, a runbook and the CLI run it the same way and
+ * every run of it is in the run history. It succeeds whatever the verdict: the verdict is its result.
+ */
+export const frigateBackupsCheck = defineAction({
+  id: 'frigate.backups.check',
+  title: 'Check Frigate backups',
+  description: "Reads Frigate's health, the newest face backup of every face backup location (age, verification, per-person counts against the live library) and the newest backed-up recordings day per camera, and gives a verdict: ok, stale or failing.",
+  params: frigateBackupsCheckParams,
+  destructive: false,
+  readOnly: true,
+  async plan(params) {
+    return { summary: `Check the backups of Frigate '${params.frigate}'`, operations: [{ kind: 'read', target: `Frigate '${params.frigate}' and its backup locations`, detail: 'health, face archive heads, recordings listings' }], destructive: false };
+  },
+  run: (params, ctx) => checkFrigateBackups(ctx, params.frigate, { maxAgeHours: params.maxAgeHours, now: new Date() }),
+  render: renderBackupCheck,
+});

@@ -1,5 +1,6 @@
 import type { ActionSpec } from '../../core/actions/spec';
 import { frigateFacesBackup } from './backup';
+import { frigateBackupsCheck } from './backupCheck';
 import { frigateHealth } from './health';
 import { frigateFacesList } from './list';
 import { frigateRecordingsBackup } from './recordingsBackup';
@@ -7,4 +8,4 @@ import { frigateRecordingsList } from './recordingsList';
 import { frigateRecordingsRestore } from './recordingsRestore';
 import { frigateFacesRestore } from './restore';
 
-export const frigateActions: ActionSpec[] = [frigateHealth, frigateFacesList, frigateFacesBackup, frigateFacesRestore, frigateRecordingsList, frigateRecordingsBackup, frigateRecordingsRestore];
+export const frigateActions: ActionSpec[] = [frigateHealth, frigateFacesList, frigateFacesBackup, frigateFacesRestore, frigateRecordingsList, frigateRecordingsBackup, frigateRecordingsRestore, frigateBackupsCheck];

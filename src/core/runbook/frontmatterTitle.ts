@@ -25,3 +25,34 @@ function scalar(raw: string): string | undefined {
   if (raw === '' || /^[|>&*[{]/.test(raw)) return undefined;
   return raw.replace(/[ \t]+#.*$/, '') || undefined;
 }
+
+/**
+ * What a list calls a runbook: its frontmatter `title:`, else its first level-one heading outside
+ * the frontmatter and fenced code (a `# comment` in a shell cell is not a heading).
+ */
+export function runbookTitle(text: string): string | undefined {
+  const title = frontmatterTitle(text);
+  if (title !== undefined) return title;
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  let index = 0;
+  if (lines[0]?.trimEnd() === '---') {
+    const end = lines.findIndex((line, at) => at > 0 && /^(---|\.\.\.)\s*$/.test(line));
+    if (end < 0) return undefined;
+    index = end + 1;
+  }
+  let fence: string | undefined;
+  for (const line of lines.slice(index)) {
+    const marker = /^ {0,3}(`{3,}|~{3,})/.exec(line)?.[1];
+    if (fence !== undefined) {
+      if (marker !== undefined && marker[0] === fence[0] && marker.length >= fence.length && line.trim() === marker) fence = undefined;
+      continue;
+    }
+    if (marker !== undefined) {
+      fence = marker;
+      continue;
+    }
+    const heading = /^ {0,3}#[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$/.exec(line)?.[1];
+    if (heading) return heading;
+  }
+  return undefined;
+}

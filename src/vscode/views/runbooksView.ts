@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { errorMessage } from '../../core/errors';
-import { frontmatterTitle } from '../../core/runbook/frontmatterTitle';
+import { runbookTitle } from '../../core/runbook/frontmatterTitle';
 import { NOTEBOOK_TYPE } from '../notebookSerializer';
 import type { Services } from '../services';
 
@@ -16,7 +16,7 @@ export interface RunbookNode {
   kind: 'runbook';
   source: RunbookGroupNode['source'];
   uri: vscode.Uri;
-  /** The frontmatter's `title:`, when it has a one-line one. */
+  /** The frontmatter's one-line `title:`, else the first heading, when there is one. */
   title: string | undefined;
   /** Where it is: the path inside the workspace, or the file name of a bundled runbook. */
   location: string;
@@ -64,7 +64,6 @@ export class RunbooksTreeProvider implements vscode.TreeDataProvider<RunbooksNod
       }
       case 'runbook': {
         const item = new vscode.TreeItem(node.title ?? fileName(node.uri));
-        // The group is part of the id: a workspace that is the extension's own folder lists a file in both.
         item.id = `runbook:${node.source}:${node.uri.toString()}`;
         item.description = node.location;
         item.tooltip = node.title ? `${node.title}\n${node.uri.fsPath}` : node.uri.fsPath;
@@ -87,7 +86,7 @@ export class RunbooksTreeProvider implements vscode.TreeDataProvider<RunbooksNod
   }
 
   private async workspaceRunbooks(): Promise<RunbooksNode[]> {
-    const uris = await vscode.workspace.findFiles(RUNBOOK_GLOB, '**/node_modules/**');
+    const uris = await this.workspaceRunbookFiles();
     // The folder's name only tells runbooks apart when there are several folders.
     const withFolder = (vscode.workspace.workspaceFolders?.length ?? 0) > 1;
     const nodes = await Promise.all(uris.map((uri) => this.runbookNode('workspace', uri, vscode.workspace.asRelativePath(uri, withFolder))));
@@ -95,6 +94,11 @@ export class RunbooksTreeProvider implements vscode.TreeDataProvider<RunbooksNod
     return nodes.length > 0 ? nodes : [{ kind: 'placeholder', message: `No ${RUNBOOK_SUFFIX} files in the workspace` }];
   }
 
+  private workspaceRunbookFiles(): Thenable<vscode.Uri[]> {
+    return vscode.workspace.findFiles(RUNBOOK_GLOB, '**/node_modules/**');
+  }
+
+  /** The bundled runbooks the workspace has no copy of (a file of the same name): a copy is listed once, under Workspace. */
   private async bundledRunbooks(): Promise<RunbooksNode[]> {
     const folder = vscode.Uri.joinPath(this.services.context.extensionUri, 'runbooks');
     let entries: [string, vscode.FileType][];
@@ -104,17 +108,19 @@ export class RunbooksTreeProvider implements vscode.TreeDataProvider<RunbooksNod
       this.services.log.error(`[runbooks] cannot list the bundled runbooks in ${folder.fsPath}: ${errorMessage(error)}`);
       return [{ kind: 'placeholder', message: 'The bundled runbooks could not be listed (see the log)' }];
     }
+    const copied = new Set((await this.workspaceRunbookFiles()).map(fileName));
     const names = entries
-      .filter(([name, type]) => type === vscode.FileType.File && name.endsWith(RUNBOOK_SUFFIX))
+      .filter(([name, type]) => type === vscode.FileType.File && name.endsWith(RUNBOOK_SUFFIX) && !copied.has(name))
       .map(([name]) => name)
       .sort();
+    if (names.length === 0) return [{ kind: 'placeholder', message: 'The workspace has a copy of every bundled runbook' }];
     return Promise.all(names.map((name) => this.runbookNode('bundled', vscode.Uri.joinPath(folder, name), name)));
   }
 
   private async runbookNode(source: RunbookNode['source'], uri: vscode.Uri, location: string): Promise<RunbookNode> {
     let title: string | undefined;
     try {
-      title = frontmatterTitle(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)));
+      title = runbookTitle(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)));
     } catch (error) {
       // Listed all the same, by file name: opening it will say what is wrong.
       this.services.log.warn(`[runbooks] cannot read ${uri.fsPath}: ${errorMessage(error)}`);

@@ -1,6 +1,9 @@
+import { readFile } from 'node:fs/promises';
+import { basename, isAbsolute, join } from 'node:path';
 import * as vscode from 'vscode';
 import { errorMessage } from '../../core/errors';
 import { formatAge, formatDuration, formatLocalDateTime } from '../../core/render';
+import { runbookTitle } from '../../core/runbook/frontmatterTitle';
 import { readRunHistory, renderRunMarkdown, type RunStepRecord, type RunSummary } from '../../core/runner/history';
 import { RUNS_DIR } from '../../core/runner/records';
 import type { Services } from '../services';
@@ -8,10 +11,15 @@ import type { Services } from '../services';
 /** Read-only documents showing one run: `lifeboat-run:/<runbook> <id>.md?folder=…&id=…`. */
 const RUN_SCHEME = 'lifeboat-run';
 
+/** How a palette command's runs name their runbook in the records (src/vscode/actionCommand.ts). */
+const COMMAND_RUNBOOK = /^command "(.*)"$/s;
+
 export interface RunNode {
   kind: 'run';
   run: RunSummary;
   workspaceDir: string;
+  /** What the view calls the run: the runbook's title, a palette command's name, else the runbook's file name. */
+  title: string;
 }
 
 export interface RunStepNode {
@@ -87,7 +95,13 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
       try {
         const history = await readRunHistory(workspaceDir);
         if (history.skippedLines > 0) this.services.log.warn(`[runs] ${history.skippedLines} line(s) in ${RUNS_DIR} of ${workspaceDir} are not run records; left out`);
-        runs.push(...history.runs.map((run): RunNode => ({ kind: 'run', run, workspaceDir })));
+        const titles = new Map<string, Promise<string>>();
+        const titleOf = (runbook: string) => {
+          let title = titles.get(runbook);
+          if (!title) titles.set(runbook, (title = this.runTitle(runbook, workspaceDir)));
+          return title;
+        };
+        runs.push(...(await Promise.all(history.runs.map(async (run): Promise<RunNode> => ({ kind: 'run', run, workspaceDir, title: await titleOf(run.runbook) })))));
       } catch (error) {
         this.services.log.error(`[runs] cannot read the run history of ${workspaceDir}: ${errorMessage(error)}`);
         return [{ kind: 'message', message: 'Failed to load (click for log)', failed: true }];
@@ -97,15 +111,32 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     return runs.sort((a, b) => (a.run.startedAt < b.run.startedAt ? 1 : a.run.startedAt > b.run.startedAt ? -1 : 0));
   }
 
+  /**
+   * A run's name in the view: a palette command's (records name them `command "<title>"`), else the
+   * title of the runbook as it reads now (its file, relative to the workspace or absolute for a
+   * bundled one), else its file name when the file is gone or has no title.
+   */
+  private async runTitle(runbook: string, workspaceDir: string): Promise<string> {
+    const command = COMMAND_RUNBOOK.exec(runbook)?.[1];
+    if (command !== undefined) return command;
+    try {
+      return runbookTitle(await readFile(isAbsolute(runbook) ? runbook : join(workspaceDir, runbook), 'utf8')) ?? basename(runbook);
+    } catch (error) {
+      this.services.log.debug(`[runs] no title for ${runbook}: ${errorMessage(error)}`);
+      return basename(runbook);
+    }
+  }
+
   getTreeItem(node: RunsNode): vscode.TreeItem {
     switch (node.kind) {
       case 'run': {
         const { run } = node;
         const started = new Date(run.startedAt);
-        const item = new vscode.TreeItem(run.runbook, vscode.TreeItemCollapsibleState.Collapsed);
+        // The title is the label and the outcome an icon, so a narrow view cuts neither off.
+        const item = new vscode.TreeItem(node.title, vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `run:${run.id}`;
         item.description = `${run.outcome} · ${formatAge(started)}`;
-        item.tooltip = `${run.runbook}: ${run.outcome}\nStarted ${formatLocalDateTime(started)} by ${run.user}@${run.host}\n${run.steps.length} step(s), ${formatDuration(run.durationMs)}`;
+        item.tooltip = `${node.title}: ${run.outcome}\n${run.runbook}\nStarted ${formatLocalDateTime(started)} by ${run.user}@${run.host}\n${run.steps.length} step(s), ${formatDuration(run.durationMs)}`;
         item.iconPath = statusIcon(run.outcome);
         item.contextValue = 'run';
         item.command = { command: 'lifeboat.runs.open', title: 'Show Run', arguments: [node] };
@@ -154,7 +185,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
 
 /** A run's steps as a read-only Markdown document. Returns the document shown. */
 async function openRun(node: RunNode): Promise<vscode.TextDocument> {
-  const name = `${node.run.runbook.replace(/[\\/]/g, '-')} ${formatLocalDateTime(new Date(node.run.startedAt)).replace(':', '.')}.md`;
+  const name = `${node.title.replace(/[\\/]/g, '-')} ${formatLocalDateTime(new Date(node.run.startedAt)).replace(':', '.')}.md`;
   const uri = vscode.Uri.from({ scheme: RUN_SCHEME, path: `/${name}`, query: new URLSearchParams({ folder: node.workspaceDir, id: node.run.id }).toString() });
   const document = await vscode.workspace.openTextDocument(uri);
   await vscode.window.showTextDocument(document, { preview: true });

@@ -3,18 +3,49 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
+import type { LifeboatApi, RunNode } from '../../../src/vscode/api';
 import { FrigateSimulator } from '../../testbed/frigateSim';
 import { KubeApiSimulator } from '../../testbed/kubeSim';
+import { startLab } from '../../testbed/lab';
+import { S3RVER_CREDENTIALS } from '../../testbed/s3rver';
 import { startSshd } from '../../testbed/sshd';
 import { solidWebp } from '../../testbed/webp';
-import { withPrompts } from './prompts';
-import { fixtureUri, readText } from './workspace';
+import { withPrompts, type ShownMessage } from './prompts';
+import { fixtureUri, readText, shown } from './workspace';
 
 /** What `lifeboat.runAction` resolves to (src/vscode/actionCommand.ts). */
 interface RunActionOutcome {
   status: string;
   result?: unknown;
   error?: string;
+}
+
+/** What "Backup Frigate Faces Now" resolves to (src/vscode/actionCommand.ts): one outcome per location. */
+interface RunStepsOutcome {
+  status: string;
+  steps: (RunActionOutcome & { label: string })[];
+}
+
+interface BackupCheck {
+  verdict: string;
+  reasons: string[];
+}
+
+/** The records of the workspace's run history, oldest first. */
+async function runRecords(): Promise<{ runbook: string; run: string; action: string; status: string; step?: string }[]> {
+  const runs = await vscode.workspace.fs.readDirectory(fixtureUri('.lifeboat/runs'));
+  const text = (await Promise.all(runs.map(async ([name]) => new TextDecoder().decode(await vscode.workspace.fs.readFile(fixtureUri(`.lifeboat/runs/${name}`)))))).join('');
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { runbook: string; run: string; action: string; status: string; step?: string });
+}
+
+/** "Check Frigate Backups" as a person runs it: resolves to the check's outcome and the notifications it showed. */
+async function checkFrigateBackups(): Promise<{ outcome: RunActionOutcome; check: BackupCheck; messages: ShownMessage[] }> {
+  const { result, messages } = await withPrompts(() => undefined, () => undefined, () => vscode.commands.executeCommand('lifeboat.checkFrigateBackups') as Thenable<RunActionOutcome>);
+  assert.equal(result.status, 'succeeded', result.error);
+  return { outcome: result, check: result.result as BackupCheck, messages };
 }
 
 suite('palette actions', () => {
@@ -60,9 +91,9 @@ suite('palette actions', () => {
       await frigate.addFace('G', 'G-1.webp', solidWebp({ width: 96, height: 96 }));
       const faces = ['frigate:', '  home:', `    url: ${frigate.internalUrl}`, 'locations:', '  frigate-faces:', '    path: palette-faces', ''].join('\n');
       await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(faces));
-      const outcome = (await vscode.commands.executeCommand('lifeboat.backUpFrigateFaces')) as RunActionOutcome;
-      assert.equal(outcome.status, 'succeeded', outcome.error);
-      const result = outcome.result as { name: string; images: number };
+      const outcome = (await vscode.commands.executeCommand('lifeboat.backUpFrigateFaces')) as RunStepsOutcome;
+      assert.deepEqual(outcome.steps.map((step) => [step.label, step.status, step.error]), [['frigate-faces', 'succeeded', undefined]]);
+      const result = outcome.steps[0]?.result as { name: string; images: number };
       assert.equal(result.images, 2);
       const written = (await vscode.workspace.fs.readDirectory(fixtureUri('palette-faces'))).map(([name]) => name).sort();
       assert.deepEqual(written, ['.lifeboat-verified.json', result.name, `${result.name}.sha256`]);
@@ -92,9 +123,9 @@ suite('palette actions', () => {
 
   test('"Restore Frigate Faces…" lists the backups with their per-person counts and restores the one picked', async () => {
     await withFrigate(['  frigate-faces:', '    path: restore-faces'], async (frigate) => {
-      const backup = (await vscode.commands.executeCommand('lifeboat.backUpFrigateFaces')) as RunActionOutcome;
-      assert.equal(backup.status, 'succeeded', backup.error);
-      const name = (backup.result as { name: string }).name;
+      const backup = (await vscode.commands.executeCommand('lifeboat.backUpFrigateFaces')) as RunStepsOutcome;
+      assert.equal(backup.status, 'succeeded', JSON.stringify(backup.steps));
+      const name = (backup.steps[0]?.result as { name: string }).name;
       // An archive of the old script (one top folder, no summary): listed without counts.
       await vscode.workspace.fs.writeFile(fixtureUri('old-script/faces-backup/Asha/Asha-1.webp'), solidWebp({ width: 112, height: 112 }));
       execFileSync('tar', ['czf', fixtureUri('restore-faces/frigate-faces-20260206.tar.gz').fsPath, '-C', fixtureUri('old-script').fsPath, 'faces-backup']);
@@ -122,17 +153,72 @@ suite('palette actions', () => {
   test('"Check Frigate Backups" calls a missing face backup stale and a fresh one ok', async () => {
     await withFrigate(['  frigate-faces:', '    path: checked-faces'], async () => {
       await vscode.workspace.fs.createDirectory(fixtureUri('checked-faces'));
-      const missing = await withPrompts(() => undefined, () => undefined, () => vscode.commands.executeCommand('lifeboat.checkFrigateBackups') as Thenable<{ verdict: string }>);
-      assert.equal(missing.result.verdict, 'stale');
+      const missing = await checkFrigateBackups();
+      assert.equal(missing.check.verdict, 'stale');
       assert.deepEqual(missing.messages.map((message) => [message.severity, message.buttons]), [['warning', ['Show Details']]]);
       assert.match(missing.messages[0]?.message ?? '', /^Check Frigate Backups: stale \(no face backup in .*checked-faces\)\.$/);
 
-      const backup = (await vscode.commands.executeCommand('lifeboat.backUpFrigateFaces')) as RunActionOutcome;
-      assert.equal(backup.status, 'succeeded', backup.error);
-      const fresh = await withPrompts(() => undefined, () => undefined, () => vscode.commands.executeCommand('lifeboat.checkFrigateBackups') as Thenable<{ verdict: string }>);
-      assert.equal(fresh.result.verdict, 'ok');
+      const backup = (await vscode.commands.executeCommand('lifeboat.backUpFrigateFaces')) as RunStepsOutcome;
+      assert.equal(backup.status, 'succeeded', JSON.stringify(backup.steps));
+      const fresh = await checkFrigateBackups();
+      assert.equal(fresh.check.verdict, 'ok');
       assert.deepEqual(fresh.messages.map((message) => [message.severity, message.message]), [['information', 'Check Frigate Backups: ok, the face backups are fresh and complete.']]);
     });
+  });
+
+  test('in the demo lab, "Backup Frigate Faces Now" fills every face location and, with "Back Up Frigate Recordings…", turns "Check Frigate Backups" ok; each is a run in the Runs view', async function () {
+    this.timeout(240_000);
+    const api = await vscode.extensions.getExtension<LifeboatApi>('lifeboat.lifeboat')?.activate();
+    assert.ok(api);
+    const inventory = fixtureUri('lifeboat.yaml');
+    const original = await readText(inventory);
+    // The lab's secrets, as a person keeps them with "Lifeboat: Set Secret…".
+    const password = 'lab-frigate-admin';
+    assert.equal(await vscode.commands.executeCommand('lifeboat.setSecret', 'frigate_password', password), true);
+    assert.equal(await vscode.commands.executeCommand('lifeboat.setSecret', 'offsite_secret_key', S3RVER_CREDENTIALS.secretAccessKey), true);
+    const lab = await startLab(fixtureUri('.').fsPath, password);
+    try {
+      const before = await checkFrigateBackups();
+      assert.equal(before.check.verdict, 'stale', before.check.reasons.join('\n'));
+
+      const faces = (await vscode.commands.executeCommand('lifeboat.backUpFrigateFaces')) as RunStepsOutcome;
+      assert.deepEqual(
+        faces.steps.map((step) => [step.label, step.status, step.error]),
+        ['frigate-faces', 'nas-faces', 'offsite-faces'].map((location) => [location, 'succeeded', undefined]),
+      );
+      const answer = (message: ShownMessage) => (message.modal ? (message.buttons.includes('Back Up') ? 'Back Up' : 'Run') : undefined);
+      const recordings = await withPrompts((pick) => pick.items, answer, () => vscode.commands.executeCommand('lifeboat.backUpFrigateRecordings') as Thenable<RunActionOutcome>);
+      assert.equal(recordings.result.status, 'succeeded', recordings.result.error);
+
+      const after = await checkFrigateBackups();
+      assert.equal(after.check.verdict, 'ok', after.check.reasons.join('\n'));
+      assert.deepEqual(after.messages.map((message) => [message.severity, message.message]), [['information', 'Check Frigate Backups: ok, the face backups are fresh and complete.']]);
+
+      // Every command is a run in the history: the checks too, and the faces backup as one run with a step per location.
+      const records = await runRecords();
+      const checks = records.filter((record) => record.runbook === 'command "Check Frigate Backups"');
+      assert.deepEqual(checks.slice(-2).map((record) => `${record.action} ${record.status}`), ['frigate.backups.check succeeded', 'frigate.backups.check succeeded']);
+      const facesRun = records.filter((record) => record.runbook === 'command "Backup Frigate Faces Now"').slice(-3);
+      assert.equal(new Set(facesRun.map((record) => record.run)).size, 1, 'one run');
+      assert.deepEqual(facesRun.map((record) => record.step), ['frigate-faces', 'nas-faces', 'offsite-faces']);
+
+      // The Runs view names each run by its title, the outcome shown as an icon.
+      api.views.runs.refresh();
+      const runs = (await api.views.runs.getChildren()).filter((node): node is RunNode => node.kind === 'run');
+      const checkRun = runs.find((node) => node.run.runbook === 'command "Check Frigate Backups"');
+      assert.ok(checkRun, 'the check is not in the Runs view');
+      const item = api.views.runs.getTreeItem(checkRun);
+      assert.equal(shown(item).label, 'Check Frigate Backups');
+      assert.equal((item.iconPath as vscode.ThemeIcon).id, 'pass-filled');
+      const facesNode = runs.find((node) => node.run.runbook === 'command "Backup Frigate Faces Now"');
+      assert.ok(facesNode);
+      const steps = (await api.views.runs.getChildren(facesNode)).map((node) => shown(api.views.runs.getTreeItem(node)).label);
+      assert.deepEqual(steps, ['Cell 1: frigate.faces.backup (frigate-faces)', 'Cell 2: frigate.faces.backup (nas-faces)', 'Cell 3: frigate.faces.backup (offsite-faces)']);
+    } finally {
+      await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(original));
+      await vscode.workspace.fs.delete(fixtureUri('backups/frigate'), { recursive: true }).then(undefined, () => undefined);
+      await lab.stop();
+    }
   });
 
   test('"Back Up Frigate Recordings…" backs up the cameras picked after the plan is agreed to', async () => {
@@ -173,6 +259,10 @@ suite('palette actions', () => {
       const plan = messages.find((message) => message.modal);
       assert.match(plan?.message ?? '', /^Back Up Frigate Recordings: Copy 2 recordings \(8\.0 KiB\) from pod nvr\/frigate-0/);
       assert.deepEqual(plan?.buttons, ['Back Up']);
+      // The modal's message is the plan's summary; its detail lists the operations without repeating it.
+      const summary = plan?.message.replace(/^Back Up Frigate Recordings: /, '') ?? '';
+      assert.equal(plan?.detail?.includes(summary), false, plan?.detail);
+      assert.match(plan?.detail ?? '', /^(read|create|write|copy)\s/);
       const copied = (await vscode.workspace.fs.readDirectory(vscode.Uri.file(join(target, 'garden', day, '07')))).map(([name]) => name).sort();
       assert.deepEqual(copied, ['00.00.mp4', '10.00.mp4']);
       await assert.rejects(Promise.resolve(vscode.workspace.fs.stat(vscode.Uri.file(join(target, 'driveway')))), 'the camera left out is not backed up');

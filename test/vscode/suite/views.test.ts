@@ -78,6 +78,19 @@ suite('Lifeboat views', () => {
     }
     for (const item of [...workspace, ...bundledItems]) assert.equal(item.contextValue, 'runbook', 'Run All is offered inline');
 
+    // A bundled runbook the workspace has a copy of is listed once: the copy, under Workspace.
+    const copy = fixtureUri('verify-backups.runbook.md');
+    const bundledVerify = bundled.find((node): node is RunbookNode => node.kind === 'runbook' && node.location === 'verify-backups.runbook.md');
+    assert.ok(bundledVerify);
+    await vscode.workspace.fs.copy(bundledVerify.uri, copy);
+    try {
+      const listed = async (group: RunbooksNode | undefined) => (await views.runbooks.getChildren(group)).map((node) => shown(views.runbooks.getTreeItem(node))).filter((entry) => entry.label === 'Verify local backups');
+      assert.deepEqual((await listed(groups[0])).map((entry) => entry.description), ['verify-backups.runbook.md']);
+      assert.deepEqual(await listed(groups[1]), [], 'listed again under Bundled');
+    } finally {
+      await vscode.workspace.fs.delete(copy);
+    }
+
     const restore = bundled[bundledItems.findIndex((entry) => entry.description === 'local-restore.runbook.md')];
     assert.ok(restore);
     const item = views.runbooks.getTreeItem(restore);
@@ -283,9 +296,13 @@ suite('Lifeboat views', () => {
     const runs = await views.runs.getChildren();
     const made = runs.find((node): node is RunNode => node.kind === 'run' && node.run.runbook === 'make-archives.runbook.md');
     assert.ok(made, `no run of make-archives.runbook.md among ${runs.length} node(s)`);
-    const run = shown(views.runs.getTreeItem(made));
-    assert.equal(run.label, 'make-archives.runbook.md');
+    const runItem = views.runs.getTreeItem(made);
+    const run = shown(runItem);
+    // The runbook's title, not its path; the outcome an icon before it, so a narrow view cuts off neither.
+    assert.equal(run.label, 'Make the test archives');
+    assert.equal((runItem.iconPath as vscode.ThemeIcon).id, 'pass-filled');
     assert.match(run.description, /^succeeded · \d+ s ago$/);
+    assert.match(run.tooltip, /^Make the test archives: succeeded\nmake-archives\.runbook\.md\n/);
     assert.equal(run.command, 'lifeboat.runs.open');
 
     const total = ARCHIVES_PER_LOCATION.local + ARCHIVES_PER_LOCATION.paged + ARCHIVES_PER_LOCATION.single;
