@@ -70,6 +70,10 @@ describe('Lifeboat in VS Code (code-server in Chromium)', function () {
     await workbench.viewRow('Backups', ARCHIVE_NAME).waitFor();
     const archives = (await workbench.viewRows('Backups')).filter((row) => ARCHIVE_NAME.test(row));
     assert.equal(archives.length, 2, `Backups lists the lab's two archives: ${archives.join(' | ')}`);
+    // The CLI runs that made them, by their runbook's title rather than its path.
+    await workbench.viewRow('Runs', 'Back up a folder to local archives').waitFor();
+    const runs = await workbench.viewRows('Runs');
+    assert.equal(runs.filter((row) => row.startsWith('Back up a folder to local archives')).length, 2, `Runs names the lab's two backup runs by title: ${runs.join(' | ')}`);
     await workbench.restPointer();
     await saveScreenshot(workbench.page, 'lifeboat-views');
   });
