@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { errorMessage, ValidationError } from '../core/errors';
+import { readTextFile } from '../core/textFiles';
 
 export const EXIT = { ok: 0, stepFailed: 1, invalid: 2, cancelled: 130 } as const;
 
@@ -48,16 +48,19 @@ export function readParamArguments(values: readonly string[] | undefined): Recor
     const equals = entry.indexOf('=');
     if (equals <= 0) throw new UsageError(`lifeboat: --param expects name=value, got '${entry}'`);
     const name = entry.slice(0, equals);
-    if (name in params) throw new UsageError(`lifeboat: --param ${name} is given twice`);
+    // Own names only: `constructor` is no parameter given before.
+    if (Object.hasOwn(params, name)) throw new UsageError(`lifeboat: --param ${name} is given twice`);
     params[name] = entry.slice(equals + 1);
   }
   return params;
 }
 
+/** A runbook's text: refused when it is over the size limit or not UTF-8, with the place of the first bad byte. */
 export async function readRunbookFile(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return await readTextFile(path, 'runbook');
   } catch (error) {
+    if (error instanceof ValidationError) throw error;
     throw new ValidationError([{ file: path, message: `cannot read the runbook: ${errorMessage(error)}` }]);
   }
 }

@@ -5,6 +5,7 @@ import { ActionRegistry } from '../core/actions/registry';
 import { errorMessage, formatProblem, ValidationError } from '../core/errors';
 import { parseRunbook } from '../core/runbook/parse';
 import { serializeRunbook } from '../core/runbook/serialize';
+import { readTextStream } from '../core/textFiles';
 import { loadWorkspace } from '../core/workspace';
 import { checkRunbook } from '../core/runner/validate';
 import { displayPath, EXIT, parseCommandLine, readParamArguments, readRunbookFile, runbookOptions, singlePositional, UsageError, USAGE } from './args';
@@ -73,13 +74,13 @@ async function checkCommand(args: readonly string[], registry: ActionRegistry): 
 async function parseCommand(args: readonly string[]): Promise<number> {
   const { positionals } = parseCommandLine(args, {});
   const file = singlePositional(positionals, 'file');
-  const text = file === '-' ? await readStdin() : await readRunbookFile(file);
+  const text = file === '-' ? await readTextStream(process.stdin, 'runbook', 'stdin') : await readRunbookFile(file);
   process.stdout.write(`${JSON.stringify(parseRunbook(text), null, 2)}\n`);
   return EXIT.ok;
 }
 
 async function serializeCommand(): Promise<number> {
-  const document = readDocumentJson(await readStdin());
+  const document = readDocumentJson(await readTextStream(process.stdin, 'runbook as JSON', 'stdin'));
   process.stdout.write(serializeRunbook(document));
   return EXIT.ok;
 }
@@ -107,12 +108,6 @@ function actionsCommand(args: readonly string[], registry: ActionRegistry): numb
     }
   }
   return EXIT.ok;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 if (require.main === module) {

@@ -1,8 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
-import { parse } from 'yaml';
+import { stat } from 'node:fs/promises';
 import { environmentSecrets } from '../core/actions/context';
 import type { SecretResolver } from '../core/actions/spec';
-import { errorMessage } from '../core/errors';
+import { errorMessage, ValidationError } from '../core/errors';
+import { readTextFile } from '../core/textFiles';
+import { readYaml } from '../core/yamlData';
 import { UsageError } from './args';
 
 /** The environment variable naming a secrets file when `--secrets` is not given. */
@@ -17,19 +18,19 @@ export async function readSecretsFile(path: string): Promise<ReadonlyMap<string,
   let text: string;
   try {
     mode = (await stat(path)).mode & 0o777;
-    text = await readFile(path, 'utf8');
+    text = await readTextFile(path, 'secrets file');
   } catch (error) {
+    if (error instanceof ValidationError) throw error;
     throw new UsageError(`lifeboat: cannot read the secrets file ${path}: ${errorMessage(error)}`);
   }
   if ((mode & 0o077) !== 0) {
     throw new UsageError(`lifeboat: refusing the secrets file ${path}: its mode is ${mode.toString(8).padStart(4, '0')}, so others can read it; make it private with: chmod 600 ${path}`);
   }
-  let data: unknown;
-  try {
-    data = parse(text);
-  } catch (error) {
-    throw new UsageError(`lifeboat: the secrets file ${path} is not valid YAML: ${errorMessage(error).split('\n')[0]}`);
+  const read = readYaml(text);
+  if (!read.ok) {
+    throw new ValidationError(read.faults.map((fault) => ({ file: path, line: read.lineCounter.linePos(fault.start).line, message: fault.message })));
   }
+  const data = read.data;
   if (data === null || data === undefined) return new Map();
   if (typeof data !== 'object' || Array.isArray(data)) throw new UsageError(`lifeboat: the secrets file ${path} must be a YAML mapping of secret names to values (api_token: …)`);
   const secrets = new Map<string, string>();

@@ -1,10 +1,11 @@
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import type { Inventory } from './actions/spec';
 import { ValidationError } from './errors';
 import { validateInventory } from './inventory/validate';
 import { INVENTORY_FILE } from './paths';
+import { readTextFile } from './textFiles';
+import { readYaml } from './yamlData';
 
 /** The workspace of a runbook: the nearest folder up from it that holds `lifeboat.yaml`, else its own folder. */
 export async function findWorkspaceDir(runbookPath: string): Promise<string> {
@@ -31,24 +32,22 @@ async function exists(path: string): Promise<boolean> {
 export async function loadInventory(path: string, { required }: { required: boolean }): Promise<Inventory> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readTextFile(path, 'inventory');
   } catch (error) {
+    if (error instanceof ValidationError) throw error;
     if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new ValidationError([{ file: path, message: `cannot read the inventory: ${(error as Error).message}` }]);
   }
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (document.errors.length > 0) {
-    throw new ValidationError(
-      document.errors.map((error) => ({ file: path, line: lineCounter.linePos(error.pos[0]).line, message: `not valid YAML: ${error.message.split('\n')[0]}` })),
-    );
+  const read = readYaml(text);
+  if (!read.ok) {
+    throw new ValidationError(read.faults.map((fault) => ({ file: path, line: read.lineCounter.linePos(fault.start).line, message: fault.message })));
   }
-  const data: unknown = document.toJS();
+  const { data, document, lineCounter } = read;
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new ValidationError([{ file: path, line: 1, message: 'the inventory is a YAML mapping (hosts:, clusters:, stores:, locations: …)' }]);
   }
-  const { inventory, problems } = validateInventory(document, lineCounter, path);
+  const { inventory, problems } = validateInventory(data, document, lineCounter, path);
   if (problems.length > 0) throw new ValidationError(problems);
   return inventory;
 }

@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import type { Cell, CellKind, DocumentLayout, RunbookDocument } from '../core/runbook/model';
 import { ACTION_LANGUAGE, kindOfFence } from '../core/runbook/model';
+import { ValidationError } from '../core/errors';
+import { decodeText } from '../core/textFiles';
 import { loadFormat } from './lazy';
 
 export const NOTEBOOK_TYPE = 'lifeboat-runbook';
@@ -41,7 +43,7 @@ const EDITOR_LANGUAGE: Partial<Record<CellKind, string>> = { action: 'yaml', she
 export class RunbookSerializer implements vscode.NotebookSerializer {
   async deserializeNotebook(content: Uint8Array): Promise<vscode.NotebookData> {
     const { parseRunbook } = loadFormat();
-    const document = parseRunbook(new TextDecoder('utf-8', { ignoreBOM: true }).decode(content));
+    const document = parseRunbook(decodeRunbookBytes(content));
     const cells = document.cells.map((cell) => {
       const data = new vscode.NotebookCellData(
         cell.kind === 'markdown' ? vscode.NotebookCellKind.Markup : vscode.NotebookCellKind.Code,
@@ -61,6 +63,21 @@ export class RunbookSerializer implements vscode.NotebookSerializer {
   async serializeNotebook(data: vscode.NotebookData): Promise<Uint8Array> {
     const { serializeRunbook } = loadFormat();
     return new TextEncoder().encode(serializeRunbook(toRunbookDocument(data.cells, data.metadata)));
+  }
+}
+
+/**
+ * A file too large or not UTF-8 is not opened: a notebook of replacement characters, once saved, would
+ * overwrite the file's real bytes. VS Code shows the thrown message in place of the editor.
+ */
+function decodeRunbookBytes(content: Uint8Array): string {
+  try {
+    return decodeText(content, 'runbook');
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const [problem] = error.problems;
+    const where = problem?.line === undefined ? '' : `line ${problem.line}: `;
+    throw new Error(`Lifeboat cannot open this runbook, ${where}${problem?.message ?? error.message}. The file is left as it is.`);
   }
 }
 

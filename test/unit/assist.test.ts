@@ -125,7 +125,8 @@ describe('action cell diagnostics', () => {
     ['a later step at the reference', 'action: archive.verify\npath: ${steps.later.path}', ["1:6-25 `path`: ${steps.later.path}: no earlier step has id 'later'"]],
     ['an unknown step at the reference', 'action: archive.verify\npath: ${steps.nope.path}', ["1:6-24 `path`: ${steps.nope.path}: no earlier step has id 'nope'"]],
     ['a malformed reference, and the other fields are still checked', 'action: archive.verify\npath: ${}\ncolour: blue', ['1:6-9 `path`: ${}: a reference is ${params.<name>} or ${steps.<id>.<field>}', '2:0-6 `colour`: unknown field (archive.verify takes: path, prefix)']],
-    ['a reference is not type-checked before the run', 'action: archive.restore\narchive: ${steps.find.archives.0.path}\ntarget: b\noverwrite: ${params.method}\nstrip: ${params.keep}', []],
+    ['a step result is not type-checked before the run', 'action: archive.restore\narchive: ${steps.find.archives.0.path}\ntarget: b\nstrip: ${params.keep}', []],
+    ['a parameter’s default at the reference, when the action refuses it', 'action: archive.restore\narchive: a\ntarget: b\noverwrite: ${params.method}', ['3:11-27 `overwrite`: expected boolean, received string, got "files"']],
     ['a step id in use at the id', 'action: archive.verify\nid: find\npath: x', ["1:4-8 `id`: id 'find' is already used by cell 2"]],
   ];
   for (const [name, cell, expected] of cases) {

@@ -6,11 +6,12 @@ import type { InventoryFile } from './schema';
 import { inventorySchema } from './schema';
 
 /**
- * Checks a parsed `lifeboat.yaml` against the inventory schema. Each problem names the file, the line
- * of the offending value (or of its mapping, when a field is missing) and the field's dotted path.
+ * Checks a `lifeboat.yaml` read by `readYaml` (its data, and the document and line counter to place
+ * problems) against the inventory schema. Each problem names the file, the line of the offending
+ * value (or of its mapping, when a field is missing) and the field's dotted path.
  */
-export function validateInventory(document: Document, lineCounter: LineCounter, file: string): { inventory: InventoryFile; problems: Problem[] } {
-  const parsed = inventorySchema.safeParse(document.toJS());
+export function validateInventory(data: unknown, document: Document, lineCounter: LineCounter, file: string): { inventory: InventoryFile; problems: Problem[] } {
+  const parsed = inventorySchema.safeParse(data);
   if (parsed.success) return { inventory: parsed.data, problems: [] };
   const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, [])).map(({ path, message }) => ({
     file,

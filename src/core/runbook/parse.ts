@@ -1,10 +1,11 @@
 import markdownIt from 'markdown-it';
 import type { MarkdownIt, Token } from 'markdown-it';
-import { parse as parseYaml } from 'yaml';
 import { parseFenceInfo } from './attributes';
 import { LineIndex, toLf, withoutFinalLineBreak } from './lines';
 import type { Cell, FrontmatterOrigin, RunbookDocument } from './model';
 import { kindOfFence } from './model';
+import type { YamlFault } from '../yamlData';
+import { readYaml } from '../yamlData';
 
 let blockParser: MarkdownIt | undefined;
 
@@ -128,14 +129,16 @@ function readFrontmatter(lines: LineIndex): FrontmatterRead | undefined {
   if (close >= lines.count) return undefined;
 
   const text = lines.slice(0, close + 1);
-  try {
-    const parsed: unknown = parseYaml(toLf(lines.slice(1, close)));
-    if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) {
-      return { origin: { text, data: null }, lineCount: close + 1, error: 'frontmatter must be a YAML mapping' };
-    }
-    return { origin: { text, data: (parsed as Record<string, unknown> | null | undefined) ?? null }, lineCount: close + 1 };
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return { origin: { text, data: null }, lineCount: close + 1, error: `frontmatter is not valid YAML: ${message}` };
+  const read = readYaml(toLf(lines.slice(1, close)));
+  if (!read.ok) {
+    const fault = read.faults[0] as YamlFault;
+    // The YAML's first line is the file's second.
+    const line = read.lineCounter.linePos(fault.start).line + 1;
+    return { origin: { text, data: null }, lineCount: close + 1, error: `frontmatter is ${fault.message} (line ${line})` };
   }
+  const parsed = read.data;
+  if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+    return { origin: { text, data: null }, lineCount: close + 1, error: 'frontmatter must be a YAML mapping' };
+  }
+  return { origin: { text, data: (parsed as Record<string, unknown> | null | undefined) ?? null }, lineCount: close + 1 };
 }

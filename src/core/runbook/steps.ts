@@ -1,5 +1,5 @@
-import { LineCounter, parseDocument } from 'yaml';
 import type { Problem, TextSpan } from '../errors';
+import { readYaml } from '../yamlData';
 import type { Cell, RunbookDocument } from './model';
 import { fieldSpan } from './yamlSpans';
 
@@ -77,24 +77,25 @@ function readShellStep(cell: Cell, cellIndex: number): { step: Step } {
 
 function readActionStep(cell: Cell, cellIndex: number, file: string | undefined): { step: Step } | { problems: Problem[] } {
   const base = baseStep(cell, cellIndex);
-  const lineCounter = new LineCounter();
-  const yaml = parseDocument(cell.source, { lineCounter, prettyErrors: false });
+  const read = readYaml(cell.source);
+  const { lineCounter } = read;
   // The body starts on the line after the opening fence.
   const fileLine = (yamlLine: number) => (base.line === undefined ? undefined : base.line + yamlLine);
   const where = { file, cell: base.cellNumber, line: base.line };
-  const spanOf = (field: string, part: 'key' | 'value', text?: string) => fieldSpan(yaml, cell.source, field, part, text);
 
-  if (yaml.errors.length > 0) {
+  if (!read.ok) {
     return {
-      problems: yaml.errors.map((error) => ({
+      problems: read.faults.map((fault) => ({
         ...where,
-        line: fileLine(lineCounter.linePos(error.pos[0]).line),
-        span: { start: error.pos[0], end: error.pos[1] },
-        message: `not valid YAML: ${error.message.split('\n')[0]}`,
+        line: fileLine(lineCounter.linePos(fault.start).line),
+        span: { start: fault.start, end: fault.end },
+        message: fault.message,
       })),
     };
   }
-  const body: unknown = yaml.toJS();
+  const yaml = read.document;
+  const spanOf = (field: string, part: 'key' | 'value', text?: string) => fieldSpan(yaml, cell.source, field, part, text);
+  const body = read.data;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { problems: [{ ...where, message: 'an action cell is a YAML mapping with `action: <id>` and the action’s parameters' }] };
   }

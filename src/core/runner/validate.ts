@@ -3,12 +3,13 @@ import { actionFields } from '../actions/fields';
 import type { ActionRegistry } from '../actions/registry';
 import type { ActionSpec } from '../actions/spec';
 import type { Problem } from '../errors';
-import { findReferences, interpolate, InterpolationError } from '../runbook/interpolate';
+import { findReferences } from '../runbook/interpolate';
 import type { RunbookDocument } from '../runbook/model';
 import type { ParamDefinitions } from '../runbook/params';
 import { readParamDefinitions, resolveParams } from '../runbook/params';
 import type { Step } from '../runbook/steps';
 import { readSteps } from '../runbook/steps';
+import { isUnknownField, knownStepParams } from './precheck';
 
 export interface CheckOptions {
   file?: string;
@@ -49,44 +50,25 @@ export function checkRunbook(document: RunbookDocument, options: CheckOptions): 
       const hints = registry.suggest(step.actionId);
       problems.push({ ...where, line: step.lineOf('action'), field: 'action', span: step.spanOf?.('action', 'value'), message: `unknown action '${step.actionId}'${hints.length ? ` (did you mean ${hints.join(', ')}?)` : ' (run `lifeboat actions` for the list)'}` });
     }
-    const unresolved = new Set<string>();
     for (const reference of findReferences(step.params)) {
       const at = { ...where, line: step.lineOf(reference.field), field: reference.field, span: step.spanOf?.(reference.field, 'value', reference.text) };
       if (reference.root === undefined || reference.name === undefined) {
         problems.push({ ...at, message: `\${${reference.expression}}: a reference is \${params.<name>} or \${steps.<id>.<field>}` });
-      } else if (reference.root === 'params' && !(reference.name in definitions)) {
+      } else if (reference.root === 'params' && !Object.hasOwn(definitions, reference.name)) {
         problems.push({ ...at, message: `\${${reference.expression}}: the runbook declares no parameter '${reference.name}'` });
       } else if (reference.root === 'steps' && !earlierIds.has(reference.name)) {
         problems.push({ ...at, message: `\${${reference.expression}}: no earlier step has id '${reference.name}'` });
       }
-      unresolved.add(reference.field);
     }
     if (step.id) earlierIds.add(step.id);
     if (!action) continue;
 
-    // References that cannot be resolved yet leave their fields out of the type check.
-    const parsed = parseStepParams(action, checkableParams(step, resolved.values), step, file);
-    const issues = (parsed.ok ? [] : parsed.problems).filter(
-      (problem) => !problem.field || ![...unresolved].some((field) => problem.field === field || problem.field?.startsWith(`${field}.`)),
-    );
-    problems.push(...issues);
+    // Values known before the run (parameters) are checked now; the others when their step runs.
+    const known = knownStepParams(step, resolved.values);
+    const parsed = parseStepParams(action, known.params, step, file);
+    problems.push(...(parsed.ok ? [] : parsed.problems).filter((problem) => !isUnknownField(problem.field, known.unknownFields)));
   }
   return { steps, definitions, problems };
-}
-
-/** The step's parameters with the references to runbook parameters resolved and the others left out. */
-function checkableParams(step: Step, values: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const checkable: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(step.params)) {
-    try {
-      const resolved = interpolate(value, { params: values, steps: {} }, () => undefined, key);
-      if (resolved !== undefined) checkable[key] = resolved;
-    } catch (error) {
-      // A malformed reference (reported above) leaves its field out until it is fixed; the others are checked.
-      if (!(error instanceof InterpolationError)) throw error;
-    }
-  }
-  return checkable;
 }
 
 /** Parses a step's parameters with its action's schema; failures name the cell, line and field. */

@@ -1,0 +1,91 @@
+import { isAlias, isScalar, LineCounter, parseDocument, visit } from 'yaml';
+import type { Document, Node } from 'yaml';
+
+/**
+ * The yaml library's own guard against alias bombs ("billion laughs"): how many values aliases may
+ * expand to. Its default, stated here so every parse of a user's YAML uses the same bound.
+ */
+export const MAX_ALIAS_COUNT = 100;
+
+/** What is wrong in a YAML text, by offsets into it; `message` is whole ("not valid YAML: …"). */
+export interface YamlFault {
+  start: number;
+  end: number;
+  message: string;
+}
+
+export type YamlRead =
+  | { ok: true; document: Document.Parsed; lineCounter: LineCounter; data: unknown }
+  | { ok: false; lineCounter: LineCounter; faults: YamlFault[] };
+
+/**
+ * A user's YAML as data, read the same way everywhere (action cells, frontmatter, lifeboat.yaml, the
+ * secrets file): syntax errors, aliases that expand past `MAX_ALIAS_COUNT`, nesting too deep to read
+ * and `__proto__` keys are faults with their place, never exceptions.
+ */
+export function readYaml(text: string): YamlRead {
+  const lineCounter = new LineCounter();
+  const failed = (faults: YamlFault[]): YamlRead => ({ ok: false, lineCounter, faults });
+  let document: Document.Parsed;
+  try {
+    document = parseDocument(text, { lineCounter, prettyErrors: false });
+  } catch (error) {
+    return failed([{ start: 0, end: 0, message: `not valid YAML: ${firstLine(error)}` }]);
+  }
+  if (document.errors.length > 0) {
+    return failed(document.errors.map((error) => ({ start: error.pos[0], end: error.pos[1], message: `not valid YAML: ${describeSyntaxError(error)}` })));
+  }
+  try {
+    const prototypeKeys = prototypeKeyFaults(document);
+    if (prototypeKeys.length > 0) return failed(prototypeKeys);
+    return { ok: true, document, lineCounter, data: document.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) };
+  } catch (error) {
+    const alias = firstAlias(document);
+    const [start, end] = alias?.range ?? [0, 0];
+    if (error instanceof RangeError) return failed([{ start: 0, end: 0, message: `not valid YAML: ${TOO_DEEP}` }]);
+    if (alias && /alias count/i.test(firstLine(error))) {
+      return failed([{ start, end, message: `not valid YAML: its aliases would expand to more than ${MAX_ALIAS_COUNT} values (an alias bomb)` }]);
+    }
+    return failed([{ start, end, message: `not valid YAML: ${firstLine(error)}` }]);
+  }
+}
+
+/**
+ * `__proto__` as a key, written or through an alias: copied into an object by assignment it replaces
+ * that object's prototype. (`constructor` and `prototype` become plain own properties and are kept.)
+ */
+function prototypeKeyFaults(document: Document.Parsed): YamlFault[] {
+  const faults: YamlFault[] = [];
+  visit(document, {
+    Pair(_key, pair) {
+      const key = isAlias(pair.key) ? pair.key.resolve(document) : pair.key;
+      if (isScalar(key) && key.value === '__proto__') {
+        const [start, end] = (pair.key as Node).range ?? [0, 0];
+        faults.push({ start, end, message: 'not valid YAML: `__proto__` cannot be a key (it would replace an object’s prototype)' });
+      }
+    },
+  });
+  return faults;
+}
+
+function firstAlias(document: Document.Parsed): Node | undefined {
+  let found: Node | undefined;
+  visit(document, {
+    Alias(_key, alias) {
+      found = alias;
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+const TOO_DEEP = 'nested too deeply to read';
+
+/** The parser's message; its own stack running out on deep nesting is said as such. */
+function describeSyntaxError(error: Error): string {
+  return /call stack/i.test(error.message) ? TOO_DEEP : firstLine(error);
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}
