@@ -1,3 +1,6 @@
+import { getSystemErrorMap } from 'node:util';
+import { printable } from './render';
+
 /** Where in a runbook something is wrong, so an error message can name the exact place. */
 export interface Location {
   file?: string;
@@ -72,4 +75,43 @@ export function throwIfAborted(signal: AbortSignal): void {
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * What a failed system call means, for a person: "no space left on device (ENOSPC)". Other errors
+ * keep their message.
+ */
+export function describeSystemError(error: unknown): string {
+  const { errno, code } = error as NodeJS.ErrnoException;
+  const known = typeof errno === 'number' ? getSystemErrorMap().get(errno) : undefined;
+  if (known && code !== undefined) return `${known[1]} (${code})`;
+  return errorMessage(error);
+}
+
+/** A file could not be written; `target` is the path a person knows (not a temporary one). */
+export class FileWriteError extends Error {
+  constructor(
+    readonly target: string,
+    cause: unknown,
+  ) {
+    super(`cannot write ${printable(target)}: ${describeSystemError(cause)}`, { cause });
+    this.name = 'FileWriteError';
+  }
+}
+
+/**
+ * Runs a write to the file system; a system error (disk full, file too large, permission denied)
+ * becomes a `FileWriteError` naming `target`. Cancellation and other errors pass unchanged.
+ */
+export async function writingTo<T>(target: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (isSystemError(error)) throw new FileWriteError(target, error);
+    throw error;
+  }
+}
+
+function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).errno === 'number' && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }

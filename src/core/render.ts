@@ -2,6 +2,28 @@ import type { ProgressUpdate } from './actions/spec';
 
 /** How results and progress read for a person, in the notebook and in a terminal. */
 
+/**
+ * Control characters, line breaks, lone surrogates and invisible format characters (bidi
+ * overrides, zero-width marks), plus the backslash that starts an escape.
+ */
+const UNPRINTABLE = /[\\\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\' };
+
+/**
+ * Text from outside (archive entry names, file names, link targets) made safe to print in any
+ * message: a name can neither forge lines of output nor reorder or hide what is shown around it.
+ * Escapes read like JavaScript's (`\n`, `\x1b`, `\u202e`), so the original is recoverable.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (character) => {
+    const named = NAMED_ESCAPES[character];
+    if (named !== undefined) return named;
+    const code = character.codePointAt(0) ?? 0;
+    if (code < 0x100) return `\\x${code.toString(16).padStart(2, '0')}`;
+    return code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+}
+
 export function markdownTable(headers: readonly string[], rows: readonly (readonly unknown[])[]): string {
   const line = (cells: readonly unknown[]) => `| ${cells.map(escapeCell).join(' | ')} |`;
   return [line(headers), `|${headers.map(() => ' --- ').join('|')}|`, ...rows.map(line)].join('\n');

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { OverwriteRefusedError, RestoreRefusedError, type ArchiveCreateResult, type ArchiveListResult, type ArchiveRestoreResult } from '../../src/actions/archive';
-import { extractToStaging } from '../../src/actions/archive/extractToStaging';
+import { ArchiveChangedError, extractToStaging } from '../../src/actions/archive/extractToStaging';
 import { CancelledError } from '../../src/core/errors';
-import { archiveAction, exists, listNames, makeTempDir, planAction, rawTarGz, readTree, recordingContext, removeTempDir, runAction, writeTree, type RawTarEntry } from './archiveSupport';
+import { archiveAction, exists, listNames, makeTempDir, planAction, rawTar, rawTarGz, readTree, recordingContext, removeTempDir, runAction, writeTree, type RawTarEntry } from './archiveSupport';
 
 const create = archiveAction('archive.create');
 const list = archiveAction('archive.list');
@@ -105,7 +106,7 @@ describe('archive.restore', () => {
     await mkdir(stagingTree);
     await mkdir(path.join(workspace, 'outside'));
     await assert.rejects(
-      extractToStaging({ archivePath: archive, stagingTree, strip: 0, expectedSha256: 'unused', signal: new AbortController().signal }),
+      extractToStaging({ archivePath: archive, stagingTree, target: path.join(workspace, 'target'), declaredBytes: 100, strip: 0, expectedSha256: 'unused', signal: new AbortController().signal }),
       /'a\/file' leads through a symbolic link/,
     );
     assert.deepEqual(await listNames(path.join(workspace, 'outside')), []);
@@ -175,8 +176,8 @@ describe('archive.restore', () => {
 
     it('refuses to overwrite without overwrite: true, naming how many and which, writing nothing', async () => {
       const before = await readTree(target);
-      for (const attempt of [runAction(restore, { archive, target: 'target' }, recordingContext(workspace)), planAction(restore, { archive, target: 'target' }, recordingContext(workspace))]) {
-        await assert.rejects(attempt, (error: unknown) => {
+      for (const attempt of [() => runAction(restore, { archive, target: 'target' }, recordingContext(workspace)), () => planAction(restore, { archive, target: 'target' }, recordingContext(workspace))]) {
+        await assert.rejects(attempt(), (error: unknown) => {
           assert.ok(error instanceof OverwriteRefusedError);
           assert.match(error.message, /1 file\(s\) already exist there \(existing\.txt\) and overwrite is false; nothing was written/);
           return true;
@@ -312,5 +313,63 @@ describe('archive.restore', () => {
   it('refuses a target that is a file', async () => {
     const archive = await archiveOf([{ path: 'a', content: 'a' }]);
     await assert.rejects(runAction(restore, { archive, target: 'target/existing.txt' }, recordingContext(workspace)), /exists and is not a folder/);
+  });
+  it('stops with CancelledError while checking the archive, before anything is written', async () => {
+    const archive = await archiveOf([{ path: 'big.bin', content: randomBytes(3 * 1024 * 1024) }], 'big.tar.gz');
+    const controller = new AbortController();
+    const ctx = recordingContext(workspace, {
+      signal: controller.signal,
+      onProgress: (update) => {
+        if (update.message?.startsWith('Checking')) controller.abort();
+      },
+    });
+    const before = await listNames(workspace);
+    await assert.rejects(runAction(restore, { archive, target: 'fresh' }, ctx), CancelledError);
+    assert.deepEqual(await listNames(workspace), before);
+  });
+
+  it('refuses an archive whose files hold more than maxBytes (a tar bomb), in plan and run, writing nothing', async () => {
+    const bomb = path.join(workspace, 'bomb.tar.gz');
+    await writeFile(bomb, gzipSync(rawTar([{ path: 'zeros.bin', content: Buffer.alloc(16 * 1024 * 1024) }]), { level: 9 }));
+    assert.ok((await stat(bomb)).size < 100_000, 'a small file');
+    const before = await listNames(workspace);
+    const params = { archive: bomb, target: 'fresh', maxBytes: 1024 * 1024 };
+    for (const attempt of [() => planAction(restore, params, recordingContext(workspace)), () => runAction(restore, params, recordingContext(workspace))]) {
+      await assert.rejects(attempt(), (error: unknown) => {
+        assert.ok(error instanceof RestoreRefusedError);
+        assert.match(error.message, /the archive expands to 16 MiB \(16777216 bytes\), more than maxBytes allows \(1048576 bytes\)/);
+        assert.match(error.message, /nothing was written/);
+        return true;
+      });
+    }
+    assert.deepEqual(await listNames(workspace), before);
+    await runAction(restore, { ...params, maxBytes: 16 * 1024 * 1024 }, recordingContext(workspace));
+    assert.equal((await stat(path.join(workspace, 'fresh/zeros.bin'))).size, 16 * 1024 * 1024);
+  });
+
+  it('stops extracting an archive that holds more bytes than it did when checked', async () => {
+    const archive = await archiveOf([{ path: 'a.txt', content: 'abc' }, { path: 'b.txt', content: 'more' }]);
+    const stagingTree = path.join(workspace, 'staging');
+    await mkdir(stagingTree);
+    await assert.rejects(
+      extractToStaging({ archivePath: archive, stagingTree, target: path.join(workspace, 'fresh'), declaredBytes: 3, strip: 0, expectedSha256: 'unused', signal: new AbortController().signal }),
+      (error: unknown) => error instanceof ArchiveChangedError && /its files hold more than the 3 bytes counted when it was checked/.test(error.message),
+    );
+    assert.deepEqual(await listNames(stagingTree), ['a.txt'], 'b.txt never written');
+  });
+
+  it('removes the staging folder a killed restore left, and keeps one whose restore still runs', async () => {
+    const exited = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const deadPid = Number(exited.stdout);
+    const abandoned = path.join(workspace, `.target.restore-${deadPid}-0123456789ab`);
+    const running = path.join(workspace, `.target.restore-${process.pid}-ba9876543210`);
+    await writeTree(abandoned, { 'tree/half-written.bin': randomBytes(1000) });
+    await mkdir(running);
+    const archive = await archiveOf([{ path: 'new.txt', content: 'new' }]);
+    const ctx = recordingContext(workspace);
+    await runAction(restore, { archive, target: 'target' }, ctx);
+    assert.equal(await exists(abandoned), false);
+    assert.equal(await exists(running), true);
+    assert.ok(ctx.logLines.some((line) => line.includes(`left by an interrupted restore (process ${deadPid} no longer runs)`)), ctx.logLines.join('\n'));
   });
 });

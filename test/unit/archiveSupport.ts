@@ -5,7 +5,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeF
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { Header } from 'tar';
+import { Header, Pax } from 'tar';
 import { archiveActions } from '../../src/actions/archive';
 import { createActionContext } from '../../src/core/actions/context';
 import type { ActionContext, ActionPlan, ActionSpec, ProgressUpdate } from '../../src/core/actions/spec';
@@ -108,18 +108,23 @@ export interface RawTarEntry {
   path: string;
   type?: 'File' | 'Directory' | 'SymbolicLink' | 'Link' | 'FIFO' | 'CharacterDevice';
   linkpath?: string;
-  content?: string;
+  content?: string | Buffer;
   mode?: number;
 }
 
 /**
  * A tar.gz written header by header, so a test can put anything in it (`../evil`, `/tmp/x`,
- * links out of the target) — the things a well-behaved archiver refuses to produce.
+ * links out of the target, names too long for a file system, a path twice) — the things a
+ * well-behaved archiver refuses to produce. Names that do not fit a ustar header get a pax header.
  */
 export function rawTarGz(entries: readonly RawTarEntry[], options: { endMarker?: boolean; cutTarAt?: number } = {}): Buffer {
+  return gzipSync(rawTar(entries, options));
+}
+
+export function rawTar(entries: readonly RawTarEntry[], options: { endMarker?: boolean; cutTarAt?: number } = {}): Buffer {
   const blocks: Buffer[] = [];
   for (const entry of entries) {
-    const body = Buffer.from(entry.content ?? '');
+    const body = Buffer.isBuffer(entry.content) ? entry.content : Buffer.from(entry.content ?? '');
     const type = entry.type ?? 'File';
     const header = new Header({
       path: entry.path,
@@ -132,14 +137,15 @@ export function rawTarGz(entries: readonly RawTarEntry[], options: { endMarker?:
       gid: 0,
     });
     const block = Buffer.alloc(512);
-    header.encode(block, 0);
+    const needsPax = header.encode(block, 0);
+    if (needsPax) blocks.push(new Pax({ path: entry.path, linkpath: entry.linkpath, mtime: header.mtime }).encode());
     blocks.push(block);
     if (type === 'File' && body.length > 0) {
       blocks.push(body, Buffer.alloc((512 - (body.length % 512)) % 512));
     }
   }
   if (options.endMarker !== false) blocks.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(blocks).subarray(0, options.cutTarAt));
+  return Buffer.concat(blocks).subarray(0, options.cutTarAt);
 }
 
 export async function listNames(folder: string): Promise<string[]> {

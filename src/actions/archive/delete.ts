@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
 import { throwIfAborted } from '../../core/errors';
-import { formatBytes } from '../../core/render';
+import { formatBytes, printable } from '../../core/render';
 import { resolveUserPath } from '../paths';
 import { lstatIfPresent, pathExists } from '../../core/atomicFiles';
 import { sidecarPath } from './checksum';
@@ -33,7 +33,7 @@ export interface ArchiveDeleteResult {
 export class LastVerifiedArchiveError extends Error {
   constructor(archivePath: string) {
     super(
-      `refusing to delete ${archivePath}: it is the last verified archive in ${path.dirname(archivePath)}, and Lifeboat never deletes the last good backup; verify another archive there first`,
+      `refusing to delete ${printable(archivePath)}: it is the last verified archive in ${printable(path.dirname(archivePath))}, and Lifeboat never deletes the last good backup; verify another archive there first`,
     );
     this.name = 'LastVerifiedArchiveError';
   }
@@ -52,10 +52,11 @@ interface Doomed {
 async function inspect(params: ArchiveDeleteParams, ctx: ActionContext): Promise<Doomed> {
   const archivePath = resolveUserPath(params.path, ctx.workspaceDir);
   const name = path.basename(archivePath);
-  if (!isArchiveFileName(name)) throw new Error(`${archivePath} is not an archive (*.tar.gz, *.tgz); archive.delete deletes archives only`);
+  const shown = printable(archivePath);
+  if (!isArchiveFileName(name)) throw new Error(`${shown} is not an archive (*.tar.gz, *.tgz); archive.delete deletes archives only`);
   const stats = await lstatIfPresent(archivePath);
-  if (!stats) throw new Error(`archive ${archivePath} does not exist`);
-  if (!stats.isFile()) throw new Error(`${archivePath} is not a regular file; archive.delete deletes archive files only`);
+  if (!stats) throw new Error(`archive ${shown} does not exist`);
+  if (!stats.isFile()) throw new Error(`${shown} is not a regular file; archive.delete deletes archive files only`);
   const directory = path.dirname(archivePath);
   const state = await readVerifiedState(directory);
   const record = state[name];
@@ -79,11 +80,11 @@ async function anotherVerifiedArchive(directory: string, name: string, state: Ve
 
 async function planDelete(params: ArchiveDeleteParams, ctx: ActionContext): Promise<ActionPlan> {
   const doomed = await inspect(params, ctx);
-  const operations: PlannedOperation[] = [{ kind: 'delete', target: doomed.archivePath, bytes: doomed.bytes }];
-  if (doomed.sidecar) operations.push({ kind: 'delete', target: doomed.sidecar, detail: 'its checksum file' });
-  if (doomed.hasRecord) operations.push({ kind: 'overwrite', target: path.join(doomed.directory, VERIFIED_STATE_FILE), detail: `drops the verification record of ${doomed.name}` });
+  const operations: PlannedOperation[] = [{ kind: 'delete', target: printable(doomed.archivePath), bytes: doomed.bytes }];
+  if (doomed.sidecar) operations.push({ kind: 'delete', target: printable(doomed.sidecar), detail: 'its checksum file' });
+  if (doomed.hasRecord) operations.push({ kind: 'overwrite', target: printable(path.join(doomed.directory, VERIFIED_STATE_FILE)), detail: `drops the verification record of ${printable(doomed.name)}` });
   return {
-    summary: `Delete the archive ${doomed.name} (${formatBytes(doomed.bytes)}) from ${doomed.directory}${doomed.sidecar ? ' with its checksum file' : ''}`,
+    summary: `Delete the archive ${printable(doomed.name)} (${formatBytes(doomed.bytes)}) from ${printable(doomed.directory)}${doomed.sidecar ? ' with its checksum file' : ''}`,
     operations,
     destructive: true,
   };
@@ -94,13 +95,13 @@ async function runDelete(params: ArchiveDeleteParams, ctx: ActionContext): Promi
   throwIfAborted(ctx.signal);
   await deleteArchives(doomed.directory, [{ name: doomed.name, path: doomed.archivePath }]);
   const deleted = doomed.sidecar ? [doomed.archivePath, doomed.sidecar] : [doomed.archivePath];
-  ctx.log.info(`deleted ${deleted.join(' and ')}`);
+  ctx.log.info(`deleted ${deleted.map(printable).join(' and ')}`);
   return { archive: doomed.archivePath, name: doomed.name, bytes: doomed.bytes, deleted, forgotVerification: doomed.hasRecord };
 }
 
 function renderDelete(result: ArchiveDeleteResult): string {
-  const files = result.deleted.map((file) => `- \`${file}\``).join('\n');
-  return `Deleted ${result.name} (${formatBytes(result.bytes)})${result.forgotVerification ? ' and its verification record' : ''}:\n\n${files}`;
+  const files = result.deleted.map((file) => `- \`${printable(file)}\``).join('\n');
+  return `Deleted ${printable(result.name)} (${formatBytes(result.bytes)})${result.forgotVerification ? ' and its verification record' : ''}:\n\n${files}`;
 }
 
 export const archiveDelete = defineAction({

@@ -1,4 +1,5 @@
 import type { ReadEntry } from 'tar';
+import { printable } from '../../core/render';
 
 /**
  * Which archive entries a restore may write, decided from the headers alone. A restore refuses
@@ -40,10 +41,15 @@ function entryPathParts(stored: string): { parts: string[] } | { problem: string
   return { parts };
 }
 
+/** An archive path as messages show it: quoted, with anything unprintable escaped. */
+export function quoteEntryPath(entryPath: string): string {
+  return `'${printable(entryPath)}'`;
+}
+
 export function judgeEntry(entry: Pick<ReadEntry, 'path' | 'type' | 'size' | 'mode' | 'mtime' | 'linkpath'>, strip: number): EntryVerdict {
-  const label = `'${entry.path}'`;
+  const label = quoteEntryPath(entry.path);
   const kind = KIND_BY_TYPE[entry.type];
-  if (kind === undefined) return { problem: `${label}: ${entry.type} entries are not restored` };
+  if (kind === undefined) return { problem: `${label}: ${printable(String(entry.type))} entries are not restored` };
   const split = entryPathParts(entry.path);
   if ('problem' in split) return { problem: `${label}: ${split.problem}` };
   const parts = split.parts.slice(strip);
@@ -51,13 +57,13 @@ export function judgeEntry(entry: Pick<ReadEntry, 'path' | 'type' | 'size' | 'mo
 
   if (kind === 'symlink') {
     const target = entry.linkpath ?? '';
-    if (target.startsWith('/')) return { problem: `${label}: symbolic link to the absolute path '${target}'` };
+    if (target.startsWith('/')) return { problem: `${label}: symbolic link to the absolute path ${quoteEntryPath(target)}` };
     restore.linkpath = target;
   } else if (kind === 'hardlink') {
     const target = entryPathParts(entry.linkpath ?? '');
-    if ('problem' in target) return { problem: `${label}: hard link to '${entry.linkpath}' (${target.problem})` };
+    if ('problem' in target) return { problem: `${label}: hard link to ${quoteEntryPath(entry.linkpath ?? '')} (${target.problem})` };
     const strippedTarget = target.parts.slice(strip);
-    if (strippedTarget.length === 0 && parts.length > 0) return { problem: `${label}: hard link target '${entry.linkpath}' is removed by strip ${strip}` };
+    if (strippedTarget.length === 0 && parts.length > 0) return { problem: `${label}: hard link target ${quoteEntryPath(entry.linkpath ?? '')} is removed by strip ${strip}` };
     restore.linkpath = strippedTarget.join('/');
   }
   // Entries whose whole path is stripped away are skipped, as `tar --strip-components` does.
@@ -116,17 +122,17 @@ export class LinkEscapeCheck {
     const problems: string[] = [];
     for (const [linkPath, target] of this.#symlinks) {
       const below = this.#firstEntryBelow.get(linkPath);
-      if (below !== undefined) problems.push(`'${below}': would be written through the symbolic link '${linkPath}'`);
+      if (below !== undefined) problems.push(`${quoteEntryPath(below)}: would be written through the symbolic link ${quoteEntryPath(linkPath)}`);
       const directory = linkPath.split('/').slice(0, -1);
       if (!staysInside([...directory, ...target.split('/')], this.#symlinks)) {
-        problems.push(`'${linkPath}': symbolic link to '${target}' resolves outside the target`);
+        problems.push(`${quoteEntryPath(linkPath)}: symbolic link to ${quoteEntryPath(target)} resolves outside the target`);
       }
     }
     for (const hardlink of this.#hardlinks) {
       // link(2) does not follow the last component, but it does follow the folders above it.
       const targetParts = hardlink.target.split('/');
       if (!staysInside(targetParts.slice(0, -1), this.#symlinks)) {
-        problems.push(`'${hardlink.path}': hard link to '${hardlink.target}' resolves outside the target`);
+        problems.push(`${quoteEntryPath(hardlink.path)}: hard link to ${quoteEntryPath(hardlink.target)} resolves outside the target`);
       }
     }
     return problems;

@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { defineAction, type ActionContext, type ActionPlan } from '../../core/actions/spec';
-import { formatAge, formatBytes, formatLocalDateTime, markdownTable } from '../../core/render';
+import { formatAge, formatBytes, formatLocalDateTime, markdownTable, printable } from '../../core/render';
 import { sidecarPath } from './checksum';
 import { archivePrefix, hasPrefix, isArchiveFileName, timestampFromName } from './naming';
 import { resolveUserPath } from '../paths';
@@ -59,7 +59,7 @@ async function listArchives(params: ArchiveListParams, ctx: ActionContext): Prom
   try {
     names = await readdir(location);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`archive folder ${location} does not exist`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`archive folder ${printable(location)} does not exist`);
     throw error;
   }
   const present = new Set(names);
@@ -97,39 +97,40 @@ async function listArchives(params: ArchiveListParams, ctx: ActionContext): Prom
 /** The archive `archive` names among those listed; an error says why there is none. */
 function selectArchive(wanted: string, archives: readonly ListedArchive[], where: { location: string; prefix: string | undefined; present: ReadonlySet<string> }): ListedArchive {
   const withPrefix = where.prefix === undefined ? '' : ` with prefix ${where.prefix}`;
+  const location = printable(where.location);
   if (wanted === LATEST) {
     const newest = archives[0];
-    if (!newest) throw new Error(`no archive to select: ${where.location} holds no archives${withPrefix}`);
+    if (!newest) throw new Error(`no archive to select: ${location} holds no archives${withPrefix}`);
     return newest;
   }
   const found = archives.find((archive) => archive.name === wanted);
   if (found) return found;
   if (where.present.has(wanted) && !hasPrefix(wanted, where.prefix)) {
-    throw new Error(`archive ${wanted} in ${where.location} does not have the prefix ${where.prefix}; pass the prefix it was made with`);
+    throw new Error(`archive ${printable(wanted)} in ${location} does not have the prefix ${where.prefix}; pass the prefix it was made with`);
   }
-  const newest = archives.slice(0, 3).map((archive) => archive.name);
+  const newest = archives.slice(0, 3).map((archive) => printable(archive.name));
   const hint = newest.length > 0 ? `; the newest${withPrefix} are ${newest.join(', ')}` : `; it holds no archives${withPrefix}`;
-  throw new Error(`archive ${wanted} is not in ${where.location}${hint}`);
+  throw new Error(`archive ${printable(wanted)} is not in ${location}${hint}`);
 }
 
 async function planList(params: ArchiveListParams, ctx: ActionContext): Promise<ActionPlan> {
   const location = resolveUserPath(params.location, ctx.workspaceDir);
-  return { summary: `List archives in ${location}`, operations: [{ kind: 'read', target: location }], destructive: false };
+  return { summary: `List archives in ${printable(location)}`, operations: [{ kind: 'read', target: printable(location) }], destructive: false };
 }
 
 function renderList(result: ArchiveListResult): string {
-  if (result.archives.length === 0) return `No archives in \`${result.location}\`.`;
-  const selected = result.selected ? `\n\nSelected: \`${result.selected.name}\`.` : '';
+  if (result.archives.length === 0) return `No archives in \`${printable(result.location)}\`.`;
+  const selected = result.selected ? `\n\nSelected: \`${printable(result.selected.name)}\`.` : '';
   const now = new Date();
   const rows = result.archives.map((archive) => [
-    archive.name,
+    printable(archive.name),
     formatLocalDateTime(new Date(archive.date)) + (archive.dateSource === 'mtime' ? ' (mtime)' : ''),
     formatAge(new Date(archive.date), now),
     formatBytes(archive.bytes),
     archive.checksumFile ? 'yes' : 'no',
     archive.verified === 'never' ? 'never' : `${archive.verified} (${archive.verifiedAt ? formatAge(new Date(archive.verifiedAt), now) : '?'})`,
   ]);
-  return `${result.archives.length} archive(s) in \`${result.location}\`, newest first:\n\n${markdownTable(['Archive', 'Date', 'Age', 'Size', 'SHA-256 file', 'Verified'], rows)}${selected}`;
+  return `${result.archives.length} archive(s) in \`${printable(result.location)}\`, newest first:\n\n${markdownTable(['Archive', 'Date', 'Age', 'Size', 'SHA-256 file', 'Verified'], rows)}${selected}`;
 }
 
 export const archiveList = defineAction({

@@ -48,24 +48,22 @@ export interface ArchiveReadResult {
 export async function readArchive(filePath: string, options: ArchiveReadOptions): Promise<ArchiveReadResult> {
   const tarSink = new TarParserSink(options);
   const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
-  const parsed = pipeline(gunzip, tarSink, { signal: options.signal });
-  try {
-    let read: CompressedRead;
-    try {
-      read = await feedCompressed(filePath, gunzip, options);
-    } catch (error) {
-      // A failure downstream (damaged data, cancellation) stops the feeding too; it is the cause.
+  // Both sides are awaited together from the start: the parsing side fails on its own (a write
+  // error in an entry callback, cancellation) while the file is still being fed, and a rejection
+  // nobody awaits yet would end the process as an uncaught exception.
+  const [parsed, fed] = await Promise.allSettled([
+    pipeline(gunzip, tarSink, { signal: options.signal }),
+    feedCompressed(filePath, gunzip, options).catch((error: unknown) => {
       gunzip.destroy(asError(error));
-      await parsed;
       throw error;
-    }
-    await parsed;
-    return { ...read, entries: tarSink.entries };
-  } catch (error) {
-    // Callers clean up after a failure (remove a staging folder); nothing may still be writing.
-    await tarSink.idle();
-    throw error;
-  }
+    }),
+  ]);
+  // Callers clean up after a failure (remove a staging folder); nothing may still be writing.
+  if (parsed.status === 'rejected' || fed.status === 'rejected') await tarSink.idle();
+  // A failure downstream (damaged data, a write error, cancellation) stops the feeding too; it is the cause.
+  if (parsed.status === 'rejected') throw parsed.reason;
+  if (fed.status === 'rejected') throw fed.reason;
+  return { ...fed.value, entries: tarSink.entries };
 }
 
 interface CompressedRead {

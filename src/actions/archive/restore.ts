@@ -1,15 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, realpath, rename, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
-import { cancellationOr, throwIfAborted } from '../../core/errors';
-import { formatBytes, formatDuration, markdownTable } from '../../core/render';
+import { cancellationOr, throwIfAborted, writingTo } from '../../core/errors';
+import { formatBytes, formatDuration, markdownTable, printable } from '../../core/render';
 import { removeIfPresent } from '../../core/atomicFiles';
 import { extractToStaging } from './extractToStaging';
 import { resolveUserPath } from '../paths';
 import { ThrottledProgress } from '../../core/progress';
 import { scanForRestore, type RestoreScan } from './restoreScan';
+import { createStagingRoot, removeAbandonedStaging, stagingTreeOf } from './restoreStaging';
 import { mergeIntoTarget } from './stagedMerge';
 
 export const archiveRestoreParams = z
@@ -22,6 +22,11 @@ export const archiveRestoreParams = z
       .default(0)
       .describe('Leading path segments to remove from every entry, like `tar --strip-components`; legacy archives with one top folder need 1.'),
     overwrite: z.boolean().default(false).describe('Replace files that already exist in the target; without it the restore refuses and writes nothing.'),
+    maxBytes: z
+      .int()
+      .min(0)
+      .optional()
+      .describe('Refuse, writing nothing, an archive whose files hold more than this many bytes. The free space at the target always bounds a restore.'),
   })
   .strict();
 
@@ -42,7 +47,7 @@ export interface ArchiveRestoreResult {
 export class OverwriteRefusedError extends Error {
   constructor(target: string, scan: RestoreScan) {
     super(
-      `refusing to restore into ${target}: ${scan.overwritten} file(s) already exist there (${scan.overwrittenExamples.join(', ')}${scan.overwritten > scan.overwrittenExamples.length ? ', …' : ''}) and overwrite is false; nothing was written`,
+      `refusing to restore into ${printable(target)}: ${scan.overwritten} file(s) already exist there (${scan.overwrittenExamples.map(printable).join(', ')}${scan.overwritten > scan.overwrittenExamples.length ? ', …' : ''}) and overwrite is false; nothing was written`,
     );
     this.name = 'OverwriteRefusedError';
   }
@@ -59,7 +64,7 @@ interface RestorePaths {
 async function resolvePaths(params: ArchiveRestoreParams, ctx: ActionContext): Promise<RestorePaths> {
   const archivePath = resolveUserPath(params.archive, ctx.workspaceDir);
   const archiveStats = await stat(archivePath).catch(() => undefined);
-  if (!archiveStats?.isFile()) throw new Error(`archive ${archivePath} does not exist or is not a file`);
+  if (!archiveStats?.isFile()) throw new Error(`archive ${printable(archivePath)} does not exist or is not a file`);
   const requested = resolveUserPath(params.target, ctx.workspaceDir);
   const targetExists = await lstat(requested).then(
     () => true,
@@ -74,9 +79,10 @@ async function scan(params: ArchiveRestoreParams, paths: RestorePaths, ctx: Acti
     archivePath: paths.archivePath,
     target: paths.target,
     strip: params.strip,
+    maxBytes: params.maxBytes,
     signal: ctx.signal,
     collectOperations,
-    onBytesRead: (bytes) => progress?.update({ message: `Checking ${path.basename(paths.archivePath)}`, bytes, totalBytes: paths.archiveBytes }),
+    onBytesRead: (bytes) => progress?.update({ message: `Checking ${printable(path.basename(paths.archivePath))}`, bytes, totalBytes: paths.archiveBytes }),
   });
   if (result.overwritten > 0 && !params.overwrite) throw new OverwriteRefusedError(paths.target, result);
   return result;
@@ -86,12 +92,12 @@ async function planRestore(params: ArchiveRestoreParams, ctx: ActionContext): Pr
   const paths = await resolvePaths(params, ctx);
   const result = await scan(params, paths, ctx, true);
   const operations: PlannedOperation[] = [
-    { kind: 'read', target: paths.archivePath, bytes: paths.archiveBytes, items: result.entries },
-    { kind: 'verify', target: paths.archivePath, detail: result.checksum === 'match' ? 'sha256 matches its .sha256 file' : 'no .sha256 file to check against' },
+    { kind: 'read', target: printable(paths.archivePath), bytes: paths.archiveBytes, items: result.entries },
+    { kind: 'verify', target: printable(paths.archivePath), detail: result.checksum === 'match' ? 'sha256 matches its .sha256 file' : 'no .sha256 file to check against' },
     ...result.operations,
   ];
   return {
-    summary: `Restore ${result.files} files (${formatBytes(result.bytes)}) into ${paths.target}: ${result.created} new, ${result.overwritten} overwritten`,
+    summary: `Restore ${result.files} files (${formatBytes(result.bytes)}) into ${printable(paths.target)}: ${result.created} new, ${result.overwritten} overwritten`,
     operations,
     destructive: result.overwritten > 0,
   };
@@ -108,43 +114,47 @@ async function runRestore(params: ArchiveRestoreParams, ctx: ActionContext): Pro
   } catch (error) {
     throw cancellationOr(error, signal);
   }
-  log.info(`${paths.archivePath}: ${checked.entries} entries checked, checksum ${checked.checksum}; restoring ${checked.created} new and ${checked.overwritten} overwritten files into ${paths.target}`);
+  const shownTarget = printable(paths.target);
+  log.info(`${printable(paths.archivePath)}: ${checked.entries} entries checked, checksum ${checked.checksum}; restoring ${checked.created} new and ${checked.overwritten} overwritten files into ${shownTarget}`);
 
   const parent = path.dirname(paths.target);
-  const firstCreatedParent = await mkdir(parent, { recursive: true });
-  const stagingRoot = await stagingLocation(paths, parent);
+  const firstCreatedParent = await writingTo(parent, () => mkdir(parent, { recursive: true }));
+  let stagingRoot: string | undefined;
   let restored = false;
   try {
-    await mkdir(stagingRoot, { mode: 0o700 });
-    const stagingTree = path.join(stagingRoot, 'tree');
-    await mkdir(stagingTree);
+    await removeAbandonedStaging(paths.target, paths.targetExists, log);
+    stagingRoot = await createStagingRoot(paths.target, paths.targetExists);
+    const stagingTree = stagingTreeOf(stagingRoot);
+    await writingTo(paths.target, () => mkdir(stagingTree));
     await extractToStaging({
       archivePath: paths.archivePath,
       stagingTree,
+      target: paths.target,
+      declaredBytes: checked.bytes,
       strip: params.strip,
       expectedSha256: checked.sha256,
       signal,
-      onProgress: (files, bytes) =>
-        progress.update({ message: `Extracting into ${paths.target}`, items: files, totalItems: checked.files, bytes, totalBytes: checked.bytes }),
+      onProgress: (files, bytes) => progress.update({ message: `Extracting into ${shownTarget}`, items: files, totalItems: checked.files, bytes, totalBytes: checked.bytes }),
     });
     progress.flush({ items: checked.files, bytes: checked.bytes });
     throwIfAborted(signal);
     if (paths.targetExists) {
+      log.info(`extracted; moving the files into ${shownTarget}`);
       const setAsideFolder = path.join(stagingRoot, 'replaced');
-      await mkdir(setAsideFolder);
-      await mergeIntoTarget({ stagingTree, target: paths.target, setAsideFolder, signal, onMoved: () => progress.update({ message: `Moving files into ${paths.target}` }) });
+      await writingTo(paths.target, () => mkdir(setAsideFolder));
+      await mergeIntoTarget({ stagingTree, target: paths.target, setAsideFolder, signal, onMoved: () => progress.update({ message: `Moving files into ${shownTarget}` }) });
     } else {
       // A new target appears in one rename, complete.
-      await rename(stagingTree, paths.target);
+      await writingTo(paths.target, () => rename(stagingTree, paths.target));
     }
     restored = true;
   } catch (error) {
     throw cancellationOr(error, signal);
   } finally {
-    await removeIfPresent(stagingRoot);
+    if (stagingRoot !== undefined) await removeIfPresent(stagingRoot);
     if (!restored && firstCreatedParent !== undefined) await removeEmptyFolders(parent, firstCreatedParent);
   }
-  log.info(`restored ${checked.files} files (${formatBytes(checked.bytes)}) into ${paths.target}`);
+  log.info(`restored ${checked.files} files (${formatBytes(checked.bytes)}) into ${shownTarget}`);
   return {
     archive: paths.archivePath,
     target: paths.target,
@@ -155,21 +165,6 @@ async function runRestore(params: ArchiveRestoreParams, ctx: ActionContext): Pro
     checksum: checked.checksum,
     durationMs: Math.round(performance.now() - started),
   };
-}
-
-/**
- * Staging must be on the target's file system so files move in by rename. Next to the target
- * (`.<name>.restore-<random>`) keeps it out of the target, where a running service might see
- * it; when the target is a mount point, its parent is another file system, so staging goes
- * inside the target as a dot-folder instead.
- */
-async function stagingLocation(paths: RestorePaths, parent: string): Promise<string> {
-  const suffix = randomBytes(6).toString('hex');
-  if (paths.targetExists) {
-    const [targetStats, parentStats] = await Promise.all([stat(paths.target), stat(parent)]);
-    if (targetStats.dev !== parentStats.dev) return path.join(paths.target, `.lifeboat-restore-${suffix}`);
-  }
-  return path.join(parent, `.${path.basename(paths.target)}.restore-${suffix}`);
 }
 
 /** Undoes `mkdir -p` of the target's parents after a failed restore, keeping any that are not empty. */
@@ -186,7 +181,7 @@ async function removeEmptyFolders(deepest: string, shallowest: string): Promise<
 function renderRestore(result: ArchiveRestoreResult): string {
   return markdownTable(
     ['Archive', 'Target', 'Files', 'Size', 'New', 'Overwritten', 'Checksum', 'Took'],
-    [[path.basename(result.archive), result.target, result.files, formatBytes(result.bytes), result.created, result.overwritten, result.checksum, formatDuration(result.durationMs)]],
+    [[printable(path.basename(result.archive)), printable(result.target), result.files, formatBytes(result.bytes), result.created, result.overwritten, result.checksum, formatDuration(result.durationMs)]],
   );
 }
 
@@ -194,7 +189,7 @@ export const archiveRestore = defineAction({
   id: 'archive.restore',
   title: 'Restore archive',
   description:
-    'Restores a tar.gz into a folder after checking it end to end: refuses archives with absolute paths, "..", escaping links or devices, and refuses to overwrite unless asked. Cancel or failure leaves the target as it was.',
+    'Restores a tar.gz into a folder after checking it end to end: refuses archives with absolute paths, "..", escaping links or devices, entries it could not write, or more than the free space (or maxBytes) takes, and refuses to overwrite unless asked. Cancel or failure leaves the target as it was.',
   params: archiveRestoreParams,
   destructive: true,
   plan: planRestore,

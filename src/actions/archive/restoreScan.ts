@@ -2,14 +2,19 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { PlannedOperation } from '../../core/actions/spec';
 import { errorMessage, isCancellationError } from '../../core/errors';
+import { printable } from '../../core/render';
+import { ArchiveLayout } from './archiveLayout';
 import { readSidecar } from './checksum';
-import { judgeEntry, LinkEscapeCheck, type RestoreEntry } from './entrySafety';
+import { judgeEntry, LinkEscapeCheck, quoteEntryPath, type RestoreEntry } from './entrySafety';
 import { readArchive } from './readArchive';
+import { spaceProblems, SpaceTally, targetFileSystem, type SpaceEstimate } from './restoreSpace';
+import { stagingTreePathBytes } from './restoreStaging';
 
 /**
  * The first pass of a restore, which writes nothing: read the whole archive once (sha256 against
- * the sidecar, every header judged), and compare each entry with what is in the target. Plan and
- * run both use it, so the dry run refuses exactly what the run would refuse.
+ * the sidecar, every header judged, every path placed), compare each entry with what is in the
+ * target, and the declared sizes with the free space there. Plan and run both use it, so the dry
+ * run refuses exactly what the run would refuse.
  */
 
 export interface RestoreScanRequest {
@@ -17,6 +22,8 @@ export interface RestoreScanRequest {
   /** Absolute; may not exist yet. */
   target: string;
   strip: number;
+  /** Refuse an archive whose files hold more than this many bytes. */
+  maxBytes?: number;
   signal: AbortSignal;
   /** Collect one planned operation per file (for the plan); the run only needs counts. */
   collectOperations: boolean;
@@ -38,6 +45,7 @@ export interface RestoreScan {
   /** The first few paths that already exist in the target. */
   overwrittenExamples: string[];
   operations: PlannedOperation[];
+  space: SpaceEstimate;
 }
 
 /** The archive must not be restored; `problems` names every offending entry (up to a limit). */
@@ -49,7 +57,7 @@ export class RestoreRefusedError extends Error {
   ) {
     const shown = problems.slice(0, MAX_PROBLEMS_SHOWN);
     const more = problemCount > shown.length ? `\n  … and ${problemCount - shown.length} more` : '';
-    super(`refusing to restore ${archivePath}; nothing was written:\n  ${shown.join('\n  ')}${more}`);
+    super(`refusing to restore ${printable(archivePath)}; nothing was written:\n  ${shown.join('\n  ')}${more}`);
     this.name = 'RestoreRefusedError';
   }
 }
@@ -74,6 +82,11 @@ export async function scanForRestore(request: RestoreScanRequest): Promise<Resto
   };
   const links = new LinkEscapeCheck();
   const probe = await TargetProbe.open(request.target);
+  const fileSystem = await targetFileSystem(request.target);
+  const layout = new ArchiveLayout(stagingTreePathBytes(request.target));
+  const space = new SpaceTally(fileSystem.blockSize);
+  // Stops reading an archive that is refused already and would only cost memory and time further.
+  const enough = new AbortController();
   const scan: RestoreScan = {
     sha256: '',
     checksum: expected === undefined ? 'missing' : 'match',
@@ -84,12 +97,13 @@ export async function scanForRestore(request: RestoreScanRequest): Promise<Resto
     overwritten: 0,
     overwrittenExamples: [],
     operations: [],
+    space,
   };
 
   const read = await readArchive(request.archivePath, {
-    signal: request.signal,
+    signal: AbortSignal.any([request.signal, enough.signal]),
     onBytesRead: request.onBytesRead,
-    onUnsupportedEntry: (entry) => refuse(`'${entry.path}': unsupported entry type ${entry.header.type ?? '?'}`),
+    onUnsupportedEntry: (entry) => refuse(`${quoteEntryPath(entry.path)}: unsupported entry type ${printable(String(entry.header.type ?? '?'))}`),
     onEntry: async (entry) => {
       entry.resume();
       const verdict = judgeEntry(entry, request.strip);
@@ -98,18 +112,29 @@ export async function scanForRestore(request: RestoreScanRequest): Promise<Resto
         return;
       }
       if ('skip' in verdict) return;
+      const unwritable = layout.place(verdict.restore);
+      if (unwritable !== undefined) {
+        refuse(unwritable);
+        if (layout.full) enough.abort();
+        return;
+      }
       links.add(verdict.restore);
+      space.add(verdict.restore);
       await classify(verdict.restore, probe, request, scan, refuse);
     },
   }).catch((error: unknown) => {
-    if (request.signal.aborted || isCancellationError(error)) throw error;
-    throw new RestoreRefusedError(request.archivePath, [`the archive is not readable: ${errorMessage(error)}`]);
+    if (request.signal.aborted) throw error;
+    if (enough.signal.aborted) return undefined;
+    if (isCancellationError(error)) throw error;
+    throw new RestoreRefusedError(request.archivePath, [`the archive is not readable: ${printable(errorMessage(error))}`]);
   });
+  if (read === undefined) throw new RestoreRefusedError(request.archivePath, problems, problemCount);
   scan.sha256 = read.sha256;
   for (const problem of links.problems()) refuse(problem);
+  for (const problem of await spaceProblems(request.target, fileSystem, space, request.maxBytes)) refuse(problem);
   if (expected !== undefined && expected !== read.sha256) {
     problemCount++;
-    problems.unshift(`checksum mismatch: ${path.basename(request.archivePath)}.sha256 says ${expected}, the archive is ${read.sha256}`);
+    problems.unshift(`checksum mismatch: ${printable(path.basename(request.archivePath))}.sha256 says ${expected}, the archive is ${read.sha256}`);
   }
   if (problemCount > 0) throw new RestoreRefusedError(request.archivePath, problems, problemCount);
   return scan;
@@ -118,7 +143,7 @@ export async function scanForRestore(request: RestoreScanRequest): Promise<Resto
 async function classify(entry: RestoreEntry, probe: TargetProbe, request: RestoreScanRequest, scan: RestoreScan, refuse: (problem: string) => void): Promise<void> {
   const state = await probe.inspect(entry);
   if (typeof state === 'object') {
-    refuse(`'${entry.path}': ${state.conflict}`);
+    refuse(`${quoteEntryPath(entry.path)}: ${state.conflict}`);
     return;
   }
   scan.entries++;
@@ -132,9 +157,9 @@ async function classify(entry: RestoreEntry, probe: TargetProbe, request: Restor
     scan.created++;
   }
   if (request.collectOperations) {
-    const operation: PlannedOperation = { kind: state === 'overwrite' ? 'overwrite' : 'create', target: path.join(request.target, ...entry.parts) };
+    const operation: PlannedOperation = { kind: state === 'overwrite' ? 'overwrite' : 'create', target: printable(path.join(request.target, ...entry.parts)) };
     if (entry.kind === 'file') operation.bytes = entry.size;
-    else operation.detail = entry.kind === 'symlink' ? `symbolic link to ${entry.linkpath}` : `hard link to ${entry.linkpath}`;
+    else operation.detail = `${entry.kind === 'symlink' ? 'symbolic' : 'hard'} link to ${quoteEntryPath(entry.linkpath ?? '')}`;
     scan.operations.push(operation);
   }
 }
@@ -156,7 +181,7 @@ class TargetProbe {
 
   static async open(root: string): Promise<TargetProbe> {
     const state = await pathState(root);
-    if (state === 'other') throw new Error(`restore target ${root} exists and is not a folder`);
+    if (state === 'other') throw new Error(`restore target ${printable(root)} exists and is not a folder`);
     return new TargetProbe(root, state !== 'missing');
   }
 
@@ -166,8 +191,8 @@ class TargetProbe {
       const folder = entry.parts.slice(0, depth).join('/');
       const state = await this.#folderState(folder);
       if (state === 'missing') return 'create';
-      if (state === 'symlink') return { conflict: `the target has a symbolic link at '${folder}', which this entry would be written through` };
-      if (state === 'other') return { conflict: `the target has a file at '${folder}' where this entry needs a folder` };
+      if (state === 'symlink') return { conflict: `the target has a symbolic link at ${quoteEntryPath(folder)}, which this entry would be written through` };
+      if (state === 'other') return { conflict: `the target has a file at ${quoteEntryPath(folder)} where this entry needs a folder` };
     }
     const state = await pathState(path.join(this.root, ...entry.parts));
     if (entry.kind === 'directory') this.#folders.set(entry.path, state);

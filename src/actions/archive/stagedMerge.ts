@@ -1,6 +1,7 @@
 import { lstat, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage, throwIfAborted } from '../../core/errors';
+import { errorMessage, throwIfAborted, writingTo } from '../../core/errors';
+import { printable } from '../../core/render';
 
 /**
  * Moves an extracted tree from staging into the target with renames only (same file system), and
@@ -30,7 +31,7 @@ export async function mergeIntoTarget(request: MergeRequest): Promise<void> {
   } catch (error) {
     const undoProblems = await undo(moves);
     if (undoProblems.length > 0) {
-      throw new Error(`${errorMessage(error)}; undoing the partial restore also failed, check ${request.target}: ${undoProblems.join('; ')}`, { cause: error });
+      throw new Error(`${errorMessage(error)}; undoing the partial restore also failed, check ${printable(request.target)}: ${undoProblems.join('; ')}`, { cause: error });
     }
     throw error;
   }
@@ -47,20 +48,20 @@ async function mergeFolder(stagedFolder: string, targetFolder: string, request: 
       throw error;
     });
     if (!placedStats) {
-      await rename(staged, placed);
+      await writingTo(placed, () => rename(staged, placed));
       moves.push({ kind: 'created', placed, staged });
     } else if (stagedStats.isDirectory() && placedStats.isDirectory()) {
       await mergeFolder(staged, placed, request, moves);
       continue;
     } else if (!stagedStats.isDirectory() && !placedStats.isDirectory()) {
       const move: Move = { kind: 'replaced', placed, staged, setAside: path.join(request.setAsideFolder, String(moves.length)), newPlaced: false };
-      await rename(placed, move.setAside);
+      await writingTo(placed, () => rename(placed, move.setAside));
       moves.push(move);
-      await rename(staged, placed);
+      await writingTo(placed, () => rename(staged, placed));
       move.newPlaced = true;
     } else {
       // The first pass refuses these; the target changed since.
-      throw new Error(`${placed} changed during the restore: a file and a folder meet there`);
+      throw new Error(`${printable(placed)} changed during the restore: a file and a folder meet there`);
     }
     request.onMoved?.(moves.length);
   }
@@ -78,7 +79,7 @@ async function undo(moves: readonly Move[]): Promise<string[]> {
         await rename(move.setAside, move.placed);
       }
     } catch (error) {
-      problems.push(`${move.placed}: ${errorMessage(error)}`);
+      problems.push(`${printable(move.placed)}: ${errorMessage(error)}`);
     }
   }
   return problems;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { defineAction, type ActionContext, type ActionPlan } from '../../core/actions/spec';
 import { cancellationOr, errorMessage, isCancellationError } from '../../core/errors';
-import { formatBytes, formatDuration, markdownTable } from '../../core/render';
+import { formatBytes, formatDuration, markdownTable, printable } from '../../core/render';
 import { readSidecar } from './checksum';
 import { archivePrefix, hasPrefix, isArchiveFileName } from './naming';
 import { resolveUserPath } from '../paths';
@@ -55,15 +55,16 @@ export class ArchiveVerificationError extends Error {
   constructor(readonly result: ArchiveVerifyResult) {
     const failed = result.archives.filter((archive) => !archive.ok);
     super(
-      `${failed.length} of ${result.archives.length} archive(s) failed verification: ${failed.map((archive) => `${archive.name} (${failureReason(archive)})`).join(', ')}\n\n${verificationTable(result)}`,
+      `${failed.length} of ${result.archives.length} archive(s) failed verification: ${failed.map((archive) => `${printable(archive.name)} (${failureReason(archive)})`).join(', ')}\n\n${verificationTable(result)}`,
     );
     this.name = 'ArchiveVerificationError';
   }
 }
 
+/** Errors can quote an entry's name or a sidecar's content, so they are escaped like names. */
 function failureReason(archive: ArchiveVerification): string {
-  if (!archive.readable) return `not readable: ${archive.error ?? 'unknown error'}`;
-  if (archive.checksum === 'mismatch') return archive.error ?? 'checksum mismatch';
+  if (!archive.readable) return `not readable: ${printable(archive.error ?? 'unknown error')}`;
+  if (archive.checksum === 'mismatch') return printable(archive.error ?? 'checksum mismatch');
   return 'ok';
 }
 
@@ -113,7 +114,7 @@ async function verifyArchiveFile(filePath: string, signal: AbortSignal, onBytesR
 async function findArchives(params: ArchiveVerifyParams, ctx: ActionContext): Promise<{ location: string; files: { path: string; bytes: number }[] }> {
   const location = resolveUserPath(params.path, ctx.workspaceDir);
   const stats = await stat(location).catch(() => undefined);
-  if (!stats) throw new Error(`${location} does not exist`);
+  if (!stats) throw new Error(`${printable(location)} does not exist`);
   if (stats.isFile()) return { location, files: [{ path: location, bytes: stats.size }] };
   const files: { path: string; bytes: number }[] = [];
   for (const name of (await readdir(location)).sort()) {
@@ -124,7 +125,7 @@ async function findArchives(params: ArchiveVerifyParams, ctx: ActionContext): Pr
   }
   if (files.length === 0) {
     // Nothing to verify where backups are expected is itself a finding, not a success.
-    throw new Error(`no archives (*.tar.gz, *.tgz)${params.prefix ? ` with prefix ${params.prefix}` : ''} found in ${location}`);
+    throw new Error(`no archives (*.tar.gz, *.tgz)${params.prefix ? ` with prefix ${params.prefix}` : ''} found in ${printable(location)}`);
   }
   return { location, files };
 }
@@ -134,7 +135,7 @@ async function planVerify(params: ArchiveVerifyParams, ctx: ActionContext): Prom
   const total = files.reduce((sum, file) => sum + file.bytes, 0);
   return {
     summary: `Verify ${files.length} archive(s) (${formatBytes(total)}) and record the outcome in .lifeboat-verified.json`,
-    operations: files.map((file) => ({ kind: 'verify', target: file.path, bytes: file.bytes })),
+    operations: files.map((file) => ({ kind: 'verify', target: printable(file.path), bytes: file.bytes })),
     destructive: false,
   };
 }
@@ -150,7 +151,7 @@ async function runVerify(params: ArchiveVerifyParams, ctx: ActionContext): Promi
     let verification: ArchiveVerification;
     try {
       verification = await verifyArchiveFile(file.path, ctx.signal, (read) =>
-        progress.update({ message: `Verifying ${path.basename(file.path)}`, items: archives.length, totalItems: files.length, bytes: bytesBefore + read, totalBytes }),
+        progress.update({ message: `Verifying ${printable(path.basename(file.path))}`, items: archives.length, totalItems: files.length, bytes: bytesBefore + read, totalBytes }),
       );
     } catch (error) {
       throw cancellationOr(error, ctx.signal);
@@ -158,8 +159,8 @@ async function runVerify(params: ArchiveVerifyParams, ctx: ActionContext): Promi
     archives.push(verification);
     bytesBefore += file.bytes;
     progress.flush({ items: archives.length, bytes: bytesBefore });
-    if (verification.ok) ctx.log.info(`${verification.name}: ok (${verification.entries} entries, checksum ${verification.checksum})`);
-    else ctx.log.error(`${verification.name}: ${failureReason(verification)}`);
+    if (verification.ok) ctx.log.info(`${printable(verification.name)}: ok (${verification.entries} entries, checksum ${verification.checksum})`);
+    else ctx.log.error(`${printable(verification.name)}: ${failureReason(verification)}`);
     await recordOutcome(verification, ctx);
   }
   const result: ArchiveVerifyResult = { location, archives, ok: archives.every((archive) => archive.ok), durationMs: Math.round(performance.now() - started) };
@@ -173,13 +174,13 @@ async function recordOutcome(verification: ArchiveVerification, ctx: ActionConte
       [verification.name]: { verifiedAt: new Date().toISOString(), ok: verification.ok, sha256: verification.sha256, bytes: verification.bytes },
     });
   } catch (error) {
-    ctx.log.warn(`could not record the verification of ${verification.name}: ${errorMessage(error)}`);
+    ctx.log.warn(`could not record the verification of ${printable(verification.name)}: ${printable(errorMessage(error))}`);
   }
 }
 
 function verificationTable(result: ArchiveVerifyResult): string {
   const rows = result.archives.map((archive) => [
-    archive.name,
+    printable(archive.name),
     formatBytes(archive.bytes),
     archive.entries,
     archive.readable ? 'yes' : 'no',
