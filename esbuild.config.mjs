@@ -117,6 +117,7 @@ const checks = withTests
         entryPoints: [...new Set([
           ...typescriptFiles('test', '.test.ts'),
           'test/support/summaryReporter.ts',
+          'test/support/canarySweep.ts',
           // The extension-host suite (run() in suite/index.ts) and the runner that loads it in code-server.
           ...typescriptFiles('test/vscode', '.ts'),
           ...typescriptFiles('bench', '.ts'),

@@ -50,8 +50,8 @@ export async function runCommand(args: readonly string[], registry: ActionRegist
 
   const terminal = new Terminal(process.stderr, values.verbose);
   const json = values.json === true;
-  const redactor = new Redactor();
-  const secrets = await cliSecrets(values.secrets, (value) => redactor.add(value));
+  const redactor = new Redactor((message) => terminal.line(`lifeboat: warning: ${message}`));
+  const secrets = await cliSecrets(values.secrets, (value, name) => redactor.add(value, `secret '${name}'`));
   const abort = new AbortController();
   const stopOnSignal = () => {
     if (abort.signal.aborted) process.exit(EXIT.cancelled);

@@ -43,24 +43,28 @@ export async function readSecretsFile(path: string): Promise<ReadonlyMap<string,
 
 /**
  * The CLI's secrets: `LIFEBOAT_SECRET_<NAME>` first, then the secrets file (`--secrets`, else
- * `LIFEBOAT_SECRETS_FILE`). Every value handed out goes to `onResolved` so it is masked.
+ * `LIFEBOAT_SECRETS_FILE`). Every value handed out goes to `onResolved` with its name, so it is masked.
  */
-export async function cliSecrets(file: string | undefined, onResolved: (value: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<SecretResolver> {
+export async function cliSecrets(file: string | undefined, onResolved: (value: string, name: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<SecretResolver> {
   const path = file ?? (env[SECRETS_FILE_VARIABLE] || undefined);
   const stored = path === undefined ? new Map<string, string>() : await readSecretsFile(path);
-  const fromEnvironment = environmentSecrets(env, onResolved);
+  const fromEnvironment = environmentSecrets(env);
+  const lookUp = async (name: string): Promise<string> => {
+    try {
+      return await fromEnvironment.resolve(name);
+    } catch (error) {
+      const value = stored.get(name);
+      if (value === undefined || value === '') {
+        throw new Error(`${errorMessage(error)}, or add '${name}' to a secrets file (--secrets FILE or ${SECRETS_FILE_VARIABLE})`);
+      }
+      return value;
+    }
+  };
   return {
     async resolve(name) {
-      const value = stored.get(name);
-      try {
-        return await fromEnvironment.resolve(name);
-      } catch (error) {
-        if (value === undefined || value === '') {
-          throw new Error(`${errorMessage(error)}, or add '${name}' to a secrets file (--secrets FILE or ${SECRETS_FILE_VARIABLE})`);
-        }
-        onResolved(value);
-        return value;
-      }
+      const value = await lookUp(name);
+      onResolved(value, name);
+      return value;
     },
   };
 }

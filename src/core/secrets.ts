@@ -1,5 +1,6 @@
 import type { SecretResolver } from './actions/spec';
-import { fieldPath, InterpolationError } from './runbook/interpolate';
+import { fieldPath, findReferences, InterpolationError } from './runbook/interpolate';
+import type { ParamDefinitions } from './runbook/params';
 
 /** What a secret may be called: letters, digits, `_`, `.` and `-`. */
 export const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -31,4 +32,19 @@ export async function resolveSecretReferences(value: unknown, secrets: SecretRes
     return Object.fromEntries(entries);
   }
   return value;
+}
+
+/**
+ * The fields of a step (dotted paths) whose whole value is a `secret: true` runbook parameter:
+ * recorded, such a field is masked whatever the value's type or length.
+ */
+export function secretParamFields(value: unknown, definitions: ParamDefinitions, field = '', fields = new Set<string>()): Set<string> {
+  if (typeof value === 'string') {
+    const [reference] = findReferences(value, field);
+    const name = reference?.root === 'params' && reference.text === value ? reference.name : undefined;
+    if (name !== undefined && Object.hasOwn(definitions, name) && definitions[name]?.secret) fields.add(field);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) secretParamFields(item, definitions, fieldPath(field, key), fields);
+  }
+  return fields;
 }

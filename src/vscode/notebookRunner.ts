@@ -3,7 +3,6 @@ import * as vscode from 'vscode';
 import type { Logger, OutputSink, ProgressReporter, ProgressUpdate } from '../core/actions/spec';
 import { formatProblem } from '../core/errors';
 import type { Problem } from '../core/errors';
-import { Redactor } from '../core/redact';
 import { describeProgress } from '../core/render';
 import { isRequired, readParamDefinitions, resolveParams } from '../core/runbook/params';
 import type { ParamDefinitions } from '../core/runbook/params';
@@ -17,7 +16,7 @@ import { runbookOfNotebook } from './notebookSerializer';
 import type { ParameterStore } from './parameterStore';
 import { promptRunbookParameter } from './prompts';
 import { approveHostKey } from './hostKeys';
-import { workspaceSecrets } from './secrets';
+import { runRedactor, workspaceSecrets } from './secrets';
 import type { Services } from './services';
 import { taggedLogger } from './services';
 
@@ -107,7 +106,7 @@ export class NotebookRunner implements vscode.Disposable {
     // relative paths, inventory and run history are the workspace's, never the extension's folder.
     const hostFolder = vscode.workspace.getWorkspaceFolder(notebook.uri) ? undefined : vscode.workspace.workspaceFolders?.find((folder) => folder.uri.scheme === 'file');
     const { workspaceDir, inventory } = hostFolder ? await loadWorkspaceAt(hostFolder.uri.fsPath) : await loadWorkspace(notebook.uri.fsPath);
-    const redactor = new Redactor();
+    const redactor = runRedactor(this.services);
     const views = new Map<number, CellOutputView>();
     const session = new RunSession({
       registry,
@@ -115,7 +114,7 @@ export class NotebookRunner implements vscode.Disposable {
       workspaceDir,
       definitions: checked.definitions,
       params: resolveParams(checked.definitions, supplied).values,
-      secrets: workspaceSecrets(this.services.context.secrets, (value) => redactor.add(value)),
+      secrets: workspaceSecrets(this.services.context.secrets, (value, name) => redactor.add(value, `secret '${name}'`)),
       inventory,
       redactor,
       recorder: new RunRecorder(workspaceDir, redactor),

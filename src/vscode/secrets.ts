@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { environmentSecrets } from '../core/actions/context';
 import type { SecretResolver } from '../core/actions/spec';
+import { Redactor } from '../core/redact';
 import { SECRET_NAME } from '../core/secrets';
 import type { Services } from './services';
 
@@ -11,24 +12,34 @@ export function secretStorageKey(name: string): string {
 
 /**
  * `secret:NAME` from VS Code's SecretStorage, else from `LIFEBOAT_SECRET_<NAME>` as in the CLI.
- * Every value handed out goes to `onResolved` first, so it is masked wherever output is recorded.
+ * Every value handed out goes to `onResolved` with its name first, so it is masked wherever output is recorded.
  */
-export function workspaceSecrets(storage: vscode.SecretStorage, onResolved: (value: string) => void): SecretResolver {
-  const fromEnvironment = environmentSecrets(process.env, onResolved);
+export function workspaceSecrets(storage: vscode.SecretStorage, onResolved: (value: string, name: string) => void): SecretResolver {
+  const fromEnvironment = environmentSecrets(process.env);
+  const lookUp = async (name: string): Promise<string> => {
+    const stored = await storage.get(secretStorageKey(name));
+    if (stored !== undefined && stored !== '') return stored;
+    try {
+      return await fromEnvironment.resolve(name);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}, or set it with "Lifeboat: Set Secret…"`);
+    }
+  };
   return {
     async resolve(name) {
-      const stored = await storage.get(secretStorageKey(name));
-      if (stored === undefined || stored === '') {
-        try {
-          return await fromEnvironment.resolve(name);
-        } catch (error) {
-          throw new Error(`${(error as Error).message}, or set it with "Lifeboat: Set Secret…"`);
-        }
-      }
-      onResolved(stored);
-      return stored;
+      const value = await lookUp(name);
+      onResolved(value, name);
+      return value;
     },
   };
+}
+
+/** The masking of one run; a secret too short to be masked is said, once, where the user sees it. */
+export function runRedactor(services: Services): Redactor {
+  return new Redactor((message) => {
+    services.log.warn(message);
+    void vscode.window.showWarningMessage(`Lifeboat: ${message}.`);
+  });
 }
 
 /**

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redactor } from '../../src/core/redact';
+import { MASK, Redactor } from '../../src/core/redact';
 import { readRunHistory, renderRunMarkdown } from '../../src/core/runner/history';
 import { RunRecorder, RUNS_DIR, type RunRecord } from '../../src/core/runner/records';
 
@@ -103,5 +103,24 @@ describe('run history', () => {
     assert.match(markdown, /## Cell 2 \(check\): shell, failed/);
     assert.match(markdown, /"location": "backups"/);
     assert.match(markdown, /````text\nbad ``` fence\n````/);
+  });
+
+  it('records secrets masked value by value: lines stay JSON, numbers stay numbers, escaped secrets do not show', async () => {
+    const quoted = 'pa"ss\\word';
+    const redactor = new Redactor();
+    redactor.add(quoted);
+    redactor.add('1234');
+    const recorder = new RunRecorder(workspace, redactor, at(8, 9));
+    await recorder.append(step(1, 'failed', { durationMs: 1234, params: { token: quoted, size: 1234, note: `size 1234 for ${quoted}` }, error: `bad token ${JSON.stringify(quoted)}` }), at(8, 9, 1));
+
+    const { runs, skippedLines } = await readRunHistory(workspace);
+    assert.equal(skippedLines, 0, 'the record is still a JSON line');
+    const [recorded] = runs[0]?.steps ?? [];
+    assert.equal(recorded?.durationMs, 1234);
+    assert.deepEqual(recorded?.params, { token: MASK, size: 1234, note: `size ${MASK} for ${MASK}` });
+    assert.equal(recorded?.error, `bad token "${MASK}"`);
+    assert.equal(runs[0]?.id, recorder.runId);
+    const file = await readFile(join(workspace, RUNS_DIR, '2026-01-08.jsonl'), 'utf8');
+    assert.ok(!file.includes(quoted) && !file.includes(JSON.stringify(quoted).slice(1, -1)), file);
   });
 });

@@ -86,10 +86,13 @@ export function isRequired(definition: ParamDefinition): boolean {
 
 export type Coerced = { ok: true; value: ParamValue } | { ok: false; message: string };
 
-/** Turns a typed-in or YAML value into the parameter's type, or says what was expected. */
+/**
+ * Turns a typed-in or YAML value into the parameter's type, or says what was expected. The message
+ * quotes the value, except a `secret: true` parameter's, which it never shows.
+ */
 export function coerceParam(definition: ParamDefinition, raw: unknown): Coerced {
   const text = typeof raw === 'string' ? raw : String(raw);
-  const got = `got ${JSON.stringify(raw)}`;
+  const got = definition.secret ? 'got a secret value (not shown)' : `got ${JSON.stringify(raw)}`;
   switch (definition.type) {
     case 'number': {
       const value = typeof raw === 'number' ? raw : text.trim() === '' ? Number.NaN : Number(text);

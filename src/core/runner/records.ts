@@ -39,10 +39,12 @@ export class RunRecorder {
   ) {}
 
   async append(record: Omit<RunRecord, 'time' | 'user' | 'host' | 'run' | 'runStartedAt'>, now = new Date()): Promise<void> {
-    const full: RunRecord = { time: now.toISOString(), user: currentUser(), host: hostname(), run: this.runId, runStartedAt: this.startedAt.toISOString(), ...record };
+    // The step's part is masked value by value, then serialised: a substitution in JSON text could
+    // break the line. Times and ids are Lifeboat's own, and stay as they are so the run groups its steps.
+    const full: RunRecord = { time: now.toISOString(), user: currentUser(), host: hostname(), run: this.runId, runStartedAt: this.startedAt.toISOString(), ...this.redactor.redactValue(record) };
     const dir = join(this.workspaceDir, RUNS_DIR);
     await mkdir(dir, { recursive: true });
-    await appendFile(join(dir, `${localDate(now)}.jsonl`), `${this.redactor.redact(JSON.stringify(full))}\n`, { mode: 0o600 });
+    await appendFile(join(dir, `${localDate(now)}.jsonl`), `${JSON.stringify(full)}\n`, { mode: 0o600 });
   }
 }
 

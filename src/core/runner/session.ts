@@ -5,7 +5,7 @@ import type { ActionRegistry } from '../actions/registry';
 import type { ActionPlan, HostKeyApproval, Inventory, Logger, OutputSink, ProgressReporter, SecretResolver } from '../actions/spec';
 import { CancelledError, errorMessage, formatProblem, isCancellationError, ValidationError } from '../errors';
 import type { Redactor } from '../redact';
-import { resolveSecretReferences } from '../secrets';
+import { resolveSecretReferences, secretName, secretParamFields } from '../secrets';
 import { findReferences, interpolate, InterpolationError } from '../runbook/interpolate';
 import type { ParamDefinitions, ParamValue } from '../runbook/params';
 import type { Step } from '../runbook/steps';
@@ -75,7 +75,8 @@ export class RunSession {
     this.results = { ...options.earlierResults };
     for (const [name, definition] of Object.entries(options.definitions)) {
       const value = options.params[name];
-      if (definition.secret && value !== undefined) options.redactor.add(String(value));
+      // A `secret:NAME` value is registered when it is resolved; a true/false cannot be hidden.
+      if (definition.secret && value !== undefined && typeof value !== 'boolean' && secretName(value) === undefined) options.redactor.add(String(value), `the secret parameter '${name}'`);
     }
   }
 
@@ -120,7 +121,7 @@ export class RunSession {
         startedAt,
         durationMs: Math.round(performance.now() - started),
         ...outcome,
-        result: redactor.redactDeep(outcome.result),
+        result: redactor.redactValue(outcome.result),
         markdown: outcome.markdown === undefined ? undefined : redactor.redact(outcome.markdown),
         error: outcome.error === undefined ? undefined : redactor.redact(outcome.error),
       };
@@ -143,7 +144,7 @@ export class RunSession {
       }
       // The record keeps `secret:NAME` as written; only the action sees the value.
       params = this.resolveStepParams(step);
-      const parsed = parseStepParams(action, await this.resolveSecrets(step, params), step, this.options.runbook);
+      const parsed = parseStepParams(action, await this.resolveSecrets(step, params), step, this.options.runbook, redactor);
       if (!parsed.ok) throw new ValidationError(parsed.problems);
 
       const context = createActionContext({
@@ -161,7 +162,7 @@ export class RunSession {
       if (planOnly) return await planned(await action.plan(parsed.value, context));
       if (action.destructive) {
         const plan = await action.plan(parsed.value, context);
-        if (plan.destructive && !(await this.options.confirm(step, plan))) {
+        if (plan.destructive && !(await this.options.confirm(step, redactor.redactValue(plan)))) {
           return await finish({ status: 'refused', error: `not confirmed: ${plan.summary}`, markdown: renderPlan(plan) });
         }
       }
@@ -225,7 +226,7 @@ export class RunSession {
       step: report.step.id,
       action: report.step.actionId,
       // A shell step's script is in the runbook; its parameters are the environment it ran with.
-      params: report.step.kind === 'shell' ? { interpreter: (params as { interpreter?: string }).interpreter } : redactor.redactDeep(params),
+      params: report.step.kind === 'shell' ? { interpreter: (params as { interpreter?: string }).interpreter } : redactor.redactValue(params, secretParamFields(report.step.params, this.options.definitions)),
       status: report.status,
       durationMs: report.durationMs,
       error: report.error,

@@ -3,6 +3,7 @@ import { actionFields } from '../actions/fields';
 import type { ActionRegistry } from '../actions/registry';
 import type { ActionSpec } from '../actions/spec';
 import type { Problem } from '../errors';
+import { Redactor } from '../redact';
 import { findReferences } from '../runbook/interpolate';
 import type { RunbookDocument } from '../runbook/model';
 import type { ParamDefinitions } from '../runbook/params';
@@ -38,6 +39,8 @@ export function checkRunbook(document: RunbookDocument, options: CheckOptions): 
   const supplied = options.params ?? {};
   const resolved = resolveParams(definitions, supplied, file);
   if (options.params) problems.push(...resolved.problems);
+  const secrets = new Redactor();
+  for (const [name, value] of Object.entries(resolved.values)) if (definitions[name]?.secret && typeof value !== 'boolean') secrets.add(String(value));
 
   const { steps, problems: stepProblems } = readSteps(document, file);
   problems.push(...stepProblems);
@@ -65,20 +68,23 @@ export function checkRunbook(document: RunbookDocument, options: CheckOptions): 
 
     // Values known before the run (parameters) are checked now; the others when their step runs.
     const known = knownStepParams(step, resolved.values);
-    const parsed = parseStepParams(action, known.params, step, file);
+    const parsed = parseStepParams(action, known.params, step, file, secrets);
     problems.push(...(parsed.ok ? [] : parsed.problems).filter((problem) => !isUnknownField(problem.field, known.unknownFields)));
   }
   return { steps, definitions, problems };
 }
 
-/** Parses a step's parameters with its action's schema; failures name the cell, line and field. */
-export function parseStepParams(action: ActionSpec, params: unknown, step: Step, file?: string): { ok: true; value: unknown } | { ok: false; problems: Problem[] } {
+/**
+ * Parses a step's parameters with its action's schema; failures name the cell, line and field, and
+ * quote the value found unless it holds one of `secrets`.
+ */
+export function parseStepParams(action: ActionSpec, params: unknown, step: Step, file?: string, secrets = new Redactor()): { ok: true; value: unknown } | { ok: false; problems: Problem[] } {
   const parsed = action.params.safeParse(params);
   if (parsed.success) return { ok: true, value: parsed.data };
-  return { ok: false, problems: issuesToProblems(parsed.error.issues, action, params, step, file) };
+  return { ok: false, problems: issuesToProblems(parsed.error.issues, action, params, step, file, secrets) };
 }
 
-function issuesToProblems(issues: readonly z.core.$ZodIssue[], action: ActionSpec, params: unknown, step: Step, file?: string): Problem[] {
+function issuesToProblems(issues: readonly z.core.$ZodIssue[], action: ActionSpec, params: unknown, step: Step, file: string | undefined, secrets: Redactor): Problem[] {
   return issues.flatMap((issue): Problem[] => {
     const where = { file, cell: step.cellNumber };
     if (issue.code === 'unrecognized_keys') {
@@ -93,8 +99,8 @@ function issuesToProblems(issues: readonly z.core.$ZodIssue[], action: ActionSpe
       found === undefined
         ? issue.code === 'invalid_type'
           ? `required, expected ${issue.expected}`
-          : issue.message
-        : `${issue.message.replace(/^Invalid input: /, '')}, got ${JSON.stringify(found)}`;
+          : secrets.redact(issue.message)
+        : `${secrets.redact(issue.message.replace(/^Invalid input: /, ''))}, got ${secrets.holdsSecret(found) ? 'a value holding a secret (not shown)' : JSON.stringify(found)}`;
     // A missing field is written nowhere: the action that asks for it is the place to point at.
     const span = found === undefined ? (step.spanOf?.(field, 'key') ?? step.spanOf?.('action', 'value')) : step.spanOf?.(field, 'value');
     return [{ ...where, line: step.lineOf(field), field: field || undefined, span, message }];
