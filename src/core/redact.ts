@@ -131,8 +131,9 @@ export class Redactor {
 
 /**
  * The forms a secret takes in printed text: as is; escaped in a JSON string (with and without
- * `\uXXXX` for non-ASCII, as Node and Python print it); percent-encoded in a URL or form; quoted for a
- * POSIX shell; and each long enough line of a multi-line value, as is and JSON-escaped.
+ * `\uXXXX` for non-ASCII, as Node and Python print it); percent-encoded in a URL or form, as
+ * JavaScript and Python encode it; quoted for a POSIX shell; and each long enough line of a
+ * multi-line value, in each of those forms.
  */
 export function printedForms(secret: string): string[] {
   const forms = new Set([secret, ...escapedForms(secret)]);
@@ -150,10 +151,13 @@ export function printedForms(secret: string): string[] {
 
 function escapedForms(value: string): string[] {
   const json = JSON.stringify(value).slice(1, -1);
-  const forms = [json, json.replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)];
+  const asciiJson = json.replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const forms = [json, asciiJson, asciiJson.replace(/\\u[0-9a-f]{4}/g, (escape) => escape.toUpperCase().replace('\\U', '\\u'))];
   try {
     const url = encodeURIComponent(value);
-    forms.push(url, url.replace(/%20/g, '+'));
+    // Encoders differ on `!'()*` (Python's quote encodes them) and on spaces in forms (`+`).
+    const strictUrl = url.replace(/[!'()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
+    forms.push(url, url.replace(/%20/g, '+'), strictUrl, strictUrl.replace(/%20/g, '+'));
   } catch {
     // A lone surrogate has no URL form.
   }

@@ -84,12 +84,15 @@ describe('Redactor', () => {
       const redactor = redactorOf(value);
       const printed = `curl 'https://h/?p=${encodeURIComponent(value)}' -d 'p=${value.replace(/'/g, `'\\''`)}' form=${encodeURIComponent(value).replace(/%20/g, '+')}`;
       assert.equal(redactor.redact(printed), `curl 'https://h/?p=${MASK}' -d 'p=${MASK}' form=${MASK}`);
+      // Python's urllib.parse.quote(value, safe='') also encodes `'`.
+      assert.equal(redactor.redact('it%27s%20a%20p%40ss%2Fword'), MASK);
     });
 
     it('masks non-ASCII secrets escaped as \\uXXXX, as Python prints JSON', () => {
       const value = 'пароль-🔑';
       const pythonJson = value.replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
       assert.equal(redactorOf(value).redact(`{"p": "${pythonJson}"}`), `{"p": "${MASK}"}`);
+      assert.equal(redactorOf(value).redact(pythonJson.replace(/\\u[0-9a-f]{4}/g, (escape) => `\\u${escape.slice(2).toUpperCase()}`)), MASK);
     });
 
     it('leaves a secret shorter than the minimum unmasked and warns once, without the value', () => {
