@@ -14,6 +14,7 @@ import { parseRunbook } from '../../src/core/runbook/parse';
 import { checkRunbook } from '../../src/core/runner/validate';
 import { loadInventory } from '../../src/core/workspace';
 import { lifeboat } from '../support/cli';
+import { CLI } from '../support/paths';
 
 /** The limits the README states. */
 const RUNBOOK_LIMIT = 4 * 1024 * 1024;
@@ -228,6 +229,15 @@ describe('bad input', function () {
     });
   });
 
+  it('text on stdin that is not UTF-8 stops `parse -` at its line', async () => {
+    const child = spawn(process.execPath, [CLI, 'parse', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdin.end(Buffer.concat([Buffer.from('# Notes\n\nCafé '), Buffer.from([0xe9, 0x0a])]));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.match(refused({ code, stderr }), /^stdin:3: not valid UTF-8 at column 6 \(byte offset 15\)/);
+  });
+
   describe('YAML alias bombs', () => {
     /** Nine aliases to nine aliases … : 9^4 values from four lines. */
     const bomb = (indent: string, key: string) => [
@@ -298,6 +308,19 @@ describe('bad input', function () {
         assert.match(await refusedBeforeAnyStep(path), expected);
       });
     }
+
+    it('names no parameter: `${params.constructor}` and `${params.__proto__}` are undeclared, `--param constructor=…` is a value', async () => {
+      const path = await runbookWith([...firstStep, '```lifeboat', 'action: archive.list', 'location: ${params.constructor}', 'prefix: ${params.__proto__}', '```', ''].join('\n'));
+      const checked = refused(await lifeboat(['check', path]));
+      assert.match(checked, /r\.runbook\.md:7, cell 2, `location`: \$\{params\.constructor\}: the runbook declares no parameter 'constructor'/);
+      assert.match(checked, /r\.runbook\.md:8, cell 2, `prefix`: \$\{params\.__proto__\}: the runbook declares no parameter '__proto__'/);
+      assert.match(await refusedBeforeAnyStep(path), /declares no parameter 'constructor'/);
+
+      const declared = await runbookWith(['---', 'params:', '  constructor: { type: string }', '---', '```bash', 'echo "$LIFEBOAT_PARAM_CONSTRUCTOR" > ran', '```', ''].join('\n'));
+      const ran = await lifeboat(['run', declared, '--param', 'constructor=built'], { cwd: dir });
+      assert.equal(ran.code, 0, ran.stderr);
+      assert.equal(await readFile(join(dir, 'ran'), 'utf8'), 'built\n');
+    });
 
     it('is refused in lifeboat.yaml and in a secrets file, at its line', async () => {
       const runbook = await runbookWith('```bash\ntouch ran\n```\n');
