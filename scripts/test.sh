@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # openssh-server (with openssh-client) is the real sshd the SSH integration tests start on loopback;
 # webp's dwebp checks that simulated Frigate images decode; curl is the seed procedure's client, which
 # the Frigate faces benchmark runs beside Lifeboat; cron's `crontab` is what the schedule actions edit
-# over SSH (its daemon is never started by the tests).
+# over SSH. The tests start their own sshd on loopback and never need cron's daemon: the installer
+# starts no service and leaves the services it installed disabled (README, "Running the tests").
 bash scripts/install-system-packages.sh tar gzip bsdutils openssl restic rclone openssh-server openssh-client webp curl cron
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -26,20 +27,29 @@ npx eslint .
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 status=0
-npx mocha | tee "$logs/unit" || status=1
-node out/test/vscode/runInCodeServer.js | tee "$logs/vscode" || status=1
-npx mocha --config test/e2e/mocharc.json | tee "$logs/e2e" || status=1
+npx mocha | tee "$logs/unit-and-integration" || status=1
+node out/test/vscode/runInCodeServer.js | tee "$logs/extension-host" || status=1
+npx mocha --config test/e2e/mocharc.json | tee "$logs/browser-e2e" || status=1
 
-# Each suite prints "N passed, N failed"; a suite that printed none counts as one failure.
+# Each suite prints "N passed, N failed", then a "suite failed to load: <file>: <error>" line for each
+# test file it could not load (counted as a failure). A suite that printed no total stopped before its
+# end: it is named below and counts as one failure.
 total() {
-  local passed=0 failed=0 line
-  for log in "$logs/unit" "$logs/vscode" "$logs/e2e"; do
-    line=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
-    if [ -z "$line" ]; then failed=$((failed + 1)); continue; fi
+  local passed=0 failed=0 line suite
+  local problems=()
+  for suite in unit-and-integration extension-host browser-e2e; do
+    line=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed' "$logs/$suite" | tail -n 1 || true)
+    if [ -z "$line" ]; then
+      failed=$((failed + 1))
+      problems+=("suite did not finish: $suite (no result line; its output is above)")
+      continue
+    fi
     passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
     failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+    while IFS= read -r line; do problems+=("$line"); done < <(grep '^suite failed to load: ' "$logs/$suite" || true)
   done
   echo "$passed passed, $failed failed"
+  for line in "${problems[@]}"; do echo "$line"; done
 }
 echo
 total

@@ -2,14 +2,15 @@
  * The simulators stand in for systems that cannot run here, so they must not drift from the real
  * contracts: every Frigate route they serve is held against Frigate's OpenAPI files (v0.16.0 and
  * v0.17.0: method, path and query parameters, request and response shapes), and the Kubernetes
- * simulator's paths, kinds, phases and field names against EXTERNAL-SYSTEMS.md and TESTBED.md.
+ * simulator's paths, kinds, phases and field names against EXTERNAL-SYSTEMS.md and kubernetes-api.md
+ * (test/fixtures/contracts, with their sources).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CONTRACTS_DIR } from '../support/paths';
+import { CONTRACT_FIXTURES } from '../support/paths';
 import { loadOpenApi, schemaProblems, type OpenApiDocument, type Schema } from '../support/openApi';
 import { FrigateSimulator } from '../testbed/frigateSim';
 import { FRIGATE_SIM_ROUTES, type FrigateSimRoute } from '../testbed/frigateSimRoutes';
@@ -17,7 +18,7 @@ import { EXEC_PROTOCOLS, KUBE_SIM_DISCOVERY_PATHS, KUBE_SIM_PATHS, KubeApiSimula
 import { ObjectStore, SIM_RESOURCES, type SimObject, type SimResource } from '../testbed/kubeSimObjects';
 import { solidWebp } from '../testbed/webp';
 
-const contract = readFileSync(join(CONTRACTS_DIR, 'EXTERNAL-SYSTEMS.md'), 'utf8');
+const contract = readFileSync(join(CONTRACT_FIXTURES, 'EXTERNAL-SYSTEMS.md'), 'utf8');
 
 /** A request that exercises a route; its body must itself conform to the OpenAPI request schema. */
 interface Sample {
@@ -64,7 +65,7 @@ function resolve(document: OpenApiDocument, schema: Schema | undefined): Schema 
 
 for (const version of ['0.16.0', '0.17.0']) {
   describe(`Frigate simulator conforms to Frigate's OpenAPI v${version}`, () => {
-    const document = loadOpenApi(join(CONTRACTS_DIR, `frigate-api-v${version}.yaml`));
+    const document = loadOpenApi(join(CONTRACT_FIXTURES, `frigate-api-v${version}.yaml`));
     let sim: FrigateSimulator;
 
     before(async () => {
@@ -153,8 +154,8 @@ function getJson(sim: KubeApiSimulator, path: string): Promise<unknown> {
   });
 }
 
-describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and TESTBED.md', () => {
-  const testbed = readFileSync(join(CONTRACTS_DIR, '..', 'TESTBED.md'), 'utf8');
+describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and kubernetes-api.md', () => {
+  const kubernetesApi = readFileSync(join(CONTRACT_FIXTURES, 'kubernetes-api.md'), 'utf8');
 
   /** The text of a contract section, from its heading to the next heading of the same or a higher level. */
   function section(heading: RegExp): string {
@@ -201,12 +202,12 @@ describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and TESTBED.m
     'postgresql.cnpg.io/backups': { cluster: { name: 'pg' }, method: 'barmanObjectStore' },
   };
 
-  it('serves the pod and exec paths TESTBED.md gives, and negotiates the exec protocol it names', () => {
-    const documented = [...testbed.matchAll(/`(?:GET )?(\/api\/v1\/[^`?]+)/g)].map((match) => (match[1] ?? '').replace('{ns}', '{namespace}').replace('{pod}', '{name}'));
+  it('serves the pod and exec paths kubernetes-api.md gives, and negotiates the exec protocol it names', () => {
+    const documented = [...kubernetesApi.matchAll(/`(?:GET )?(\/api\/v1\/[^`?]+)/g)].map((match) => (match[1] ?? '').replace('{ns}', '{namespace}').replace('{pod}', '{name}'));
     assert.ok(documented.length >= 2);
     const served: string[] = Object.values(KUBE_SIM_PATHS);
     assert.deepEqual(documented.filter((path) => !served.includes(path)), []);
-    assert.ok(testbed.includes(`\`${EXEC_PROTOCOLS[0]}\``));
+    assert.ok(kubernetesApi.includes(`\`${EXEC_PROTOCOLS[0]}\``));
   });
 
   it('serves each custom resource under the group and version the contract gives, with its kind', async () => {

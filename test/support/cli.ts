@@ -18,10 +18,26 @@ export function lifeboat(args: string[], options: { cwd?: string; input?: string
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      raiseChildWarnings(args[0] ?? '', stderr);
+      resolve({ code, stdout, stderr });
+    });
     child.stdin.end(options.input ?? '');
     options.onStart?.(child);
   });
+}
+
+/**
+ * A Node warning the CLI printed on stderr (`(node:123) MaxListenersExceededWarning: …`) is raised again
+ * in the test process, where the summary reporter fails the run on it as on the test process's own.
+ */
+function raiseChildWarnings(command: string, stderr: string): void {
+  for (const warning of nodeWarnings(stderr)) process.emitWarning(`lifeboat ${command} printed ${warning}`, 'ChildProcessWarning');
+}
+
+/** The warnings Node printed in a process's stderr, as `<name>: <message>`. */
+export function nodeWarnings(stderr: string): string[] {
+  return [...stderr.matchAll(/^\(node:\d+\) (?:\[[A-Z0-9]+\] )?(\w*Warning): (.*)$/gm)].map((match) => `${match[1] ?? ''}: ${match[2] ?? ''}`);
 }
 
 /** Every run record a workspace holds, oldest first. */

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** The repository root, found from wherever the compiled test runs. */
@@ -9,10 +9,21 @@ export const REPO_ROOT = (() => {
   throw new Error(`no repository root above ${__dirname}`);
 })();
 
-/** `shared/` sits beside the repository (seeds, contracts). */
-export const SEEDS_DIR = join(REPO_ROOT, '..', 'shared', 'seeds');
-/** The contracts of the outside systems the simulators follow. */
-export const CONTRACTS_DIR = join(REPO_ROOT, '..', 'shared', 'contracts');
+/** The contracts of the outside systems the simulators follow, with their sources (README.md there). */
+export const CONTRACT_FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'contracts');
+
+/**
+ * Markdown files that must survive parse → serialize byte for byte: the runbooks the project ships and
+ * runbooks written for the test around Markdown's edge cases (line endings, fences, HTML, whitespace).
+ */
+export function roundTripRunbooks(): string[] {
+  const runbooks = join(REPO_ROOT, 'runbooks');
+  const fixtures = join(REPO_ROOT, 'test', 'fixtures', 'runbooks');
+  return [
+    ...readdirSync(runbooks).filter((file) => file.endsWith('.runbook.md')).map((file) => join(runbooks, file)),
+    ...readdirSync(fixtures).filter((file) => file.endsWith('.md') && file !== 'README.md').map((file) => join(fixtures, file)),
+  ];
+}
 
 export const CLI = join(REPO_ROOT, 'dist', 'cli.js');
 

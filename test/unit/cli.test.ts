@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { lifeboat, readRecords } from '../support/cli';
-import { CLI, REPO_ROOT, SEEDS_DIR } from '../support/paths';
+import { CLI, REPO_ROOT, roundTripRunbooks } from '../support/paths';
 
 /** Runs a command on a pseudo-terminal and types `answer` once `prompt` appears. */
 function onTerminal(command: string, cwd: string, prompt: string, answer: string): Promise<{ code: number | null; output: string }> {
@@ -49,17 +49,17 @@ describe('lifeboat CLI', function () {
   }
 
   describe('parse and serialize', () => {
-    it('reproduce every seed byte for byte through a pipe', async () => {
-      for (const seed of await readdir(SEEDS_DIR)) {
-        const original = await readFile(join(SEEDS_DIR, seed), 'utf8');
-        const parsed = await lifeboat(['parse', join(SEEDS_DIR, seed)]);
+    it('reproduce every shipped and edge-case runbook byte for byte through a pipe', async () => {
+      for (const runbook of roundTripRunbooks()) {
+        const original = await readFile(runbook, 'utf8');
+        const parsed = await lifeboat(['parse', runbook]);
         assert.equal(parsed.code, 0, parsed.stderr);
         const json = JSON.parse(parsed.stdout) as { frontmatter: unknown; cells: { kind: string; language: string; source: string; attributes: object }[] };
         assert.ok(json.cells.length > 0);
         for (const cell of json.cells) assert.ok(['markdown', 'action', 'shell', 'code'].includes(cell.kind));
         const written = await lifeboat(['serialize'], { input: parsed.stdout });
         assert.equal(written.code, 0, written.stderr);
-        assert.equal(written.stdout, original, seed);
+        assert.equal(written.stdout, original, runbook);
       }
     });
 

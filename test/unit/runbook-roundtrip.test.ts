@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import fc from 'fast-check';
 import type { RunbookDocument } from '../../src/core/runbook/model';
 import { parseRunbook } from '../../src/core/runbook/parse';
 import { serializeRunbook } from '../../src/core/runbook/serialize';
-import { SEEDS_DIR } from '../support/paths';
+import { REPO_ROOT, roundTripRunbooks } from '../support/paths';
 
 /** Round trip in memory and through the JSON that `lifeboat parse` prints. */
 function assertRoundTrip(text: string): RunbookDocument {
@@ -59,11 +59,10 @@ describe('runbook round trip', () => {
     });
   }
 
-  for (const seed of readdirSync(SEEDS_DIR).filter((file) => file.endsWith('.md'))) {
-    it(`keeps the bytes of the seed ${seed}`, () => {
-      const text = readFileSync(join(SEEDS_DIR, seed), 'utf8');
-      const document = assertRoundTrip(text);
-      assert.ok(document.cells.some((cell) => cell.kind === 'shell'), 'a seed has shell cells');
+  for (const file of roundTripRunbooks()) {
+    it(`keeps the bytes of ${relative(REPO_ROOT, file)}`, () => {
+      const document = assertRoundTrip(readFileSync(file, 'utf8'));
+      assert.ok(document.cells.some((cell) => cell.kind === 'shell' || cell.kind === 'action'), 'each of these files has steps');
     });
   }
 

@@ -1,0 +1,98 @@
+/**
+ * The test run itself: a test file that cannot be loaded, a process warning, or a test that reads
+ * outside the repository must each fail the run visibly, never pass or hide other tests.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nodeWarnings, type CliResult } from '../support/cli';
+import { REPO_ROOT } from '../support/paths';
+
+const MOCHA = join(REPO_ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');
+const REPORTER = join(REPO_ROOT, 'out', 'test', 'support', 'summaryReporter.js');
+
+/** Runs mocha with the project's reporter on the given test files, as `npx mocha` does. */
+function mocha(files: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MOCHA, '--no-config', '--reporter', REPORTER, ...files], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('the test run', function () {
+  this.timeout(30_000);
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lifeboat-harness-'));
+  });
+
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function testFile(name: string, lines: string[]): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, lines.join('\n'));
+    return path;
+  }
+
+  it('names a test file that fails to load, fails the run, runs none of its tests and every other file', async () => {
+    const broken = await testFile('broken.test.js', ["describe('never reached', () => it('x', () => {}));", "require('node:fs').readdirSync('/no/such/fixtures');"]);
+    const before = await testFile('a.test.js', ["describe('a', () => it('passes', () => {}));"]);
+    const after = await testFile('z.test.js', ["describe('z', () => it('passes too', () => {}));"]);
+    const result = await mocha([before, broken, after]);
+    assert.notEqual(result.code, 0, result.stdout);
+    const lines = result.stdout.trimEnd().split('\n');
+    const total = lines.findIndex((line) => /^\d+ passed, \d+ failed/.test(line));
+    assert.equal(lines[total], '2 passed, 1 failed', result.stdout);
+    assert.match(lines[total + 1] ?? '', /^suite failed to load: \S*broken\.test\.js: ENOENT: no such file or directory, scandir '\/no\/such\/fixtures'$/);
+  });
+
+  it('fails a run that emits a process warning, naming the warning and where it came from', async () => {
+    const late = await testFile('late.test.js', [
+      "describe('late', () => it('handles a rejection only after it was reported', async () => {",
+      "  const rejected = Promise.reject(new Error('x'));",
+      '  await new Promise((resolve) => setTimeout(resolve, 10));',
+      '  await rejected.catch(() => {});',
+      '}));',
+    ]);
+    const result = await mocha([late]);
+    assert.notEqual(result.code, 0, result.stdout);
+    assert.match(result.stdout, /"after all" hook: no process warnings/);
+    assert.match(result.stdout, /1 process warning\(s\) during the run:\n\s+PromiseRejectionHandledWarning: Promise rejection was handled asynchronously[^\n]*\n\s+at [^\n]*late\.test\.js:4:/);
+    assert.match(result.stdout, /^1 passed, 1 failed$/m);
+  });
+
+  it('passes a run without warnings', async () => {
+    const quiet = await testFile('quiet.test.js', ["describe('quiet', () => it('passes', async () => { await Promise.reject(new Error('x')).catch(() => {}); }));"]);
+    const result = await mocha([quiet]);
+    assert.equal(result.code, 0, result.stdout);
+    assert.match(result.stdout, /^1 passed, 0 failed$/m);
+  });
+
+  it("reads the warnings Node prints in a child process's output", () => {
+    const script = "process.emitWarning('leak', 'MaxListenersExceededWarning'); process.emitWarning('old', { type: 'DeprecationWarning', code: 'DEP0999' }); console.error('(node) not a warning line');";
+    const { stderr } = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.deepEqual(nodeWarnings(stderr), ['MaxListenersExceededWarning: leak', 'DeprecationWarning: old']);
+  });
+
+  it('no test or benchmark reads the folders beside the repository', () => {
+    const sources = ['test', 'bench'].flatMap((folder) =>
+      readdirSync(join(REPO_ROOT, folder), { recursive: true })
+        .map(String)
+        .filter((file) => file.endsWith('.ts'))
+        .map((file) => join(folder, file)),
+    );
+    const outside = sources.filter((file) => /REPO_ROOT, '\.\.'|\.\.\/shared\b|'\.\.', 'shared'/.test(readFileSync(join(REPO_ROOT, file), 'utf8')));
+    assert.deepEqual(outside, []);
+  });
+});
