@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { readdir, rm, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FileWriteError } from '../../src/core/errors';
 import { readRecords } from '../support/cli';
 import { CLI } from '../support/paths';
@@ -264,12 +265,40 @@ describe('archive.restore under faults: full disks, size limits, SIGKILL and Ctr
     });
   });
 
-  /** Lines the CLI prints at the start of each phase of a restore into an existing target. */
+  /**
+   * The phases of a restore into an existing target: the line the CLI prints as one starts, and
+   * what shows on disk once it is under way (the staging tree filling up, files being set aside).
+   */
   const phases = [
-    { name: 'checking the archive', line: /▶ \[cell \d+\]/ },
-    { name: 'extracting into staging', line: /entries checked, checksum/ },
-    { name: 'moving files into the target', line: /extracted; moving the files into/ },
+    { name: 'checking the archive', line: /▶ \[cell \d+\]/, underWay: async () => true, leavesStaging: false },
+    { name: 'extracting into staging', line: /entries checked, checksum/, underWay: () => stagingHolds('tree'), leavesStaging: true },
+    { name: 'moving files into the target', line: /extracted; moving the files into/, underWay: () => stagingHolds('replaced'), leavesStaging: true },
   ];
+
+  /** Whether the restore's staging folder has a `folder` with something in it yet. */
+  async function stagingHolds(folder: string): Promise<boolean> {
+    for (const staging of await stagingLeftIn(workspace)) {
+      if ((await readdir(path.join(workspace, staging, folder)).catch(() => [])).length > 0) return true;
+    }
+    return false;
+  }
+
+  /** Runs the restore and sends `signal` once `phase` is under way. */
+  async function interruptedRun(phase: (typeof phases)[number], signal: NodeJS.Signals): Promise<{ run: CliRun; sent: boolean }> {
+    let watching = false;
+    let sent = false;
+    const run = await runCli(workspace, {
+      onStderr: (stderr, child) => {
+        if (watching || !phase.line.test(stderr)) return;
+        watching = true;
+        void (async () => {
+          while (child.exitCode === null && child.signalCode === null && !(await phase.underWay())) await sleep(2);
+          sent = child.kill(signal);
+        })();
+      },
+    });
+    return { run, sent };
+  }
 
   describe('SIGKILL mid-restore, then the same restore again', () => {
     for (const phase of phases) {
@@ -277,13 +306,10 @@ describe('archive.restore under faults: full disks, size limits, SIGKILL and Ctr
         await previousTarget();
         const before = await readTree(target);
         await writeRestoreRunbook(workspace, { archive: archiveFile, target: 'target', overwrite: true });
-        const killed = await runCli(workspace, {
-          onStderr: (stderr, child) => {
-            if (phase.line.test(stderr)) child.kill('SIGKILL');
-          },
-        });
+        const { run: killed } = await interruptedRun(phase, 'SIGKILL');
         assert.equal(killed.signal, 'SIGKILL', `killed before it ended: ${killed.stderr}`);
         countFault(bytesLost(await readTree(target), before, archiveTree, sizes));
+        assert.equal((await stagingLeftIn(workspace)).length, phase.leavesStaging ? 1 : 0, 'killed in the middle of the phase');
 
         const again = await runCli(workspace);
         assert.equal(again.code, 0, again.stderr);
@@ -302,15 +328,8 @@ describe('archive.restore under faults: full disks, size limits, SIGKILL and Ctr
         await previousTarget();
         const before = await readTree(target);
         await writeRestoreRunbook(workspace, { archive: archiveFile, target: 'target', overwrite: true });
-        let sent = false;
-        const run = await runCli(workspace, {
-          onStderr: (stderr, child) => {
-            if (sent || !phase.line.test(stderr)) return;
-            sent = true;
-            child.kill('SIGINT');
-          },
-        });
-        assert.ok(sent, 'the phase was reached');
+        const { run, sent } = await interruptedRun(phase, 'SIGINT');
+        assert.ok(sent, `interrupted while ${phase.name}: ${run.stderr}`);
         assert.equal(run.code, 130, run.stderr);
         assertNoStackTrace(run);
         assert.equal(stepLine(run).status, 'cancelled');

@@ -324,7 +324,16 @@ describe('archive.restore', () => {
       },
     });
     const before = await listNames(workspace);
-    await assert.rejects(runAction(restore, { archive, target: 'fresh' }, ctx), CancelledError);
+    // A rejection nobody awaits ends the CLI's process as an uncaught exception (exit 1, not 130).
+    const unobserved: unknown[] = [];
+    const record = (reason: unknown) => unobserved.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      await assert.rejects(runAction(restore, { archive, target: 'fresh' }, ctx), CancelledError);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+    assert.deepEqual(unobserved, [], 'no rejection left unawaited');
     assert.deepEqual(await listNames(workspace), before);
   });
 
