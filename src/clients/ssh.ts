@@ -17,7 +17,7 @@ import { findOpenSsh, runWithOpenSsh } from './ssh/openssh';
 import { remoteCommand } from './ssh/quote';
 import { RemoteProcess } from './ssh/remoteProcess';
 import type { SshTarget } from './ssh/target';
-import { resolveSshTarget } from './ssh/target';
+import { resolveSshTarget, SshConfigCache } from './ssh/target';
 
 export type { ExecOptions, ExecResult, LocalFile } from './ssh/exec';
 export { SshError, type SshFailure } from './ssh/handshake';
@@ -182,7 +182,7 @@ export async function connectSsh(target: SshTarget, options: ConnectOptions = {}
       hops.push(jump);
       sock = await jump.forward(target);
     }
-    const { Client: SshClient, utils } = await import('./ssh2Sdk');
+    const { Client: SshClient, OpenSSHAgent, utils } = await import('./ssh2Sdk');
     const knownHosts = await readKnownHosts(target.knownHostsFiles);
     const preferred = knownKeyTypes(knownHosts, target.host, target.port).flatMap((type) => HOST_KEY_ALGORITHMS[type] ?? []);
     let hostKeyProblem: SshError | undefined;
@@ -199,7 +199,7 @@ export async function connectSsh(target: SshTarget, options: ConnectOptions = {}
         },
       );
     };
-    const { methods, tried } = await authenticationMethods(target, utils.parseKey);
+    const { methods, tried } = await authenticationMethods(target, { utils, OpenSSHAgent });
     const config: ConnectConfig = {
       host: target.host,
       port: target.port,
@@ -249,5 +249,8 @@ export async function connectSsh(target: SshTarget, options: ConnectOptions = {}
  * when the run ends. A name that is not in `hosts:` is taken as an ssh alias (a `~/.ssh/config` Host).
  */
 export function sshConnectionFor(clients: ClientPool, inventory: Inventory, hostName: string, options: ConnectOptions = {}): Promise<SshConnection> {
-  return clients.get(`ssh:${hostName}`, async () => connectSsh(await resolveSshTarget(hostName, inventory.hosts?.[hostName] ?? {}), options));
+  return clients.get(`ssh:${hostName}`, async () => {
+    const cache = await clients.get('ssh-config', async () => new SshConfigCache());
+    return connectSsh(await resolveSshTarget(hostName, inventory.hosts?.[hostName] ?? {}, { cache }), options);
+  });
 }

@@ -3,4 +3,4 @@
  * (`dist/ssh2.js`) that Node reads only when a host is first connected to; inlined, it would be
  * compiled with everything else at every start.
  */
-export { Client, utils } from 'ssh2';
+export { Client, OpenSSHAgent, utils } from 'ssh2';

@@ -37,7 +37,9 @@ export async function verifyHostKey(target: SshTarget, knownHosts: readonly Know
   }
   const line = knownHostsLine(target.host, target.port, key);
   const file = target.knownHostsFiles[0] ?? '~/.ssh/known_hosts';
-  if (approve && (await approve({ host: name, keyType: keyTypeOf(key), fingerprint, knownHostsLine: line, knownHostsFile: file }))) {
+  // `StrictHostKeyChecking yes` never adds a key; `accept-new` (and `no`) add a new one without asking, as ssh does.
+  const accepted = target.strictHostKeyChecking === 'yes' ? false : target.strictHostKeyChecking !== 'ask' || (approve !== undefined && (await approve({ host: name, keyType: keyTypeOf(key), fingerprint, knownHostsLine: line, knownHostsFile: file })));
+  if (accepted) {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     await appendFile(file, `${line}\n`, { mode: 0o600 });
     return;
@@ -49,43 +51,91 @@ export async function verifyHostKey(target: SshTarget, knownHosts: readonly Know
   );
 }
 
-type ParseKey = (typeof Ssh2Module)['utils']['parseKey'];
+/** The parts of ssh2 the authentication uses (ssh2 is loaded on first connection). */
+export interface Ssh2Auth {
+  utils: Pick<(typeof Ssh2Module)['utils'], 'parseKey'>;
+  OpenSSHAgent: (typeof Ssh2Module)['OpenSSHAgent'];
+}
 
-/** ssh-agent first, then each identity file, as OpenSSH orders them. */
-export async function authenticationMethods(target: SshTarget, parseKey: ParseKey): Promise<{ methods: AnyAuthMethod[]; tried: string[] }> {
+interface Identity {
+  file: string;
+  /** The private key, when the file holds one ssh2 can use as it is. */
+  key?: Buffer;
+  /** The public key blob (`<file>.pub`), to find the key in ssh-agent when the file is passphrase-protected. */
+  publicKey?: Buffer;
+}
+
+/**
+ * ssh-agent first, then each identity file, as OpenSSH orders them. With `IdentitiesOnly yes` the agent
+ * offers only the keys of the identity files (a passphrase-protected file through its `.pub`), so a
+ * server that allows a few attempts is not worn out by the agent's other keys.
+ */
+export async function authenticationMethods(target: SshTarget, ssh2: Ssh2Auth): Promise<{ methods: AnyAuthMethod[]; tried: string[] }> {
   const methods: AnyAuthMethod[] = [];
   const tried: string[] = [];
-  if (target.agent) {
+  if (target.agent && !target.identitiesOnly) {
     methods.push({ type: 'agent', username: target.user, agent: target.agent });
     tried.push('ssh-agent');
   }
   for (const file of target.identityFiles) {
-    let key: Buffer;
-    try {
-      key = await readFile(file);
-    } catch (error) {
-      tried.push(`${file} (unreadable: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`);
-      continue;
+    const identity = await readIdentity(file, ssh2, tried);
+    if (identity?.key) {
+      methods.push({ type: 'publickey', username: target.user, key: identity.key });
+      tried.push(file);
+    } else if (identity?.publicKey && target.agent && target.identitiesOnly) {
+      methods.push({ type: 'agent', username: target.user, agent: agentOffering(ssh2, target.agent, identity.publicKey) });
+      tried.push(`${file} (through ssh-agent)`);
+    } else if (identity?.publicKey) {
+      tried.push(`${file} (passphrase-protected: used only through ssh-agent)`);
     }
-    const parsed = parseKey(key);
-    if (parsed instanceof Error) {
-      // A passphrase-protected key is used through ssh-agent; Lifeboat never prompts for a passphrase.
-      tried.push(`${file} (not usable: ${parsed.message}; add it to ssh-agent)`);
-      continue;
-    }
-    methods.push({ type: 'publickey', username: target.user, key });
-    tried.push(file);
   }
   if (methods.length === 0) {
-    throw new SshError('auth', `no SSH key for ${target.name}: no ssh-agent (SSH_AUTH_SOCK is not set) and no usable identity file${tried.length ? ` (${tried.join(', ')})` : ' (set identityFile in lifeboat.yaml or IdentityFile in ~/.ssh/config)'}`);
+    const agent = target.agent ? `ssh-agent holds none of the identity files (IdentitiesOnly yes)` : 'no ssh-agent (SSH_AUTH_SOCK is not set)';
+    throw new SshError('auth', `no SSH key for ${target.name}: ${agent} and no usable identity file${tried.length ? ` (${tried.join(', ')})` : ' (set identityFile in lifeboat.yaml or IdentityFile in ~/.ssh/config)'}`);
   }
   return { methods, tried };
+}
+
+async function readIdentity(file: string, ssh2: Ssh2Auth, tried: string[]): Promise<Identity | undefined> {
+  let key: Buffer;
+  try {
+    key = await readFile(file);
+  } catch (error) {
+    tried.push(`${file} (unreadable: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`);
+    return undefined;
+  }
+  const parsed = ssh2.utils.parseKey(key);
+  if (!(parsed instanceof Error)) return { file, key };
+  const publicKey = await readFile(`${file}.pub`).then(
+    (text) => ssh2.utils.parseKey(text),
+    () => undefined,
+  );
+  if (publicKey && !(publicKey instanceof Error)) return { file, publicKey: publicKey.getPublicSSH() };
+  // A passphrase-protected key is used through ssh-agent; Lifeboat never prompts for a passphrase.
+  tried.push(`${file} (not usable: ${parsed.message}; add it to ssh-agent)`);
+  return undefined;
+}
+
+/** The agent at `socket`, offering only the key whose public blob is `publicKey`. */
+function agentOffering(ssh2: Ssh2Auth, socket: string, publicKey: Buffer): InstanceType<Ssh2Auth['OpenSSHAgent']> {
+  return new (class extends ssh2.OpenSSHAgent {
+    override getIdentities(callback: Parameters<InstanceType<Ssh2Auth['OpenSSHAgent']>['getIdentities']>[0]): void {
+      super.getIdentities((error, keys) => callback(error, keys?.filter((key) => 'getPublicSSH' in key && key.getPublicSSH().equals(publicKey))));
+    }
+  })(socket);
 }
 
 export function describeConnectError(target: SshTarget, error: Error & { level?: string; code?: string }, tried: readonly string[]): SshError {
   const where = `${target.user}@${target.host}:${target.port}`;
   if (error.level === 'client-authentication') {
     return new SshError('auth', `authentication failed for ${where} (${target.name}): the server accepted none of the keys tried (${tried.join(', ')})`);
+  }
+  if (/too many authentication failures/i.test(error.message)) {
+    return new SshError(
+      'auth',
+      `authentication failed for ${where} (${target.name}): the server stopped after too many keys were offered (${tried.join(', ')}); ` +
+        'when ssh-agent holds many keys, set `IdentitiesOnly yes` and the right IdentityFile for this host in ~/.ssh/config',
+    );
   }
   if (error.level === 'client-timeout') {
     return new SshError('timeout', `timed out after ${Math.round(target.connectTimeoutMs / 1000)} s connecting to ${where} (${target.name}): the host did not complete the SSH handshake`);

@@ -1,6 +1,11 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { wildcardMatch } from './config';
+
+/** A known_hosts pattern: `*` any run of characters, `?` one character, matched whole and case-insensitively (as OpenSSH's match_hostname). */
+function wildcardMatch(pattern: string, text: string): boolean {
+  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  return new RegExp(`^${source}$`, 'i').test(text);
+}
 
 /** The name a host has in known_hosts: `host` on port 22, `[host]:port` elsewhere (as OpenSSH writes it). */
 export function knownHostsName(host: string, port: number): string {
