@@ -5,6 +5,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import fc from 'fast-check';
 import { describeContents, summarizeArchives } from '../../src/actions/frigate/archiveSummaries';
 import type { FacesBackupResult } from '../../src/actions/frigate/backup';
 import { openArchiveLocation } from '../../src/actions/frigate/destinations';
@@ -16,11 +17,29 @@ import { FrigateSimulator } from '../testbed/frigateSim';
 import { runFrigateInPod } from '../testbed/frigatePod';
 import { KubeApiSimulator } from '../testbed/kubeSim';
 import { solidWebp } from '../testbed/webp';
+import { rawTarGz, type RawTarEntry } from '../unit/archiveSupport';
 
 const run = promisify(execFile);
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const PEOPLE = { Adil: 3, Asha: 12, G: 30, Waffles: 2 } as const;
 const TRAIN_FILE = '1700000000.1-abc123-1700000001.2-person-0.81.webp';
+const HOSTILE_ARCHIVE = 'frigate-faces-20260101-000000.tar.gz';
+
+/** A name segment of any characters a file name can hold (control characters and newlines too), never `.` or `..`. */
+const segment = fc.string({ minLength: 1, maxLength: 12, unit: 'binary' }).filter((name) => !/[/\0]/.test(name) && name !== '.' && name !== '..');
+
+/** Entries no restore may write, each of its own kind: `..`, absolute paths, links that lead out, a write through a link, a device. */
+const hostileEntries = fc.oneof(
+  fc.tuple(fc.constantFrom('', 'faces/', 'faces/Asha/'), fc.integer({ min: 1, max: 4 }), segment).map(([top, ups, name]): RawTarEntry[] => [{ path: `${top}${'../'.repeat(ups)}${name}.webp`, content: 'escaped' }]),
+  fc.tuple(fc.constantFrom('/', '/tmp/', '/media/frigate/clips/faces/Asha/'), segment).map(([top, name]): RawTarEntry[] => [{ path: `${top}${name}.webp`, content: 'absolute' }]),
+  fc.tuple(segment, fc.constantFrom('/etc/passwd', '../../../etc', '../../..', '/')).map(([name, target]): RawTarEntry[] => [{ path: `faces/Asha/${name}.webp`, type: 'SymbolicLink', linkpath: target }]),
+  segment.map((name): RawTarEntry[] => [
+    { path: `faces/${name}`, type: 'SymbolicLink', linkpath: '/tmp' },
+    { path: `faces/${name}/x.webp`, content: 'through a link' },
+  ]),
+  fc.tuple(segment, fc.constantFrom('../../etc/passwd', '/etc/passwd')).map(([name, target]): RawTarEntry[] => [{ path: `faces/Asha/${name}.webp`, type: 'Link', linkpath: target }]),
+  segment.map((name): RawTarEntry[] => [{ path: `faces/Asha/${name}.webp`, type: 'CharacterDevice' }]),
+);
 
 describe('Frigate faces: restore against the simulators', function () {
   this.timeout(60_000);
@@ -157,6 +176,76 @@ describe('Frigate faces: restore against the simulators', function () {
     assert.deepEqual((await summarizeArchives(destination, context().signal)).map((archive) => [archive.name, describeContents(archive.contents)]), [['frigate-faces-20260206.tar.gz', 'old script format']]);
     assert.equal(result.restored, 48);
     assert.deepEqual(await onDisk(), expected());
+  });
+
+  it('refuses every archive with an entry that escapes, as archive.restore does, by either method and in the plan, and changes nothing', async () => {
+    const before = await onDisk();
+    const valid: RawTarEntry[] = [...library].slice(0, 4).map(([entry]) => ({ path: `faces/${entry}`, content: `image ${entry}` }));
+    let tried = 0;
+    await fc.assert(
+      fc.asyncProperty(hostileEntries, fc.nat(valid.length), fc.constantFrom('files', 'api'), async (hostile, at, method) => {
+        const folder = join(workspace, `hostile-${++tried}`);
+        await mkdir(folder);
+        await writeFile(join(folder, HOSTILE_ARCHIVE), rawTarGz([...valid.slice(0, at), ...hostile, ...valid.slice(at)]));
+        const registered = frigate.requests.filter((request) => request.path.endsWith('/register')).length;
+        const refused = new RegExp(`refusing to restore ${HOSTILE_ARCHIVE}; nothing was written:\\n  '`);
+        await assert.rejects(runAction('frigate.faces.restore', { frigate: 'home', folder, method, clean: false }), refused);
+        const spec = frigateAction('frigate.faces.restore');
+        await assert.rejects(spec.plan(spec.params.parse({ frigate: 'home', folder, method }), context()), refused);
+        assert.equal(frigate.requests.filter((request) => request.path.endsWith('/register')).length, registered);
+        assert.deepEqual(await onDisk(), before);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('restores an archive made with `tar -C <faces folder> .` and one of the absolute path, whatever folder the people are in', async () => {
+    const source = join(workspace, 'source', 'media', 'frigate', 'clips', 'faces');
+    for (const [entry, data] of library) {
+      await mkdir(join(source, entry.split('/')[0] as string), { recursive: true });
+      await writeFile(join(source, entry), data);
+    }
+    const archives = [
+      ['frigate-faces-20260207.tar.gz', ['-C', source, '.']],
+      ['frigate-faces-20260208.tar.gz', ['-C', join(workspace, 'source'), 'media']],
+    ] as const;
+    await mkdir(join(workspace, 'dotted'));
+    for (const [name, args] of archives) {
+      await run('tar', ['czf', join(workspace, 'dotted', name), ...args]);
+      await wipePeople();
+      const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'dotted', archive: name });
+      assert.equal(result.restored, 48, name);
+      assert.deepEqual(await onDisk(), expected());
+    }
+    const { stdout } = await run('tar', ['tzf', join(workspace, 'dotted', archives[0][0])]);
+    assert.deepEqual([stdout.split('\n')[0], stdout.includes('\n./Asha/Asha-1.webp\n')], ['./', true], 'entries are ./<person>/<file>, with ./ itself first');
+  });
+
+  it('fails when an archive that holds images restores none of them, and says why; a run that finds them all there succeeds and says so', async () => {
+    await wipePeople();
+    const folder = join(workspace, 'unusable');
+    await mkdir(folder);
+    const tinyLibrary = join(workspace, 'tiny', 'old', 'Tiny');
+    await mkdir(tinyLibrary, { recursive: true });
+    for (const index of [1, 2, 3]) await writeFile(join(tinyLibrary, `Tiny-${index}.webp`), solidWebp({ width: 20, height: 20 }));
+    await run('tar', ['czf', join(folder, 'frigate-faces-20260301.tar.gz'), '-C', join(workspace, 'tiny'), 'old']);
+    const archive = (name: string, entries: RawTarEntry[]) => writeFile(join(folder, name), rawTarGz(entries));
+    await assert.rejects(
+      runAction('frigate.faces.restore', { frigate: 'home', folder, archive: '2026-03-01', method: 'api' }),
+      /restore of frigate-faces-20260301\.tar\.gz restored none of its 3 images: Frigate rejected 3 \(Tiny\/Tiny-\d\.webp: .*No face was detected/,
+    );
+    await archive('frigate-faces-20260302.tar.gz', [{ path: 'train/1.webp', content: 'a recognition attempt' }]);
+    await assert.rejects(runAction('frigate.faces.restore', { frigate: 'home', folder, archive: '2026-03-02', method: 'api' }), /restored none of its 1 images: 1 are in the train folder, which the API cannot restore/);
+    await archive('frigate-faces-20260303.tar.gz', [{ path: 'a/Asha/1.webp', content: 'x' }, { path: 'b/G/2.webp', content: 'y' }]);
+    await assert.rejects(runAction('frigate.faces.restore', { frigate: 'home', folder, archive: '2026-03-03' }), /has face images under different folders \(a\/Asha\/1\.webp, b\/G\/2\.webp\).*nothing was restored/);
+    await archive('frigate-faces-20260304.tar.gz', [{ path: 'faces/notes.txt', content: 'not an image' }, { path: 'faces/Asha/._1.webp', content: 'AppleDouble' }]);
+    await assert.rejects(runAction('frigate.faces.restore', { frigate: 'home', folder, archive: '2026-03-04' }), /holds no face images: its 2 files \(faces\/notes\.txt, faces\/Asha\/\._1\.webp\) are not <person>\/<file> images/);
+    assert.deepEqual([...(await onDisk()).keys()], [`train/${TRAIN_FILE}`]);
+
+    await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups' });
+    const again = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups' });
+    assert.deepEqual([again.restored, again.skipped], [0, 48]);
+    assert.match(frigateAction('frigate.faces.restore').render(again), /Nothing to restore: all 48 images of the archive are already in Frigate/);
   });
 
   it('refuses a truncated archive before anything is deleted', async () => {

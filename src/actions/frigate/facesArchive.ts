@@ -9,7 +9,8 @@ import { z } from 'zod';
  * contents from the archive's first few KiB. Images follow as `faces/<person>/<file>`, and
  * `manifest.json` comes last (it holds every image's checksum, known only once all are in). The old
  * backup script's archives (`frigate-faces-YYYYMMDD.tar.gz`) have one top folder of any name, no
- * manifest, and sometimes macOS `._*` files; readers accept both.
+ * manifest, and sometimes macOS `._*` files; an archive made with `tar -C faces .` has no top folder at
+ * all. Readers accept every one of these (see `peopleFolder`).
  */
 
 export const FACES_FOLDER = 'faces';
@@ -121,13 +122,27 @@ export function tarEnd(): Buffer {
   return Buffer.alloc(BLOCK * 2);
 }
 
-/** An archived image as its entry path says: person and file, or undefined for anything else (folders, `._*`, the manifest). */
-export function imageOfEntry(entryPath: string): { person: string; file: string } | undefined {
-  const parts = entryPath.replace(/^\.\//, '').split('/').filter((part) => part !== '');
-  // Both layouts: `faces/<person>/<file>` and the old `<any top folder>/<person>/<file>`.
-  if (parts.length !== 3) return undefined;
-  const [, person, file] = parts as [string, string, string];
-  if (file.startsWith('._') || person.startsWith('._') || person.startsWith('.') || file.startsWith('.')) return undefined;
-  if (!/\.(webp|png|jpe?g)$/i.test(file)) return undefined;
-  return { person, file };
+/** Whether Frigate lists a file as a face image (`GET /api/faces` keeps .webp, .png, .jpg, .jpeg); dot files such as macOS `._*` are not. */
+function isFaceImageName(file: string): boolean {
+  return !file.startsWith('.') && /\.(webp|png|jpe?g)$/i.test(file);
+}
+
+/** Whether an archive entry (path segments) can be a face image: `…/<person>/<file>`, neither hidden. */
+export function mayBeFaceImage(parts: readonly string[]): boolean {
+  const [person, file] = parts.slice(-2);
+  return person !== undefined && file !== undefined && !person.startsWith('.') && isFaceImageName(file);
+}
+
+/**
+ * The folder holding the people, as path segments: the one every face image of an archive has above
+ * `<person>/<file>`. Ours is `faces/`, the old script's one top folder of any name; `tar -C faces .`
+ * has none, and a tar of the absolute path has `media/frigate/clips/faces/`. Undefined when the
+ * images disagree, which no face library does.
+ */
+export function peopleFolder(images: readonly (readonly string[])[]): string[] | undefined {
+  const first = images[0];
+  if (!first) return [];
+  const folder = first.slice(0, -2);
+  const agree = (parts: readonly string[]) => parts.length === first.length && folder.every((part, index) => parts[index] === part);
+  return images.every(agree) ? folder : undefined;
 }

@@ -1,27 +1,22 @@
-import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { FrigateError, type FrigateClient } from '../../clients/frigate';
-import type { KubeClient, PodInfo } from '../../clients/kube';
 import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
 import { mapConcurrent } from '../../core/concurrency';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
 import { errorMessage } from '../../core/errors';
 import { ThrottledProgress } from '../../core/progress';
-import { formatDuration, markdownTable } from '../../core/render';
+import { formatDuration, markdownTable, printable } from '../../core/render';
 import { formatArchiveName, newestFirst } from '../archive/naming';
 import { openArchiveLocation, type ArchiveDestination, type StoredArchive } from './destinations';
 import { countByPerson, FACES_PREFIX, tarEnd, tarFileBlocks } from './facesArchive';
+import { describeFacesFolder, emptyPeople, listFacesFolder, openFacesFolder, placeImages, saveFacesFolder, TRAIN_FOLDER, type FacesFolder } from './facesFolder';
 import { readFacesArchive, type ArchivedImage, type FacesArchiveContents } from './readFacesArchive';
-import { findFrigatePod, frigateClientFor, frigateEntry, frigateInstanceParam, podLocationOf } from './target';
+import { frigateClientFor, frigateInstanceParam } from './target';
 
 const LATEST = 'latest';
-const FACES_DIR = '/media/frigate/clips/faces';
-const TRAIN_FOLDER = 'train';
 const SAFETY_FOLDER = '.lifeboat/frigate-safety';
 
 const frigateFacesRestoreParams = z
@@ -37,9 +32,14 @@ const frigateFacesRestoreParams = z
     method: z
       .enum(['files', 'api'])
       .default('files')
-      .describe('`files`: the images byte for byte into the pod through Kubernetes exec. `api`: registered one by one through the HTTP API, which re-crops and renames them and may reject some.'),
+      .describe("`files`: the images byte for byte into Frigate's face folder: in its pod through Kubernetes exec, or on its host through SSH (`frigate.<name>.files`). `api`: registered one by one through the HTTP API, which re-crops and renames them and may reject some."),
     clean: z.boolean().default(false).describe('`files` only: delete the people now in the library first (a safety backup of it is taken before). `train` is kept.'),
-    concurrency: z.int().min(1).max(16).default(4).describe('Images registered at once (`api`).'),
+    concurrency: z
+      .int()
+      .min(1)
+      .max(16)
+      .default(2)
+      .describe('Images registered at once (`api`). Frigate handles registrations one at a time; two keep it busy (the next one arrives while one is processed) without queueing more.'),
   })
   .strict()
   .refine((params) => !(params.clean && params.method === 'api'), { message: '`clean: true` needs `method: files`; the API cannot delete a whole library safely', path: ['clean'] });
@@ -71,6 +71,8 @@ export interface FacesRestoreResult {
   safetyBackup?: string;
   deleted: number;
   people: PersonCheck[];
+  /** `api`: images of the `train` folder, which the API cannot restore. */
+  leftOut: number;
   /** Entries of the archive that are not face images (`._*` files and the like). */
   ignored: number;
   durationMs: number;
@@ -114,23 +116,6 @@ async function loadArchive(source: ArchiveDestination, archive: StoredArchive, s
 
 const key = (image: { person: string; file: string }) => `${image.person}/${image.file}`;
 
-/** The files of the pod's face library with their sha256, by `<person>/<file>`; empty when the folder is missing. */
-async function podLibrary(kube: KubeClient, pod: PodInfo, container: string | undefined, signal: AbortSignal): Promise<Map<string, string>> {
-  const listing = await kube.execText({
-    namespace: pod.namespace,
-    pod: pod.name,
-    ...(container ? { container } : {}),
-    command: ['sh', '-c', '[ -d "$1" ] || exit 0; cd "$1" && find . -mindepth 2 -maxdepth 2 -type f ! -name "._*" -exec sha256sum {} +', 'sh', FACES_DIR],
-    signal,
-  });
-  const files = new Map<string, string>();
-  for (const line of listing.split('\n')) {
-    const match = /^([0-9a-f]{64}) [ *]\.\/(.+)$/.exec(line);
-    if (match?.[1] && match[2]) files.set(match[2], match[1]);
-  }
-  return files;
-}
-
 function checkCounts(archived: readonly { person: string }[], present: ReadonlyMap<string, number>): PersonCheck[] {
   return [...countByPerson(archived)].sort(([a], [b]) => a.localeCompare(b)).map(([name, count]) => ({ name, archived: count, present: present.get(name) ?? 0 }));
 }
@@ -157,20 +142,18 @@ async function planRestore(params: FacesRestoreParams, ctx: ActionContext): Prom
       destructive: false,
     };
   }
-  const location = podLocationOf(frigateEntry(ctx, params.frigate));
-  if (!location) throw new Error(`\`method: files\` needs \`frigate.${params.frigate}.files\` (the cluster of its pod) in lifeboat.yaml; or use \`method: api\``);
-  const { kube, pod } = await findFrigatePod(ctx, params.frigate, location);
-  const current = await podLibrary(kube, pod, location.container, ctx.signal);
+  const folder = await openFacesFolder(ctx, params.frigate);
+  const current = await listFacesFolder(folder, ctx.signal);
   const doomed = params.clean ? [...current.keys()].filter((entry) => !entry.startsWith(`${TRAIN_FOLDER}/`)) : [];
   const kept = params.clean ? new Map([...current].filter(([entry]) => entry.startsWith(`${TRAIN_FOLDER}/`))) : current;
   const missing = contents.images.filter((image) => !kept.has(key(image)));
   if (params.clean) {
     operations.push({ kind: 'create', target: path.join(ctx.workspaceDir, SAFETY_FOLDER), items: current.size, detail: 'safety backup of the library as it is now' });
-    for (const [person, count] of countsOfKeys(doomed)) operations.push({ kind: 'delete', target: `${pod.name}:${FACES_DIR}/${person}`, items: count });
+    for (const [person, count] of countsOfKeys(doomed)) operations.push({ kind: 'delete', target: `${describeFacesFolder(folder)}/${person}`, items: count });
   }
-  operations.push({ kind: 'create', target: `${pod.namespace}/${pod.name}:${FACES_DIR}`, items: missing.length, detail: 'byte for byte, through tar over Kubernetes exec' });
+  operations.push({ kind: 'create', target: describeFacesFolder(folder), items: missing.length, detail: `byte for byte, staged beside the face folder and moved into place, through ${folder.where.startsWith('pod') ? 'Kubernetes exec' : 'SSH'}` });
   return {
-    summary: `Restore ${missing.length} of ${contents.images.length} images from ${archive.name} into pod ${pod.namespace}/${pod.name}${params.clean ? `, after deleting ${doomed.length} images now there (a safety backup is taken first)` : ''}`,
+    summary: `Restore ${missing.length} of ${contents.images.length} images from ${archive.name} into ${folder.where}${params.clean ? `, after deleting ${doomed.length} images now there (a safety backup is taken first)` : ''}`,
     operations,
     destructive: doomed.length > 0,
   };
@@ -181,8 +164,10 @@ async function runRestore(params: FacesRestoreParams, ctx: ActionContext): Promi
   const { source, archive } = await locate(params, ctx);
   const contents = await loadArchive(source, archive, ctx.signal);
   ctx.log.info(`restoring ${contents.images.length} images from ${source.finalLocation(archive.name)} by ${params.method}`);
-  if (contents.ignored.length > 0) ctx.log.info(`leaving out ${contents.ignored.length} entries that are not face images (${contents.ignored.slice(0, 3).join(', ')}${contents.ignored.length > 3 ? ', …' : ''})`);
+  if (contents.ignored.length > 0) ctx.log.info(`leaving out ${contents.ignored.length} entries that are not face images (${contents.ignored.slice(0, 3).map(printable).join(', ')}${contents.ignored.length > 3 ? ', …' : ''})`);
   const outcome = params.method === 'api' ? await restoreThroughApi(params, ctx, contents.images) : await restoreFiles(params, ctx, contents.images);
+  const none = nothingRestored(outcome, contents.images.length);
+  if (none) throw new Error(`restore of ${archive.name} restored none of its ${contents.images.length} images: ${none}`);
   const failed = outcome.people.filter((person) => person.present < person.archived - outcome.rejected.filter((entry) => entry.image.startsWith(`${person.name}/`)).length);
   const result: FacesRestoreResult = { frigate: params.frigate, archive: archive.name, method: params.method, ignored: contents.ignored.length, durationMs: Math.round(performance.now() - started), ...outcome };
   if (failed.length > 0) {
@@ -194,6 +179,20 @@ async function runRestore(params: FacesRestoreParams, ctx: ActionContext): Promi
 }
 
 type Outcome = Omit<FacesRestoreResult, 'frigate' | 'archive' | 'method' | 'ignored' | 'durationMs'>;
+
+/**
+ * Why an archive that holds images got none of them into Frigate, or undefined when some were
+ * restored or were there already (a second run of a restore restores nothing and succeeds).
+ */
+function nothingRestored(outcome: Outcome, archived: number): string | undefined {
+  if (archived === 0 || outcome.restored > 0 || outcome.skipped > 0) return undefined;
+  const reasons: string[] = [];
+  const [firstRejected] = outcome.rejected;
+  if (firstRejected) reasons.push(`Frigate rejected ${outcome.rejected.length} (${printable(firstRejected.image)}: ${firstRejected.reason})`);
+  if (outcome.conflicts.length > 0) reasons.push(`${outcome.conflicts.length} are in the library under the same name with other contents (clean: true replaces the library)`);
+  if (outcome.leftOut > 0) reasons.push(`${outcome.leftOut} are in the train folder, which the API cannot restore`);
+  return reasons.join('; ');
+}
 
 async function restoreThroughApi(params: FacesRestoreParams, ctx: ActionContext, images: readonly ArchivedImage[]): Promise<Outcome> {
   const client = await frigateClientFor(ctx, params.frigate);
@@ -228,7 +227,7 @@ async function restoreThroughApi(params: FacesRestoreParams, ctx: ActionContext,
   const after = await client.faces(ctx.signal);
   const present = new Map(Object.entries(after.people).map(([person, files]) => [person, files.length]));
   // Every register already rebuilt the classifier.
-  return { restored: todo.length - rejected.length, skipped: people.length - todo.length, conflicts: [], rejected, deleted: 0, classifierRefreshed: todo.length > 0, people: checkCounts(people, present) };
+  return { restored: todo.length - rejected.length, skipped: people.length - todo.length, conflicts: [], rejected, leftOut: images.length - people.length, deleted: 0, classifierRefreshed: todo.length > 0, people: checkCounts(people, present) };
 }
 
 /**
@@ -245,20 +244,17 @@ function register(client: FrigateClient, image: ArchivedImage, signal: AbortSign
 }
 
 async function restoreFiles(params: FacesRestoreParams, ctx: ActionContext, images: readonly ArchivedImage[]): Promise<Outcome> {
-  const location = podLocationOf(frigateEntry(ctx, params.frigate));
-  if (!location) throw new Error(`\`method: files\` needs \`frigate.${params.frigate}.files\` (the cluster of its pod) in lifeboat.yaml; or use \`method: api\``);
-  const { kube, pod } = await findFrigatePod(ctx, params.frigate, location);
-  const ref = { namespace: pod.namespace, pod: pod.name, ...(location.container ? { container: location.container } : {}), signal: ctx.signal };
-  let current = await podLibrary(kube, pod, location.container, ctx.signal);
+  const folder = await openFacesFolder(ctx, params.frigate);
+  let current = await listFacesFolder(folder, ctx.signal);
   let safetyBackup: string | undefined;
   let deleted = 0;
   if (params.clean) {
-    safetyBackup = await takeSafetyBackup(ctx, kube, ref, params.frigate);
+    safetyBackup = await takeSafetyBackup(ctx, folder, params.frigate);
     ctx.log.info(`safety backup of the library as it was: ${safetyBackup}`);
     const doomed = [...current.keys()].filter((entry) => !entry.startsWith(`${TRAIN_FOLDER}/`));
-    await kube.exec({ ...ref, command: ['sh', '-c', 'cd "$1" && find . -mindepth 1 -maxdepth 1 -type d ! -name "$2" -exec rm -rf {} +', 'sh', FACES_DIR, TRAIN_FOLDER] });
+    await emptyPeople(folder, ctx.signal);
     deleted = doomed.length;
-    current = await podLibrary(kube, pod, location.container, ctx.signal);
+    current = await listFacesFolder(folder, ctx.signal);
   }
   const conflicts: string[] = [];
   const missing = images.filter((image) => {
@@ -266,17 +262,18 @@ async function restoreFiles(params: FacesRestoreParams, ctx: ActionContext, imag
     if (present !== undefined && present !== image.sha256) conflicts.push(key(image));
     return present === undefined;
   });
-  for (const conflict of conflicts) ctx.log.warn(`${conflict} is in the library with other contents; kept as it is (use clean: true to replace the library)`);
+  for (const conflict of conflicts) ctx.log.warn(`${printable(conflict)} is in the library with other contents; kept as it is (use clean: true to replace the library)`);
   if (missing.length > 0) {
     const mtime = new Date();
     async function* blocks(): AsyncGenerator<Buffer> {
-      // One chunk per image: each chunk becomes one exec stdin frame.
+      // One chunk per image: each chunk becomes one stdin frame of the exec or SSH channel.
       for (const image of missing) yield Buffer.concat(tarFileBlocks(key(image), image.data, mtime));
       yield tarEnd();
     }
-    await kube.tarIntoPod({ ...ref, directory: FACES_DIR }, Readable.from(blocks()));
+    ctx.log.info(`writing ${missing.length} images into ${describeFacesFolder(folder)}`);
+    await placeImages(folder, Readable.from(blocks()), ctx.signal);
   }
-  const after = await podLibrary(kube, pod, location.container, ctx.signal);
+  const after = await listFacesFolder(folder, ctx.signal);
   const present = countsOfKeys(images.filter((image) => after.get(key(image)) === image.sha256).map(key));
   const classifierRefreshed = missing.length > 0 || deleted > 0 ? await refreshClassifier(params.frigate, ctx, [...after.keys()]) : false;
   return {
@@ -285,6 +282,7 @@ async function restoreFiles(params: FacesRestoreParams, ctx: ActionContext, imag
     skipped: images.length - missing.length - conflicts.length,
     conflicts,
     rejected: [],
+    leftOut: 0,
     ...(safetyBackup ? { safetyBackup } : {}),
     deleted,
     people: checkCounts(images, present),
@@ -309,13 +307,12 @@ async function refreshClassifier(frigate: string, ctx: ActionContext, library: r
   }
 }
 
-/** The pod's whole face library as it is now, into `.lifeboat/frigate-safety/` of the workspace. */
-async function takeSafetyBackup(ctx: ActionContext, kube: KubeClient, ref: { namespace: string; pod: string; container?: string; signal: AbortSignal }, frigate: string): Promise<string> {
-  const folder = path.join(ctx.workspaceDir, SAFETY_FOLDER);
-  await mkdir(folder, { recursive: true });
-  const file = path.join(folder, formatArchiveName('{prefix}-{YYYY}{MM}{DD}-{hh}{mm}{ss}.tar.gz', `${frigate}-faces-before-restore`, new Date()));
-  const tar = kube.tarFromPod({ ...ref, directory: FACES_DIR });
-  await pipeline(tar, createGzip(), createWriteStream(file, { flags: 'wx', flush: true }), { signal: ref.signal });
+/** The whole face library as it is now, into `.lifeboat/frigate-safety/` of the workspace. */
+async function takeSafetyBackup(ctx: ActionContext, folder: FacesFolder, frigate: string): Promise<string> {
+  const safety = path.join(ctx.workspaceDir, SAFETY_FOLDER);
+  await mkdir(safety, { recursive: true });
+  const file = path.join(safety, formatArchiveName('{prefix}-{YYYY}{MM}{DD}-{hh}{mm}{ss}.tar.gz', `${frigate}-faces-before-restore`, new Date()));
+  await saveFacesFolder(folder, file, ctx.signal);
   return file;
 }
 
@@ -327,6 +324,7 @@ function renderRestore(result: FacesRestoreResult): string {
   const people = markdownTable(['Person', 'In the archive', 'In Frigate'], result.people.map((person) => [person.name, person.archived, person.present]));
   const notes: string[] = [];
   if (result.safetyBackup) notes.push(`Deleted ${result.deleted} images first; the library as it was is in \`${result.safetyBackup}\`.`);
+  if (result.restored === 0 && result.skipped > 0) notes.push(`Nothing to restore: all ${result.skipped} images of the archive are already in Frigate.`);
   if (result.method === 'files' && result.restored > 0) notes.push(result.classifierRefreshed ? 'Frigate was asked to reload its face library.' : 'Frigate could not be asked to reload its face library: restart it so it recognises the restored faces.');
   if (result.method === 'api') notes.push('Frigate cropped and renamed every registered image: the library holds the faces, not the original files.');
   if (result.rejected.length > 0) notes.push(markdownTable(['Rejected by Frigate', 'Reason'], result.rejected.map((entry) => [entry.image, entry.reason])));
@@ -338,7 +336,7 @@ function renderRestore(result: FacesRestoreResult): string {
 export const frigateFacesRestore = defineAction({
   id: 'frigate.faces.restore',
   title: 'Restore Frigate faces',
-  description: 'Restores a face archive (`latest`, a date or a name; old-script archives too) into Frigate: byte for byte into its pod (`files`), or through its API (`api`); skips images already there and checks per-person counts.',
+  description: 'Restores a face archive (`latest`, a date or a name; old-script archives too) into Frigate: byte for byte into its face folder in its pod or on its host (`files`), or through its API (`api`); skips images already there and checks per-person counts.',
   params: frigateFacesRestoreParams,
   destructive: true,
   plan: planRestore,
