@@ -96,3 +96,25 @@ describe('the test run', function () {
     assert.deepEqual(outside, []);
   });
 });
+
+describe('the benchmarks', () => {
+  it('`npm run bench` runs every benchmark', () => {
+    const files = readdirSync(join(REPO_ROOT, 'bench')).filter((file) => file.endsWith('.ts'));
+    const imported = new Set(files.flatMap((file) => [...readFileSync(join(REPO_ROOT, 'bench', file), 'utf8').matchAll(/from '\.\/(\w+)'/g)].map((match) => `${match[1]}.ts`)));
+    const entryPoints = files.filter((file) => !imported.has(file));
+    assert.ok(entryPoints.length >= 9, `benchmarks found: ${entryPoints.join(', ')}`);
+    const { scripts } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.deepEqual(
+      entryPoints.filter((file) => !scripts.bench?.includes(`node out/bench/${file.replace(/\.ts$/, '.js')}`)),
+      [],
+    );
+  });
+
+  it('a process that activated the extension ends on its own once it is deactivated', function () {
+    this.timeout(60_000);
+    const child = spawnSync(process.execPath, [join(REPO_ROOT, 'out', 'bench', 'activation.js'), '--child', 'open'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(child.error, undefined, 'the measurement process was still running after 20 s');
+    assert.equal(child.status, 0, child.stderr);
+    assert.ok((JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '') as { ms: number }).ms > 0);
+  });
+});
