@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `npm run test:vscode` needs to run the extension-host tests inside a real VS Code on a
-# machine that cannot download VS Code (see TESTBED.md, "A real VS Code on these machines"):
-# Debian chromium, and code-server in the git-ignored .test-tools/code-server/. Every step is skipped
+# machine that cannot download VS Code (README, "Development"): Debian chromium, and code-server in the
+# git-ignored .test-tools/code-server/. Every step is skipped
 # when already done, so a warm run takes well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
