@@ -299,22 +299,26 @@ export class FrigateClient {
     const timeoutMs = this.target.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const secure = url.protocol === 'https:';
     const options = { method: spec.method, headers, ...(secure ? { rejectUnauthorized: !this.target.insecure, ...(this.target.ca ? { ca: this.target.ca } : {}) } : {}) };
+    // The caller's signal is shared by every request in flight (a backup downloads eight images at
+    // once): listening on it directly would add two listeners per request to it, past Node's limit of
+    // ten (MaxListenersExceededWarning). A signal of this request's own follows it without adding any.
+    const signal = spec.signal ? AbortSignal.any([spec.signal]) : undefined;
     return new Promise<Answer>((resolve, reject) => {
       const request = (secure ? httpsRequest : httpRequest)(url, options, (response) => {
         request.setTimeout(0);
         response.setTimeout(timeoutMs, () => response.destroy(new FrigateError('timeout', `${this.description} stopped sending ${spec.path} for ${formatDuration(timeoutMs)}`)));
         const onAbortBody = () => response.destroy(new CancelledError());
-        spec.signal?.addEventListener('abort', onAbortBody, { once: true });
-        response.on('close', () => spec.signal?.removeEventListener('abort', onAbortBody));
+        signal?.addEventListener('abort', onAbortBody, { once: true });
+        response.on('close', () => signal?.removeEventListener('abort', onAbortBody));
         // Errors reach whoever reads the body; without a listener an unread failed body would crash.
         response.on('error', () => {});
         resolve({ status: response.statusCode ?? 0, headers: response.headers, body: response });
       });
       const onAbort = () => request.destroy(new CancelledError());
-      spec.signal?.addEventListener('abort', onAbort, { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
       request.setTimeout(timeoutMs, () => request.destroy(new FrigateError('timeout', `${this.description} did not answer ${spec.method} ${spec.path} within ${formatDuration(timeoutMs)}`)));
       request.on('error', (error: NodeJS.ErrnoException) => reject(this.networkError(error, spec)));
-      request.on('close', () => spec.signal?.removeEventListener('abort', onAbort));
+      request.on('close', () => signal?.removeEventListener('abort', onAbort));
       request.end(spec.body?.data);
     });
   }

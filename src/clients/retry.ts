@@ -33,7 +33,10 @@ export async function withRetries<Result>(
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+function sleep(ms: number, callerSignal: AbortSignal | undefined): Promise<void> {
+  // Many calls may back off at once on one shared signal (a backup's downloads); a signal of this
+  // wait's own follows it without adding a listener to it, so they never pile up there.
+  const signal = callerSignal ? AbortSignal.any([callerSignal]) : undefined;
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { openArchiveLocation } from '../../src/actions/frigate/destinations';
 import type { FrigateHealthResult } from '../../src/actions/frigate/health';
 import type { FacesListResult } from '../../src/actions/frigate/list';
 import type { FacesRestoreResult } from '../../src/actions/frigate/restore';
+import { FrigateClient } from '../../src/clients/frigate';
 import { openS3Store } from '../../src/clients/s3';
 import { createActionContext, environmentSecrets } from '../../src/core/actions/context';
 import type { ActionContext, Inventory } from '../../src/core/actions/spec';
@@ -262,5 +264,71 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     const restored = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', location: 'piglet', method: 'api' });
     assert.equal(restored.archive, names[2]);
     assert.deepEqual(restored.people.map((person) => [person.name, person.present]), Object.entries(PEOPLE));
+  });
+});
+
+describe('Frigate faces: abort listeners while many images download at once', function () {
+  this.timeout(60_000);
+  const IMAGES = 240;
+  let sim: FrigateSimulator;
+  let workspace: string;
+
+  before(async () => {
+    sim = await FrigateSimulator.start();
+    for (let index = 1; index <= IMAGES; index++) await sim.addFace(`P${index % 6}`, `P-${index}.webp`, solidWebp({ width: 112, height: 112, padding: randomBytes(200 + index) }));
+    workspace = await mkdtemp(join(tmpdir(), 'lifeboat-faces-listeners-'));
+  });
+
+  after(async () => {
+    await sim?.stop();
+    await rm(workspace, { recursive: true, force: true });
+  });
+
+  /** Runs `work`, collecting every process warning emitted meanwhile (and for a tick after, as Node emits them on the next tick). */
+  async function warningsDuring(work: () => Promise<unknown>): Promise<string[]> {
+    const warnings: string[] = [];
+    const collect = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', collect);
+    try {
+      await work();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', collect);
+    }
+    return warnings;
+  }
+
+  it('backs up hundreds of images, 8 and 32 at a time, without a listener warning, the run\'s signal keeping no listener per request', async () => {
+    for (const concurrency of [8, 32]) {
+      const stop = new AbortController();
+      let most = 0;
+      const ctx = createActionContext({
+        workspaceDir: workspace,
+        inventory: { frigate: { home: { url: sim.internalUrl } } },
+        signal: stop.signal,
+        progress: { report: () => void (most = Math.max(most, getEventListeners(stop.signal, 'abort').length)) },
+      });
+      const warnings = await warningsDuring(async () => {
+        const result = await runFrigateAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', destination: `backups-${concurrency}`, concurrency }, ctx);
+        assert.equal(result.images, IMAGES);
+      });
+      assert.deepEqual(warnings, [], `concurrency ${concurrency}`);
+      assert.ok(most <= 1, `at most one abort listener on the run's signal at once, saw ${most}`);
+      assert.equal(getEventListeners(stop.signal, 'abort').length, 0);
+    }
+  });
+
+  it('the client adds no listener to a signal shared by requests in flight, and leaves none behind', async () => {
+    const client = new FrigateClient({ url: sim.internalUrl });
+    const shared = new AbortController();
+    sim.injectFault({ kind: 'slow', delayMs: 300, path: /^\/clips\/faces\//, times: 24 });
+    const warnings = await warningsDuring(async () => {
+      const downloads = Array.from({ length: 24 }, (_, index) => client.downloadFace(`P${(index + 1) % 6}`, `P-${index + 1}.webp`, shared.signal));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(getEventListeners(shared.signal, 'abort').length, 0, 'while 24 requests wait for their answers');
+      for (const { stream } of await Promise.all(downloads)) for await (const chunk of stream) assert.ok(chunk);
+    });
+    assert.deepEqual(warnings, []);
+    assert.equal(getEventListeners(shared.signal, 'abort').length, 0);
   });
 });
