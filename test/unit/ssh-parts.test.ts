@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import type { SshConfigQuery } from '../../src/clients/ssh/config';
 import { resolveSshConfig } from '../../src/clients/ssh/config';
 import { findOpenSsh } from '../../src/clients/ssh/openssh';
 import { checkHostKey, hostsFieldMatches, knownKeyTypes, readKnownHosts } from '../../src/clients/ssh/knownHosts';
 import { quoteShellArgument, remoteCommand } from '../../src/clients/ssh/quote';
 import { resolveSshTarget, SshConfigCache } from '../../src/clients/ssh/target';
+import { hostilePayloads } from '../support/payloads';
 
 describe('SSH parts', () => {
   let dir: string;
@@ -173,6 +176,29 @@ describe('SSH parts', () => {
         assert.deepEqual(nas.userKnownHostsFiles, ['/kh/first', '/kh/second']);
         assert.equal(nas.proxyJump, undefined, 'ProxyJump none, obtained first, wins');
         assert.equal((await resolve(config, 'other')).proxyJump, 'bastion');
+      });
+
+      it('never runs a hostile host name, and refuses every one that would read as an option', async () => {
+        const sentinel = join(dir, 'PWNED');
+        const config = 'Host *\n  IdentityFile /keys/%n\n';
+        let refused = 0;
+        for (const alias of hostilePayloads(sentinel)) {
+          await resolve(config, alias).then(
+            (host) => assert.equal(host.identityFiles[0], `/keys/${alias}`, 'a name is only ever text'),
+            (error: unknown) => {
+              refused++;
+              assert.ok(error instanceof Error && !error.message.includes('\n    at '), String(error));
+            },
+          );
+        }
+        assert.ok(refused > 0);
+        await fc.assert(
+          fc.asyncProperty(fc.string(), async (rest) => {
+            await assert.rejects(resolve(config, `-${rest}`), /is not a host name or ssh alias/);
+          }),
+          { numRuns: 40 },
+        );
+        assert.equal(existsSync(sentinel), false);
       });
 
       it('refuses a host that would read as an option, and reports a bad configuration with its line', async () => {

@@ -53,8 +53,8 @@ const DEFAULT_IDENTITIES = ['id_rsa', 'id_ecdsa', 'id_ecdsa_sk', 'id_ed25519', '
 
 /** The SSH configuration of `alias`, as `ssh` itself would use it. */
 export async function resolveSshConfig(alias: string, query: SshConfigQuery = {}): Promise<SshConfigHost> {
-  // OpenSSH refuses these too ("hostname contains invalid characters"); a leading `-` would be an option.
-  if (alias === '' || alias.startsWith('-') || /[\s\p{Cc}]/u.test(alias)) throw new Error(`'${alias}' is not a host name or ssh alias`);
+  // What OpenSSH refuses too (ssh.c valid_hostname: "hostname contains invalid characters"); a leading `-` would be an option.
+  if (alias === '' || alias.startsWith('-') || /[\s\p{Cc}'`"$\\;&<>|(){}]/u.test(alias)) throw new Error(`'${alias}' is not a host name or ssh alias`);
   const ssh = query.ssh === undefined ? await findOpenSsh() : query.ssh;
   const home = query.home ?? userInfo().homedir;
   const options = ssh ? await askOpenSsh(ssh, alias, query) : await readWithoutOpenSsh(alias, query, home);
