@@ -135,10 +135,12 @@ describe('SSH parts', () => {
           await mkdir(join(dir, 'sites', site), { recursive: true });
           await writeFile(join(dir, 'sites', site, 'ssh.conf'), `Host ${site}-nas\n  Port ${site === 'home' ? 2201 : 2202}\n`);
         }
-        const config = [`Include ${join(dir, 'sites', '*', 'ssh.conf')}`, 'Host elsewhere', `  Include ${join(dir, 'never', '*.conf')} ${join(dir, 'sites', 'home', 'ssh.conf')}`, 'Host *', '  User everyone'].join('\n');
+        await writeFile(join(dir, 'sites', 'elsewhere.conf'), 'Host *\n  User nobody-from-elsewhere\n');
+        const config = [`Include ${join(dir, 'sites', '*', 'ssh.conf')}`, 'Host elsewhere', `  Include ${join(dir, 'never', '*.conf')} ${join(dir, 'sites', 'elsewhere.conf')}`, 'Host *', '  User everyone'].join('\n');
         assert.equal((await resolve(config, 'home-nas')).port, 2201);
         assert.equal((await resolve(config, 'office-nas')).port, 2202);
         assert.equal((await resolve(config, 'office-nas')).user, 'everyone', 'lines after an Include stay in their block');
+        assert.equal((await resolve(config, 'elsewhere')).user, 'nobody-from-elsewhere');
       });
 
       it('expands %n, %h, %r, %p, %d, %u, %% and ~ in IdentityFile', async () => {

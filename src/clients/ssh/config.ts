@@ -56,7 +56,8 @@ export async function resolveSshConfig(alias: string, query: SshConfigQuery = {}
   // What OpenSSH refuses too (ssh.c valid_hostname: "hostname contains invalid characters"); a leading `-` would be an option.
   if (alias === '' || alias.startsWith('-') || /[\s\p{Cc}'`"$\\;&<>|(){}]/u.test(alias)) throw new Error(`'${alias}' is not a host name or ssh alias`);
   const ssh = query.ssh === undefined ? await findOpenSsh() : query.ssh;
-  const home = query.home ?? userInfo().homedir;
+  // ssh takes `~` and `%d` from the account, whatever $HOME says.
+  const home = (ssh ? undefined : query.home) ?? userInfo().homedir;
   const options = ssh ? await askOpenSsh(ssh, alias, query) : await readWithoutOpenSsh(alias, query, home);
   return interpret(options, alias, ssh ? 'openssh' : 'ssh-config', home, query.env ?? process.env);
 }
@@ -88,8 +89,8 @@ async function askOpenSsh(ssh: string, alias: string, query: SshConfigQuery): Pr
 
 async function readWithoutOpenSsh(alias: string, query: SshConfigQuery, home: string): Promise<SshOptions> {
   const files = query.configPath !== undefined
-    ? [{ path: query.configPath, system: false, required: false }]
-    : [{ path: join(home, '.ssh', 'config'), system: false, required: false }, { path: SYSTEM_CONFIG, system: true, required: false }];
+    ? [{ path: query.configPath, system: false }]
+    : [{ path: join(home, '.ssh', 'config'), system: false }, { path: SYSTEM_CONFIG, system: true }];
   const options = await computeSshOptions(files, alias, query.user, home);
   if (query.port !== undefined) options.set('port', [String(query.port)]);
   // OpenSSH's defaults, which `ssh -G` prints.

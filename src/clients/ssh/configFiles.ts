@@ -28,11 +28,11 @@ interface Reading {
 }
 
 /** The options for `alias` from these files, in order (the first value obtained wins, as in ssh). */
-export async function computeSshOptions(files: readonly { path: string; system: boolean; required: boolean }[], alias: string, user: string | undefined, home: string): Promise<SshOptions> {
+export async function computeSshOptions(files: readonly { path: string; system: boolean }[], alias: string, user: string | undefined, home: string): Promise<SshOptions> {
   const lines: string[] = [];
   for (const file of files) {
     const reading: Reading = { alias, user, home, system: file.system };
-    const text = await readConfig(file.path, file.required);
+    const text = await readConfig(file.path);
     if (text === undefined) continue;
     lines.push(...(await flatten(file.path, text, reading, lines, 0)), 'Match all');
   }
@@ -61,11 +61,13 @@ function canonicalKeywords(lines: Line[]): void {
   }
 }
 
-async function readConfig(path: string, required: boolean): Promise<string | undefined> {
+/** A file's text; undefined when it does not exist (a configuration file that is not there is empty). */
+async function readConfig(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // A glob's match, like glob(3)'s, is only a path that exists.
+    if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined;
     throw new Error(`cannot read ssh config ${path}: ${(error as Error).message}`);
   }
 }
@@ -90,7 +92,7 @@ async function flatten(path: string, text: string, reading: Reading, before: rea
     if (header !== undefined && !applies([...before, ...out, header], reading)) continue;
     for (const pattern of words(directive?.[2] ?? '')) {
       for (const included of await globPaths(anchor(pattern, reading, `${path}:${index + 1}`))) {
-        const includedText = await readConfig(included, false);
+        const includedText = await readConfig(included);
         if (includedText === undefined) continue;
         out.push(...(await flatten(included, includedText, reading, [...before, ...out], depth + 1)));
         out.push(header ?? 'Match all');
