@@ -220,9 +220,28 @@ describe('archive.restore under faults: full disks, size limits, SIGKILL and Ctr
       const run = await runCli(workspace);
       assert.equal(run.code, 1, run.stderr);
       assertNoStackTrace(run);
-      assert.match(stepLine(run).error ?? '', /not enough free space at .*\/target: the archive needs 64 MiB on disk \(its files hold 64 MiB \(67108864 bytes\)\) and [\d.]+ [KM]i?B is free/);
+      assert.match(stepLine(run).error ?? '', /not enough free space at .*\/target: the archive needs 64 MiB on disk for 67108864 bytes of files, and [\d.]+ [KM]i?B is free, of which a restore leaves [\d.]+ KiB unused/);
       assert.deepEqual(await readTree(tmpfs), before, 'nothing written');
       assert.equal((await statfs(tmpfs)).bavail, freeBefore);
+      countFault(0);
+    });
+
+    it('counts the space a killed restore left in staging as free, removes that staging and restores', async () => {
+      const tmpfs = mountPoint as string;
+      const exited = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+      const abandoned = path.join(tmpfs, `.target.restore-${exited.stdout}-0123456789ab`);
+      await writeTree(abandoned, { 'tree/half.bin': randomBytes(1400 * 1024) });
+      const source = path.join(workspace, 'source');
+      await writeTree(source, { 'a.bin': randomBytes(700 * 1024) });
+      const archive = path.join(workspace, 'fits-once-cleaned.tar.gz');
+      execFileSync('tar', ['-czf', archive, '-C', source, '.']);
+      assert.ok((await statfs(tmpfs)).bavail * 4096 < 700 * 1024, 'it would not fit beside the abandoned staging');
+      await writeRestoreRunbook(workspace, { archive, target: path.join(tmpfs, 'target') });
+      const run = await runCli(workspace);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /left by an interrupted restore \(process \d+ no longer runs\)/);
+      assert.deepEqual(await readTree(path.join(tmpfs, 'target')), await readTree(source));
+      assert.deepEqual(await stagingLeftIn(tmpfs), []);
       countFault(0);
     });
 

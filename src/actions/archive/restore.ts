@@ -122,7 +122,7 @@ async function runRestore(params: ArchiveRestoreParams, ctx: ActionContext): Pro
   let stagingRoot: string | undefined;
   let restored = false;
   try {
-    await removeAbandonedStaging(paths.target, paths.targetExists, log);
+    await removeAbandonedStaging(paths.target, log);
     stagingRoot = await createStagingRoot(paths.target, paths.targetExists);
     const stagingTree = stagingTreeOf(stagingRoot);
     await writingTo(paths.target, () => mkdir(stagingTree));

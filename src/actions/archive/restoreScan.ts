@@ -8,7 +8,7 @@ import { readSidecar } from './checksum';
 import { judgeEntry, LinkEscapeCheck, quoteEntryPath, type RestoreEntry } from './entrySafety';
 import { readArchive } from './readArchive';
 import { spaceProblems, SpaceTally, targetFileSystem, type SpaceEstimate } from './restoreSpace';
-import { stagingTreePathBytes } from './restoreStaging';
+import { diskUsage, findAbandonedStaging, stagingTreePathBytes } from './restoreStaging';
 
 /**
  * The first pass of a restore, which writes nothing: read the whole archive once (sha256 against
@@ -131,7 +131,9 @@ export async function scanForRestore(request: RestoreScanRequest): Promise<Resto
   if (read === undefined) throw new RestoreRefusedError(request.archivePath, problems, problemCount);
   scan.sha256 = read.sha256;
   for (const problem of links.problems()) refuse(problem);
-  for (const problem of await spaceProblems(request.target, fileSystem, space, request.maxBytes)) refuse(problem);
+  let reclaimableBytes = 0;
+  for (const { folder } of await findAbandonedStaging(request.target)) reclaimableBytes += await diskUsage(folder);
+  for (const problem of await spaceProblems(request.target, fileSystem, space, { maxBytes: request.maxBytes, reclaimableBytes })) refuse(problem);
   if (expected !== undefined && expected !== read.sha256) {
     problemCount++;
     problems.unshift(`checksum mismatch: ${printable(path.basename(request.archivePath))}.sha256 says ${expected}, the archive is ${read.sha256}`);

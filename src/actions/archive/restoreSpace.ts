@@ -59,19 +59,23 @@ export async function targetFileSystem(target: string): Promise<TargetFileSystem
   }
 }
 
-/** Why the restore does not fit (free space, free inodes, `maxBytes`), or nothing when it does. */
-export async function spaceProblems(target: string, fileSystem: TargetFileSystem, estimate: SpaceEstimate, maxBytes: number | undefined): Promise<string[]> {
+/**
+ * Why the restore does not fit (free space, free inodes, `maxBytes`), or nothing when it does.
+ * `reclaimableBytes` is freed before extracting (staging folders of killed restores).
+ */
+export async function spaceProblems(target: string, fileSystem: TargetFileSystem, estimate: SpaceEstimate, options: { maxBytes: number | undefined; reclaimableBytes: number }): Promise<string[]> {
+  const { maxBytes, reclaimableBytes } = options;
   const problems: string[] = [];
   if (maxBytes !== undefined && estimate.contentBytes > maxBytes) {
     problems.push(`the archive expands to ${describeBytes(estimate.contentBytes)}, more than maxBytes allows (${maxBytes} bytes)`);
   }
   const stats = await statfs(fileSystem.folder);
-  const free = stats.bavail * stats.bsize;
+  const free = stats.bavail * stats.bsize + reclaimableBytes;
   const reserve = Math.min(RESERVE_CAP_BYTES, Math.ceil(stats.blocks * stats.bsize * RESERVE_FRACTION));
   const usable = Math.max(0, free - reserve);
   if (estimate.neededBytes > usable) {
     problems.push(
-      `not enough free space at ${printable(target)}: the archive needs ${formatBytes(estimate.neededBytes)} on disk (its files hold ${describeBytes(estimate.contentBytes)}) and ${formatBytes(free)} is free, of which a restore leaves ${formatBytes(reserve)} unused`,
+      `not enough free space at ${printable(target)}: the archive needs ${formatBytes(estimate.neededBytes)} on disk for ${estimate.contentBytes} bytes of files, and ${formatBytes(free)} is free${reclaimableBytes > 0 ? ` (counting ${formatBytes(reclaimableBytes)} held by staging folders of interrupted restores, removed first)` : ''}, of which a restore leaves ${formatBytes(reserve)} unused`,
     );
   }
   // File systems without an inode limit report none in total.

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../core/actions/spec';
 import { removeIfPresent } from '../../core/atomicFiles';
@@ -57,23 +57,41 @@ export async function createStagingRoot(target: string, targetExists: boolean): 
   return root;
 }
 
+export interface AbandonedStaging {
+  folder: string;
+  pid: number;
+}
+
 /**
- * Removes the staging folders of earlier restores into `target` whose process no longer runs: a
- * killed restore leaves one behind, and on a full disk it holds the space the next attempt needs.
- * Folders of a restore that still runs (or whose owner cannot be told) are left alone.
+ * The staging folders of earlier restores into `target` whose process no longer runs: a killed
+ * restore leaves one behind, and on a full disk it holds the space the next attempt needs. Folders
+ * of a restore that still runs (or whose owner cannot be told) are not among them.
  */
-export async function removeAbandonedStaging(target: string, targetExists: boolean, log: Logger): Promise<void> {
-  const places: [folder: string, prefix: string][] = [[path.dirname(target), siblingPrefix(target)]];
-  if (targetExists) places.push([target, NESTED_PREFIX]);
-  for (const [folder, prefix] of places) {
-    const names = await readdir(folder).catch(() => [] as string[]);
-    for (const name of names) {
+export async function findAbandonedStaging(target: string): Promise<AbandonedStaging[]> {
+  const abandoned: AbandonedStaging[] = [];
+  for (const [folder, prefix] of [[path.dirname(target), siblingPrefix(target)], [target, NESTED_PREFIX]] as const) {
+    for (const name of await readdir(folder).catch(() => [] as string[])) {
       const owner = name.startsWith(prefix) ? OWNED_SUFFIX.exec(name.slice(prefix.length)) : null;
-      if (!owner || processRuns(Number(owner[1]))) continue;
-      const abandoned = path.join(folder, name);
-      await removeIfPresent(abandoned);
-      log.info(`removed ${printable(abandoned)}, left by an interrupted restore (process ${owner[1]} no longer runs)`);
+      if (owner && !processRuns(Number(owner[1]))) abandoned.push({ folder: path.join(folder, name), pid: Number(owner[1]) });
     }
+  }
+  return abandoned;
+}
+
+/** Bytes on disk below `folder` (links not followed): what removing it frees. */
+export async function diskUsage(folder: string): Promise<number> {
+  let bytes = 0;
+  for (const entry of await readdir(folder, { recursive: true }).catch(() => [] as string[])) {
+    const stats = await lstat(path.join(folder, entry)).catch(() => undefined);
+    bytes += (stats?.blocks ?? 0) * 512;
+  }
+  return bytes;
+}
+
+export async function removeAbandonedStaging(target: string, log: Logger): Promise<void> {
+  for (const { folder, pid } of await findAbandonedStaging(target)) {
+    await removeIfPresent(folder);
+    log.info(`removed ${printable(folder)}, left by an interrupted restore (process ${pid} no longer runs)`);
   }
 }
 
