@@ -58,7 +58,6 @@ export interface Ssh2Auth {
 }
 
 interface Identity {
-  file: string;
   /** The private key, when the file holds one ssh2 can use as it is. */
   key?: Buffer;
   /** The public key blob (`<file>.pub`), to find the key in ssh-agent when the file is passphrase-protected. */
@@ -90,7 +89,7 @@ export async function authenticationMethods(target: SshTarget, ssh2: Ssh2Auth): 
     }
   }
   if (methods.length === 0) {
-    const agent = target.agent ? `ssh-agent holds none of the identity files (IdentitiesOnly yes)` : 'no ssh-agent (SSH_AUTH_SOCK is not set)';
+    const agent = target.agent ? 'IdentitiesOnly yes keeps ssh-agent to the identity files (a passphrase-protected one needs its .pub beside it)' : 'no ssh-agent (SSH_AUTH_SOCK is not set)';
     throw new SshError('auth', `no SSH key for ${target.name}: ${agent} and no usable identity file${tried.length ? ` (${tried.join(', ')})` : ' (set identityFile in lifeboat.yaml or IdentityFile in ~/.ssh/config)'}`);
   }
   return { methods, tried };
@@ -105,12 +104,12 @@ async function readIdentity(file: string, ssh2: Ssh2Auth, tried: string[]): Prom
     return undefined;
   }
   const parsed = ssh2.utils.parseKey(key);
-  if (!(parsed instanceof Error)) return { file, key };
+  if (!(parsed instanceof Error)) return { key };
   const publicKey = await readFile(`${file}.pub`).then(
     (text) => ssh2.utils.parseKey(text),
     () => undefined,
   );
-  if (publicKey && !(publicKey instanceof Error)) return { file, publicKey: publicKey.getPublicSSH() };
+  if (publicKey && !(publicKey instanceof Error)) return { publicKey: publicKey.getPublicSSH() };
   // A passphrase-protected key is used through ssh-agent; Lifeboat never prompts for a passphrase.
   tried.push(`${file} (not usable: ${parsed.message}; add it to ssh-agent)`);
   return undefined;
