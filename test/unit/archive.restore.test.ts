@@ -375,6 +375,11 @@ describe('archive.restore', () => {
     await writeTree(abandoned, { 'tree/half-written.bin': randomBytes(1000) });
     await mkdir(running);
     const archive = await archiveOf([{ path: 'new.txt', content: 'new' }]);
+    const plan = await planAction(restore, { archive, target: 'target' }, recordingContext(workspace));
+    assert.deepEqual(
+      plan.operations.filter((operation) => operation.kind === 'delete').map((operation) => [operation.target, operation.detail]),
+      [[abandoned, `staging left by an interrupted restore (process ${deadPid} no longer runs)`]],
+    );
     const ctx = recordingContext(workspace);
     await runAction(restore, { archive, target: 'target' }, ctx);
     assert.equal(await exists(abandoned), false);

@@ -9,7 +9,7 @@ import { extractToStaging } from './extractToStaging';
 import { resolveUserPath } from '../paths';
 import { ThrottledProgress } from '../../core/progress';
 import { scanForRestore, type RestoreScan } from './restoreScan';
-import { createStagingRoot, removeAbandonedStaging, stagingTreeOf } from './restoreStaging';
+import { createStagingRoot, findAbandonedStaging, removeAbandonedStaging, stagingTreeOf } from './restoreStaging';
 import { mergeIntoTarget } from './stagedMerge';
 
 export const archiveRestoreParams = z
@@ -94,6 +94,7 @@ async function planRestore(params: ArchiveRestoreParams, ctx: ActionContext): Pr
   const operations: PlannedOperation[] = [
     { kind: 'read', target: printable(paths.archivePath), bytes: paths.archiveBytes, items: result.entries },
     { kind: 'verify', target: printable(paths.archivePath), detail: result.checksum === 'match' ? 'sha256 matches its .sha256 file' : 'no .sha256 file to check against' },
+    ...(await findAbandonedStaging(paths.target)).map(({ folder, pid }): PlannedOperation => ({ kind: 'delete', target: printable(folder), detail: `staging left by an interrupted restore (process ${pid} no longer runs)` })),
     ...result.operations,
   ];
   return {
