@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -97,6 +97,21 @@ describe('~/.ssh/config against a real sshd', function () {
 
       it('matches Host patterns case-sensitively', async () => {
         await connectsWith(['Host LAB', '  Port 1', 'Host lab', ...reach()]);
+      });
+
+      it('honours StrictHostKeyChecking: yes never adds an unknown key, accept-new adds it without asking', async () => {
+        const knownHosts = join(sshd.dir, `known_hosts_strict_${reader.name.length}`);
+        const config = (strict: string) => configFile(['Host lab', ...reach(), `  UserKnownHostsFile ${knownHosts}`, `  StrictHostKeyChecking ${strict}`]);
+        let asked = 0;
+        const approveHostKey = async () => (++asked, true);
+        const strict = await resolveSshTarget('lab', {}, { env: {}, ...(await reader.options()), configPath: await config('yes') });
+        const refused = await connectSsh(strict, { approveHostKey }).catch((failure: unknown) => failure);
+        assert.ok(refused instanceof SshError && refused.failure === 'host-key-unknown', String(refused));
+        assert.equal(existsSync(knownHosts), false);
+        const acceptNew = await resolveSshTarget('lab', {}, { env: {}, ...(await reader.options()), configPath: await config('accept-new') });
+        (await connectSsh(acceptNew, { approveHostKey })).dispose();
+        assert.equal(asked, 0, 'neither asks');
+        assert.match(await readFile(knownHosts, 'utf8'), new RegExp(`^\\[127\\.0\\.0\\.1\\]:${sshd.port} ssh-ed25519 `));
       });
 
       describe('IdentitiesOnly yes with an ssh-agent holding many wrong keys', () => {
