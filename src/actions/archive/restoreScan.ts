@@ -72,7 +72,7 @@ export async function scanForRestore(request: RestoreScanRequest): Promise<Resto
   try {
     expected = await readSidecar(request.archivePath);
   } catch (error) {
-    throw new RestoreRefusedError(request.archivePath, [errorMessage(error)]);
+    throw new RestoreRefusedError(request.archivePath, [printable(errorMessage(error))]);
   }
   const problems: string[] = [];
   let problemCount = 0;
