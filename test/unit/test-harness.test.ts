@@ -118,3 +118,24 @@ describe('the benchmarks', () => {
     assert.ok((JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '') as { ms: number }).ms > 0);
   });
 });
+
+describe('installing the Debian packages the tests need', () => {
+  const script = join(REPO_ROOT, 'scripts', 'install-system-packages.sh');
+
+  /** A user who cannot become root without a password: `nobody` when the tests run as root, else the tester. */
+  function asUserWithoutRoot(args: string[]): ReturnType<typeof spawnSync> | undefined {
+    if (process.getuid?.() === 0) return spawnSync('runuser', ['-u', 'nobody', '--', 'bash', script, ...args], { encoding: 'utf8', cwd: '/' });
+    if (spawnSync('sudo', ['-n', 'true']).status === 0) return undefined;
+    return spawnSync('bash', [script, ...args], { encoding: 'utf8' });
+  }
+
+  it('installs nothing without root and prints the exact command to run', function () {
+    const result = asUserWithoutRoot(['bash', 'lifeboat-no-such-package', 'name with space']);
+    // With a sudo that asks for no password there is no user here who cannot install.
+    if (!result) this.skip();
+    assert.equal(result.status, 1, String(result.stderr));
+    const sudo = spawnSync('sh', ['-c', 'command -v sudo']).status === 0 ? 'sudo ' : '';
+    assert.match(String(result.stderr), /^install-system-packages: missing Debian packages: lifeboat-no-such-package name with space$/m);
+    assert.ok(String(result.stderr).includes(`\n  ${sudo}bash ${script} lifeboat-no-such-package name\\ with\\ space\n`), String(result.stderr));
+  });
+});
