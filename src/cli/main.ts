@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { version } from '../../package.json';
 import { builtinActions } from '../actions';
 import { ActionRegistry } from '../core/actions/registry';
+import type { Problem } from '../core/errors';
 import { errorMessage, formatProblem, ValidationError } from '../core/errors';
 import { parseRunbook } from '../core/runbook/parse';
 import { serializeRunbook } from '../core/runbook/serialize';
@@ -55,13 +56,16 @@ async function checkCommand(args: readonly string[], registry: ActionRegistry): 
   const file = singlePositional(positionals, 'runbook');
   const document = parseRunbook(await readRunbookFile(file));
   const params = values.param ? readParamArguments(values.param) : undefined;
-  const { problems, steps } = checkRunbook(document, { file: displayPath(file), registry, params });
+  const checked = checkRunbook(document, { file: displayPath(file), registry, params });
+  let inventoryProblems: readonly Problem[] = [];
   try {
     await loadWorkspace(file, values.inventory);
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
-    problems.unshift(...error.problems);
+    inventoryProblems = error.problems;
   }
+  const { steps } = checked;
+  const problems = [...inventoryProblems, ...checked.problems];
   if (problems.length > 0) {
     for (const problem of problems) process.stderr.write(`${formatProblem(problem)}\n`);
     process.stderr.write(`${problems.length} problem${problems.length === 1 ? '' : 's'} found\n`);

@@ -11,8 +11,9 @@ export const TEXT_FILE_LIMITS = {
   runbook: 4 * 1024 * 1024,
   inventory: 1024 * 1024,
   'secrets file': 1024 * 1024,
-  // `lifeboat parse` prints each cell's text about three times over, escaped.
-  'runbook as JSON': 32 * 1024 * 1024,
+  // What `lifeboat parse` prints for a runbook at its limit: each cell's text three times over,
+  // escaped, and a few hundred bytes of structure per cell (165 MB for 4 MiB of one-line cells).
+  'runbook as JSON': 256 * 1024 * 1024,
 } as const;
 
 export type TextFileKind = keyof typeof TEXT_FILE_LIMITS;

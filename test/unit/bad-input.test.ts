@@ -426,7 +426,31 @@ describe('bad input', function () {
       assert.ok(written <= RUNBOOK_LIMIT + 4 * chunk.length, `the writer got ${written} bytes in`);
     });
 
-    it('a runbook at the limit is read; lifeboat.yaml and a secrets file over theirs are refused', async () => {
+    it('a runbook of a hundred thousands of bad cells, parameters or fields is reported, not a crash', async () => {
+      const many = 150_000;
+      const runbooks = {
+        cells: '```lifeboat\n```\n'.repeat(many),
+        params: ['---', 'params:', ...Array.from({ length: many }, (_, index) => `  ${index}p: x`), '---', '# Notes', ''].join('\n'),
+        fields: ['```lifeboat', 'action: archive.list', 'location: local', ...Array.from({ length: many }, (_, index) => `k${index}: x`), '```', ''].join('\n'),
+      };
+      for (const [name, text] of Object.entries(runbooks)) {
+        await runbookWith(text, `${name}.runbook.md`);
+        const started = performance.now();
+        // Thousands of lines: compared by their ends, so a failure does not print them all.
+        const stderr = refused(await lifeboat(['check', `${name}.runbook.md`], { cwd: dir }));
+        assert.ok(stderr.startsWith(`${name}.runbook.md:`), stderr.slice(0, 300));
+        assert.ok(stderr.endsWith(`\n${many} problems found\n`), stderr.slice(-300));
+        assert.ok(performance.now() - started < 60_000, `${name}: ${Math.round(performance.now() - started)} ms`);
+      }
+    });
+
+    it('a runbook at the limit is read and round-trips; lifeboat.yaml and a secrets file over theirs are refused', async () => {
+      // One-line cells make the most JSON per byte.
+      const cells = await runbookWith('```bash\nls\n```\n'.repeat(RUNBOOK_LIMIT / 16), 'cells.runbook.md');
+      const parsed = await lifeboat(['parse', cells]);
+      const written = await lifeboat(['serialize'], { input: parsed.stdout });
+      assert.ok(written.stdout === (await readFile(cells, 'utf8')), written.stderr);
+
       const atLimit = await runbookWith('# Notes\n'.repeat(RUNBOOK_LIMIT / 8));
       assert.equal((await readRunbookFile(atLimit)).length, RUNBOOK_LIMIT);
       await appendByte(atLimit);

@@ -1,5 +1,5 @@
 import { isMap, isNode, isScalar, isSeq } from 'yaml';
-import type { Document } from 'yaml';
+import type { Document, Pair, YAMLMap } from 'yaml';
 import type { TextSpan } from '../errors';
 
 /**
@@ -13,7 +13,7 @@ export function fieldSpan(yaml: Document, source: string, field: string, part: '
   for (const segment of field.split('.').filter(Boolean)) {
     let key: unknown;
     if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === segment);
+      const pair = pairsByKey(node).get(segment);
       if (!pair) return found?.key;
       key = pair.key;
       node = pair.value;
@@ -37,6 +37,25 @@ export function fieldSpan(yaml: Document, source: string, field: string, part: '
     if (at !== -1 && at + text.length <= found.value.end) return { start: at, end: at + text.length };
   }
   return found.value;
+}
+
+/**
+ * A mapping's pairs by key, the first of equal keys, built once per mapping: a cell with thousands of
+ * unknown fields is located one field at a time, and a search per field would be quadratic.
+ */
+const pairIndexes = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairsByKey(map: YAMLMap): Map<string, Pair> {
+  let index = pairIndexes.get(map);
+  if (!index) {
+    index = new Map();
+    for (const item of map.items) {
+      const key = isScalar(item.key) ? String(item.key.value) : undefined;
+      if (key !== undefined && !index.has(key)) index.set(key, item);
+    }
+    pairIndexes.set(map, index);
+  }
+  return index;
 }
 
 function spanOfNode(node: unknown): TextSpan | undefined {

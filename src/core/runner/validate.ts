@@ -35,7 +35,8 @@ export function checkRunbook(document: RunbookDocument, options: CheckOptions): 
   const problems: Problem[] = [];
   if (document.frontmatterError) problems.push({ file, line: 1, message: document.frontmatterError });
   const { definitions, problems: definitionProblems } = readParamDefinitions(document.frontmatter, file);
-  problems.push(...definitionProblems);
+  // One by one: spread into a call, the problems of a runbook of a hundred thousand cells overflow the stack.
+  for (const problem of definitionProblems) problems.push(problem);
   const supplied = options.params ?? {};
   const resolved = resolveParams(definitions, supplied, file);
   if (options.params) problems.push(...resolved.problems);
@@ -43,7 +44,7 @@ export function checkRunbook(document: RunbookDocument, options: CheckOptions): 
   for (const [name, value] of Object.entries(resolved.values)) if (definitions[name]?.secret && typeof value !== 'boolean') secrets.add(String(value));
 
   const { steps, problems: stepProblems } = readSteps(document, file);
-  problems.push(...stepProblems);
+  for (const problem of stepProblems) problems.push(problem);
 
   const earlierIds = new Set<string>();
   for (const step of steps) {
@@ -69,7 +70,7 @@ export function checkRunbook(document: RunbookDocument, options: CheckOptions): 
     // Values known before the run (parameters) are checked now; the others when their step runs.
     const known = knownStepParams(step, resolved.values);
     const parsed = parseStepParams(action, known.params, step, file, secrets);
-    problems.push(...(parsed.ok ? [] : parsed.problems).filter((problem) => !isUnknownField(problem.field, known.unknownFields)));
+    for (const problem of parsed.ok ? [] : parsed.problems) if (!isUnknownField(problem.field, known.unknownFields)) problems.push(problem);
   }
   return { steps, definitions, problems };
 }
