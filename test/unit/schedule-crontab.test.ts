@@ -71,7 +71,7 @@ describe('schedule crontab lines', () => {
   });
 
   it('refuses a value with a line break and a command too long for cron', () => {
-    assert.throws(() => cronLine(spec({ params: { note: 'two\nlines' } })), /cannot hold a line break/);
+    assert.throws(() => cronLine(spec({ params: { note: 'two\nlines' } })), /params\.note: cannot be written in a crontab line: it holds a line break/);
     assert.throws(() => cronLine(spec({ workspace: `/${'x'.repeat(400)}` })), /would be \d+ characters; cron cuts commands at 999/);
   });
 });

@@ -45,14 +45,35 @@ function runArguments(spec: ScheduledRunSpec): string[] {
   return [...spec.lifeboat, 'run', runbookPathOf(spec.workspace, spec.runbook), ...paramArguments(spec), ...(spec.secretsFile ? ['--secrets', spec.secretsFile] : []), ...(spec.yes ? ['--yes'] : [])];
 }
 
-/** The whole crontab line, `%` and `\` escaped for cron; every value is quoted for the shell cron starts. */
+/** The five time fields of a crontab line (or one `@` keyword), each written only with what cron reads there. */
+const CRONTAB_SCHEDULE = /^(@(reboot|yearly|annually|monthly|weekly|daily|midnight|hourly)|[\w*,/-]+( +[\w*,/-]+){4})$/;
+
+/**
+ * The whole crontab line, `%` and `\` escaped for cron; every value is quoted for the shell cron
+ * starts. A value cron cannot carry in one line is refused before any line is written.
+ */
 export function cronLine(spec: ScheduledRunSpec): string {
+  const schedule = spec.schedule.trim().replace(/\s+/g, ' ');
+  if (!CRONTAB_SCHEDULE.test(schedule)) throw new Error(`schedule: ${JSON.stringify(spec.schedule)} is not five crontab time fields or an @ keyword`);
+  const unfit = Object.entries(lineValues(spec)).find(([, value]) => /[\r\n\0]/.test(value));
+  if (unfit) throw new Error(`${unfit[0]}: cannot be written in a crontab line: it holds a line break or a NUL byte`);
   const log = remoteCommand([spec.logFile]);
   const command = `${remoteCommand(runArguments(spec))} >> ${log} 2>&1; echo "${RUN_ENDED} $? at $(date -u +%Y-%m-%dT%H:%M:%SZ)" >> ${log}${MARKER}${runbookPathOf(spec.workspace, spec.runbook)}`;
-  if (/[\r\n]/.test(command)) throw new Error('a crontab line cannot hold a line break: check runbook, workspace, logFile, params and secretsFile');
   const escaped = escapeForCron(command);
   if (escaped.length > MAX_COMMAND_CHARS) throw new Error(`the crontab command would be ${escaped.length} characters; cron cuts commands at ${MAX_COMMAND_CHARS}: shorten the paths or parameters`);
-  return `${spec.schedule.trim()} ${escaped}`;
+  return `${schedule} ${escaped}`;
+}
+
+/** Every value a line is built from, by the parameter that holds it. */
+function lineValues(spec: ScheduledRunSpec): Record<string, string> {
+  return {
+    workspace: spec.workspace,
+    runbook: spec.runbook,
+    logFile: spec.logFile,
+    ...(spec.secretsFile === undefined ? {} : { secretsFile: spec.secretsFile }),
+    ...Object.fromEntries(spec.lifeboat.map((item, index) => [`lifeboat.${index}`, item])),
+    ...Object.fromEntries(Object.entries(spec.params).flatMap(([name, value]) => [[`params.${name}`, `${name}=${String(value)}`]])),
+  };
 }
 
 /** Cron ends a command at an unescaped `%` and un-escapes `\%` and `\\`; this makes it read back the text as written. */

@@ -6,7 +6,7 @@ import { defineAction } from '../../core/actions/spec';
 import { markdownTable } from '../../core/render';
 import { CRON_PATH, cronLine, paramArguments, readCrontab, runbookPathOf, withLine, writeCrontab, type ScheduledRunSpec } from './crontab';
 import { inventoryFileOf, remoteFileExists } from './remote';
-import { cronExpressionParam, defaultLogFile, logFileParam, runbookParam, scheduleHostParam, workspaceParam } from './fields';
+import { cronExpressionParam, crontabText, defaultLogFile, logFileParam, runbookParam, scheduleHostParam, workspaceParam } from './fields';
 
 const installParams = z
   .object({
@@ -15,13 +15,12 @@ const installParams = z
     runbook: runbookParam,
     schedule: cronExpressionParam.default('0 3 * * *').describe('When to run, as a 5-field cron expression in the host\'s local time (or @daily, @hourly …); nightly at 03:00 unless given.'),
     logFile: logFileParam,
-    lifeboat: z.array(z.string().min(1)).min(1).default(['lifeboat']).describe('The Lifeboat CLI on the host as an argument list, e.g. [node, /opt/lifeboat/dist/cli.js]; cron finds it with PATH=/usr/bin:/bin.'),
+    lifeboat: z.array(crontabText.min(1)).min(1).default(['lifeboat']).describe('The Lifeboat CLI on the host as an argument list, e.g. [node, /opt/lifeboat/dist/cli.js]; cron finds it with PATH=/usr/bin:/bin.'),
     params: z
-      .record(z.string().regex(/^[A-Za-z_][\w-]*$/, 'a runbook parameter name is letters, digits, _ and -'), z.union([z.string(), z.number(), z.boolean()]))
+      .record(z.string().regex(/^[A-Za-z_][\w-]*$/, 'a runbook parameter name is letters, digits, _ and -'), z.union([crontabText, z.number(), z.boolean()]))
       .default({})
       .describe('Runbook parameters for every run, passed as --param name=value. Never secrets: those go in the secrets file.'),
-    secretsFile: z
-      .string()
+    secretsFile: crontabText
       .refine((value) => posix.isAbsolute(value), 'must be an absolute path on the host')
       .optional()
       .describe('The YAML secrets file (mode 0600) on the host, passed as --secrets; its path goes into the crontab, never a secret.'),

@@ -64,7 +64,19 @@ export interface ActionContext {
   approveHostKey?: HostKeyApproval;
   /** Runbook parameters, for actions (like `shell`) that hand them on to a child process. */
   runbookParams: Readonly<Record<string, unknown>>;
+  /**
+   * The environment variables the references in the step's script fields were rewritten to, with
+   * their values; an action with `scriptFields` puts them into its script's environment.
+   */
+  scriptVariables?: Readonly<Record<string, string>>;
 }
+
+/**
+ * Which parameters of an action hold shell script text, as dotted field paths. A list names fixed
+ * fields; a function reads the step's parameters as written (before interpolation), for actions
+ * where it depends on the other arguments (an argument list that runs `sh -c SCRIPT`).
+ */
+export type ScriptFields = readonly string[] | ((params: Readonly<Record<string, unknown>>) => readonly string[]);
 
 export type OperationKind = 'read' | 'create' | 'overwrite' | 'delete' | 'run' | 'verify';
 
@@ -96,9 +108,21 @@ export interface ActionSpec<Schema extends z.ZodType = z.ZodType, Result = unkno
    * actual results (the archive `archive.list` finds is the one the restore plan names).
    */
   readOnly?: boolean;
+  /**
+   * Fields whose text a shell runs. A `${params.x}` or `${steps.<id>.<field>}` written in one is
+   * never pasted there: it becomes a reference to an environment variable holding the value
+   * (`ctx.scriptVariables`), so a value can never become code.
+   */
+  scriptFields?: ScriptFields;
   plan(params: z.output<Schema>, ctx: ActionContext): Promise<ActionPlan>;
   run(params: z.output<Schema>, ctx: ActionContext): Promise<Result>;
   render(result: Result): string;
+}
+
+/** The script fields of one invocation of `action`, for parameters as they are written. */
+export function scriptFieldsOf(action: ActionSpec, params: Readonly<Record<string, unknown>>): ReadonlySet<string> {
+  const fields = typeof action.scriptFields === 'function' ? action.scriptFields(params) : (action.scriptFields ?? []);
+  return new Set(fields);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Problem } from '../errors';
 import { expandHome } from '../paths';
+import { paramVariableName } from './interpolate';
 
 export const PARAM_TYPES = ['string', 'number', 'boolean', 'enum', 'date', 'path'] as const;
 export const DATE_FORMATS = ['YYYY-MM-DD', 'YYYYMMDD'] as const;
@@ -178,7 +179,7 @@ export function paramsAsEnvironment(values: Readonly<Record<string, unknown>>): 
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(values)) {
     if (value === undefined) continue;
-    env[`LIFEBOAT_PARAM_${name.toUpperCase()}`] = String(value);
+    env[paramVariableName(name)] = String(value);
   }
   return env;
 }

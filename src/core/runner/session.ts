@@ -2,14 +2,16 @@ import { ClientPool } from '../actions/clients';
 import { createActionContext } from '../actions/context';
 import { renderPlan } from '../actions/plan';
 import type { ActionRegistry } from '../actions/registry';
-import type { ActionPlan, HostKeyApproval, Inventory, Logger, OutputSink, ProgressReporter, SecretResolver } from '../actions/spec';
+import type { ActionPlan, ActionSpec, HostKeyApproval, Inventory, Logger, OutputSink, ProgressReporter, SecretResolver } from '../actions/spec';
+import { scriptFieldsOf } from '../actions/spec';
 import { CancelledError, errorMessage, formatProblem, isCancellationError, ValidationError } from '../errors';
 import type { Redactor } from '../redact';
 import { resolveSecretReferences, secretName, secretParamFields } from '../secrets';
-import { findReferences, interpolate, InterpolationError } from '../runbook/interpolate';
+import { findReferences, interpolateWithScripts, InterpolationError, type ScriptVariable } from '../runbook/interpolate';
 import type { ParamDefinitions, ParamValue } from '../runbook/params';
 import type { Step } from '../runbook/steps';
 import type { RunRecorder } from './records';
+import { lineInField, scriptEnvironment } from './scriptReferences';
 import { parseStepParams } from './validate';
 
 export type StepStatus = 'succeeded' | 'failed' | 'cancelled' | 'planned' | 'refused';
@@ -143,7 +145,11 @@ export class RunSession {
         return await planned({ summary: `uses the result of step \`${waitingFor}\`, which a dry run does not produce; planned when that step has run`, operations: [], destructive: false });
       }
       // The record keeps `secret:NAME` as written; only the action sees the value.
-      params = this.resolveStepParams(step);
+      const interpolated = this.resolveStepParams(step, action);
+      params = interpolated.params;
+      const runbookParams = await this.runbookParamsWithSecrets(step);
+      const scripts = scriptEnvironment(step, interpolated.scriptVariables, runbookParams, this.options.definitions, this.options.runbook);
+      if (scripts.problems.length > 0) throw new ValidationError(scripts.problems);
       const parsed = parseStepParams(action, await this.resolveSecrets(step, params), step, this.options.runbook, redactor);
       if (!parsed.ok) throw new ValidationError(parsed.problems);
 
@@ -156,7 +162,8 @@ export class RunSession {
         secrets: this.options.secrets,
         inventory: this.options.inventory,
         clients: this.clients,
-        runbookParams: await this.runbookParamsWithSecrets(step),
+        runbookParams,
+        scriptVariables: scripts.environment,
         approveHostKey: this.options.approveHostKey,
       });
       if (planOnly) return await planned(await action.plan(parsed.value, context));
@@ -181,19 +188,23 @@ export class RunSession {
     return findReferences(step.params).find((reference) => reference.root === 'steps' && reference.name !== undefined && this.plannedIds.has(reference.name))?.name;
   }
 
-  /** Interpolates parameters and earlier results; an unset optional parameter leaves its field out. */
-  private resolveStepParams(step: Step): unknown {
+  /**
+   * Interpolates parameters and earlier results; an unset optional parameter leaves its field out.
+   * In the fields the action runs as scripts, references become environment variables instead.
+   */
+  private resolveStepParams(step: Step, action: ActionSpec): { params: unknown; scriptVariables: ScriptVariable[] } {
     const { definitions, params } = this.options;
     try {
-      return interpolate(step.params, { params, steps: this.results }, (reference, field) => {
+      const interpolated = interpolateWithScripts(step.params, { params, steps: this.results }, scriptFieldsOf(action, step.params), (reference, field) => {
         const [root, name] = reference.split('.');
         if (root === 'params' && name !== undefined && name in definitions) return undefined;
         const hint = root === 'steps' ? ' (did that step run, and does its result have this field?)' : '';
         throw new InterpolationError(field, `\${${reference}} has no value${hint}`);
       });
+      return { params: interpolated.value, scriptVariables: interpolated.variables };
     } catch (error) {
       if (!(error instanceof InterpolationError)) throw error;
-      throw new ValidationError([{ file: this.options.runbook, cell: step.cellNumber, line: step.lineOf(error.field), field: error.field, message: error.message }]);
+      throw new ValidationError([{ file: this.options.runbook, cell: step.cellNumber, line: lineInField(step, error.field, error.offset), field: error.field, message: error.message }]);
     }
   }
 

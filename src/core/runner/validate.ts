@@ -10,6 +10,7 @@ import type { ParamDefinitions } from '../runbook/params';
 import { readParamDefinitions, resolveParams } from '../runbook/params';
 import type { Step } from '../runbook/steps';
 import { readSteps } from '../runbook/steps';
+import { checkScriptReferences } from './scriptReferences';
 import { isUnknownField, knownStepParams } from './precheck';
 
 export interface CheckOptions {
@@ -66,6 +67,7 @@ export function checkRunbook(document: RunbookDocument, options: CheckOptions): 
     }
     if (step.id) earlierIds.add(step.id);
     if (!action) continue;
+    problems.push(...checkScriptReferences(step, action, resolved.values, definitions, file));
 
     // Values known before the run (parameters) are checked now; the others when their step runs.
     const known = knownStepParams(step, resolved.values);
