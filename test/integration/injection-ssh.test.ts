@@ -3,10 +3,15 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import type { RecordingsRestoreResult } from '../../src/actions/frigate/recordingsRestore';
+import { createActionContext } from '../../src/core/actions/context';
 import type { Inventory } from '../../src/core/actions/spec';
 import { formatProblem } from '../../src/core/errors';
+import { runFrigateAction } from '../support/frigateActions';
 import { hostilePayloads, yamlQuoted } from '../support/payloads';
+import { filesUnder, utcDay } from '../support/recordings';
 import { runRunbookInProcess } from '../support/runbookSession';
+import { KubeApiSimulator } from '../testbed/kubeSim';
 import type { Sshd } from '../testbed/sshd';
 import { startSshd } from '../testbed/sshd';
 
@@ -91,5 +96,36 @@ describe('ssh.run on a real sshd: values reach remote scripts as data', function
     const run = await runRunbookInProcess(runbook, { workspaceDir: workspace, inventory });
     assert.match(run.problems.map(formatProblem).join('\n'), /^test\.runbook\.md:\d+, cell 1, `command\.2`: \$\{params\.p\} holds a NUL byte/);
     assert.deepEqual(await readdir(out), []);
+  });
+
+  it('restores recordings of cameras named like tar options from the backup host, as file names', async () => {
+    const kube = await KubeApiSimulator.start();
+    try {
+      const pod = kube.addPod({ namespace: 'nvr', name: 'frigate-0', labels: { app: 'frigate' }, containers: ['frigate'] });
+      const backupRoot = join(sshd.remoteDir, 'recordings');
+      const day = utcDay(1);
+      // Folder names on the backup host that GNU tar would read as options in a file list.
+      const cameras = ['-x', '--remove-files', '-C'];
+      for (const camera of cameras) {
+        await mkdir(join(backupRoot, camera, day, '07'), { recursive: true });
+        await writeFile(join(backupRoot, camera, day, '07', '00.00.mp4'), `recording of ${camera}`);
+      }
+      const ctx = createActionContext({
+        workspaceDir: workspace,
+        inventory: {
+          frigate: { home: { url: 'http://127.0.0.1:5000', files: { cluster: 'k3s', namespace: 'nvr', labelSelector: 'app=frigate' } } },
+          clusters: { k3s: { kubeconfig: await kube.writeKubeconfig() } },
+          hosts: inventory.hosts,
+          locations: { nas: { host: 'lab', path: backupRoot } },
+        },
+      });
+      const result = await runFrigateAction<RecordingsRestoreResult>('frigate.recordings.restore', { frigate: 'home', location: 'nas' }, ctx);
+      assert.equal(result.restoredFiles, cameras.length);
+      const restored = await filesUnder(join(pod.root, 'media', 'frigate', 'recordings'));
+      assert.deepEqual([...restored].sort(), cameras.map((camera) => [`${day}/07/${camera}/00.00.mp4`, Buffer.from(`recording of ${camera}`)]).sort());
+      assert.deepEqual(await readdir(join(backupRoot, '--remove-files', day, '07')), ['00.00.mp4'], 'the backup keeps its files');
+    } finally {
+      await kube.stop();
+    }
   });
 });

@@ -121,7 +121,8 @@ async function runRestore(params: RecordingsRestoreParams, ctx: ActionContext): 
       target: { root: RECORDINGS_DIR, description: pod.description, run: (argv, signal) => pod.kube.exec({ ...pod.ref, command: argv, ...(signal ? { signal } : {}) }) },
       recordings: selection.copy,
       message: 'Restoring recordings',
-      source: (output, signal) => runBulkOnHost(folder, ['tar', 'cf', '-', '-C', folder.root, '--transform', TO_POD_LAYOUT, '-T', '-'], { stdin: fileList(selection.copy.map(backupPathOf)), stdout: output, signal }),
+      // The names come from the backup host: a camera folder called `-C` is a name there, not an option.
+      source: (output, signal) => runBulkOnHost(folder, ['tar', 'cf', '-', '-C', folder.root, '--transform', TO_POD_LAYOUT, '--verbatim-files-from', '-T', '-'], { stdin: fileList(selection.copy.map(backupPathOf)), stdout: output, signal }),
       sink: (input, staging, signal) => pod.kube.tarIntoPod({ ...pod.ref, directory: staging, signal }, input),
       ctx,
     });
