@@ -444,6 +444,18 @@ describe('bad input', function () {
       }
     });
 
+    it('a lifeboat.yaml of fifty thousand bad entries is reported in seconds, each at its line', async () => {
+      const many = 50_000;
+      await writeFile(join(dir, 'lifeboat.yaml'), ['hosts:', ...Array.from({ length: many }, (_, index) => `  h${index}: { x: 1 }`), ''].join('\n'));
+      await runbookWith('# Notes\n');
+      const started = performance.now();
+      const stderr = refused(await lifeboat(['check', 'r.runbook.md'], { cwd: dir }));
+      const elapsed = performance.now() - started;
+      assert.ok(stderr.includes("lifeboat.yaml:50001, `hosts.h49999.x`: unknown field 'x'"), stderr.slice(-300));
+      assert.ok(stderr.endsWith(`\n${many} problems found\n`), stderr.slice(-300));
+      assert.ok(elapsed < 20_000, `took ${Math.round(elapsed)} ms`);
+    });
+
     it('a runbook at the limit is read and round-trips; lifeboat.yaml and a secrets file over theirs are refused', async () => {
       // One-line cells make the most JSON per byte.
       const cells = await runbookWith('```bash\nls\n```\n'.repeat(RUNBOOK_LIMIT / 16), 'cells.runbook.md');

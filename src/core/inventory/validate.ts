@@ -1,7 +1,8 @@
 import type { Document, LineCounter } from 'yaml';
-import { isMap, isNode, isScalar } from 'yaml';
+import { isNode } from 'yaml';
 import type { z } from 'zod';
 import type { Problem } from '../errors';
+import { writtenKeySpan } from '../runbook/yamlSpans';
 import type { InventoryFile } from './schema';
 import { inventorySchema } from './schema';
 
@@ -40,18 +41,8 @@ function describeIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[]): Describe
   return [{ path, message: issue.message }];
 }
 
-/** The 1-based line of the deepest node of `path` present in the document. */
+/** The 1-based line of the deepest part of `path` written in the document (its key), else of the document. */
 function lineOf(document: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): number | undefined {
-  for (let depth = path.length; depth >= 0; depth--) {
-    const keys = path.slice(0, depth);
-    const node = keys.length === 0 ? document.contents : document.getIn(keys, true);
-    const parent = keys.length === 0 ? undefined : keys.length === 1 ? document.contents : document.getIn(keys.slice(0, -1), true);
-    // A key that names an unknown field points at the key itself, which has no value node of its own worth showing.
-    if (isMap(parent)) {
-      const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === keys[keys.length - 1]);
-      if (pair && isNode(pair.key) && pair.key.range) return lineCounter.linePos(pair.key.range[0]).line;
-    }
-    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-  }
-  return undefined;
+  const start = writtenKeySpan(document, path.map(String))?.start ?? (isNode(document.contents) ? document.contents.range?.[0] : undefined);
+  return start === undefined ? undefined : lineCounter.linePos(start).line;
 }

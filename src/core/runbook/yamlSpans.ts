@@ -8,35 +8,51 @@ import type { TextSpan } from '../errors';
  * A field that is not written gives its closest written parent's key; undefined when none is.
  */
 export function fieldSpan(yaml: Document, source: string, field: string, part: 'key' | 'value', text?: string): TextSpan | undefined {
+  const { found, whole } = writtenPath(yaml, field.split('.').filter(Boolean));
+  if (!found) return undefined;
+  if (!whole || part === 'key' || !found.value) return found.key;
+  if (text !== undefined) {
+    const at = source.indexOf(text, found.value.start);
+    if (at !== -1 && at + text.length <= found.value.end) return { start: at, end: at + text.length };
+  }
+  return found.value;
+}
+
+/** The key of the deepest part of `path` (keys and list indexes) written in a YAML document. */
+export function writtenKeySpan(yaml: Document, path: readonly string[]): TextSpan | undefined {
+  return writtenPath(yaml, path).found?.key;
+}
+
+interface WrittenPath {
+  found: { key: TextSpan; value: TextSpan | undefined } | undefined;
+  /** Every segment of the path is written. */
+  whole: boolean;
+}
+
+function writtenPath(yaml: Document, segments: readonly string[]): WrittenPath {
   let node: unknown = yaml.contents;
-  let found: { key: TextSpan; value: TextSpan | undefined } | undefined;
-  for (const segment of field.split('.').filter(Boolean)) {
+  let found: WrittenPath['found'];
+  for (const segment of segments) {
     let key: unknown;
     if (isMap(node)) {
       const pair = pairsByKey(node).get(segment);
-      if (!pair) return found?.key;
+      if (!pair) return { found, whole: false };
       key = pair.key;
       node = pair.value;
     } else if (isSeq(node) && /^\d+$/.test(segment)) {
       // A list item has no key of its own: the item stands for both.
       key = node.items[Number(segment)];
       node = key;
-      if (key === undefined) return found?.key;
+      if (key === undefined) return { found, whole: false };
     } else {
-      return found?.key;
+      return { found, whole: false };
     }
     const keySpan = spanOfNode(key);
-    if (!keySpan) return found?.key;
+    if (!keySpan) return { found, whole: false };
     const valueSpan = spanOfNode(node);
     found = { key: keySpan, value: valueSpan && valueSpan.end > valueSpan.start ? valueSpan : undefined };
   }
-  if (!found) return undefined;
-  if (part === 'key' || !found.value) return found.key;
-  if (text !== undefined) {
-    const at = source.indexOf(text, found.value.start);
-    if (at !== -1 && at + text.length <= found.value.end) return { start: at, end: at + text.length };
-  }
-  return found.value;
+  return { found, whole: true };
 }
 
 /**
