@@ -162,7 +162,7 @@ export class ResticRepository {
   async ls(snapshot: string, options: ResticCallOptions & { paths?: string[]; onNode?: (node: ResticNode) => void } = {}): Promise<{ snapshot?: ResticSnapshot; nodes: ResticNode[] }> {
     let header: ResticSnapshot | undefined;
     const nodes: ResticNode[] = [];
-    const outcome = await this.run(['ls', '--json', snapshot, ...(options.paths ?? [])], `list snapshot ${snapshot}`, {
+    const outcome = await this.run(['ls', '--json', '--', snapshot, ...(options.paths ?? [])], `list snapshot ${snapshot}`, {
       ...options,
       onStdoutLine: (text) => {
         const line = parseJsonObjectLine(text);
@@ -186,7 +186,8 @@ export class ResticRepository {
   async restore(snapshot: string, target: string, options: ResticCallOptions & { include?: string[]; exclude?: string[]; progress?: ProgressReporter } = {}): Promise<ResticRestoreResult> {
     // `restore --json` exists since restic 0.16; older ones print only text, so the counts stay unknown.
     const json = await this.atLeast(0, 16);
-    const args = ['restore', snapshot, '--target', target, ...(json ? ['--json'] : []), ...(options.include ?? []).flatMap((pattern) => ['--include', pattern]), ...(options.exclude ?? []).flatMap((pattern) => ['--exclude', pattern])];
+    // After `--`, a snapshot id that looks like an option (`--password-command=…`) is only an id.
+    const args = ['restore', '--target', target, ...(json ? ['--json'] : []), ...(options.include ?? []).flatMap((pattern) => ['--include', pattern]), ...(options.exclude ?? []).flatMap((pattern) => ['--exclude', pattern]), '--', snapshot];
     const progress = options.progress && new ThrottledProgress(options.progress);
     const result: ResticRestoreResult = { snapshot, target };
     await this.run(args, `restore snapshot ${snapshot}`, {

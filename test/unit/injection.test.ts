@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { cronLine, type ScheduledRunSpec } from '../../src/actions/schedule/crontab';
 import { scheduleCronInstall } from '../../src/actions/schedule/install';
+import { ResticRepository } from '../../src/clients/restic';
 import { sshRunAction } from '../../src/actions/ssh';
 import { remoteCommand } from '../../src/clients/ssh/quote';
 import { readShellInvocation, withEnvironment } from '../../src/clients/ssh/shellInvocation';
@@ -312,6 +313,18 @@ describe('a value never becomes code', function () {
       }
       assert.throws(() => cronLine({ ...spec({}, '/tmp/x.log'), schedule: '0 0 3 * * *' }), /not five crontab time fields/);
     });
+  });
+
+  it('restic takes a snapshot id that looks like an option as an id: no --password-command runs', async () => {
+    const repository = new ResticRepository({ repository: join(workspace, 'repo'), password: 'correct horse battery', cacheDir: join(workspace, 'cache') });
+    await repository.init();
+    const sentinel = join(workspace, SENTINEL);
+    for (const snapshot of [`--password-command=touch ${sentinel}`, '-o=sftp.command=touch PWNED']) {
+      await assert.rejects(repository.ls(snapshot));
+      await assert.rejects(repository.restore(snapshot, join(workspace, 'restored')));
+      tally.tries += 2;
+    }
+    assert.equal(existsSync(sentinel), false, 'a snapshot id ran a command');
   });
 
   describe('properties over generated strings', () => {
