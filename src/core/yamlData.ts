@@ -53,6 +53,14 @@ export function readYaml(text: string): YamlRead {
 }
 
 /**
+ * A YAML text's structure, to find places in it (completions, where a problem is): nothing is
+ * converted to data and duplicate keys are not looked for, so it costs time in proportion to the text.
+ */
+export function parseYamlStructure(text: string): Document.Parsed {
+  return parseDocument(text, { prettyErrors: false, uniqueKeys: false });
+}
+
+/**
  * Keys written twice in one mapping (as the library reports them: equal scalar values), and
  * `__proto__` as a key, written or through an alias: copied into an object by assignment it replaces
  * that object's prototype. (`constructor` and `prototype` become plain own properties and are kept.)

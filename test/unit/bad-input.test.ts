@@ -9,6 +9,8 @@ import { builtinActions } from '../../src/actions';
 import { readRunbookFile } from '../../src/cli/args';
 import { readSecretsFile } from '../../src/cli/secrets';
 import { ActionRegistry } from '../../src/core/actions/registry';
+import { completeActionCell, completionScope } from '../../src/core/assist/completions';
+import { diagnoseRunbook } from '../../src/core/assist/diagnostics';
 import { formatProblem, ValidationError } from '../../src/core/errors';
 import { parseRunbook } from '../../src/core/runbook/parse';
 import { checkRunbook } from '../../src/core/runner/validate';
@@ -442,6 +444,34 @@ describe('bad input', function () {
         assert.ok(stderr.endsWith(`\n${many} problems found\n`), stderr.slice(-300));
         assert.ok(performance.now() - started < 60_000, `${name}: ${Math.round(performance.now() - started)} ms`);
       }
+    });
+
+    it('the editor finds problems and completions in a frontmatter and a cell of thirty thousand keys in seconds', () => {
+      const many = 30_000;
+      const text = [
+        '---',
+        'params:',
+        ...Array.from({ length: many }, (_, index) => `  p${index}: { type: string, default: x }`),
+        '---',
+        '```lifeboat',
+        'action: archive.list',
+        'location: local',
+        ...Array.from({ length: many }, (_, index) => `k${index}: x`),
+        '```',
+      ].join('\n');
+      const started = performance.now();
+      const document = parseRunbook(text);
+      const cell = document.cells.findIndex((candidate) => candidate.kind === 'action');
+      tally.tried++;
+      const diagnostics = diagnoseRunbook(document, registry).cells.get(cell) ?? [];
+      assert.equal(diagnostics.length, many);
+      tally.refused++;
+      const source = document.cells[cell]?.source ?? '';
+      // After `action: `: every action id.
+      const completions = completeActionCell(source, { line: 0, character: 'action: '.length }, completionScope(document, cell, registry));
+      assert.ok(completions.some((completion) => completion.label === 'archive.list'));
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < 15_000, `took ${Math.round(elapsed)} ms`);
     });
 
     it('a lifeboat.yaml of fifty thousand bad entries is reported in seconds, each at its line', async () => {

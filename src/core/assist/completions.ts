@@ -1,4 +1,4 @@
-import { isMap, isScalar, parseDocument } from 'yaml';
+import { isMap, isScalar } from 'yaml';
 import type { Document } from 'yaml';
 import { actionFields } from '../actions/fields';
 import type { ActionField } from '../actions/fields';
@@ -10,6 +10,7 @@ import type { RunbookDocument } from '../runbook/model';
 import type { ParamDefinitions } from '../runbook/params';
 import { readParamDefinitions } from '../runbook/params';
 import { readSteps } from '../runbook/steps';
+import { parseYamlStructure } from '../yamlData';
 
 /**
  * What a cell can run and refer to. What it can refer to costs a read of every earlier cell, so it is
@@ -73,7 +74,7 @@ export function completeActionCell(source: string, position: TextPosition, scope
     return referenceCompletions(typed.trim(), closed, scope, rangeFrom(start));
   }
 
-  const yaml = parseDocument(source, { prettyErrors: false });
+  const yaml = parseYamlStructure(source);
   const lineStart = lines.offsetAt({ line: cursor.line, character: 0 });
   const written = writtenKeys(yaml, lineStart, lineStart + lineText.length);
   const actionId = written.get('action');

@@ -1,4 +1,3 @@
-import { parseDocument } from 'yaml';
 import type { ActionRegistry } from '../actions/registry';
 import type { Problem } from '../errors';
 import { formatProblem } from '../errors';
@@ -7,6 +6,7 @@ import { LineIndex } from '../runbook/lines';
 import type { RunbookDocument } from '../runbook/model';
 import { fieldSpan } from '../runbook/yamlSpans';
 import { checkRunbook } from '../runner/validate';
+import { parseYamlStructure } from '../yamlData';
 
 export interface RunbookDiagnostic {
   range: TextRange;
@@ -65,7 +65,7 @@ function frontmatterLocator(document: RunbookDocument): (problem: Problem) => Te
   // Between the `---` lines; the body's line 0 is the file's line 1.
   const body = lines.slice(1, lines.count - 1);
   const bodyLines = new LineIndex(body);
-  const yaml = parseDocument(body, { prettyErrors: false });
+  const yaml = parseYamlStructure(body);
   return (problem) => {
     const span = problem.field === undefined ? undefined : fieldSpan(yaml, body, problem.field, 'key');
     if (!span) return opening;
