@@ -34,19 +34,20 @@ export interface SshRunResult {
 
 /**
  * The items of `command` that a shell runs as script text. Where a value not yet known stands for the
- * program (or a wrapper before it), nothing tells whether a shell will run the arguments after it,
- * so a reference written inside one of them is refused.
+ * program (or a wrapper before it), nothing tells whether it is a shell: a reference written inside
+ * an argument that follows a `-c` option, where a shell would take its script, is refused.
  */
 function scriptArguments(params: Readonly<Record<string, unknown>>): string[] {
   const { command } = params;
   if (!Array.isArray(command) || !command.every((item): item is string => typeof item === 'string')) return [];
   const invocation = readShellInvocation(command, (argument) => findReferences(argument).length > 0);
   if (invocation.opaqueAt !== undefined) {
-    const embedded = command.findIndex((item, index) => index > (invocation.opaqueAt ?? 0) && findReferences(item).length > 0 && !isWholeReference(item));
+    const opaqueAt = invocation.opaqueAt;
+    const embedded = command.findIndex((item, index) => index > opaqueAt && /^-[A-Za-z]*c[A-Za-z]*$/.test(command[index - 1] ?? '') && findReferences(item).length > 0 && !isWholeReference(item));
     if (embedded >= 0) {
       throw new InterpolationError(
         fieldPath('command', String(embedded)),
-        `the program is \`${command[invocation.opaqueAt]}\`, so it cannot be known whether a shell runs this argument as a script: write the program as it is, or pass the value as an argument of its own (or through \`env:\`)`,
+        `the program is \`${command[opaqueAt]}\`, so it cannot be known whether a shell runs this argument as a script: write the program as it is, or pass the value as an argument of its own (or through \`env:\`)`,
       );
     }
   }
