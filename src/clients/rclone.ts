@@ -97,16 +97,14 @@ export class Rclone {
   constructor(readonly config: RcloneConfig = {}) {}
 
   async lsjson(remotePath: string, options: CallOptions & { recursive?: boolean; hashes?: boolean; filesOnly?: boolean; dirsOnly?: boolean; maxDepth?: number } = {}): Promise<RcloneEntry[]> {
-    const args = [
-      'lsjson',
-      remotePath,
+    const flags = [
       ...(options.recursive ? ['--recursive'] : []),
       ...(options.hashes ? ['--hash'] : []),
       ...(options.filesOnly ? ['--files-only'] : []),
       ...(options.dirsOnly ? ['--dirs-only'] : []),
       ...(options.maxDepth !== undefined ? ['--max-depth', String(options.maxDepth)] : []),
     ];
-    const outcome = await this.run(args, `list ${remotePath}`, options);
+    const outcome = await this.run(['lsjson', ...flags], [remotePath], `list ${remotePath}`, options);
     const listing = leadingJson(outcome.stdout)?.value;
     return Array.isArray(listing) ? listing.filter(isJsonObject).map(parseEntry) : [];
   }
@@ -123,8 +121,8 @@ export class Rclone {
 
   /** Compares two trees; differences are a result (rclone exits 1 for them), not a failure. */
   async check(source: string, destination: string, options: CallOptions & { oneWay?: boolean; download?: boolean } = {}): Promise<RcloneCheckResult> {
-    const args = ['check', source, destination, '--combined', '-', ...(options.oneWay ? ['--one-way'] : []), ...(options.download ? ['--download'] : [])];
-    const outcome = await this.run(args, `check ${source} against ${destination}`, { ...options, acceptExitCodes: [1] });
+    const args = ['check', '--combined', '-', ...(options.oneWay ? ['--one-way'] : []), ...(options.download ? ['--download'] : [])];
+    const outcome = await this.run(args, [source, destination], `check ${source} against ${destination}`, { ...options, acceptExitCodes: [1] });
     const differences: RcloneCheckResult['differences'] = [];
     let matching = 0;
     for (const line of outcome.stdout.split('\n')) {
@@ -137,10 +135,10 @@ export class Rclone {
   }
 
   private async transfer(command: 'copy' | 'sync', source: string, destination: string, options: CallOptions & { progress?: ProgressReporter; dryRun?: boolean; checksum?: boolean }): Promise<RcloneTransferResult> {
-    const args = [command, source, destination, '--stats', '1s', '--stats-log-level', 'NOTICE', ...(options.dryRun ? ['--dry-run'] : []), ...(options.checksum ? ['--checksum'] : [])];
+    const args = [command, '--stats', '1s', '--stats-log-level', 'NOTICE', ...(options.dryRun ? ['--dry-run'] : []), ...(options.checksum ? ['--checksum'] : [])];
     const progress = options.progress && new ThrottledProgress(options.progress);
     let last: JsonObject | undefined;
-    await this.run(args, `${command} ${source} to ${destination}`, {
+    await this.run(args, [source, destination], `${command} ${source} to ${destination}`, {
       ...options,
       onLogLine: (line) => {
         const stats = line.stats;
@@ -155,7 +153,8 @@ export class Rclone {
     return result;
   }
 
-  private async run(args: string[], what: string, options: CallOptions & { onLogLine?: (line: JsonObject) => void; acceptExitCodes?: number[] }): Promise<ToolOutcome> {
+  /** Runs `command` (with its flags first) on `paths`, which follow `--`: a path that looks like a flag is only a path. */
+  private async run(command: string[], paths: readonly string[], what: string, options: CallOptions & { onLogLine?: (line: JsonObject) => void; acceptExitCodes?: number[] }): Promise<ToolOutcome> {
     const { config } = this;
     const remotes: Record<string, string> = {};
     for (const [name, remote] of Object.entries(config.remotes ?? {})) {
@@ -166,7 +165,7 @@ export class Rclone {
     if (config.configFile !== undefined) remotes.RCLONE_CONFIG = config.configFile === false ? '/dev/null' : config.configFile;
     const outcome = await runTool({
       command: config.binary ?? 'rclone',
-      args: [...args, '--use-json-log', ...(config.caFile ? ['--ca-cert', config.caFile] : []), ...(config.flags ?? [])],
+      args: [...command, '--use-json-log', ...(config.caFile ? ['--ca-cert', config.caFile] : []), ...(config.flags ?? []), '--', ...paths],
       // rclone's S3 backend fails every command when AWS_CA_BUNDLE is set ("LoadCustomCABundleError …
       // unsupported transport"); a CA belongs in `caFile`.
       env: toolEnvironment(['AWS_CA_BUNDLE'], remotes),

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { cronLine, type ScheduledRunSpec } from '../../src/actions/schedule/crontab';
 import { scheduleCronInstall } from '../../src/actions/schedule/install';
+import { Rclone } from '../../src/clients/rclone';
 import { ResticRepository } from '../../src/clients/restic';
 import { sshRunAction } from '../../src/actions/ssh';
 import { remoteCommand } from '../../src/clients/ssh/quote';
@@ -325,6 +326,18 @@ describe('a value never becomes code', function () {
       tally.tries += 2;
     }
     assert.equal(existsSync(sentinel), false, 'a snapshot id ran a command');
+  });
+
+  it('rclone takes a path that looks like a flag as a path: no log file, no other config', async () => {
+    const rclone = new Rclone({ configFile: false });
+    const sentinel = join(workspace, SENTINEL);
+    for (const path of [`--log-file=${sentinel}`, `--dump-headers=${sentinel}`]) {
+      await assert.rejects(rclone.lsjson(path));
+      await assert.rejects(rclone.check(path, workspace));
+      await assert.rejects(rclone.copy(path, join(workspace, 'copied')));
+      tally.tries += 3;
+    }
+    assert.equal(existsSync(sentinel), false, 'a path was read as a flag');
   });
 
   describe('properties over generated strings', () => {
