@@ -428,7 +428,7 @@ describe('bad input', function () {
       assert.ok(written <= RUNBOOK_LIMIT + 4 * chunk.length, `the writer got ${written} bytes in`);
     });
 
-    it('a runbook of a hundred thousands of bad cells, parameters or fields is reported, not a crash', async () => {
+    it('a runbook of 150,000 bad cells, parameters or fields is reported, not a crash', async () => {
       const many = 150_000;
       const runbooks = {
         cells: '```lifeboat\n```\n'.repeat(many),
