@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { shellAction } from '../../src/actions/shell';
 import { createActionContext } from '../../src/core/actions/context';
@@ -100,6 +100,28 @@ describe('shell action', () => {
 
   it('stops a script that runs past its timeout', async () => {
     await assert.rejects(run('sleep 30', context(), { timeoutSeconds: 0.2 }), /timed out after 0.2 s/);
+  });
+
+  it('reads the script from a file only its user can read, removed once the step ends; $0 and $# stay as for -c', async () => {
+    const script = 'stat -c %a "$BASH_SOURCE"; echo "$BASH_SOURCE"; echo "$0 $#"';
+    const result = await run(script, context());
+    const [mode, file, shell] = result.stdout.trim().split('\n');
+    assert.equal(mode, '600');
+    assert.equal(shell, 'bash 0');
+    assert.equal(existsSync(file as string), false, 'the script file is removed');
+    assert.equal(existsSync(dirname(file as string)), false);
+  });
+
+  it('gives the script the variables its references were rewritten to, over `env` of the same name', async () => {
+    const result = await run('printf %s "$LIFEBOAT_STEP_FIND_PATH"', context({ scriptVariables: { LIFEBOAT_STEP_FIND_PATH: '/b/$(x).tar.gz' } }), { env: { LIFEBOAT_STEP_FIND_PATH: 'other' } });
+    assert.equal(result.stdout, '/b/$(x).tar.gz');
+  });
+
+  it('refuses an environment value with a NUL byte at its field, and one from the runbook by its variable, before starting', async () => {
+    const parsed = shellAction.params.safeParse({ script: 'true', env: { X: 'a\0b' } });
+    assert.deepEqual(parsed.error?.issues.map((issue) => [issue.path.join('.'), issue.message]), [['env.X', 'an environment variable cannot hold a NUL byte']]);
+    await assert.rejects(run('touch ran', context({ runbookParams: { note: 'a\0b' } })), /^Error: LIFEBOAT_PARAM_NOTE holds a NUL byte, which no environment variable can carry: the script does not run$/);
+    assert.equal(existsSync(join(workspaceDir, 'ran')), false);
   });
 
   it('plans without running anything', async () => {
