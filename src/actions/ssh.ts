@@ -60,8 +60,8 @@ function isWholeReference(item: string): boolean {
 }
 
 /** The command as plans show it: variables by name, their values left out. */
-function shownCommand(params: { command: string[]; env: Record<string, string> }): string {
-  return remoteCommand(withEnvironment(params.command, Object.fromEntries(Object.keys(params.env).map((name) => [name, '…']))));
+function shownCommand(command: readonly string[], variables: Readonly<Record<string, string>>): string {
+  return remoteCommand(withEnvironment(command, Object.fromEntries(Object.keys(variables).map((name) => [name, '…']))));
 }
 
 /** Runs one command on an SSH host, streaming its output; the connection is reused by later steps. */
@@ -72,10 +72,11 @@ export const sshRunAction = defineAction({
   params: sshRunParams,
   destructive: false,
   scriptFields: scriptArguments,
-  async plan(params) {
+  async plan(params, ctx) {
+    const shown = shownCommand(params.command, { ...params.env, ...ctx.scriptVariables });
     return {
-      summary: `would run \`${shownCommand(params)}\` on ${params.host} (not run in a dry run)`,
-      operations: [{ kind: 'run', target: params.host, detail: shownCommand(params) }],
+      summary: `would run \`${shown}\` on ${params.host} (not run in a dry run)`,
+      operations: [{ kind: 'run', target: params.host, detail: shown }],
       destructive: false,
     };
   },
