@@ -163,6 +163,15 @@ describe('a value never becomes code', function () {
     assert.match(checked.problems.map(formatProblem).join('\n'), /test\.runbook\.md:8, cell 1, `script`: \$\{params\.dir\} is the variable LIFEBOAT_PARAM_DIR in the script, and so is the parameter DIR/);
   });
 
+  it('hands a list or an object to a script as JSON, a number as its digits', async () => {
+    await writeFile(join(workspace, 'archives', 'app-20260124.tar.gz'), 'x'.repeat(1234));
+    const runbook = ['```lifeboat', 'id: find', 'action: archive.list', 'location: archives', 'archive: latest', '```', '', '```sh', 'printf %s "${steps.find.selected.bytes}" > out/bytes', 'printf %s "${steps.find.archives}" > out/archives', '```', ''].join('\n');
+    const run = await runRunbookInProcess(runbook, { workspaceDir: workspace });
+    assert.equal(run.status, 'succeeded', run.reports.map((report) => report.error ?? '').join('\n'));
+    assert.equal(await readFile(join(workspace, 'out', 'bytes'), 'utf8'), '1234');
+    assert.deepEqual(JSON.parse(await readFile(join(workspace, 'out', 'archives'), 'utf8')), (run.reports[0]?.result as { archives: unknown[] }).archives);
+  });
+
   it('keeps `$${` a literal `${` in a script', async () => {
     const run = await runRunbookInProcess(['```bash', 'X=kept; printf \'%s\' "$${X}" > out/literal', '```', ''].join('\n'), { workspaceDir: workspace });
     assert.equal(run.status, 'succeeded', run.reports[0]?.error);
