@@ -45,9 +45,11 @@ function scriptArguments(params: Readonly<Record<string, unknown>>): string[] {
     const opaqueAt = invocation.opaqueAt;
     const embedded = command.findIndex((item, index) => index > opaqueAt && /^-[A-Za-z]*c[A-Za-z]*$/.test(command[index - 1] ?? '') && findReferences(item).length > 0 && !isWholeReference(item));
     if (embedded >= 0) {
+      const item = command[embedded] as string;
       throw new InterpolationError(
         fieldPath('command', String(embedded)),
         `the program is \`${command[opaqueAt]}\`, so it cannot be known whether a shell runs this argument as a script: write the program as it is, or pass the value as an argument of its own (or through \`env:\`)`,
+        item.indexOf(findReferences(item)[0]?.text ?? '${'),
       );
     }
   }

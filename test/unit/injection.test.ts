@@ -134,6 +134,8 @@ describe('a value never becomes code', function () {
       tally.refused++;
       assert.ok(messages.length > 0, 'a NUL byte must be refused');
       assert.match(messages[0] as string, /^test\.runbook\.md:11, cell 2, `script`: \$\{params\.p\} holds a NUL byte, which no environment variable can carry/);
+      // Editors underline the reference itself: its place in the cell's source.
+      assert.deepEqual(refused.problems[0]?.span, { start: "printf '%s' \"".length, end: "printf '%s' \"${params.p}".length });
       assert.equal(refused.reports.length, 0, 'nothing runs');
       assert.deepEqual(await readdir(join(workspace, 'out')), []);
     }
@@ -262,6 +264,8 @@ describe('a value never becomes code', function () {
       const runbook = ['---', 'params:', '  shell: { type: string, default: sh }', '  x: { type: string, default: "$(touch PWNED)" }', '---', '', '```lifeboat', 'action: ssh.run', 'host: lab', 'command: ["${params.shell}", -c, "echo ${params.x}"]', '```', ''].join('\n');
       const run = await runRunbookInProcess(runbook, { workspaceDir: workspace });
       tally.refused++;
+      const span = run.problems[0]?.span;
+      assert.equal(runbook.split('```lifeboat\n')[1]?.slice(span?.start, span?.end), '${params.x}');
       assert.match(run.problems.map(formatProblem).join('\n'), /test\.runbook\.md:10, cell 1, `command\.2`: the program is `\$\{params\.shell\}`, so it cannot be known whether a shell runs this argument as a script/);
     });
   });

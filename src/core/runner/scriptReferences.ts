@@ -1,5 +1,5 @@
 import { scriptFieldsOf, type ActionSpec } from '../actions/spec';
-import type { Problem } from '../errors';
+import type { Problem, TextSpan } from '../errors';
 import { environmentText, findReferences, interpolateWithScripts, InterpolationError, paramVariableName, type ScriptVariable } from '../runbook/interpolate';
 import type { ParamDefinitions } from '../runbook/params';
 import type { Step } from '../runbook/steps';
@@ -23,7 +23,7 @@ export function scriptEnvironment(
   const environment: Record<string, string> = {};
   const problems: Problem[] = [];
   for (const variable of variables) {
-    const where = { file, cell: step.cellNumber, line: lineInField(step, variable.field, variable.offset), field: variable.field };
+    const where = { file, cell: step.cellNumber, line: lineInField(step, variable.field, variable.offset), field: variable.field, span: referenceSpan(step, variable.field, variable.offset) };
     const reference = `\${${variable.root}.${variable.path.join('.')}}`;
     const [name] = variable.path;
     const sharing = variable.root === 'params' ? Object.keys(definitions).filter((other) => other !== name && paramVariableName(other) === variable.name) : [];
@@ -54,7 +54,7 @@ export function checkScriptReferences(step: Step, action: ActionSpec, paramValue
     return scriptEnvironment(step, variables, paramValues, definitions, file).problems;
   } catch (error) {
     if (!(error instanceof InterpolationError)) throw error;
-    return [{ file, cell: step.cellNumber, line: lineInField(step, error.field, error.offset), field: error.field, message: error.message }];
+    return [{ file, cell: step.cellNumber, line: lineInField(step, error.field, error.offset), field: error.field, span: referenceSpan(step, error.field, error.offset), message: error.message }];
   }
 }
 
@@ -63,10 +63,27 @@ export function checkScriptReferences(step: Step, action: ActionSpec, paramValue
  * action cell a multi-line value is a block that starts on the line after its key.
  */
 export function lineInField(step: Step, field: string, offset: number | undefined): number | undefined {
-  const text = step.params[field];
+  const text = fieldText(step, field);
   if (offset === undefined || typeof text !== 'string') return step.lineOf(field);
   const linesBefore = text.slice(0, offset).split('\n').length - 1;
   if (step.kind === 'shell') return step.line === undefined ? undefined : step.line + 1 + linesBefore;
   const keyLine = step.lineOf(field);
   return keyLine === undefined || !text.includes('\n') ? keyLine : keyLine + 1 + linesBefore;
+}
+
+/** Where the reference at `offset` in a field is written in the cell's source, for editors to underline. */
+export function referenceSpan(step: Step, field: string, offset: number | undefined): TextSpan | undefined {
+  const text = fieldText(step, field);
+  const reference = offset === undefined || text === undefined ? undefined : /^\$\{[^}]*\}/.exec(text.slice(offset))?.[0];
+  if (reference === undefined || offset === undefined) return undefined;
+  // A shell cell's source is its script.
+  if (step.kind === 'shell') return { start: offset, end: offset + reference.length };
+  return step.spanOf?.(field, 'value', reference);
+}
+
+/** The text of a field (`script`, `command.2`) as written in the step, if it is text. */
+function fieldText(step: Step, field: string): string | undefined {
+  let value: unknown = step.params;
+  for (const key of field.split('.')) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+  return typeof value === 'string' ? value : undefined;
 }

@@ -11,7 +11,7 @@ import { findReferences, interpolateWithScripts, InterpolationError, type Script
 import type { ParamDefinitions, ParamValue } from '../runbook/params';
 import type { Step } from '../runbook/steps';
 import type { RunRecorder } from './records';
-import { lineInField, scriptEnvironment } from './scriptReferences';
+import { lineInField, referenceSpan, scriptEnvironment } from './scriptReferences';
 import { parseStepParams } from './validate';
 
 export type StepStatus = 'succeeded' | 'failed' | 'cancelled' | 'planned' | 'refused';
@@ -204,7 +204,7 @@ export class RunSession {
       return { params: interpolated.value, scriptVariables: interpolated.variables };
     } catch (error) {
       if (!(error instanceof InterpolationError)) throw error;
-      throw new ValidationError([{ file: this.options.runbook, cell: step.cellNumber, line: lineInField(step, error.field, error.offset), field: error.field, message: error.message }]);
+      throw new ValidationError([{ file: this.options.runbook, cell: step.cellNumber, line: lineInField(step, error.field, error.offset), field: error.field, span: referenceSpan(step, error.field, error.offset), message: error.message }]);
     }
   }
 
