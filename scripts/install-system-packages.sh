@@ -81,11 +81,17 @@ for package in $(comm -13 <(echo "$before") <(installed)); do
       /lib/systemd/system/*@.*|/usr/lib/systemd/system/*@.*) ;;
       /lib/systemd/system/*.service|/lib/systemd/system/*.socket|/lib/systemd/system/*.timer|\
       /usr/lib/systemd/system/*.service|/usr/lib/systemd/system/*.socket|/usr/lib/systemd/system/*.timer)
-        disable_unit "$package" "${path##*/}"
+        if ! disable_unit "$package" "${path##*/}"; then
+          echo "install-system-packages: could not disable ${path##*/} (from $package); disable it with: systemctl disable ${path##*/}" >&2
+          exit 1
+        fi
         echo "install-system-packages: ${path##*/} (from $package) was not started and is disabled at boot"
         ;;
       /etc/init.d/*)
-        update-rc.d "${path##*/}" disable >/dev/null 2>&1
+        if ! update-rc.d "${path##*/}" disable >/dev/null; then
+          echo "install-system-packages: could not disable /etc/init.d/${path##*/} (from $package); disable it with: update-rc.d ${path##*/} disable" >&2
+          exit 1
+        fi
         echo "install-system-packages: /etc/init.d/${path##*/} (from $package) was not started and is disabled at boot"
         ;;
     esac
