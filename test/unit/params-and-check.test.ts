@@ -100,6 +100,20 @@ describe('interpolation', () => {
     assert.throws(() => interpolate({ nested: { value: '${steps.find.missing}' } }, scope), { name: 'InterpolationError', field: 'nested.value' });
   });
 
+  it('finds only fields a value has of its own, never what every object inherits', () => {
+    for (const reference of ['${steps.find.constructor}', '${steps.find.archives.0.toString}', '${params.__proto__}', '${params.hasOwnProperty}']) {
+      assert.throws(() => interpolate(reference, scope), { name: 'InterpolationError' }, reference);
+    }
+  });
+
+  it('reports a supplied parameter named like an inherited property as unknown', () => {
+    const { problems } = resolveParams({}, { constructor: 'x', toString: 'y' });
+    assert.deepEqual(
+      problems.map((problem) => problem.field),
+      ['constructor', 'toString'],
+    );
+  });
+
   it('lists references with the fields they sit in', () => {
     assert.deepEqual(
       findReferences({ a: '${params.x}', b: ['y-${steps.s.out}'], c: '$${params.literal}' }).map((reference) => [reference.field, reference.root, reference.name]),

@@ -180,7 +180,8 @@ function lookup(expression: string, scope: InterpolationScope, field: string, on
   if (path.length === 0) throw new InterpolationError(field, `\${${expression}}: name a ${root === 'params' ? 'parameter' : 'step'}`);
   let current: unknown = scope[root];
   for (const key of path) {
-    if (!isRecord(current) && !Array.isArray(current)) return onMissing(expression, field);
+    // Own properties only: `${steps.x.constructor}` names no field, not Object's constructor.
+    if ((!isRecord(current) && !Array.isArray(current)) || !Object.hasOwn(current, key)) return onMissing(expression, field);
     current = (current as Record<string, unknown>)[key];
     if (current === undefined) return onMissing(expression, field);
   }

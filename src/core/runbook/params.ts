@@ -152,7 +152,7 @@ export function resolveParams(
   const missing: string[] = [];
   const problems: Problem[] = [];
   for (const name of Object.keys(supplied)) {
-    if (!(name in definitions)) {
+    if (!Object.hasOwn(definitions, name)) {
       const known = Object.keys(definitions);
       problems.push({ file, field: name, message: `unknown parameter${known.length ? ` (the runbook declares: ${known.join(', ')})` : ' (the runbook declares none)'}` });
     }

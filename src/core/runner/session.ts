@@ -197,7 +197,7 @@ export class RunSession {
     try {
       const interpolated = interpolateWithScripts(step.params, { params, steps: this.results }, scriptFieldsOf(action, step.params), (reference, field) => {
         const [root, name] = reference.split('.');
-        if (root === 'params' && name !== undefined && name in definitions) return undefined;
+        if (root === 'params' && name !== undefined && Object.hasOwn(definitions, name)) return undefined;
         const hint = root === 'steps' ? ' (did that step run, and does its result have this field?)' : '';
         throw new InterpolationError(field, `\${${reference}} has no value${hint}`);
       });
