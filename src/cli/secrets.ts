@@ -26,7 +26,8 @@ export async function readSecretsFile(path: string): Promise<ReadonlyMap<string,
   if ((mode & 0o077) !== 0) {
     throw new UsageError(`lifeboat: refusing the secrets file ${path}: its mode is ${mode.toString(8).padStart(4, '0')}, so others can read it; make it private with: chmod 600 ${path}`);
   }
-  const read = readYaml(text);
+  // Every value is the text as written: a PIN `0042` stays 0042, `yes` stays yes.
+  const read = readYaml(text, { scalarsAsText: true });
   if (!read.ok) {
     throw new ValidationError(read.faults.map((fault) => ({ file: path, line: read.lineCounter.linePos(fault.start).line, message: fault.message })));
   }
@@ -35,8 +36,8 @@ export async function readSecretsFile(path: string): Promise<ReadonlyMap<string,
   if (typeof data !== 'object' || Array.isArray(data)) throw new UsageError(`lifeboat: the secrets file ${path} must be a YAML mapping of secret names to values (api_token: …)`);
   const secrets = new Map<string, string>();
   for (const [name, value] of Object.entries(data)) {
-    if (typeof value !== 'string' && typeof value !== 'number') throw new UsageError(`lifeboat: the secrets file ${path}: '${name}' must be a string`);
-    secrets.set(name, String(value));
+    if (typeof value !== 'string') throw new UsageError(`lifeboat: the secrets file ${path}: '${name}' must be a string`);
+    secrets.set(name, value);
   }
   return secrets;
 }

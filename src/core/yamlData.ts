@@ -23,14 +23,14 @@ export type YamlRead =
  * secrets file): syntax errors, aliases that expand past `MAX_ALIAS_COUNT`, nesting too deep to read
  * and `__proto__` keys are faults with their place, never exceptions.
  */
-export function readYaml(text: string): YamlRead {
+export function readYaml(text: string, { scalarsAsText = false }: { scalarsAsText?: boolean } = {}): YamlRead {
   const lineCounter = new LineCounter();
   const failed = (faults: YamlFault[]): YamlRead => ({ ok: false, lineCounter, faults });
   let document: Document.Parsed;
   try {
     // The library's duplicate-key check compares each key with every earlier one (a mapping of 20,000
     // keys took seconds); `keyFaults` does the same check in one pass.
-    document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+    document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, ...(scalarsAsText ? { schema: 'failsafe' } : {}) });
   } catch (error) {
     return failed([{ start: 0, end: 0, message: `not valid YAML: ${firstLine(error)}` }]);
   }
