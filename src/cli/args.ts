@@ -44,9 +44,11 @@ export function parseCommandLine<Options extends OptionsConfig>(args: readonly s
 /** `--param k=v` values; a name given twice is an error rather than a silent overwrite. */
 export function readParamArguments(values: readonly string[] | undefined): Record<string, string> {
   const params: Record<string, string> = {};
-  for (const entry of values ?? []) {
+  for (const [index, entry] of (values ?? []).entries()) {
     const equals = entry.indexOf('=');
-    if (equals <= 0) throw new UsageError(`lifeboat: --param expects name=value, got '${entry}'`);
+    // The entry itself is not echoed: what was typed may be a secret value missing its name.
+    if (equals < 0) throw new UsageError(`lifeboat: --param expects name=value; --param number ${index + 1} has no '='`);
+    if (equals === 0) throw new UsageError(`lifeboat: --param expects name=value; --param number ${index + 1} has no name before '='`);
     const name = entry.slice(0, equals);
     // Own names only: `constructor` is no parameter given before.
     if (Object.hasOwn(params, name)) throw new UsageError(`lifeboat: --param ${name} is given twice`);

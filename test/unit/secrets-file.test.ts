@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readParamArguments } from '../../src/cli/args';
 import { readSecretsFile } from '../../src/cli/secrets';
 
 describe('secrets file', () => {
@@ -31,5 +32,16 @@ describe('secrets file', () => {
     const path = join(dir, 'secrets.yaml');
     await writeFile(path, 'token:\n  nested: x\n', { mode: 0o600 });
     await assert.rejects(readSecretsFile(path), /'token' must be a string/);
+  });
+});
+
+describe('--param arguments', () => {
+  it('refuse an entry without a name and do not echo what was typed, which may be a secret', () => {
+    for (const entry of ['hunter2-secret', '=hunter2-secret']) {
+      assert.throws(
+        () => readParamArguments(['date=20260101', entry]),
+        (error: Error) => /--param number 2 has no (name before )?'='/.test(error.message) && !error.message.includes('hunter2'),
+      );
+    }
   });
 });
