@@ -5,6 +5,7 @@ import { createActionContext } from '../core/actions/context';
 import type { ActionContext, Inventory } from '../core/actions/spec';
 import { errorMessage } from '../core/errors';
 import type { FaceBackupSighting } from '../core/frigateBackups';
+import { Redactor } from '../core/redact';
 import { loadWorkspaceAt } from '../core/workspace';
 import { approveHostKey } from './hostKeys';
 import { workspaceSecrets } from './secrets';
@@ -33,16 +34,24 @@ export interface ReadingOptions {
 /** Runs `body` with an action context of its own for reads, and closes the connections it opened. */
 export async function withReadingContext<T>(services: Services, workspaceDir: string, options: ReadingOptions, body: (ctx: ActionContext) => Promise<T>): Promise<T> {
   const inventory = options.inventory ?? (await loadWorkspaceAt(workspaceDir)).inventory;
+  // A listing's log lines and errors reach the log and the tree's error nodes: secrets it used are masked there as in a run.
+  // Short-secret warnings go to the log only: a timer's listing must not pop up a notification each time.
+  const redactor = new Redactor((message) => services.log.warn(message));
   const ctx = createActionContext({
     workspaceDir,
     inventory,
-    secrets: workspaceSecrets(services.context.secrets, () => {}),
+    secrets: workspaceSecrets(services.context.secrets, (value, name) => redactor.add(value, `secret:${name}`)),
     approveHostKey: options.askHostKeys ? approveHostKey : undefined,
-    log: taggedLogger(services.log, options.tag),
+    log: redactor.logger(taggedLogger(services.log, options.tag)),
     ...(options.signal ? { signal: options.signal } : {}),
   });
   try {
     return await body(ctx);
+  } catch (error) {
+    if (!(error instanceof Error)) throw error;
+    const masked = redactor.redact(error.message);
+    if (masked === error.message) throw error;
+    throw Object.assign(new Error(masked), { name: error.name });
   } finally {
     await ctx.clients.disposeAll();
   }
