@@ -83,7 +83,8 @@ describe('Frigate faces: restore into the face folder on an SSH host', function 
   it('restores the lost library byte for byte over SSH, staged beside the face folder, and a second run finds it all there', async () => {
     await wipePeople();
     const spec = frigateAction('frigate.faces.restore');
-    const plan = await spec.plan(spec.params.parse({ frigate: 'home', folder: 'backups' }), context());
+    const planContext = context();
+    const plan = await spec.plan(spec.params.parse({ frigate: 'home', folder: 'backups' }), planContext).finally(() => planContext.clients.disposeAll());
     assert.match(plan.summary, /^Restore 48 of 48 images from frigate-faces-\S+ into host 'nas'$/);
     assert.ok(plan.operations.some((operation) => operation.kind === 'create' && operation.target === `host 'nas':${frigate.facesDir}` && operation.items === 48 && /through SSH/.test(operation.detail ?? '')));
 
