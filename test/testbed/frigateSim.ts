@@ -35,6 +35,17 @@ export interface FrigateSimOptions {
   version?: string;
   users?: Record<string, FrigateSimUser>;
   faceRecognition?: boolean;
+  /**
+   * How long one `register` keeps Frigate busy; registrations are processed one at a time, as in
+   * Frigate: its `register_face` route (frigate/api/classification.py) hands the image over one ZMQ
+   * REQ socket to the embeddings process (`EmbeddingsContext.register_face`, frigate/embeddings/__init__.py),
+   * which answers requests one by one in its main loop (`EmbeddingsResponder.check_for_request`,
+   * frigate/comms/embeddings_updater.py); there `FaceRealTimeProcessor.handle_request`
+   * (frigate/data_processing/real_time/face.py) decodes the image, runs the YuNet face detector
+   * (`cv2.FaceDetectorYN`), crops, encodes WebP at quality 100 and writes the file. Read at
+   * blakeblackshear/frigate e3fa701 (0.18 dev). 0 (the default) answers at once.
+   */
+  registerProcessingMs?: number;
 }
 
 export type FrigateFault =
@@ -85,6 +96,9 @@ export class FrigateSimulator {
   private readonly faults: FrigateFault[] = [];
   private secret = createHash('sha256').update(String(Math.random())).digest();
   private lastEpoch = 0;
+  /** Time spent processing registrations (one at a time), for a benchmark to hold a client's wall time against. */
+  registerBusyMs = 0;
+  private registrations: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly mediaDir: string,
@@ -95,6 +109,7 @@ export class FrigateSimulator {
     private readonly users: Record<string, FrigateSimUser>,
     /** Switch face recognition off to see the 400 answers of the face routes. */
     public faceRecognition: boolean,
+    private readonly registerProcessingMs: number,
   ) {}
 
   static async start(options: FrigateSimOptions = {}): Promise<FrigateSimulator> {
@@ -112,6 +127,7 @@ export class FrigateSimulator {
       options.version ?? '0.16.0-c2f8de9',
       options.users ?? { admin: { password: 'frigate-admin-pass', role: 'admin' } },
       options.faceRecognition ?? true,
+      options.registerProcessingMs ?? 0,
     );
     authenticated.on('request', (request, response) => void simulator.handle('authenticated', request, response));
     internal.on('request', (request, response) => void simulator.handle('internal', request, response));
@@ -295,6 +311,24 @@ export class FrigateSimulator {
     const file = form?.get('file');
     if (!file || typeof file === 'string') throw new HttpFailure(422, { detail: [{ type: 'missing', loc: ['body', 'file'], msg: 'Field required', input: null }] });
     const upload = Buffer.from(await file.arrayBuffer());
+    const processed = this.registrations.then(() => this.processRegistration(name, upload));
+    this.registrations = processed.catch(() => undefined);
+    await processed;
+    sendJson(response, 200, { message: 'Successfully registered face.', success: true });
+  }
+
+  /** What Frigate's embeddings process does with one registration, one at a time. */
+  private async processRegistration(name: string, upload: Buffer): Promise<void> {
+    const started = performance.now();
+    try {
+      if (this.registerProcessingMs > 0) await new Promise((resolve) => setTimeout(resolve, this.registerProcessingMs));
+      await this.storeRegistration(name, upload);
+    } finally {
+      this.registerBusyMs += performance.now() - started;
+    }
+  }
+
+  private async storeRegistration(name: string, upload: Buffer): Promise<void> {
     const size = webpSize(upload) ?? pngSize(upload);
     if (!size || Math.min(size.width, size.height) < MIN_FACE_PIXELS) throw new HttpFailure(400, { message: 'No face was detected.', success: false });
     // Frigate crops to the detected face and re-encodes: the stored file is never the upload.
@@ -303,7 +337,6 @@ export class FrigateSimulator {
     const folder = join(this.facesDir, safeName(name));
     await mkdir(folder, { recursive: true });
     await writeFile(join(folder, `${name}_${this.epoch()}.webp`), cropped);
-    sendJson(response, 200, { message: 'Successfully registered face.', success: true });
   }
 
   async deleteFaces(name: string, body: Buffer, response: ServerResponse): Promise<void> {

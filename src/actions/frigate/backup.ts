@@ -84,9 +84,18 @@ async function downloadImage(client: FrigateClient, image: ImageRef, signal: Abo
   );
 }
 
+/** Images downloaded but not yet in the archive, per download in flight: the look-ahead when writing is slower for a moment. */
+const LOOKAHEAD_PER_DOWNLOAD = 4;
 /**
- * The tar stream of the archive: images are downloaded `concurrency` at a time ahead of the one
- * being written, so the archive order (and content) is the same whatever order downloads finish in.
+ * The archive's bytes are handed on in chunks of about this size rather than one per image: every
+ * chunk is a round trip to zlib's thread pool, and hundreds of small ones cost more than the downloads.
+ */
+const CHUNK_BYTES = 256 * 1024;
+
+/**
+ * The tar stream of the archive: `concurrency` images are always downloading (a finished download
+ * starts the next one at once, not when the archive asks for more), in order in the archive whatever
+ * order they finish in, so its content is the same on every run.
  */
 async function* archiveBlocks(
   summary: Buffer[],
@@ -99,39 +108,61 @@ async function* archiveBlocks(
   const mtime = new Date();
   const ahead: Promise<Buffer>[] = [];
   let next = 0;
+  let inFlight = 0;
   const fill = () => {
-    while (ahead.length < concurrency && next < images.length) {
-      const pending = download(images[next++] as ImageRef);
+    while (inFlight < concurrency && next < images.length && ahead.length < concurrency * LOOKAHEAD_PER_DOWNLOAD) {
+      inFlight++;
+      const pending = download(images[next++] as ImageRef).finally(() => {
+        inFlight--;
+        fill();
+      });
       // Awaited in order below; a failure of one further ahead must not go unhandled meanwhile.
       pending.catch(() => undefined);
       ahead.push(pending);
     }
   };
   const entries: ManifestImage[] = [];
+  let chunk: Buffer[] = [...summary];
+  let chunkBytes = 0;
   fill();
-  yield* summary;
   for (const image of images) {
     const data = await (ahead.shift() as Promise<Buffer>);
     fill();
     entries.push({ person: image.person, file: image.file, size: data.length, sha256: sha256Hex(data) });
-    yield Buffer.concat(tarFileBlocks(`${FACES_FOLDER}/${image.person}/${image.file}`, data, mtime));
+    for (const block of tarFileBlocks(`${FACES_FOLDER}/${image.person}/${image.file}`, data, mtime)) {
+      chunk.push(block);
+      chunkBytes += block.length;
+    }
     onImage(data.length);
+    if (chunkBytes >= CHUNK_BYTES) {
+      yield Buffer.concat(chunk);
+      chunk = [];
+      chunkBytes = 0;
+    }
   }
-  yield* finish(entries);
+  yield Buffer.concat([...chunk, ...finish(entries)]);
 }
 
 async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise<FacesBackupResult> {
   const started = performance.now();
   const { signal, log } = ctx;
-  const { destination, keep: locationKeep } = await openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx);
-  const keep = params.keep ?? locationKeep ?? DEFAULT_KEEP;
-  const client = await frigateClientFor(ctx, params.frigate);
-  const library = await client.faces(signal);
-  const images = imagesToBackUp(library, params.includeTrain);
-  for (const [person, files] of Object.entries(library.people)) if (files.length === 0) log.warn(`${person} has no images in Frigate '${params.frigate}'; nothing of theirs is in the archive`);
   const now = new Date();
   const name = formatArchiveName(DEFAULT_NAME_PATTERN, FACES_PREFIX, now);
-  if (await destination.exists(name, signal)) throw new Error(`${destination.finalLocation(name)} already exists; refusing to overwrite it`);
+  // The location (an SSH connection, say) and Frigate (a login and the listing) are reached at once.
+  const [{ destination, keep, expiring }, { client, library }] = await Promise.all([
+    openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx).then(async (opened) => {
+      const keepHere = params.keep ?? opened.keep ?? DEFAULT_KEEP;
+      // Which archives the new one will replace is known before it exists (it always counts as kept):
+      // the location is listed once, while the images download; nothing is deleted before it is published.
+      const expired = opened.destination.expired(FACES_PREFIX, keepHere, name, signal);
+      expired.catch(() => undefined);
+      if (await opened.destination.exists(name, signal)) throw new Error(`${opened.destination.finalLocation(name)} already exists; refusing to overwrite it`);
+      return { destination: opened.destination, keep: keepHere, expiring: expired };
+    }),
+    frigateClientFor(ctx, params.frigate).then(async (frigate) => ({ client: frigate, library: await frigate.faces(signal) })),
+  ]);
+  const images = imagesToBackUp(library, params.includeTrain);
+  for (const [person, files] of Object.entries(library.people)) if (files.length === 0) log.warn(`${person} has no images in Frigate '${params.frigate}'; nothing of theirs is in the archive`);
   log.info(`backing up ${images.length} images of ${Object.keys(library.people).length} people from Frigate '${params.frigate}' to ${destination.finalLocation(name)}`);
 
   const progress = new ThrottledProgress(ctx.progress);
@@ -190,7 +221,7 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
 
   let deleted: ExpiredArchive[] = [];
   try {
-    deleted = await destination.expired(FACES_PREFIX, keep, name, signal);
+    deleted = await expiring;
     await destination.remove(deleted, signal);
     for (const archive of deleted) log.info(`retention (keep ${keep}): deleted ${archive.location}`);
   } catch (error) {

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import type { S3Store } from '../../clients/s3';
 import { sshConnectionFor, type SshConnection } from '../../clients/ssh';
 import type { ActionContext } from '../../core/actions/spec';
-import { errorMessage } from '../../core/errors';
+import { errorMessage, throwIfAborted } from '../../core/errors';
 import { formatAge } from '../../core/render';
 import { FileExistsError, fsyncDirectory, lstatIfPresent, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
 import { formatSidecar, sidecarPath } from '../archive/checksum';
@@ -263,8 +263,32 @@ class S3Prefix implements ArchiveDestination {
   }
 }
 
-/** A folder on an SSH host: archives go up by SFTP and are checked there with `sha256sum` before they get their final name. */
+/**
+ * An archive's upload to a host, as one command (each command costs a round trip and a process start
+ * there): the bytes into a temporary name, their count and sha256 checked against what was verified
+ * here. The host removes the temporary file itself when anything fails, as nobody may be connected to
+ * do it. `$1` temporary name, `$2` bytes, `$3` sha256.
+ */
+const UPLOAD_SCRIPT = `trap 'rm -f -- "$1"' EXIT
+trap 'exit 143' HUP INT TERM
+mkdir -p -- "\${1%/*}" && cat > "$1" || exit 1
+size=$(wc -c < "$1") && [ "$size" -eq "$2" ] || { echo "the host received $size of $2 bytes" >&2; exit 1; }
+sum=$(sha256sum < "$1") && sum=\${sum%% *} && [ "$sum" = "$3" ] || { echo "the uploaded copy has sha256 $sum, not the verified $3" >&2; exit 1; }
+trap - EXIT`;
+
+/**
+ * The checked upload under its final name: a hard link (`ln` fails when the name exists: the archive
+ * appears whole under its name, and never over another), then its `.sha256`. Only once the run still
+ * wants it: a cancel during the upload leaves nothing. `$1` temporary name, `$2` final name, `$3` the
+ * text of the `.sha256`, `$4` its path, `$5` its temporary path.
+ */
+const PUBLISH_SCRIPT = `trap 'rm -f -- "$1"' EXIT
+ln -- "$1" "$2" && printf '%s' "$3" > "$5" && mv -f -- "$5" "$4"`;
+
+/** A folder on an SSH host: archives go up in one command and are checked there with `sha256sum` before they get their final name. */
 class SshFolder implements ArchiveDestination {
+  private listing: Promise<StoredArchive[]> | undefined;
+
   constructor(
     private readonly connection: SshConnection,
     private readonly hostName: string,
@@ -288,8 +312,13 @@ class SshFolder implements ArchiveDestination {
     return { path: path.join(folder, name), discard: () => removeIfPresent(folder) };
   }
 
-  /** Regular files in the folder with their sizes; none when the folder does not exist. */
-  private async files(signal: AbortSignal): Promise<StoredArchive[]> {
+  /** Regular files in the folder with their sizes; none when the folder does not exist. Calls at the same time share one listing. */
+  private files(signal: AbortSignal): Promise<StoredArchive[]> {
+    this.listing ??= this.list(signal).finally(() => (this.listing = undefined));
+    return this.listing;
+  }
+
+  private async list(signal: AbortSignal): Promise<StoredArchive[]> {
     const listing = await this.connection.run(['sh', '-c', '[ -d "$1" ] || exit 0; find "$1" -mindepth 1 -maxdepth 1 -type f -printf "%s %f\\n"', 'sh', this.folder], { signal });
     return (listing.stdout ?? '').split('\n').flatMap((line) => {
       const match = /^(\d+) (.+)$/.exec(line);
@@ -304,24 +333,21 @@ class SshFolder implements ArchiveDestination {
   async publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void> {
     const final = this.remotePath(name);
     const partial = path.posix.join(this.folder, path.basename(temporarySibling(stagingPath)));
-    await this.connection.run(['mkdir', '-p', this.folder], { signal });
+    const sidecar = sidecarPath(final);
+    const failed = (cause: string) => new Error(`the upload of ${name} to ${this.description} broke off or was refused: ${cause}`);
+    // A command, not SFTP: a cancel stops it, and a dropped connection ends it rather than leaving it waiting forever.
     try {
-      // A command, not SFTP: a cancel stops it, and a dropped connection ends it rather than leaving it
-      // waiting forever. The host removes a short file itself, as nobody may be connected to do it.
-      await this.connection
-        .run(['sh', '-c', 'cat > "$1" && [ "$(wc -c < "$1")" -eq "$2" ] || { rm -f "$1"; exit 1; }', 'sh', partial, String(verified.bytes)], { stdin: { file: stagingPath }, signal })
-        .catch((error: unknown) => {
-          throw signal.aborted ? error : new Error(`the upload of ${name} to ${this.description} broke off: ${errorMessage(error)}`, { cause: error });
-        });
-      const check = await this.connection.run(['sha256sum', partial], { signal });
-      const uploaded = (check.stdout ?? '').split(' ')[0];
-      if (uploaded !== verified.sha256) throw new Error(`${this.hostName}:${partial} has sha256 ${uploaded ?? '?'} after the upload, not the verified ${verified.sha256}`);
-      // `ln` fails when the final name exists: the archive appears whole under its name, and never over another.
-      await this.connection.run(['ln', partial, final], { signal });
-    } finally {
-      await this.connection.run(['rm', '-f', partial]).catch(() => undefined);
+      const upload = await this.connection.exec(['sh', '-c', UPLOAD_SCRIPT, 'sh', partial, String(verified.bytes), verified.sha256], { stdin: { file: stagingPath }, signal }).catch((error: unknown) => {
+        throw signal.aborted ? error : failed(errorMessage(error));
+      });
+      if (upload.exitCode !== 0) throw failed(upload.stderrTail.trim() || (upload.exitSignal ? `killed by ${upload.exitSignal}` : `exit code ${upload.exitCode ?? 'unknown'}`));
+      throwIfAborted(signal);
+    } catch (error) {
+      // The host removes a failed upload itself; one that completed as the run was cancelled goes here.
+      if (signal.aborted) await this.connection.run(['rm', '-f', '--', partial]).catch(() => undefined);
+      throw error;
     }
-    await this.connection.run(['sh', '-c', 'printf "%s" "$1" > "$2.tmp" && mv -f "$2.tmp" "$2"', 'sh', formatSidecar(verified.sha256, name), sidecarPath(final)], { signal });
+    await this.connection.run(['sh', '-c', PUBLISH_SCRIPT, 'sh', partial, final, formatSidecar(verified.sha256, name), sidecar, `${sidecar}.tmp`], { signal });
   }
 
   async unpublish(name: string): Promise<void> {

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
-import { FrigateError, type FrigateClient } from '../../clients/frigate';
+import { FrigateError, type FaceLibrary, type FrigateClient } from '../../clients/frigate';
 import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
 import { mapConcurrent } from '../../core/concurrency';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
@@ -161,11 +161,14 @@ async function planRestore(params: FacesRestoreParams, ctx: ActionContext): Prom
 
 async function runRestore(params: FacesRestoreParams, ctx: ActionContext): Promise<FacesRestoreResult> {
   const started = performance.now();
+  // Through the API, Frigate is reached (login, listing) while the archive is fetched and checked.
+  const frigate = params.method === 'api' ? frigateClientFor(ctx, params.frigate).then(async (client) => ({ client, before: await client.faces(ctx.signal) })) : undefined;
+  frigate?.catch(() => undefined);
   const { source, archive } = await locate(params, ctx);
   const contents = await loadArchive(source, archive, ctx.signal);
   ctx.log.info(`restoring ${contents.images.length} images from ${source.finalLocation(archive.name)} by ${params.method}`);
   if (contents.ignored.length > 0) ctx.log.info(`leaving out ${contents.ignored.length} entries that are not face images (${contents.ignored.slice(0, 3).map(printable).join(', ')}${contents.ignored.length > 3 ? ', …' : ''})`);
-  const outcome = params.method === 'api' ? await restoreThroughApi(params, ctx, contents.images) : await restoreFiles(params, ctx, contents.images);
+  const outcome = frigate ? await restoreThroughApi(params, await frigate, ctx, contents.images) : await restoreFiles(params, ctx, contents.images);
   const none = nothingRestored(outcome, contents.images.length);
   if (none) throw new Error(`restore of ${archive.name} restored none of its ${contents.images.length} images: ${none}`);
   const failed = outcome.people.filter((person) => person.present < person.archived - outcome.rejected.filter((entry) => entry.image.startsWith(`${person.name}/`)).length);
@@ -194,9 +197,8 @@ function nothingRestored(outcome: Outcome, archived: number): string | undefined
   return reasons.join('; ');
 }
 
-async function restoreThroughApi(params: FacesRestoreParams, ctx: ActionContext, images: readonly ArchivedImage[]): Promise<Outcome> {
-  const client = await frigateClientFor(ctx, params.frigate);
-  const before = await client.faces(ctx.signal);
+async function restoreThroughApi(params: FacesRestoreParams, frigate: { client: FrigateClient; before: FaceLibrary }, ctx: ActionContext, images: readonly ArchivedImage[]): Promise<Outcome> {
+  const { client, before } = frigate;
   const people = images.filter((image) => image.person !== TRAIN_FOLDER);
   if (people.length < images.length) ctx.log.info(`the API cannot restore the train folder; leaving out its ${images.length - people.length} images`);
   const archivedCounts = countByPerson(people);
