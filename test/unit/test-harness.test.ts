@@ -15,9 +15,9 @@ const MOCHA = join(REPO_ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');
 const REPORTER = join(REPO_ROOT, 'out', 'test', 'support', 'summaryReporter.js');
 
 /** Runs mocha with the project's reporter on the given test files, as `npx mocha` does. */
-function mocha(files: string[]): Promise<CliResult> {
+function mocha(files: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MOCHA, '--no-config', '--reporter', REPORTER, ...files], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MOCHA, '--no-config', '--reporter', REPORTER, ...files], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -77,6 +77,20 @@ describe('the test run', function () {
     const result = await mocha([quiet]);
     assert.equal(result.code, 0, result.stdout);
     assert.match(result.stdout, /^1 passed, 0 failed$/m);
+  });
+
+  it('fails a run whose process does not end, naming the connection a test left open', async () => {
+    const lingering = await testFile('linger.test.js', [
+      "const net = require('node:net');",
+      "describe('linger', () => it('leaves a connection open', async () => {",
+      "  const server = net.createServer(() => {}).listen(0, '127.0.0.1');",
+      "  await new Promise((resolve) => server.once('listening', resolve));",
+      "  await new Promise((resolve) => net.connect(server.address().port, '127.0.0.1').once('connect', resolve));",
+      '}));',
+    ]);
+    const result = await mocha([lingering], { LIFEBOAT_TEST_EXIT_GRACE_MS: '1000' });
+    assert.equal(result.code, 1, result.stdout);
+    assert.match(result.stdout, /^1 passed, 0 failed\nthe run ended, but the process was still held 1 s later by: a TCP connection 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+; .*TCPServerWrap/m);
   });
 
   it("reads the warnings Node prints in a child process's output", () => {
