@@ -119,8 +119,9 @@ describe('Frigate faces: restore into the face folder on an SSH host', function 
     assert.equal(result.deleted, 49);
     assert.equal(result.restored, 48);
     assert.deepEqual(await onDisk(), expected());
-    assert.ok(result.safetyBackup?.startsWith(join(workspace, '.lifeboat', 'frigate-safety', 'home-faces-before-restore-')));
-    const { stdout } = await run('tar', ['tzf', result.safetyBackup]);
+    const safetyBackup = result.safetyBackup ?? '';
+    assert.ok(safetyBackup.startsWith(join(workspace, '.lifeboat', 'frigate-safety', 'home-faces-before-restore-')));
+    const { stdout } = await run('tar', ['tzf', safetyBackup]);
     assert.match(stdout, /^\.\/Intruder\/Intruder-1\.webp$/m);
     assert.match(stdout, new RegExp(`^\\./train/${TRAIN_FILE.replaceAll('.', '\\.')}$`, 'm'));
   });
