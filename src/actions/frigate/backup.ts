@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { z } from 'zod';
@@ -12,7 +12,7 @@ import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import { HashingPassThrough } from '../archive/checksum';
 import { DEFAULT_NAME_PATTERN, formatArchiveName } from '../archive/naming';
 import { readArchive } from '../archive/readArchive';
-import { openArchiveLocation, type ExpiredArchive } from './destinations';
+import { openArchiveLocation, type ArchiveDestination, type ExpiredArchive, type Staging } from './destinations';
 import { countByPerson, createManifest, createSummary, FACES_FOLDER, FACES_PREFIX, MANIFEST_NAME, sha256Hex, SUMMARY_NAME, tarEnd, tarFileBlocks, type ManifestImage } from './facesArchive';
 import { frigateClientFor, frigateInstanceParam } from './target';
 
@@ -84,8 +84,12 @@ async function downloadImage(client: FrigateClient, image: ImageRef, signal: Abo
   );
 }
 
-/** Images downloaded but not yet in the archive, per download in flight: the look-ahead when writing is slower for a moment. */
-const LOOKAHEAD_PER_DOWNLOAD = 4;
+/**
+ * Bytes of images downloaded but not yet in the archive, at most: the downloads go on while the
+ * location is still being reached (an SSH connection takes longer than Frigate's listing) or writing
+ * is slower for a moment, without holding a whole large library in memory.
+ */
+const LOOKAHEAD_BYTES = 32 * 1024 * 1024;
 /**
  * The archive's bytes are handed on in chunks of about this size rather than one per image: every
  * chunk is a round trip to zlib's thread pool, and hundreds of small ones cost more than the downloads.
@@ -93,41 +97,55 @@ const LOOKAHEAD_PER_DOWNLOAD = 4;
 const CHUNK_BYTES = 256 * 1024;
 
 /**
- * The tar stream of the archive: `concurrency` images are always downloading (a finished download
- * starts the next one at once, not when the archive asks for more), in order in the archive whatever
- * order they finish in, so its content is the same on every run.
+ * Starts downloading at once and keeps `concurrency` images downloading (a finished download starts
+ * the next one at once, not when the archive asks for more); the function returned hands the images
+ * out in the order given, whatever order they finish in, so the archive is the same on every run.
  */
-async function* archiveBlocks(
-  summary: Buffer[],
-  images: readonly ImageRef[],
-  download: (image: ImageRef) => Promise<Buffer>,
-  concurrency: number,
-  finish: (entries: ManifestImage[]) => Buffer[],
-  onImage: (bytes: number) => void,
-): AsyncGenerator<Buffer> {
-  const mtime = new Date();
+function downloadInOrder(images: readonly ImageRef[], download: (image: ImageRef) => Promise<Buffer>, concurrency: number): () => Promise<Buffer> {
   const ahead: Promise<Buffer>[] = [];
   let next = 0;
   let inFlight = 0;
+  let aheadBytes = 0;
   const fill = () => {
-    while (inFlight < concurrency && next < images.length && ahead.length < concurrency * LOOKAHEAD_PER_DOWNLOAD) {
+    while (inFlight < concurrency && next < images.length && aheadBytes < LOOKAHEAD_BYTES) {
       inFlight++;
-      const pending = download(images[next++] as ImageRef).finally(() => {
-        inFlight--;
-        fill();
-      });
-      // Awaited in order below; a failure of one further ahead must not go unhandled meanwhile.
+      const pending = download(images[next++] as ImageRef)
+        .then((data) => {
+          aheadBytes += data.length;
+          return data;
+        })
+        .finally(() => {
+          inFlight--;
+          fill();
+        });
+      // Awaited in order; a failure of one further ahead must not go unhandled meanwhile.
       pending.catch(() => undefined);
       ahead.push(pending);
     }
   };
+  fill();
+  return async () => {
+    const data = await (ahead.shift() as Promise<Buffer>);
+    aheadBytes -= data.length;
+    fill();
+    return data;
+  };
+}
+
+/** The tar stream of the archive: the summary, the images in order, then what `finish` adds (the manifest and the end). */
+async function* archiveBlocks(
+  summary: Buffer[],
+  images: readonly ImageRef[],
+  nextImage: () => Promise<Buffer>,
+  finish: (entries: ManifestImage[]) => Buffer[],
+  onImage: (bytes: number) => void,
+): AsyncGenerator<Buffer> {
+  const mtime = new Date();
   const entries: ManifestImage[] = [];
   let chunk: Buffer[] = [...summary];
   let chunkBytes = 0;
-  fill();
   for (const image of images) {
-    const data = await (ahead.shift() as Promise<Buffer>);
-    fill();
+    const data = await nextImage();
     entries.push({ person: image.person, file: image.file, size: data.length, sha256: sha256Hex(data) });
     for (const block of tarFileBlocks(`${FACES_FOLDER}/${image.person}/${image.file}`, data, mtime)) {
       chunk.push(block);
@@ -143,25 +161,55 @@ async function* archiveBlocks(
   yield Buffer.concat([...chunk, ...finish(entries)]);
 }
 
+/** Passes every chunk on and also writes it to `mirror` (at its pace), which it ends with the stream; an error of the mirror fails the stream. */
+function teeTo(mirror: Writable): Transform {
+  const tee = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (mirror.write(chunk)) callback(null, chunk);
+      else mirror.once('drain', () => callback(null, chunk));
+    },
+    flush(callback) {
+      mirror.end(() => callback());
+    },
+  });
+  mirror.once('error', (error) => tee.destroy(error));
+  return tee;
+}
+
 async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise<FacesBackupResult> {
   const started = performance.now();
   const { signal, log } = ctx;
   const now = new Date();
   const name = formatArchiveName(DEFAULT_NAME_PATTERN, FACES_PREFIX, now);
-  // The location (an SSH connection, say) and Frigate (a login and the listing) are reached at once.
-  const [{ destination, keep, expiring }, { client, library }] = await Promise.all([
-    openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx).then(async (opened) => {
-      const keepHere = params.keep ?? opened.keep ?? DEFAULT_KEEP;
-      // Which archives the new one will replace is known before it exists (it always counts as kept):
-      // the location is listed once, while the images download; nothing is deleted before it is published.
-      const expired = opened.destination.expired(FACES_PREFIX, keepHere, name, signal);
-      expired.catch(() => undefined);
-      if (await opened.destination.exists(name, signal)) throw new Error(`${opened.destination.finalLocation(name)} already exists; refusing to overwrite it`);
-      return { destination: opened.destination, keep: keepHere, expiring: expired };
-    }),
-    frigateClientFor(ctx, params.frigate).then(async (frigate) => ({ client: frigate, library: await frigate.faces(signal) })),
-  ]);
+  // The location (an SSH connection, say) and Frigate (a login and the listing) are reached at once,
+  // and the downloads start as soon as Frigate has listed the images; whichever fails first fails the run.
+  const located = openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx).then(async (opened) => {
+    const keepHere = params.keep ?? opened.keep ?? DEFAULT_KEEP;
+    // Which archives the new one will replace is known before it exists (it always counts as kept):
+    // the location is listed once, while the images download; nothing is deleted before it is published.
+    const expired = opened.destination.expired(FACES_PREFIX, keepHere, name, signal);
+    expired.catch(() => undefined);
+    if (await opened.destination.exists(name, signal)) throw new Error(`${opened.destination.finalLocation(name)} already exists; refusing to overwrite it`);
+    return { destination: opened.destination, keep: keepHere, expiring: expired };
+  });
+  const listed = frigateClientFor(ctx, params.frigate).then(async (frigate) => ({ client: frigate, library: await frigate.faces(signal) }));
+  located.catch(() => undefined);
+  listed.catch(() => undefined);
+  const { client, library } = await Promise.race([listed, located.then(() => listed)]);
   const images = imagesToBackUp(library, params.includeTrain);
+  // Stops the downloads still ahead of the archive when the location cannot be used or writing fails.
+  const downloads = new AbortController();
+  const downloadSignal = AbortSignal.any([signal, downloads.signal]);
+  const nextImage = downloadInOrder(images, (image) => downloadImage(client, image, downloadSignal), params.concurrency);
+  let destination: ArchiveDestination;
+  let keep: number;
+  let expiring: Promise<ExpiredArchive[]>;
+  try {
+    ({ destination, keep, expiring } = await located);
+  } catch (error) {
+    downloads.abort();
+    throw error;
+  }
   for (const [person, files] of Object.entries(library.people)) if (files.length === 0) log.warn(`${person} has no images in Frigate '${params.frigate}'; nothing of theirs is in the archive`);
   log.info(`backing up ${images.length} images of ${Object.keys(library.people).length} people from Frigate '${params.frigate}' to ${destination.finalLocation(name)}`);
 
@@ -169,20 +217,17 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
   let imageBytes = 0;
   let done = 0;
   let manifest: ManifestImage[] = [];
-  const staging = await destination.staging(name);
   let published = false;
   let written: { sha256: string; bytes: number };
-  // Stops the downloads still ahead of the archive when writing it fails.
-  const downloads = new AbortController();
-  const downloadSignal = AbortSignal.any([signal, downloads.signal]);
+  let staging: Staging | undefined;
   try {
+    staging = await destination.staging(name, signal);
     const peopleCounts = new Map(Object.entries(library.people).map(([person, files]) => [person, files.length]));
     const summary = createSummary(params.frigate, peopleCounts, params.includeTrain ? library.train.length : 0, now);
     const blocks = archiveBlocks(
       tarFileBlocks(SUMMARY_NAME, Buffer.from(`${JSON.stringify(summary, null, 2)}\n`), now),
       images,
-      (image) => downloadImage(client, image, downloadSignal),
-      params.concurrency,
+      nextImage,
       (entries) => {
         manifest = entries;
         const text = Buffer.from(`${JSON.stringify(createManifest(params.frigate, params.includeTrain, entries, now), null, 2)}\n`);
@@ -194,7 +239,9 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
       },
     );
     const hashing = new HashingPassThrough();
-    await pipeline(Readable.from(blocks), createGzip({ level: 6 }), hashing, createWriteStream(staging.path, { flags: 'wx', mode: 0o644, flush: true }), { signal });
+    const file = createWriteStream(staging.path, { flags: 'wx', mode: 0o644, flush: true });
+    if (staging.mirror) await pipeline(Readable.from(blocks), createGzip({ level: 6 }), hashing, teeTo(staging.mirror), file, { signal });
+    else await pipeline(Readable.from(blocks), createGzip({ level: 6 }), hashing, file, { signal });
     written = { sha256: hashing.digest(), bytes: hashing.bytes };
     progress.flush({ items: done });
 
@@ -215,7 +262,7 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
     throw cancellationOr(error, signal);
   } finally {
     downloads.abort();
-    await staging.discard();
+    await staging?.discard();
   }
   log.info(`wrote and verified ${destination.finalLocation(name)} (${formatBytes(written.bytes)}, sha256 ${written.sha256})`);
 

@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, open, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import type { S3Store } from '../../clients/s3';
-import { sshConnectionFor, type SshConnection } from '../../clients/ssh';
+import { sshConnectionFor, type ExecResult, type SshConnection } from '../../clients/ssh';
 import type { ActionContext } from '../../core/actions/spec';
 import { errorMessage, throwIfAborted } from '../../core/errors';
 import { formatAge } from '../../core/render';
@@ -31,8 +31,8 @@ export interface ArchiveDestination {
   readonly description: string;
   /** Where the final archive is seen (a path or an `s3://` URL). */
   finalLocation(name: string): string;
-  /** A fresh staging file path for an archive of this name, and how to remove what is left of it. */
-  staging(name: string): Promise<{ path: string; discard: () => Promise<void> }>;
+  /** A fresh staging file for an archive of this name. */
+  staging(name: string, signal: AbortSignal): Promise<Staging>;
   exists(name: string, signal: AbortSignal): Promise<boolean>;
   /** Makes the verified staging file visible under its final name, with its checksum file. */
   publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void>;
@@ -49,6 +49,14 @@ export interface ArchiveDestination {
   readHead(name: string, bytes: number, signal: AbortSignal): Promise<Buffer>;
   /** What is known of the archive's verification without reading it. */
   verification(archive: StoredArchive, signal: AbortSignal): Promise<ArchiveVerification>;
+}
+
+/** Where an archive is written before it is verified, and how to remove what is left of it. */
+export interface Staging {
+  path: string;
+  /** Also receives the archive's bytes as they are written (an upload under way), and is ended with them. */
+  mirror?: Writable;
+  discard: () => Promise<void>;
 }
 
 export interface StoredArchive {
@@ -264,30 +272,49 @@ class S3Prefix implements ArchiveDestination {
 }
 
 /**
- * An archive's upload to a host, as one command (each command costs a round trip and a process start
- * there): the bytes into a temporary name, their count and sha256 checked against what was verified
- * here. The host removes the temporary file itself when anything fails, as nobody may be connected to
- * do it. `$1` temporary name, `$2` bytes, `$3` sha256.
+ * An archive's upload to a host, streamed while the archive is written: the bytes into a temporary
+ * name, which PUBLISH_SCRIPT removes unless it publishes it. The host removes a failed upload itself,
+ * as nobody may be connected to do it. `$1` temporary name.
  */
 const UPLOAD_SCRIPT = `trap 'rm -f -- "$1"' EXIT
 trap 'exit 143' HUP INT TERM
 mkdir -p -- "\${1%/*}" && cat > "$1" || exit 1
-size=$(wc -c < "$1") && [ "$size" -eq "$2" ] || { echo "the host received $size of $2 bytes" >&2; exit 1; }
-sum=$(sha256sum < "$1") && sum=\${sum%% *} && [ "$sum" = "$3" ] || { echo "the uploaded copy has sha256 $sum, not the verified $3" >&2; exit 1; }
 trap - EXIT`;
 
 /**
- * The checked upload under its final name: a hard link (`ln` fails when the name exists: the archive
- * appears whole under its name, and never over another), then its `.sha256`. Only once the run still
- * wants it: a cancel during the upload leaves nothing. `$1` temporary name, `$2` final name, `$3` the
- * text of the `.sha256`, `$4` its path, `$5` its temporary path.
+ * The check and publication of an upload, started with it and waiting on its input (every command
+ * costs a process start on the host): a first line `<bytes> <sha256>` once the archive was verified
+ * here, its count and sha256 checked against the upload; then the checked upload under its final name
+ * by a hard link (`ln` fails when the name exists: the archive appears whole under its name, and never
+ * over another); then the rest of the input as its `.sha256`. An input that ends before the first line
+ * (a failure or a cancel here) publishes nothing. `$1` temporary name, `$2` final name, `$3` path of
+ * the `.sha256`, `$4` its temporary path.
  */
 const PUBLISH_SCRIPT = `trap 'rm -f -- "$1"' EXIT
-ln -- "$1" "$2" && printf '%s' "$3" > "$5" && mv -f -- "$5" "$4"`;
+trap 'exit 143' HUP INT TERM
+read -r bytes sum || exit 1
+size=$(wc -c < "$1") && [ "$size" -eq "$bytes" ] || { echo "the host received $size of $bytes bytes" >&2; exit 1; }
+got=$(sha256sum < "$1") && got=\${got%% *} && [ "$got" = "$sum" ] || { echo "the uploaded copy has sha256 $got, not the verified $sum" >&2; exit 1; }
+ln -- "$1" "$2" && cat > "$4" && mv -f -- "$4" "$3"`;
 
-/** A folder on an SSH host: archives go up in one command and are checked there with `sha256sum` before they get their final name. */
+/** What a failed remote command said, else how it ended. */
+function howItEnded(result: ExecResult): string {
+  return result.stderrTail.trim() || (result.exitSignal ? `killed by ${result.exitSignal}` : `exit code ${result.exitCode ?? 'unknown'}`);
+}
+
+/** An upload under way to a host, and the command waiting to check and publish it. */
+interface HostUpload {
+  uploading: Promise<ExecResult>;
+  publishing: Promise<ExecResult>;
+  /** The publishing command's input: the verified size and sha256, then the `.sha256`. */
+  verdict: PassThrough;
+}
+
+/** A folder on an SSH host: archives stream up while they are written, and are checked there with `sha256sum` before they get their final name. */
 class SshFolder implements ArchiveDestination {
   private listing: Promise<StoredArchive[]> | undefined;
+  /** Uploads under way, by the path of their local staging file. */
+  private readonly uploads = new Map<string, HostUpload>();
 
   constructor(
     private readonly connection: SshConnection,
@@ -307,9 +334,58 @@ class SshFolder implements ArchiveDestination {
     return path.posix.join(this.folder, name);
   }
 
-  async staging(name: string) {
+  /**
+   * A local staging file, and the archive streamed to a temporary name on the host as it is written
+   * there: by the time it is verified here, it is on the host, and the command that publishes it is
+   * already running.
+   */
+  async staging(name: string, signal: AbortSignal): Promise<Staging> {
     const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
-    return { path: path.join(folder, name), discard: () => removeIfPresent(folder) };
+    const local = path.join(folder, name);
+    const partial = path.posix.join(this.folder, path.basename(temporarySibling(local)));
+    const sidecar = sidecarPath(this.remotePath(name));
+    const toHost = new PassThrough();
+    // The archive's writer sees the upload's own failure (a dropped connection, a full disk), not the end of a stream.
+    const mirror = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => (toHost.write(chunk) ? callback() : toHost.once('drain', () => callback())),
+      final: (callback) => toHost.end(callback),
+    });
+    const verdict = new PassThrough();
+    const failed = (cause: string) => new Error(`the upload of ${name} to ${this.description} broke off or was refused: ${cause}`);
+    // A command, not SFTP: a cancel stops it, and a dropped connection ends it rather than leaving it waiting forever.
+    const upload: HostUpload = {
+      verdict,
+      publishing: this.connection.exec(['sh', '-c', PUBLISH_SCRIPT, 'sh', partial, this.remotePath(name), sidecar, `${sidecar}.tmp`], { stdin: verdict, signal }),
+      uploading: this.connection.exec(['sh', '-c', UPLOAD_SCRIPT, 'sh', partial], { stdin: toHost, signal }).then(
+        (result) => {
+          if (result.exitCode !== 0) throw failed(howItEnded(result));
+          return result;
+        },
+        (error: unknown) => {
+          throw signal.aborted ? error : failed(errorMessage(error));
+        },
+      ),
+    };
+    upload.publishing.catch(() => undefined);
+    // The writer of the archive listens for the mirror's error; once it is gone, a late one must not end the process.
+    mirror.on('error', () => undefined);
+    // The host no longer receiving fails the writing of the archive at once.
+    upload.uploading.then(
+      () => mirror.writableFinished || mirror.destroy(failed('the host stopped receiving')),
+      (error: unknown) => mirror.destroy(error as Error),
+    );
+    this.uploads.set(local, upload);
+    const discard = async () => {
+      this.uploads.delete(local);
+      if (!mirror.writableFinished) toHost.destroy();
+      // The upload has ended before its publisher is told to give up, which removes the temporary file.
+      await upload.uploading.catch(() => undefined);
+      verdict.end();
+      const publisher = await upload.publishing.catch(() => undefined);
+      if (publisher?.exitCode !== 0) await this.connection.run(['rm', '-f', '--', partial]).catch(() => undefined);
+      await removeIfPresent(folder);
+    };
+    return { path: local, mirror, discard };
   }
 
   /** Regular files in the folder with their sizes; none when the folder does not exist. Calls at the same time share one listing. */
@@ -331,23 +407,13 @@ class SshFolder implements ArchiveDestination {
   }
 
   async publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void> {
-    const final = this.remotePath(name);
-    const partial = path.posix.join(this.folder, path.basename(temporarySibling(stagingPath)));
-    const sidecar = sidecarPath(final);
-    const failed = (cause: string) => new Error(`the upload of ${name} to ${this.description} broke off or was refused: ${cause}`);
-    // A command, not SFTP: a cancel stops it, and a dropped connection ends it rather than leaving it waiting forever.
-    try {
-      const upload = await this.connection.exec(['sh', '-c', UPLOAD_SCRIPT, 'sh', partial, String(verified.bytes), verified.sha256], { stdin: { file: stagingPath }, signal }).catch((error: unknown) => {
-        throw signal.aborted ? error : failed(errorMessage(error));
-      });
-      if (upload.exitCode !== 0) throw failed(upload.stderrTail.trim() || (upload.exitSignal ? `killed by ${upload.exitSignal}` : `exit code ${upload.exitCode ?? 'unknown'}`));
-      throwIfAborted(signal);
-    } catch (error) {
-      // The host removes a failed upload itself; one that completed as the run was cancelled goes here.
-      if (signal.aborted) await this.connection.run(['rm', '-f', '--', partial]).catch(() => undefined);
-      throw error;
-    }
-    await this.connection.run(['sh', '-c', PUBLISH_SCRIPT, 'sh', partial, final, formatSidecar(verified.sha256, name), sidecar, `${sidecar}.tmp`], { signal });
+    const upload = this.uploads.get(stagingPath);
+    if (!upload) throw new Error(`${name} was not staged for ${this.description}`);
+    await upload.uploading;
+    throwIfAborted(signal);
+    upload.verdict.end(`${verified.bytes} ${verified.sha256}\n${formatSidecar(verified.sha256, name)}`);
+    const published = await upload.publishing;
+    if (published.exitCode !== 0) throw new Error(`${name} could not be checked and published on ${this.description}: ${howItEnded(published)}`);
   }
 
   async unpublish(name: string): Promise<void> {
