@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lifeboat } from '../support/cli';
@@ -24,14 +24,6 @@ describe('Frigate face runbooks through the lifeboat CLI', function () {
   let workspace: string;
   const library = new Map<string, string>();
 
-  async function onDisk(): Promise<Map<string, string>> {
-    const found = new Map<string, string>();
-    for (const person of await readdir(frigate.facesDir)) {
-      if (person === 'train') continue;
-      for (const file of await readdir(join(frigate.facesDir, person))) found.set(`${person}/${file}`, sha256(await readFile(join(frigate.facesDir, person, file))));
-    }
-    return found;
-  }
 
   before(async () => {
     [frigate, kube] = await Promise.all([FrigateSimulator.start(), KubeApiSimulator.start()]);
@@ -84,17 +76,17 @@ describe('Frigate face runbooks through the lifeboat CLI', function () {
     const plan = await cli(['run', 'frigate-faces-restore.runbook.md', '--dry-run']);
     assert.equal(plan.code, 0, `${plan.stdout}\n${plan.stderr}`);
     assert.match(plan.stdout, /Restore 580 of 580 images from frigate-faces-\d{8}-\d{6}\.tar\.gz into pod frigate\/frigate-5c6b/);
-    assert.equal((await onDisk()).size, 0, 'a dry run writes nothing');
+    assert.equal((await frigate.facesOnDisk({ train: false })).size, 0, 'a dry run writes nothing');
 
     const restore = await cli(['run', 'frigate-faces-restore.runbook.md', '--yes']);
     assert.equal(restore.code, 0, `${restore.stdout}\n${restore.stderr}`);
-    assert.deepEqual(await onDisk(), library);
+    assert.deepEqual(await frigate.facesOnDisk({ train: false }), library);
 
     for (const person of Object.keys(PEOPLE)) await rm(join(frigate.facesDir, person), { recursive: true });
     const api = await cli(['run', 'frigate-faces-restore.runbook.md', '--yes', '--param', 'method=api']);
     assert.equal(api.code, 0, `${api.stdout}\n${api.stderr}`);
     const counts = new Map<string, number>();
-    for (const entry of (await onDisk()).keys()) counts.set(entry.split('/')[0] as string, (counts.get(entry.split('/')[0] as string) ?? 0) + 1);
+    for (const entry of (await frigate.facesOnDisk({ train: false })).keys()) counts.set(entry.split('/')[0] as string, (counts.get(entry.split('/')[0] as string) ?? 0) + 1);
     assert.deepEqual(Object.fromEntries(counts), PEOPLE);
   });
 });

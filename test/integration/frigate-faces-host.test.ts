@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,19 +30,9 @@ describe('Frigate faces: restore into the face folder on an SSH host', function 
   let workspace: string;
   const library = new Map<string, Buffer>();
 
-  async function onDisk(): Promise<Map<string, string>> {
-    const found = new Map<string, string>();
-    for (const person of await readdir(frigate.facesDir)) {
-      for (const file of await readdir(join(frigate.facesDir, person))) found.set(`${person}/${file}`, sha256(await readFile(join(frigate.facesDir, person, file))));
-    }
-    return found;
-  }
 
   const expected = () => new Map([...[...library].map(([entry, data]) => [entry, sha256(data)] as const), [`train/${TRAIN_FILE}`, sha256(solidWebp({ width: 60, height: 60 }))]]);
 
-  async function wipePeople(): Promise<void> {
-    for (const person of await readdir(frigate.facesDir)) if (person !== 'train') await rm(join(frigate.facesDir, person), { recursive: true });
-  }
 
   /** What the restore leaves beside the face folder: nothing, once it has ended. */
   async function besideFaces(): Promise<string[]> {
@@ -81,7 +71,7 @@ describe('Frigate faces: restore into the face folder on an SSH host', function 
   });
 
   it('restores the lost library byte for byte over SSH, staged beside the face folder, and a second run finds it all there', async () => {
-    await wipePeople();
+    await frigate.removePeople();
     const spec = frigateAction('frigate.faces.restore');
     const planContext = context();
     const plan = await spec.plan(spec.params.parse({ frigate: 'home', folder: 'backups' }), planContext).finally(() => planContext.clients.disposeAll());
@@ -90,14 +80,14 @@ describe('Frigate faces: restore into the face folder on an SSH host', function 
 
     const result = await restore({});
     assert.equal(result.restored, 48);
-    assert.deepEqual(await onDisk(), expected());
+    assert.deepEqual(await frigate.facesOnDisk(), expected());
     assert.deepEqual(result.people.map((person) => [person.name, person.archived, person.present]), [['Adil', 3, 3], ['Asha', 12, 12], ['G', 30, 30], ['Waffles', 3, 3]]);
     assert.equal(result.classifierRefreshed, true);
     assert.deepEqual(await besideFaces(), []);
 
     const again = await restore({});
     assert.deepEqual([again.restored, again.skipped], [0, 48]);
-    assert.deepEqual(await onDisk(), expected());
+    assert.deepEqual(await frigate.facesOnDisk(), expected());
   });
 
   it('adds only the missing images to people who are there, and checks every count', async () => {
@@ -105,7 +95,7 @@ describe('Frigate faces: restore into the face folder on an SSH host', function 
     await rm(join(frigate.facesDir, 'Waffles'), { recursive: true });
     const result = await restore({});
     assert.deepEqual([result.restored, result.skipped], [4, 44]);
-    assert.deepEqual(await onDisk(), expected());
+    assert.deepEqual(await frigate.facesOnDisk(), expected());
 
     // Same name, other bytes: kept as it is, and the count check fails the run.
     await writeFile(join(frigate.facesDir, 'Asha', 'Asha-1.webp'), 'edited');
@@ -118,7 +108,7 @@ describe('Frigate faces: restore into the face folder on an SSH host', function 
     const result = await restore({ clean: true });
     assert.equal(result.deleted, 49);
     assert.equal(result.restored, 48);
-    assert.deepEqual(await onDisk(), expected());
+    assert.deepEqual(await frigate.facesOnDisk(), expected());
     const safetyBackup = result.safetyBackup ?? '';
     assert.ok(safetyBackup.startsWith(join(workspace, '.lifeboat', 'frigate-safety', 'home-faces-before-restore-')));
     const { stdout } = await run('tar', ['tzf', safetyBackup]);
@@ -127,14 +117,14 @@ describe('Frigate faces: restore into the face folder on an SSH host', function 
   });
 
   it('fails clearly when a person cannot be put in place, removes what it staged, and completes once the cause is gone', async () => {
-    await wipePeople();
+    await frigate.removePeople();
     await writeFile(join(frigate.facesDir, 'G'), 'a file where the folder of G goes');
     await assert.rejects(restore({}), (error: Error) => /127\.0\.0\.1/.test(error.message) && /cannot overwrite non-directory|File exists|Not a directory/.test(error.message));
     assert.deepEqual(await besideFaces(), []);
     await rm(join(frigate.facesDir, 'G'));
     const result = await restore({});
     assert.equal(result.people.every((person) => person.present === person.archived), true);
-    assert.deepEqual(await onDisk(), expected());
+    assert.deepEqual(await frigate.facesOnDisk(), expected());
   });
 
   it('refuses a media folder that is not absolute, before connecting', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -51,20 +51,9 @@ describe('Frigate faces: restore against the simulators', function () {
   const library = new Map<string, Buffer>();
   let backup: FacesBackupResult;
 
-  /** The library as it is on the pod's disk, `train` included, by `<person>/<file>` → sha256. */
-  async function onDisk(): Promise<Map<string, string>> {
-    const found = new Map<string, string>();
-    for (const person of await readdir(frigate.facesDir)) {
-      for (const file of await readdir(join(frigate.facesDir, person))) found.set(`${person}/${file}`, sha256(await readFile(join(frigate.facesDir, person, file))));
-    }
-    return found;
-  }
 
   const expected = () => new Map([...[...library].map(([entry, data]) => [entry, sha256(data)] as const), [`train/${TRAIN_FILE}`, sha256(solidWebp({ width: 60, height: 60 }))]]);
 
-  async function wipePeople(): Promise<void> {
-    for (const person of await readdir(frigate.facesDir)) if (person !== 'train') await rm(join(frigate.facesDir, person), { recursive: true });
-  }
 
   function context(overrides: Partial<ActionContext> = {}): ActionContext {
     return createActionContext({
@@ -105,14 +94,14 @@ describe('Frigate faces: restore against the simulators', function () {
   });
 
   it('restores the lost library byte for byte into the pod, and a second run changes nothing', async () => {
-    await wipePeople();
+    await frigate.removePeople();
     const plan = await frigateAction('frigate.faces.restore').plan(frigateAction('frigate.faces.restore').params.parse({ frigate: 'home', folder: 'backups' }), context());
     assert.match(plan.summary, new RegExp(`Restore 48 of 48 images from ${backup.name} into pod frigate/frigate-7d9f`));
     const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups' });
     assert.equal(result.archive, backup.name);
     assert.equal(result.restored, 48);
     assert.equal(result.ignored, 0, 'summary.json and manifest.json are part of the layout, not stray entries');
-    assert.deepEqual(await onDisk(), expected());
+    assert.deepEqual(await frigate.facesOnDisk(), expected());
     assert.deepEqual(result.people.map((person) => [person.name, person.archived, person.present]), [['Adil', 3, 3], ['Asha', 12, 12], ['G', 30, 30], ['Tiny', 1, 1], ['Waffles', 2, 2]]);
     assert.equal(result.classifierRefreshed, true);
     assert.deepEqual(frigate.requests.filter((request) => /^\/api\/faces\/[^/]+\/delete$/.test(request.path)).length, 1, 'one call that rebuilds the classifier, deleting nothing');
@@ -120,7 +109,7 @@ describe('Frigate faces: restore against the simulators', function () {
     const again = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups', archive: 'latest' });
     assert.equal(again.restored, 0);
     assert.equal(again.skipped, 48);
-    assert.deepEqual(await onDisk(), expected());
+    assert.deepEqual(await frigate.facesOnDisk(), expected());
   });
 
   it('with clean: true, takes a safety backup, then replaces the people and keeps train', async () => {
@@ -131,14 +120,14 @@ describe('Frigate faces: restore against the simulators', function () {
     assert.ok(plan.operations.some((operation) => operation.kind === 'delete' && operation.target.endsWith('/Intruder') && operation.items === 1));
     const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups', clean: true });
     assert.equal(result.deleted, 48);
-    assert.deepEqual(await onDisk(), expected());
+    assert.deepEqual(await frigate.facesOnDisk(), expected());
     assert.ok(result.safetyBackup);
     const { stdout } = await run('tar', ['tzf', result.safetyBackup]);
     assert.match(stdout, /Intruder\/Intruder-1\.webp/);
   });
 
   it('restores through the API, lists the images Frigate rejects, and is idempotent', async () => {
-    await wipePeople();
+    await frigate.removePeople();
     const plan = await frigateAction('frigate.faces.restore').plan(frigateAction('frigate.faces.restore').params.parse({ frigate: 'home', folder: 'backups', method: 'api' }), context());
     assert.match(plan.summary, /crops every image .* new name, .* rejects images in which it detects no face/);
     const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups', method: 'api', concurrency: 6 });
@@ -146,7 +135,7 @@ describe('Frigate faces: restore against the simulators', function () {
     assert.match(result.rejected[0]?.reason ?? '', /No face was detected/);
     assert.equal(result.restored, 47);
     const counts = Object.fromEntries((await readdir(frigate.facesDir)).filter((person) => person !== 'train').map((person) => [person, 0]));
-    for (const entry of (await onDisk()).keys()) {
+    for (const entry of (await frigate.facesOnDisk()).keys()) {
       const person = entry.split('/')[0] as string;
       if (person in counts) counts[person] = (counts[person] ?? 0) + 1;
     }
@@ -155,11 +144,11 @@ describe('Frigate faces: restore against the simulators', function () {
 
     const again = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups', method: 'api' });
     assert.equal(again.restored, 0);
-    assert.equal((await onDisk()).size, 48);
+    assert.equal((await frigate.facesOnDisk()).size, 48);
   });
 
   it('restores an archive of the old backup script by its date, leaving out ._ files', async () => {
-    await wipePeople();
+    await frigate.removePeople();
     const old = join(workspace, 'old');
     const top = join(old, 'faces-backup');
     for (const [entry, data] of library) {
@@ -175,11 +164,11 @@ describe('Frigate faces: restore against the simulators', function () {
     const { destination } = await openArchiveLocation({ folder: 'legacy', folderField: 'folder', location: undefined }, context());
     assert.deepEqual((await summarizeArchives(destination, context().signal)).map((archive) => [archive.name, describeContents(archive.contents)]), [['frigate-faces-20260206.tar.gz', 'old script format']]);
     assert.equal(result.restored, 48);
-    assert.deepEqual(await onDisk(), expected());
+    assert.deepEqual(await frigate.facesOnDisk(), expected());
   });
 
   it('refuses every archive with an entry that escapes, as archive.restore does, by either method and in the plan, and changes nothing', async () => {
-    const before = await onDisk();
+    const before = await frigate.facesOnDisk();
     const valid: RawTarEntry[] = [...library].slice(0, 4).map(([entry]) => ({ path: `faces/${entry}`, content: `image ${entry}` }));
     let tried = 0;
     await fc.assert(
@@ -193,7 +182,7 @@ describe('Frigate faces: restore against the simulators', function () {
         const spec = frigateAction('frigate.faces.restore');
         await assert.rejects(spec.plan(spec.params.parse({ frigate: 'home', folder, method }), context()), refused);
         assert.equal(frigate.requests.filter((request) => request.path.endsWith('/register')).length, registered);
-        assert.deepEqual(await onDisk(), before);
+        assert.deepEqual(await frigate.facesOnDisk(), before);
       }),
       { numRuns: 60 },
     );
@@ -212,17 +201,17 @@ describe('Frigate faces: restore against the simulators', function () {
     await mkdir(join(workspace, 'dotted'));
     for (const [name, args] of archives) {
       await run('tar', ['czf', join(workspace, 'dotted', name), ...args]);
-      await wipePeople();
+      await frigate.removePeople();
       const result = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'dotted', archive: name });
       assert.equal(result.restored, 48, name);
-      assert.deepEqual(await onDisk(), expected());
+      assert.deepEqual(await frigate.facesOnDisk(), expected());
     }
     const { stdout } = await run('tar', ['tzf', join(workspace, 'dotted', archives[0][0])]);
     assert.deepEqual([stdout.split('\n')[0], stdout.includes('\n./Asha/Asha-1.webp\n')], ['./', true], 'entries are ./<person>/<file>, with ./ itself first');
   });
 
   it('fails when an archive that holds images restores none of them, and says why; a run that finds them all there succeeds and says so', async () => {
-    await wipePeople();
+    await frigate.removePeople();
     const folder = join(workspace, 'unusable');
     await mkdir(folder);
     const tinyLibrary = join(workspace, 'tiny', 'old', 'Tiny');
@@ -240,7 +229,7 @@ describe('Frigate faces: restore against the simulators', function () {
     await assert.rejects(runAction('frigate.faces.restore', { frigate: 'home', folder, archive: '2026-03-03' }), /has face images under different folders \(a\/Asha\/1\.webp, b\/G\/2\.webp\).*nothing was restored/);
     await archive('frigate-faces-20260304.tar.gz', [{ path: 'faces/notes.txt', content: 'not an image' }, { path: 'faces/Asha/._1.webp', content: 'AppleDouble' }]);
     await assert.rejects(runAction('frigate.faces.restore', { frigate: 'home', folder, archive: '2026-03-04' }), /holds no face images: its 2 files \(faces\/notes\.txt, faces\/Asha\/\._1\.webp\) are not <person>\/<file> images/);
-    assert.deepEqual([...(await onDisk()).keys()], [`train/${TRAIN_FILE}`]);
+    assert.deepEqual([...(await frigate.facesOnDisk()).keys()], [`train/${TRAIN_FILE}`]);
 
     await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups' });
     const again = await runAction<FacesRestoreResult>('frigate.faces.restore', { frigate: 'home', folder: 'backups' });
@@ -253,9 +242,9 @@ describe('Frigate faces: restore against the simulators', function () {
     const damaged = join(workspace, 'damaged', backup.name);
     await copyFile(join(workspace, 'backups', backup.name), damaged);
     await truncate(damaged, Math.floor((await stat(damaged)).size / 2));
-    const before = await onDisk();
+    const before = await frigate.facesOnDisk();
     await assert.rejects(runAction('frigate.faces.restore', { frigate: 'home', folder: 'damaged', clean: true }), new RegExp(`archive ${backup.name} is damaged or cut short .*; nothing was restored`));
-    assert.deepEqual(await onDisk(), before);
+    assert.deepEqual(await frigate.facesOnDisk(), before);
     await assert.rejects(runAction('frigate.faces.restore', { frigate: 'home', folder: 'backups', archive: '2025-01-01' }), /no face archive of 2025-01-01 in .*backups; there are frigate-faces-/);
   });
 });

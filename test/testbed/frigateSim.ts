@@ -173,6 +173,23 @@ export class FrigateSimulator {
     await writeFile(join(this.facesDir, name, file), data);
   }
 
+  /** The library as it is on disk, `<person>/<file>` → sha256, with or without the `train` folder. */
+  async facesOnDisk({ train = true }: { train?: boolean } = {}): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (const person of await readdir(this.facesDir)) {
+      if (!train && person === 'train') continue;
+      for (const file of await readdir(join(this.facesDir, person))) {
+        found.set(`${person}/${file}`, createHash('sha256').update(await readFile(join(this.facesDir, person, file))).digest('hex'));
+      }
+    }
+    return found;
+  }
+
+  /** Removes every person's folder from disk, keeping `train`: a library lost but for its recent attempts. */
+  async removePeople(): Promise<void> {
+    for (const person of await readdir(this.facesDir)) if (person !== 'train') await rm(join(this.facesDir, person), { recursive: true });
+  }
+
   async stop(): Promise<void> {
     for (const server of [this.authenticated, this.internal]) {
       server.closeAllConnections();
