@@ -4,7 +4,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { ArchiveVerificationError, OverwriteRefusedError, RestoreRefusedError, type ArchiveListResult, type ArchiveRestoreResult } from '../../src/actions/archive';
 import { printable } from '../../src/core/render';
-import { archiveAction, makeTempDir, planAction, rawTarGz, recordingContext, removeTempDir, runAction, writeTree, type RawTarEntry } from './archiveSupport';
+import { archiveAction, makeTempDir, planAction, recordingContext, removeTempDir, runAction, writeRawTarGz, writeTree, type RawTarEntry } from './archiveSupport';
 
 const restore = archiveAction('archive.restore');
 const verify = archiveAction('archive.verify');
@@ -37,11 +37,7 @@ describe('names from an archive are escaped in every message', () => {
     await removeTempDir(workspace);
   });
 
-  async function archiveOf(entries: RawTarEntry[], name = 'hostile.tar.gz'): Promise<string> {
-    const file = path.join(workspace, name);
-    await writeFile(file, rawTarGz(entries));
-    return file;
-  }
+  const archiveOf = (entries: RawTarEntry[], name = 'hostile.tar.gz') => writeRawTarGz(path.join(workspace, name), entries);
 
   const hostile = 'evil\n✔ [cell 9] forged line \x1b[31mred\x1b[0m \u202eexe.txt';
 

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
 import { RestoreRefusedError, type ArchiveRestoreResult } from '../../src/actions/archive';
-import { archiveAction, listNames, makeTempDir, planAction, rawTarGz, readTree, recordingContext, removeTempDir, runAction, writeTree, type RawTarEntry } from './archiveSupport';
+import { archiveAction, listNames, makeTempDir, planAction, readTree, recordingContext, removeTempDir, runAction, writeRawTarGz, writeTree, type RawTarEntry } from './archiveSupport';
 
 const restore = archiveAction('archive.restore');
 
@@ -28,11 +27,7 @@ describe('archive.restore plans every conflict the run would hit', () => {
     await removeTempDir(workspace);
   });
 
-  async function archiveOf(entries: readonly RawTarEntry[]): Promise<string> {
-    const file = path.join(workspace, `a${archiveNumber++}.tar.gz`);
-    await writeFile(file, rawTarGz(entries));
-    return file;
-  }
+  const archiveOf = (entries: readonly RawTarEntry[]) => writeRawTarGz(path.join(workspace, `a${archiveNumber++}.tar.gz`), entries);
 
   const longName = 'n'.repeat(256);
   const longPath = Array.from({ length: 17 }, (_, index) => `${String(index).padStart(2, '0')}${'p'.repeat(240)}`).join('/');

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { OverwriteRefusedError, RestoreRefusedError, type ArchiveCreateResult, type ArchiveListResult, type ArchiveRestoreResult } from '../../src/actions/archive';
 import { ArchiveChangedError, extractToStaging } from '../../src/actions/archive/extractToStaging';
 import { CancelledError } from '../../src/core/errors';
-import { archiveAction, exists, listNames, makeTempDir, planAction, rawTar, rawTarGz, readTree, recordingContext, removeTempDir, runAction, writeTree, type RawTarEntry } from './archiveSupport';
+import { archiveAction, exists, listNames, makeTempDir, planAction, rawTar, rawTarGz, readTree, recordingContext, removeTempDir, runAction, writeRawTarGz, writeTree, type RawTarEntry } from './archiveSupport';
 
 const create = archiveAction('archive.create');
 const list = archiveAction('archive.list');
@@ -37,11 +37,7 @@ describe('archive.restore', () => {
     await removeTempDir(workspace);
   });
 
-  async function archiveOf(entries: RawTarEntry[], name = 'hostile.tar.gz'): Promise<string> {
-    const file = path.join(workspace, name);
-    await writeFile(file, rawTarGz(entries));
-    return file;
-  }
+  const archiveOf = (entries: RawTarEntry[], name = 'hostile.tar.gz') => writeRawTarGz(path.join(workspace, name), entries);
 
   describe('refuses hostile archives and writes nothing', () => {
     const outside = () => path.join(workspace, 'outside');

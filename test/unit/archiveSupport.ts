@@ -121,6 +121,12 @@ export function rawTarGz(entries: readonly RawTarEntry[], options: { endMarker?:
   return gzipSync(rawTar(entries, options));
 }
 
+/** Writes `rawTarGz(entries)` to `file`, and resolves to its path. */
+export async function writeRawTarGz(file: string, entries: readonly RawTarEntry[]): Promise<string> {
+  await writeFile(file, rawTarGz(entries));
+  return file;
+}
+
 export function rawTar(entries: readonly RawTarEntry[], options: { endMarker?: boolean; cutTarAt?: number } = {}): Buffer {
   const blocks: Buffer[] = [];
   for (const entry of entries) {
