@@ -61,8 +61,8 @@ export function parseYamlStructure(text: string): Document.Parsed {
 }
 
 /**
- * Keys written twice in one mapping (as the library reports them: equal scalar values), and
- * `__proto__` as a key, written or through an alias: copied into an object by assignment it replaces
+ * Keys written twice in one mapping (as the library reports them: equal scalar values), a list or a
+ * mapping as a key, and `__proto__` as a key, written or through an alias: copied into an object by assignment it replaces
  * that object's prototype. (`constructor` and `prototype` become plain own properties and are kept.)
  */
 function keyFaults(document: Document.Parsed): YamlFault[] {
@@ -76,7 +76,11 @@ function keyFaults(document: Document.Parsed): YamlFault[] {
       const seen = new Set<unknown>();
       for (const pair of map.items) {
         const key = isAlias(pair.key) ? pair.key.resolve(document) : pair.key;
-        if (!isScalar(key)) continue;
+        if (!isScalar(key)) {
+          // Data keys are text: a list or mapping as a key would be flattened to its text (with a process warning from the library).
+          fault(pair.key, 'a key must be a plain value, not a list or a mapping');
+          continue;
+        }
         if (key.value === '__proto__') fault(pair.key, '`__proto__` cannot be a key (it would replace an object’s prototype)');
         if (seen.has(key.value)) fault(pair.key, 'Map keys must be unique');
         seen.add(key.value);

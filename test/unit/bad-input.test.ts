@@ -295,6 +295,34 @@ describe('bad input', function () {
     });
   });
 
+  describe('lists and mappings as keys', () => {
+    const firstStep = ['```bash', 'touch ran', '```', ''];
+    const cases: ReadonlyArray<readonly [string, string[], RegExp]> = [
+      ['in an action cell', [...firstStep, '```lifeboat', 'action: archive.list', 'location: local', '? [ ref ]', ': 1', '```'], /r\.runbook\.md:8, cell 2: not valid YAML: a key must be a plain value, not a list or a mapping/],
+      ['in the frontmatter, as a flow mapping', ['---', 'params: { {a: 1}: x }', '---', ...firstStep], /r\.runbook\.md:1: frontmatter is not valid YAML: a key must be a plain value, not a list or a mapping .*\(line 2\)/],
+    ];
+    for (const [name, lines, expected] of cases) {
+      it(`are refused ${name}, at their line, with no process warning`, async () => {
+        const text = [...lines, ''].join('\n');
+        const warnings: string[] = [];
+        const onWarning = (warning: Error) => warnings.push(warning.message);
+        process.on('warning', onWarning);
+        try {
+          const { problems } = checkRunbook(parseRunbook(text), { file: 'r.runbook.md', registry });
+          assert.match(problems.map(formatProblem).join('\n'), expected);
+          // Warnings are emitted on the next tick.
+          await new Promise((resolve) => setImmediate(resolve));
+        } finally {
+          process.off('warning', onWarning);
+        }
+        assert.deepEqual(warnings, []);
+        const path = await runbookWith(text);
+        assert.match(refused(await lifeboat(['check', path])), expected);
+        assert.match(await refusedBeforeAnyStep(path), expected);
+      });
+    }
+  });
+
   describe('__proto__ keys', () => {
     const firstStep = ['```bash', 'touch ran', '```', ''];
     const cases: ReadonlyArray<readonly [string, string[], RegExp]> = [
