@@ -70,8 +70,11 @@ export interface TcpFaultProxy {
   readonly clientBytes: number;
   /** Cuts every connection, both ways, once the clients have sent this many more bytes. */
   cutAfter(bytes: number): void;
-  /** Passes what the clients send at no more than this rate (`undefined`: at full speed). */
-  throttle(bytesPerSecond: number | undefined): void;
+  /**
+   * Passes what the clients send, and with `'both'` what the server sends too, at no more than this
+   * rate in each direction (`undefined`: at full speed).
+   */
+  throttle(bytesPerSecond: number | undefined, directions?: 'from-clients' | 'both'): void;
   stop(): Promise<void>;
 }
 
@@ -80,6 +83,12 @@ export async function startTcpFaultProxy(targetPort: number, targetHost = '127.0
   let clientBytes = 0;
   let cutAt: number | undefined;
   let rate: number | undefined;
+  let serverThrottled = false;
+  const slowDown = (source: Socket, chunk: Buffer, throttled: boolean) => {
+    if (rate === undefined || !throttled) return;
+    source.pause();
+    setTimeout(() => source.resume(), (chunk.length / rate) * 1000);
+  };
   const cutAll = () => {
     for (const socket of sockets) socket.destroy();
   };
@@ -92,7 +101,11 @@ export async function startTcpFaultProxy(targetPort: number, targetHost = '127.0
     }
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
-    upstream.pipe(client);
+    upstream.on('data', (chunk: Buffer) => {
+      client.write(chunk);
+      slowDown(upstream, chunk, serverThrottled);
+    });
+    upstream.on('end', () => client.end());
     client.on('data', (chunk: Buffer) => {
       clientBytes += chunk.length;
       if (cutAt !== undefined && clientBytes >= cutAt) {
@@ -101,9 +114,7 @@ export async function startTcpFaultProxy(targetPort: number, targetHost = '127.0
         return;
       }
       upstream.write(chunk);
-      if (rate === undefined) return;
-      client.pause();
-      setTimeout(() => client.resume(), (chunk.length / rate) * 1000);
+      slowDown(client, chunk, true);
     });
     client.on('end', () => upstream.end());
   });
@@ -116,8 +127,9 @@ export async function startTcpFaultProxy(targetPort: number, targetHost = '127.0
     cutAfter(bytes) {
       cutAt = clientBytes + bytes;
     },
-    throttle(bytesPerSecond) {
+    throttle(bytesPerSecond, directions = 'from-clients') {
       rate = bytesPerSecond;
+      serverThrottled = directions === 'both';
     },
     async stop() {
       cutAll();
