@@ -16,9 +16,9 @@
  *   on each registration, one at a time, as Frigate does (see `registerProcessingMs` in
  *   test/testbed/frigateSim.ts): a restore through the API is bound by Frigate, and the figure that
  *   says how well a client does is its wall time against the time Frigate was busy.
- * Both sides talk to the authenticated HTTPS port, as the seed's scripts do. Lifeboat's side runs in a
- * child Node process (this compiled file with `--child`), as the shell side's `curl`s run apart from the
- * simulator, which lives in this process; its time includes the child's start.
+ * Both sides talk to the authenticated HTTPS port, as the seed's scripts do. Lifeboat's side is the
+ * shipped CLI running a one-step runbook, in a process of its own as the shell side's `curl`s are, apart
+ * from the simulator, which lives in this process; its time includes the CLI's start.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,6 +30,7 @@ import type { FacesRestoreResult } from '../src/actions/frigate/restore';
 import type { Inventory } from '../src/core/actions/spec';
 import type { FrigateSimulator } from '../test/testbed/frigateSim';
 import type { Sshd } from '../test/testbed/sshd';
+import { runCli, writeCliWorkspace } from './cliRun';
 import { runEntryPoint } from './entryPoint';
 
 const INCIDENT_LIBRARY = { Adil: 36, Asha: 153, G: 380, Waffles: 11 } as const;
@@ -182,34 +183,13 @@ async function seedRestore(sim: FrigateSimulator, sshd: Sshd, work: string, env:
   return { ms, counts: await libraryCounts(sim) };
 }
 
-/** Child side: one action of ours against the inventory given as JSON, then a JSON report on the last line. */
-async function runChild(id: string, paramsJson: string, inventoryJson: string): Promise<void> {
-  const { createActionContext } = await import('../src/core/actions/context');
-  const { runFrigateAction } = await import('../test/support/frigateActions');
-  const ctx = createActionContext({ workspaceDir: process.cwd(), inventory: JSON.parse(inventoryJson) as Inventory });
-  const result = await runFrigateAction<FacesBackupResult | FacesRestoreResult>(id, JSON.parse(paramsJson) as Record<string, unknown>, ctx);
-  const counts = 'images' in result ? Object.fromEntries(result.people.map((person) => [person.name, person.images])) : {};
-  process.stdout.write(`${JSON.stringify({ counts, actionMs: result.durationMs, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
-}
-
-/** Runs one action in a child process, without blocking the simulator in this one. */
-function timeChild(id: string, params: Record<string, unknown>, inventory: Inventory, cwd: string): Promise<Measurement & { actionMs: number; maxRssKiB: number }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, [__filename, '--child', id, JSON.stringify(params), JSON.stringify(inventory)], {
-      cwd,
-      env: { ...process.env, LIFEBOAT_SECRET_FRIGATE_PASSWORD: FRIGATE_PASSWORD },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.on('close', (code) => {
-      const ms = performance.now() - started;
-      if (code !== 0) return reject(new Error(`${id} exited with ${code}`));
-      const report = JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as { counts: Counts; actionMs: number; maxRssKiB: number };
-      resolve({ ms, ...report });
-    });
-  });
+/** Lifeboat's side: the shipped CLI running one action of ours, in a workspace of its own (see cliRun.ts). */
+async function timeCli(id: string, params: Record<string, unknown>, inventory: Inventory, workspace: string): Promise<Measurement & { stepMs: number; runMs: number; maxRssKiB: number }> {
+  await writeCliWorkspace(workspace, inventory, { id, params });
+  const run = await runCli<FacesBackupResult | FacesRestoreResult>(workspace, { ...process.env, LIFEBOAT_SECRET_FRIGATE_PASSWORD: FRIGATE_PASSWORD });
+  const counts = 'images' in run.result ? Object.fromEntries(run.result.people.map((person) => [person.name, person.images])) : {};
+  // The step is the plan (a destructive action is planned, and the plan printed, before it runs) and the run.
+  return { ms: run.ms, counts, stepMs: run.stepMs, runMs: run.result.durationMs, maxRssKiB: run.report.maxRssKiB };
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -253,11 +233,11 @@ async function main(): Promise<void> {
 
     const seedBackupRun = await seedBackup(sshd, work, env);
     const parallelBackupRun = await parallelCurlBackup(sshd, work, env);
-    const oursBackup = await timeChild('frigate.faces.backup', { frigate: 'home', location: 'piglet' }, inventory, work);
+    const oursBackup = await timeCli('frigate.faces.backup', { frigate: 'home', location: 'piglet' }, inventory, path.join(work, 'lifeboat-backup'));
 
     await wipePeople(sim);
     const busyBefore = sim.registerBusyMs;
-    const oursRestoreRun = await timeChild('frigate.faces.restore', { frigate: 'home', location: 'piglet', method: 'api' }, inventory, work);
+    const oursRestoreRun = await timeCli('frigate.faces.restore', { frigate: 'home', location: 'piglet', method: 'api' }, inventory, path.join(work, 'lifeboat-restore'));
     const restoreBusyMs = sim.registerBusyMs - busyBefore;
     const oursRestore = { ...oursRestoreRun, counts: await libraryCounts(sim) };
     await wipePeople(sim);
@@ -275,7 +255,7 @@ async function main(): Promise<void> {
     const backupRatio = seedBackupRun.ms / oursBackup.ms;
     const parallelRatio = parallelBackupRun.ms / oursBackup.ms;
     const restoreRatio = seedRestoreRun.ms / oursRestore.ms;
-    const busyRatio = oursRestore.actionMs / restoreBusyMs;
+    const busyRatio = oursRestore.runMs / restoreBusyMs;
     const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
     console.log(
       [
@@ -284,20 +264,22 @@ async function main(): Promise<void> {
         '| --- | --- | --- | --- |',
         row('backup, seed: curl per image, tar czf, scp', seedBackupRun, seedBackupRun, parallelBackupRun),
         row('backup, best shell: curl --parallel --parallel-max 8, tar czf, scp', parallelBackupRun, seedBackupRun, parallelBackupRun),
-        row(`backup, Lifeboat frigate.faces.backup → SSH location (peak RSS ${(oursBackup.maxRssKiB / 1024).toFixed(0)} MiB)`, oursBackup, seedBackupRun, parallelBackupRun),
+        row(`backup, Lifeboat CLI, frigate.faces.backup → SSH location (peak RSS ${(oursBackup.maxRssKiB / 1024).toFixed(0)} MiB)`, oursBackup, seedBackupRun, parallelBackupRun),
+        `| backup, Lifeboat: the step, plan and run / the run alone | ${seconds(oursBackup.stepMs)} / ${seconds(oursBackup.runMs)} | | |`,
         '',
         '| measurement | time | ratio vs seed |',
         '| --- | --- | --- |',
         row('restore (api), seed: scp, tar xzf, sequential curl -F', seedRestoreRun, seedRestoreRun),
-        row(`restore (api), Lifeboat frigate.faces.restore, child process (peak RSS ${(oursRestore.maxRssKiB / 1024).toFixed(0)} MiB)`, oursRestore, seedRestoreRun),
-        `| restore (api), Lifeboat: the action's wall time | ${seconds(oursRestore.actionMs)} | |`,
+        row(`restore (api), Lifeboat CLI, frigate.faces.restore (peak RSS ${(oursRestore.maxRssKiB / 1024).toFixed(0)} MiB)`, oursRestore, seedRestoreRun),
+        `| restore (api), Lifeboat: the step, plan and run | ${seconds(oursRestore.stepMs)} | |`,
+        `| restore (api), Lifeboat: the run alone | ${seconds(oursRestore.runMs)} | |`,
         `| restore (api): Frigate busy registering (${images} × ${REGISTER_PROCESSING_MS} ms, one at a time) | ${seconds(restoreBusyMs)} | |`,
         '',
       ].join('\n'),
     );
     console.log(`backup ${backupRatio.toFixed(2)}× the seed (target ≥ ${BACKUP_TARGET}×: ${met(backupRatio >= BACKUP_TARGET)}), ${parallelRatio.toFixed(2)}× the best shell (target ≥ ${PARALLEL_BACKUP_TARGET}×: ${met(parallelRatio >= PARALLEL_BACKUP_TARGET)})`);
     console.log(
-      `restore ${restoreRatio.toFixed(2)}× the seed; the action's wall time ${busyRatio.toFixed(3)}× Frigate's busy time (target ≤ ${RESTORE_BUSY_TARGET}×, Frigate being the bound: ${met(busyRatio <= RESTORE_BUSY_TARGET)})`,
+      `restore ${restoreRatio.toFixed(2)}× the seed; the run's wall time ${busyRatio.toFixed(3)}× Frigate's busy time (target ≤ ${RESTORE_BUSY_TARGET}×, Frigate being the bound: ${met(busyRatio <= RESTORE_BUSY_TARGET)})`,
     );
     console.log(`every run ended with the same per-person counts (${Object.entries(expected).map(([person, count]) => `${person} ${count}`).join(', ')})`);
     console.log(`measured at load average ${loadavg().map((load) => load.toFixed(2)).join(' ')} on ${availableParallelism()} cores; Node ${process.version}`);
@@ -307,10 +289,4 @@ async function main(): Promise<void> {
   }
 }
 
-const childIndex = process.argv.indexOf('--child');
-if (childIndex >= 0) {
-  const [id = '', params = '{}', inventory = '{}'] = process.argv.slice(childIndex + 1);
-  runEntryPoint(() => runChild(id, params, inventory));
-} else {
-  runEntryPoint(main);
-}
+runEntryPoint(main);

@@ -15,11 +15,12 @@
  * from the same cores as the pipeline, which a real cluster does not: the sending-side CPU split
  * printed at the end shows how much.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { runCli, runProcess, writeCliWorkspace, type CliExitReport } from './cliRun';
 import { runEntryPoint } from './entryPoint';
 import { childSshTarget, opensshCommand, type ChildSshTarget } from './sshHost';
 
@@ -39,45 +40,20 @@ interface ChildJob {
   remoteDirectory: string;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Child side: Lifeboat's transfer, then a JSON report on the last line.
-
 /**
- * What is measured: the shipped CLI (`dist/cli.js`, as cron runs it) running a one-step runbook with
- * `frigate.recordings.backup`, from an inventory naming the simulated cluster's Frigate pod and the
- * sshd as a host location. The action does not use Frigate's API, so its URL leads nowhere.
- * `retentionDays: 0`: the bench's recordings are from a fixed, past date. A preloaded module reports
- * the process's peak RSS and CPU on exit.
+ * What is measured: the shipped CLI running `frigate.recordings.backup` (see cliRun.ts), from an
+ * inventory naming the simulated cluster's Frigate pod and the sshd as a host location. The action
+ * does not use Frigate's API, so its URL leads nowhere. `retentionDays: 0`: the bench's recordings
+ * are from a fixed, past date.
  */
-async function writeCliWorkspace(folder: string, job: ChildJob): Promise<void> {
+async function writeRecordingsWorkspace(folder: string, job: ChildJob): Promise<void> {
   const inventory = {
     clusters: { bench: { kubeconfig: job.kubeconfig } },
     frigate: { nvr: { url: 'https://127.0.0.1:9', files: { cluster: 'bench', namespace: NAMESPACE, labelSelector: POD_LABEL } } },
     hosts: { nas: job.ssh },
     locations: { recordings: { host: 'nas', path: job.remoteDirectory } },
   };
-  const runbook = ['---', 'title: Recordings benchmark', '---', '', '```lifeboat {id=backup}', 'action: frigate.recordings.backup', 'frigate: nvr', 'location: recordings', 'retentionDays: 0', '```', ''];
-  const report = [
-    "const { readFileSync, writeSync } = require('node:fs');",
-    'process.on("exit", () => {',
-    "  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ').map(Number);",
-    '  const seconds = (first) => (fields[first] + fields[first + 1]) / 100;',
-    '  writeSync(1, `\n${JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS, nodeCpuSeconds: seconds(11), sshCpuSeconds: seconds(13) })}\n`);',
-    '});',
-    '',
-  ];
-  await mkdir(folder, { recursive: true });
-  // JSON is YAML.
-  await writeFile(path.join(folder, 'lifeboat.yaml'), JSON.stringify(inventory, null, 2));
-  await writeFile(path.join(folder, 'bench.runbook.md'), runbook.join('\n'));
-  await writeFile(path.join(folder, 'report.js'), report.join('\n'));
-}
-
-interface ChildReport {
-  maxRssKiB: number;
-  nodeCpuSeconds: number;
-  /** The system `ssh` it ran (a child it has waited for). */
-  sshCpuSeconds: number;
+  await writeCliWorkspace(folder, inventory, { id: 'frigate.recordings.backup', params: { frigate: 'nvr', location: 'recordings', retentionDays: 0 } });
 }
 
 /** CPU seconds of this process and, apart, of the children it has waited for (Linux `/proc`, clock ticks of 1/100 s). */
@@ -93,7 +69,7 @@ async function processCpuSeconds(): Promise<{ own: number; children: number }> {
 interface Measurement {
   label: string;
   ms: number;
-  child?: ChildReport;
+  child?: CliExitReport;
   /** CPU seconds on the sending side of the SSH connection: the simulator (this process) and every program it ran or waited for. */
   cpuSeconds?: number;
   /** Of those, the simulator's own. */
@@ -181,19 +157,6 @@ async function verifyTree(label: string, root: string, expected: Map<string, num
   }
 }
 
-/** Runs a process without blocking this one: the simulator lives here and must keep serving. */
-function runProcess(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd });
-    let output = '';
-    let errors = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (errors = (errors + chunk).slice(-4000)));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} exited with ${code}: ${errors.trim()}`))));
-  });
-}
-
 async function timeShell(label: string, script: string): Promise<Measurement> {
   const started = performance.now();
   await runProcess('bash', ['-o', 'pipefail', '-c', script]);
@@ -201,13 +164,8 @@ async function timeShell(label: string, script: string): Promise<Measurement> {
 }
 
 async function timeLifeboat(label: string, workspace: string): Promise<Measurement> {
-  const cli = path.join(__dirname, '..', '..', 'dist', 'cli.js');
-  const started = performance.now();
-  // Node's own flags carry over, so `node --cpu-prof out/bench/recordings.js` profiles the CLI too.
-  const output = await runProcess(process.execPath, [...process.execArgv, '--require', path.join(workspace, 'report.js'), cli, 'run', path.join(workspace, 'bench.runbook.md'), '--yes'], { ...process.env, SSH_AUTH_SOCK: '' }, workspace);
-  const ms = performance.now() - started;
-  const child = JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as ChildReport;
-  return { label, ms, child };
+  const run = await runCli(workspace, { ...process.env, SSH_AUTH_SOCK: '' });
+  return { label, ms: run.ms, child: run.report };
 }
 
 const RUNS = Math.max(1, Number(process.env.LIFEBOAT_BENCH_RECORDINGS_RUNS ?? 1));
@@ -245,7 +203,7 @@ async function main(): Promise<void> {
     const kubeconfig = await sim.writeKubeconfig();
     const ssh = opensshCommand(sshd);
     const remote = (name: string) => path.join(sshd.remoteDir, name);
-    await writeCliWorkspace(cliWorkspace, { kubeconfig, ssh: childSshTarget(sshd), remoteDirectory: remote('lifeboat') });
+    await writeRecordingsWorkspace(cliWorkspace, { kubeconfig, ssh: childSshTarget(sshd), remoteDirectory: remote('lifeboat') });
     const untar = (directory: string) => `${ssh} 'mkdir -p ${directory} && tar xf - -C ${directory}'`;
     const loadBefore = loadavg();
     console.log(`Recordings backup, ${(bytes / MIB).toFixed(0)} MiB in ${expected.size} files, pod → real sshd on loopback (${spawnSync('ssh', ['-V'], { encoding: 'utf8' }).stderr.trim()}) …`);
@@ -282,8 +240,8 @@ async function main(): Promise<void> {
     const { child, simulatorCpuSeconds = 0, cpuSeconds = 0 } = lifeboat;
     if (child) {
       // On this machine the simulated cluster shares the cores with everything else; on a real one it does not.
-      const inPod = cpuSeconds - simulatorCpuSeconds - child.nodeCpuSeconds - child.sshCpuSeconds;
-      const parts = [`Lifeboat's Node process ${child.nodeCpuSeconds.toFixed(1)} s`, `its ssh ${child.sshCpuSeconds.toFixed(1)} s`, `API server simulator ${simulatorCpuSeconds.toFixed(1)} s`, `tar in the pod ${inPod.toFixed(1)} s`];
+      const inPod = cpuSeconds - simulatorCpuSeconds - child.nodeCpuSeconds - child.childrenCpuSeconds;
+      const parts = [`Lifeboat's Node process ${child.nodeCpuSeconds.toFixed(1)} s`, `its ssh ${child.childrenCpuSeconds.toFixed(1)} s`, `API server simulator ${simulatorCpuSeconds.toFixed(1)} s`, `tar in the pod ${inPod.toFixed(1)} s`];
       console.log(`Lifeboat's sending-side CPU: ${parts.join(', ')}`);
     }
     if (!kubectl) console.log('kubectl is not installed: the seed pipeline `kubectl exec … | ssh …` was not measured.');

@@ -292,13 +292,16 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
 }
 
 async function planBackup(params: FacesBackupParams, ctx: ActionContext) {
-  const { destination, keep: locationKeep } = await openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx);
-  const keep = params.keep ?? locationKeep ?? DEFAULT_KEEP;
-  const client = await frigateClientFor(ctx, params.frigate);
-  const library = await client.faces(ctx.signal);
-  const images = imagesToBackUp(library, params.includeTrain);
   const name = formatArchiveName(DEFAULT_NAME_PATTERN, FACES_PREFIX, new Date());
-  const expired = await destination.expired(FACES_PREFIX, keep, name, ctx.signal);
+  // As in the run, the location and Frigate are reached at once; the run then reuses both connections.
+  const [{ destination, keep, expired }, library] = await Promise.all([
+    openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx).then(async (opened) => {
+      const keepHere = params.keep ?? opened.keep ?? DEFAULT_KEEP;
+      return { destination: opened.destination, keep: keepHere, expired: await opened.destination.expired(FACES_PREFIX, keepHere, name, ctx.signal) };
+    }),
+    frigateClientFor(ctx, params.frigate).then((client) => client.faces(ctx.signal)),
+  ]);
+  const images = imagesToBackUp(library, params.includeTrain);
   const train = params.includeTrain ? `, ${library.train.length} of them from train` : ` (train left out: ${library.train.length})`;
   return {
     summary: `Back up ${images.length} face images of ${Object.keys(library.people).length} people${train} from Frigate '${params.frigate}' into ${destination.finalLocation(name)}${expired.length > 0 ? `, then delete ${expired.length} older archive(s) (keep ${keep})` : ''}`,
