@@ -1,4 +1,8 @@
 import type { ActionSpec } from '../core/actions/spec';
+import type { Browser } from '../core/browse/model';
+import { locationsBrowser } from './archive/browser';
+import { frigateBrowser } from './frigate/browser';
+import { hostsBrowser } from './hosts/browser';
 import { archiveActions } from './archive';
 import { frigateActions } from './frigate';
 import { scheduleActions } from './schedule';
@@ -7,3 +11,6 @@ import { sshRunAction } from './ssh';
 
 /** Every action Lifeboat ships, as the CLI, notebook cells and palette commands see them. */
 export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions];
+
+/** Every backend's browser, in the order their roots are shown: what the Backups tree, pick lists and `lifeboat ls` list. */
+export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser];

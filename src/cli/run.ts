@@ -1,11 +1,12 @@
 import { relative } from 'node:path';
 import { renderPlan } from '../core/actions/plan';
 import type { ActionRegistry } from '../core/actions/registry';
-import type { ActionPlan } from '../core/actions/spec';
+import type { ActionPlan, Inventory } from '../core/actions/spec';
 import { formatProblem } from '../core/errors';
 import { Redactor } from '../core/redact';
 import { formatDuration } from '../core/render';
 import { parseRunbook } from '../core/runbook/parse';
+import type { RunbookDocument } from '../core/runbook/model';
 import { resolveParams } from '../core/runbook/params';
 import type { Step } from '../core/runbook/steps';
 import { RunRecorder } from '../core/runner/records';
@@ -25,28 +26,48 @@ const STATUS_MARK: Record<StepReport['status'], string> = {
   cancelled: '■',
 };
 
+/** The options of `lifeboat run`, which `lifeboat do` shares. */
+export const runOptions = {
+  ...runbookOptions,
+  'dry-run': { type: 'boolean' },
+  yes: { type: 'boolean' },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  secrets: { type: 'string' },
+} as const;
+
+export interface RunRequest {
+  document: RunbookDocument;
+  /** How messages name the runbook. */
+  shown: string;
+  /** The runbook's own file, when it has one: the run record names it relative to the workspace. */
+  file?: string;
+  /** The workspace and its inventory, read once the runbook is known to be valid. */
+  workspace: () => Promise<{ workspaceDir: string; inventory: Inventory }>;
+  values: { param?: string[]; 'dry-run'?: boolean; yes?: boolean; json?: boolean; verbose?: boolean; secrets?: string };
+  /** Parameter values bound before the command line's own `--param`s, which win. */
+  bound?: Readonly<Record<string, string>>;
+}
+
 /** `lifeboat run`: validate everything, then run step by step, recording each step in the workspace. */
 export async function runCommand(args: readonly string[], registry: ActionRegistry): Promise<number> {
-  const { values, positionals } = parseCommandLine(args, {
-    ...runbookOptions,
-    'dry-run': { type: 'boolean' },
-    yes: { type: 'boolean' },
-    json: { type: 'boolean' },
-    verbose: { type: 'boolean' },
-    secrets: { type: 'string' },
-  });
+  const { values, positionals } = parseCommandLine(args, runOptions);
   if (positionals.length !== 1) throw new UsageError(`lifeboat run: expected one runbook, got ${positionals.length}`);
   const file = positionals[0] as string;
-  const shown = displayPath(file);
   const document = parseRunbook(await readRunbookFile(file));
-  const supplied = readParamArguments(values.param);
+  return runDocument({ document, shown: displayPath(file), file, workspace: () => loadWorkspace(file, values.inventory), values }, registry);
+}
 
+/** Checks the runbook, then runs it in its workspace as `lifeboat run` does (records, confirmation, exit codes). */
+export async function runDocument(request: RunRequest, registry: ActionRegistry): Promise<number> {
+  const { document, shown, values } = request;
+  const supplied = { ...request.bound, ...readParamArguments(values.param) };
   const { steps, definitions, problems } = checkRunbook(document, { file: shown, registry, params: supplied });
   if (problems.length > 0) {
     for (const problem of problems) process.stderr.write(`${formatProblem(problem)}\n`);
     return EXIT.invalid;
   }
-  const { workspaceDir, inventory } = await loadWorkspace(file, values.inventory);
+  const { workspaceDir, inventory } = await request.workspace();
 
   const terminal = new Terminal(process.stderr, values.verbose);
   const json = values.json === true;
@@ -64,7 +85,7 @@ export async function runCommand(args: readonly string[], registry: ActionRegist
   const label = (step: Step) => `[cell ${step.cellNumber}] ${step.title}`;
   const session = new RunSession({
     registry,
-    runbook: relative(workspaceDir, file) || shown,
+    runbook: (request.file === undefined ? '' : relative(workspaceDir, request.file)) || shown,
     workspaceDir,
     definitions,
     params: resolveParams(definitions, supplied).values,

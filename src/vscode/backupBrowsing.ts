@@ -4,7 +4,7 @@ import { FACES_PREFIX } from '../actions/frigate/facesArchive';
 import { createActionContext } from '../core/actions/context';
 import type { ActionContext, Inventory } from '../core/actions/spec';
 import { errorMessage } from '../core/errors';
-import type { FaceBackupSighting } from '../core/frigateBackups';
+import type { FaceBackupSighting } from '../actions/frigate/backupLocations';
 import { Redactor } from '../core/redact';
 import { loadWorkspaceAt } from '../core/workspace';
 import { approveHostKey } from './hostKeys';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { errorMessage } from '../core/errors';
-import { DEFAULT_FACE_BACKUP_MAX_AGE_HOURS, describeFaceBackupAge, faceBackupLocations } from '../core/frigateBackups';
+import { DEFAULT_FACE_BACKUP_MAX_AGE_HOURS, describeFaceBackupAge, faceBackupLocations } from '../actions/frigate/backupLocations';
 import { INVENTORY_FILE } from '../core/paths';
 import { loadRuntime } from './lazy';
 import type { Services } from './services';

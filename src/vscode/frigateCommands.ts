@@ -7,7 +7,7 @@ import { frigateRecordingsBackup } from '../actions/frigate/recordingsBackup';
 import { frigateRecordingsList, type RecordingsListResult } from '../actions/frigate/recordingsList';
 import type { ActionContext, Inventory } from '../core/actions/spec';
 import { errorMessage, isCancellationError } from '../core/errors';
-import { declaredFaceLocations, preferredFaceLocation, preferredRecordingsLocation } from '../core/frigateBackups';
+import { declaredFaceLocations, preferredFaceLocation, preferredRecordingsLocation } from '../actions/frigate/backupLocations';
 import { formatBytes, formatLocalDateTime } from '../core/render';
 import { loadWorkspaceAt } from '../core/workspace';
 import { runActionCommand, runActionSteps, type RunActionOutcome, type RunStepsOutcome } from './actionCommand';

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkFrigateBackups, renderBackupCheck } from '../../src/actions/frigate/backupCheck';
-import { DEFAULT_FACE_BACKUP_MAX_AGE_HOURS } from '../../src/core/frigateBackups';
+import { DEFAULT_FACE_BACKUP_MAX_AGE_HOURS } from '../../src/actions/frigate/backupLocations';
 import { timestampFromName } from '../../src/actions/archive/naming';
 import type { FacesBackupResult } from '../../src/actions/frigate/backup';
 import { VERIFIED_STATE_FILE } from '../../src/actions/archive';

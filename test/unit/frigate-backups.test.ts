@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Inventory } from '../../src/core/actions/spec';
 import { ValidationError } from '../../src/core/errors';
-import { describeFaceBackupAge, faceBackupLocations, frigateOfFaceLocation, recordingsLocationsOf } from '../../src/core/frigateBackups';
+import { describeFaceBackupAge, faceBackupLocations, frigateOfFaceLocation, recordingsLocationsOf } from '../../src/actions/frigate/backupLocations';
 import { inventoryJsonSchema } from '../../src/core/inventory/jsonSchema';
 import { loadInventory } from '../../src/core/workspace';
 

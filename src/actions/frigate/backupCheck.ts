@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineAction, type ActionContext, type ActionSpec } from '../../core/actions/spec';
 import { pathExists } from '../../core/atomicFiles';
 import { errorMessage, isCancellationError } from '../../core/errors';
-import { DEFAULT_FACE_BACKUP_MAX_AGE_HOURS, DEFAULT_FACES_LOCATION, DEFAULT_RECORDINGS_LOCATION, declaredFaceLocations, recordingsLocationsOf, type RecordingsLocation } from '../../core/frigateBackups';
+import { DEFAULT_FACE_BACKUP_MAX_AGE_HOURS, DEFAULT_FACES_LOCATION, DEFAULT_RECORDINGS_LOCATION, declaredFaceLocations, recordingsLocationsOf, type RecordingsLocation } from './backupLocations';
 import { formatAge, formatBytes, formatLocalDateTime, markdownTable } from '../../core/render';
 import { resolveUserPath } from '../paths';
 import { describeContents, summarizeArchives, type SummarizedArchive } from './archiveSummaries';

@@ -54,6 +54,11 @@ export function findReferences(value: unknown, field = ''): Reference[] {
   return [];
 }
 
+/** `text` written so that interpolation gives it back as it is: each reference in it escaped (`$${`). */
+export function literalText(text: string): string {
+  return text.replace(/\$\{[^}]*\}/g, (reference) => `$${reference}`);
+}
+
 /**
  * Replaces references with values from `scope`. `onMissing` decides what an unresolvable reference
  * becomes; by default it is an error naming the field.

@@ -6,7 +6,7 @@ import type { RecordingsDay } from '../../actions/frigate/recordings';
 import type { RecordingsListResult } from '../../actions/frigate/recordingsList';
 import type { Inventory } from '../../core/actions/spec';
 import { errorMessage } from '../../core/errors';
-import { frigateOfFaceLocation, recordingsLocationsOf, type RecordingsLocation } from '../../core/frigateBackups';
+import { frigateOfFaceLocation, recordingsLocationsOf, type RecordingsLocation } from '../../actions/frigate/backupLocations';
 import { describeLocation, readBackupLocations, type BackupLocation, type ListedLocation } from '../../core/locations';
 import { formatAge, formatBytes, formatCount, formatLocalDateTime } from '../../core/render';
 import { INVENTORY_FILE } from '../../core/paths';

@@ -1,5 +1,5 @@
-import type { Inventory } from './actions/spec';
-import { formatAge, formatLocalDateTime } from './render';
+import type { Inventory } from '../../core/actions/spec';
+import { formatAge, formatLocalDateTime } from '../../core/render';
 
 /**
  * Which locations of an inventory hold a Frigate instance's backups (`frigate.<name>.backups`), and
