@@ -15,7 +15,8 @@ Commands:
                       validate every step and parameter without running anything
   parse FILE          print the runbook as JSON (cells, frontmatter, layout)
   serialize           read that JSON on stdin and write the Markdown to stdout
-  actions [--json]    list every action with its parameters
+  actions [--json | --markdown]
+                      list every action with its parameters (--markdown: the reference page)
   --version           print the version
 
 Secrets: \`secret:NAME\` in lifeboat.yaml or an action cell reads LIFEBOAT_SECRET_<NAME>, else the

@@ -10,6 +10,7 @@ import { readTextStream } from '../core/textFiles';
 import { loadWorkspace } from '../core/workspace';
 import { checkRunbook } from '../core/runner/validate';
 import { displayPath, EXIT, parseCommandLine, readParamArguments, readRunbookFile, runbookOptions, singlePositional, UsageError, USAGE } from './args';
+import { actionReference } from './actionReference';
 import { readDocumentJson } from './documentJson';
 import { runCommand } from './run';
 
@@ -90,8 +91,13 @@ async function serializeCommand(): Promise<number> {
 }
 
 function actionsCommand(args: readonly string[], registry: ActionRegistry): number {
-  const { values } = parseCommandLine(args, { json: { type: 'boolean' } });
+  const { values } = parseCommandLine(args, { json: { type: 'boolean' }, markdown: { type: 'boolean' } });
   const actions = registry.list();
+  if (values.json && values.markdown) throw new UsageError('lifeboat actions: give --json or --markdown, not both');
+  if (values.markdown) {
+    process.stdout.write(actionReference(actions));
+    return EXIT.ok;
+  }
   if (values.json) {
     const described = actions.map((action) => ({
       id: action.id,
