@@ -160,7 +160,7 @@ function packageVsix(): number {
   const workDir = join(REPO_ROOT, 'bench', '.work');
   mkdirSync(workDir, { recursive: true });
   const vsix = join(workDir, 'lifeboat.vsix');
-  execFileSync('npx', ['vsce', 'package', '--no-dependencies', '--allow-missing-repository', '--out', vsix], { cwd: REPO_ROOT, stdio: 'pipe' });
+  execFileSync('npx', ['vsce', 'package', '--no-dependencies', '--out', vsix], { cwd: REPO_ROOT, stdio: 'pipe' });
   return statSync(vsix).size;
 }
 

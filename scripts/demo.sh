@@ -26,9 +26,8 @@ vsix=$demo/lifeboat.vsix
 rm -rf "$lab" "$home" "$vsix" "$demo/code-server.log" "$demo/lab-services.log"
 mkdir -p "$demo"
 
-# `vscode:prepublish` makes the release build (minified bundles) that the VSIX carries. Without a
-# repository URL in package.json vsce would stop and ask whether to go on.
-npx vsce package --no-dependencies --allow-missing-repository --out "$vsix"
+# `vscode:prepublish` makes the release build (minified bundles) that the VSIX carries.
+npx vsce package --no-dependencies --out "$vsix"
 bash scripts/demo-lab.sh "$lab"
 # The lab's services, from the test bed (compiled with the tests): Frigate in a Kubernetes cluster
 # (simulators), an SSH host (a real sshd) and an S3 store (s3rver). Their secrets reach Lifeboat the
