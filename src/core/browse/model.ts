@@ -67,12 +67,23 @@ export class BrowseModel {
     }
   }
 
-  /** The node at `path`, found by listing its parent page by page; undefined when there is none. */
+  /**
+   * The node at `path`: a root, or found by listing the nodes above it page by page (the nearest
+   * first: a person `frigate/home/people/Asha` is listed under `frigate/home`); undefined when there is none.
+   */
   async node(path: string, ctx: ActionContext): Promise<BrowseNode | undefined> {
     const segments = splitPath(path);
     const wanted = joinPath(...segments);
-    if (segments.length === 1) return this.roots(ctx).find((node) => node.path === wanted);
-    const parent = joinPath(...segments.slice(0, -1));
+    const root = this.roots(ctx).find((node) => node.path === wanted);
+    if (root || !this.browsers.some((browser) => browser.root === segments[0])) return root;
+    for (let length = segments.length - 1; length >= 2; length--) {
+      const found = await this.listedNode(joinPath(...segments.slice(0, length)), wanted, ctx);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  private async listedNode(parent: string, wanted: string, ctx: ActionContext): Promise<BrowseNode | undefined> {
     let cursor: string | undefined;
     do {
       const page = await this.children(parent, { limit: 500, ...(cursor === undefined ? {} : { cursor }) }, ctx);
