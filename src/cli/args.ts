@@ -13,6 +13,11 @@ Commands:
                       run the runbook's steps in order; stops at the first failure
   check RUNBOOK [--inventory F] [--param k=v]...
                       validate every step and parameter without running anything
+  ls [PATH] [--json] [--all] [--inventory F] [--secrets F]
+                      list what the inventory holds: hosts, Frigate instances, locations, archives…
+                      (the Backups view's nodes; a page at a time unless --all; --json: one node per line)
+  do PATH OPERATION [--param k=v]... [--inventory F] [--secrets F] [--dry-run] [--yes] [--json]
+                      run one of a node's operations (verify, delete, restore…) as \`run\` runs a step
   parse FILE          print the runbook as JSON (cells, frontmatter, layout)
   serialize           read that JSON on stdin and write the Markdown to stdout
   actions [--json | --markdown]

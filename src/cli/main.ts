@@ -11,6 +11,7 @@ import { loadWorkspace } from '../core/workspace';
 import { checkRunbook } from '../core/runner/validate';
 import { displayPath, EXIT, parseCommandLine, readParamArguments, readRunbookFile, runbookOptions, singlePositional, UsageError, USAGE } from './args';
 import { actionReference } from './actionReference';
+import { doCommand, lsCommand } from './browse';
 import { readDocumentJson } from './documentJson';
 import { runCommand } from './run';
 
@@ -23,6 +24,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runCommand(rest, registry);
       case 'check':
         return await checkCommand(rest, registry);
+      case 'ls':
+        return await lsCommand(rest, registry);
+      case 'do':
+        return await doCommand(rest, registry);
       case 'parse':
         return await parseCommand(rest);
       case 'serialize':

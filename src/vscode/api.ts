@@ -3,22 +3,8 @@ import type { LifeboatViews } from './views';
 
 export type { LifeboatViews } from './views';
 export type { FaceBackupStatus } from './faceBackupStatus';
-export type {
-  ArchiveNode,
-  BackupNode,
-  BackupsTreeProvider,
-  CameraNode,
-  EmptyNode,
-  ErrorNode,
-  FrigateNode,
-  LoadMoreNode,
-  LocationNode,
-  NoticeNode,
-  PersonNode,
-  RecordingDayNode,
-  RecordingsNode,
-  StoredArchiveNode,
-} from './views/backupsView';
+export type { BackupNode, BackupsTreeProvider, LoadMoreTreeNode, ModelTreeNode } from './views/backupsView';
+export type { BrowseNode, NodeStatus, Operation } from '../core/browse/node';
 export type { RunbookGroupNode, RunbookNode, RunbookPlaceholderNode, RunbooksNode, RunbooksTreeProvider } from './views/runbooksView';
 export type { RunNode, RunsMessageNode, RunsNode, RunStepNode, RunsTreeProvider } from './views/runsView';
 
@@ -26,7 +12,8 @@ export type { RunNode, RunsMessageNode, RunsNode, RunStepNode, RunsTreeProvider 
  * What the extension exports to other extensions and to its tests:
  * `vscode.extensions.getExtension<LifeboatApi>('lifeboat.lifeboat')?.activate()` resolves to it.
  * `views` holds the tree data providers of the Runbooks, Backups and Runs views: `getChildren()` and
- * `getTreeItem()` show what the views show, `refresh()` reads everything again. `faceBackupStatus` is
+ * `getTreeItem()` show what the views show, `refresh()` reads everything again; the Backups view's nodes
+ * carry the browse model's nodes (`node`: path, label, status, operations, facts). `faceBackupStatus` is
  * the status bar item with the age of the newest Frigate face backup.
  */
 export interface LifeboatApi {

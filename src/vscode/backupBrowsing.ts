@@ -1,4 +1,4 @@
-import { hasPrefix, newestFirst } from '../actions/archive/naming';
+import { newestFirst } from '../actions/archive/naming';
 import { openArchiveLocation } from '../actions/frigate/destinations';
 import { FACES_PREFIX } from '../actions/frigate/facesArchive';
 import { createActionContext } from '../core/actions/context';
@@ -13,9 +13,8 @@ import type { Services } from './services';
 import { taggedLogger } from './services';
 
 /**
- * What the Backups view and the face backup status bar item read, in the runtime bundle: listings of
- * locations of every kind and read-only actions, each in its own short-lived action context (clients
- * are closed when the listing is done).
+ * What the Backups view, the pick lists and the face backup status bar item read through, in the
+ * runtime bundle: each read in its own short-lived action context (clients are closed when it is done).
  */
 
 export interface ReadingOptions {
@@ -55,40 +54,6 @@ export async function withReadingContext<T>(services: Services, workspaceDir: st
   } finally {
     await ctx.clients.disposeAll();
   }
-}
-
-/** Runs an action that only reads (a listing) and resolves to its result. */
-export function runReadOnlyAction(services: Services, workspaceDir: string, actionId: string, params: Record<string, unknown>): Promise<unknown> {
-  const action = services.registry().get(actionId);
-  if (!action) return Promise.reject(new Error(`the ${actionId} action is not available`));
-  if (!action.readOnly) return Promise.reject(new Error(`the ${actionId} action changes things; the Backups view only runs actions that read`));
-  return withReadingContext(services, workspaceDir, { tag: 'backups', askHostKeys: true }, (ctx) => action.run(action.params.parse(params), ctx));
-}
-
-export interface StoredArchiveEntry {
-  name: string;
-  bytes: number;
-  /** ISO time from the name; absent for a name without one (remote listings have no file times). */
-  date?: string;
-  /** A face library archive (`frigate-faces-*`). */
-  faces: boolean;
-}
-
-export function isFacesArchiveName(name: string): boolean {
-  return hasPrefix(name, FACES_PREFIX);
-}
-
-/** The archives of a location of any kind (local, SSH host, S3 prefix), newest first, undated ones last. */
-export function listStoredArchives(services: Services, workspaceDir: string, location: string): Promise<{ where: string; archives: StoredArchiveEntry[] }> {
-  return withReadingContext(services, workspaceDir, { tag: 'backups', askHostKeys: true }, async (ctx) => {
-    const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location }, ctx);
-    const archives = newestFirst(await destination.listArchives('', ctx.signal)).map(({ name, bytes, date }) => {
-      const entry: StoredArchiveEntry = { name, bytes, faces: isFacesArchiveName(name) };
-      if (date) entry.date = date.toISOString();
-      return entry;
-    });
-    return { where: destination.description, archives };
-  });
 }
 
 /** The newest face archive across these locations, and the locations that could not be listed. */

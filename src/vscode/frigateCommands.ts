@@ -1,19 +1,20 @@
 import * as vscode from 'vscode';
-import { describeContents, summarizeArchives, type SummarizedArchive } from '../actions/frigate/archiveSummaries';
+import { LOCATIONS_ROOT } from '../actions/archive/browser';
 import { frigateBackupsCheck, type FrigateBackupCheck } from '../actions/frigate/backupCheck';
-import { openArchiveLocation } from '../actions/frigate/destinations';
 import { FACES_PREFIX } from '../actions/frigate/facesArchive';
 import { frigateRecordingsBackup } from '../actions/frigate/recordingsBackup';
 import { frigateRecordingsList, type RecordingsListResult } from '../actions/frigate/recordingsList';
 import type { ActionContext, Inventory } from '../core/actions/spec';
 import { errorMessage, isCancellationError } from '../core/errors';
 import { declaredFaceLocations, preferredFaceLocation, preferredRecordingsLocation } from '../actions/frigate/backupLocations';
-import { formatBytes, formatLocalDateTime } from '../core/render';
+import { joinPath } from '../core/browse/node';
+import { formatBytes } from '../core/render';
 import { loadWorkspaceAt } from '../core/workspace';
 import { runActionCommand, runActionSteps, type RunActionOutcome, type RunStepsOutcome } from './actionCommand';
 import { withReadingContext } from './backupBrowsing';
 import { planOperationsAsText } from './confirm';
 import { faceBackupMaxAgeHours } from './faceBackupStatus';
+import { pickNode } from './pickNode';
 import type { Services } from './services';
 
 /** One name of an inventory section: the only one, the preferred one, or the person's pick. */
@@ -112,34 +113,23 @@ async function whileReading<Result>(services: Services, target: FrigateTarget, t
   });
 }
 
-/** One pick-list row of a face archive: date and size, then who is in it when its head could be read. */
-function archivePickItem(archive: SummarizedArchive): vscode.QuickPickItem {
-  const description = `${archive.date ? formatLocalDateTime(archive.date) : 'undated'} · ${formatBytes(archive.bytes)}`;
-  return archive.contents.kind === 'unreadable' ? { label: archive.name, description } : { label: archive.name, description, detail: describeContents(archive.contents) };
-}
-
 /**
- * "Restore Frigate Faces…": pick a face archive (newest first, with its date, size and per-person
- * counts read from its first KiB) and a method, then `frigate.faces.restore`.
+ * "Restore Frigate Faces…": pick a face archive of the instance's face backup location (newest
+ * first, with who is in it, read from each archive's first KiB) and a method, then `frigate.faces.restore`.
  */
 export async function restoreFrigateFaces(services: Services): Promise<RunActionOutcome | undefined> {
   const title = 'Restore Frigate Faces';
   if (!vscode.workspace.workspaceFolders?.[0] || !vscode.workspace.isTrusted) return runActionCommand(services, { action: 'frigate.faces.restore', title });
   const target = await chooseFacesTarget(services, title);
   if (!target) return undefined;
-  const archives = await whileReading(services, target, `${title}: reading the backups in '${target.location}'`, async (ctx, progress) => {
-    const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location: target.location }, ctx);
-    return summarizeArchives(destination, ctx.signal, (done, total) => progress.report({ message: `${done}/${total}`, increment: 100 / total }));
+  const picked = await pickNode(services, {
+    workspaceDir: target.workspaceDir,
+    inventory: target.inventory,
+    under: joinPath(LOCATIONS_ROOT, target.location),
+    title,
+    accept: (node) => node.kind === 'archive' && node.facts.faces === true,
+    noneMessage: `no face archive (${FACES_PREFIX}-*.tar.gz) in location '${target.location}'.`,
   });
-  if (!archives) return undefined;
-  if (archives.length === 0) {
-    services.showError(`${title}: no face archive (${FACES_PREFIX}-*.tar.gz) in location '${target.location}'.`);
-    return undefined;
-  }
-  for (const archive of archives) {
-    if (archive.contents.kind === 'unreadable') services.log.warn(`[${title}] ${archive.name}: ${describeContents(archive.contents)}`);
-  }
-  const picked = await vscode.window.showQuickPick(archives.map(archivePickItem), { title: `${title}: which backup?`, ignoreFocusOut: true, matchOnDescription: true, matchOnDetail: true });
   if (!picked) return undefined;
   const method = await vscode.window.showQuickPick(
     [

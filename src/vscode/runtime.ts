@@ -3,10 +3,16 @@
  * `extension.js` reach it through `loadRuntime()`; add what they need here.
  */
 import { ActionRegistry } from '../core/actions/registry';
-import { builtinActions } from '../actions';
+import { builtinActions, builtinBrowsers } from '../actions';
+import { BrowseModel } from '../core/browse/model';
 
 export function createRegistry(): ActionRegistry {
   return new ActionRegistry(builtinActions);
+}
+
+/** The browse model of a workspace whose inventory is `inventoryFile`: every backend's browser. */
+export function createBrowseModel(registry: ActionRegistry, inventoryFile: string): BrowseModel {
+  return new BrowseModel(builtinBrowsers, registry, inventoryFile);
 }
 
 export { runActionCommand } from './actionCommand';
@@ -19,4 +25,4 @@ export { prefixOfArchiveName } from '../actions/archive/naming';
 export { completeActionCell, completionScope } from '../core/assist/completions';
 export { diagnoseRunbook } from '../core/assist/diagnostics';
 export { backUpFrigateFacesNow, backUpFrigateRecordings, checkFrigateBackupsCommand, restoreFrigateFaces } from './frigateCommands';
-export { findNewestFaceBackup, isFacesArchiveName, listStoredArchives, runReadOnlyAction } from './backupBrowsing';
+export { findNewestFaceBackup, withReadingContext } from './backupBrowsing';

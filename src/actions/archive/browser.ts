@@ -1,9 +1,11 @@
 import { dirname } from 'node:path';
-import type { Inventory } from '../../core/actions/spec';
+import type { ActionContext, Inventory } from '../../core/actions/spec';
+import { mapConcurrent } from '../../core/concurrency';
 import type { Browser, BrowseSession } from '../../core/browse/model';
 import { childPath, emptyNode, joinPath, pageOf, type DeclaredNode, type DeclaredOperation, type Page, type PageRequest } from '../../core/browse/node';
 import { describeLocation, readBackupLocations, type BackupLocation, type ListedLocation } from '../../core/locations';
 import { formatAge, formatBytes, formatLocalDateTime, markdownEscape } from '../../core/render';
+import { describeContents, HEAD_READS, readContents } from '../frigate/archiveSummaries';
 import { frigateOfFaceLocation } from '../frigate/backupLocations';
 import { openArchiveLocation } from '../frigate/destinations';
 import { FACES_PREFIX } from '../frigate/facesArchive';
@@ -75,7 +77,18 @@ export async function locationChildren(location: ListedLocation, at: string, req
   });
   if (listing.archives.length === 0) return { nodes: [emptyNode(at, `No archives in ${listing.where}`)], total: 0 };
   const facesOf = frigateOfFaceLocation(ctx.inventory, location.name);
-  return pageOf(listing.archives, request, (archive) => archive.name, (archive) => archiveNode(archive, location, at, facesOf));
+  const page = pageOf(listing.archives, request, (archive) => archive.name, (archive) => archiveNode(archive, location, at, facesOf));
+  return request.details ? { ...page, nodes: await withContents(page.nodes, location, ctx) } : page;
+}
+
+/** Face archives of the page with who is in them, read from each archive's first KiB (a few at a time). */
+async function withContents(nodes: DeclaredNode[], location: ListedLocation, ctx: ActionContext): Promise<DeclaredNode[]> {
+  const { destination } = await openArchiveLocation({ folder: undefined, folderField: 'folder', location: location.name }, ctx);
+  return mapConcurrent(nodes, HEAD_READS, async (node) => {
+    if (node.kind !== 'archive' || node.facts.faces !== true) return node;
+    const contents = describeContents(await readContents(destination, node.label, ctx.signal));
+    return { ...node, detail: contents, facts: { ...node.facts, contents } };
+  }, ctx.signal);
 }
 
 const VERIFIED_LOOK = {

@@ -5,7 +5,7 @@ import type { ArchiveDestination, StoredArchive } from './destinations';
 import { describeSummary, FACES_PREFIX, SUMMARY_HEAD_BYTES, summaryFromHead, type FacesSummary } from './facesArchive';
 
 /** Archive heads read at once: each is one small request to the location. */
-const HEAD_READS = 4;
+export const HEAD_READS = 4;
 
 /** What an archive's first KiB say of its contents. */
 export type ArchiveContents = { kind: 'summary'; summary: FacesSummary } | { kind: 'no summary' } | { kind: 'unreadable'; reason: string };

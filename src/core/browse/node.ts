@@ -48,6 +48,8 @@ export interface BrowseNode {
   kind: string;
   label: string;
   description?: string;
+  /** A second line where a surface has room for one (a pick list); read only when the page was asked `details`. */
+  detail?: string;
   /** Markdown. */
   tooltip?: string;
   /** A codicon id, e.g. `folder-library`. */
@@ -67,6 +69,8 @@ export interface PageRequest {
   limit: number;
   /** Only nodes whose label contains this (case-insensitive); a browser that can filters where it lists. */
   filter?: string;
+  /** Read what each node of the page needs one more read for (a face archive's contents): for a pick list of one page, not a tree. */
+  details?: boolean;
 }
 
 export interface Page<Node = BrowseNode> {

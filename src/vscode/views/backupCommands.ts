@@ -1,42 +1,57 @@
-import { dirname } from 'node:path';
 import * as vscode from 'vscode';
-import type { RunActionOutcome, RunActionRequest } from '../actionCommand';
-import { loadRuntime } from '../lazy';
+import type { Operation } from '../../core/browse/node';
+import type { RunActionOutcome } from '../actionCommand';
 import { NOTEBOOK_TYPE } from '../notebookSerializer';
 import { declaredParameters } from '../parameterStore';
 import type { Services } from '../services';
-import type { ArchiveNode, BackupsTreeProvider, LoadMoreNode, StoredArchiveNode } from './backupsView';
+import type { BackupsTreeProvider, LoadMoreTreeNode, ModelTreeNode } from './backupsView';
 
-const RESTORE_RUNBOOK = 'local-restore.runbook.md';
-const FACES_RESTORE_RUNBOOK = 'frigate-faces-restore.runbook.md';
+/**
+ * The context menu commands of the Backups view, by the operation id they run. A node offers an
+ * entry when it has that operation (its context value lists `op:<id>`; package.json's menus match on it).
+ */
+export const OPERATION_COMMANDS: Readonly<Record<string, string>> = {
+  verify: 'lifeboat.backups.verify',
+  restore: 'lifeboat.backups.restore',
+  delete: 'lifeboat.backups.delete',
+  check: 'lifeboat.backups.check',
+  installCli: 'lifeboat.backups.installCli',
+  schedule: 'lifeboat.backups.schedule',
+};
 
 /** The context menu and title commands of the Backups view. */
 export function registerBackupCommands(services: Services, backups: BackupsTreeProvider): vscode.Disposable[] {
-  const runOn = (node: ArchiveNode, request: RunActionRequest) => runActionThenRefresh(backups, node, request);
   return [
     vscode.commands.registerCommand('lifeboat.backups.refresh', () => backups.refresh()),
-    vscode.commands.registerCommand('lifeboat.backups.loadMore', (node: LoadMoreNode) => backups.loadMore(node)),
-    vscode.commands.registerCommand('lifeboat.backups.verify', (node: ArchiveNode) =>
-      runOn(node, { action: 'archive.verify', params: { path: node.archive.path }, title: `Verify ${node.archive.name}` }),
-    ),
-    // archive.delete is destructive: lifeboat.runAction shows its plan in a modal before anything goes.
-    vscode.commands.registerCommand('lifeboat.backups.delete', (node: ArchiveNode) =>
-      runOn(node, { action: 'archive.delete', params: { path: node.archive.path }, title: `Delete ${node.archive.name}` }),
-    ),
-    vscode.commands.registerCommand('lifeboat.backups.restore', (node: ArchiveNode | StoredArchiveNode) =>
-      node.kind === 'storedArchive' || node.faces ? openFacesRestoreRunbook(services, node) : openRestoreRunbook(services, node),
-    ),
+    vscode.commands.registerCommand('lifeboat.backups.loadMore', (node: LoadMoreTreeNode) => backups.loadMore(node)),
+    vscode.commands.registerCommand('lifeboat.backups.filter', async () => {
+      const text = await vscode.window.showInputBox({ title: 'Filter the Backups view', prompt: 'Shows the nodes whose name contains this text, and what is under them', value: backups.filter ?? '' });
+      if (text !== undefined) backups.setFilter(text);
+    }),
+    vscode.commands.registerCommand('lifeboat.backups.clearFilter', () => backups.setFilter(undefined)),
+    ...Object.entries(OPERATION_COMMANDS).map(([operation, command]) => vscode.commands.registerCommand(command, (node: ModelTreeNode) => runOperation(services, backups, node, operation))),
   ];
 }
 
-/** Runs the action through `lifeboat.runAction` (the same runner as notebook cells: progress, cancel, confirmation, run history). */
-async function runActionThenRefresh(backups: BackupsTreeProvider, node: ArchiveNode, request: RunActionRequest): Promise<RunActionOutcome | undefined> {
-  try {
-    return await vscode.commands.executeCommand<RunActionOutcome | undefined>('lifeboat.runAction', request);
-  } finally {
-    // The verified state or the archive itself may have changed whatever the outcome.
-    backups.refreshLocation(node.location);
+/** Runs the node's operation: an action through `lifeboat.runAction` (plan, confirmation, run record), a runbook opened with its parameters bound. */
+export async function runOperation(services: Services, backups: BackupsTreeProvider, entry: ModelTreeNode, id: string): Promise<RunActionOutcome | vscode.Uri | undefined> {
+  const operation = entry.node.operations.find((candidate) => candidate.id === id);
+  if (!operation) {
+    services.showError(`${entry.node.label} offers no ${id}.`);
+    return undefined;
   }
+  if (operation.kind === 'runbook') return openRunbookWith(services, operation.runbook, operation.params);
+  try {
+    return await vscode.commands.executeCommand<RunActionOutcome | undefined>('lifeboat.runAction', { action: operation.action, params: operation.params, title: titleOf(operation, entry.node.label) });
+  } finally {
+    // What is listed there (a verified state, a deleted archive) may have changed whatever the outcome.
+    if (entry.parent) backups.refreshNode(entry.parent);
+    else backups.refreshNode(entry);
+  }
+}
+
+function titleOf(operation: Operation, label: string): string {
+  return `${operation.label.replace(/…$/, '')} ${label}`;
 }
 
 /**
@@ -44,7 +59,7 @@ async function runActionThenRefresh(backups: BackupsTreeProvider, node: ArchiveN
  * parameters it declares (a workspace copy may declare fewer; those not declared are logged). Returns
  * the runbook opened.
  */
-async function openRunbookWith(services: Services, fileName: string, values: Record<string, string>): Promise<vscode.Uri> {
+async function openRunbookWith(services: Services, fileName: string, values: Readonly<Record<string, string>>): Promise<vscode.Uri> {
   const [workspaceCopy] = await vscode.workspace.findFiles(`**/${fileName}`, '**/node_modules/**', 1);
   const runbook = workspaceCopy ?? vscode.Uri.joinPath(services.context.extensionUri, 'runbooks', fileName);
   await vscode.commands.executeCommand('vscode.openWith', runbook, NOTEBOOK_TYPE);
@@ -55,27 +70,4 @@ async function openRunbookWith(services: Services, fileName: string, values: Rec
   if (unbound.length > 0) services.log.warn(`[backups] ${vscode.workspace.asRelativePath(runbook)} declares no parameter ${unbound.join(', ')}; left unbound`);
   await vscode.commands.executeCommand('lifeboat.setParameters', { notebook: runbook, values: bound });
   return runbook;
-}
-
-/**
- * Opens the local restore runbook with this archive bound: its folder, its name and the prefix it was
- * made with, so the runbook's `archive.list` step selects exactly this archive.
- */
-async function openRestoreRunbook(services: Services, node: ArchiveNode): Promise<vscode.Uri> {
-  const values: Record<string, string> = { location: dirname(node.archive.path), archive: node.archive.name };
-  const prefix = loadRuntime().prefixOfArchiveName(node.archive.name);
-  if (prefix !== undefined) values.prefix = prefix;
-  else services.log.warn(`[backups] cannot tell the prefix of ${node.archive.name}; the restore runbook keeps its default prefix`);
-  return openRunbookWith(services, RESTORE_RUNBOOK, values);
-}
-
-/**
- * Opens the faces restore runbook with this face archive bound: its location (by name, of any kind),
- * its file name, and the Frigate instance that location backs up when the inventory tells which.
- */
-async function openFacesRestoreRunbook(services: Services, node: ArchiveNode | StoredArchiveNode): Promise<vscode.Uri> {
-  const values: Record<string, string> = { location: node.location.name, archive: node.archive.name };
-  if (node.location.facesOf !== undefined) values.frigate = node.location.facesOf;
-  else services.log.warn(`[backups] lifeboat.yaml does not tell which Frigate instance location ${node.location.name} backs up (frigate.<name>.backups.faces); the faces restore runbook keeps its default instance`);
-  return openRunbookWith(services, FACES_RESTORE_RUNBOOK, values);
 }

@@ -19,18 +19,21 @@ export function registerViews(services: Services): { views: LifeboatViews; dispo
     backups: new BackupsTreeProvider(services),
     runs: new RunsTreeProvider(services),
   };
+  const backupsView = vscode.window.createTreeView('lifeboat.backups', { treeDataProvider: views.backups });
   const disposables: vscode.Disposable[] = [
+    backupsView,
+    views.backups.onDidChangeFilter((text) => (backupsView.description = text === undefined ? undefined : `filter: ${text}`)),
     views.runbooks,
     views.backups,
     views.runs,
     vscode.window.createTreeView('lifeboat.runbooks', { treeDataProvider: views.runbooks }),
-    vscode.window.createTreeView('lifeboat.backups', { treeDataProvider: views.backups }),
     vscode.window.createTreeView('lifeboat.runs', { treeDataProvider: views.runs }),
     ...registerRunbookCommands(views.runbooks),
     ...registerBackupCommands(services, views.backups),
     ...registerRunCommands(views.runs),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('lifeboat.backups.pageSize')) views.backups.refresh();
+      if (event.affectsConfiguration('lifeboat.backups.refreshSeconds')) views.backups.scheduleRefresh();
     }),
   ];
   return { views, disposables };

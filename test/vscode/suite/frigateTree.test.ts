@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import type { ArchiveNode, BackupNode, LifeboatApi, StoredArchiveNode } from '../../../src/vscode/api';
+import type { BackupNode, LifeboatApi, ModelTreeNode } from '../../../src/vscode/api';
 import { FrigateSimulator } from '../../testbed/frigateSim';
 import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../../testbed/s3rver';
 import { freePort, startSshd, type Sshd } from '../../testbed/sshd';
@@ -127,27 +127,34 @@ suite('Backups view: Frigate instances, face archives and the face backup status
   });
 
   const show = (node: BackupNode) => shown(api.views.backups.getTreeItem(node));
+  const modelNodes = (nodes: readonly BackupNode[]) => nodes.filter((node): node is ModelTreeNode => node.type === 'node');
+  /** What a node is and which operations its context menu offers. */
+  const kindAndOperations = (node: BackupNode) => (node.type === 'node' ? [node.node.kind, ...node.node.operations.map((operation) => operation.id)].join(' ') : 'loadMore');
 
-  async function root<Kind extends 'frigate' | 'location'>(kind: Kind, name: string): Promise<Extract<BackupNode, { kind: Kind }>> {
-    const found = (await api.views.backups.getChildren()).find((node) => node.kind === kind && 'name' in node && node.name === name);
+  async function root(kind: 'frigate' | 'location', name: string): Promise<ModelTreeNode> {
+    const found = modelNodes(await api.views.backups.getChildren()).find((node) => node.node.kind === kind && node.node.label === name);
     assert.ok(found, `no ${kind} ${name} in the Backups view`);
-    return found as Extract<BackupNode, { kind: Kind }>;
+    return found;
   }
 
   test('a Frigate instance shows its URL and a TLS opt-out, and lists its people with image counts, train apart', async () => {
-    const roots = (await api.views.backups.getChildren()).map(show);
+    const rootNodes = await api.views.backups.getChildren();
+    const roots = rootNodes.map(show);
     assert.deepEqual(
-      roots.map((item) => [item.label, item.contextValue]),
+      rootNodes.map((node) => [show(node).label, kindAndOperations(node)]),
       [
-        ['home', 'frigate'],
-        ['lab', 'frigate.tlsUnverified'],
-        ['frigate-faces', 'location.local'],
-        ['offsite', 'location.store'],
-        ['piglet', 'location.host'],
-        ['unreachable', 'location.host'],
-        ['nas-recordings', 'location.host'],
+        ['home', 'frigate check'],
+        ['lab', 'frigate check'],
+        ['frigate-faces', 'location'],
+        ['offsite', 'location'],
+        ['piglet', 'location'],
+        ['unreachable', 'location'],
+        ['nas-recordings', 'location'],
+        ['piglet', 'host check installCli schedule'],
+        ['closed', 'host check installCli schedule'],
       ],
     );
+    assert.equal(modelNodes(rootNodes)[1]?.node.status?.level, 'warning', 'TLS not verified');
     const [home, lab] = roots;
     assert.equal(home?.description, frigate.internalUrl);
     // The tooltip is Markdown: its punctuation comes escaped.
@@ -156,28 +163,31 @@ suite('Backups view: Frigate instances, face archives and the face backup status
     assert.equal(lab?.description, `${frigate.url} · TLS not verified`);
     assert.match(lab?.tooltip ?? '', /TLS certificates are \*\*not verified\*\* \(`tls\.insecure: true` in lifeboat\.yaml\)/);
 
-    const children = (await api.views.backups.getChildren(await root('frigate', 'home'))).map(show);
+    const childNodes = await api.views.backups.getChildren(await root('frigate', 'home'));
     assert.deepEqual(
-      children.map((item) => [item.label, item.description, item.contextValue]),
+      childNodes.map((node) => [show(node).label, show(node).description, kindAndOperations(node)]),
       [
-        ['Asha', '3 images', 'person'],
-        ['G', '2 images', 'person'],
-        ['train', '1 image · recent recognition attempts, not a person', 'train'],
-        ['Recordings backup', 'nas-recordings', 'recordings'],
-        ['Recordings backup frigate-faces', "`frigate.home.backups.recordings`: location 'frigate-faces' needs a `host` and `path` (recordings are backed up to an SSH host)", 'invalid'],
+        ['Asha', '3 images', 'frigate.person'],
+        ['G', '2 images', 'frigate.person'],
+        ['train', '1 image · recent recognition attempts, not a person', 'frigate.train'],
+        ['Recordings backup', 'nas-recordings', 'frigate.recordings'],
+        ['Recordings backup frigate-faces', "`frigate.home.backups.recordings`: location 'frigate-faces' needs a `host` and `path` (recordings are backed up to an SSH host)", 'frigate.recordings.invalid'],
       ],
     );
+    // A person lists their images, by file name.
+    const images = await api.views.backups.getChildren(childNodes[0]);
+    assert.deepEqual(images.map((node) => kindAndOperations(node)), Array<string>(LIBRARY.Asha).fill('frigate.image'));
   });
 
   test('a recordings backup on an SSH host lists its cameras, and each camera its days with hours, files and size', async () => {
-    const recordings = (await api.views.backups.getChildren(await root('frigate', 'home'))).find((node) => node.kind === 'recordings');
+    const recordings = modelNodes(await api.views.backups.getChildren(await root('frigate', 'home'))).find((node) => node.node.kind === 'frigate.recordings');
     assert.ok(recordings);
     const cameras = await api.views.backups.getChildren(recordings);
     assert.deepEqual(
-      cameras.map(show).map((item) => [item.label, item.description, item.contextValue]),
+      cameras.map((node) => [show(node).label, show(node).description, kindAndOperations(node)]),
       [
-        ['driveway', '2 days · 500 B', 'camera'],
-        ['garden', '1 day · 300 B', 'camera'],
+        ['driveway', '2 days · 500 B', 'frigate.camera'],
+        ['garden', '1 day · 300 B', 'frigate.camera'],
       ],
     );
     const days = async (camera: BackupNode) => (await api.views.backups.getChildren(camera)).map((node) => [show(node).label, show(node).description]);
@@ -193,34 +203,34 @@ suite('Backups view: Frigate instances, face archives and the face backup status
     const [labError, ...labRest] = (await api.views.backups.getChildren(await root('frigate', 'lab'))).map(show);
     assert.equal(labRest.length, 0);
     assert.deepEqual([labError?.label, labError?.command], ['Failed to load (click for log)', 'lifeboat.showLog']);
-    assert.match(labError?.description ?? '', /^listing the faces of Frigate lab failed: /);
+    assert.match(labError?.description ?? '', /^listing frigate\/lab failed: /);
 
     const [locationError, ...locationRest] = (await api.views.backups.getChildren(await root('location', 'unreachable'))).map(show);
     assert.equal(locationRest.length, 0);
     assert.deepEqual([locationError?.label, locationError?.command], ['Failed to load (click for log)', 'lifeboat.showLog']);
-    assert.match(locationError?.description ?? '', /^listing the archives of location unreachable failed: /);
+    assert.match(locationError?.description ?? '', /^listing locations\/unreachable failed: /);
   });
 
   test('face archives in a local, an SSH and an S3 location show size, age and verified state, with only the menu entries that work', async () => {
-    const local = (await api.views.backups.getChildren(await root('location', 'frigate-faces'))) as ArchiveNode[];
-    assert.deepEqual(local.map((node) => [node.kind, node.archive.name, node.archive.bytes, node.faces]), [['archive', backups.local.name, backups.local.bytes, true]]);
+    const local = modelNodes(await api.views.backups.getChildren(await root('location', 'frigate-faces')));
+    assert.deepEqual(local.map(({ node }) => [node.kind, node.facts.name, node.facts.bytes, node.facts.faces]), [['archive', backups.local.name, backups.local.bytes, true]]);
     const localItem = show(local[0]!);
     assert.match(localItem.description, /^\d+(\.\d)? (B|KiB) · \d+ (s|min) ago$/);
-    assert.equal(localItem.contextValue, 'archive.verified.local', 'the backup verifies what it writes');
+    assert.equal(local[0]?.node.facts.verified, 'ok', 'the backup verifies what it writes');
 
     const piglet = await root('location', 'piglet');
     assert.equal(show(piglet).description, `piglet:${remoteFolder()}`);
-    const remote = (await api.views.backups.getChildren(piglet)) as StoredArchiveNode[];
-    assert.deepEqual(remote.map((node) => [node.kind, node.archive.name, node.archive.bytes, node.archive.faces]), [['storedArchive', backups.ssh.name, backups.ssh.bytes, true]]);
+    const remote = modelNodes(await api.views.backups.getChildren(piglet));
+    assert.deepEqual(remote.map(({ node }) => [node.kind, node.facts.name, node.facts.bytes, node.facts.faces]), [['archive', backups.ssh.name, backups.ssh.bytes, true]]);
     const remoteItem = show(remote[0]!);
     assert.match(remoteItem.description, /^\d+(\.\d)? (B|KiB) · \d+ (s|min) ago · not verified here$/);
-    assert.equal(remoteItem.contextValue, 'archive.unknown.remote.faces');
+    assert.equal(kindAndOperations(remote[0]!), 'archive restore');
     assert.match(remoteItem.tooltip, /Verification is recorded for local archives only/);
 
     const offsite = await root('location', 'offsite');
     assert.equal(show(offsite).description, 'garage:frigate/faces');
-    const inStore = (await api.views.backups.getChildren(offsite)) as StoredArchiveNode[];
-    assert.deepEqual(inStore.map((node) => [node.kind, node.archive.name, node.archive.bytes, show(node).contextValue]), [['storedArchive', backups.s3.name, backups.s3.bytes, 'archive.unknown.remote.faces']]);
+    const inStore = modelNodes(await api.views.backups.getChildren(offsite));
+    assert.deepEqual(inStore.map((node) => [node.node.kind, node.node.facts.name, node.node.facts.bytes, kindAndOperations(node)]), [['archive', backups.s3.name, backups.s3.bytes, 'archive restore']]);
 
     // The context menu entries as package.json declares them, applied to these nodes and to a remote archive of another kind.
     const extension = vscode.extensions.getExtension(EXTENSION_ID);
@@ -234,7 +244,7 @@ suite('Backups view: Frigate instances, face archives and the face backup status
         .map((entry) => entry.command);
     assert.deepEqual(offered(localItem.contextValue ?? ''), ['lifeboat.backups.verify', 'lifeboat.backups.restore', 'lifeboat.backups.delete']);
     assert.deepEqual(offered(remoteItem.contextValue ?? ''), ['lifeboat.backups.restore']);
-    assert.deepEqual(offered('archive.unknown.remote'), []);
+    assert.deepEqual(offered('kind:archive'), []);
   });
 
   /** Runs the restore step of an opened faces restore runbook and resolves to its result. */
@@ -251,9 +261,9 @@ suite('Backups view: Frigate instances, face archives and the face backup status
 
   test('Restore… on a face archive opens the faces restore runbook bound to that archive, and its restore step restores from it', async function () {
     this.timeout(120_000);
-    const [remote] = (await api.views.backups.getChildren(await root('location', 'piglet'))) as StoredArchiveNode[];
+    const [remote] = modelNodes(await api.views.backups.getChildren(await root('location', 'piglet')));
     assert.ok(remote);
-    assert.equal(remote.location.facesOf, 'home');
+    assert.equal((await root('location', 'piglet')).node.facts.facesOf, 'home');
     // A person lost from the library: the restore through the API puts their images back.
     await rm(join(frigate.facesDir, 'G'), { recursive: true });
 
@@ -270,7 +280,7 @@ suite('Backups view: Frigate instances, face archives and the face backup status
     const workspaceCopy = fixtureUri(FACES_RESTORE_RUNBOOK);
     await vscode.workspace.fs.copy(bundled, workspaceCopy);
     try {
-      const [local] = (await api.views.backups.getChildren(await root('location', 'frigate-faces'))) as ArchiveNode[];
+      const [local] = modelNodes(await api.views.backups.getChildren(await root('location', 'frigate-faces')));
       assert.ok(local);
       const opened = await vscode.commands.executeCommand<vscode.Uri>('lifeboat.backups.restore', local);
       assert.equal(opened.toString(), workspaceCopy.toString());

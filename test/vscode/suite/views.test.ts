@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
-import type { ArchiveNode, BackupNode, LifeboatApi, LifeboatViews, LocationNode, RunbookNode, RunbooksNode, RunNode } from '../../../src/vscode/api';
+import type { BackupNode, LifeboatApi, LifeboatViews, ModelTreeNode, RunbookNode, RunbooksNode, RunNode } from '../../../src/vscode/api';
 import { CLI } from '../../support/paths';
 import { ARCHIVES_PER_LOCATION, INVENTORY } from '../fixtures';
 import { fixtureUri, outputText, RESULT_MIME, shown, waitFor } from './workspace';
@@ -49,11 +49,20 @@ suite('Lifeboat views', () => {
     return views.backups.getChildren();
   }
 
-  async function location(name: string): Promise<LocationNode> {
-    const found = (await backupRoots()).find((node): node is LocationNode => node.kind === 'location' && node.name === name);
+  async function location(name: string): Promise<ModelTreeNode> {
+    const found = (await backupRoots()).find((node): node is ModelTreeNode => node.type === 'node' && node.node.kind === 'location' && node.node.label === name);
     assert.ok(found, `no location ${name} in the Backups view`);
     return found;
   }
+
+  /** The archives listed under a location (no Load more, error or empty node). */
+  async function archivesIn(parent: ModelTreeNode): Promise<ModelTreeNode[]> {
+    return (await views.backups.getChildren(parent)).filter((node): node is ModelTreeNode => node.type === 'node' && node.node.kind === 'archive');
+  }
+
+  /** The archive's file, as the node's facts say. */
+  const pathOf = (node: ModelTreeNode) => String(node.node.facts.path);
+  const kindOf = (node: BackupNode) => (node.type === 'node' ? node.node.kind : node.type);
 
   const showBackup = (node: BackupNode) => shown(views.backups.getTreeItem(node));
 
@@ -130,31 +139,33 @@ suite('Lifeboat views', () => {
   });
 
   test('the Backups view shows each location, and archives newest first with size, age and verified state', async () => {
-    const roots = (await backupRoots()).map(showBackup);
+    const rootNodes = await backupRoots();
+    const roots = rootNodes.map(showBackup);
     assert.deepEqual(
-      roots.map((item) => [item.label, item.contextValue]),
+      rootNodes.map((node) => [showBackup(node).label, kindOf(node), (node as ModelTreeNode).node.facts.type]),
       [
-        ['local', 'location.local'],
-        ['paged', 'location.local'],
-        ['single', 'location.local'],
-        ['broken', 'location.local'],
-        ['nas', 'location.host'],
+        ['local', 'location', 'local'],
+        ['paged', 'location', 'local'],
+        ['single', 'location', 'local'],
+        ['broken', 'location', 'local'],
+        ['nas', 'location', 'host'],
       ],
     );
     assert.equal(roots[4]?.description, 'nas:/srv/backups');
     assert.equal(views.backups.hasLocations, true, 'the welcome view would show');
 
-    const archives = (await views.backups.getChildren(await location('local'))) as ArchiveNode[];
+    const archives = await archivesIn(await location('local'));
     assert.equal(archives.length, ARCHIVES_PER_LOCATION.local);
-    assert.deepEqual(archives.map((node) => node.archive.name.split('-')[0]).sort(), ['app', 'db']);
-    const dates = archives.map((node) => node.archive.date);
+    assert.deepEqual(archives.map((node) => node.node.label.split('-')[0]).sort(), ['app', 'db']);
+    const dates = archives.map((node) => String(node.node.facts.date));
     assert.deepEqual(dates, [...dates].sort().reverse(), 'newest first');
     for (const node of archives) {
       const item = showBackup(node);
       assert.match(item.label, /^(app|db)-\d{8}-\d{6}\.tar\.gz$/);
       assert.match(item.description, /^\d+(\.\d)? (B|KiB) · \d+ s ago$/);
-      assert.equal(item.contextValue, 'archive.verified.local', 'archive.create verifies what it writes');
-      assert.ok(item.tooltip.includes(node.archive.path), item.tooltip);
+      assert.equal(node.node.facts.verified, 'ok', 'archive.create verifies what it writes');
+      assert.equal(item.contextValue, 'kind:archive op:verify op:restore op:delete');
+      assert.ok(item.tooltip.includes(pathOf(node)), item.tooltip);
       assert.match(item.tooltip, /verified \d+ s ago/);
       assert.match(item.tooltip, /sha256 `[0-9a-f]{64}`; \.sha256 file present/);
     }
@@ -167,14 +178,14 @@ suite('Lifeboat views', () => {
       views.backups.refresh();
       const paged = await location('paged');
       const firstPage = await views.backups.getChildren(paged);
-      assert.deepEqual(firstPage.map((node) => node.kind), ['archive', 'archive', 'archive', 'archive', 'archive', 'loadMore']);
+      assert.deepEqual(firstPage.map(kindOf), ['archive', 'archive', 'archive', 'archive', 'archive', 'loadMore']);
       const more = firstPage[5]!;
       assert.deepEqual([showBackup(more).label, showBackup(more).description, showBackup(more).command], ['Load more…', `5 of ${ARCHIVES_PER_LOCATION.paged} shown`, 'lifeboat.backups.loadMore']);
 
       await vscode.commands.executeCommand('lifeboat.backups.loadMore', more);
       const all = await views.backups.getChildren(paged);
-      assert.deepEqual(all.map((node) => node.kind), Array<string>(ARCHIVES_PER_LOCATION.paged).fill('archive'));
-      const names = (all as ArchiveNode[]).map((node) => node.archive.name);
+      assert.deepEqual(all.map(kindOf), Array<string>(ARCHIVES_PER_LOCATION.paged).fill('archive'));
+      const names = (all as ModelTreeNode[]).map((node) => node.node.label);
       assert.equal(new Set(names).size, ARCHIVES_PER_LOCATION.paged, 'no archive shown twice');
     } finally {
       await settings.update('backups.pageSize', undefined, vscode.ConfigurationTarget.Workspace);
@@ -187,7 +198,7 @@ suite('Lifeboat views', () => {
     const item = showBackup(node!);
     assert.equal(item.label, 'Failed to load (click for log)');
     assert.equal(item.command, 'lifeboat.showLog');
-    assert.match(item.description, /listing the archives of location broken failed: archive folder .*missing-folder does not exist/);
+    assert.match(item.description, /listing locations\/broken failed: archive folder .*missing-folder does not exist/);
   });
 
   test('the welcome view shows when lifeboat.yaml names no location', async () => {
@@ -209,19 +220,19 @@ suite('Lifeboat views', () => {
    * An older archive of the same prefix beside `local`'s newest, copied from it (`corrupt` flips a
    * byte, so its checksum no longer matches); removed when the test ends.
    */
-  async function withOlderCopy(name: string, options: { corrupt: boolean }, body: (copy: ArchiveNode) => Promise<void>): Promise<void> {
-    const [newest] = (await views.backups.getChildren(await location('local'))) as ArchiveNode[];
+  async function withOlderCopy(name: string, options: { corrupt: boolean }, body: (copy: ModelTreeNode) => Promise<void>): Promise<void> {
+    const [newest] = await archivesIn(await location('local'));
     assert.ok(newest);
-    const source = vscode.Uri.file(newest.archive.path);
+    const source = vscode.Uri.file(pathOf(newest));
     const copy = vscode.Uri.joinPath(source, '..', name);
     const bytes = await vscode.workspace.fs.readFile(source);
     const middle = bytes.length >> 1;
     if (options.corrupt) bytes[middle] = (bytes[middle] ?? 0) ^ 0x01;
     await vscode.workspace.fs.writeFile(copy, bytes);
-    await vscode.workspace.fs.copy(vscode.Uri.file(`${newest.archive.path}.sha256`), vscode.Uri.file(`${copy.fsPath}.sha256`));
+    await vscode.workspace.fs.copy(vscode.Uri.file(`${pathOf(newest)}.sha256`), vscode.Uri.file(`${copy.fsPath}.sha256`));
     try {
       views.backups.refresh();
-      const node = ((await views.backups.getChildren(await location('local'))) as ArchiveNode[]).find((candidate) => candidate.archive.name === name);
+      const node = (await archivesIn(await location('local'))).find((candidate) => candidate.node.label === name);
       assert.ok(node, `${name} is not shown`);
       await body(node);
     } finally {
@@ -233,15 +244,16 @@ suite('Lifeboat views', () => {
 
   test('Verify runs archive.verify and the view shows the outcome it recorded', async () => {
     await withOlderCopy('app-20190101-000000.tar.gz', { corrupt: true }, async (node) => {
-      assert.equal(showBackup(node).contextValue, 'archive.unverified.local');
+      assert.equal(node.node.facts.verified, 'never');
       const outcome = await vscode.commands.executeCommand<{ status: string; error?: string } | undefined>('lifeboat.backups.verify', node);
       assert.equal(outcome?.status, 'failed', JSON.stringify(outcome));
       assert.match(outcome.error ?? '', /1 of 1 archive\(s\) failed verification: app-20190101-000000\.tar\.gz \(not readable: /);
       // The command lists the location again: the archive now shows as failed, in its colour.
-      const after = ((await views.backups.getChildren(node.location)) as ArchiveNode[]).find((candidate) => candidate.archive.name === node.archive.name);
+      assert.ok(node.parent);
+      const after = (await archivesIn(node.parent)).find((candidate) => candidate.node.label === node.node.label);
       assert.ok(after);
       const item = views.backups.getTreeItem(after);
-      assert.equal(item.contextValue, 'archive.failed.local');
+      assert.equal(after.node.facts.verified, 'failed');
       assert.deepEqual([(item.iconPath as vscode.ThemeIcon).id, (item.iconPath as vscode.ThemeIcon).color?.id], ['error', 'testing.iconFailed']);
     });
   });
@@ -281,14 +293,14 @@ suite('Lifeboat views', () => {
   });
 
   test('Delete refuses the last verified archive of a location and leaves it in place', async () => {
-    const [node, ...rest] = (await views.backups.getChildren(await location('single'))) as ArchiveNode[];
+    const [node, ...rest] = await archivesIn(await location('single'));
     assert.equal(rest.length, 0);
-    assert.equal(node?.kind, 'archive');
+    assert.equal(node?.node.kind, 'archive');
     const outcome = await vscode.commands.executeCommand<{ status: string; error?: string } | undefined>('lifeboat.backups.delete', node);
     assert.equal(outcome?.status, 'failed', JSON.stringify(outcome));
     assert.match(outcome.error ?? '', /it is the last verified archive in .*single, and Lifeboat never deletes the last good backup/);
-    assert.ok(existsSync(node.archive.path));
-    assert.ok(existsSync(`${node.archive.path}.sha256`));
+    assert.ok(existsSync(pathOf(node)));
+    assert.ok(existsSync(`${pathOf(node)}.sha256`));
     assert.equal((await views.backups.getChildren(await location('single'))).length, 1);
   });
 
