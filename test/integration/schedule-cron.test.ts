@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { scheduleActions } from '../../src/actions/schedule';
 import type { CronInstallResult } from '../../src/actions/schedule/install';
 import type { CronStatusResult, ScheduledRunStatus } from '../../src/actions/schedule/status';
@@ -12,40 +10,10 @@ import type { ActionContext, ActionSpec } from '../../src/core/actions/spec';
 import { Redactor } from '../../src/core/redact';
 import { RunRecorder } from '../../src/core/runner/records';
 import { lifeboat } from '../support/cli';
-import { runAsCron } from '../support/cron';
+import { crontabNow, runAsCron, setCrontab } from '../support/cron';
 import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
 import type { Sshd } from '../testbed/sshd';
 import { startSshd } from '../testbed/sshd';
-
-const run = promisify(execFile);
-
-/** A user's crontab on this machine (the SSH host of the tests); the tests save each one first and put it back after. */
-async function crontabNow(user?: string): Promise<string | undefined> {
-  return run('crontab', [...asUser(user), '-l']).then(
-    ({ stdout }) => stdout,
-    (error: { stderr?: string }) => {
-      if (/no crontab for/.test(error.stderr ?? '')) return undefined;
-      throw error;
-    },
-  );
-}
-
-async function setCrontab(text: string | undefined, user?: string): Promise<void> {
-  if (text === undefined) {
-    await run('crontab', [...asUser(user), '-r']).catch(() => undefined);
-    return;
-  }
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('crontab', [...asUser(user), '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`crontab - exited with ${code}: ${stderr}`))));
-    child.stdin.end(text);
-  });
-}
-
-const asUser = (user: string | undefined) => (user ? ['-u', user] : []);
 
 /** A user other than the one the tests log in as over SSH (root here). */
 const OTHER_USER = 'nobody';

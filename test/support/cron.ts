@@ -1,5 +1,8 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { homedir, userInfo } from 'node:os';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 /**
  * The command Debian's cron hands to `/bin/sh -c` for a crontab line: the text after the time
@@ -30,3 +33,31 @@ export function runAsCron(line: string): Promise<number | null> {
     child.on('close', resolve);
   });
 }
+
+/** A user's crontab on this machine (the SSH host of the tests); the tests save each one first and put it back after. */
+export async function crontabNow(user?: string): Promise<string | undefined> {
+  return run('crontab', [...asUser(user), '-l']).then(
+    ({ stdout }) => stdout,
+    (error: { stderr?: string }) => {
+      if (/no crontab for/.test(error.stderr ?? '')) return undefined;
+      throw error;
+    },
+  );
+}
+
+export async function setCrontab(text: string | undefined, user?: string): Promise<void> {
+  if (text === undefined) {
+    await run('crontab', [...asUser(user), '-r']).catch(() => undefined);
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('crontab', [...asUser(user), '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`crontab - exited with ${code}: ${stderr}`))));
+    child.stdin.end(text);
+  });
+}
+
+const asUser = (user: string | undefined) => (user ? ['-u', user] : []);
