@@ -14,6 +14,7 @@ export function registerCommands(services: Services): vscode.Disposable[] {
     vscode.commands.registerCommand('lifeboat.backUpFolder', () => runAction({ action: 'archive.create', title: 'Back Up a Folder' })),
     vscode.commands.registerCommand('lifeboat.verifyArchives', () => runAction({ action: 'archive.verify', title: 'Verify Archives' })),
     vscode.commands.registerCommand('lifeboat.restoreArchive', () => runAction({ action: 'archive.restore', title: 'Restore an Archive' })),
+    vscode.commands.registerCommand('lifeboat.installCli', () => runAction({ action: 'schedule.cli.install', title: 'Install the CLI on a Host' })),
     vscode.commands.registerCommand('lifeboat.backUpFrigateFaces', () => loadRuntime().backUpFrigateFacesNow(services)),
     vscode.commands.registerCommand('lifeboat.restoreFrigateFaces', () => loadRuntime().restoreFrigateFaces(services)),
     vscode.commands.registerCommand('lifeboat.backUpFrigateRecordings', () => loadRuntime().backUpFrigateRecordings(services)),

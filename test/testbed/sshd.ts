@@ -56,7 +56,8 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startSshd(): Promise<Sshd> {
+/** `config`: more sshd_config lines, e.g. `SetEnv PATH=…` for the environment of every session. */
+export async function startSshd(options: { config?: readonly string[] } = {}): Promise<Sshd> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: install Debian openssh-server (scripts/install-system-packages.sh openssh-server)`);
   const dir = await mkdtemp(join(tmpdir(), 'lifeboat-sshd-'));
   const hostKey = await generateKey(join(dir, 'host_ed25519'), 'lifeboat-test-host');
@@ -89,6 +90,7 @@ export async function startSshd(): Promise<Sshd> {
       'LogLevel VERBOSE',
       'AllowTcpForwarding yes',
       'Subsystem sftp internal-sftp',
+      ...(options.config ?? []),
       '',
     ].join('\n'),
   );
