@@ -24,5 +24,5 @@ export { loadInventory } from '../core/workspace';
 export { prefixOfArchiveName } from '../actions/archive/naming';
 export { completeActionCell, completionScope } from '../core/assist/completions';
 export { diagnoseRunbook } from '../core/assist/diagnostics';
-export { backUpFrigateFacesNow, backUpFrigateRecordings, checkFrigateBackupsCommand, restoreFrigateFaces } from './frigateCommands';
+export { runPaletteCommand } from './palette';
 export { findNewestFaceBackup, withReadingContext } from './backupBrowsing';

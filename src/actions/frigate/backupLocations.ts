@@ -7,6 +7,9 @@ import { formatAge, formatLocalDateTime } from '../../core/render';
  * the status bar item; nothing here touches a location.
  */
 
+/** The name prefix of face library archives: `frigate-faces-YYYYMMDD-HHMMSS.tar.gz`. */
+export const FACES_PREFIX = 'frigate-faces';
+
 /** The face backup location when no instance names its own. */
 export const DEFAULT_FACES_LOCATION = 'frigate-faces';
 

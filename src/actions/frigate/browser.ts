@@ -6,12 +6,13 @@ import { recordingsLocationsOf } from './backupLocations';
 import { frigateBackupsCheck } from './backupCheck';
 import type { RecordingsDay } from './recordings';
 import { frigateRecordingsList, type RecordingsListResult } from './recordingsList';
-import { frigateClientFor } from './target';
+import { frigateClientFor, frigateEntry, podLocationOf } from './target';
 
 export const FRIGATE_ROOT = 'frigate';
 const PEOPLE = 'people';
 const TRAIN = 'train';
 const RECORDINGS = 'recordings';
+const POD = 'pod';
 
 type Instance = NonNullable<BrowseSession['ctx']['inventory']['frigate']>[string];
 
@@ -67,6 +68,19 @@ async function instanceChildren(name: string, session: BrowseSession): Promise<P
     hasChildren: faces.train.length > 0,
     facts: { frigate: name, images: faces.train.length },
   });
+  const pod = podLocationOf(frigateEntry(session.ctx, name));
+  if (pod) {
+    nodes.push({
+      path: joinPath(at, POD),
+      kind: 'frigate.podRecordings',
+      label: 'Recordings in the pod',
+      description: `${pod.cluster}: ${pod.namespace}, ${pod.labelSelector}`,
+      tooltip: `The recordings Frigate ${name} holds in its pod (cluster ${pod.cluster}, namespace ${pod.namespace}, pods matching ${pod.labelSelector}), by camera and day`,
+      icon: 'device-camera-video',
+      hasChildren: true,
+      facts: { frigate: name, cluster: pod.cluster, namespace: pod.namespace },
+    });
+  }
   for (const recordings of recordingsLocationsOf(session.ctx.inventory, name)) {
     const path = childPath(at, RECORDINGS, recordings.location);
     if (recordings.problem !== undefined) {
@@ -116,10 +130,12 @@ function totalBytes(days: readonly RecordingsDay[]): number {
   return days.reduce((sum, day) => sum + day.bytes, 0);
 }
 
-/** Cameras of a recordings backup, and each camera's days (newest first). */
-async function recordingsChildren(name: string, location: string, camera: string | undefined, request: PageRequest, session: BrowseSession): Promise<Page<DeclaredNode>> {
-  const at = joinPath(FRIGATE_ROOT, name, RECORDINGS, location);
-  const listing = await session.cached(at, async () => (await frigateRecordingsList.run(frigateRecordingsList.params.parse({ location }), session.ctx)) as RecordingsListResult);
+/** Cameras of a recordings backup (`location`) or of the pod (none), and each camera's days (newest first). */
+async function recordingsChildren(name: string, location: string | undefined, camera: string | undefined, request: PageRequest, session: BrowseSession): Promise<Page<DeclaredNode>> {
+  const at = location === undefined ? joinPath(FRIGATE_ROOT, name, POD) : joinPath(FRIGATE_ROOT, name, RECORDINGS, location);
+  const source = location === undefined ? { frigate: name } : { location };
+  const where = location ?? 'the pod';
+  const listing = await session.cached(at, async () => (await frigateRecordingsList.run(frigateRecordingsList.params.parse(source), session.ctx)) as RecordingsListResult);
   if (camera === undefined) {
     if (listing.cameras.length === 0) return { nodes: [emptyNode(at, `No recordings in ${listing.source}`)], total: 0 };
     return pageOf(listing.cameras, request, (entry) => entry.camera, ({ camera: cameraName, days }) => ({
@@ -127,10 +143,10 @@ async function recordingsChildren(name: string, location: string, camera: string
       kind: 'frigate.camera',
       label: cameraName,
       description: `${formatCount(days.length, 'day')} · ${formatBytes(totalBytes(days))}`,
-      tooltip: `Camera ${cameraName} in ${location}: ${formatCount(days.length, 'day')}${days[0] ? `, newest ${days[0].date}` : ''}`,
+      tooltip: `Camera ${cameraName} in ${where}: ${formatCount(days.length, 'day')}${days[0] ? `, newest ${days[0].date}` : ''}`,
       icon: 'device-camera',
       hasChildren: days.length > 0,
-      facts: { frigate: name, location, camera: cameraName, days: days.length, bytes: totalBytes(days) },
+      facts: { frigate: name, location: location ?? null, camera: cameraName, days: days.length, files: days.reduce((sum, day) => sum + day.files, 0), bytes: totalBytes(days) },
     }));
   }
   const days = listing.cameras.find((entry) => entry.camera === camera)?.days ?? [];
@@ -142,7 +158,7 @@ async function recordingsChildren(name: string, location: string, camera: string
     tooltip: `${camera}, ${day.date} (UTC): ${formatCount(day.hours, 'hour')} with recordings, ${formatCount(day.files, 'file')}, ${formatBytes(day.bytes)} (${day.bytes} bytes)`,
     icon: 'calendar',
     hasChildren: false,
-    facts: { frigate: name, location, camera, date: day.date, hours: day.hours, files: day.files, bytes: day.bytes },
+    facts: { frigate: name, location: location ?? null, camera, date: day.date, hours: day.hours, files: day.files, bytes: day.bytes },
   }));
 }
 
@@ -159,6 +175,7 @@ export const frigateBrowser: Browser = {
     if (section === PEOPLE && item !== undefined && camera === undefined) return imageChildren(name, item, request, session);
     if (section === TRAIN && item === undefined) return imageChildren(name, undefined, request, session);
     if (section === RECORDINGS && item !== undefined) return recordingsChildren(name, item, camera, request, session);
+    if (section === POD && camera === undefined) return recordingsChildren(name, undefined, item, request, session);
     return { nodes: [] };
   },
 };

@@ -16,7 +16,7 @@ import { z } from 'zod';
 export const FACES_FOLDER = 'faces';
 export const MANIFEST_NAME = 'manifest.json';
 export const SUMMARY_NAME = 'summary.json';
-export const FACES_PREFIX = 'frigate-faces';
+export { FACES_PREFIX } from './backupLocations';
 const MANIFEST_FORMAT = 'lifeboat.frigate-faces/1';
 const BLOCK = 512;
 /**

@@ -1,7 +1,7 @@
 import type { ActionRegistry } from '../actions/registry';
 import type { ActionContext } from '../actions/spec';
 import { errorMessage, isCancellationError } from '../errors';
-import { errorNode, joinPath, splitPath, type BrowseNode, type DeclaredNode, type Operation, type Page, type PageRequest } from './node';
+import { errorNode, joinPath, pageOf, splitPath, type BrowseNode, type DeclaredNode, type Operation, type Page, type PageRequest } from './node';
 
 /** What a browser reads through: the action context of the reading surface, and listings kept for the next page. */
 export interface BrowseSession {
@@ -57,7 +57,8 @@ export class BrowseModel {
     const browser = this.browsers.find((candidate) => candidate.root === segments[0]);
     if (!browser) return { nodes: [this.failure(path, new Error(`nothing is listed under '${path}'`), ctx)] };
     try {
-      const page = await browser.children(segments, request, this.session(ctx));
+      // A root's own segment (`frigate`) lists that backend's roots: a pick of "which Frigate?".
+      const page = segments.length === 1 ? pageOf(browser.roots(this.session(ctx)), request, (node) => node.label, (node) => node) : await browser.children(segments, request, this.session(ctx));
       return { ...page, nodes: page.nodes.map((node) => this.complete(node)) };
     } catch (error) {
       if (isCancellationError(error) || ctx.signal.aborted) throw error;

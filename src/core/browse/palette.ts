@@ -1,0 +1,65 @@
+import type { Inventory } from '../actions/spec';
+import type { BrowseNode } from './node';
+
+/** The values picked so far, by parameter name. */
+export type Picked = Readonly<Record<string, unknown>>;
+
+/** "Choose a node under this path": the browse model lists the children, the person picks. */
+export interface NodeStep {
+  kind: 'node';
+  /** The parameter the pick sets. */
+  param: string;
+  /** Asked after the command's title: "which Frigate?". */
+  question: string;
+  /** The node whose children are offered, from what was picked before. */
+  under: (picked: Picked) => string;
+  /** Which children are offered; all by default. */
+  accept?: (node: BrowseNode) => boolean;
+  /** The parameter's value from a node picked; its label by default. */
+  value?: (node: BrowseNode) => unknown;
+  /**
+   * Taken without asking: the labels the inventory already names for this (each one is a run of its
+   * own when `eachRun`), or the one to take when it is offered; the only node offered is taken too.
+   */
+  preferred?: (picked: Picked, inventory: Inventory) => { labels: readonly string[]; all: boolean } | undefined;
+  /** Several may be picked, all offered ones picked at first; picking them all leaves the parameter out. */
+  many?: boolean;
+  /** The action runs once per node picked, each a step of one run (a backup to each of several locations). */
+  eachRun?: boolean;
+  /** Read what the pick list shows beyond the tree (a face archive's contents). */
+  details?: boolean;
+  /** Said when nothing is offered. */
+  none: string;
+}
+
+/** A fixed choice of values (a method), each with what it means. */
+export interface ChoiceStep {
+  kind: 'choice';
+  param: string;
+  question: string;
+  options: readonly { value: string; description: string }[];
+}
+
+export type PaletteStep = NodeStep | ChoiceStep;
+
+/**
+ * A palette command as a declaration: the picks it asks for, then its action through the runner
+ * (validation, the destructive confirmation, the run record). The surface renders the picks.
+ */
+export interface PaletteCommand {
+  /** The contributed command id. */
+  command: string;
+  /** Names the notification, the pick lists and the run. */
+  title: string;
+  action: string;
+  steps: readonly PaletteStep[];
+  /** Parameters taken from the editor's settings, by parameter name: the setting's id and the value when unset. */
+  settings?: Readonly<Record<string, { setting: string; fallback: number | string | boolean }>>;
+  /**
+   * The button of a modal that shows the action's plan to agree to before it runs (a plan that is
+   * destructive is put to the person by the runner instead); without it the action runs at once.
+   */
+  agreeToPlan?: string;
+  /** How a succeeded run is told instead of "done in …" (a check's verdict). */
+  conclude?: (result: unknown) => { message: string; warning: boolean };
+}

@@ -1,0 +1,179 @@
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { Inventory } from '../core/actions/spec';
+import { BrowseModel } from '../core/browse/model';
+import type { BrowseNode } from '../core/browse/node';
+import type { ChoiceStep, NodeStep, PaletteCommand, Picked } from '../core/browse/palette';
+import { errorMessage, isCancellationError } from '../core/errors';
+import { INVENTORY_FILE } from '../core/paths';
+import { loadWorkspaceAt } from '../core/workspace';
+import { builtinBrowsers } from '../actions';
+import { runActionCommand, runActionSteps, type RunActionOutcome, type RunStepsOutcome } from './actionCommand';
+import { withReadingContext } from './backupBrowsing';
+import { planOperationsAsText } from './confirm';
+import type { Services } from './services';
+
+/** A pick list of more than this many nodes is not read further: it would be no use to a person. */
+const MOST_NODES = 2000;
+const PAGE = 200;
+
+interface Session {
+  services: Services;
+  command: PaletteCommand;
+  workspaceDir: string;
+  inventory: Inventory;
+  model: BrowseModel;
+}
+
+/** Why a command stops before its action runs: said to the person, or nothing when they cancelled. */
+class Stop extends Error {}
+
+/**
+ * Runs a declared palette command: its picks in order (nodes from the browse model, fixed choices),
+ * then its action through the same runner as notebook cells. Undefined when the person cancelled a
+ * pick or a pick could not be offered (which is said).
+ */
+export async function runPaletteCommand(services: Services, command: PaletteCommand): Promise<RunActionOutcome | RunStepsOutcome | undefined> {
+  const eachRun = command.steps.find((step): step is NodeStep => step.kind === 'node' && step.eachRun === true);
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  // The runner says why nothing can run here, as every palette command does.
+  if (!folder || folder.uri.scheme !== 'file' || !vscode.workspace.isTrusted) return eachRun ? runActionSteps(services, { action: command.action, title: command.title, steps: [] }) : runActionCommand(services, { action: command.action, title: command.title });
+  const workspaceDir = folder.uri.fsPath;
+  let inventory: Inventory;
+  try {
+    inventory = (await loadWorkspaceAt(workspaceDir)).inventory;
+  } catch (error) {
+    services.showError(`${command.title}: ${errorMessage(error)}`);
+    return undefined;
+  }
+  const session: Session = { services, command, workspaceDir, inventory, model: new BrowseModel(builtinBrowsers, services.registry(), join(workspaceDir, INVENTORY_FILE)) };
+  const picked: Record<string, unknown> = {};
+  let runs: unknown[] = [];
+  try {
+    for (const step of command.steps) {
+      if (step.kind === 'choice') picked[step.param] = await choose(session, step);
+      else if (step.eachRun) runs = await pickNodes(session, step, picked);
+      else {
+        const values = await pickNodes(session, step, picked);
+        if (!step.many) picked[step.param] = values[0];
+        // All of them picked: left out, so one added later is included too.
+        else if (values.length < (await offered(session, step, picked)).length) picked[step.param] = values;
+      }
+    }
+  } catch (error) {
+    if (error instanceof Stop) {
+      if (error.message) services.showError(`${command.title}: ${error.message}`);
+      return undefined;
+    }
+    throw error;
+  }
+  for (const [param, { setting, fallback }] of Object.entries(command.settings ?? {})) picked[param] = vscode.workspace.getConfiguration().get(setting, fallback);
+  if (eachRun) {
+    return runActionSteps(services, { action: command.action, title: command.title, steps: runs.map((value) => ({ label: String(value), params: { ...picked, [eachRun.param]: value } })) });
+  }
+  if (command.agreeToPlan !== undefined && !(await agreedToPlan(session, command.agreeToPlan, picked))) return undefined;
+  return runActionCommand(services, { action: command.action, title: command.title, params: picked }, command.conclude);
+}
+
+async function choose(session: Session, step: ChoiceStep): Promise<string> {
+  const choice = await vscode.window.showQuickPick(
+    step.options.map((option) => ({ label: option.value, description: option.description })),
+    { title: `${session.command.title}: ${step.question}`, ignoreFocusOut: true },
+  );
+  if (!choice) throw new Stop();
+  return choice.label;
+}
+
+/** The nodes a step offers, read once per step and picks (a cancellable notification while they are read). */
+const offeredCache = new WeakMap<Session, Map<string, Promise<BrowseNode[]>>>();
+
+function offered(session: Session, step: NodeStep, picked: Picked): Promise<BrowseNode[]> {
+  const under = step.under(picked);
+  const cache = offeredCache.get(session) ?? new Map<string, Promise<BrowseNode[]>>();
+  offeredCache.set(session, cache);
+  let nodes = cache.get(under);
+  if (!nodes) {
+    nodes = readNodes(session, step, under);
+    cache.set(under, nodes);
+  }
+  return nodes;
+}
+
+async function readNodes(session: Session, step: NodeStep, under: string): Promise<BrowseNode[]> {
+  const { services, command } = session;
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `${command.title}: reading ${under}`, cancellable: true }, async (_progress, token) => {
+    const abort = new AbortController();
+    const cancellation = token.onCancellationRequested(() => abort.abort());
+    try {
+      return await withReadingContext(services, session.workspaceDir, { tag: command.title, askHostKeys: true, inventory: session.inventory, signal: abort.signal }, async (ctx) => {
+        const found: BrowseNode[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await session.model.children(under, { limit: PAGE, ...(step.details ? { details: true } : {}), ...(cursor === undefined ? {} : { cursor }) }, ctx);
+          const failed = page.nodes.find((node) => node.kind === 'error');
+          if (failed) throw new Stop(failed.description ?? failed.label);
+          found.push(...page.nodes.filter((node) => node.kind !== 'empty' && (step.accept?.(node) ?? true)));
+          cursor = page.next;
+        } while (cursor !== undefined && found.length < MOST_NODES);
+        return found;
+      });
+    } catch (error) {
+      if (error instanceof Stop) throw error;
+      throw new Stop(isCancellationError(error) ? '' : errorMessage(error));
+    } finally {
+      cancellation.dispose();
+    }
+  });
+}
+
+/** The values of the nodes picked: those the inventory names, the only one, or the person's pick(s). */
+async function pickNodes(session: Session, step: NodeStep, picked: Picked): Promise<unknown[]> {
+  const value = (node: BrowseNode) => (step.value ? step.value(node) : node.label);
+  const preferred = step.preferred?.(picked, session.inventory);
+  // Named in the inventory: taken as named, and the action says so if one is not there.
+  if (preferred?.all) return [...preferred.labels];
+  const nodes = await offered(session, step, picked);
+  if (nodes.length === 0) throw new Stop(step.none);
+  if (nodes.length === 1 && !step.many) return [value(nodes[0] as BrowseNode)];
+  const preferredNode = nodes.find((node) => preferred?.labels.includes(node.label));
+  if (preferredNode && !step.many) return [value(preferredNode)];
+  const items = nodes.map((node) => ({
+    label: node.label,
+    description: [node.description, node.status && (node.status.level === 'warning' || node.status.level === 'error') ? node.status.reason : undefined].filter(Boolean).join(' · '),
+    ...(node.detail === undefined ? {} : { detail: node.detail }),
+    picked: step.many === true,
+    node,
+  }));
+  const title = `${session.command.title}: ${step.question}`;
+  if (step.many) {
+    const chosen = await vscode.window.showQuickPick(items, { title, canPickMany: true, ignoreFocusOut: true });
+    if (!chosen || chosen.length === 0) throw new Stop();
+    return chosen.map((item) => value(item.node));
+  }
+  const chosen = await vscode.window.showQuickPick(items, { title, ignoreFocusOut: true, matchOnDescription: true, matchOnDetail: true });
+  if (!chosen) throw new Stop();
+  return [value(chosen.node)];
+}
+
+/** The action's plan in a modal to agree to; a destructive plan is put to the person by the runner instead, with the same plan. */
+async function agreedToPlan(session: Session, button: string, params: Picked): Promise<boolean> {
+  const { services, command } = session;
+  const action = services.registry().get(command.action);
+  if (!action) return true;
+  const plan = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `${command.title}: planning`, cancellable: true }, async (_progress, token) => {
+    const abort = new AbortController();
+    const cancellation = token.onCancellationRequested(() => abort.abort());
+    try {
+      return await withReadingContext(services, session.workspaceDir, { tag: command.title, askHostKeys: true, inventory: session.inventory, signal: abort.signal }, (ctx) => action.plan(action.params.parse(params), ctx));
+    } catch (error) {
+      if (!isCancellationError(error)) services.showError(`${command.title}: ${errorMessage(error)}`);
+      return undefined;
+    } finally {
+      cancellation.dispose();
+    }
+  });
+  if (!plan) return false;
+  if (plan.destructive) return true;
+  const choice = await vscode.window.showInformationMessage(`${command.title}: ${plan.summary}`, { modal: true, detail: planOperationsAsText(plan) }, button);
+  return choice === button;
+}
