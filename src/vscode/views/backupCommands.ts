@@ -6,18 +6,25 @@ import { declaredParameters } from '../parameterStore';
 import type { Services } from '../services';
 import type { BackupsTreeProvider, LoadMoreTreeNode, ModelTreeNode } from './backupsView';
 
+interface MenuEntry {
+  command: string;
+  when?: string;
+}
+
 /**
- * The context menu commands of the Backups view, by the operation id they run. A node offers an
- * entry when it has that operation (its context value lists `op:<id>`; package.json's menus match on it).
+ * The context menu commands of the Backups view and the operation each runs, as package.json
+ * declares them: an entry whose `when` matches `op:<id>` runs that operation of the node it is
+ * shown on. A backend's new operation needs a command and a menu entry there, nothing here.
  */
-export const OPERATION_COMMANDS: Readonly<Record<string, string>> = {
-  verify: 'lifeboat.backups.verify',
-  restore: 'lifeboat.backups.restore',
-  delete: 'lifeboat.backups.delete',
-  check: 'lifeboat.backups.check',
-  installCli: 'lifeboat.backups.installCli',
-  schedule: 'lifeboat.backups.schedule',
-};
+export function operationCommands(packageJson: unknown): Map<string, string> {
+  const menus = (packageJson as { contributes?: { menus?: Record<string, MenuEntry[]> } }).contributes?.menus?.['view/item/context'] ?? [];
+  const commands = new Map<string, string>();
+  for (const entry of menus) {
+    const operation = /view == lifeboat\.backups\b.*op:(\w+)/.exec(entry.when ?? '')?.[1];
+    if (operation) commands.set(entry.command, operation);
+  }
+  return commands;
+}
 
 /** The context menu and title commands of the Backups view. */
 export function registerBackupCommands(services: Services, backups: BackupsTreeProvider): vscode.Disposable[] {
@@ -29,7 +36,7 @@ export function registerBackupCommands(services: Services, backups: BackupsTreeP
       if (text !== undefined) backups.setFilter(text);
     }),
     vscode.commands.registerCommand('lifeboat.backups.clearFilter', () => backups.setFilter(undefined)),
-    ...Object.entries(OPERATION_COMMANDS).map(([operation, command]) => vscode.commands.registerCommand(command, (node: ModelTreeNode) => runOperation(services, backups, node, operation))),
+    ...[...operationCommands(services.context.extension.packageJSON)].map(([command, operation]) => vscode.commands.registerCommand(command, (node: ModelTreeNode) => runOperation(services, backups, node, operation))),
   ];
 }
 
