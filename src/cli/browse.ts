@@ -100,13 +100,14 @@ export async function lsCommand(args: readonly string[], registry: ActionRegistr
         cursor = page.next;
         if (cursor !== undefined && !values.all) more = (page.total ?? 0) - nodes.length;
       } while (cursor !== undefined && values.all);
+      // A typo lists nothing, as a leaf does: only a node that is there lists nothing quietly.
+      if (nodes.length === 0 && !(await model.node(path, ctx))) throw new UsageError(`lifeboat ls: nothing at '${path}'; \`lifeboat ls\` shows what there is`);
     }
     if (values.json) for (const node of nodes) process.stdout.write(`${redactor.redact(JSON.stringify(nodeJson(node)))}\n`);
     else if (nodes.length > 0) process.stdout.write(`${redactor.redact(table(nodes))}\n`);
     if (more !== undefined) terminal.line(`… and ${more > 0 ? more : 'more'} more: lifeboat ls ${path ?? ''} --all`);
-    const failed = nodes.find((node) => node.kind === 'error');
-    if (failed) terminal.line(redactor.redact(failed.description ?? failed.label));
-    return failed ? EXIT.stepFailed : EXIT.ok;
+    // The model has logged why (on stderr): the node's message is not printed twice.
+    return nodes.some((node) => node.kind === 'error') ? EXIT.stepFailed : EXIT.ok;
   } catch (error) {
     if (stop.signal.aborted) return EXIT.cancelled;
     throw error;
