@@ -16,10 +16,8 @@ export interface ModelTreeNode {
   type: 'node';
   workspaceDir: string;
   node: BrowseNode;
-  /** The path of the node it is listed under; undefined for a root. */
+  /** The node it is listed under; undefined for a root. */
   parent: ModelTreeNode | undefined;
-  /** The filter matched this node or one above it: what is under it is not filtered. */
-  matched: boolean;
 }
 
 /** Shows the next page of a node's children. */
@@ -188,11 +186,11 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
         this.workspaces.set(dir, workspace);
         const roots = workspace.model.roots(runtime.createActionContext({ workspaceDir: dir, inventory }));
         found ||= Object.keys(inventory.locations ?? {}).length > 0;
-        for (const root of roots) nodes.push({ type: 'node', workspaceDir: dir, node: root, parent: undefined, matched: false });
+        for (const root of roots) nodes.push({ type: 'node', workspaceDir: dir, node: root, parent: undefined });
       } catch (error) {
         const message = `cannot read ${file}: ${errorMessage(error)}`;
         this.services.log.error(`[backups] ${message}`);
-        nodes.push({ type: 'node', workspaceDir: dir, node: errorNode(dir, message), parent: undefined, matched: false });
+        nodes.push({ type: 'node', workspaceDir: dir, node: errorNode(dir, message), parent: undefined });
       }
     }
     this.locationsFound = found;
@@ -212,17 +210,23 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
     return listing.then((read) => (read.next === undefined ? read.nodes : [...read.nodes, { type: 'loadMore', parent, shown: read.nodes.length, total: read.total }]));
   }
 
+  /** The filter matches this node or one above it: what is under it is shown whole. */
+  private underMatch(entry: ModelTreeNode | undefined): boolean {
+    const wanted = this.filterText?.toLowerCase();
+    for (let at = entry; at && wanted !== undefined; at = at.parent) if (at.node.label.toLowerCase().includes(wanted)) return true;
+    return false;
+  }
+
   private async page(parent: ModelTreeNode, cursor: string | undefined): Promise<Listing> {
     const workspace = this.workspaces.get(parent.workspaceDir);
     if (!workspace) return { nodes: [], next: undefined, total: undefined };
-    const filter = parent.matched || this.filterText === undefined ? undefined : this.filterText;
+    const filter = this.filterText === undefined || this.underMatch(parent) ? undefined : this.filterText;
     const page = await loadRuntime().withReadingContext(this.services, workspace.dir, { tag: 'backups', askHostKeys: true, inventory: workspace.inventory }, (ctx) =>
       workspace.model.children(parent.node.path, { limit: pageSize(), ...(cursor === undefined ? {} : { cursor }), ...(filter === undefined ? {} : { filter }) }, ctx),
     );
-    const matched = (node: BrowseNode) => parent.matched || (this.filterText !== undefined && node.label.toLowerCase().includes(this.filterText.toLowerCase()));
     return {
-      // A container whose label does not match stays, so what matches further down can be reached.
-      nodes: page.nodes.map((node) => ({ type: 'node', workspaceDir: workspace.dir, node, parent, matched: matched(node) })),
+      // A container whose label does not match stays (the backend filtered only what it could), so what matches further down can be reached.
+      nodes: page.nodes.map((node) => ({ type: 'node', workspaceDir: workspace.dir, node, parent })),
       next: page.next,
       total: page.total,
     };

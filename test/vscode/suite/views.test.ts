@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { BackupNode, LifeboatApi, LifeboatViews, ModelTreeNode, RunbookNode, RunbooksNode, RunNode } from '../../../src/vscode/api';
 import { CLI } from '../../support/paths';
 import { ARCHIVES_PER_LOCATION, INVENTORY } from '../fixtures';
+import { withPrompts } from './prompts';
 import { fixtureUri, outputText, RESULT_MIME, shown, waitFor } from './workspace';
 
 const EXTENSION_ID = 'lifeboat.lifeboat';
@@ -302,6 +303,53 @@ suite('Lifeboat views', () => {
     assert.ok(existsSync(pathOf(node)));
     assert.ok(existsSync(`${pathOf(node)}.sha256`));
     assert.equal((await views.backups.getChildren(await location('single'))).length, 1);
+  });
+
+  test('Delete on an archive that is not the last good one runs only after its modal, then the location is listed again', async () => {
+    const [newest] = await archivesIn(await location('local'));
+    assert.ok(newest);
+    const name = 'app-20180101-000000.tar.gz';
+    const copy = vscode.Uri.joinPath(vscode.Uri.file(pathOf(newest)), '..', name);
+    await vscode.workspace.fs.copy(vscode.Uri.file(pathOf(newest)), copy);
+    try {
+      views.backups.refresh();
+      const node = (await archivesIn(await location('local'))).find((candidate) => candidate.node.label === name);
+      assert.ok(node, `${name} is not shown`);
+      assert.deepEqual(node.node.operations.map((operation) => [operation.id, operation.kind === 'action' && operation.destructive]), [['verify', false], ['restore', false], ['delete', true]]);
+
+      const dismissed = await withPrompts(() => undefined, () => undefined, () => vscode.commands.executeCommand<{ status: string } | undefined>('lifeboat.backups.delete', node));
+      assert.equal(dismissed.result?.status, 'refused');
+      assert.match(dismissed.messages.find((message) => message.modal)?.detail ?? '', new RegExp(name.replace(/\./g, '\\.')));
+      assert.ok(existsSync(copy.fsPath), 'nothing is deleted without Run');
+
+      const confirmed = await withPrompts(() => undefined, (message) => (message.modal ? 'Run' : undefined), () => vscode.commands.executeCommand<{ status: string } | undefined>('lifeboat.backups.delete', node));
+      assert.equal(confirmed.result?.status, 'succeeded');
+      assert.equal(existsSync(copy.fsPath), false);
+      assert.equal((await archivesIn(await location('local'))).some((candidate) => candidate.node.label === name), false, 'the location is listed again');
+    } finally {
+      if (existsSync(copy.fsPath)) await vscode.workspace.fs.delete(copy);
+      views.backups.refresh();
+    }
+  });
+
+  test('the filter in the title bar shows the nodes whose name contains its text, and what is under a match', async () => {
+    try {
+      views.backups.setFilter('DB-');
+      assert.equal(views.backups.filter, 'DB-');
+      assert.equal((await backupRoots()).length, 5, 'the roots stay, so what matches under them can be reached');
+      const local = await archivesIn(await location('local'));
+      assert.ok(local.length > 0);
+      assert.ok(local.every((node) => node.node.label.startsWith('db-')), local.map((node) => node.node.label).join(', '));
+      assert.equal((await archivesIn(await location('single'))).length, 0);
+
+      views.backups.setFilter('paged');
+      const paged = await location('paged');
+      assert.equal((await views.backups.getChildren(paged)).filter((node) => node.type === 'node').length, Math.min(50, ARCHIVES_PER_LOCATION.paged), 'under a matching node nothing is filtered');
+    } finally {
+      views.backups.setFilter(undefined);
+    }
+    assert.equal(views.backups.filter, undefined);
+    assert.equal((await archivesIn(await location('local'))).length, ARCHIVES_PER_LOCATION.local);
   });
 
   test('the Runs view shows the recorded run with its steps, and opens it as a Markdown document', async () => {
