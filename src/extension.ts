@@ -6,6 +6,7 @@ import { FaceBackupStatus } from './vscode/faceBackupStatus';
 import { registerNotebook } from './vscode/notebook';
 import { createServices } from './vscode/services';
 import { registerViews } from './vscode/views';
+import { WalkthroughProgress } from './vscode/walkthrough';
 
 /**
  * Composition root: the only place that knows every part. Activation registers only; parsers,
@@ -16,15 +17,17 @@ export function activate(context: vscode.ExtensionContext): LifeboatApi {
   const services = createServices(context, log);
   const views = registerViews(services);
   const faceBackupStatus = new FaceBackupStatus(services);
+  const walkthrough = new WalkthroughProgress(services);
   context.subscriptions.push(
     faceBackupStatus,
+    walkthrough,
     log,
     ...registerNotebook(services),
     ...registerActionCellAssist(services),
     ...views.disposables,
     ...registerCommands(services),
   );
-  return { views: views.views, faceBackupStatus };
+  return { views: views.views, faceBackupStatus, walkthrough };
 }
 
 export function deactivate(): void {}
