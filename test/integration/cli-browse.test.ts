@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -107,7 +107,7 @@ describe('lifeboat ls and lifeboat do against local, SSH and S3 locations and a 
   });
 
   const env = { LIFEBOAT_SECRET_FRIGATE_PASSWORD: FRIGATE_PASSWORD, LIFEBOAT_SECRET_S3_SECRET: S3RVER_CREDENTIALS.secretAccessKey, LIFEBOAT_SECRETS_FILE: '' };
-  async function cli(args: string[], options: { onStart?: Parameters<typeof lifeboat>[1]['onStart'] } = {}): Promise<CliResult> {
+  async function cli(args: string[], options: { onStart?: (child: ChildProcess) => void } = {}): Promise<CliResult> {
     const result = await lifeboat(args, { cwd: workspace, env: { ...env, HOME: workspace }, ...options });
     outputs.push(result);
     return result;
