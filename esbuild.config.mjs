@@ -123,6 +123,8 @@ const checks = withTests
           ...typescriptFiles('bench', '.ts'),
           // The demo's lab services.
           'test/testbed/lab.ts',
+          // `npm run screenshots`.
+          'test/e2e/screenshots.ts',
         ])],
         outdir: 'out',
         outbase: '.',
