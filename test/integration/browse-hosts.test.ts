@@ -11,6 +11,7 @@ import { ActionRegistry } from '../../src/core/actions/registry';
 import { BrowseModel } from '../../src/core/browse/model';
 import type { BrowseNode, Page, PageRequest } from '../../src/core/browse/node';
 import { isCancellationError } from '../../src/core/errors';
+import { assertListedUnder } from '../support/browseNodes';
 import { crontabNow, runAsCron, setCrontab } from '../support/cron';
 import { CLI, requireFiles } from '../support/paths';
 import { startTcpFaultProxy, type TcpFaultProxy } from '../testbed/faultProxy';
@@ -106,7 +107,7 @@ describe('browse model: hosts, SSH and S3 locations, recordings, against a real 
     }
   }
 
-  const list = (at: string, request: PageRequest = { limit: 50 }): Promise<Page> => withContext((ctx) => model.children(at, request, ctx));
+  const list = (at: string, request: PageRequest = { limit: 50 }): Promise<Page> => withContext(async (ctx) => assertListedUnder(at, await model.children(at, request, ctx)));
   const rows = (nodes: readonly BrowseNode[]) => nodes.map((node) => [node.path, node.kind, node.status?.level ?? null]);
 
   it('a host lists its connection, the CLI there, its locations and the Lifeboat schedules of its crontab with their last success', async () => {

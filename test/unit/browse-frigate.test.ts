@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { builtinActions, builtinBrowsers } from '../../src/actions';
 import { DEFAULT_RETRY_POLICY } from '../../src/clients/retry';
 import { environmentSecrets } from '../../src/core/actions/context';
@@ -7,7 +9,10 @@ import { ActionRegistry } from '../../src/core/actions/registry';
 import { BrowseModel } from '../../src/core/browse/model';
 import type { BrowseNode, PageRequest } from '../../src/core/browse/node';
 import { isCancellationError } from '../../src/core/errors';
+import { assertListedUnder } from '../support/browseNodes';
 import { FrigateSimulator } from '../testbed/frigateSim';
+import { runFrigateInPod } from '../testbed/frigatePod';
+import { KubeApiSimulator } from '../testbed/kubeSim';
 import { freePort } from '../testbed/sshd';
 import { solidWebp } from '../testbed/webp';
 import { makeTempDir, recordingContext, removeTempDir, type RecordingContext } from './archiveSupport';
@@ -18,11 +23,20 @@ const ASHA_IMAGES = 120;
 describe('browse model: the Frigate browser against the simulator', function () {
   this.timeout(30_000);
   let sim: FrigateSimulator;
+  let kube: KubeApiSimulator;
+  let kubeconfig: string;
   let workspace: string;
   let model: BrowseModel;
 
   before(async () => {
-    sim = await FrigateSimulator.start();
+    [sim, kube] = await Promise.all([FrigateSimulator.start(), KubeApiSimulator.start()]);
+    await runFrigateInPod(kube, sim, 'frigate-5c6b');
+    kubeconfig = await kube.writeKubeconfig();
+    // Frigate's own layout in the pod: DATE/HH/<camera>/MM.SS.mp4.
+    for (const [day, camera] of [['2026-01-05', 'front'], ['2026-01-06', 'front'], ['2026-01-06', 'yard']] as const) {
+      await mkdir(join(sim.mediaDir, 'recordings', day, '03', camera), { recursive: true });
+      await writeFile(join(sim.mediaDir, 'recordings', day, '03', camera, '00.00.mp4'), 'mp4');
+    }
     const image = solidWebp({ width: 112, height: 112 });
     for (let index = 1; index <= ASHA_IMAGES; index++) await sim.addFace('Asha', `Asha_${1738800000 + index}.webp`, image);
     for (const file of ['bob_1.webp', 'bob_2.webp']) await sim.addFace('bob', file, image);
@@ -32,7 +46,7 @@ describe('browse model: the Frigate browser against the simulator', function () 
   });
 
   after(async () => {
-    await sim?.stop();
+    await Promise.all([sim?.stop(), kube?.stop()]);
     await removeTempDir(workspace);
   });
 
@@ -41,8 +55,13 @@ describe('browse model: the Frigate browser against the simulator', function () 
   });
 
   function inventory(url = sim.url): Inventory {
+    const auth = { username: 'admin', password: 'secret:frigate_password' };
     return {
-      frigate: { home: { url, auth: { username: 'admin', password: 'secret:frigate_password' }, tls: { insecure: true }, backups: { recordings: ['nowhere', 'local'] } } },
+      clusters: { k3s: { kubeconfig } },
+      frigate: {
+        home: { url, auth, tls: { insecure: true }, backups: { recordings: ['nowhere', 'local'] } },
+        nvr: { url, auth, tls: { insecure: true }, files: { cluster: 'k3s', namespace: 'frigate', labelSelector: 'app.kubernetes.io/name=frigate' } },
+      },
       locations: { local: { path: 'backups' } },
     } as Inventory;
   }
@@ -56,7 +75,7 @@ describe('browse model: the Frigate browser against the simulator', function () 
 
   async function list(at: string, request: PageRequest, ctx = context()) {
     try {
-      return await model.children(at, request, ctx);
+      return assertListedUnder(at, await model.children(at, request, ctx));
     } finally {
       await ctx.clients.disposeAll();
     }
@@ -146,6 +165,16 @@ describe('browse model: the Frigate browser against the simulator', function () 
     await assert.rejects(listing, (error: unknown) => isCancellationError(error));
     assert.ok(Date.now() - started < 5_000, `cancelled after ${Date.now() - started} ms`);
     assert.equal((await list('frigate/home', { limit: 50 })).nodes[0]?.path, 'frigate/home/people/Asha', 'listed afresh once cancelled');
+  });
+
+  it('an instance whose files are in a cluster lists the recordings in its pod, by camera and by day', async () => {
+    const instance = await list('frigate/nvr', { limit: 50 });
+    const pod = instance.nodes.find((node) => node.kind === 'frigate.podRecordings');
+    assert.deepEqual([pod?.path, pod?.description], ['frigate/nvr/pod', 'k3s: frigate, app.kubernetes.io/name=frigate']);
+    const cameras = await list('frigate/nvr/pod', { limit: 50 });
+    assert.deepEqual(cameras.nodes.map((node) => [node.path, node.facts.days]), [['frigate/nvr/pod/front', 2], ['frigate/nvr/pod/yard', 1]]);
+    const days = await list('frigate/nvr/pod/front', { limit: 1 });
+    assert.deepEqual([days.nodes.map((node) => node.label), days.total], [['2026-01-06'], 2]);
   });
 
   it('an instance that is not in the inventory lists nothing; an empty library says so', async () => {

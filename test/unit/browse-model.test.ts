@@ -8,6 +8,7 @@ import { ActionRegistry } from '../../src/core/actions/registry';
 import { BrowseModel } from '../../src/core/browse/model';
 import { childPath, joinPath, splitPath, type BrowseNode, type Page, type PageRequest } from '../../src/core/browse/node';
 import { interpolate, literalText } from '../../src/core/runbook/interpolate';
+import { assertListedUnder } from '../support/browseNodes';
 import { hostilePayloads } from '../support/payloads';
 import { makeTempDir, recordingContext, removeTempDir, type RecordingContext } from './archiveSupport';
 
@@ -33,7 +34,7 @@ async function allPages(model: BrowseModel, at: string, request: Omit<PageReques
   const pages: Page[] = [];
   let cursor: string | undefined;
   do {
-    const page = await model.children(at, { ...request, ...(cursor === undefined ? {} : { cursor }) }, ctx);
+    const page = assertListedUnder(at, await model.children(at, { ...request, ...(cursor === undefined ? {} : { cursor }) }, ctx));
     pages.push(page);
     cursor = page.next;
   } while (cursor !== undefined);

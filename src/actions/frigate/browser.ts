@@ -71,7 +71,7 @@ async function instanceChildren(name: string, session: BrowseSession): Promise<P
   const pod = podLocationOf(frigateEntry(session.ctx, name));
   if (pod) {
     nodes.push({
-      path: joinPath(at, POD),
+      path: childPath(at, POD),
       kind: 'frigate.podRecordings',
       label: 'Recordings in the pod',
       description: `${pod.cluster}: ${pod.namespace}, ${pod.labelSelector}`,
