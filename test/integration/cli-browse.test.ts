@@ -191,6 +191,13 @@ describe('lifeboat ls and lifeboat do against local, SSH and S3 locations and a 
     assert.equal(node && level(node), 'ok');
   });
 
+  it('do reaches the operations of a root node: a host\'s Check Schedules', async () => {
+    const checked = await cli(['do', 'hosts/piglet', 'check']);
+    assert.equal(checked.code, 0, checked.stderr);
+    const record = (await readRecords(workspace)).find((entry) => entry.runbook === 'lifeboat do hosts/piglet check');
+    assert.deepEqual([record?.action, record?.params, record?.status], ['schedule.cron.status', { host: 'piglet' }, 'succeeded']);
+  });
+
   it('do … delete is refused without --yes when nothing can answer, and deletes with --yes', async () => {
     const name = archiveName(6);
     const file = join(workspace, 'backups', 'local', name);
