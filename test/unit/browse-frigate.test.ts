@@ -167,6 +167,18 @@ describe('browse model: the Frigate browser against the simulator', function () 
     assert.equal((await list('frigate/home', { limit: 50 })).nodes[0]?.path, 'frigate/home/people/Asha', 'listed afresh once cancelled');
   });
 
+  it('a listing shared by two readers (the tree and a pick list) still arrives for the one whose reader was not cancelled', async () => {
+    sim.injectFault({ kind: 'slow', delayMs: 500, path: /^\/api\/faces$/ });
+    const abort = new AbortController();
+    const cancelled = list('frigate/home', { limit: 50 }, context({ signal: abort.signal }));
+    // The second reader comes while the first one's listing is under way, and shares it.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const kept = list('frigate/home', { limit: 50 });
+    abort.abort();
+    await assert.rejects(cancelled, (error: unknown) => isCancellationError(error));
+    assert.equal((await kept).nodes[0]?.path, 'frigate/home/people/Asha');
+  });
+
   it('an instance whose files are in a cluster lists the recordings in its pod, by camera and by day', async () => {
     const instance = await list('frigate/nvr', { limit: 50 });
     const pod = instance.nodes.find((node) => node.kind === 'frigate.podRecordings');

@@ -110,14 +110,22 @@ export class BrowseModel {
     return {
       ctx,
       inventoryFile: this.inventoryFile,
-      cached: <Value>(key: string, load: () => Promise<Value>): Promise<Value> => {
-        let listing = this.listings.get(key) as Promise<Value> | undefined;
-        if (!listing) {
-          listing = load();
-          this.listings.set(key, listing);
-          // A failed listing is not kept.
-          listing.catch(() => this.listings.delete(key));
+      cached: async <Value>(key: string, load: () => Promise<Value>): Promise<Value> => {
+        const shared = this.listings.get(key) as Promise<Value> | undefined;
+        if (shared) {
+          try {
+            return await shared;
+          } catch (error) {
+            // The reader that started it was cancelled, not this one: this one lists for itself.
+            if (!isCancellationError(error) || ctx.signal.aborted) throw error;
+          }
         }
+        const listing = load();
+        this.listings.set(key, listing);
+        // A failed listing is not kept.
+        listing.catch(() => {
+          if (this.listings.get(key) === listing) this.listings.delete(key);
+        });
         return listing;
       },
     };
