@@ -19,10 +19,14 @@ interface Manifest {
  * question it asks when `repository` is missing, go to stderr.
  */
 const collectWithVsce = `
-const { collect, readManifest } = require('@vscode/vsce/out/package');
-readManifest(process.cwd())
-  .then((manifest) => collect(manifest, { cwd: process.cwd(), dependencies: false }))
-  .then((files) => process.stdout.write(JSON.stringify(files.map((file) => file.path))));
+const { collect, printAndValidatePackagedFiles, readManifest } = require('@vscode/vsce/out/package');
+(async () => {
+  const manifest = await readManifest(process.cwd());
+  const files = await collect(manifest, { cwd: process.cwd(), dependencies: false });
+  // Exits 1 on what vsce refuses of the file lists (a .vscodeignore beside package.json "files"); prints the tree to stdout.
+  await printAndValidatePackagedFiles(files, process.cwd(), manifest, {});
+  process.stdout.write('\\n' + JSON.stringify(files.map((file) => file.path)) + '\\n');
+})();
 `;
 
 /** Width and height of a PNG, from its IHDR chunk. */
@@ -37,7 +41,7 @@ describe('the extension package', function () {
   it('passes vsce\'s checks with no escape flag and nothing asked, and holds only what the extension runs', async () => {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ['-e', collectWithVsce], { cwd: REPO_ROOT });
     assert.equal(stderr, '', 'vsce warned');
-    const files = (JSON.parse(stdout) as string[]).map((file) => file.replace(/^extension\//, ''));
+    const files = (JSON.parse(stdout.trim().split('\n').at(-1) ?? '[]') as string[]).map((file) => file.replace(/^extension\//, ''));
     for (const expected of ['package.json', 'readme.md', 'changelog.md', 'LICENSE.txt', 'media/icon.png', 'dist/extension.js', 'dist/cli.js']) assert.ok(files.includes(expected), `${expected} is packaged`);
     const packageFiles = ['extension.vsixmanifest', '[Content_Types].xml', 'package.json', 'readme.md', 'changelog.md', 'LICENSE.txt'];
     const unexpected = files.filter((file) => !/^(dist|media|runbooks)\//.test(file) && !packageFiles.includes(file));

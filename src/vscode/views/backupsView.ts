@@ -71,7 +71,6 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
   constructor(private readonly services: Services) {
     this.inventoryWatcher = vscode.workspace.createFileSystemWatcher(`**/${INVENTORY_FILE}`);
     for (const event of [this.inventoryWatcher.onDidCreate, this.inventoryWatcher.onDidChange, this.inventoryWatcher.onDidDelete]) event(() => this.refresh());
-    this.scheduleRefresh();
   }
 
   /** Whether the last read found any location: the value of the `lifeboat.hasLocations` context key (undefined before the first read). */
@@ -121,6 +120,7 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
 
   getChildren(node?: BackupNode): Promise<BackupNode[]> | BackupNode[] {
     if (!node) {
+      if (!this.roots && this.refreshTimer === undefined) this.scheduleRefresh();
       this.roots ??= this.readRoots();
       return this.roots;
     }
@@ -160,12 +160,12 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
     this.filterChanged.dispose();
   }
 
-  /** Re-reads everything every `lifeboat.backups.refreshSeconds` (ages and states move on); 0 never. */
+  /** Re-reads everything every `lifeboat.backups.refreshSeconds` (ages and states move on); 0 never. Started when the view is first shown. */
   scheduleRefresh(): void {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.refreshTimer = undefined;
     const seconds = vscode.workspace.getConfiguration('lifeboat.backups').get<number>('refreshSeconds', 0);
-    if (seconds > 0) {
+    if (typeof seconds === 'number' && seconds > 0) {
       this.refreshTimer = setInterval(() => this.refresh(), Math.max(10, seconds) * 1000);
       // A timer alone must not keep the extension host (or a test's process) alive.
       this.refreshTimer.unref();
