@@ -12,12 +12,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
 import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
 import { S3RVER_CREDENTIALS } from '../testbed/s3rver';
-import type { CodeServer } from '../vscode/codeServer';
-import { launchChromium, openPage, saveScreenshot, startCodeServer, stopCodeServer, stopOnInterrupt, workbenchUrl } from '../vscode/codeServer';
-import { Workbench } from './workbench';
+import { saveScreenshot } from '../vscode/codeServer';
+import { closeLabWorkbench, openLabWorkbench, type LabWorkbench, type Workbench } from './workbench';
 
 const OUTPUT = join(REPO_ROOT, 'media', 'screenshots');
 const LAB_SERVICES = join(REPO_ROOT, 'out', 'test', 'testbed', 'lab.js');
@@ -34,9 +32,7 @@ async function main(): Promise<void> {
   const temp = mkdtempSync(join(tmpdir(), 'lifeboat-screenshots-'));
   const lab = join(temp, 'lab');
   let services: ChildProcess | undefined;
-  let server: CodeServer | undefined;
-  let browser: Browser | undefined;
-  let workbench: Workbench | undefined;
+  const opened: LabWorkbench = {};
   try {
     execFileSync('bash', [join(REPO_ROOT, 'scripts', 'demo-lab.sh'), lab], { stdio: 'inherit' });
     // The extension host inherits code-server's environment, where Lifeboat reads the lab's secrets.
@@ -44,26 +40,18 @@ async function main(): Promise<void> {
     process.env.LIFEBOAT_SECRET_OFFSITE_SECRET_KEY = S3RVER_CREDENTIALS.secretAccessKey;
     services = await startLabServices(lab);
 
-    server = startCodeServer(temp, lab);
-    stopOnInterrupt(server, () => rmSync(temp, { recursive: true, force: true }));
-    const address = await server.address;
-    browser = await launchChromium();
-    const page = await openPage(browser);
-    await page.goto(workbenchUrl(address, lab));
-    workbench = new Workbench(page);
-    await workbench.waitForLifeboat();
+    const workbench = await openLabWorkbench(temp, lab, opened);
     mkdirSync(OUTPUT, { recursive: true });
 
     await runbookAfterRunAll(workbench);
     await backupsTree(workbench);
     await walkthrough(workbench, lab);
   } catch (error) {
-    if (workbench) await saveScreenshot(workbench.page, 'screenshots-failure');
-    if (server) console.error(`code-server output:\n${server.log.join('').trimEnd()}`);
+    if (opened.workbench) await saveScreenshot(opened.workbench.page, 'screenshots-failure');
+    if (opened.server) console.error(`code-server output:\n${opened.server.log.join('').trimEnd()}`);
     throw error;
   } finally {
-    await browser?.close().catch(() => undefined);
-    if (server) await stopCodeServer(server);
+    await closeLabWorkbench(opened);
     if (services) await stopLabServices(services);
     rmSync(temp, { recursive: true, force: true });
   }

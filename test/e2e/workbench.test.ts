@@ -9,11 +9,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
 import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
-import type { CodeServer } from '../vscode/codeServer';
-import { launchChromium, openPage, saveScreenshot, startCodeServer, stopCodeServer, stopOnInterrupt, workbenchUrl } from '../vscode/codeServer';
-import { Workbench } from './workbench';
+import { saveScreenshot } from '../vscode/codeServer';
+import { closeLabWorkbench, openLabWorkbench, type LabWorkbench, type Workbench } from './workbench';
 
 /** The names scripts/demo-lab.sh gives the lab's archives. */
 const ARCHIVE_NAME = /app-\d{8}-\d{6}\.tar\.gz/;
@@ -23,8 +21,7 @@ describe('Lifeboat in VS Code (code-server in Chromium)', function () {
 
   let temp: string;
   let lab: string;
-  let server: CodeServer | undefined;
-  let browser: Browser | undefined;
+  const opened: LabWorkbench = {};
   let workbench: Workbench;
 
   before(async function () {
@@ -35,14 +32,7 @@ describe('Lifeboat in VS Code (code-server in Chromium)', function () {
     temp = mkdtempSync(join(tmpdir(), 'lifeboat-e2e-'));
     lab = join(temp, 'lab');
     execFileSync('bash', [join(REPO_ROOT, 'scripts', 'demo-lab.sh'), lab], { stdio: 'pipe' });
-    server = startCodeServer(temp, lab);
-    stopOnInterrupt(server, () => rmSync(temp, { recursive: true, force: true }));
-    const address = await server.address;
-    browser = await launchChromium();
-    const page = await openPage(browser);
-    await page.goto(workbenchUrl(address, lab));
-    workbench = new Workbench(page);
-    await workbench.waitForLifeboat();
+    workbench = await openLabWorkbench(temp, lab, opened);
   });
 
   afterEach(async function () {
@@ -52,9 +42,8 @@ describe('Lifeboat in VS Code (code-server in Chromium)', function () {
 
   after(async function () {
     const failed = this.test?.parent?.tests.some((test) => test.state === 'failed');
-    if (failed && server) console.error(`\ncode-server output:\n${server.log.join('').trimEnd()}`);
-    await browser?.close().catch(() => undefined);
-    if (server) await stopCodeServer(server);
+    if (failed && opened.server) console.error(`\ncode-server output:\n${opened.server.log.join('').trimEnd()}`);
+    await closeLabWorkbench(opened);
     rmSync(temp, { recursive: true, force: true });
   });
 

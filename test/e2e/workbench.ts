@@ -1,4 +1,7 @@
-import type { Locator, Page } from 'playwright-core';
+import { rmSync } from 'node:fs';
+import type { Browser, Locator, Page } from 'playwright-core';
+import type { CodeServer } from '../vscode/codeServer';
+import { launchChromium, openPage, startCodeServer, stopCodeServer, stopOnInterrupt, workbenchUrl } from '../vscode/codeServer';
 
 const LIFEBOAT_ITEM = '.activitybar .action-label[aria-label="Lifeboat"]';
 const QUICK_INPUT = '.quick-input-widget';
@@ -145,4 +148,32 @@ export class Workbench {
     );
     return perFrame.flat().filter((text) => text.trim() !== '');
   }
+}
+
+/** What `openLabWorkbench` started, set as each part starts, so a failure half-way still stops what runs. */
+export interface LabWorkbench {
+  server?: CodeServer;
+  browser?: Browser;
+  workbench?: Workbench;
+}
+
+/** code-server on the lab folder with this checkout as the extension, Chromium on its workbench, until Lifeboat shows. */
+export async function openLabWorkbench(temp: string, lab: string, opened: LabWorkbench): Promise<Workbench> {
+  const server = startCodeServer(temp, lab);
+  opened.server = server;
+  stopOnInterrupt(server, () => rmSync(temp, { recursive: true, force: true }));
+  const address = await server.address;
+  opened.browser = await launchChromium();
+  const page = await openPage(opened.browser);
+  await page.goto(workbenchUrl(address, lab));
+  const workbench = new Workbench(page);
+  opened.workbench = workbench;
+  await workbench.waitForLifeboat();
+  return workbench;
+}
+
+/** Closes the browser and stops code-server, whatever of them `openLabWorkbench` got to start. */
+export async function closeLabWorkbench(opened: LabWorkbench): Promise<void> {
+  await opened.browser?.close().catch(() => undefined);
+  if (opened.server) await stopCodeServer(opened.server);
 }
