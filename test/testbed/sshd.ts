@@ -120,7 +120,9 @@ export async function startSshd(options: { config?: readonly string[] } = {}): P
       } catch {
         // Already gone.
       }
-      await rm(dir, { recursive: true, force: true });
+      // Per-connection sshd processes may still write their log or a session's files for a moment:
+      // a file created while the folder is emptied is retried, not left behind with ENOTEMPTY.
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     },
   };
 }
