@@ -1,6 +1,7 @@
 import type { ActionSpec } from '../core/actions/spec';
 import type { Browser } from '../core/browse/model';
 import { locationsBrowser } from './archive/browser';
+import { clustersBrowser } from './clusters/browser';
 import { frigateBrowser } from './frigate/browser';
 import { hostsBrowser } from './hosts/browser';
 import { archiveActions } from './archive';
@@ -13,4 +14,4 @@ import { sshRunAction } from './ssh';
 export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions];
 
 /** Every backend's browser, in the order their roots are shown: what the Backups tree, pick lists and `lifeboat ls` list. */
-export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser];
+export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser];

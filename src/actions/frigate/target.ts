@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FrigateClient, type FrigateAuth } from '../../clients/frigate';
-import { KubeClient, type PodInfo } from '../../clients/kube';
+import type { KubeClient, PodInfo } from '../../clients/kube';
+import { kubeClientFor } from '../clusters/target';
 import type { ActionContext } from '../../core/actions/spec';
 import { secretName } from '../../core/secrets';
 
@@ -48,8 +49,6 @@ export function podLocationOf(entry: FrigateEntry): FrigatePodLocation | undefin
 
 /** The running Frigate pod of an instance whose files live in a cluster of the inventory. */
 export async function findFrigatePod(ctx: ActionContext, name: string, location: FrigatePodLocation): Promise<{ kube: KubeClient; pod: PodInfo }> {
-  const cluster = ctx.inventory.clusters?.[location.cluster];
-  if (!cluster) throw new Error(`\`frigate.${name}.files.cluster\` names '${location.cluster}', which is not under \`clusters:\` in lifeboat.yaml`);
-  const kube = await ctx.clients.get(`kube:${location.cluster}`, () => KubeClient.connect(cluster));
+  const kube = await kubeClientFor(ctx, location.cluster, `\`frigate.${name}.files.cluster\``);
   return { kube, pod: await kube.findPod(location.namespace, location.labelSelector) };
 }

@@ -1,0 +1,4 @@
+import type { ClusterSection } from './browser';
+
+/** What each backend that lives in a cluster shows under it, in this order. */
+export const clusterSections: readonly ClusterSection[] = [];
