@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { mapConcurrent } from '../../core/concurrency';
 import { defineAction, type ActionContext, type ActionPlan } from '../../core/actions/spec';
 import { formatAge, formatBytes, formatLocalDateTime, markdownTable, printable } from '../../core/render';
 import { sidecarPath } from './checksum';
@@ -52,6 +53,8 @@ export interface ArchiveListResult {
   selected?: ListedArchive;
 }
 
+const STATS_AT_ONCE = 32;
+
 /** Cheap by design: names, sizes and the recorded verification state; no archive is opened. */
 async function listArchives(params: ArchiveListParams, ctx: ActionContext): Promise<ArchiveListResult> {
   const location = resolveUserPath(params.location, ctx.workspaceDir);
@@ -64,30 +67,36 @@ async function listArchives(params: ArchiveListParams, ctx: ActionContext): Prom
   }
   const present = new Set(names);
   const verifiedState = await readVerifiedState(location);
-  const archives: ListedArchive[] = [];
-  for (const name of names) {
-    if (!isArchiveFileName(name) || !hasPrefix(name, params.prefix)) continue;
-    const filePath = path.join(location, name);
-    const stats = await stat(filePath).catch(() => undefined);
-    if (!stats?.isFile()) continue;
-    const nameDate = timestampFromName(name);
-    const record = verifiedState[name];
-    const applies = recordApplies(record, stats.size);
-    const archive: ListedArchive = {
-      name,
-      path: filePath,
-      bytes: stats.size,
-      date: (nameDate ?? stats.mtime).toISOString(),
-      dateSource: nameDate ? 'name' : 'mtime',
-      checksumFile: present.has(path.basename(sidecarPath(filePath))),
-      verified: applies ? (record.ok ? 'ok' : 'failed') : 'never',
-    };
-    if (applies) {
-      archive.verifiedAt = record.verifiedAt;
-      if (record.sha256 !== undefined) archive.sha256 = record.sha256;
-    }
-    archives.push(archive);
-  }
+  const candidates = names.filter((name) => isArchiveFileName(name) && hasPrefix(name, params.prefix));
+  // A folder of thousands of archives: the stats go several at a time, not one after another.
+  const listed = await mapConcurrent(
+    candidates,
+    STATS_AT_ONCE,
+    async (name): Promise<ListedArchive | undefined> => {
+      const filePath = path.join(location, name);
+      const stats = await stat(filePath).catch(() => undefined);
+      if (!stats?.isFile()) return undefined;
+      const nameDate = timestampFromName(name);
+      const record = verifiedState[name];
+      const applies = recordApplies(record, stats.size);
+      const archive: ListedArchive = {
+        name,
+        path: filePath,
+        bytes: stats.size,
+        date: (nameDate ?? stats.mtime).toISOString(),
+        dateSource: nameDate ? 'name' : 'mtime',
+        checksumFile: present.has(path.basename(sidecarPath(filePath))),
+        verified: applies ? (record.ok ? 'ok' : 'failed') : 'never',
+      };
+      if (applies) {
+        archive.verifiedAt = record.verifiedAt;
+        if (record.sha256 !== undefined) archive.sha256 = record.sha256;
+      }
+      return archive;
+    },
+    ctx.signal,
+  );
+  const archives = listed.filter((archive): archive is ListedArchive => archive !== undefined);
   archives.sort((a, b) => (a.date === b.date ? b.name.localeCompare(a.name) : a.date < b.date ? 1 : -1));
   const result: ArchiveListResult = { location, archives };
   if (params.archive !== undefined) result.selected = selectArchive(params.archive, archives, { location, prefix: params.prefix, present });
