@@ -323,6 +323,13 @@ export class KubeClient implements Disposable {
     return list.items ?? [];
   }
 
+  /** The objects of a kind in every namespace the credentials can read (`kubectl get -A`). */
+  async listObjectsInAllNamespaces(resource: CustomResource): Promise<KubeObject[]> {
+    const api = this.config.makeApiClient(this.sdk.CustomObjectsApi);
+    const list = (await this.call(`${resource.kind} objects in all namespaces`, () => api.listClusterCustomObject(resourcePath(resource)))) as { items?: KubeObject[] };
+    return list.items ?? [];
+  }
+
   /** A JSON merge patch (`application/merge-patch+json`), as `flux suspend` and `flux reconcile` send. */
   async patchObject(resource: CustomResource, namespace: string, name: string, patch: Record<string, unknown>): Promise<KubeObject> {
     const api = this.config.makeApiClient(this.sdk.CustomObjectsApi);

@@ -30,6 +30,7 @@ export const KUBE_SIM_PATHS = {
   exec: '/api/v1/namespaces/{namespace}/pods/{name}/exec',
   customObjects: '/apis/{group}/{version}/namespaces/{namespace}/{plural}',
   customObject: '/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}',
+  customObjectsInAllNamespaces: '/apis/{group}/{version}/{plural}',
 } as const;
 
 /** The discovery paths kubectl reads before it acts (its REST mapper turns `pod` into a path with them). */
@@ -198,6 +199,13 @@ export class KubeApiSimulator {
       }
       const items = [...this.pods.values()].filter((pod) => pod.namespace === namespace && selector(pod.labels)).map(podObject);
       return { code: 200, body: { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items } };
+    }
+    const everyNamespace = matchPath(KUBE_SIM_PATHS.customObjectsInAllNamespaces, url.pathname);
+    if (everyNamespace && method === 'GET') {
+      const [group = '', version = '', plural = ''] = everyNamespace;
+      const resource = ObjectStore.resourceFor(group, version, plural);
+      if (!resource) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
+      return { code: 200, body: this.objects.list(resource, undefined, selector) };
     }
     const [group = '', version = '', namespace = '', plural = '', name] = matchPath(KUBE_SIM_PATHS.customObject, url.pathname) ?? matchPath(KUBE_SIM_PATHS.customObjects, url.pathname) ?? [];
     const resource = ObjectStore.resourceFor(group, version, plural);

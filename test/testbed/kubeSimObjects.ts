@@ -105,8 +105,9 @@ export class ObjectStore {
     return object;
   }
 
-  list(resource: SimResource, namespace: string, selector: (labels: Record<string, string>) => boolean): Json {
-    const prefix = this.key(resource, namespace, '');
+  /** The objects of a namespace, or of every namespace when it is left out. */
+  list(resource: SimResource, namespace: string | undefined, selector: (labels: Record<string, string>) => boolean): Json {
+    const prefix = namespace === undefined ? `${resource.group}/${resource.plural}/` : this.key(resource, namespace, '');
     const items = [...this.objects.entries()].filter(([key, object]) => key.startsWith(prefix) && selector(object.metadata.labels ?? {})).map(([, object]) => object);
     return { apiVersion: `${resource.group}/${resource.version}`, kind: `${resource.kind}List`, metadata: { resourceVersion: String(this.revision) }, items };
   }
