@@ -5,13 +5,14 @@ import { clustersBrowser } from './clusters/browser';
 import { frigateBrowser } from './frigate/browser';
 import { hostsBrowser } from './hosts/browser';
 import { archiveActions } from './archive';
+import { fluxActions } from './flux';
 import { frigateActions } from './frigate';
 import { scheduleActions } from './schedule';
 import { shellAction } from './shell';
 import { sshRunAction } from './ssh';
 
 /** Every action Lifeboat ships, as the CLI, notebook cells and palette commands see them. */
-export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions];
+export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions, ...fluxActions];
 
 /** Every backend's browser, in the order their roots are shown: what the Backups tree, pick lists and `lifeboat ls` list. */
 export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser];

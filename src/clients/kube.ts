@@ -347,7 +347,15 @@ export class KubeClient implements Disposable {
     resource: CustomResource,
     namespace: string,
     name: string,
-    options: { isDone: (object: KubeObject) => boolean; intervalMs?: number; timeoutMs: number; signal?: AbortSignal; onUpdate?: (object: KubeObject) => void },
+    options: {
+      isDone: (object: KubeObject) => boolean;
+      intervalMs?: number;
+      timeoutMs: number;
+      signal?: AbortSignal;
+      onUpdate?: (object: KubeObject) => void;
+      /** What the timeout error says after "did not … within <duration>", from the last state seen. */
+      notDone?: (object: KubeObject) => string;
+    },
   ): Promise<KubeObject> {
     const deadline = Date.now() + options.timeoutMs;
     for (;;) {
@@ -357,7 +365,8 @@ export class KubeClient implements Disposable {
       if (options.isDone(object)) return object;
       if (Date.now() >= deadline) {
         const phase = object.status?.phase;
-        throw new KubeError('server', `${resource.kind} ${namespace}/${name} on ${this.description} did not finish within ${formatDuration(options.timeoutMs)}${phase ? ` (phase ${String(phase)})` : ''}`);
+        const state = options.notDone ? `: ${options.notDone(object)}` : phase ? ` (phase ${String(phase)})` : '';
+        throw new KubeError('server', `${resource.kind} ${namespace}/${name} on ${this.description} did not finish within ${formatDuration(options.timeoutMs)}${state}`);
       }
       await sleep(options.intervalMs ?? 1000, undefined, { signal: options.signal });
     }

@@ -45,6 +45,16 @@ describe('Kustomizations managing a namespace', function () {
     }
   });
 
+  it('finds none on a cluster without Flux', async () => {
+    const bare = await KubeApiSimulator.start();
+    try {
+      bare.objects.uninstalledGroups.add('kustomize.toolkit.fluxcd.io');
+      assert.deepEqual(await unsuspendedKustomizationsManaging(await KubeClient.connect({ kubeconfig: await bare.writeKubeconfig() }), 'pelican'), []);
+    } finally {
+      await bare.stop();
+    }
+  });
+
   it('stops when cancelled', async () => {
     await assert.rejects(unsuspendedKustomizationsManaging(kube, 'pelican', AbortSignal.abort()), { name: 'CancelledError' });
   });

@@ -204,12 +204,12 @@ export class KubeApiSimulator {
     if (everyNamespace && method === 'GET') {
       const [group = '', version = '', plural = ''] = everyNamespace;
       const resource = ObjectStore.resourceFor(group, version, plural);
-      if (!resource) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
+      if (!resource || this.objects.uninstalledGroups.has(group)) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
       return { code: 200, body: this.objects.list(resource, undefined, selector) };
     }
     const [group = '', version = '', namespace = '', plural = '', name] = matchPath(KUBE_SIM_PATHS.customObject, url.pathname) ?? matchPath(KUBE_SIM_PATHS.customObjects, url.pathname) ?? [];
     const resource = ObjectStore.resourceFor(group, version, plural);
-    if (!resource) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
+    if (!resource || this.objects.uninstalledGroups.has(group)) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
     if (!name && method === 'GET') return { code: 200, body: this.objects.list(resource, namespace, selector) };
     if (!name && method === 'POST') return { code: 201, body: this.objects.create(resource, namespace, body) };
     if (name && method === 'GET') return { code: 200, body: this.objects.get(resource, namespace, name) };

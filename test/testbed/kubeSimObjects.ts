@@ -62,6 +62,10 @@ export class ObjectStore {
   private revision = 1;
   /** Outcome a test wants for the next Velero backup or restore of a given name. */
   readonly outcomes = new Map<string, Outcome>();
+  /** API groups whose resources are not installed: every request for them answers 404, as without the CRDs. */
+  readonly uninstalledGroups = new Set<string>();
+  /** Why a Flux Kustomization of a given name fails every reconciliation (its build, say), while a test wants it to. */
+  readonly kustomizationFailures = new Map<string, string>();
 
   constructor(
     /** Pause between two controller steps. */
@@ -314,11 +318,14 @@ export class ObjectStore {
       if (kustomization.spec?.suspend === true) return;
       const requestedAt = kustomization.metadata.annotations?.['reconcile.fluxcd.io/requestedAt'];
       const revision = `main@sha1:${randomBytes(20).toString('hex')}`;
+      const failure = this.kustomizationFailures.get(name);
+      // A failed reconciliation still handles the request: Ready says why it failed (fluxcd/pkg meta.ReconciliationFailedReason).
+      const ready = failure === undefined ? { status: 'True', reason: 'ReconciliationSucceeded', message: `Applied revision: ${revision}` } : { status: 'False', reason: 'ReconciliationFailed', message: failure };
       kustomization.status = {
         ...kustomization.status,
         observedGeneration: kustomization.metadata.generation,
         ...(requestedAt ? { lastHandledReconcileAt: requestedAt } : {}),
-        conditions: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: `Applied revision: ${revision}`, lastTransitionTime: now(), observedGeneration: kustomization.metadata.generation }],
+        conditions: [{ type: 'Ready', ...ready, lastTransitionTime: now(), observedGeneration: kustomization.metadata.generation }],
       };
     });
   }

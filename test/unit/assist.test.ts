@@ -43,7 +43,7 @@ describe('action cell completion', () => {
   const labels = (cell: string) => complete(cell).map((completion) => completion.label);
   const inserts = (cell: string) => complete(cell).map((completion) => `${completion.insertText} @${show(completion.range)}`);
 
-  const ACTION_IDS = ['archive.create', 'archive.delete', 'archive.list', 'archive.restore', 'archive.verify', 'frigate.backups.check', 'frigate.faces.backup', 'frigate.faces.list', 'frigate.faces.restore', 'frigate.health', 'frigate.recordings.backup', 'frigate.recordings.list', 'frigate.recordings.restore', 'schedule.cli.install', 'schedule.cron.install', 'schedule.cron.status', 'shell', 'ssh.run'];
+  const ACTION_IDS = ['archive.create', 'archive.delete', 'archive.list', 'archive.restore', 'archive.verify', 'flux.reconcile', 'flux.resume', 'flux.status', 'flux.suspend', 'frigate.backups.check', 'frigate.faces.backup', 'frigate.faces.list', 'frigate.faces.restore', 'frigate.health', 'frigate.recordings.backup', 'frigate.recordings.list', 'frigate.recordings.restore', 'schedule.cli.install', 'schedule.cron.install', 'schedule.cron.status', 'shell', 'ssh.run'];
   const ARCHIVE_CREATE_KEYS = ['paths', 'base', 'exclude', 'destination', 'prefix', 'namePattern', 'level', 'keep', 'id', 'dryRun'];
 
   const labelCases: Array<[string, string, string[]]> = [

@@ -1,4 +1,5 @@
+import { fluxSection } from '../flux/browser';
 import type { ClusterSection } from './browser';
 
 /** What each backend that lives in a cluster shows under it, in this order. */
-export const clusterSections: readonly ClusterSection[] = [];
+export const clusterSections: readonly ClusterSection[] = [fluxSection];

@@ -50,7 +50,7 @@ export function kustomizationState(object: KubeObject): KustomizationState {
   return {
     namespace: object.metadata.namespace ?? '',
     name: object.metadata.name,
-    suspended: object.spec?.suspend === true,
+    suspended: isSuspended(object),
     ready: status,
     ...(text(ready?.reason) ? { reason: text(ready?.reason) } : {}),
     ...(message ? { message } : {}),
@@ -65,6 +65,14 @@ export function kustomizationId(state: { namespace: string; name: string }): str
   return `${state.namespace}/${state.name}`;
 }
 
+export function objectId(kustomization: KubeObject): string {
+  return kustomizationId({ namespace: kustomization.metadata.namespace ?? '', name: kustomization.metadata.name });
+}
+
+export function isSuspended(kustomization: KubeObject): boolean {
+  return kustomization.spec?.suspend === true;
+}
+
 /**
  * The Kustomizations of one namespace, or of every namespace when it is left out. A cluster without
  * Flux answers 404 for the kind itself: that is said in those words.
@@ -72,7 +80,7 @@ export function kustomizationId(state: { namespace: string; name: string }): str
 export async function listKustomizations(kube: KubeClient, namespace?: string): Promise<KubeObject[]> {
   try {
     const objects = namespace === undefined ? await kube.listObjectsInAllNamespaces(KUSTOMIZATION) : await kube.listObjects(KUSTOMIZATION, namespace);
-    return objects.sort((a, b) => kustomizationId({ namespace: a.metadata.namespace ?? '', name: a.metadata.name }).localeCompare(kustomizationId({ namespace: b.metadata.namespace ?? '', name: b.metadata.name })));
+    return objects.sort((a, b) => objectId(a).localeCompare(objectId(b)));
   } catch (error) {
     if (error instanceof KubeError && error.failure === 'not-found') throw fluxNotInstalled(kube);
     throw error;

@@ -1,6 +1,6 @@
 import { KubeError, type KubeClient, type KubeObject } from '../../clients/kube';
 import { CancelledError } from '../../core/errors';
-import { kustomizationId, listKustomizations } from './kustomizations';
+import { isSuspended, kustomizationId, listKustomizations } from './kustomizations';
 
 /** A Kustomization that applies objects into a namespace, and how Flux records that it does. */
 export interface ManagingKustomization {
@@ -39,7 +39,7 @@ export async function unsuspendedKustomizationsManaging(kube: KubeClient, namesp
   }
   if (signal?.aborted) throw new CancelledError();
   return kustomizations.flatMap((kustomization) => {
-    const through = kustomization.spec?.suspend === true ? undefined : managesNamespace(kustomization, namespace);
+    const through = isSuspended(kustomization) ? undefined : managesNamespace(kustomization, namespace);
     return through ? [{ namespace: kustomization.metadata.namespace ?? '', name: kustomization.metadata.name, through }] : [];
   });
 }
