@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { fluxActions } from '../../src/actions/flux';
 import type { FluxResumeResult, FluxSuspendResult } from '../../src/actions/flux/change';
 import type { FluxReconcileResult } from '../../src/actions/flux/reconcile';
 import type { FluxStatusResult } from '../../src/actions/flux/status';
+import { selectionTarget, type KustomizationSelection } from '../../src/actions/flux/target';
 import { createActionContext } from '../../src/core/actions/context';
 import { renderPlan } from '../../src/core/actions/plan';
 import type { ActionContext, ActionSpec, ProgressUpdate } from '../../src/core/actions/spec';
@@ -127,7 +129,8 @@ describe('Flux actions against the Kubernetes API simulator', function () {
     });
 
     it('leaves alone what is already as asked, and says so in the plan', async () => {
-      assert.match(await plan('flux.suspend', { cluster: 'prod', name: 'pelican' }), /read \| Kustomization flux-system\/pelican on cluster prod \|[^\n]*already suspended: left as it is/);
+      assert.match(await plan('flux.suspend', { cluster: 'prod', name: 'pelican' }), /read \| Kustomization flux-system\/pelican on cluster prod \|[^\n]*suspended now: left as it is, unless an earlier step changes that/);
+      assert.match(await plan('flux.reconcile', { cluster: 'prod', name: 'pelican' }), /suspended now: refused, unless an earlier step changes that/);
       assert.deepEqual(await run<FluxSuspendResult>('flux.suspend', { cluster: 'prod', name: 'pelican' }), { cluster: 'prod', suspended: [], alreadySuspended: ['flux-system/pelican'] });
       const resumed = await run<FluxResumeResult>('flux.resume', { cluster: 'prod', name: 'cluster-apps' });
       assert.deepEqual(resumed, { cluster: 'prod', resumed: [], notSuspended: ['flux-system/cluster-apps'] });
@@ -167,6 +170,10 @@ describe('Flux actions against the Kubernetes API simulator', function () {
 
   describe('flux.reconcile', () => {
     it('sets requestedAt as flux does and waits until lastHandledReconcileAt is that value and Ready', async () => {
+      assert.match(
+        await plan('flux.reconcile', { cluster: 'prod', name: 'immich/immich' }),
+        /overwrite \| Kustomization immich\/immich on cluster prod \|[^\n]*merge patch \{"metadata":\{"annotations":\{"reconcile\.fluxcd\.io\/requestedAt":"<now, RFC 3339>"\}\}\}: then waits up to 5 min 0 s for status\.lastHandledReconcileAt to be that time, and Ready/,
+      );
       const progress: ProgressUpdate[] = [];
       const result = await run<FluxReconcileResult>('flux.reconcile', { cluster: 'prod', name: 'immich', namespace: 'immich' }, context({ progress: { report: (update) => progress.push(update) } }));
       const requestedAt = stored('immich', 'immich').metadata.annotations?.['reconcile.fluxcd.io/requestedAt'];
@@ -208,12 +215,31 @@ describe('Flux actions against the Kubernetes API simulator', function () {
     });
 
     it('refuses names that are not Kubernetes names, and a namespace given twice differently', async () => {
-      for (const name of ['Pelican', 'a/b/c', '', '../flux-system', 'pelican ; rm -rf /', '-pelican']) {
+      for (const name of ['Pelican', 'a/b/c', '', '../flux-system', 'pelican ; rm -rf /', '-pelican', 'a..b', 'a.-b', 'x'.repeat(254)]) {
         const parsed = action('flux.suspend').params.safeParse({ cluster: 'prod', name });
         assert.equal(parsed.success, false, `'${name}' is refused`);
       }
       assert.equal(action('flux.suspend').params.safeParse({ cluster: 'prod', name: 'pelican', namespace: 'Flux_System' }).success, false);
       await assert.rejects(run('flux.suspend', { cluster: 'prod', name: 'immich/immich', namespace: 'flux-system' }), /`name` 'immich\/immich' is in namespace 'immich' but `namespace` is 'flux-system': give one of them/);
+    });
+
+    it('takes only Kubernetes names into the API path, whatever name is written', () => {
+      const hostile = fc.oneof(fc.string(), fc.constantFrom('..', '../x', 'a/../b', 'a%2Fb', 'a b', 'a\nb', '/a', 'a/', 'ns/name/extra', 'a?watch=1', 'a#b'), fc.tuple(fc.string(), fc.string()).map(([a, b]) => `${a}/${b}`));
+      fc.assert(
+        fc.property(hostile, fc.option(fc.string(), { nil: undefined }), (name, namespace) => {
+          const parsed = action('flux.resume').params.safeParse({ cluster: 'prod', name, ...(namespace === undefined ? {} : { namespace }) });
+          if (!parsed.success) return;
+          let target: { namespace: string; name: string };
+          try {
+            target = selectionTarget(parsed.data as KustomizationSelection);
+          } catch {
+            return;
+          }
+          assert.match(target.namespace, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+          assert.match(target.name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/);
+        }),
+        { numRuns: 2000 },
+      );
     });
 
     it('says Flux is not installed on a cluster without its kind, in one line', async () => {

@@ -18,8 +18,12 @@ export function patchOperation(cluster: string, kustomization: KubeObject, patch
   return { kind: 'overwrite', target: `Kustomization ${objectId(kustomization)} on cluster ${cluster}`, detail: `merge patch ${JSON.stringify(patch)}${detail ? `: ${detail}` : ''}` };
 }
 
-export function leftAlone(cluster: string, kustomization: KubeObject, why: string): PlannedOperation {
-  return { kind: 'read', target: `Kustomization ${objectId(kustomization)} on cluster ${cluster}`, detail: `${why}: left as it is` };
+/**
+ * A Kustomization whose state now makes the step leave it alone. The step reads the state again when
+ * it runs, so a step before it in the runbook (a suspend before a resume) can change that.
+ */
+export function leftAlone(cluster: string, kustomization: KubeObject, state: string, outcome = 'left as it is'): PlannedOperation {
+  return { kind: 'read', target: `Kustomization ${objectId(kustomization)} on cluster ${cluster}`, detail: `${state} now: ${outcome}, unless an earlier step changes that` };
 }
 
 async function patchAll(ctx: ActionContext, selection: KustomizationSelection, wanted: (kustomization: KubeObject) => boolean, patch: (kustomization: KubeObject) => Record<string, unknown>) {
@@ -53,7 +57,7 @@ export const fluxSuspend = defineAction({
     const { kustomizations } = await selectedKustomizations(ctx, params);
     return {
       summary: `Suspend ${describeSelection(params)} on cluster '${params.cluster}'`,
-      operations: kustomizations.map((kustomization) => (isSuspended(kustomization) ? leftAlone(params.cluster, kustomization, 'already suspended') : patchOperation(params.cluster, kustomization, SUSPEND_PATCH))),
+      operations: kustomizations.map((kustomization) => (isSuspended(kustomization) ? leftAlone(params.cluster, kustomization, 'suspended') : patchOperation(params.cluster, kustomization, SUSPEND_PATCH))),
       destructive: false,
     };
   },

@@ -47,7 +47,7 @@ export const fluxReconcile = defineAction({
     const wait = `then waits up to ${formatDuration(params.timeoutSeconds * 1000)} for status.lastHandledReconcileAt to be that time, and Ready`;
     return {
       summary: `Reconcile ${describeSelection(params)} on cluster '${params.cluster}' and wait for Ready`,
-      operations: kustomizations.map((kustomization) => (isSuspended(kustomization) ? leftAlone(params.cluster, kustomization, 'suspended') : patchOperation(params.cluster, kustomization, reconcilePatch('<now, RFC 3339>'), wait))),
+      operations: kustomizations.map((kustomization) => (isSuspended(kustomization) ? leftAlone(params.cluster, kustomization, 'suspended', selectionTarget(params).name === ALL ? 'skipped' : 'refused') : patchOperation(params.cluster, kustomization, reconcilePatch('<now, RFC 3339>'), wait))),
       destructive: false,
     };
   },

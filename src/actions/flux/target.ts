@@ -7,9 +7,11 @@ import { DEFAULT_FLUX_NAMESPACE, KUSTOMIZATION, listKustomizations, objectId } f
 /** Every Kustomization of the namespace, as `flux suspend|resume|reconcile --all` takes them. */
 export const ALL = 'all';
 
-/** A Kubernetes object name (DNS-1123 subdomain) and a namespace name (DNS-1123 label). */
-const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A namespace name is a DNS-1123 label; an object name a DNS-1123 subdomain (labels joined by dots, 253 at most). */
+const LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
+const NAMESPACE_NAME = new RegExp(`^${LABEL}$`);
+const SUBDOMAIN = new RegExp(`^${LABEL}(\\.${LABEL})*$`);
+const isObjectName = (name: string) => name.length <= 253 && SUBDOMAIN.test(name);
 
 export const fluxNamespaceParam = z
   .string()
@@ -22,7 +24,7 @@ const kustomizationName = z
   .refine((name) => {
     const [first = '', second, ...rest] = name.split('/');
     if (rest.length > 0) return false;
-    return second === undefined ? OBJECT_NAME.test(first) : NAMESPACE_NAME.test(first) && OBJECT_NAME.test(second);
+    return second === undefined ? isObjectName(first) : NAMESPACE_NAME.test(first) && isObjectName(second);
   }, 'is not a Kustomization name, `<namespace>/<name>` or `all`')
   .describe(`The Kustomization: its name in \`namespace\`, \`<namespace>/<name>\`, or \`${ALL}\` for every Kustomization in \`namespace\`.`);
 
