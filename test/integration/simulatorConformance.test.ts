@@ -179,25 +179,32 @@ describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and kubernete
     'velero.io/restores': /^### 2\.2 Restore/,
     'velero.io/schedules': /^### 2\.3 Schedule/,
     'velero.io/backupstoragelocations': /^### 2\.4 BackupStorageLocation/,
+    'velero.io/podvolumebackups': /^### 2\.5 PodVolumeBackup/,
+    'velero.io/downloadrequests': /^### 2\.6 Logs: DownloadRequest/,
     'kustomize.toolkit.fluxcd.io/kustomizations': /^## 3\. Flux/,
     'postgresql.cnpg.io/backups': /^## 7\. CloudNativePG/,
   };
 
   /** The spec fields each simulated controller reads. */
   const specFieldsRead: Record<string, string[]> = {
-    'velero.io/backups': ['storageLocation', 'ttl'],
+    'velero.io/backups': ['storageLocation', 'ttl', 'defaultVolumesToFsBackup', 'includedNamespaces', 'hooks', 'resources', 'pre', 'post'],
     'velero.io/restores': ['backupName'],
     'velero.io/schedules': ['schedule'],
     'velero.io/backupstoragelocations': ['objectStorage', 'bucket'],
+    'velero.io/podvolumebackups': ['pod', 'volume'],
+    // The signed URL's host: the location's `s3Url` / `publicUrl` config.
+    'velero.io/downloadrequests': ['target', 'kind', 'name', 's3Url', 'publicUrl'],
     'kustomize.toolkit.fluxcd.io/kustomizations': ['suspend'],
     'postgresql.cnpg.io/backups': ['cluster', 'name', 'method'],
   };
 
   const samples: Record<string, SimObject['spec']> = {
-    'velero.io/backups': { includedNamespaces: ['frigate'], storageLocation: 'default', ttl: '720h0m0s' },
+    'velero.io/backups': { includedNamespaces: ['frigate'], storageLocation: 'default', ttl: '720h0m0s', hooks: { resources: [{ name: 'db', pre: [{ exec: { command: ['sync'] } }] }] } },
     'velero.io/restores': { backupName: 'b1' },
     'velero.io/schedules': { schedule: '0 2 * * *', template: { includedNamespaces: ['*'] } },
     'velero.io/backupstoragelocations': { provider: 'aws', objectStorage: { bucket: 'velero' } },
+    'velero.io/podvolumebackups': { pod: { kind: 'Pod', namespace: 'frigate', name: 'db-0', uid: 'u1' }, volume: 'data', uploaderType: 'kopia' },
+    'velero.io/downloadrequests': { target: { kind: 'BackupLog', name: 'b1' } },
     'kustomize.toolkit.fluxcd.io/kustomizations': { interval: '10m', path: './apps', prune: true },
     'postgresql.cnpg.io/backups': { cluster: { name: 'pg' }, method: 'barmanObjectStore' },
   };

@@ -7,6 +7,9 @@
  * started → running → completed.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 export interface SimResource {
   group: string;
@@ -20,6 +23,8 @@ export const SIM_RESOURCES: readonly SimResource[] = [
   { group: 'velero.io', version: 'v1', plural: 'restores', kind: 'Restore' },
   { group: 'velero.io', version: 'v1', plural: 'schedules', kind: 'Schedule' },
   { group: 'velero.io', version: 'v1', plural: 'backupstoragelocations', kind: 'BackupStorageLocation' },
+  { group: 'velero.io', version: 'v1', plural: 'downloadrequests', kind: 'DownloadRequest' },
+  { group: 'velero.io', version: 'v1', plural: 'podvolumebackups', kind: 'PodVolumeBackup' },
   { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations', kind: 'Kustomization' },
   { group: 'postgresql.cnpg.io', version: 'v1', plural: 'backups', kind: 'Backup' },
 ];
@@ -50,11 +55,34 @@ export class StatusError extends Error {
   }
 }
 
-/** Velero's terminal phases end the controller's work on an object. */
-type Outcome = 'Completed' | 'PartiallyFailed' | 'Failed';
+/** Velero's terminal phases end the controller's work on an object; `Stuck` keeps a backup InProgress until the outcome is changed. */
+type Outcome = 'Completed' | 'PartiallyFailed' | 'Failed' | 'Stuck';
+
+/** A pod volume Velero's node agent would back up with kopia when a backup asks for fs backups. */
+export interface SimPodVolume {
+  namespace: string;
+  pod: string;
+  volume: string;
+  bytes: number;
+}
 
 const DEFAULT_BACKUP_TTL = '720h0m0s';
 const SIMULATED_ITEMS = 42;
+/** Controller steps a Velero backup spends InProgress, its items counted up at each. */
+const BACKUP_STEPS = 3;
+/** Backup phases whose files are in the object store. */
+const VELERO_BACKUP_UPLOADED: ReadonlySet<string> = new Set(['Completed', 'PartiallyFailed', 'Failed']);
+/** Backup phases that do not hold the queue: waiting in it, or done. */
+const VELERO_BACKUP_NOT_RUNNING: ReadonlySet<string> = new Set(['New', 'Queued', 'FailedValidation', 'Deleting', ...VELERO_BACKUP_UPLOADED]);
+/** Where Velero's object store layout keeps each DownloadRequest target of a backup, after `backups/<name>/<name>`. */
+const DOWNLOAD_SUFFIXES: Readonly<Record<string, string>> = {
+  BackupLog: '-logs.gz',
+  BackupContents: '.tar.gz',
+  BackupResourceList: '-resource-list.json.gz',
+  BackupResults: '-results.gz',
+  BackupVolumeSnapshots: '-volumesnapshots.json.gz',
+  BackupItemOperations: '-itemoperations.json.gz',
+};
 
 export class ObjectStore {
   private readonly objects = new Map<string, SimObject>();
@@ -62,10 +90,14 @@ export class ObjectStore {
   private revision = 1;
   /** Outcome a test wants for the next Velero backup or restore of a given name. */
   readonly outcomes = new Map<string, Outcome>();
-  /** API groups whose resources are not installed: every request for them answers 404, as without the CRDs. */
-  readonly uninstalledGroups = new Set<string>();
   /** Why a Flux Kustomization of a given name fails every reconciliation (its build, say), while a test wants it to. */
   readonly kustomizationFailures = new Map<string, string>();
+  /** API groups whose resources are not installed: every request for them answers 404, as without the CRDs. */
+  readonly uninstalledGroups = new Set<string>();
+  /** Volumes of the simulated pods that a backup with `defaultVolumesToFsBackup` backs up. */
+  readonly podVolumes: SimPodVolume[] = [];
+  /** The object store behind the backup storage locations, serving what DownloadRequests point at. */
+  readonly veleroBucket = new VeleroBucketServer();
 
   constructor(
     /** Pause between two controller steps. */
@@ -140,6 +172,7 @@ export class ObjectStore {
   stop(): void {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    this.veleroBucket.stop();
   }
 
   private key(resource: SimResource, namespace: string, name: string): string {
@@ -190,9 +223,17 @@ export class ObjectStore {
           set((schedule) => {
             const cron = String(schedule.spec?.schedule ?? '');
             const valid = cron.trim().split(/\s+/).length === 5 || cron.startsWith('@');
-            schedule.status = valid ? { phase: 'Enabled' } : { phase: 'FailedValidation', validationErrors: [`invalid schedule: ${cron}`] };
+            // What an earlier run left (`lastBackup`) stays.
+            schedule.status = valid ? { ...schedule.status, phase: 'Enabled' } : { phase: 'FailedValidation', validationErrors: [`invalid schedule: ${cron}`] };
           }),
         );
+        break;
+      case 'velero.io/downloadrequests':
+        set((request) => (request.status = { phase: 'New' }));
+        this.after(() => this.processDownloadRequest(resource, namespace, name));
+        break;
+      case 'velero.io/podvolumebackups':
+        this.runPodVolumeBackup(resource, object);
         break;
       case 'velero.io/backupstoragelocations':
         this.after(() =>
@@ -247,40 +288,166 @@ export class ObjectStore {
       });
       return;
     }
+    // Velero 1.18's backup queue: one backup runs at a time here, the others wait Queued with their place.
+    this.update(resource, namespace, name, (backup) => (backup.status = { phase: 'Queued' }));
+    this.after(() => this.advanceBackupQueue(resource, namespace, name));
+  }
+
+  /** The queued backups of a namespace in creation order, and whether one is already past the queue and not finished. */
+  private backupQueue(resource: SimResource, namespace: string): { queued: string[]; running: boolean } {
+    const prefix = this.key(resource, namespace, '');
+    const queued: string[] = [];
+    let running = false;
+    for (const [key, backup] of this.objects) {
+      if (!key.startsWith(prefix)) continue;
+      const phase = String(backup.status?.phase ?? 'New');
+      if (phase === 'Queued') queued.push(backup.metadata.name);
+      else if (!VELERO_BACKUP_NOT_RUNNING.has(phase)) running = true;
+    }
+    return { queued, running };
+  }
+
+  private advanceBackupQueue(resource: SimResource, namespace: string, name: string): void {
+    const { queued, running } = this.backupQueue(resource, namespace);
+    const position = queued.indexOf(name) + 1;
+    if (position === 0) return;
+    if (position === 1 && !running) {
+      this.update(resource, namespace, name, (backup) => (backup.status = { phase: 'ReadyToStart' }));
+      this.after(() => this.startVeleroBackup(resource, namespace, name));
+      return;
+    }
+    this.update(resource, namespace, name, (backup) => Object.assign(backup.status ?? {}, { queuePosition: position }));
+    this.after(() => this.advanceBackupQueue(resource, namespace, name));
+  }
+
+  private startVeleroBackup(resource: SimResource, namespace: string, name: string): void {
+    const backup = this.objects.get(this.key(resource, namespace, name));
+    if (!backup) return;
+    const spec = backup.spec ?? {};
+    const location = String(spec.storageLocation ?? 'default');
     const started = new Date();
     const ttlHours = parseHours(String(spec.ttl ?? DEFAULT_BACKUP_TTL));
-    this.update(resource, namespace, name, (backup) => {
-      backup.metadata.labels = { ...backup.metadata.labels, 'velero.io/storage-location': location };
-      backup.metadata.annotations = {
-        ...backup.metadata.annotations,
+    this.update(resource, namespace, name, (updated) => {
+      updated.metadata.labels = { ...updated.metadata.labels, 'velero.io/storage-location': location };
+      updated.metadata.annotations = {
+        ...updated.metadata.annotations,
         'velero.io/source-cluster-k8s-gitversion': 'v1.31.0',
         'velero.io/source-cluster-k8s-major-version': '1',
         'velero.io/source-cluster-k8s-minor-version': '31',
         'velero.io/resource-timeout': '10m0s',
       };
-      backup.status = {
+      updated.status = {
         phase: 'InProgress',
         version: 1,
         formatVersion: '1.1.0',
         startTimestamp: started.toISOString().replace(/\.\d+Z$/, 'Z'),
         expiration: new Date(started.getTime() + ttlHours * 3600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
-        progress: { totalItems: SIMULATED_ITEMS, itemsBackedUp: Math.floor(SIMULATED_ITEMS / 2) },
+        progress: { totalItems: SIMULATED_ITEMS, itemsBackedUp: 0 },
       };
     });
-    this.after(() => {
-      const outcome = this.outcomes.get(name) ?? 'Completed';
-      this.update(resource, namespace, name, (backup) => {
-        Object.assign(backup.status ?? {}, {
-          phase: outcome,
-          completionTimestamp: now(),
-          progress: { totalItems: SIMULATED_ITEMS, itemsBackedUp: outcome === 'Failed' ? Math.floor(SIMULATED_ITEMS / 2) : SIMULATED_ITEMS },
-          warnings: outcome === 'Completed' ? 0 : 1,
-          errors: outcome === 'Completed' ? 0 : 2,
-          ...(outcome === 'Failed' ? { failureReason: 'simulated failure' } : {}),
-          hookStatus: {},
+    if (spec.defaultVolumesToFsBackup === true) {
+      const included = Array.isArray(spec.includedNamespaces) ? spec.includedNamespaces.map(String) : ['*'];
+      const volumes = this.podVolumes.filter((volume) => included.includes('*') || included.includes(volume.namespace));
+      const podVolumeBackups = SIM_RESOURCES.find((candidate) => candidate.plural === 'podvolumebackups') as SimResource;
+      for (const volume of volumes) {
+        this.create(podVolumeBackups, namespace, {
+          apiVersion: 'velero.io/v1',
+          kind: 'PodVolumeBackup',
+          metadata: { generateName: `${name}-`, labels: { 'velero.io/backup-name': name } },
+          spec: {
+            node: 'node-1',
+            pod: { kind: 'Pod', namespace: volume.namespace, name: volume.pod, uid: `${volume.namespace}-${volume.pod}` },
+            volume: volume.volume,
+            backupStorageLocation: location,
+            repoIdentifier: `s3:http://minio.velero.svc:9000/velero/kopia/${volume.namespace}`,
+            // Kopia is the only uploader new fs backups use: restic ones are refused since Velero 1.17.
+            uploaderType: 'kopia',
+            tags: { backup: name, ns: volume.namespace, pod: volume.pod, volume: volume.volume },
+          },
         });
+      }
+    }
+    this.after(() => this.progressVeleroBackup(resource, namespace, name, 1));
+  }
+
+  private progressVeleroBackup(resource: SimResource, namespace: string, name: string, step: number): void {
+    const outcome = this.outcomes.get(name) ?? 'Completed';
+    if (outcome === 'Stuck' || step < BACKUP_STEPS) {
+      const done = outcome === 'Stuck' ? Math.floor(SIMULATED_ITEMS / 2) : Math.floor((SIMULATED_ITEMS * step) / BACKUP_STEPS);
+      const updated = this.update(resource, namespace, name, (backup) => Object.assign(backup.status ?? {}, { progress: { totalItems: SIMULATED_ITEMS, itemsBackedUp: done } }));
+      if (updated) this.after(() => this.progressVeleroBackup(resource, namespace, name, step + 1));
+      return;
+    }
+    this.update(resource, namespace, name, (backup) => {
+      const hooks = ((backup.spec?.hooks as Json | undefined)?.resources ?? []) as Json[];
+      const hooksAttempted = hooks.reduce((sum, hook) => sum + (Array.isArray(hook.pre) ? hook.pre.length : 0) + (Array.isArray(hook.post) ? hook.post.length : 0), 0);
+      Object.assign(backup.status ?? {}, {
+        phase: outcome,
+        completionTimestamp: now(),
+        progress: { totalItems: SIMULATED_ITEMS, itemsBackedUp: outcome === 'Failed' ? Math.floor(SIMULATED_ITEMS / 2) : SIMULATED_ITEMS },
+        warnings: outcome === 'Completed' ? 0 : 1,
+        errors: outcome === 'Completed' ? 0 : 2,
+        ...(outcome === 'Failed' ? { failureReason: 'simulated failure' } : {}),
+        hookStatus: hooksAttempted > 0 ? { hooksAttempted, hooksFailed: 0 } : {},
       });
     });
+  }
+
+  /** Velero's node agent: a pod volume copied by kopia, its bytes counted as it goes. */
+  private runPodVolumeBackup(resource: SimResource, object: SimObject): void {
+    const { name, namespace } = object.metadata;
+    const spec = object.spec ?? {};
+    const pod = (spec.pod ?? {}) as Json;
+    const volume = String(spec.volume ?? '');
+    const totalBytes = this.podVolumes.find((candidate) => candidate.namespace === pod.namespace && candidate.pod === pod.name && candidate.volume === volume)?.bytes ?? 1024 * 1024;
+    const set = (change: (target: SimObject) => void) => this.update(resource, namespace, name, change);
+    set((backup) => (backup.status = { phase: 'New' }));
+    this.after(() => set((backup) => (backup.status = { phase: 'InProgress', startTimestamp: now(), progress: { totalBytes, bytesDone: Math.floor(totalBytes / 2) } })));
+    this.after(
+      () =>
+        set((backup) =>
+          Object.assign(backup.status ?? {}, {
+            phase: 'Completed',
+            completionTimestamp: now(),
+            path: `/host_pods/${String(pod.uid ?? '')}/volumes/kubernetes.io~csi/${volume}/mount`,
+            snapshotID: randomBytes(16).toString('hex'),
+            progress: { totalBytes, bytesDone: totalBytes },
+          }),
+        ),
+      2,
+    );
+  }
+
+  /**
+   * Velero's DownloadRequest controller: once the target's file is in the object store, a signed URL
+   * to it. The URL's host is the location's `publicUrl` or `s3Url` when it has one (often an in-cluster
+   * address), else the simulated object store on this machine.
+   */
+  private processDownloadRequest(resource: SimResource, namespace: string, name: string): void {
+    const request = this.objects.get(this.key(resource, namespace, name));
+    if (!request) return;
+    const target = (request.spec?.target ?? {}) as Json;
+    const backups = SIM_RESOURCES.find((candidate) => candidate.group === 'velero.io' && candidate.plural === 'backups') as SimResource;
+    const backup = this.objects.get(this.key(backups, namespace, String(target.name ?? '')));
+    const finished = backup !== undefined && VELERO_BACKUP_UPLOADED.has(String(backup.status?.phase));
+    const suffix = DOWNLOAD_SUFFIXES[String(target.kind)];
+    // Velero retries until the backup's files are uploaded.
+    if (!backup || !finished || suffix === undefined) return this.after(() => this.processDownloadRequest(resource, namespace, name));
+    const locations = SIM_RESOURCES.find((candidate) => candidate.plural === 'backupstoragelocations') as SimResource;
+    const location = this.objects.get(this.key(locations, namespace, String(backup.spec?.storageLocation ?? 'default')));
+    const storage = (location?.spec?.objectStorage ?? {}) as Json;
+    const config = (location?.spec?.config ?? {}) as Json;
+    const key = [storage.bucket ?? 'velero', storage.prefix, 'backups', backup.metadata.name, `${backup.metadata.name}${suffix}`].filter((part) => typeof part === 'string' && part !== '').join('/');
+    if (target.kind === 'BackupLog') this.veleroBucket.put(`/${key}`, gzipSync(veleroBackupLog(backup)));
+    if (target.kind === 'BackupResourceList') this.veleroBucket.put(`/${key}`, gzipSync(JSON.stringify(veleroBackupResourceList(backup))));
+    const signature = `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=minio%2F${compactTime().slice(0, 8)}%2Fminio%2Fs3%2Faws4_request&X-Amz-Expires=600&X-Amz-SignedHeaders=host&X-Amz-Signature=${randomBytes(32).toString('hex')}`;
+    const published = typeof config.publicUrl === 'string' ? config.publicUrl : typeof config.s3Url === 'string' ? config.s3Url : undefined;
+    const answer = (base: string) =>
+      this.update(resource, namespace, name, (processed) => {
+        processed.status = { phase: 'Processed', downloadURL: `${base.replace(/\/+$/, '')}/${key}?${signature}`, expiration: new Date(Date.now() + 10 * 60_000).toISOString().replace(/\.\d+Z$/, 'Z') };
+      });
+    if (published) answer(published);
+    else void this.veleroBucket.start().then(answer);
   }
 
   private runVeleroRestore(resource: SimResource, object: SimObject): void {
@@ -354,4 +521,72 @@ function parseHours(duration: string): number {
   const match = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(duration);
   if (!match) return 720;
   return Number(match[1] ?? 0) + Number(match[2] ?? 0) / 60 + Number(match[3] ?? 0) / 3600;
+}
+
+/** The object store behind the simulated backup storage locations, as a signed URL reaches it: GET of a stored key, 404 otherwise. */
+export class VeleroBucketServer {
+  private readonly stored = new Map<string, Buffer>();
+  private server: Server | undefined;
+  private starting: Promise<string> | undefined;
+
+  put(path: string, body: Buffer): void {
+    this.stored.set(path, body);
+  }
+
+  /** Starts serving on a free loopback port; the base URL. */
+  start(): Promise<string> {
+    this.starting ??= new Promise((resolve) => {
+      const server = createServer((request, response) => {
+        const body = request.method === 'GET' ? this.stored.get(new URL(request.url ?? '/', 'http://bucket').pathname) : undefined;
+        if (!body) {
+          response.writeHead(404, { 'Content-Type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>');
+          return;
+        }
+        response.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length }).end(body);
+      });
+      this.server = server;
+      server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    });
+    return this.starting;
+  }
+
+  stop(): void {
+    this.server?.closeAllConnections();
+    this.server?.close();
+  }
+}
+
+/** A backup's log as Velero's server writes it (logrus text format), one line per item backed up. */
+function veleroBackupLog(backup: SimObject): string {
+  const status = backup.status ?? {};
+  const progress = (status.progress ?? {}) as Json;
+  const id = `${backup.metadata.namespace}/${backup.metadata.name}`;
+  const namespaces = Array.isArray(backup.spec?.includedNamespaces) ? backup.spec.includedNamespaces.map(String) : ['default'];
+  const line = (level: string, message: string, source: string, extra = '') => `time="${String(status.startTimestamp ?? now())}" level=${level} msg="${message}" backup=${id} logSource="${source}"${extra}`;
+  const lines = [line('info', 'Setting up backup temp file', 'pkg/controller/backup_controller.go:663'), line('info', 'Starting backup', 'pkg/controller/backup_controller.go:703')];
+  const items = Number(progress.itemsBackedUp ?? 0);
+  for (let item = 1; item <= items; item++) {
+    lines.push(line('info', `Backed up ${item} items out of an estimated total of ${String(progress.totalItems ?? items)} (estimate will change throughout the backup)`, 'pkg/backup/backup.go:499', ` name=item-${item} namespace=${namespaces[item % namespaces.length] ?? ''} progress= resource=configmaps`));
+  }
+  for (let warning = 1; warning <= Number(status.warnings ?? 0); warning++) lines.push(line('warning', `simulated warning ${warning}`, 'pkg/backup/item_backupper.go:240'));
+  for (let error = 1; error <= Number(status.errors ?? 0); error++) lines.push(line('error', `simulated error ${error}`, 'pkg/backup/item_backupper.go:260'));
+  lines.push(line('info', status.phase === 'Completed' ? 'Backup completed' : `Backup ${String(status.phase)}`, 'pkg/controller/backup_controller.go:763'));
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A backup's resource list as Velero uploads it (`<backup>-resource-list.json.gz`): `group/version/Kind`
+ * (`v1/Kind` for the core group) to `namespace/name` entries, cluster-scoped ones by name alone. Each
+ * namespace backed up holds the same small application: a Deployment, its Service, ConfigMap and PVC.
+ */
+function veleroBackupResourceList(backup: SimObject): Record<string, string[]> {
+  const namespaces = Array.isArray(backup.spec?.includedNamespaces) ? backup.spec.includedNamespaces.map(String).filter((namespace) => namespace !== '*') : ['default'];
+  const each = (name: (namespace: string) => string) => namespaces.map((namespace) => `${namespace}/${name(namespace)}`);
+  return {
+    'v1/Namespace': namespaces,
+    'apps/v1/Deployment': each((namespace) => namespace),
+    'v1/Service': each((namespace) => namespace),
+    'v1/ConfigMap': each((namespace) => `${namespace}-config`),
+    'v1/PersistentVolumeClaim': each((namespace) => `${namespace}-data`),
+  };
 }

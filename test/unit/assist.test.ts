@@ -43,7 +43,7 @@ describe('action cell completion', () => {
   const labels = (cell: string) => complete(cell).map((completion) => completion.label);
   const inserts = (cell: string) => complete(cell).map((completion) => `${completion.insertText} @${show(completion.range)}`);
 
-  const ACTION_IDS = ['archive.create', 'archive.delete', 'archive.list', 'archive.restore', 'archive.verify', 'flux.reconcile', 'flux.resume', 'flux.status', 'flux.suspend', 'frigate.backups.check', 'frigate.faces.backup', 'frigate.faces.list', 'frigate.faces.restore', 'frigate.health', 'frigate.recordings.backup', 'frigate.recordings.list', 'frigate.recordings.restore', 'schedule.cli.install', 'schedule.cron.install', 'schedule.cron.status', 'shell', 'ssh.run'];
+  const ACTION_IDS = ['archive.create', 'archive.delete', 'archive.list', 'archive.restore', 'archive.verify', 'flux.reconcile', 'flux.resume', 'flux.status', 'flux.suspend', 'frigate.backups.check', 'frigate.faces.backup', 'frigate.faces.list', 'frigate.faces.restore', 'frigate.health', 'frigate.recordings.backup', 'frigate.recordings.list', 'frigate.recordings.restore', 'schedule.cli.install', 'schedule.cron.install', 'schedule.cron.status', 'shell', 'ssh.run', 'velero.backup.create', 'velero.backup.describe', 'velero.backup.logs', 'velero.backups.list', 'velero.locations.check', 'velero.schedules.list'];
   const ARCHIVE_CREATE_KEYS = ['paths', 'base', 'exclude', 'destination', 'prefix', 'namePattern', 'level', 'keep', 'id', 'dryRun'];
 
   const labelCases: Array<[string, string, string[]]> = [
@@ -113,7 +113,7 @@ describe('action cell diagnostics', () => {
     ['a missing action on the first line', 'path: x', ['0:0-7 `action`: missing `action: <id>` (run `lifeboat actions` for the list)']],
     ['an empty action at its key', 'action:\npath: x', ['0:0-6 `action`: missing `action: <id>` (run `lifeboat actions` for the list)']],
     ['an unknown action at its id, with suggestions', 'action: archive.verif', ["0:8-21 `action`: unknown action 'archive.verif' (did you mean archive.create, archive.delete, archive.list, archive.restore, archive.verify?)"]],
-    ['an unknown action without a near id', 'action: velero', ["0:8-14 `action`: unknown action 'velero' (run `lifeboat actions` for the list)"]],
+    ['an unknown action without a near id', 'action: kopia', ["0:8-13 `action`: unknown action 'kopia' (run `lifeboat actions` for the list)"]],
     ['an unknown parameter at its key', 'action: archive.verify\npath: x\ncolour: blue', ['2:0-6 `colour`: unknown field (archive.verify takes: path, prefix)']],
     ['a missing required parameter at the action that needs it', 'action: archive.restore\narchive: a.tar.gz', ['0:8-23 `target`: required, expected string']],
     ['a wrong type at the value', 'action: archive.restore\narchive: a\ntarget: b\nstrip: many', ['3:7-11 `strip`: expected number, received string, got "many"']],

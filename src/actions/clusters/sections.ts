@@ -1,5 +1,6 @@
 import { fluxSection } from '../flux/browser';
+import { veleroSection } from '../velero/browser';
 import type { ClusterSection } from './browser';
 
 /** What each backend that lives in a cluster shows under it, in this order. */
-export const clusterSections: readonly ClusterSection[] = [fluxSection];
+export const clusterSections: readonly ClusterSection[] = [veleroSection, fluxSection];

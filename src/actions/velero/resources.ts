@@ -16,6 +16,9 @@ export const VELERO_RESOURCES = {
 
 export type VeleroKind = keyof typeof VELERO_RESOURCES;
 
+/** The label Velero puts on every backup a Schedule makes (and `--from-schedule` puts on its backup). */
+export const SCHEDULE_NAME_LABEL = 'velero.io/schedule-name';
+
 /**
  * The phases after which an object no longer changes by itself. A phase not listed here (one a newer
  * Velero adds, like 1.18's `Queued` and `ReadyToStart` were) is treated as still in progress.
@@ -101,13 +104,25 @@ export class VeleroCluster {
     return this.explained(() => this.client.createObject(VELERO_RESOURCES[kind], this.namespace, body));
   }
 
+  /**
+   * The backup storage locations, failing when there is none: Velero keeps its objects in the
+   * namespace it was installed in, and an empty one means a wrong `veleroNamespace`.
+   */
+  async locations(): Promise<KubeObject[]> {
+    const locations = await this.list('backupStorageLocation');
+    if (locations.length === 0) {
+      throw new KubeError('not-found', `no BackupStorageLocation in ${this.where}: Velero keeps its objects in the namespace it was installed in (\`veleroNamespace\`, '${this.namespace}' here)`, 404);
+    }
+    return locations;
+  }
+
   /** The object, or a clear error naming what there is instead when it does not exist. */
   async find(kind: VeleroKind, name: string): Promise<KubeObject> {
     try {
       return await this.get(kind, name);
     } catch (error) {
       if (!(error instanceof KubeError) || error.failure !== 'not-found' || error instanceof VeleroNotInstalledError) throw error;
-      const names = (await this.list(kind)).map((object) => object.metadata.name);
+      const names = (await this.list(kind)).map((object) => object.metadata.name).sort();
       const shown = names.slice(0, 10).join(', ') + (names.length > 10 ? `, and ${names.length - 10} more` : '');
       const there = names.length > 0 ? `; there are: ${shown}` : '; there is none';
       throw new KubeError('not-found', `no ${VELERO_RESOURCES[kind].kind} '${name}' in ${this.where}${there}`, 404);
