@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtinActions, builtinBrowsers } from '../../src/actions';
+import { builtinPaletteCommands } from '../../src/actions/paletteCommands';
 import type { BackupsListResult } from '../../src/actions/velero/backups';
 import type { BackupDescription } from '../../src/actions/velero/describe';
 import { veleroInspectActions } from '../../src/actions/velero/inspectActions';
@@ -12,10 +14,12 @@ import { ActionRegistry } from '../../src/core/actions/registry';
 import { BrowseModel } from '../../src/core/browse/model';
 import type { BrowseNode } from '../../src/core/browse/node';
 import { assertListedUnder } from '../support/browseNodes';
+import { REPO_ROOT } from '../support/paths';
 import { addLocation, makeBackup, runVeleroAction, startVeleroCluster, veleroWorkspace, type SimulatedVelero } from '../support/veleroLab';
 
 const render = (id: string, result: unknown) => veleroInspectActions.find((action) => action.id === id)?.render(result) ?? '';
 const HOUR = 3600_000;
+const packageJson = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { contributes: { commands: unknown[] } };
 
 describe('Velero backups inspected across two clusters against the Kubernetes simulator', function () {
   this.timeout(30_000);
@@ -293,6 +297,23 @@ describe('Velero backups inspected across two clusters against the Kubernetes si
       );
       const paged = await model.children('clusters/prod/velero/backups', { limit: 2 }, workspace.context());
       assert.deepEqual([paged.nodes.length, paged.next, paged.total], [2, '2', backups.length]);
+    });
+
+    it("offers the inventory's clusters to the palette's Create Velero Backup…, whose action needs nothing more to be asked", async () => {
+      const command = builtinPaletteCommands.find((candidate) => candidate.command === 'lifeboat.createVeleroBackup');
+      assert.ok(command);
+      const contributed = (packageJson.contributes.commands as { command: string; title: string }[]).find((entry) => entry.command === command.command);
+      assert.equal(contributed?.title, 'Create Velero Backup…');
+      const [step] = command.steps;
+      assert.ok(step?.kind === 'node');
+      const offered = (await children(step.under({}))).filter((candidate) => step.accept?.(candidate) ?? true);
+      assert.deepEqual(offered.map((candidate) => step.value?.(candidate)), ['prod', 'monit', 'bare']);
+      const create = builtinActions.find((action) => action.id === command.action);
+      const params = create?.params.parse({ cluster: 'monit' });
+      assert.deepEqual(params, { cluster: 'monit', veleroNamespace: 'velero', wait: true, timeoutMinutes: 60 });
+      const plan = await create?.plan(params, workspace.context());
+      assert.match(plan?.summary ?? '', /^Create Velero backup backup-\d{14} of every namespace in cluster monit$/);
+      assert.equal(plan?.destructive, false);
     });
 
     it('shows restores, and a cluster without Velero as one error node with the clear message', async () => {
