@@ -70,6 +70,8 @@ describe('velero.backup.create against the Kubernetes simulator', function () {
     assert.match(paths({ ttl: '3d' }).join(), /^ttl: a duration in hours, minutes and seconds/);
     assert.match(paths({ labels: { 'team name': 'x' } }).join(), /^labels.team name: 'team name' is not a label key/);
     assert.match(paths({ name: 'Shop_Now' }).join(), /^name: a Kubernetes object name/);
+    assert.match(paths({ namespaces: ['shop', 'Shop Floor'] }).join(' | '), /namespaces\.1: a Kubernetes namespace name/);
+    assert.deepEqual(paths({ namespaces: ['*'] }), []);
   });
 
   it("fails with Velero's reasons when a backup ends Failed, PartiallyFailed or FailedValidation, and keeps the backup", async () => {

@@ -225,6 +225,8 @@ describe('Velero backups inspected across two clusters against the Kubernetes si
     it('says Velero is not where veleroNamespace points', async () => {
       await assert.rejects(run('velero.backups.list', { veleroNamespace: 'valero' }), /no BackupStorageLocation in namespace valero of cluster prod: Velero keeps its objects in the namespace it was installed in/);
       assert.throws(() => veleroInspectActions[0]?.params.parse({ cluster: 'prod', veleroNamespace: 'Velero System' }), /a Kubernetes namespace name/);
+      // A label selector is a query: a comma in a schedule's name would add a term of its own.
+      assert.throws(() => veleroInspectActions.find((action) => action.id === 'velero.backups.list')?.params.parse({ cluster: 'prod', schedule: 'shop-daily,!velero.io/schedule-name' }), /schedule[\s\S]*a Kubernetes object name/);
     });
 
     it('says once that Velero is not installed, for every action, without a 404 or a stack', async () => {

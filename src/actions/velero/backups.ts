@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { KubeObject } from '../../clients/kube';
 import { defineAction } from '../../core/actions/spec';
 import { formatAge, formatCount, markdownTable } from '../../core/render';
-import { phaseOf, SCHEDULE_NAME_LABEL, VeleroCluster, veleroTargetParams } from './resources';
+import { namespaceName, phaseOf, SCHEDULE_NAME_LABEL, VeleroCluster, veleroObjectName, veleroTargetParams } from './resources';
 
 /** One Velero backup as the listings, the tree and the other actions show it. */
 export interface BackupSummary {
@@ -114,8 +114,8 @@ export function describePhase(backup: BackupSummary): string {
 const backupsListParams = z
   .object({
     ...veleroTargetParams,
-    namespace: z.string().min(1).optional().describe('Only backups that hold this namespace.'),
-    schedule: z.string().min(1).optional().describe('Only backups made by this Schedule.'),
+    namespace: namespaceName.optional().describe('Only backups that hold this namespace.'),
+    schedule: veleroObjectName.optional().describe('Only backups made by this Schedule.'),
     phase: z.string().min(1).optional().describe('Only backups in this phase (Completed, PartiallyFailed, Failed, InProgress, Queued, …).'),
   })
   .strict();

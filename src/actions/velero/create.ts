@@ -5,7 +5,7 @@ import { CancelledError, isCancellationError } from '../../core/errors';
 import { ThrottledProgress } from '../../core/progress';
 import { formatDuration } from '../../core/render';
 import { describeExpiry, describeItems, describePhase, summarizeBackup, type BackupSummary } from './backups';
-import { FAILED_PHASES, isTerminal, phaseOf, SCHEDULE_NAME_LABEL, VELERO_RESOURCES, VeleroCluster, veleroObjectName, veleroTargetParams } from './resources';
+import { FAILED_PHASES, includedNamespace, isTerminal, phaseOf, SCHEDULE_NAME_LABEL, VELERO_RESOURCES, VeleroCluster, veleroObjectName, veleroTargetParams } from './resources';
 
 /** A Go duration as Velero reads `ttl`: hours, minutes and seconds (`720h`, `72h0m0s`, `90m`). */
 const goDuration = z.string().regex(/^(?=\d)(?:\d+h)?(?:\d+m)?(?:\d+s)?$/, 'a duration in hours, minutes and seconds, e.g. 720h or 72h30m');
@@ -17,7 +17,7 @@ const backupCreateParams = z
     ...veleroTargetParams,
     name: veleroObjectName.optional().describe('The backup\'s name; `<schedule>-<UTC time>` from a schedule, `<namespace>-<UTC time>` otherwise.'),
     fromSchedule: veleroObjectName.optional().describe("Back up now with this Schedule's template and labels, as `velero backup create --from-schedule` does."),
-    namespaces: z.array(z.string().min(1)).min(1).optional().describe('Namespaces to back up; every namespace when left out.'),
+    namespaces: z.array(includedNamespace).min(1).optional().describe('Namespaces to back up; every namespace when left out.'),
     defaultVolumesToFsBackup: z.boolean().optional().describe("Copy every pod volume's files (kopia, Velero's fs-backup uploader) instead of snapshotting volumes."),
     includeClusterResources: z.boolean().optional().describe('Include cluster-scoped resources; Velero decides when left out.'),
     ttl: goDuration.optional().describe('How long Velero keeps the backup (720h when left out).'),

@@ -48,10 +48,16 @@ export function isTerminal(kind: VeleroKind, object: KubeObject): boolean {
   return phase !== undefined && TERMINAL_PHASES[kind].has(phase);
 }
 
+const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
+
+/** A Kubernetes namespace name (a DNS label). */
+export const namespaceName = z.string().regex(new RegExp(`^${DNS_LABEL}$`), 'a Kubernetes namespace name (lowercase letters, digits and -)');
+
+/** A namespace a backup includes: a name, or `*` for all of them. */
+export const includedNamespace = z.string().regex(new RegExp(`^(\\*|${DNS_LABEL})$`), 'a Kubernetes namespace name, or * for all');
+
 /** The namespace Velero runs in and keeps its objects in (`velero install --namespace`). */
-export const veleroNamespaceParam = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace name (lowercase letters, digits and -)')
+export const veleroNamespaceParam = namespaceName
   .default('velero')
   .describe('The namespace Velero is installed in.');
 
