@@ -10,10 +10,11 @@ import { frigateActions } from './frigate';
 import { scheduleActions } from './schedule';
 import { shellAction } from './shell';
 import { sshRunAction } from './ssh';
+import { veleroChangeActions } from './velero/changeActions';
 import { veleroInspectActions } from './velero/inspectActions';
 
 /** Every action Lifeboat ships, as the CLI, notebook cells and palette commands see them. */
-export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions, ...veleroInspectActions, ...fluxActions];
+export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions, ...veleroInspectActions, ...veleroChangeActions, ...fluxActions];
 
 /** Every backend's browser, in the order their roots are shown: what the Backups tree, pick lists and `lifeboat ls` list. */
 export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser];

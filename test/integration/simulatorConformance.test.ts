@@ -181,6 +181,7 @@ describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and kubernete
     'velero.io/backupstoragelocations': /^### 2\.4 BackupStorageLocation/,
     'velero.io/podvolumebackups': /^### 2\.5 PodVolumeBackup/,
     'velero.io/downloadrequests': /^### 2\.6 Logs: DownloadRequest/,
+    'velero.io/deletebackuprequests': /^### 2\.7 Deletion: DeleteBackupRequest/,
     'kustomize.toolkit.fluxcd.io/kustomizations': /^## 3\. Flux/,
     'postgresql.cnpg.io/backups': /^## 7\. CloudNativePG/,
   };
@@ -194,6 +195,7 @@ describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and kubernete
     'velero.io/podvolumebackups': ['pod', 'volume'],
     // The signed URL's host: the location's `s3Url` / `publicUrl` config.
     'velero.io/downloadrequests': ['target', 'kind', 'name', 's3Url', 'publicUrl'],
+    'velero.io/deletebackuprequests': ['backupName'],
     'kustomize.toolkit.fluxcd.io/kustomizations': ['suspend'],
     'postgresql.cnpg.io/backups': ['cluster', 'name', 'method'],
   };
@@ -205,6 +207,7 @@ describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and kubernete
     'velero.io/backupstoragelocations': { provider: 'aws', objectStorage: { bucket: 'velero' } },
     'velero.io/podvolumebackups': { pod: { kind: 'Pod', namespace: 'frigate', name: 'db-0', uid: 'u1' }, volume: 'data', uploaderType: 'kopia' },
     'velero.io/downloadrequests': { target: { kind: 'BackupLog', name: 'b1' } },
+    'velero.io/deletebackuprequests': { backupName: 'b1' },
     'kustomize.toolkit.fluxcd.io/kustomizations': { interval: '10m', path: './apps', prune: true },
     'postgresql.cnpg.io/backups': { cluster: { name: 'pg' }, method: 'barmanObjectStore' },
   };

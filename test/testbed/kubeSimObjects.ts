@@ -23,6 +23,7 @@ export const SIM_RESOURCES: readonly SimResource[] = [
   { group: 'velero.io', version: 'v1', plural: 'restores', kind: 'Restore' },
   { group: 'velero.io', version: 'v1', plural: 'schedules', kind: 'Schedule' },
   { group: 'velero.io', version: 'v1', plural: 'backupstoragelocations', kind: 'BackupStorageLocation' },
+  { group: 'velero.io', version: 'v1', plural: 'deletebackuprequests', kind: 'DeleteBackupRequest' },
   { group: 'velero.io', version: 'v1', plural: 'downloadrequests', kind: 'DownloadRequest' },
   { group: 'velero.io', version: 'v1', plural: 'podvolumebackups', kind: 'PodVolumeBackup' },
   { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations', kind: 'Kustomization' },
@@ -244,6 +245,9 @@ export class ObjectStore {
               : { phase: 'Unavailable', lastValidationTime: now(), message: 'BackupStorageLocation is unavailable: spec.objectStorage.bucket is empty' };
           }),
         );
+        break;
+      case 'velero.io/deletebackuprequests':
+        this.after(() => this.deleteVeleroBackup(resource, object));
         break;
       case 'kustomize.toolkit.fluxcd.io/kustomizations':
         this.after(() => this.reconcileKustomization(resource, namespace, name));
@@ -476,6 +480,35 @@ export class ObjectStore {
           ...(outcome === 'Failed' ? { failureReason: 'simulated failure' } : {}),
         });
       });
+    });
+  }
+
+  /**
+   * What Velero's backup deletion controller does with a DeleteBackupRequest (§2.7): refuses a backup
+   * still running or kept in a read-only location, else marks it Deleting, then removes it and the
+   * restores made from it, and records the request Processed (with `errors` when it could not).
+   */
+  private deleteVeleroBackup(resource: SimResource, request: SimObject): void {
+    const { name, namespace } = request.metadata;
+    const backupName = String(request.spec?.backupName ?? '');
+    const velero = (plural: string) => SIM_RESOURCES.find((candidate) => candidate.group === 'velero.io' && candidate.plural === plural) as SimResource;
+    const processed = (errors: string[]) => this.update(resource, namespace, name, (done) => (done.status = { phase: 'Processed', ...(errors.length > 0 ? { errors } : {}) }));
+    const backup = this.objects.get(this.key(velero('backups'), namespace, backupName));
+    if (!backup) return void processed(['backup not found']);
+    const phase = String(backup.status?.phase ?? 'New');
+    if (['New', 'Queued', 'ReadyToStart', 'InProgress'].includes(phase)) return void processed(['backup is still in progress']);
+    const location = String(backup.spec?.storageLocation ?? 'default');
+    if (this.objects.get(this.key(velero('backupstoragelocations'), namespace, location))?.spec?.accessMode === 'ReadOnly') {
+      return void processed([`cannot delete backup because backup storage location ${location} is currently in read-only mode`]);
+    }
+    this.update(resource, namespace, name, (started) => (started.status = { phase: 'InProgress' }));
+    this.update(velero('backups'), namespace, backupName, (deleting) => Object.assign((deleting.status ??= {}), { phase: 'Deleting' }));
+    this.after(() => {
+      this.objects.delete(this.key(velero('backups'), namespace, backupName));
+      for (const [key, restore] of this.objects) {
+        if (key.startsWith(this.key(velero('restores'), namespace, '')) && restore.spec?.backupName === backupName) this.objects.delete(key);
+      }
+      processed([]);
     });
   }
 

@@ -13,6 +13,8 @@ export const VELERO_SEGMENT = 'velero';
 const VELERO_NAMESPACE = 'velero';
 /** How late a due scheduled backup may be before the tree flags its schedule. */
 const SCHEDULE_GRACE_MINUTES = 30;
+/** The runbook a backup's Restore… opens. */
+const VELERO_RESTORE_RUNBOOK = 'velero-restore-app.runbook.md';
 
 const FOLDERS = [
   { segment: 'locations', label: 'Locations', icon: 'database', what: 'Backup storage locations and whether Velero can use them' },
@@ -43,6 +45,13 @@ function phaseLook(phase: string | undefined): { icon: string; level: StatusLeve
   }
 }
 
+/** Restore…: the application restore runbook with the backup bound, and its namespace when it holds exactly one. */
+function restoreOperation(cluster: string, backup: BackupSummary): DeclaredOperation {
+  const [namespace, ...more] = backup.namespaces;
+  const single = namespace !== undefined && namespace !== '*' && more.length === 0;
+  return { kind: 'runbook', id: 'restore', label: 'Restore…', runbook: VELERO_RESTORE_RUNBOOK, params: { cluster, backup: backup.name, ...(single ? { namespace } : {}) } };
+}
+
 /**
  * A backup's node: phase icon, items and expiry at a glance, and the operations a backup offers.
  * Every backend action on one backup adds its operation here.
@@ -56,6 +65,8 @@ export function backupNode(cluster: string, at: string, backup: BackupSummary): 
   const operations: DeclaredOperation[] = [
     { kind: 'action', id: 'describe', label: 'Describe', action: 'velero.backup.describe', params },
     { kind: 'action', id: 'logs', label: 'Show Logs', action: 'velero.backup.logs', params },
+    ...(backup.phase === 'Completed' || backup.phase === 'PartiallyFailed' ? [restoreOperation(cluster, backup)] : []),
+    { kind: 'action', id: 'delete', label: 'Delete…', action: 'velero.backup.delete', params },
   ];
   const tooltip = [
     `**Velero backup ${markdownEscape(backup.name)}**`,

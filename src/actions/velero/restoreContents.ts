@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { describeSystemError, errorMessage, isCancellationError } from '../../core/errors';
+import { VELERO_RESOURCES, isTerminal, type VeleroCluster } from './resources';
+
+/** What a backup holds per kind (`apps/v1/Deployment` → `namespace/name`s), as its BackupResourceList says, or why it could not be read. */
+export type BackupContents = { read: true; kinds: Record<string, string[]> } | { read: false; reason: string };
+
+/** A DownloadRequest answers within seconds when Velero runs; longer means it is not answering. */
+const DOWNLOAD_WAIT_MS = 30_000;
+
+/**
+ * The signed URL Velero hands out for one of its files (`velero backup logs` and `describe --details`
+ * ask the same way): a DownloadRequest for `kind` of `name`, waited for until it is Processed.
+ */
+export async function veleroDownloadUrl(velero: VeleroCluster, kind: string, name: string, options: { timeoutMs: number; signal: AbortSignal }): Promise<URL> {
+  const request = await velero.create('downloadRequest', {
+    apiVersion: 'velero.io/v1',
+    kind: 'DownloadRequest',
+    metadata: { name: `${name.slice(0, 200)}-${randomUUID()}` },
+    spec: { target: { kind, name } },
+  });
+  const processed = await velero.client.waitForObject(VELERO_RESOURCES.downloadRequest, velero.namespace, request.metadata.name, {
+    isDone: (object) => isTerminal('downloadRequest', object) && typeof object.status?.downloadURL === 'string',
+    intervalMs: 250,
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+  });
+  return new URL(String(processed.status?.downloadURL));
+}
+
+/**
+ * Reads the backup's resource list from its storage location, as `velero backup describe --details`
+ * does. The signed URL points at the object store, which may not be reachable from here: then the
+ * answer says so, naming the URL's host, and the caller goes on.
+ */
+export async function readBackupContents(velero: VeleroCluster, backup: string, signal: AbortSignal): Promise<BackupContents> {
+  try {
+    const url = await veleroDownloadUrl(velero, 'BackupResourceList', backup, { timeoutMs: DOWNLOAD_WAIT_MS, signal });
+    let response: Response;
+    try {
+      response = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(DOWNLOAD_WAIT_MS)]) });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      return { read: false, reason: `its storage location at ${url.host} is not reachable from here (${describeSystemError((error as { cause?: unknown }).cause ?? error)})` };
+    }
+    if (!response.ok) return { read: false, reason: `its storage location at ${url.host} answered ${response.status} ${response.statusText}` };
+    const list = JSON.parse(gunzipSync(Buffer.from(await response.arrayBuffer())).toString('utf8')) as unknown;
+    if (!list || typeof list !== 'object' || Array.isArray(list)) return { read: false, reason: 'its resource list is not a JSON object' };
+    const kinds = Object.fromEntries(Object.entries(list).map(([kind, items]) => [kind, Array.isArray(items) ? items.map(String) : []]));
+    return { read: true, kinds };
+  } catch (error) {
+    if (isCancellationError(error)) throw error;
+    return { read: false, reason: errorMessage(error) };
+  }
+}
+
+/** The namespace of a `namespace/name` entry; cluster-scoped entries have none. */
+export function entryNamespace(entry: string): string | undefined {
+  const slash = entry.indexOf('/');
+  return slash > 0 ? entry.slice(0, slash) : undefined;
+}
+
+/** The namespaces the backup holds objects of. */
+export function namespacesIn(contents: BackupContents): string[] {
+  if (!contents.read) return [];
+  const namespaces = new Set<string>(contents.kinds['v1/Namespace'] ?? []);
+  for (const entries of Object.values(contents.kinds)) for (const entry of entries) {
+    const namespace = entryNamespace(entry);
+    if (namespace) namespaces.add(namespace);
+  }
+  return [...namespaces].sort();
+}

@@ -1,0 +1,134 @@
+/**
+ * The simulator's side of restores and deletions, held against EXTERNAL-SYSTEMS.md §2 (Velero):
+ * DeleteBackupRequest processing (§2.7), a backup's resource list behind a DownloadRequest (§2.6),
+ * and a restore that ends PartiallyFailed (§2.2).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { CUSTOM_RESOURCES, KubeClient, type CustomResource, type KubeObject } from '../../src/clients/kube';
+import { CONTRACT_FIXTURES } from '../support/paths';
+import { KubeApiSimulator } from '../testbed/kubeSim';
+
+const contract = readFileSync(join(CONTRACT_FIXTURES, 'EXTERNAL-SYSTEMS.md'), 'utf8');
+const contractSection = (heading: string) => {
+  const start = contract.indexOf(heading);
+  assert.ok(start >= 0, `EXTERNAL-SYSTEMS.md has ${heading}`);
+  const end = contract.indexOf('\n### ', start + heading.length);
+  return contract.slice(start, end < 0 ? undefined : end);
+};
+
+const DELETE_REQUEST: CustomResource = { group: 'velero.io', version: 'v1', plural: 'deletebackuprequests', kind: 'DeleteBackupRequest' };
+const DOWNLOAD_REQUEST: CustomResource = { group: 'velero.io', version: 'v1', plural: 'downloadrequests', kind: 'DownloadRequest' };
+
+describe('Kubernetes simulator: Velero deletions, resource lists and partly failed restores as the contract gives them', function () {
+  this.timeout(20_000);
+  let sim: KubeApiSimulator;
+  let kube: KubeClient;
+
+  const states = new Map<string, string[]>();
+  /** Polls an object until `done`, recording each phase seen. */
+  async function follow(resource: CustomResource, name: string, done: (object: KubeObject) => boolean): Promise<KubeObject> {
+    const seen: string[] = [];
+    states.set(`${resource.kind}/${name}`, seen);
+    return kube.waitForObject(resource, 'velero', name, {
+      isDone: done,
+      intervalMs: 2,
+      timeoutMs: 10_000,
+      onUpdate: (object) => {
+        const phase = String(object.status?.phase ?? '');
+        if (phase && seen.at(-1) !== phase) seen.push(phase);
+      },
+    });
+  }
+
+  async function completedBackup(name: string, namespaces: string[]): Promise<KubeObject> {
+    await kube.createObject(CUSTOM_RESOURCES.veleroBackup, 'velero', { apiVersion: 'velero.io/v1', kind: 'Backup', metadata: { name }, spec: { includedNamespaces: namespaces, storageLocation: 'default' } });
+    return follow(CUSTOM_RESOURCES.veleroBackup, name, (object) => object.status?.phase === 'Completed');
+  }
+
+  before(async () => {
+    sim = await KubeApiSimulator.start({ controllerStepMs: 5 });
+    kube = await KubeClient.connect({ kubeconfig: await sim.writeKubeconfig() });
+    await kube.createObject(CUSTOM_RESOURCES.veleroBackupStorageLocation, 'velero', { apiVersion: 'velero.io/v1', kind: 'BackupStorageLocation', metadata: { name: 'default' }, spec: { provider: 'aws', objectStorage: { bucket: 'velero' } } });
+  });
+
+  after(async () => {
+    await sim?.stop();
+  });
+
+  it('processes a DeleteBackupRequest as `velero backup delete` makes it: the backup Deleting, then gone with its restores, the request Processed', async () => {
+    const section = contractSection('### 2.7 Deletion: DeleteBackupRequest');
+    const backup = await completedBackup('doomed', ['shop']);
+    await kube.createObject(CUSTOM_RESOURCES.veleroRestore, 'velero', { apiVersion: 'velero.io/v1', kind: 'Restore', metadata: { name: 'doomed-restore' }, spec: { backupName: 'doomed' } });
+    await follow(CUSTOM_RESOURCES.veleroRestore, 'doomed-restore', (object) => object.status?.phase === 'Completed');
+    const request = await kube.createObject(DELETE_REQUEST, 'velero', {
+      apiVersion: 'velero.io/v1',
+      kind: 'DeleteBackupRequest',
+      metadata: { name: '', generateName: 'doomed-', labels: { 'velero.io/backup-name': 'doomed', 'velero.io/backup-uid': String(backup.metadata.uid) } },
+      spec: { backupName: 'doomed' },
+    });
+    assert.match(request.metadata.name, /^doomed-[0-9a-z]{5}$/, 'the API server completes generateName');
+    const backupPhases: string[] = [];
+    const processed = await kube.waitForObject(DELETE_REQUEST, 'velero', request.metadata.name, {
+      isDone: (object) => object.status?.phase === 'Processed',
+      intervalMs: 1,
+      timeoutMs: 10_000,
+      onUpdate: () => void kube.getObject(CUSTOM_RESOURCES.veleroBackup, 'velero', 'doomed').then((found) => backupPhases.push(String(found.status?.phase)), () => backupPhases.push('gone')),
+    });
+    assert.deepEqual(processed.status, { phase: 'Processed' });
+    for (const phase of ['New', 'InProgress', 'Processed']) assert.ok(section.includes(phase), `${phase} is a DeleteBackupRequest phase in the contract`);
+    assert.ok(contractSection('### 2.1 Backup').includes('Deleting'), 'Deleting is a backup phase in the contract');
+    assert.ok(backupPhases.includes('Deleting') || backupPhases.includes('gone'));
+    await assert.rejects(kube.getObject(CUSTOM_RESOURCES.veleroBackup, 'velero', 'doomed'), /not found/);
+    await assert.rejects(kube.getObject(CUSTOM_RESOURCES.veleroRestore, 'velero', 'doomed-restore'), /not found/);
+  });
+
+  it('records errors in the request, and keeps the backup, when it cannot be deleted', async () => {
+    for (const [backupName, expected] of [
+      ['never-made', 'backup not found'],
+      ['still-running', 'backup is still in progress'],
+    ] as const) {
+      if (backupName === 'still-running') {
+        sim.objects.outcomes.set('still-running', 'Stuck');
+        await kube.createObject(CUSTOM_RESOURCES.veleroBackup, 'velero', { apiVersion: 'velero.io/v1', kind: 'Backup', metadata: { name: backupName }, spec: { storageLocation: 'default' } });
+        await follow(CUSTOM_RESOURCES.veleroBackup, backupName, (object) => object.status?.phase === 'InProgress');
+      }
+      const request = await kube.createObject(DELETE_REQUEST, 'velero', { apiVersion: 'velero.io/v1', kind: 'DeleteBackupRequest', metadata: { name: '', generateName: `${backupName}-` }, spec: { backupName } });
+      const processed = await follow(DELETE_REQUEST, request.metadata.name, (object) => object.status?.phase === 'Processed');
+      assert.deepEqual(processed.status, { phase: 'Processed', errors: [expected] });
+    }
+    assert.equal((await kube.getObject(CUSTOM_RESOURCES.veleroBackup, 'velero', 'still-running')).status?.phase, 'InProgress');
+    // Velero runs one backup at a time: the stuck one has to end for the next tests' backups to start.
+    sim.objects.outcomes.set('still-running', 'Completed');
+    await follow(CUSTOM_RESOURCES.veleroBackup, 'still-running', (object) => object.status?.phase === 'Completed');
+  });
+
+  it('serves a backup\'s resource list behind a DownloadRequest, gzip-compressed, kinds to namespace/name entries', async () => {
+    assert.ok(contractSection('### 2.6 Logs: DownloadRequest').includes('BackupResourceList'));
+    await completedBackup('listed', ['pelican', 'shop']);
+    await kube.createObject(DOWNLOAD_REQUEST, 'velero', { apiVersion: 'velero.io/v1', kind: 'DownloadRequest', metadata: { name: 'listed-0f1e' }, spec: { target: { kind: 'BackupResourceList', name: 'listed' } } });
+    const processed = await follow(DOWNLOAD_REQUEST, 'listed-0f1e', (object) => object.status?.phase === 'Processed');
+    const answer = await fetch(String(processed.status?.downloadURL));
+    assert.equal(answer.status, 200);
+    const list = JSON.parse(gunzipSync(Buffer.from(await answer.arrayBuffer())).toString('utf8')) as Record<string, string[]>;
+    assert.deepEqual(list['v1/Namespace'], ['pelican', 'shop']);
+    assert.deepEqual(list['apps/v1/Deployment'], ['pelican/pelican', 'shop/shop']);
+    for (const [kind, entries] of Object.entries(list)) {
+      assert.match(kind, /^([a-z0-9.]+\/)?v\d\w*\/[A-Z]\w+$/, `${kind} is group/version/Kind`);
+      for (const entry of entries) assert.match(entry, kind === 'v1/Namespace' ? /^[a-z0-9-]+$/ : /^[a-z0-9-]+\/[a-z0-9-]+$/);
+    }
+  });
+
+  it('ends a restore asked to fail partly PartiallyFailed with warning and error counts, all fields of the contract', async () => {
+    const section = contractSection('### 2.2 Restore');
+    sim.objects.outcomes.set('partly', 'PartiallyFailed');
+    await kube.createObject(CUSTOM_RESOURCES.veleroRestore, 'velero', { apiVersion: 'velero.io/v1', kind: 'Restore', metadata: { name: 'partly' }, spec: { backupName: 'listed', namespaceMapping: { shop: 'shop-copy' }, existingResourcePolicy: 'update' } });
+    const restore = await follow(CUSTOM_RESOURCES.veleroRestore, 'partly', (object) => object.status?.phase === 'PartiallyFailed');
+    assert.deepEqual(states.get('Restore/partly'), ['New', 'InProgress', 'PartiallyFailed']);
+    assert.equal(restore.status?.warnings, 3);
+    assert.equal(restore.status?.errors, 1);
+    for (const field of [...Object.keys(restore.status ?? {}), 'namespaceMapping', 'existingResourcePolicy']) assert.match(section, new RegExp(`\`${field}[\`:]`), `${field} is in the contract`);
+  });
+});
