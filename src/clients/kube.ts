@@ -113,6 +113,7 @@ export function kubeconfigFiles(target: ClusterTarget, env: NodeJS.ProcessEnv = 
 
 export class KubeClient implements Disposable {
   private readonly defaultContainers = new Map<string, string>();
+  private objectApi: KubernetesSdk.KubernetesObjectApi | undefined;
 
   private constructor(
     private readonly sdk: Sdk,
@@ -313,6 +314,24 @@ export class KubeClient implements Disposable {
   async getObject(resource: CustomResource, namespace: string, name: string): Promise<KubeObject> {
     const api = this.config.makeApiClient(this.sdk.CustomObjectsApi);
     return this.call(`${resource.kind} ${namespace}/${name}`, () => api.getNamespacedCustomObject({ ...resourcePath(resource), namespace, name })) as Promise<KubeObject>;
+  }
+
+  /**
+   * Whether an object of any kind the server serves exists: `apiVersion` and `kind` as a manifest
+   * names them, the path from the server's discovery (read once per client). Undefined when the server
+   * does not serve that kind.
+   */
+  async objectExists(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<boolean | undefined> {
+    this.objectApi ??= this.sdk.KubernetesObjectApi.makeApiClient(this.config);
+    try {
+      await this.objectApi.read({ apiVersion, kind, metadata: { name, ...(namespace === undefined ? {} : { namespace }) } });
+      return true;
+    } catch (error) {
+      if (error instanceof Error && /^(Unrecognized API version and kind|Failed to fetch resource metadata)/.test(error.message)) return undefined;
+      const failure = kubeError(error, this.description, `${kind} ${namespace === undefined ? '' : `${namespace}/`}${name}`);
+      if (failure.failure === 'not-found') return false;
+      throw failure;
+    }
   }
 
   async listObjects(resource: CustomResource, namespace: string, labelSelector?: string): Promise<KubeObject[]> {

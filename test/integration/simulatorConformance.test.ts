@@ -16,6 +16,7 @@ import { FrigateSimulator } from '../testbed/frigateSim';
 import { FRIGATE_SIM_ROUTES, type FrigateSimRoute } from '../testbed/frigateSimRoutes';
 import { EXEC_PROTOCOLS, KUBE_SIM_DISCOVERY_PATHS, KUBE_SIM_PATHS, KubeApiSimulator } from '../testbed/kubeSim';
 import { ObjectStore, SIM_RESOURCES, type SimObject, type SimResource } from '../testbed/kubeSimObjects';
+import { WORKLOAD_KINDS } from '../testbed/kubeSimWorkloads';
 import { solidWebp } from '../testbed/webp';
 
 const contract = readFileSync(join(CONTRACT_FIXTURES, 'EXTERNAL-SYSTEMS.md'), 'utf8');
@@ -253,12 +254,14 @@ describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and kubernete
         [
           ['pods', 'Pod', true],
           ['pods/exec', 'PodExecOptions', true],
+          ...WORKLOAD_KINDS.filter((kind) => kind.apiVersion === 'v1').map((kind) => [kind.plural, kind.kind, kind.namespaced]),
         ],
       );
+      const groupWorkloads = WORKLOAD_KINDS.filter((kind) => kind.apiVersion !== 'v1');
       const groups = (await getJson(sim, KUBE_SIM_DISCOVERY_PATHS.groups)) as { kind: string; groups: { name: string; preferredVersion: { groupVersion: string } }[] };
       assert.equal(groups.kind, 'APIGroupList');
       const groupVersions = groups.groups.map((group) => group.preferredVersion.groupVersion);
-      assert.deepEqual(groupVersions.sort(), [...new Set(SIM_RESOURCES.map((resource) => `${resource.group}/${resource.version}`))].sort());
+      assert.deepEqual(groupVersions.sort(), [...new Set([...SIM_RESOURCES.map((resource) => `${resource.group}/${resource.version}`), ...groupWorkloads.map((kind) => kind.apiVersion)])].sort());
       const listed: string[] = [];
       for (const groupVersion of groupVersions) {
         const [group = '', version = ''] = groupVersion.split('/');
@@ -266,7 +269,7 @@ describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and kubernete
         assert.deepEqual([list.kind, list.groupVersion], ['APIResourceList', groupVersion]);
         listed.push(...list.resources.map((resource) => `${groupVersion}/${resource.name} ${resource.kind}`));
       }
-      assert.deepEqual(listed.sort(), SIM_RESOURCES.map((resource) => `${resource.group}/${resource.version}/${resource.plural} ${resource.kind}`).sort());
+      assert.deepEqual(listed.sort(), [...SIM_RESOURCES.map((resource) => `${resource.group}/${resource.version}/${resource.plural} ${resource.kind}`), ...groupWorkloads.map((kind) => `${kind.apiVersion}/${kind.plural} ${kind.kind}`)].sort());
     } finally {
       await sim.stop();
     }

@@ -131,4 +131,26 @@ describe('Kubernetes simulator: Velero deletions, resource lists and partly fail
     assert.equal(restore.status?.errors, 1);
     for (const field of [...Object.keys(restore.status ?? {}), 'namespaceMapping', 'existingResourcePolicy']) assert.match(section, new RegExp(`\`${field}[\`:]`), `${field} is in the contract`);
   });
+
+  it('restores into the mapped namespace with the labels the contract gives, skipping what exists or updating it as existingResourcePolicy says', async () => {
+    const labels = contractSection('### 2.1 Backup');
+    for (const label of ['velero.io/backup-name', 'velero.io/restore-name']) assert.ok(labels.includes(label), `${label} in the contract`);
+    assert.ok(contractSection('### 2.2 Restore').includes('`"update"`'));
+    sim.objects.workloads.add('v1', 'ConfigMap', 'pelican-b', 'pelican-config', { kept: 'yes' });
+    sim.objects.workloads.add('v1', 'Service', 'pelican-c', 'pelican', { kept: 'yes' });
+    const restore = async (name: string, spec: Record<string, unknown>) => {
+      await kube.createObject(CUSTOM_RESOURCES.veleroRestore, 'velero', { apiVersion: 'velero.io/v1', kind: 'Restore', metadata: { name }, spec: { backupName: 'listed', includedNamespaces: ['pelican'], ...spec } });
+      return follow(CUSTOM_RESOURCES.veleroRestore, name, (object) => object.status?.phase === 'Completed');
+    };
+    const skipping = await restore('into-b', { namespaceMapping: { pelican: 'pelican-b' } });
+    assert.equal(skipping.status?.warnings, 2, 'the namespace and the ConfigMap were there: one warning each');
+    assert.deepEqual(sim.objects.workloads.get('v1', 'ConfigMap', 'pelican-b', 'pelican-config')?.metadata.labels, { kept: 'yes' });
+    assert.deepEqual(sim.objects.workloads.get('apps/v1', 'Deployment', 'pelican-b', 'pelican')?.metadata.labels, { 'velero.io/backup-name': 'listed', 'velero.io/restore-name': 'into-b' });
+    assert.equal(sim.objects.workloads.get('apps/v1', 'Deployment', 'shop-b', 'shop'), undefined, 'shop was not included');
+    const updating = await restore('into-c', { namespaceMapping: { pelican: 'pelican-c' }, existingResourcePolicy: 'update' });
+    assert.equal(updating.status?.warnings, 0);
+    assert.deepEqual(sim.objects.workloads.get('v1', 'Service', 'pelican-c', 'pelican')?.metadata.labels, { kept: 'yes', 'velero.io/backup-name': 'listed', 'velero.io/restore-name': 'into-c' });
+    const served = await kube.objectExists('apps/v1', 'Deployment', 'pelican-c', 'pelican');
+    assert.deepEqual([served, await kube.objectExists('apps/v1', 'Deployment', 'pelican-d', 'pelican'), await kube.objectExists('v1', 'Namespace', undefined, 'pelican-c'), await kube.objectExists('example.com/v1', 'Widget', 'pelican-c', 'w')], [true, false, true, undefined]);
+  });
 });

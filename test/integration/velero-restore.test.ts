@@ -131,18 +131,28 @@ describe('Velero restores and deletions against the Kubernetes simulator', funct
   describe('velero.restore.create', () => {
     it('plans from the backup\'s resource list per kind, with the namespace mapping, and restores with progress', async () => {
       const params = { cluster: 'prod', backup: 'pelican-manual', includeNamespaces: ['pelican'], namespaceMapping: { pelican: 'pelican-copy' }, name: 'pelican-copy-restore' };
+      sim.objects.workloads.add('v1', 'ConfigMap', 'pelican-copy', 'pelican-config', { owner: 'someone' });
       const planned = await plan('velero.restore.create', params);
       assert.match(planned.summary, /Restore backup 'pelican-manual' into pelican → pelican-copy on cluster 'prod' with volume data/);
       const byKind = Object.fromEntries(planned.operations.map((operation) => [operation.target, operation]));
       assert.deepEqual(Object.keys(byKind).sort(), ['apps/v1/Deployment', 'v1/ConfigMap', 'v1/Namespace', 'v1/PersistentVolumeClaim', 'v1/Service']);
       assert.equal(byKind['apps/v1/Deployment']?.items, 1, 'the shop namespace of the backup is not restored');
-      assert.match(byKind['v1/ConfigMap']?.detail ?? '', /^pelican-copy\/pelican-config \(from pelican\); objects that exist already are left as they are \(skipped\)/);
+      assert.equal(byKind['v1/ConfigMap']?.detail, 'pelican-copy/pelican-config (from pelican); already there: pelican-copy/pelican-config (from pelican) (skipped: left as they are)');
+      assert.equal(byKind['v1/Namespace']?.detail, 'pelican-copy (from pelican); already there: pelican-copy (from pelican) (skipped: left as they are)');
+      assert.equal(byKind['apps/v1/Deployment']?.detail, 'pelican-copy/pelican (from pelican); none there yet');
+      assert.equal(byKind['apps/v1/Deployment']?.kind, 'create');
       assert.equal(planned.destructive, false, 'existing objects are skipped: nothing existing changes');
-      assert.equal((await plan('velero.restore.create', { ...params, existingResourcePolicy: 'update' })).destructive, true);
+      const updating = await plan('velero.restore.create', { ...params, existingResourcePolicy: 'update' });
+      assert.equal(updating.destructive, true);
+      assert.equal(updating.operations.find((operation) => operation.target === 'v1/ConfigMap')?.kind, 'overwrite');
+      assert.match(updating.operations.find((operation) => operation.target === 'v1/ConfigMap')?.detail ?? '', /\(updated\)$/);
 
       const updates: ProgressUpdate[] = [];
       const result = await run<RestoreCreateResult>('velero.restore.create', params, context({ progress: { report: (update) => updates.push(update) } }));
-      assert.deepEqual({ ...result }, { cluster: 'prod', restore: 'pelican-copy-restore', backup: 'pelican-manual', phase: 'Completed', namespaces: ['pelican-copy'], itemsRestored: 42, totalItems: 42, warnings: 0, errors: 0 });
+      assert.deepEqual({ ...result }, { cluster: 'prod', restore: 'pelican-copy-restore', backup: 'pelican-manual', phase: 'Completed', namespaces: ['pelican-copy'], itemsRestored: 42, totalItems: 42, warnings: 2, errors: 0 });
+      assert.deepEqual(sim.objects.workloads.get('apps/v1', 'Deployment', 'pelican-copy', 'pelican')?.metadata.labels, { 'velero.io/backup-name': 'pelican-manual', 'velero.io/restore-name': 'pelican-copy-restore' });
+      assert.deepEqual(sim.objects.workloads.get('v1', 'ConfigMap', 'pelican-copy', 'pelican-config')?.metadata.labels, { owner: 'someone' }, 'left as it was');
+      assert.equal(sim.objects.workloads.get('apps/v1', 'Deployment', 'pelican', 'pelican'), undefined, 'nothing lands in the namespace mapped away from');
       assert.ok(updates.some((update) => update.totalItems === 42), 'progress counts items');
       const restore = await kube.getObject(CUSTOM_RESOURCES.veleroRestore, 'velero', 'pelican-copy-restore');
       assert.deepEqual(restore.spec, { backupName: 'pelican-manual', includedNamespaces: ['pelican'], namespaceMapping: { pelican: 'pelican-copy' }, restorePVs: true, existingResourcePolicy: 'none' });
@@ -166,10 +176,11 @@ describe('Velero restores and deletions against the Kubernetes simulator', funct
       sim.objects.outcomes.set('shop-partial', 'PartiallyFailed');
       await assert.rejects(
         run('velero.restore.create', { cluster: 'prod', backup: 'shop-daily-20261205020000', name: 'shop-partial' }),
-        /Velero restore 'shop-partial' ended PartiallyFailed: 1 error\(s\), 3 warning\(s\)/,
+        // Velero's 3 warnings, and one for each of the 5 objects an earlier restore of shop left there.
+        /Velero restore 'shop-partial' ended PartiallyFailed: 1 error\(s\), 8 warning\(s\)/,
       );
       const listed = await run<RestoresListResult>('velero.restores.list', { cluster: 'prod', phase: 'PartiallyFailed' });
-      assert.deepEqual(listed.restores.map((restore) => [restore.name, restore.backup, restore.warnings, restore.errors]), [['shop-partial', 'shop-daily-20261205020000', 3, 1]]);
+      assert.deepEqual(listed.restores.map((restore) => [restore.name, restore.backup, restore.warnings, restore.errors]), [['shop-partial', 'shop-daily-20261205020000', 8, 1]]);
     });
 
     it('stops waiting when cancelled, saying the restore keeps running in Velero', async () => {

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { selfSignedCertificate, type TestCertificate } from './certificate';
 import { ObjectStore, SIM_RESOURCES, StatusError } from './kubeSimObjects';
+import { WORKLOAD_KINDS, WorkloadStore } from './kubeSimWorkloads';
 
 export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const;
 
@@ -31,6 +32,8 @@ export const KUBE_SIM_PATHS = {
   customObjects: '/apis/{group}/{version}/namespaces/{namespace}/{plural}',
   customObject: '/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}',
   customObjectsInAllNamespaces: '/apis/{group}/{version}/{plural}',
+  namespace: '/api/v1/namespaces/{name}',
+  coreObject: '/api/v1/namespaces/{namespace}/{plural}/{name}',
 } as const;
 
 /** The discovery paths kubectl reads before it acts (its REST mapper turns `pod` into a path with them). */
@@ -200,6 +203,8 @@ export class KubeApiSimulator {
       const items = [...this.pods.values()].filter((pod) => pod.namespace === namespace && selector(pod.labels)).map(podObject);
       return { code: 200, body: { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items } };
     }
+    const workload = this.workload(url.pathname);
+    if (workload && method === 'GET') return { code: 200, body: workload };
     const everyNamespace = matchPath(KUBE_SIM_PATHS.customObjectsInAllNamespaces, url.pathname);
     if (everyNamespace && method === 'GET') {
       const [group = '', version = '', plural = ''] = everyNamespace;
@@ -220,6 +225,20 @@ export class KubeApiSimulator {
     }
     if (name && method === 'DELETE') return { code: 200, body: this.objects.delete(resource, namespace, name) };
     throw new StatusError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
+  }
+
+  /** A namespace's ordinary object (`kubeSimWorkloads.ts`) at its path; undefined when the path is not one. */
+  private workload(pathname: string): unknown {
+    const [namespaceName] = matchPath(KUBE_SIM_PATHS.namespace, pathname) ?? [];
+    const core = matchPath(KUBE_SIM_PATHS.coreObject, pathname);
+    const grouped = matchPath(KUBE_SIM_PATHS.customObject, pathname);
+    const [apiVersion, namespace, plural, name]: (string | undefined)[] =
+      namespaceName !== undefined ? ['v1', undefined, 'namespaces', namespaceName] : core ? ['v1', ...core] : grouped ? [`${grouped[0]}/${grouped[1]}`, ...grouped.slice(2)] : [];
+    const kind = apiVersion && plural ? WorkloadStore.kindOf(apiVersion, plural) : undefined;
+    if (!kind || name === undefined) return undefined;
+    const found = this.objects.workloads.get(kind.apiVersion, kind.kind, namespace, name);
+    if (!found) throw new StatusError(404, 'NotFound', `${kind.plural} "${name}" not found`, { name, kind: kind.plural });
+    return found;
   }
 
   private upgrade(request: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -319,9 +338,11 @@ function discovery(pathname: string, host: string): unknown {
     return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: host }] };
   }
   if (pathname === KUBE_SIM_DISCOVERY_PATHS.coreResources) {
-    return { kind: 'APIResourceList', groupVersion: 'v1', resources: [resource('pods', 'Pod', ['get', 'list']), resource('pods/exec', 'PodExecOptions', ['create', 'get'])] };
+    const workloads = WORKLOAD_KINDS.filter((kind) => kind.apiVersion === 'v1').map((kind) => ({ ...resource(kind.plural, kind.kind, ['get']), namespaced: kind.namespaced }));
+    return { kind: 'APIResourceList', groupVersion: 'v1', resources: [resource('pods', 'Pod', ['get', 'list']), resource('pods/exec', 'PodExecOptions', ['create', 'get']), ...workloads] };
   }
-  const groups = [...new Set(SIM_RESOURCES.map((simulated) => `${simulated.group}/${simulated.version}`))];
+  const groupWorkloads = WORKLOAD_KINDS.filter((kind) => kind.apiVersion.includes('/'));
+  const groups = [...new Set([...SIM_RESOURCES.map((simulated) => `${simulated.group}/${simulated.version}`), ...groupWorkloads.map((kind) => kind.apiVersion)])];
   if (pathname === KUBE_SIM_DISCOVERY_PATHS.groups) {
     return {
       kind: 'APIGroupList',
@@ -336,7 +357,10 @@ function discovery(pathname: string, host: string): unknown {
   const [group = '', version = ''] = matchPath(KUBE_SIM_DISCOVERY_PATHS.groupResources, pathname) ?? [];
   if (!groups.includes(`${group}/${version}`)) return undefined;
   const verbs = ['create', 'delete', 'get', 'list', 'patch'];
-  const resources = SIM_RESOURCES.filter((simulated) => simulated.group === group && simulated.version === version).map((simulated) => resource(simulated.plural, simulated.kind, verbs));
+  const resources = [
+    ...SIM_RESOURCES.filter((simulated) => simulated.group === group && simulated.version === version).map((simulated) => resource(simulated.plural, simulated.kind, verbs)),
+    ...groupWorkloads.filter((kind) => kind.apiVersion === `${group}/${version}`).map((kind) => resource(kind.plural, kind.kind, ['get'])),
+  ];
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`, resources };
 }
 

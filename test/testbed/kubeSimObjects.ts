@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { WorkloadStore } from './kubeSimWorkloads';
 
 export interface SimResource {
   group: string;
@@ -91,6 +92,8 @@ export class ObjectStore {
   private revision = 1;
   /** Outcome a test wants for the next Velero backup or restore of a given name. */
   readonly outcomes = new Map<string, Outcome>();
+  /** The namespaces' ordinary objects, which restores write into. */
+  readonly workloads = new WorkloadStore();
   /** Why a Flux Kustomization of a given name fails every reconciliation (its build, say), while a test wants it to. */
   readonly kustomizationFailures = new Map<string, string>();
   /** API groups whose resources are not installed: every request for them answers 404, as without the CRDs. */
@@ -470,12 +473,14 @@ export class ObjectStore {
     });
     this.after(() => {
       const outcome = this.outcomes.get(name) ?? 'Completed';
+      const landed = outcome === 'Failed' ? undefined : this.workloads.restore(veleroBackupResourceList(backup), object.spec ?? {}, { backup: backupName, restore: name });
       this.update(resource, namespace, name, (restore) => {
         Object.assign(restore.status ?? {}, {
           phase: outcome,
           completionTimestamp: now(),
           progress: { totalItems: SIMULATED_ITEMS, itemsRestored: SIMULATED_ITEMS },
-          warnings: outcome === 'Completed' ? 0 : 3,
+          // Each object left as it was is a warning of the restore (`existingResourcePolicy: none`).
+          warnings: (landed?.skipped.length ?? 0) + (outcome === 'Completed' ? 0 : 3),
           errors: outcome === 'Completed' ? 0 : 1,
           ...(outcome === 'Failed' ? { failureReason: 'simulated failure' } : {}),
         });

@@ -5,7 +5,7 @@ import { CancelledError, isCancellationError } from '../../core/errors';
 import { ThrottledProgress } from '../../core/progress';
 import { markdownTable } from '../../core/render';
 import { describeManaging, unsuspendedKustomizationsManaging } from '../flux/managed';
-import { readBackupContents, entryNamespace, namespacesIn, type BackupContents } from './restoreContents';
+import { describeLanding, existingLandings, landingOf, namespacesIn, readBackupContents, type BackupContents } from './restoreContents';
 import { backupNamed, newestCompletedBackupOf } from './scheduleBackups';
 import { FAILED_PHASES, VELERO_RESOURCES, VeleroCluster, isTerminal, phaseOf, veleroObjectName, veleroTargetParams } from './resources';
 
@@ -97,24 +97,28 @@ async function prepare(params: RestoreCreateParams, ctx: ActionContext): Promise
   return { velero, backup, contents, sources, targets, fluxManaged };
 }
 
-/** What the backup holds in the namespaces restored, per kind, for the plan. */
-function contentOperations(prepared: PreparedRestore, params: RestoreCreateParams): PlannedOperation[] {
+/**
+ * What the backup holds in the namespaces restored, per kind, for the plan: where each object lands
+ * and which exist already there (left as they are, or updated with `existingResourcePolicy: update`).
+ */
+async function contentOperations(prepared: PreparedRestore, params: RestoreCreateParams, signal: AbortSignal): Promise<PlannedOperation[]> {
   const { contents } = prepared;
   if (!contents.read) return [{ kind: 'read', target: `backup ${prepared.backup.metadata.name}`, detail: `what it holds could not be read: ${contents.reason}` }];
-  const landing = params.existingResourcePolicy === 'update' ? 'objects that exist already are updated' : 'objects that exist already are left as they are (skipped)';
-  return Object.entries(contents.kinds).flatMap(([kind, entries]) => {
-    const restored = entries.filter((entry) => {
-      const namespace = entryNamespace(entry) ?? (kind === 'v1/Namespace' ? entry : undefined);
-      return namespace === undefined || prepared.sources.includes(namespace);
-    });
-    if (restored.length === 0) return [];
-    const shown = restored.slice(0, 5).map((entry) => {
-      const namespace = entryNamespace(entry);
-      const mapped = namespace && params.namespaceMapping?.[namespace];
-      return mapped ? `${mapped}${entry.slice(namespace.length)} (from ${namespace})` : entry;
-    });
-    const more = restored.length > shown.length ? `, and ${restored.length - shown.length} more` : '';
-    return [{ kind: params.existingResourcePolicy === 'update' ? ('overwrite' as const) : ('create' as const), target: kind, items: restored.length, detail: `${shown.join(', ')}${more}; ${landing}` }];
+  const update = params.existingResourcePolicy === 'update';
+  const byKind = Object.entries(contents.kinds)
+    .map(([key, entries]) => ({ key, landings: entries.map((entry) => landingOf(key, entry, params.namespaceMapping)).filter((landing) => landing.source === undefined || prepared.sources.includes(landing.source)) }))
+    .filter(({ landings }) => landings.length > 0);
+  const all = byKind.flatMap(({ landings }) => landings);
+  const exists = await existingLandings(prepared.velero.client, all, signal);
+  const existing = new Map(all.map((landing, index) => [landing, exists[index]]));
+  return byKind.map(({ key, landings }) => {
+    const shown = landings.slice(0, 5).map(describeLanding).join(', ') + (landings.length > 5 ? `, and ${landings.length - 5} more` : '');
+    const there = landings.filter((landing) => existing.get(landing) === true);
+    const unknown = landings.some((landing) => existing.get(landing) === undefined);
+    const names = there.slice(0, 5).map(describeLanding).join(', ') + (there.length > 5 ? `, and ${there.length - 5} more` : '');
+    const already = there.length > 0 ? `already there: ${names} (${update ? 'updated' : 'skipped: left as they are'})` : 'none there yet';
+    const checked = unknown ? `${already}; whether the others exist could not be checked` : already;
+    return { kind: update && there.length > 0 ? ('overwrite' as const) : ('create' as const), target: key, items: landings.length, detail: `${shown}; ${checked}` };
   });
 }
 
@@ -150,7 +154,7 @@ export const veleroRestoreCreate = defineAction({
       summary: `Restore backup '${backup}'${params.fromSchedule ? ` (newest of Schedule '${params.fromSchedule}')` : ''} into ${mapping || 'its namespaces'} on cluster '${params.cluster}'${params.restorePVs ? ' with volume data' : ', without volume data'}`,
       operations: [
         ...prepared.fluxManaged.map((managed) => ({ kind: 'verify' as const, target: `namespace ${managed.namespace}`, detail: `${fluxRefusal(params.cluster, managed)} (unless a step before this one suspends it)` })),
-        ...contentOperations(prepared, params),
+        ...(await contentOperations(prepared, params, ctx.signal)),
       ],
       destructive: params.existingResourcePolicy === 'update',
     };

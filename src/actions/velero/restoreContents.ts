@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { describeSystemError, errorMessage, isCancellationError } from '../../core/errors';
+import { CancelledError, describeSystemError, errorMessage, isCancellationError } from '../../core/errors';
+import type { KubeClient } from '../../clients/kube';
 import { VELERO_RESOURCES, isTerminal, type VeleroCluster } from './resources';
 
 /** What a backup holds per kind (`apps/v1/Deployment` → `namespace/name`s), as its BackupResourceList says, or why it could not be read. */
@@ -70,4 +71,51 @@ export function namespacesIn(contents: BackupContents): string[] {
     if (namespace) namespaces.add(namespace);
   }
   return [...namespaces].sort();
+}
+
+/** An object of the resource list where the restore puts it: its namespace after the mapping. */
+export interface Landing {
+  apiVersion: string;
+  kind: string;
+  /** The namespace in the backup; none for cluster-scoped objects. */
+  source?: string;
+  namespace?: string;
+  name: string;
+}
+
+/** Where the restore puts one entry of the resource list (`apps/v1/Deployment`, `pelican/web`). */
+export function landingOf(key: string, entry: string, mapping: Readonly<Record<string, string>> = {}): Landing {
+  const slash = key.lastIndexOf('/');
+  const [apiVersion, kind] = [key.slice(0, slash), key.slice(slash + 1)];
+  if (key === 'v1/Namespace') return { apiVersion, kind, source: entry, name: mapping[entry] ?? entry };
+  const source = entryNamespace(entry);
+  if (source === undefined) return { apiVersion, kind, name: entry };
+  return { apiVersion, kind, source, namespace: mapping[source] ?? source, name: entry.slice(source.length + 1) };
+}
+
+/** How a landing is written: `pelican-copy/web (from pelican)`. */
+export function describeLanding(landing: Landing): string {
+  const where = landing.namespace === undefined ? landing.name : `${landing.namespace}/${landing.name}`;
+  const target = landing.namespace ?? landing.name;
+  return landing.source !== undefined && landing.source !== target ? `${where} (from ${landing.source})` : where;
+}
+
+/** Objects checked at most, a few requests at a time: a plan stays quick on a large backup. */
+export const EXISTENCE_CHECK_LIMIT = 300;
+const EXISTENCE_CHECK_CONCURRENCY = 8;
+
+/** Whether each object exists in the cluster already (undefined: the cluster does not serve its kind, or past the limit). */
+export async function existingLandings(client: KubeClient, landings: readonly Landing[], signal: AbortSignal): Promise<(boolean | undefined)[]> {
+  const found: (boolean | undefined)[] = landings.map(() => undefined);
+  let next = 0;
+  const worker = async () => {
+    while (next < Math.min(landings.length, EXISTENCE_CHECK_LIMIT)) {
+      const index = next++;
+      const landing = landings[index] as Landing;
+      if (signal.aborted) throw new CancelledError();
+      found[index] = await client.objectExists(landing.apiVersion, landing.kind, landing.namespace, landing.name);
+    }
+  };
+  await Promise.all(Array.from({ length: EXISTENCE_CHECK_CONCURRENCY }, worker));
+  return found;
 }
