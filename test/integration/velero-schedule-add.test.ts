@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { parse } from 'yaml';
-import { addKustomizationResource } from '../../src/actions/velero/kustomizationResources';
-import { veleroScheduleAdd, type ScheduleAddResult } from '../../src/actions/velero/scheduleAdd';
+import { addKustomizationResource, kustomizationResources } from '../../src/actions/velero/kustomizationResources';
+import { scheduleManifest, veleroScheduleAdd, type ScheduleAddResult } from '../../src/actions/velero/scheduleAdd';
 import { createActionContext } from '../../src/core/actions/context';
 
 const FOLDER = 'kubernetes/apps/velero/velero/app';
@@ -118,6 +119,47 @@ describe('velero.schedule.add: the Schedule as a GitOps file', function () {
       assert.equal(addKustomizationResource('resources:\n- ./a.yaml', './b.yaml'), 'resources:\n- ./a.yaml\n- ./b.yaml\n');
       assert.equal(addKustomizationResource('kind: Kustomization # k\n', './b.yaml'), 'kind: Kustomization # k\nresources:\n  - ./b.yaml\n');
       assert.equal(addKustomizationResource('resources:\n  - ./b.yaml\n', './b.yaml'), 'resources:\n  - ./b.yaml\n', 'listed already: unchanged');
+    });
+
+    it('changes nothing but the added line, whatever comments, spacing, quoting and blank lines the file has (generated files)', () => {
+      const entry = fc.stringMatching(/^\.\/[a-z][a-z0-9-]{0,12}\.yaml$/);
+      const comment = fc.option(fc.tuple(fc.constantFrom(' ', '   ', '\t'), fc.string({ maxLength: 20 }).map((text) => `# ${text.replace(/[\r\n]/g, ' ')}`)), { nil: undefined });
+      const item = fc.record({ entry, quote: fc.constantFrom('', "'", '"'), comment, blankBefore: fc.boolean(), commentLine: fc.boolean() });
+      fc.assert(
+        fc.property(fc.constantFrom(0, 2, 4), fc.array(item, { minLength: 1, maxLength: 8 }), fc.boolean(), fc.boolean(), (indent, items, trailer, finalNewline) => {
+          const pad = ' '.repeat(indent);
+          const lines = ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources:'];
+          for (const { entry: file, quote, comment: note, blankBefore, commentLine } of items) {
+            if (blankBefore) lines.push('');
+            if (commentLine) lines.push(`${pad}# about ${file}`);
+            lines.push(`${pad}- ${quote}${file}${quote}${note ? note.join('') : ''}`);
+          }
+          const last = lines.length;
+          if (trailer) lines.push(`${pad}# end of the list`, 'namePrefix: apps-');
+          const text = lines.join('\n') + (finalNewline || trailer ? '\n' : '');
+          const added = './schedules/new-schedule.yaml';
+          const before = kustomizationResources(text);
+          fc.pre(!before.includes(added));
+          const edited = addKustomizationResource(text, added);
+          const expected = [...lines.slice(0, last), `${pad}- ${added}`, ...lines.slice(last)].join('\n') + '\n';
+          assert.equal(edited, expected);
+          assert.deepEqual(kustomizationResources(edited), [...before, added]);
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it('writes hook commands as data: any text comes back from the YAML exactly, never as more YAML (generated commands)', () => {
+      fc.assert(
+        fc.property(fc.array(fc.string({ minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 4 }), fc.array(fc.string({ minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 4 }), (pre, post) => {
+          const params = veleroScheduleAdd.params.parse({ cluster: 'prod', app: 'shop', hooks: { container: 'db', pre, post } });
+          const manifest = parse(scheduleManifest(params)) as { kind: string; spec: { template: { hooks: { resources: { pre: { exec: { command: string[] } }[]; post: { exec: { command: string[] } }[] }[] } } } };
+          assert.equal(manifest.kind, 'Schedule');
+          const [hook] = manifest.spec.template.hooks.resources;
+          assert.deepEqual([hook?.pre[0]?.exec.command, hook?.post[0]?.exec.command], [pre, post]);
+        }),
+        { numRuns: 300 },
+      );
     });
 
     it('refuses a list it cannot extend without reformatting the file', () => {
