@@ -128,6 +128,8 @@ describe('runbook velero-restore-app, end to end with the CLI against the Kubern
       assert.ok(completed.length > 0);
       assert.deepEqual((await picks(backup, { cluster: 'prod' })).sort(), completed.sort());
       assert.equal(command.action, 'velero.restore.create');
+      const manifest = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { contributes: { commands: { command: string; title: string }[] } };
+      assert.equal(manifest.contributes.commands.find((entry) => entry.command === command.command)?.title, 'Restore Namespace from Velero Backup…');
     } finally {
       await ctx.clients.disposeAll();
     }
