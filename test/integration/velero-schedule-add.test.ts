@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { addKustomizationResource, kustomizationResources } from '../../src/actions/velero/kustomizationResources';
-import { scheduleManifest, veleroScheduleAdd, type ScheduleAddResult } from '../../src/actions/velero/scheduleAdd';
+import { scheduleAddParams, scheduleManifest, veleroScheduleAdd, type ScheduleAddResult } from '../../src/actions/velero/scheduleAdd';
 import { createActionContext } from '../../src/core/actions/context';
 
 const FOLDER = 'kubernetes/apps/velero/velero/app';
@@ -152,7 +152,7 @@ describe('velero.schedule.add: the Schedule as a GitOps file', function () {
     it('writes hook commands as data: any text comes back from the YAML exactly, never as more YAML (generated commands)', () => {
       fc.assert(
         fc.property(fc.array(fc.string({ minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 4 }), fc.array(fc.string({ minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 4 }), (pre, post) => {
-          const params = veleroScheduleAdd.params.parse({ cluster: 'prod', app: 'shop', hooks: { container: 'db', pre, post } });
+          const params = scheduleAddParams.parse({ cluster: 'prod', app: 'shop', hooks: { container: 'db', pre, post } });
           const manifest = parse(scheduleManifest(params)) as { kind: string; spec: { template: { hooks: { resources: { pre: { exec: { command: string[] } }[]; post: { exec: { command: string[] } }[] }[] } } } };
           assert.equal(manifest.kind, 'Schedule');
           const [hook] = manifest.spec.template.hooks.resources;

@@ -27,7 +27,7 @@ const execHooks = z
   .strict()
   .refine((hooks) => hooks.pre !== undefined || hooks.post !== undefined, 'give `pre`, `post` or both');
 
-const scheduleAddParams = z
+export const scheduleAddParams = z
   .object({
     cluster: clusterParam,
     veleroNamespace: veleroNamespaceParam,
