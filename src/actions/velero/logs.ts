@@ -1,14 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
-import { KubeError } from '../../clients/kube';
 import { defineAction } from '../../core/actions/spec';
-import { CancelledError, describeSystemError, isCancellationError } from '../../core/errors';
-import { formatBytes, formatDuration } from '../../core/render';
-import { isTerminal, phaseOf, VELERO_RESOURCES, veleroObjectName, veleroTargetParams, VeleroCluster } from './resources';
+import { CancelledError, describeSystemError } from '../../core/errors';
+import { formatBytes } from '../../core/render';
+import { isTerminal, phaseOf, veleroObjectName, veleroTargetParams, VeleroCluster } from './resources';
+import { veleroDownloadUrl } from './restoreContents';
 
 const backupLogsParams = z
   .object({
@@ -60,28 +59,8 @@ export const veleroBackupLogs = defineAction({
     if (!isTerminal('backup', backup)) {
       throw new Error(`the log of Velero backup ${params.backup} in cluster ${params.cluster} is not available until it has finished (phase ${phaseOf(backup) ?? 'New'})`);
     }
-    const request = await velero.create('downloadRequest', {
-      apiVersion: 'velero.io/v1',
-      kind: 'DownloadRequest',
-      metadata: { name: `${params.backup.slice(0, 200)}-${randomUUID()}` },
-      spec: { target: { kind: 'BackupLog', name: params.backup } },
-    });
     const timeoutMs = params.timeoutSeconds * 1000;
-    let processed;
-    try {
-      processed = await velero.client.waitForObject(VELERO_RESOURCES.downloadRequest, velero.namespace, request.metadata.name, {
-        isDone: (object) => typeof object.status?.downloadURL === 'string' && object.status.downloadURL !== '',
-        intervalMs: 250,
-        timeoutMs,
-        signal: ctx.signal,
-      });
-    } catch (error) {
-      if (error instanceof KubeError && !ctx.signal.aborted && !isCancellationError(error) && error.failure === 'server') {
-        throw new Error(`Velero in cluster ${params.cluster} gave no download URL for the log of backup ${params.backup} within ${formatDuration(timeoutMs)} (DownloadRequest ${request.metadata.name} is still ${phaseOf(request) ?? 'New'}): is the Velero server running?`);
-      }
-      throw error;
-    }
-    const url = String(processed.status?.downloadURL);
+    const url = String(await veleroDownloadUrl(velero, 'BackupLog', params.backup, { what: `the log of backup ${params.backup}`, timeoutMs, signal: ctx.signal }));
     const host = hostOf(url);
     let response: Response;
     try {

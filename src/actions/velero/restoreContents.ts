@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { CancelledError, describeSystemError, errorMessage, isCancellationError } from '../../core/errors';
-import type { KubeClient } from '../../clients/kube';
-import { VELERO_RESOURCES, isTerminal, type VeleroCluster } from './resources';
+import { KubeError, type KubeClient } from '../../clients/kube';
+import { formatDuration } from '../../core/render';
+import { VELERO_RESOURCES, phaseOf, type VeleroCluster } from './resources';
 
 /** What a backup holds per kind (`apps/v1/Deployment` → `namespace/name`s), as its BackupResourceList says, or why it could not be read. */
 export type BackupContents = { read: true; kinds: Record<string, string[]> } | { read: false; reason: string };
@@ -12,22 +13,30 @@ const DOWNLOAD_WAIT_MS = 30_000;
 
 /**
  * The signed URL Velero hands out for one of its files (`velero backup logs` and `describe --details`
- * ask the same way): a DownloadRequest for `kind` of `name`, waited for until it is Processed.
+ * ask the same way): a DownloadRequest for `kind` of `name`, waited for until it carries its URL.
+ * `what` names the file for the error when Velero does not answer in time.
  */
-export async function veleroDownloadUrl(velero: VeleroCluster, kind: string, name: string, options: { timeoutMs: number; signal: AbortSignal }): Promise<URL> {
+export async function veleroDownloadUrl(velero: VeleroCluster, kind: string, name: string, options: { what: string; timeoutMs: number; signal: AbortSignal }): Promise<URL> {
   const request = await velero.create('downloadRequest', {
     apiVersion: 'velero.io/v1',
     kind: 'DownloadRequest',
     metadata: { name: `${name.slice(0, 200)}-${randomUUID()}` },
     spec: { target: { kind, name } },
   });
-  const processed = await velero.client.waitForObject(VELERO_RESOURCES.downloadRequest, velero.namespace, request.metadata.name, {
-    isDone: (object) => isTerminal('downloadRequest', object) && typeof object.status?.downloadURL === 'string',
-    intervalMs: 250,
-    timeoutMs: options.timeoutMs,
-    signal: options.signal,
-  });
-  return new URL(String(processed.status?.downloadURL));
+  try {
+    const processed = await velero.client.waitForObject(VELERO_RESOURCES.downloadRequest, velero.namespace, request.metadata.name, {
+      isDone: (object) => typeof object.status?.downloadURL === 'string' && object.status.downloadURL !== '',
+      intervalMs: 250,
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+    });
+    return new URL(String(processed.status?.downloadURL));
+  } catch (error) {
+    if (error instanceof KubeError && !options.signal.aborted && !isCancellationError(error) && error.failure === 'server') {
+      throw new Error(`Velero in cluster ${velero.cluster} gave no download URL for ${options.what} within ${formatDuration(options.timeoutMs)} (DownloadRequest ${request.metadata.name} is still ${phaseOf(request) ?? 'New'}): is the Velero server running?`);
+    }
+    throw error;
+  }
 }
 
 /**
@@ -37,7 +46,7 @@ export async function veleroDownloadUrl(velero: VeleroCluster, kind: string, nam
  */
 export async function readBackupContents(velero: VeleroCluster, backup: string, signal: AbortSignal): Promise<BackupContents> {
   try {
-    const url = await veleroDownloadUrl(velero, 'BackupResourceList', backup, { timeoutMs: DOWNLOAD_WAIT_MS, signal });
+    const url = await veleroDownloadUrl(velero, 'BackupResourceList', backup, { what: `the resource list of backup ${backup}`, timeoutMs: DOWNLOAD_WAIT_MS, signal });
     let response: Response;
     try {
       response = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(DOWNLOAD_WAIT_MS)]) });
