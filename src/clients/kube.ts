@@ -39,6 +39,7 @@ export const CUSTOM_RESOURCES = {
   veleroBackupStorageLocation: { group: 'velero.io', version: 'v1', plural: 'backupstoragelocations', kind: 'BackupStorageLocation' },
   fluxKustomization: { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations', kind: 'Kustomization' },
   cnpgBackup: { group: 'postgresql.cnpg.io', version: 'v1', plural: 'backups', kind: 'Backup' },
+  cnpgCluster: { group: 'postgresql.cnpg.io', version: 'v1', plural: 'clusters', kind: 'Cluster' },
 } as const satisfies Record<string, CustomResource>;
 
 export interface KubeObject {
@@ -309,6 +310,11 @@ export class KubeClient implements Disposable {
     return this.call(`${resource.kind} ${namespace}/${body.metadata.name}`, () =>
       api.createNamespacedCustomObject({ ...resourcePath(resource), namespace, body }),
     ) as Promise<KubeObject>;
+  }
+
+  async deleteObject(resource: CustomResource, namespace: string, name: string): Promise<void> {
+    const api = this.config.makeApiClient(this.sdk.CustomObjectsApi);
+    await this.call(`${resource.kind} ${namespace}/${name}`, () => api.deleteNamespacedCustomObject({ ...resourcePath(resource), namespace, name }));
   }
 
   async getObject(resource: CustomResource, namespace: string, name: string): Promise<KubeObject> {

@@ -185,6 +185,7 @@ describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and kubernete
     'velero.io/deletebackuprequests': /^### 2\.7 Deletion: DeleteBackupRequest/,
     'kustomize.toolkit.fluxcd.io/kustomizations': /^## 3\. Flux/,
     'postgresql.cnpg.io/backups': /^## 7\. CloudNativePG/,
+    'postgresql.cnpg.io/clusters': /^## 9\. Version notes/,
   };
 
   /** The spec fields each simulated controller reads. */
@@ -275,6 +276,54 @@ describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and kubernete
     }
   });
 
+  it('takes CloudNativePG backups by each method and to failure with only the phases and status fields §7 lists', async function () {
+    this.timeout(10_000);
+    const store = new ObjectStore(5);
+    const backups = SIM_RESOURCES.find((resource) => resource.group === 'postgresql.cnpg.io' && resource.plural === 'backups') as SimResource;
+    const words = codeWords(section(sections['postgresql.cnpg.io/backups'] as RegExp));
+    store.outcomes.set('broken', 'Failed');
+    const methods: Record<string, string> = { plugin: 'plugin', snap: 'volumeSnapshot', broken: 'plugin' };
+    try {
+      for (const [name, method] of Object.entries(methods)) store.create(backups, 'conformance', { apiVersion: 'postgresql.cnpg.io/v1', kind: 'Backup', metadata: { name }, spec: { cluster: { name: 'pg' }, method, ...(method === 'plugin' ? { pluginConfiguration: { name: 'barman-cloud.cloudnative-pg.io' } } : {}) } });
+      const phases = new Map<string, string[]>(Object.keys(methods).map((name) => [name, []]));
+      for (let tick = 0; tick < 60; tick++) {
+        for (const [name, seen] of phases) {
+          const status = store.get(backups, 'conformance', name).status ?? {};
+          const phase = String(status.phase ?? '');
+          if (seen.at(-1) !== phase) seen.push(phase);
+          const unknown = Object.entries(status).flatMap(([field, value]) => [...(words.has(field) ? [] : [field]), ...(value && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value).filter((inner) => !words.has(inner)).map((inner) => `${field}.${inner}`) : [])]);
+          assert.deepEqual(unknown, [], `${name}: status fields not in the contract`);
+        }
+        await sleep(2);
+      }
+      assert.deepEqual(phases.get('plugin'), ['pending', 'started', 'running', 'completed']);
+      assert.deepEqual(phases.get('snap'), ['pending', 'started', 'running', 'finalizing', 'completed']);
+      assert.deepEqual(phases.get('broken'), ['pending', 'started', 'running', 'failed']);
+      assert.match(String(store.get(backups, 'conformance', 'broken').status?.error), /simulated failure/);
+      assert.ok(Array.isArray((store.get(backups, 'conformance', 'snap').status?.snapshotBackupStatus as { elements?: unknown }).elements));
+      for (const phase of ['pending', 'started', 'running', 'finalizing', 'completed', 'failed']) assert.ok(words.has(phase), `phase ${phase} in §7`);
+    } finally {
+      store.stop();
+    }
+  });
+
+  it('keeps a CloudNativePG Cluster as written, with recovery fields of the contract, and a Backup spec immutable', () => {
+    const store = new ObjectStore(5);
+    const [backups, clusters] = ['backups', 'clusters'].map((plural) => SIM_RESOURCES.find((resource) => resource.group === 'postgresql.cnpg.io' && resource.plural === plural) as SimResource) as [SimResource, SimResource];
+    const words = codeWords(section(sections['postgresql.cnpg.io/clusters'] as RegExp));
+    try {
+      for (const field of ['bootstrap', 'recovery', 'externalClusters', 'recoveryTarget']) assert.ok(words.has(field), `${field} in the contract`);
+      const spec = { instances: 1, bootstrap: { recovery: { backup: { name: 'b1' }, recoveryTarget: { targetLSN: '0/5000060' } } } };
+      store.create(clusters, 'conformance', { apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster', metadata: { name: 'pg' }, spec });
+      assert.deepEqual(store.patch(clusters, 'conformance', 'pg', { spec: { instances: 2 } }).spec, { ...spec, instances: 2 });
+      assert.equal(store.get(clusters, 'conformance', 'pg').status, undefined);
+      store.create(backups, 'conformance', { apiVersion: 'postgresql.cnpg.io/v1', kind: 'Backup', metadata: { name: 'b1' }, spec: { cluster: { name: 'pg' } } });
+      assert.throws(() => store.patch(backups, 'conformance', 'b1', { spec: { method: 'plugin' } }), /BackupSpec is immutable/);
+    } finally {
+      store.stop();
+    }
+  });
+
   it('writes only status fields, phases, labels and annotations the contract lists, and reads only spec fields it lists', async function () {
     this.timeout(10_000);
     const store = new ObjectStore(5);
@@ -287,7 +336,8 @@ describe('Kubernetes API simulator conforms to EXTERNAL-SYSTEMS.md and kubernete
     try {
       const byKey = (key: string) => SIM_RESOURCES.find((resource) => `${resource.group}/${resource.plural}` === key) as SimResource;
       create(byKey('velero.io/backupstoragelocations'), 'default');
-      for (const key of Object.keys(sections).filter((candidate) => !candidate.endsWith('backupstoragelocations') && !candidate.endsWith('restores'))) create(byKey(key), 'b1');
+      // A CloudNativePG Cluster has no controller here: the contract gives none of its status.
+      for (const key of Object.keys(sections).filter((candidate) => !candidate.endsWith('backupstoragelocations') && !candidate.endsWith('restores') && !candidate.endsWith('clusters'))) create(byKey(key), 'b1');
       for (let tick = 0; tick < 60; tick++) {
         for (const [key, states] of seen) states.push(store.get(byKey(key), 'conformance', key.endsWith('backupstoragelocations') ? 'default' : key.endsWith('restores') ? 'r1' : 'b1'));
         if (tick === 20) create(byKey('velero.io/restores'), 'r1');

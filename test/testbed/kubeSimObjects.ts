@@ -4,7 +4,8 @@
  * New → InProgress → Completed with progress, expiration and the storage-location label; restores
  * New → InProgress → Completed; schedules become Enabled; storage locations Available; Flux
  * kustomizations reconcile unless suspended and record `lastHandledReconcileAt`; CNPG backups go
- * started → running → completed.
+ * started → running → completed (through finalizing for volume snapshots), or failed with an error;
+ * CNPG Clusters are kept as written.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -29,6 +30,7 @@ export const SIM_RESOURCES: readonly SimResource[] = [
   { group: 'velero.io', version: 'v1', plural: 'podvolumebackups', kind: 'PodVolumeBackup' },
   { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations', kind: 'Kustomization' },
   { group: 'postgresql.cnpg.io', version: 'v1', plural: 'backups', kind: 'Backup' },
+  { group: 'postgresql.cnpg.io', version: 'v1', plural: 'clusters', kind: 'Cluster' },
 ];
 
 type Json = Record<string, unknown>;
@@ -90,7 +92,7 @@ export class ObjectStore {
   private readonly objects = new Map<string, SimObject>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private revision = 1;
-  /** Outcome a test wants for the next Velero backup or restore of a given name. */
+  /** Outcome a test wants for the next Velero backup or restore, or CloudNativePG backup, of a given name. */
   readonly outcomes = new Map<string, Outcome>();
   /** The namespaces' ordinary objects, which restores write into. */
   readonly workloads = new WorkloadStore();
@@ -158,7 +160,7 @@ export class ObjectStore {
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new StatusError(400, 'BadRequest', 'a merge patch must be a JSON object');
     const patched = mergePatch(current, patch) as SimObject;
     const specChanged = JSON.stringify(patched.spec) !== JSON.stringify(current.spec);
-    if (specChanged && resource.group === 'postgresql.cnpg.io') {
+    if (specChanged && resource.group === 'postgresql.cnpg.io' && resource.plural === 'backups') {
       throw new StatusError(422, 'Invalid', `Backup.postgresql.cnpg.io "${name}" is invalid: spec: Invalid value: "object": BackupSpec is immutable`);
     }
     patched.metadata = { ...patched.metadata, name, namespace, generation: current.metadata.generation + (specChanged ? 1 : 0), resourceVersion: this.nextRevision() };
@@ -258,9 +260,19 @@ export class ObjectStore {
       case 'postgresql.cnpg.io/backups': {
         const cluster = String((object.spec?.cluster as Json | undefined)?.name ?? '');
         const method = String(object.spec?.method ?? 'barmanObjectStore');
+        // A test's outcome for this name: `Failed` ends failed with an error, `Stuck` keeps it running.
+        const outcome = this.outcomes.get(name) ?? 'Completed';
         set((backup) => (backup.status = { phase: 'pending' }));
         this.after(() => set((backup) => Object.assign(status(backup), { phase: 'started', startedAt: now(), method, online: true, instanceID: { podName: `${cluster}-1` } })));
         this.after(() => set((backup) => Object.assign(status(backup), { phase: 'running', backupId: compactTime(), beginWal: '000000010000000000000004', beginLSN: '0/4000028' })), 2);
+        if (outcome === 'Stuck') break;
+        if (outcome === 'Failed') {
+          this.after(() => set((backup) => Object.assign(status(backup), { phase: 'failed', stoppedAt: now(), error: 'simulated failure: barman-cloud-backup exited with status 1' })), 3);
+          break;
+        }
+        // Where the data went: the snapshots taken, the in-tree Barman's destination; the plugin keeps its own.
+        const byMethod: Json = method === 'volumeSnapshot' ? { snapshotBackupStatus: { elements: [{ name, type: 'PG_DATA' }] } } : method === 'plugin' ? {} : { destinationPath: `s3://backups/${cluster}` };
+        if (method === 'volumeSnapshot') this.after(() => set((backup) => Object.assign(status(backup), { phase: 'finalizing' })), 3);
         this.after(
           () =>
             set((backup) =>
@@ -271,10 +283,10 @@ export class ObjectStore {
                 endWal: '000000010000000000000005',
                 endLSN: '0/5000060',
                 serverName: cluster,
-                destinationPath: `s3://backups/${cluster}`,
+                ...byMethod,
               }),
             ),
-          3,
+          method === 'volumeSnapshot' ? 4 : 3,
         );
         break;
       }
