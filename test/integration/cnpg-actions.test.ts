@@ -143,7 +143,7 @@ describe('CloudNativePG actions against the Kubernetes simulator', function () {
 
   it('applies a recovery Cluster, refuses to replace an existing Cluster unless forced, and plans the replacement as destructive', async () => {
     const applied = await run<CnpgRestoreResult>('cnpg.restore', { newClusterName: 'pg-applied', backup: 'plugin-good' });
-    assert.equal(applied.replaced, false);
+    assert.deepEqual([applied.applied, applied.replaced, applied.file], [true, false, undefined]);
     const object = await prod.kube.getObject(CUSTOM_RESOURCES.cnpgCluster, 'db', 'pg-applied');
     assert.deepEqual((object.spec?.bootstrap as Record<string, unknown>).recovery, { backup: { name: 'plugin-good' } });
     await assert.rejects(run('cnpg.restore', { newClusterName: 'pg-plugin', backup: 'plugin-good' }), /CloudNativePG Cluster pg-plugin already exists in namespace db of cluster prod; a restore makes a new Cluster/);
@@ -156,6 +156,18 @@ describe('CloudNativePG actions against the Kubernetes simulator', function () {
     assert.deepEqual((now.spec?.bootstrap as Record<string, unknown>).recovery, { backup: { name: 'plugin-good' }, recoveryTarget: { targetName: 'before-migration' } });
   });
 
+  it("recovers from the newest completed Backup of a Cluster with backup: latest, written for GitOps and applied in one step", async () => {
+    const planned = await plan('cnpg.restore', { newClusterName: 'pg-latest', backup: 'latest', sourceCluster: 'pg-plugin', file: 'latest.yaml', apply: true });
+    assert.deepEqual(planned.operations.map((operation) => [operation.kind, operation.target]), [['create', 'file latest.yaml'], ['create', 'Cluster db/pg-latest in cluster prod']]);
+    const newest = (await run<CnpgBackupsListResult>('cnpg.backups.list', { clusterName: 'pg-plugin' })).backups.find((backup) => backup.phase === 'completed');
+    assert.match(planned.summary, new RegExp(`from Backup ${newest?.name ?? '?'}$`));
+    const result = await run<CnpgRestoreResult>('cnpg.restore', { newClusterName: 'pg-latest', backup: 'latest', sourceCluster: 'pg-plugin', file: 'latest.yaml', apply: true });
+    assert.deepEqual([result.backup, result.file, result.applied], [newest?.name, 'latest.yaml', true]);
+    const applied = await prod.kube.getObject(CUSTOM_RESOURCES.cnpgCluster, 'db', 'pg-latest');
+    assert.deepEqual(applied.spec, (parse(await readFile(join(workspace.dir, 'latest.yaml'), 'utf8')) as KubeObject).spec);
+    await assert.rejects(run('cnpg.restore', { newClusterName: 'pg-l2', backup: 'latest', sourceCluster: 'pg-none', file: 'l2.yaml' }), /`backup`: CloudNativePG Cluster pg-none in namespace db of cluster prod has no completed Backup to recover from/);
+  });
+
   it('refuses a Backup that is not completed, and bad sources and targets naming the field', async () => {
     await assert.rejects(run('cnpg.restore', { newClusterName: 'pg-y', backup: 'plugin-broken', file: 'y.yaml' }), /`backup`: CloudNativePG Backup plugin-broken in namespace db of cluster prod is failed, not completed/);
     const issues = (params: Record<string, unknown>) => (cnpgRestore.params.safeParse({ cluster: 'prod', namespace: 'db', ...params }).error?.issues ?? []).map((issue) => `${issue.path.join('.')}: ${issue.message}`).join(' | ');
@@ -166,11 +178,13 @@ describe('CloudNativePG actions against the Kubernetes simulator', function () {
     assert.match(issues({ newClusterName: 'pg-y', backup: 'a', recoveryTarget: { targetLSN: '0/1; drop' } }), /recoveryTarget.targetLSN: an LSN/);
     assert.match(issues({ newClusterName: 'Pg_Y', backup: 'a' }), /^newClusterName: a Kubernetes object name/);
     assert.match(issues({ newClusterName: 'pg-y', backup: 'a', file: 'f.yaml', force: true }), /^force: `force` is for applying/);
+    assert.match(issues({ newClusterName: 'pg-y', backup: 'latest' }), /^sourceCluster: `backup: latest` needs the `sourceCluster`/);
+    assert.match(issues({ newClusterName: 'pg-y', backup: 'a', apply: false }), /^apply: give a `file` to write, or apply the Cluster/);
   });
 
   it('names unknown clusters, namespaces, Clusters and Backups, and says when CloudNativePG is not installed', async () => {
     await assert.rejects(run('cnpg.backups.list', { cluster: 'nowhere', clusterName: 'pg-plugin' }), /`cluster` names 'nowhere', which is not under `clusters:`; lifeboat.yaml names 'prod', 'bare'/);
-    await assert.rejects(run('cnpg.backups.list', { clusterName: 'pg-missing' }), /no CloudNativePG Cluster 'pg-missing' in namespace db of cluster prod; there are: pg-applied, pg-legacy, pg-none, pg-plugin, pg-snap/);
+    await assert.rejects(run('cnpg.backups.list', { clusterName: 'pg-missing' }), /no CloudNativePG Cluster 'pg-missing' in namespace db of cluster prod; there are: pg-applied, pg-latest, pg-legacy, pg-none, pg-plugin, pg-snap/);
     await assert.rejects(run('cnpg.backups.list', { namespace: 'other', clusterName: 'pg-plugin' }), /no CloudNativePG Cluster 'pg-plugin' in namespace other of cluster prod; there is none/);
     await assert.rejects(run('cnpg.restore', { newClusterName: 'pg-z', backup: 'no-such', file: 'z.yaml' }), /no CloudNativePG Backup 'no-such' in namespace db of cluster prod; there are: /);
     for (const [id, params] of [['cnpg.backups.list', { clusterName: 'pg' }], ['cnpg.backup', { clusterName: 'pg' }], ['cnpg.restore', { newClusterName: 'pg', backup: 'b', file: 'b.yaml' }]] as const) {
