@@ -129,7 +129,9 @@ describe('CloudNativePG actions against the Kubernetes simulator', function () {
     assert.deepEqual([restoreSpec(storeAt).instances, restoreSpec(storeAt).storage], [2, { size: '1Gi' }]);
     const snapshot = await run<CnpgRestoreResult>('cnpg.restore', { newClusterName: 'pg-from-snap', volumeSnapshot: 'snap-now', file: 'snap.yaml' });
     assert.deepEqual(restoreSpec(snapshot).bootstrap, { recovery: { volumeSnapshots: { storage: { name: 'snap-now', kind: 'VolumeSnapshot', apiGroup: 'snapshot.storage.k8s.io' } } } });
-    const snapshotNow = await run<CnpgRestoreResult>('cnpg.restore', { newClusterName: 'pg-snap-now', volumeSnapshot: 'snap-now', recoveryTarget: { targetImmediate: true }, file: 'snap-now.yaml' });
+    assert.deepEqual([restoreSpec(snapshot).instances, restoreSpec(snapshot).storage], [1, { size: '1Gi' }]);
+    const snapshotNow = await run<CnpgRestoreResult>('cnpg.restore', { newClusterName: 'pg-snap-now', volumeSnapshot: 'snap-now', sourceCluster: 'pg-snap', recoveryTarget: { targetImmediate: true }, file: 'snap-now.yaml' });
+    assert.deepEqual([restoreSpec(snapshotNow).instances, restoreSpec(snapshotNow).storage], [3, { size: '20Gi', storageClass: 'longhorn' }]);
     assert.deepEqual(restoreSpec(snapshotNow).bootstrap, { recovery: { volumeSnapshots: { storage: { name: 'snap-now', kind: 'VolumeSnapshot', apiGroup: 'snapshot.storage.k8s.io' } }, recoveryTarget: { targetImmediate: true } } });
   });
 

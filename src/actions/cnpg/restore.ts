@@ -27,7 +27,7 @@ const restoreParams = z
     ...cnpgTargetParams,
     newClusterName: cnpgObjectName.describe('The name of the new Cluster the recovery makes.'),
     backup: cnpgObjectName.optional().describe('Recover from this CloudNativePG Backup, or `latest`: the newest completed Backup of `sourceCluster`.'),
-    sourceCluster: cnpgObjectName.optional().describe('The Cluster whose newest completed Backup `backup: latest` takes.'),
+    sourceCluster: cnpgObjectName.optional().describe('The Cluster whose newest completed Backup `backup: latest` takes, and whose instances, image and storage the new one copies.'),
     objectStore: cnpgObjectName.optional().describe('Recover from this Barman Cloud plugin ObjectStore (barmancloud.cnpg.io/v1), with `serverName`.'),
     serverName: cnpgObjectName.optional().describe("The original Cluster's server name in the object store (its name, unless it set one)."),
     volumeSnapshot: cnpgObjectName.optional().describe('Recover from this VolumeSnapshot of the data directory.'),
@@ -67,9 +67,9 @@ export interface CnpgRestoreResult {
   replaced: boolean;
 }
 
-/** The source Cluster whose shape the new one copies: the Backup's Cluster, or the object store's server. */
+/** The source Cluster whose shape the new one copies: the Backup's Cluster, `sourceCluster`, or the object store's server. */
 function originName(params: RestoreParams, backup: KubeObject | undefined): string | undefined {
-  return backup ? clusterNameOf(backup) : params.serverName;
+  return backup ? clusterNameOf(backup) : (params.sourceCluster ?? params.serverName);
 }
 
 function bootstrapRecovery(params: RestoreParams): { recovery: Record<string, unknown>; externalClusters?: Record<string, unknown>[] } {
