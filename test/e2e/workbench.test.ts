@@ -50,7 +50,7 @@ describe('Lifeboat in VS Code (code-server in Chromium)', function () {
   it('shows the lab in the Lifeboat views: runbooks by title, the backup location with its archives', async () => {
     assert.deepEqual(await workbench.showLifeboatViews(), ['Runbooks', 'Backups', 'Runs']);
     await workbench.viewRow('Runbooks', 'Tour of the lab').waitFor();
-    const runbooks = await workbench.viewRows('Runbooks');
+    const runbooks = await workbench.allViewRows('Runbooks');
     for (const title of ['Back up a folder to local archives', 'Restore a local archive', 'Verify local backups']) {
       assert.ok(runbooks.some((row) => row.includes(title)), `Runbooks lists "${title}": ${runbooks.join(' | ')}`);
     }

@@ -37,6 +37,18 @@ export class Workbench {
     return this.viewSection(title).locator('.monaco-list-row').allTextContents();
   }
 
+  /**
+   * The rows of a view section from its top to its end: a list draws only the rows in sight, so
+   * those past the bottom are read after moving the focus to the last row (End, as a person would).
+   */
+  async allViewRows(title: string): Promise<string[]> {
+    const top = await this.viewRows(title);
+    await this.viewSection(title).locator('.monaco-list').first().focus();
+    await this.page.keyboard.press('End');
+    const bottom = await this.viewRows(title);
+    return [...top, ...bottom.filter((row) => !top.includes(row))];
+  }
+
   private viewSection(title: string): Locator {
     return this.page.locator('.sidebar .pane').filter({ has: this.page.locator(`.pane-header[aria-label="${title} Section"]`) });
   }
