@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import type { Inventory } from '../core/actions/spec';
+import type { ActionContext, Inventory } from '../core/actions/spec';
 import { BrowseModel } from '../core/browse/model';
 import type { BrowseNode } from '../core/browse/node';
 import type { ChoiceStep, NodeStep, PaletteCommand, Picked } from '../core/browse/palette';
@@ -23,6 +23,8 @@ interface Session {
   workspaceDir: string;
   inventory: Inventory;
   model: BrowseModel;
+  /** The nodes each step offered, by the path listed: a step that asks again (all picked?) does not list again. */
+  offered: Map<string, Promise<BrowseNode[]>>;
 }
 
 /** Why a command stops before its action runs: said to the person, or nothing when they cancelled. */
@@ -46,7 +48,7 @@ export async function runPaletteCommand(services: Services, command: PaletteComm
     services.showError(`${command.title}: ${errorMessage(error)}`);
     return undefined;
   }
-  const session: Session = { services, command, workspaceDir, inventory, model: new BrowseModel(builtinBrowsers, services.registry(), join(workspaceDir, INVENTORY_FILE)) };
+  const session: Session = { services, command, workspaceDir, inventory, model: new BrowseModel(builtinBrowsers, services.registry(), join(workspaceDir, INVENTORY_FILE)), offered: new Map() };
   const picked: Record<string, unknown> = {};
   let runs: unknown[] = [];
   try {
@@ -60,6 +62,8 @@ export async function runPaletteCommand(services: Services, command: PaletteComm
         else if (values.length < (await offered(session, step, picked)).length) picked[step.param] = values;
       }
     }
+    for (const [param, { setting, fallback }] of Object.entries(command.settings ?? {})) picked[param] = vscode.workspace.getConfiguration().get(setting, fallback);
+    if (!eachRun && command.agreeToPlan !== undefined && !(await agreedToPlan(session, command.agreeToPlan, picked))) return undefined;
   } catch (error) {
     if (error instanceof Stop) {
       if (error.message) services.showError(`${command.title}: ${error.message}`);
@@ -67,11 +71,9 @@ export async function runPaletteCommand(services: Services, command: PaletteComm
     }
     throw error;
   }
-  for (const [param, { setting, fallback }] of Object.entries(command.settings ?? {})) picked[param] = vscode.workspace.getConfiguration().get(setting, fallback);
   if (eachRun) {
     return runActionSteps(services, { action: command.action, title: command.title, steps: runs.map((value) => ({ label: String(value), params: { ...picked, [eachRun.param]: value } })) });
   }
-  if (command.agreeToPlan !== undefined && !(await agreedToPlan(session, command.agreeToPlan, picked))) return undefined;
   return runActionCommand(services, { action: command.action, title: command.title, params: picked }, command.conclude);
 }
 
@@ -84,39 +86,17 @@ async function choose(session: Session, step: ChoiceStep): Promise<string> {
   return choice.label;
 }
 
-/** The nodes a step offers, read once per step and picks (a cancellable notification while they are read). */
-const offeredCache = new WeakMap<Session, Map<string, Promise<BrowseNode[]>>>();
-
-function offered(session: Session, step: NodeStep, picked: Picked): Promise<BrowseNode[]> {
-  const under = step.under(picked);
-  const cache = offeredCache.get(session) ?? new Map<string, Promise<BrowseNode[]>>();
-  offeredCache.set(session, cache);
-  let nodes = cache.get(under);
-  if (!nodes) {
-    nodes = readNodes(session, step, under);
-    cache.set(under, nodes);
-  }
-  return nodes;
-}
-
-async function readNodes(session: Session, step: NodeStep, under: string): Promise<BrowseNode[]> {
+/**
+ * Reads in a cancellable notification, in a reading context of its own. A failure or a cancel
+ * becomes a `Stop` (the cancel says nothing; the failure is said once, by the command).
+ */
+function whileReading<Result>(session: Session, what: string, read: (ctx: ActionContext) => Promise<Result>): Thenable<Result> {
   const { services, command } = session;
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `${command.title}: reading ${under}`, cancellable: true }, async (_progress, token) => {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `${command.title}: ${what}`, cancellable: true }, async (_progress, token) => {
     const abort = new AbortController();
     const cancellation = token.onCancellationRequested(() => abort.abort());
     try {
-      return await withReadingContext(services, session.workspaceDir, { tag: command.title, askHostKeys: true, inventory: session.inventory, signal: abort.signal }, async (ctx) => {
-        const found: BrowseNode[] = [];
-        let cursor: string | undefined;
-        do {
-          const page = await session.model.children(under, { limit: PAGE, ...(step.details ? { details: true } : {}), ...(cursor === undefined ? {} : { cursor }) }, ctx);
-          const failed = page.nodes.find((node) => node.kind === 'error');
-          if (failed) throw new Stop(failed.description ?? failed.label);
-          found.push(...page.nodes.filter((node) => node.kind !== 'empty' && (step.accept?.(node) ?? true)));
-          cursor = page.next;
-        } while (cursor !== undefined && found.length < MOST_NODES);
-        return found;
-      });
+      return await withReadingContext(services, session.workspaceDir, { tag: command.title, askHostKeys: true, inventory: session.inventory, signal: abort.signal }, read);
     } catch (error) {
       if (error instanceof Stop) throw error;
       throw new Stop(isCancellationError(error) ? '' : errorMessage(error));
@@ -124,6 +104,30 @@ async function readNodes(session: Session, step: NodeStep, under: string): Promi
       cancellation.dispose();
     }
   });
+}
+
+/** The nodes a step offers under what was picked so far, listed once per path. */
+function offered(session: Session, step: NodeStep, picked: Picked): Promise<BrowseNode[]> {
+  const under = step.under(picked);
+  let nodes = session.offered.get(under);
+  if (!nodes) {
+    nodes = Promise.resolve(whileReading(session, `reading ${under}`, (ctx) => readNodes(session, step, under, ctx)));
+    session.offered.set(under, nodes);
+  }
+  return nodes;
+}
+
+async function readNodes(session: Session, step: NodeStep, under: string, ctx: ActionContext): Promise<BrowseNode[]> {
+  const found: BrowseNode[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await session.model.children(under, { limit: PAGE, ...(step.details ? { details: true } : {}), ...(cursor === undefined ? {} : { cursor }) }, ctx);
+    const failed = page.nodes.find((node) => node.kind === 'error');
+    if (failed) throw new Stop(failed.description ?? failed.label);
+    found.push(...page.nodes.filter((node) => node.kind !== 'empty' && (step.accept?.(node) ?? true)));
+    cursor = page.next;
+  } while (cursor !== undefined && found.length < MOST_NODES);
+  return found;
 }
 
 /** The values of the nodes picked: those the inventory names, the only one, or the person's pick(s). */
@@ -160,19 +164,7 @@ async function agreedToPlan(session: Session, button: string, params: Picked): P
   const { services, command } = session;
   const action = services.registry().get(command.action);
   if (!action) return true;
-  const plan = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `${command.title}: planning`, cancellable: true }, async (_progress, token) => {
-    const abort = new AbortController();
-    const cancellation = token.onCancellationRequested(() => abort.abort());
-    try {
-      return await withReadingContext(services, session.workspaceDir, { tag: command.title, askHostKeys: true, inventory: session.inventory, signal: abort.signal }, (ctx) => action.plan(action.params.parse(params), ctx));
-    } catch (error) {
-      if (!isCancellationError(error)) services.showError(`${command.title}: ${errorMessage(error)}`);
-      return undefined;
-    } finally {
-      cancellation.dispose();
-    }
-  });
-  if (!plan) return false;
+  const plan = await whileReading(session, 'planning', (ctx) => action.plan(action.params.parse(params), ctx));
   if (plan.destructive) return true;
   const choice = await vscode.window.showInformationMessage(`${command.title}: ${plan.summary}`, { modal: true, detail: planOperationsAsText(plan) }, button);
   return choice === button;

@@ -5,7 +5,7 @@ import { childPath, joinPath, type DeclaredNode, type NodeStatus, type Page, typ
 import { readBackupLocations, type ListedLocation } from '../../core/locations';
 import { formatAge, markdownEscape } from '../../core/render';
 import { locationChildren, locationNode } from '../archive/browser';
-import { CRON_PATH } from '../schedule/crontab';
+import { CRON_PATH, runLifeboatAsCron } from '../schedule/crontab';
 import { scheduleCronInstall } from '../schedule/install';
 import { scheduleCronStatus, type CronStatusResult, type ScheduleState } from '../schedule/status';
 
@@ -51,7 +51,7 @@ const SCHEDULE_LOOK: Record<ScheduleState, { icon: string; level: NodeStatus['le
 
 /** `lifeboat --version` with cron's PATH, as a schedule runs it; undefined when it does not run there. */
 async function cliVersion(connection: SshConnection, signal: AbortSignal): Promise<string | undefined> {
-  const answer = await connection.exec(['env', `PATH=${CRON_PATH}`, 'lifeboat', '--version'], { signal });
+  const answer = await runLifeboatAsCron(connection, ['lifeboat'], ['--version'], signal);
   return answer.exitCode === 0 ? (answer.stdout ?? '').trim() : undefined;
 }
 

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { remoteCommand, type SshConnection } from '../../clients/ssh';
+import { remoteCommand, type ExecResult, type SshConnection } from '../../clients/ssh';
 
 /**
  * The crontab lines Lifeboat owns. Each runs `lifeboat run` on one runbook, appends its output to a
@@ -13,6 +13,11 @@ const MARKER = ' # lifeboat:';
 const MAX_COMMAND_CHARS = 999;
 /** The environment cron gives a job: a status check that passes here passes under cron too. */
 export const CRON_PATH = '/usr/bin:/bin';
+
+/** Runs the CLI on the host the way cron will: with cron's PATH, so a CLI found only through a login shell's PATH fails here, not at 03:00. */
+export function runLifeboatAsCron(connection: SshConnection, lifeboat: readonly string[], args: readonly string[], signal: AbortSignal): Promise<ExecResult> {
+  return connection.exec(['env', `PATH=${CRON_PATH}`, ...lifeboat, ...args], { signal });
+}
 /** What the scheduled command appends to the log once the run is over. */
 export const RUN_ENDED = 'lifeboat run ended with exit code';
 const RUN_ENDED_LINE = new RegExp(`^${RUN_ENDED} (\\d+) at (\\S+)$`);

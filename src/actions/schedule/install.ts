@@ -4,7 +4,7 @@ import { remoteCommand, sshConnectionFor, type SshConnection } from '../../clien
 import type { ActionContext } from '../../core/actions/spec';
 import { defineAction } from '../../core/actions/spec';
 import { markdownTable } from '../../core/render';
-import { CRON_PATH, cronLine, paramArguments, readCrontab, runbookPathOf, withLine, writeCrontab, type ScheduledRunSpec } from './crontab';
+import { CRON_PATH, cronLine, runLifeboatAsCron, paramArguments, readCrontab, runbookPathOf, withLine, writeCrontab, type ScheduledRunSpec } from './crontab';
 import { inventoryFileOf, remoteFileExists } from './remote';
 import { cronExpressionParam, crontabText, defaultLogFile, logFileParam, runbookParam, scheduleHostParam, workspaceParam } from './fields';
 
@@ -60,11 +60,6 @@ async function connect(params: InstallParams, ctx: ActionContext): Promise<SshCo
   return sshConnectionFor(ctx.clients, ctx.inventory, params.host, { signal: ctx.signal, approveHostKey: ctx.approveHostKey, log: ctx.log });
 }
 
-/** Runs the CLI on the host the way cron will: with cron's PATH, so a CLI found only through a login shell's PATH fails here, not at 03:00. */
-async function runCli(connection: SshConnection, lifeboat: readonly string[], args: readonly string[], signal: AbortSignal) {
-  return connection.exec(['env', `PATH=${CRON_PATH}`, ...lifeboat, ...args], { signal });
-}
-
 /** Checks on the host that the scheduled command can work before the crontab changes; returns the CLI's version. */
 async function preflight(connection: SshConnection, spec: ScheduledRunSpec, signal: AbortSignal): Promise<string> {
   const inventoryFile = inventoryFileOf(spec.workspace);
@@ -72,12 +67,12 @@ async function preflight(connection: SshConnection, spec: ScheduledRunSpec, sign
     throw new Error(`workspace: ${connection.label} has no ${inventoryFile}; the workspace is the folder holding the runbooks' lifeboat.yaml`);
   }
   const shown = remoteCommand(spec.lifeboat);
-  const version = await runCli(connection, spec.lifeboat, ['--version'], signal);
+  const version = await runLifeboatAsCron(connection, spec.lifeboat, ['--version'], signal);
   if (version.exitCode !== 0) {
     throw new Error(`lifeboat: \`${shown} --version\` does not run on ${connection.label} with cron's PATH (${CRON_PATH}): exit code ${version.exitCode ?? 'unknown'}${describeStderr(version.stderrTail)}`);
   }
   const runbookPath = runbookPathOf(spec.workspace, spec.runbook);
-  const check = await runCli(connection, spec.lifeboat, ['check', runbookPath, ...paramArguments(spec)], signal);
+  const check = await runLifeboatAsCron(connection, spec.lifeboat, ['check', runbookPath, ...paramArguments(spec)], signal);
   if (check.exitCode !== 0) throw new Error(`runbook: ${runbookPath} does not pass \`lifeboat check\` on ${connection.label}${describeStderr(check.stderrTail)}`);
   return (version.stdout ?? '').trim();
 }
