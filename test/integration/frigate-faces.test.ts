@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { getEventListeners } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import type { FacesRestoreResult } from '../../src/actions/frigate/restore';
 import { FrigateClient } from '../../src/clients/frigate';
 import { openS3Store } from '../../src/clients/s3';
 import { createActionContext, environmentSecrets } from '../../src/core/actions/context';
+import { PlanHandOver } from '../../src/core/actions/handOver';
 import type { ActionContext, Inventory } from '../../src/core/actions/spec';
 import { CancelledError } from '../../src/core/errors';
 import { frigateAction, runFrigateAction } from '../support/frigateActions';
@@ -238,6 +240,86 @@ describe('Frigate faces: health, list and backup against the simulators', functi
       store.dispose();
     }
     assert.deepEqual(await summaries('offsite'), names.slice(1).reverse().map((name) => ({ name, people: PEOPLE_LINE, head: 100 })));
+  });
+
+  const backup = frigateAction('frigate.faces.backup');
+  const backupParams = (where: Record<string, unknown>) => backup.params.parse({ frigate: 'home', ...where });
+  const imageRequests = (from: number) => sim.requests.slice(from).filter((request) => request.path.startsWith('/clips/faces/'));
+
+  it('a plan a run follows starts the downloads; the run archives what the plan listed, fetching each image once', async () => {
+    const handOver = new PlanHandOver();
+    const ctx = context({ handOver });
+    const from = sim.requests.length;
+    try {
+      const plan = await backup.plan(backupParams({ location: 'piglet' }), ctx);
+      // Added after the plan was shown: not what the person confirmed, so not in this archive.
+      await sim.addFace('Zed', 'Zed-1.webp', solidWebp({ width: 60, height: 60 }));
+      const result = (await backup.run(backupParams({ location: 'piglet' }), ctx)) as FacesBackupResult;
+      assert.equal(plan.operations.find((operation) => operation.kind === 'create')?.target, result.location);
+      assert.equal(result.images, library.size);
+      const fetched = imageRequests(from).map((request) => request.path);
+      assert.equal(fetched.length, library.size);
+      assert.equal(new Set(fetched).size, library.size);
+      await assertByteExact(join(sshd.remoteDir, 'frigate-backups', result.name), library);
+      await rm(join(sshd.remoteDir, 'frigate-backups'), { recursive: true });
+    } finally {
+      await rm(join(sim.facesDir, 'Zed'), { recursive: true, force: true });
+      await handOver.dispose();
+      await ctx.clients.disposeAll();
+    }
+  });
+
+  it('a run after its plan deletes by retention exactly the archives the plan listed', async () => {
+    const folder = join(workspace, 'backups');
+    await mkdir(folder);
+    const older = ['frigate-faces-20260110-030000.tar.gz', 'frigate-faces-20260111-030000.tar.gz'];
+    for (const name of older) await writeFile(join(folder, name), 'old');
+    const handOver = new PlanHandOver();
+    const ctx = context({ handOver });
+    try {
+      const plan = await backup.plan(backupParams({ destination: 'backups', keep: 2 }), ctx);
+      assert.deepEqual(plan.operations.filter((operation) => operation.kind === 'delete').map((operation) => operation.target), [join(folder, older[0] as string)]);
+      // One more old archive after the plan: the run deletes what was shown, nothing more.
+      await writeFile(join(folder, 'frigate-faces-20260109-030000.tar.gz'), 'old');
+      const result = (await backup.run(backupParams({ destination: 'backups', keep: 2 }), ctx)) as FacesBackupResult;
+      assert.deepEqual(result.deleted.map((archive) => archive.name), [older[0]]);
+      assert.deepEqual((await files(folder)).filter((name) => name.endsWith('.tar.gz')), ['frigate-faces-20260109-030000.tar.gz', older[1], result.name].sort());
+    } finally {
+      await handOver.dispose();
+      await ctx.clients.disposeAll();
+    }
+  });
+
+  it('a plan that is only shown downloads nothing', async () => {
+    const ctx = context();
+    const from = sim.requests.length;
+    try {
+      const plan = await backup.plan(backupParams({ destination: 'backups' }), ctx);
+      assert.equal(plan.operations[0]?.items, library.size);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(imageRequests(from), []);
+    } finally {
+      await ctx.clients.disposeAll();
+    }
+  });
+
+  it('a refused plan stops its downloads and writes nothing', async () => {
+    sim.injectFault({ kind: 'slow', delayMs: 300, path: /^\/clips\/faces\//, times: 1000 });
+    const handOver = new PlanHandOver();
+    const ctx = context({ handOver });
+    const from = sim.requests.length;
+    try {
+      await backup.plan(backupParams({ destination: 'backups', concurrency: 4 }), ctx);
+      while (imageRequests(from).length < 4) await new Promise((resolve) => setTimeout(resolve, 10));
+      await handOver.dispose();
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      // The first four were under way; none started after the refusal.
+      assert.equal(imageRequests(from).length, 4);
+      assert.equal(existsSync(join(workspace, 'backups')), false);
+    } finally {
+      sim.clearFaults();
+      await ctx.clients.disposeAll();
+    }
   });
 
   // Last: it restores through the API, which renames every image of the simulated library.

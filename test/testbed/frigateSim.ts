@@ -167,6 +167,10 @@ export class FrigateSimulator {
     this.faults.push({ times: 1, ...fault });
   }
 
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   /** Writes a face image into the library, as Frigate keeps it on disk. */
   async addFace(name: string, file: string, data: Buffer): Promise<void> {
     await mkdir(join(this.facesDir, name), { recursive: true });

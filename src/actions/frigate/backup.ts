@@ -3,8 +3,9 @@ import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { z } from 'zod';
-import { FrigateError, type FrigateClient } from '../../clients/frigate';
+import { FrigateError, type FaceLibrary, type FrigateClient } from '../../clients/frigate';
 import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
+import type { Disposable } from '../../core/actions/clients';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
 import { cancellationOr, errorMessage, throwIfAborted } from '../../core/errors';
 import { ThrottledProgress } from '../../core/progress';
@@ -176,40 +177,88 @@ function teeTo(mirror: Writable): Transform {
   return tee;
 }
 
+interface Located {
+  destination: ArchiveDestination;
+  keep: number;
+  /** The archives the new one replaces: those the plan shows are the ones the run deletes. */
+  expired: ExpiredArchive[];
+}
+
+/** Frigate listed and the destination reached, both at once (an SSH connection takes longer than Frigate's listing). */
+interface Reached {
+  name: string;
+  now: Date;
+  client: FrigateClient;
+  library: FaceLibrary;
+  images: ImageRef[];
+  located: Promise<Located>;
+}
+
+async function reach(params: FacesBackupParams, ctx: ActionContext): Promise<Reached> {
+  const { signal } = ctx;
+  const now = new Date();
+  const name = formatArchiveName(DEFAULT_NAME_PATTERN, FACES_PREFIX, now);
+  const located = openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx).then(async ({ destination, keep }) => {
+    const keepHere = params.keep ?? keep ?? DEFAULT_KEEP;
+    // One listing of the location answers both (calls at the same time share it); the new archive always counts as kept.
+    const [expired, taken] = await Promise.all([destination.expired(FACES_PREFIX, keepHere, name, signal), destination.exists(name, signal)]);
+    if (taken) throw new Error(`${destination.finalLocation(name)} already exists; refusing to overwrite it`);
+    return { destination, keep: keepHere, expired };
+  });
+  const listed = frigateClientFor(ctx, params.frigate).then(async (client) => ({ client, library: await client.faces(signal) }));
+  located.catch(() => undefined);
+  listed.catch(() => undefined);
+  // Whichever fails first fails the backup.
+  const { client, library } = await Promise.race([listed, located.then(() => listed)]);
+  return { name, now, client, library, images: imagesToBackUp(library, params.includeTrain), located };
+}
+
+/** The images downloading in the archive's order, and how to stop those still ahead of it. */
+interface Downloads {
+  nextImage: () => Promise<Buffer>;
+  stop: () => void;
+}
+
+function startDownloads(reached: Reached, params: FacesBackupParams, signal: AbortSignal): Downloads {
+  const stopped = new AbortController();
+  const downloadSignal = AbortSignal.any([signal, stopped.signal]);
+  return { nextImage: downloadInOrder(reached.images, (image) => downloadImage(reached.client, image, downloadSignal), params.concurrency), stop: () => stopped.abort() };
+}
+
+/**
+ * A backup under way: what the plan showed, with the images already downloading. The plan a run
+ * follows hands it to the run, so the downloads go on while the plan waits for the location (and
+ * for a confirmation), and the run archives what the plan listed.
+ */
+class StartedBackup implements Disposable {
+  constructor(
+    readonly reached: Reached,
+    readonly located: Located,
+    readonly downloads: Downloads,
+  ) {}
+
+  dispose(): void {
+    this.downloads.stop();
+  }
+}
+
+async function startBackup(params: FacesBackupParams, ctx: ActionContext): Promise<StartedBackup> {
+  const reached = await reach(params, ctx);
+  const downloads = startDownloads(reached, params, ctx.signal);
+  try {
+    return new StartedBackup(reached, await reached.located, downloads);
+  } catch (error) {
+    downloads.stop();
+    throw error;
+  }
+}
+
 async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise<FacesBackupResult> {
   const started = performance.now();
   const { signal, log } = ctx;
-  const now = new Date();
-  const name = formatArchiveName(DEFAULT_NAME_PATTERN, FACES_PREFIX, now);
-  // The location (an SSH connection, say) and Frigate (a login and the listing) are reached at once,
-  // and the downloads start as soon as Frigate has listed the images; whichever fails first fails the run.
-  const located = openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx).then(async (opened) => {
-    const keepHere = params.keep ?? opened.keep ?? DEFAULT_KEEP;
-    // Which archives the new one will replace is known before it exists (it always counts as kept):
-    // the location is listed once, while the images download; nothing is deleted before it is published.
-    const expired = opened.destination.expired(FACES_PREFIX, keepHere, name, signal);
-    expired.catch(() => undefined);
-    if (await opened.destination.exists(name, signal)) throw new Error(`${opened.destination.finalLocation(name)} already exists; refusing to overwrite it`);
-    return { destination: opened.destination, keep: keepHere, expiring: expired };
-  });
-  const listed = frigateClientFor(ctx, params.frigate).then(async (frigate) => ({ client: frigate, library: await frigate.faces(signal) }));
-  located.catch(() => undefined);
-  listed.catch(() => undefined);
-  const { client, library } = await Promise.race([listed, located.then(() => listed)]);
-  const images = imagesToBackUp(library, params.includeTrain);
-  // Stops the downloads still ahead of the archive when the location cannot be used or writing fails.
-  const downloads = new AbortController();
-  const downloadSignal = AbortSignal.any([signal, downloads.signal]);
-  const nextImage = downloadInOrder(images, (image) => downloadImage(client, image, downloadSignal), params.concurrency);
-  let destination: ArchiveDestination;
-  let keep: number;
-  let expiring: Promise<ExpiredArchive[]>;
-  try {
-    ({ destination, keep, expiring } = await located);
-  } catch (error) {
-    downloads.abort();
-    throw error;
-  }
+  const backup = ctx.handOver?.take(StartedBackup) ?? (await startBackup(params, ctx));
+  const { name, now, library, images } = backup.reached;
+  const { destination, keep, expired } = backup.located;
   for (const [person, files] of Object.entries(library.people)) if (files.length === 0) log.warn(`${person} has no images in Frigate '${params.frigate}'; nothing of theirs is in the archive`);
   log.info(`backing up ${images.length} images of ${Object.keys(library.people).length} people from Frigate '${params.frigate}' to ${destination.finalLocation(name)}`);
 
@@ -227,7 +276,7 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
     const blocks = archiveBlocks(
       tarFileBlocks(SUMMARY_NAME, Buffer.from(`${JSON.stringify(summary, null, 2)}\n`), now),
       images,
-      nextImage,
+      backup.downloads.nextImage,
       (entries) => {
         manifest = entries;
         const text = Buffer.from(`${JSON.stringify(createManifest(params.frigate, params.includeTrain, entries, now), null, 2)}\n`);
@@ -240,8 +289,10 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
     );
     const hashing = new HashingPassThrough();
     const file = createWriteStream(staging.path, { flags: 'wx', mode: 0o644, flush: true });
-    if (staging.mirror) await pipeline(Readable.from(blocks), createGzip({ level: 6 }), hashing, teeTo(staging.mirror), file, { signal });
-    else await pipeline(Readable.from(blocks), createGzip({ level: 6 }), hashing, file, { signal });
+    // WebP images are compressed already: a higher level spends time and saves nothing.
+    const gzip = createGzip({ level: 1, chunkSize: CHUNK_BYTES });
+    if (staging.mirror) await pipeline(Readable.from(blocks), gzip, hashing, teeTo(staging.mirror), file, { signal });
+    else await pipeline(Readable.from(blocks), gzip, hashing, file, { signal });
     written = { sha256: hashing.digest(), bytes: hashing.bytes };
     progress.flush({ items: done });
 
@@ -261,16 +312,14 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
     if (published) await destination.unpublish(name).catch((cleanup: unknown) => log.warn(`could not remove ${destination.finalLocation(name)} after the failure: ${errorMessage(cleanup)}`));
     throw cancellationOr(error, signal);
   } finally {
-    downloads.abort();
+    backup.dispose();
     await staging?.discard();
   }
   log.info(`wrote and verified ${destination.finalLocation(name)} (${formatBytes(written.bytes)}, sha256 ${written.sha256})`);
 
-  let deleted: ExpiredArchive[] = [];
   try {
-    deleted = await expiring;
-    await destination.remove(deleted, signal);
-    for (const archive of deleted) log.info(`retention (keep ${keep}): deleted ${archive.location}`);
+    await destination.remove(expired, signal);
+    for (const archive of expired) log.info(`retention (keep ${keep}): deleted ${archive.location}`);
   } catch (error) {
     throw new Error(`${destination.finalLocation(name)} was created and verified, but retention failed: ${errorMessage(error)}`, { cause: error });
   }
@@ -286,22 +335,25 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
     images: manifest.length,
     imageBytes,
     people,
-    deleted,
+    deleted: expired,
     durationMs: Math.round(performance.now() - started),
   };
 }
 
 async function planBackup(params: FacesBackupParams, ctx: ActionContext) {
-  const name = formatArchiveName(DEFAULT_NAME_PATTERN, FACES_PREFIX, new Date());
-  // As in the run, the location and Frigate are reached at once; the run then reuses both connections.
-  const [{ destination, keep, expired }, library] = await Promise.all([
-    openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx).then(async (opened) => {
-      const keepHere = params.keep ?? opened.keep ?? DEFAULT_KEEP;
-      return { destination: opened.destination, keep: keepHere, expired: await opened.destination.expired(FACES_PREFIX, keepHere, name, ctx.signal) };
-    }),
-    frigateClientFor(ctx, params.frigate).then((client) => client.faces(ctx.signal)),
-  ]);
-  const images = imagesToBackUp(library, params.includeTrain);
+  const reached = await reach(params, ctx);
+  // Only for a run that follows: a plan that is only shown downloads nothing.
+  const downloads = ctx.handOver ? startDownloads(reached, params, ctx.signal) : undefined;
+  let located: Located;
+  try {
+    located = await reached.located;
+  } catch (error) {
+    downloads?.stop();
+    throw error;
+  }
+  if (downloads) ctx.handOver?.give(new StartedBackup(reached, located, downloads));
+  const { library, images, name } = reached;
+  const { destination, keep, expired } = located;
   const train = params.includeTrain ? `, ${library.train.length} of them from train` : ` (train left out: ${library.train.length})`;
   return {
     summary: `Back up ${images.length} face images of ${Object.keys(library.people).length} people${train} from Frigate '${params.frigate}' into ${destination.finalLocation(name)}${expired.length > 0 ? `, then delete ${expired.length} older archive(s) (keep ${keep})` : ''}`,

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { InventoryFile } from '../inventory/schema';
 import type { ClientPool } from './clients';
+import type { PlanHandOver } from './handOver';
 
 /** What an action reports while it works; every field is optional so each action reports what it knows. */
 export interface ProgressUpdate {
@@ -69,6 +70,12 @@ export interface ActionContext {
    * their values; an action with `scriptFields` puts them into its script's environment.
    */
   scriptVariables?: Readonly<Record<string, string>>;
+  /**
+   * Given to the plan a run follows (the plan shown before a destructive step runs) and to that run:
+   * the plan may leave in it what it read and started, which the run then takes. Left out when a plan
+   * is only shown: a dry run starts nothing.
+   */
+  handOver?: PlanHandOver;
 }
 
 /**

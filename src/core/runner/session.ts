@@ -1,5 +1,6 @@
 import { ClientPool } from '../actions/clients';
 import { createActionContext } from '../actions/context';
+import { PlanHandOver } from '../actions/handOver';
 import { renderPlan } from '../actions/plan';
 import type { ActionRegistry } from '../actions/registry';
 import type { ActionPlan, ActionSpec, HostKeyApproval, Inventory, Logger, OutputSink, ProgressReporter, SecretResolver } from '../actions/spec';
@@ -167,16 +168,21 @@ export class RunSession {
         approveHostKey: this.options.approveHostKey,
       });
       if (planOnly) return await planned(await action.plan(parsed.value, context));
-      if (action.destructive) {
-        const plan = await action.plan(parsed.value, context);
-        if (plan.destructive && !(await this.options.confirm(step, redactor.redactValue(plan)))) {
-          return await finish({ status: 'refused', error: `not confirmed: ${plan.summary}`, markdown: renderPlan(plan) });
+      const handOver = new PlanHandOver();
+      try {
+        if (action.destructive) {
+          const plan = await action.plan(parsed.value, { ...context, handOver });
+          if (plan.destructive && !(await this.options.confirm(step, redactor.redactValue(plan)))) {
+            return await finish({ status: 'refused', error: `not confirmed: ${plan.summary}`, markdown: renderPlan(plan) });
+          }
         }
+        if (signal.aborted) throw new CancelledError();
+        const result = await action.run(parsed.value, { ...context, handOver });
+        if (step.id) this.results[step.id] = result;
+        return await finish({ status: 'succeeded', result, markdown: action.render(result) });
+      } finally {
+        await handOver.dispose();
       }
-      if (signal.aborted) throw new CancelledError();
-      const result = await action.run(parsed.value, context);
-      if (step.id) this.results[step.id] = result;
-      return await finish({ status: 'succeeded', result, markdown: action.render(result) });
     } catch (error) {
       if (signal.aborted || isCancellationError(error)) return finish({ status: 'cancelled', error: 'cancelled' });
       return finish({ status: 'failed', error: describeFailure(error, step, this.options.runbook) });
