@@ -333,10 +333,21 @@ export class KubeClient implements Disposable {
       await this.objectApi.read({ apiVersion, kind, metadata: { name, ...(namespace === undefined ? {} : { namespace }) } });
       return true;
     } catch (error) {
-      if (error instanceof Error && /^(Unrecognized API version and kind|Failed to fetch resource metadata)/.test(error.message)) return undefined;
+      if (isUnservedKind(error)) return undefined;
       const failure = kubeError(error, this.description, `${kind} ${namespace === undefined ? '' : `${namespace}/`}${name}`);
       if (failure.failure === 'not-found') return false;
       throw failure;
+    }
+  }
+
+  /** The objects of any kind the server serves in a namespace (`kubectl get pvc -n NS`), as `objectExists` finds the kind; undefined when it does not serve it. */
+  async listKind(apiVersion: string, kind: string, namespace: string): Promise<KubeObject[] | undefined> {
+    this.objectApi ??= this.sdk.KubernetesObjectApi.makeApiClient(this.config);
+    try {
+      return (await this.objectApi.list(apiVersion, kind, namespace)).items as KubeObject[];
+    } catch (error) {
+      if (isUnservedKind(error)) return undefined;
+      throw kubeError(error, this.description, `${kind} objects in namespace ${namespace}`);
     }
   }
 
@@ -418,6 +429,11 @@ export class KubeClient implements Disposable {
       throw kubeError(error, this.description, what);
     }
   }
+}
+
+/** What the SDK's object API throws when discovery finds no such kind on the server. */
+function isUnservedKind(error: unknown): boolean {
+  return error instanceof Error && /^(Unrecognized API version and kind|Failed to fetch resource metadata)/.test(error.message);
 }
 
 function resourcePath(resource: CustomResource): { group: string; version: string; plural: string } {

@@ -34,6 +34,7 @@ export const KUBE_SIM_PATHS = {
   customObjectsInAllNamespaces: '/apis/{group}/{version}/{plural}',
   namespace: '/api/v1/namespaces/{name}',
   coreObject: '/api/v1/namespaces/{namespace}/{plural}/{name}',
+  coreObjects: '/api/v1/namespaces/{namespace}/{plural}',
 } as const;
 
 /** The discovery paths kubectl reads before it acts (its REST mapper turns `pod` into a path with them). */
@@ -55,7 +56,9 @@ export interface SimPod {
   name: string;
   labels: Record<string, string>;
   containers: string[];
-  phase: 'Running' | 'Pending' | 'Failed';
+  phase: 'Running' | 'Pending' | 'Succeeded' | 'Failed';
+  /** Why its containers wait (`CrashLoopBackOff`, `ImagePullBackOff`): they are then not ready, whatever the phase. */
+  waiting?: string;
   /** The pod's filesystem. */
   root: string;
 }
@@ -107,11 +110,12 @@ export class KubeApiSimulator {
   }
 
   /** Adds a running pod whose filesystem is a fresh sandbox folder. */
-  addPod(pod: { namespace: string; name: string; labels?: Record<string, string>; containers?: string[]; phase?: SimPod['phase'] }): SimPod {
+  addPod(pod: { namespace: string; name: string; labels?: Record<string, string>; containers?: string[]; phase?: SimPod['phase']; waiting?: string }): SimPod {
     const root = join(this.dir, 'pods', pod.namespace, pod.name);
     mkdirSync(root, { recursive: true });
     const added: SimPod = { labels: {}, containers: ['main'], phase: 'Running', ...pod, root };
     this.pods.set(`${pod.namespace}/${pod.name}`, added);
+    this.objects.workloads.add('v1', 'Namespace', undefined, pod.namespace);
     return added;
   }
 
@@ -227,15 +231,16 @@ export class KubeApiSimulator {
     throw new StatusError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
   }
 
-  /** A namespace's ordinary object (`kubeSimWorkloads.ts`) at its path; undefined when the path is not one. */
+  /** A namespace's ordinary object (`kubeSimWorkloads.ts`) at its path, or the list of its kind in a namespace; undefined when the path is neither. */
   private workload(pathname: string): unknown {
     const [namespaceName] = matchPath(KUBE_SIM_PATHS.namespace, pathname) ?? [];
-    const core = matchPath(KUBE_SIM_PATHS.coreObject, pathname);
-    const grouped = matchPath(KUBE_SIM_PATHS.customObject, pathname);
+    const core = matchPath(KUBE_SIM_PATHS.coreObject, pathname) ?? matchPath(KUBE_SIM_PATHS.coreObjects, pathname);
+    const grouped = matchPath(KUBE_SIM_PATHS.customObject, pathname) ?? matchPath(KUBE_SIM_PATHS.customObjects, pathname);
     const [apiVersion, namespace, plural, name]: (string | undefined)[] =
       namespaceName !== undefined ? ['v1', undefined, 'namespaces', namespaceName] : core ? ['v1', ...core] : grouped ? [`${grouped[0]}/${grouped[1]}`, ...grouped.slice(2)] : [];
     const kind = apiVersion && plural ? WorkloadStore.kindOf(apiVersion, plural) : undefined;
-    if (!kind || name === undefined) return undefined;
+    if (!kind) return undefined;
+    if (name === undefined) return this.objects.workloads.list(kind.apiVersion, kind.kind, namespace);
     const found = this.objects.workloads.get(kind.apiVersion, kind.kind, namespace, name);
     if (!found) throw new StatusError(404, 'NotFound', `${kind.plural} "${name}" not found`, { name, kind: kind.plural });
     return found;
@@ -338,7 +343,7 @@ function discovery(pathname: string, host: string): unknown {
     return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: host }] };
   }
   if (pathname === KUBE_SIM_DISCOVERY_PATHS.coreResources) {
-    const workloads = WORKLOAD_KINDS.filter((kind) => kind.apiVersion === 'v1').map((kind) => ({ ...resource(kind.plural, kind.kind, ['get']), namespaced: kind.namespaced }));
+    const workloads = WORKLOAD_KINDS.filter((kind) => kind.apiVersion === 'v1').map((kind) => ({ ...resource(kind.plural, kind.kind, ['get', 'list']), namespaced: kind.namespaced }));
     return { kind: 'APIResourceList', groupVersion: 'v1', resources: [resource('pods', 'Pod', ['get', 'list']), resource('pods/exec', 'PodExecOptions', ['create', 'get']), ...workloads] };
   }
   const groupWorkloads = WORKLOAD_KINDS.filter((kind) => kind.apiVersion.includes('/'));
@@ -359,7 +364,7 @@ function discovery(pathname: string, host: string): unknown {
   const verbs = ['create', 'delete', 'get', 'list', 'patch'];
   const resources = [
     ...SIM_RESOURCES.filter((simulated) => simulated.group === group && simulated.version === version).map((simulated) => resource(simulated.plural, simulated.kind, verbs)),
-    ...groupWorkloads.filter((kind) => kind.apiVersion === `${group}/${version}`).map((kind) => resource(kind.plural, kind.kind, ['get'])),
+    ...groupWorkloads.filter((kind) => kind.apiVersion === `${group}/${version}`).map((kind) => resource(kind.plural, kind.kind, ['get', 'list'])),
   ];
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`, resources };
 }
@@ -370,9 +375,25 @@ function podObject(pod: SimPod): unknown {
     kind: 'Pod',
     metadata: { name: pod.name, namespace: pod.namespace, labels: pod.labels, uid: `${pod.namespace}-${pod.name}` },
     spec: { containers: pod.containers.map((name) => ({ name, image: `simulated/${name}` })) },
-    status: { phase: pod.phase, conditions: [{ type: 'Ready', status: pod.phase === 'Running' ? 'True' : 'False' }] },
+    status: { phase: pod.phase, conditions: [podReady(pod) ? { type: 'Ready', status: 'True' } : { type: 'Ready', status: 'False', reason: pod.phase === 'Succeeded' ? 'PodCompleted' : 'ContainersNotReady' }], containerStatuses: pod.containers.map((name) => containerStatus(pod, name)) },
   };
 }
+
+function podReady(pod: SimPod): boolean {
+  return pod.phase === 'Running' && pod.waiting === undefined;
+}
+
+/** A container's status as the kubelet reports it (core/v1 ContainerStatus): its state is one of running, waiting or terminated. */
+function containerStatus(pod: SimPod, name: string): Record<string, unknown> {
+  const base = { name, image: `simulated/${name}`, ready: podReady(pod), restartCount: pod.waiting === 'CrashLoopBackOff' ? 5 : 0, started: pod.phase === 'Running' };
+  if (pod.waiting !== undefined) return { ...base, state: { waiting: { reason: pod.waiting, message: `back-off restarting container ${name}` } } };
+  if (pod.phase === 'Pending') return { ...base, state: { waiting: { reason: 'ContainerCreating' } } };
+  if (pod.phase === 'Succeeded' || pod.phase === 'Failed') {
+    return { ...base, started: false, state: { terminated: { exitCode: pod.phase === 'Failed' ? 1 : 0, reason: pod.phase === 'Failed' ? 'Error' : 'Completed' } } };
+  }
+  return { ...base, state: { running: { startedAt: '2026-12-01T00:00:00Z' } } };
+}
+
 
 /** Equality-based label selectors: `a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated. */
 export function labelMatcher(selector: string): (labels: Record<string, string>) => boolean {

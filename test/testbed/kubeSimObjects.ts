@@ -5,7 +5,7 @@
  * New → InProgress → Completed; schedules become Enabled; storage locations Available; Flux
  * kustomizations reconcile unless suspended and record `lastHandledReconcileAt`; CNPG backups go
  * started → running → completed (through finalizing for volume snapshots), or failed with an error;
- * CNPG Clusters are kept as written.
+ * CNPG Clusters go from setting up their primary to healthy, with their instances counted ready.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -257,6 +257,20 @@ export class ObjectStore {
       case 'kustomize.toolkit.fluxcd.io/kustomizations':
         this.after(() => this.reconcileKustomization(resource, namespace, name));
         break;
+      case 'postgresql.cnpg.io/clusters': {
+        // The operator sets the primary up, then the replicas; a test's outcome `Stuck` keeps it setting up, `Failed` ends unrecoverable.
+        const instances = typeof object.spec?.instances === 'number' ? object.spec.instances : 1;
+        const instanceNames = Array.from({ length: instances }, (_, index) => `${name}-${index + 1}`);
+        const outcome = this.outcomes.get(name) ?? 'Completed';
+        this.after(() => set((cluster) => (cluster.status = { instances, instanceNames, phase: 'Setting up primary', targetPrimary: `${name}-1` })));
+        if (outcome === 'Stuck') break;
+        const settled: Json =
+          outcome === 'Failed'
+            ? { phase: 'Cluster is in an unrecoverable state, needs manual intervention', phaseReason: 'simulated failure: the primary instance cannot start' }
+            : { phase: 'Cluster in healthy state', readyInstances: instances, currentPrimary: `${name}-1`, instancesStatus: { healthy: instanceNames } };
+        this.after(() => set((cluster) => Object.assign(status(cluster), settled)), 2);
+        break;
+      }
       case 'postgresql.cnpg.io/backups': {
         const cluster = String((object.spec?.cluster as Json | undefined)?.name ?? '');
         const method = String(object.spec?.method ?? 'barmanObjectStore');

@@ -22,6 +22,7 @@ export const WORKLOAD_KINDS: readonly WorkloadKind[] = [
   { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true },
   { apiVersion: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', namespaced: true },
   { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', namespaced: true },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true },
 ];
 
 export interface RestoreOutcome {
@@ -32,6 +33,11 @@ export interface RestoreOutcome {
 
 export class WorkloadStore {
   private readonly objects = new Map<string, Json>();
+  /**
+   * Objects (`Kind namespace/name`) a test wants never to become ready: a PersistentVolumeClaim stays
+   * Pending, a Deployment or StatefulSet has no ready replica.
+   */
+  readonly heldBack = new Set<string>();
 
   static kindOf(apiVersion: string, plural: string): WorkloadKind | undefined {
     return WORKLOAD_KINDS.find((candidate) => candidate.apiVersion === apiVersion && candidate.plural === plural);
@@ -41,8 +47,16 @@ export class WorkloadStore {
   add(apiVersion: string, kind: string, namespace: string | undefined, name: string, labels: Record<string, string> = {}): void {
     if (namespace !== undefined && kind !== 'Namespace') this.add('v1', 'Namespace', undefined, namespace);
     const existing = (this.get(apiVersion, kind, namespace, name)?.metadata.labels ?? {}) as Record<string, string>;
-    const metadata = { name, ...(namespace === undefined ? {} : { namespace }), labels: { ...existing, ...labels } };
-    this.objects.set(this.key(apiVersion, kind, namespace, name), { apiVersion, kind, metadata });
+    const metadata = { name, ...(namespace === undefined ? {} : { namespace }), labels: { ...existing, ...labels }, generation: 1 };
+    const held = this.heldBack.has(`${kind} ${namespace === undefined ? '' : `${namespace}/`}${name}`);
+    this.objects.set(this.key(apiVersion, kind, namespace, name), { apiVersion, kind, metadata, ...settledState(kind, held) });
+  }
+
+  /** The objects of a kind in a namespace, as a list answer. */
+  list(apiVersion: string, kind: string, namespace: string | undefined): Json {
+    const prefix = this.key(apiVersion, kind, namespace, '');
+    const items = [...this.objects.entries()].filter(([key]) => key.startsWith(prefix)).map(([, object]) => object);
+    return { apiVersion, kind: `${kind}List`, metadata: { resourceVersion: '1' }, items };
   }
 
   get(apiVersion: string, kind: string, namespace: string | undefined, name: string): (Json & { metadata: Json }) | undefined {
@@ -86,5 +100,31 @@ export class WorkloadStore {
 
   private key(apiVersion: string, kind: string, namespace: string | undefined, name: string): string {
     return `${apiVersion}/${kind}/${namespace ?? ''}/${name}`;
+  }
+}
+
+/**
+ * The spec and status an object has once its controllers have acted, with the fields and reasons the
+ * Kubernetes API reference gives (core/v1 PersistentVolumeClaimStatus, apps/v1 DeploymentStatus and
+ * StatefulSetStatus, core/v1 NamespaceStatus); zero counts are left out as the API server's `omitempty` does.
+ * One replica each; `held` is the state of one that cannot start.
+ */
+function settledState(kind: string, held: boolean): { spec?: Json; status?: Json } {
+  const ready = held ? {} : { readyReplicas: 1, availableReplicas: 1 };
+  switch (kind) {
+    case 'Namespace':
+      return { status: { phase: 'Active' } };
+    case 'PersistentVolumeClaim':
+      return { spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } }, status: held ? { phase: 'Pending' } : { phase: 'Bound', accessModes: ['ReadWriteOnce'], capacity: { storage: '1Gi' } } };
+    case 'Deployment': {
+      const available = held
+        ? { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' }
+        : { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' };
+      return { spec: { replicas: 1 }, status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, ...ready, ...(held ? { unavailableReplicas: 1 } : {}), conditions: [available] } };
+    }
+    case 'StatefulSet':
+      return { spec: { replicas: 1 }, status: { observedGeneration: 1, replicas: 1, currentReplicas: 1, updatedReplicas: 1, ...ready } };
+    default:
+      return {};
   }
 }
