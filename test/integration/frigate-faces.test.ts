@@ -322,6 +322,20 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     }
   });
 
+  it('a refused plan for a host leaves the host as it was, though the upload was made ready', async () => {
+    const remote = join(sshd.remoteDir, 'frigate-backups');
+    await rm(remote, { recursive: true, force: true });
+    const handOver = new PlanHandOver();
+    const ctx = context({ handOver });
+    try {
+      await backup.plan(backupParams({ location: 'piglet' }), ctx);
+      await handOver.dispose();
+      assert.equal(existsSync(remote), false);
+    } finally {
+      await ctx.clients.disposeAll();
+    }
+  });
+
   // Last: it restores through the API, which renames every image of the simulated library.
   it('backs up to a folder on an SSH host with retention, and restores from there', async () => {
     const names: string[] = [];

@@ -177,33 +177,46 @@ function teeTo(mirror: Writable): Transform {
   return tee;
 }
 
-interface Located {
+interface Located<Staged extends Staging | undefined> {
   destination: ArchiveDestination;
   keep: number;
   /** The archives the new one replaces: those the plan shows are the ones the run deletes. */
   expired: ExpiredArchive[];
+  /** Made ready alongside the listing, when the archive is to be written. */
+  staging: Staged;
 }
 
 /** Frigate listed and the destination reached, both at once (an SSH connection takes longer than Frigate's listing). */
-interface Reached {
+interface Reached<Staged extends Staging | undefined> {
   name: string;
   now: Date;
   client: FrigateClient;
   library: FaceLibrary;
   images: ImageRef[];
-  located: Promise<Located>;
+  located: Promise<Located<Staged>>;
 }
 
-async function reach(params: FacesBackupParams, ctx: ActionContext): Promise<Reached> {
+async function reach<Staged extends Staging | undefined>(
+  params: FacesBackupParams,
+  ctx: ActionContext,
+  stage: (destination: ArchiveDestination, name: string) => Promise<Staged>,
+): Promise<Reached<Staged>> {
   const { signal } = ctx;
   const now = new Date();
   const name = formatArchiveName(DEFAULT_NAME_PATTERN, FACES_PREFIX, now);
   const located = openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx).then(async ({ destination, keep }) => {
     const keepHere = params.keep ?? keep ?? DEFAULT_KEEP;
-    // One listing of the location answers both (calls at the same time share it); the new archive always counts as kept.
-    const [expired, taken] = await Promise.all([destination.expired(FACES_PREFIX, keepHere, name, signal), destination.exists(name, signal)]);
-    if (taken) throw new Error(`${destination.finalLocation(name)} already exists; refusing to overwrite it`);
-    return { destination, keep: keepHere, expired };
+    const staged = stage(destination, name);
+    staged.catch(() => undefined);
+    try {
+      // One listing of the location answers both (calls at the same time share it); the new archive always counts as kept.
+      const [expired, taken] = await Promise.all([destination.expired(FACES_PREFIX, keepHere, name, signal), destination.exists(name, signal)]);
+      if (taken) throw new Error(`${destination.finalLocation(name)} already exists; refusing to overwrite it`);
+      return { destination, keep: keepHere, expired, staging: await staged };
+    } catch (error) {
+      await (await staged.catch(() => undefined))?.discard();
+      throw error;
+    }
   });
   const listed = frigateClientFor(ctx, params.frigate).then(async (client) => ({ client, library: await client.faces(signal) }));
   located.catch(() => undefined);
@@ -219,7 +232,7 @@ interface Downloads {
   stop: () => void;
 }
 
-function startDownloads(reached: Reached, params: FacesBackupParams, signal: AbortSignal): Downloads {
+function startDownloads(reached: Reached<Staging>, params: FacesBackupParams, signal: AbortSignal): Downloads {
   const stopped = new AbortController();
   const downloadSignal = AbortSignal.any([signal, stopped.signal]);
   return { nextImage: downloadInOrder(reached.images, (image) => downloadImage(reached.client, image, downloadSignal), params.concurrency), stop: () => stopped.abort() };
@@ -232,18 +245,19 @@ function startDownloads(reached: Reached, params: FacesBackupParams, signal: Abo
  */
 class StartedBackup implements Disposable {
   constructor(
-    readonly reached: Reached,
-    readonly located: Located,
+    readonly reached: Reached<Staging>,
+    readonly located: Located<Staging>,
     readonly downloads: Downloads,
   ) {}
 
-  dispose(): void {
+  async dispose(): Promise<void> {
     this.downloads.stop();
+    await this.located.staging.discard();
   }
 }
 
 async function startBackup(params: FacesBackupParams, ctx: ActionContext): Promise<StartedBackup> {
-  const reached = await reach(params, ctx);
+  const reached = await reach(params, ctx, (destination, name) => destination.staging(name, ctx.signal));
   const downloads = startDownloads(reached, params, ctx.signal);
   try {
     return new StartedBackup(reached, await reached.located, downloads);
@@ -258,7 +272,7 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
   const { signal, log } = ctx;
   const backup = ctx.handOver?.take(StartedBackup) ?? (await startBackup(params, ctx));
   const { name, now, library, images } = backup.reached;
-  const { destination, keep, expired } = backup.located;
+  const { destination, keep, expired, staging } = backup.located;
   for (const [person, files] of Object.entries(library.people)) if (files.length === 0) log.warn(`${person} has no images in Frigate '${params.frigate}'; nothing of theirs is in the archive`);
   log.info(`backing up ${images.length} images of ${Object.keys(library.people).length} people from Frigate '${params.frigate}' to ${destination.finalLocation(name)}`);
 
@@ -268,9 +282,8 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
   let manifest: ManifestImage[] = [];
   let published = false;
   let written: { sha256: string; bytes: number };
-  let staging: Staging | undefined;
   try {
-    staging = await destination.staging(name, signal);
+    await staging.begin();
     const peopleCounts = new Map(Object.entries(library.people).map(([person, files]) => [person, files.length]));
     const summary = createSummary(params.frigate, peopleCounts, params.includeTrain ? library.train.length : 0, now);
     const blocks = archiveBlocks(
@@ -312,8 +325,7 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
     if (published) await destination.unpublish(name).catch((cleanup: unknown) => log.warn(`could not remove ${destination.finalLocation(name)} after the failure: ${errorMessage(cleanup)}`));
     throw cancellationOr(error, signal);
   } finally {
-    backup.dispose();
-    await staging?.discard();
+    await backup.dispose();
   }
   log.info(`wrote and verified ${destination.finalLocation(name)} (${formatBytes(written.bytes)}, sha256 ${written.sha256})`);
 
@@ -341,19 +353,18 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
 }
 
 async function planBackup(params: FacesBackupParams, ctx: ActionContext) {
-  const reached = await reach(params, ctx);
-  // Only for a run that follows: a plan that is only shown downloads nothing.
-  const downloads = ctx.handOver ? startDownloads(reached, params, ctx.signal) : undefined;
-  let located: Located;
-  try {
-    located = await reached.located;
-  } catch (error) {
-    downloads?.stop();
-    throw error;
+  // Only for a run that follows: a plan that is only shown downloads and stages nothing.
+  let shown: { reached: Reached<Staging | undefined>; located: Located<Staging | undefined> };
+  if (ctx.handOver) {
+    const backup = await startBackup(params, ctx);
+    ctx.handOver.give(backup);
+    shown = backup;
+  } else {
+    const reached = await reach(params, ctx, async () => undefined);
+    shown = { reached, located: await reached.located };
   }
-  if (downloads) ctx.handOver?.give(new StartedBackup(reached, located, downloads));
-  const { library, images, name } = reached;
-  const { destination, keep, expired } = located;
+  const { library, images, name } = shown.reached;
+  const { destination, keep, expired } = shown.located;
   const train = params.includeTrain ? `, ${library.train.length} of them from train` : ` (train left out: ${library.train.length})`;
   return {
     summary: `Back up ${images.length} face images of ${Object.keys(library.people).length} people${train} from Frigate '${params.frigate}' into ${destination.finalLocation(name)}${expired.length > 0 ? `, then delete ${expired.length} older archive(s) (keep ${keep})` : ''}`,

@@ -31,7 +31,10 @@ export interface ArchiveDestination {
   readonly description: string;
   /** Where the final archive is seen (a path or an `s3://` URL). */
   finalLocation(name: string): string;
-  /** A fresh staging file for an archive of this name. */
+  /**
+   * A fresh staging file for an archive of this name, and whatever receives it at the destination
+   * made ready (a command waiting on the host); nothing is written there until `begin`.
+   */
   staging(name: string, signal: AbortSignal): Promise<Staging>;
   exists(name: string, signal: AbortSignal): Promise<boolean>;
   /** Makes the verified staging file visible under its final name, with its checksum file. */
@@ -54,6 +57,8 @@ export interface ArchiveDestination {
 /** Where an archive is written before it is verified, and how to remove what is left of it. */
 export interface Staging {
   path: string;
+  /** Creates what writing needs at the destination (its folder, the upload's temporary file); called before the first byte. */
+  begin: () => Promise<void>;
   /** Also receives the archive's bytes as they are written (an upload under way), and is ended with them. */
   mirror?: Writable;
   discard: () => Promise<void>;
@@ -109,9 +114,8 @@ class LocalFolder implements ArchiveDestination {
   }
 
   async staging(name: string) {
-    await mkdir(this.folder, { recursive: true });
     const staged = temporarySibling(this.finalLocation(name));
-    return { path: staged, discard: () => removeIfPresent(staged) };
+    return { path: staged, begin: async () => void (await mkdir(this.folder, { recursive: true })), discard: () => removeIfPresent(staged) };
   }
 
   exists(name: string): Promise<boolean> {
@@ -195,7 +199,7 @@ class S3Prefix implements ArchiveDestination {
 
   async staging(name: string) {
     const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
-    return { path: path.join(folder, name), discard: () => removeIfPresent(folder) };
+    return { path: path.join(folder, name), begin: async () => {}, discard: () => removeIfPresent(folder) };
   }
 
   async exists(name: string, signal: AbortSignal): Promise<boolean> {
@@ -274,10 +278,13 @@ class S3Prefix implements ArchiveDestination {
 /**
  * An archive's upload to a host, streamed while the archive is written: the bytes into a temporary
  * name, which PUBLISH_SCRIPT removes unless it publishes it. The host removes a failed upload itself,
- * as nobody may be connected to do it. `$1` temporary name.
+ * as nobody may be connected to do it. Started before the archive is (a command takes a while to
+ * start on a host), it writes nothing until its input begins with the line `begin`; an input that
+ * ends first (a refused plan) leaves the host as it was. `$1` temporary name.
  */
 const UPLOAD_SCRIPT = `trap 'rm -f -- "$1"' EXIT
 trap 'exit 143' HUP INT TERM
+read -r go && [ "$go" = begin ] || exit 1
 mkdir -p -- "\${1%/*}" && cat > "$1" || exit 1
 trap - EXIT`;
 
@@ -385,7 +392,7 @@ class SshFolder implements ArchiveDestination {
       if (publisher?.exitCode !== 0) await this.connection.run(['rm', '-f', '--', partial]).catch(() => undefined);
       await removeIfPresent(folder);
     };
-    return { path: local, mirror, discard };
+    return { path: local, mirror, begin: async () => void toHost.write('begin\n'), discard };
   }
 
   /** Regular files in the folder with their sizes; none when the folder does not exist. Calls at the same time share one listing. */
