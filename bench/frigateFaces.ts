@@ -265,7 +265,7 @@ async function main(): Promise<void> {
         row('backup, seed: curl per image, tar czf, scp', seedBackupRun, seedBackupRun, parallelBackupRun),
         row('backup, best shell: curl --parallel --parallel-max 8, tar czf, scp', parallelBackupRun, seedBackupRun, parallelBackupRun),
         row(`backup, Lifeboat CLI, frigate.faces.backup → SSH location (peak RSS ${(oursBackup.maxRssKiB / 1024).toFixed(0)} MiB)`, oursBackup, seedBackupRun, parallelBackupRun),
-        `| backup, Lifeboat: the step, plan and run / the run alone | ${seconds(oursBackup.stepMs)} / ${seconds(oursBackup.runMs)} | | |`,
+        `| backup, Lifeboat: the step, plan and run / the run alone (the downloads start in the plan) | ${seconds(oursBackup.stepMs)} / ${seconds(oursBackup.runMs)} | | |`,
         '',
         '| measurement | time | ratio vs seed |',
         '| --- | --- | --- |',
