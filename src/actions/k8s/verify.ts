@@ -47,7 +47,8 @@ export const k8sVerify = defineAction({
     'Checks that everything in the given namespaces runs: pods Running with every container ready (or Completed), PersistentVolumeClaims Bound, Deployments and StatefulSets with all their replicas ready, CloudNativePG Clusters healthy. A namespace that does not exist fails too. Fails the step listing each object that is not ready and why; with waitMinutes it looks again until all are ready or the time is up.',
   params: verifyParams,
   destructive: false,
-  readOnly: true,
+  // It changes nothing, yet a dry run only plans it: it checks what the steps before it did, which a dry run has not done.
+  readOnly: false,
   async plan(params) {
     const wait = params.waitMinutes > 0 ? `, waiting up to ${formatDuration(params.waitMinutes * 60_000)} for them to become ready` : '';
     return {
