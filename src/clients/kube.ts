@@ -13,7 +13,7 @@ import { KubeError, PodCommandError, kubeError } from './kubeErrors';
 
 export { KubeError, PodCommandError } from './kubeErrors';
 
-type Sdk = typeof KubernetesSdk;
+export type Sdk = typeof KubernetesSdk;
 
 /** A cluster as the inventory names it: a kubeconfig file and a context in it. */
 export interface ClusterTarget {
@@ -21,7 +21,12 @@ export interface ClusterTarget {
   kubeconfig?: string;
   /** Context in the kubeconfig; its current context when left out. */
   context?: string;
+  /** The cluster this process runs in, reached with the pod's service account instead of a kubeconfig. */
+  inCluster?: boolean;
 }
+
+/** Where Kubernetes mounts a pod's service-account token, CA certificate and namespace. */
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** A kind of custom object: where it lives in the API. */
 export interface CustomResource {
@@ -126,6 +131,7 @@ export class KubeClient implements Disposable {
 
   /** Reads the kubeconfig and selects the context; talks to nothing yet. */
   static async connect(target: ClusterTarget, env: NodeJS.ProcessEnv = process.env): Promise<KubeClient> {
+    if (target.inCluster) return KubeClient.connectInCluster();
     const files = kubeconfigFiles(target, env);
     const existing = files.filter((file) => existsSync(file));
     if (existing.length === 0) {
@@ -152,6 +158,24 @@ export class KubeClient implements Disposable {
     const cluster = config.getCurrentCluster();
     if (!cluster) throw new KubeError('config', `context '${context}' names a cluster that is not in ${existing.join(', ')}`);
     return new KubeClient(sdk, config, context, cluster.server);
+  }
+
+  /**
+   * The pod's own service account, as client-go's in-cluster config reads it: the API server from
+   * KUBERNETES_SERVICE_HOST/PORT, the token and CA from the service-account folder, which is under
+   * CONTAINER_SANDBOX_MOUNT_POINT when the runtime mounts the container's volumes there (HostProcess).
+   */
+  private static async connectInCluster(): Promise<KubeClient> {
+    const { KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: port, CONTAINER_SANDBOX_MOUNT_POINT: sandbox = '' } = process.env;
+    if (!host || !port) {
+      throw new KubeError('config', '`inCluster: true` needs KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, which Kubernetes sets in a pod: run in the cluster, or give the cluster a kubeconfig in lifeboat.yaml');
+    }
+    const token = `${sandbox}${SERVICE_ACCOUNT_DIR}/token`;
+    if (!existsSync(token)) throw new KubeError('config', `no service-account token at ${token}: the pod has no service account token mounted (automountServiceAccountToken: false?)`);
+    const sdk = await loadSdk();
+    const config = new sdk.KubeConfig();
+    config.loadFromCluster(sandbox);
+    return new KubeClient(sdk, config, config.getCurrentContext(), config.getCurrentCluster()?.server ?? `${host}:${port}`);
   }
 
   /** How errors name this cluster. */
@@ -420,6 +444,11 @@ export class KubeClient implements Disposable {
     if (!container) throw new KubeError('not-found', `pod ${key} on ${this.description} has no containers`);
     this.defaultContainers.set(key, container);
     return container;
+  }
+
+  /** A call through one of the SDK's typed APIs (kubeWorkloads.ts), its errors made as clear as every call's here. */
+  request<Result>(what: string, call: (sdk: Sdk, config: KubernetesSdk.KubeConfig) => Promise<Result>): Promise<Result> {
+    return this.call(what, () => call(this.sdk, this.config));
   }
 
   private async call<Result>(what: string, request: () => Promise<Result>): Promise<Result> {

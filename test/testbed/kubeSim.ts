@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { selfSignedCertificate, type TestCertificate } from './certificate';
 import { ObjectStore, SIM_RESOURCES, StatusError } from './kubeSimObjects';
+import { JobController } from './kubeSimJobs';
 import { WORKLOAD_KINDS, WorkloadStore } from './kubeSimWorkloads';
 
 export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const;
@@ -77,6 +78,8 @@ const SEND_BUFFER_LIMIT = 4 * 1024 * 1024;
 export class KubeApiSimulator {
   readonly token = `sim-${Math.random().toString(36).slice(2)}`;
   readonly objects: ObjectStore;
+  /** CronJobs, Jobs and the ConfigMaps and Secrets their pods read (kubeSimJobs.ts). */
+  readonly jobs: JobController;
   private readonly pods = new Map<string, SimPod>();
 
   private constructor(
@@ -87,6 +90,7 @@ export class KubeApiSimulator {
     controllerStepMs: number,
   ) {
     this.objects = new ObjectStore(controllerStepMs);
+    this.jobs = new JobController(this.objects, { dir, token: this.token, certificate, url: () => this.url });
   }
 
   static async start(options: KubeSimOptions = {}): Promise<KubeApiSimulator> {
@@ -195,6 +199,8 @@ export class KubeApiSimulator {
       const discovered = discovery(url.pathname, url.host);
       if (discovered) return { code: 200, body: discovered };
     }
+    const batch = this.jobs.route(method, url.pathname, body, selector);
+    if (batch) return batch;
     const podList = matchPath(KUBE_SIM_PATHS.pods, url.pathname);
     const onePod = matchPath(KUBE_SIM_PATHS.pod, url.pathname);
     if ((podList || onePod) && method === 'GET') {

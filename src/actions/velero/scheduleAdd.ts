@@ -1,13 +1,9 @@
-import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { FileExistsError, pathExists, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
-import { errorMessage } from '../../core/errors';
 import { clusterParam } from '../clusters/target';
-import { isInsideOrEqual, resolveUserPath } from '../paths';
-import { addKustomizationResource, kustomizationResources } from './kustomizationResources';
+import { prepareGitOpsFile, writeGitOpsFile, type GitOpsFile } from '../gitopsFiles';
 import { veleroNamespaceParam } from './resources';
 
 /** Where a Flux repository laid out like the usual home-ops ones keeps Velero's own kustomization. */
@@ -101,36 +97,10 @@ export function scheduleManifest(params: ScheduleAddParams): string {
   return `---\n${stringify(manifest, { lineWidth: 0 })}`;
 }
 
-interface SchedulePaths {
-  folder: string;
-  file: string;
-  kustomization: string;
-  /** The entry in `resources:`, relative to the kustomization. */
-  entry: string;
-}
-
-function schedulePaths(params: ScheduleAddParams, ctx: ActionContext): SchedulePaths {
-  const folder = resolveUserPath(params.folder, ctx.workspaceDir);
-  if (!isInsideOrEqual(path.resolve(ctx.workspaceDir), folder)) throw new Error(`\`folder\`: ${params.folder} is outside the workspace; the GitOps repository is the workspace's`);
-  const entry = `./schedules/${params.app}-schedule.yaml`;
-  return { folder, file: path.join(folder, entry), kustomization: path.join(folder, 'kustomization.yaml'), entry };
-}
-
-/** Reads and checks everything before anything is written: the new kustomization text, or a clear refusal. */
-async function prepare(params: ScheduleAddParams, ctx: ActionContext): Promise<{ paths: SchedulePaths; yaml: string; kustomization: string; listed: boolean }> {
+/** Reads and checks everything before anything is written: the file and the kustomization edit, or a clear refusal. */
+async function prepare(params: ScheduleAddParams, ctx: ActionContext): Promise<GitOpsFile> {
   if (!ctx.inventory.clusters?.[params.cluster]) throw new Error(`\`cluster\` names '${params.cluster}', which is not under \`clusters:\` in lifeboat.yaml`);
-  const paths = schedulePaths(params, ctx);
-  const relative = (file: string) => path.relative(ctx.workspaceDir, file);
-  if (await pathExists(paths.file)) throw new FileExistsError(relative(paths.file));
-  const current = await readFile(paths.kustomization, 'utf8').catch((error: unknown) => {
-    throw new Error(`\`folder\`: cannot read ${relative(paths.kustomization)} (${errorMessage(error)}); the schedule is listed there for Flux to apply it`);
-  });
-  try {
-    const listed = kustomizationResources(current).includes(paths.entry);
-    return { paths, yaml: scheduleManifest(params), kustomization: addKustomizationResource(current, paths.entry), listed };
-  } catch (error) {
-    throw new Error(`${relative(paths.kustomization)}: ${errorMessage(error)}`);
-  }
+  return prepareGitOpsFile({ workspaceDir: ctx.workspaceDir, folder: params.folder, entry: `./schedules/${params.app}-schedule.yaml`, content: scheduleManifest(params), overwrite: false });
 }
 
 export const veleroScheduleAdd = defineAction({
@@ -144,36 +114,24 @@ export const veleroScheduleAdd = defineAction({
     const prepared = await prepare(params, ctx);
     const relative = (file: string) => path.relative(ctx.workspaceDir, file);
     return {
-      summary: `Add Velero Schedule '${params.name ?? `${params.app}-daily`}' (${params.schedule}) for cluster '${params.cluster}' in ${relative(prepared.paths.file)}`,
+      summary: `Add Velero Schedule '${params.name ?? `${params.app}-daily`}' (${params.schedule}) for cluster '${params.cluster}' in ${relative(prepared.file)}`,
       operations: [
-        { kind: 'create', target: relative(prepared.paths.file), detail: `\n${prepared.yaml}` },
-        ...(prepared.listed ? [] : [{ kind: 'overwrite' as const, target: relative(prepared.paths.kustomization), detail: `adds \`- ${prepared.paths.entry}\` to resources:` }]),
+        { kind: 'create', target: relative(prepared.file), detail: `\n${prepared.content}` },
+        ...(prepared.listed ? [] : [{ kind: 'overwrite' as const, target: relative(prepared.kustomization), detail: `adds \`- ${prepared.entry}\` to resources:` }]),
       ],
       destructive: false,
     };
   },
   async run(params, ctx): Promise<ScheduleAddResult> {
     const prepared = await prepare(params, ctx);
-    const { paths } = prepared;
-    await mkdir(path.dirname(paths.file), { recursive: true });
-    await writeFileAtomically(paths.file, prepared.yaml, { overwrite: false }).catch((error: unknown) => {
-      throw error instanceof FileExistsError ? new FileExistsError(path.relative(ctx.workspaceDir, paths.file)) : error;
-    });
-    if (!prepared.listed) {
-      try {
-        await writeFileAtomically(paths.kustomization, prepared.kustomization, { overwrite: true });
-      } catch (error) {
-        await unlinkIfPresent(paths.file);
-        throw error;
-      }
-    }
+    await writeGitOpsFile(prepared, ctx.workspaceDir);
     return {
       cluster: params.cluster,
       schedule: params.name ?? `${params.app}-daily`,
-      file: path.relative(ctx.workspaceDir, paths.file),
-      kustomization: path.relative(ctx.workspaceDir, paths.kustomization),
+      file: path.relative(ctx.workspaceDir, prepared.file),
+      kustomization: path.relative(ctx.workspaceDir, prepared.kustomization),
       listed: !prepared.listed,
-      yaml: prepared.yaml,
+      yaml: prepared.content,
     };
   },
   render(result: ScheduleAddResult) {

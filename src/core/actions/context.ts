@@ -5,6 +5,11 @@ export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() 
 const ignoreProgress: ProgressReporter = { report() {} };
 const discardOutput: OutputSink = { write() {} };
 
+/** The environment variable the CLI reads a secret from: `LIFEBOAT_SECRET_` and the name upper-cased, other characters as `_`. */
+export function secretVariable(name: string): string {
+  return `LIFEBOAT_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
 /** Secrets from `LIFEBOAT_SECRET_<NAME>`; the value is handed to `onResolved` so it can be masked. */
 export function environmentSecrets(
   env: NodeJS.ProcessEnv = process.env,
@@ -12,7 +17,7 @@ export function environmentSecrets(
 ): SecretResolver {
   return {
     async resolve(name: string) {
-      const variable = `LIFEBOAT_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+      const variable = secretVariable(name);
       const value = env[variable];
       if (value === undefined || value === '') {
         throw new Error(`secret '${name}' is not set: export ${variable}`);

@@ -30,8 +30,16 @@ const cluster = z
   .object({
     kubeconfig: nonEmpty.optional().describe('Kubeconfig file; KUBECONFIG or ~/.kube/config when left out.'),
     context: nonEmpty.optional().describe('Kubeconfig context; the current context when left out.'),
+    inCluster: z
+      .literal(true)
+      .optional()
+      .describe("The cluster Lifeboat runs in, reached with its pod's service account (a runbook run by a CronJob); no kubeconfig."),
   })
-  .strict();
+  .strict()
+  .refine((entry) => !entry.inCluster || (entry.kubeconfig === undefined && entry.context === undefined), {
+    message: '`inCluster: true` uses the pod\'s service account: leave out `kubeconfig` and `context`',
+    path: ['inCluster'],
+  });
 
 const frigateAuth = z.union([
   z.object({ username: nonEmpty, password: secretReference }).strict(),

@@ -1,0 +1,184 @@
+import { posix } from 'node:path';
+import { parseDocument, stringify, type Document } from 'yaml';
+import type { V1ConfigMap, V1CronJob } from '../../clients/kubeWorkloads';
+import { secretVariable } from '../../core/actions/context';
+import { readSteps } from '../../core/runbook/steps';
+import type { RunbookDocument } from '../../core/runbook/model';
+import { secretName } from '../../core/secrets';
+import { INVENTORY_FILE } from '../../core/paths';
+
+/**
+ * The Kubernetes objects of a runbook run by the cluster's own scheduler: a ConfigMap holding the
+ * runbook and an inventory in which its cluster is the one the pod runs in, and a CronJob whose Jobs
+ * run `lifeboat run` on them in the Lifeboat image (Dockerfile), one run at a time.
+ */
+
+/** The image's program, its ENTRYPOINT (Dockerfile): installed on the PATH from the CLI's package. */
+export const IMAGE_PROGRAM = 'lifeboat';
+/** The image's WORKDIR, where the Job's pod has the runbook and writes its run records. */
+export const POD_WORKSPACE = '/workspace';
+/** Labels every object of a scheduled runbook carries, for `schedule.k8s.status` to find them all. */
+export const SCHEDULED_RUNBOOK_LABELS = { 'app.kubernetes.io/name': 'lifeboat', 'app.kubernetes.io/component': 'scheduled-runbook' } as const;
+/** The annotation naming the runbook (relative to the workspace) a CronJob runs. */
+export const RUNBOOK_ANNOTATION = 'lifeboat/runbook';
+
+export interface ScheduledRunbook {
+  name: string;
+  namespace: string;
+  schedule: string;
+  timeZone?: string;
+  image: string;
+  /** Relative to the workspace. */
+  runbook: string;
+  runbookText: string;
+  /** The workspace's lifeboat.yaml with the cluster made the pod's own. */
+  inventoryText: string;
+  params: Readonly<Record<string, string | number | boolean>>;
+  yes: boolean;
+  /** The Kubernetes Secret the runbook's secrets come from. */
+  secret?: string;
+  secrets: SecretsNeeded;
+  serviceAccount?: string;
+  successfulJobsHistoryLimit: number;
+  failedJobsHistoryLimit: number;
+}
+
+/** The secrets (by `secret:NAME` name) a scheduled run reads: `steps` the runbook's own cells and parameters name, `inventory` those of lifeboat.yaml's entries, which it may use. */
+export interface SecretsNeeded {
+  steps: string[];
+  inventory: string[];
+}
+
+/** The key a ConfigMap holds the runbook under: its file name, which Kubernetes accepts as a key. */
+export function runbookKey(runbook: string): string {
+  const key = posix.basename(runbook);
+  if (!/^[-._a-zA-Z0-9]+$/.test(key) || key === INVENTORY_FILE) {
+    throw new Error(`runbook: the file name ${JSON.stringify(key)} cannot be a ConfigMap key (letters, digits, '-', '_' and '.'; not ${INVENTORY_FILE}): rename the runbook`);
+  }
+  return key;
+}
+
+/** A CronJob name from the runbook's file name (`nightly-backup.runbook.md` → `nightly-backup`), when it is one. */
+export function defaultScheduleName(runbook: string): string | undefined {
+  const stem = posix.basename(runbook).replace(/\.runbook\.md$|\.md$/, '').toLowerCase();
+  return /^[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?$/.test(stem) ? stem : undefined;
+}
+
+/** The workspace's inventory for the pod: the same file (comments and all) with `clusters.<cluster>` reached in-cluster. */
+export function inClusterInventory(text: string | undefined, cluster: string): string {
+  const document: Document = parseDocument(text ?? '');
+  if (document.errors.length > 0) throw new Error(`${INVENTORY_FILE}: ${document.errors[0]?.message ?? 'not valid YAML'}`);
+  if (document.contents === null) document.contents = document.createNode({});
+  document.setIn(['clusters', cluster], document.createNode({ inCluster: true }));
+  return document.toString();
+}
+
+/** Every `secret:NAME` a value holds, at any depth. */
+function secretNamesIn(value: unknown, found: Set<string>): Set<string> {
+  const name = secretName(value);
+  if (name !== undefined) found.add(name);
+  else if (value !== null && typeof value === 'object') for (const item of Object.values(value)) secretNamesIn(item, found);
+  return found;
+}
+
+/** The secrets a scheduled run of the runbook reads, and the environment variable each arrives in; names two variables would share are refused. */
+export function secretsNeeded(document: RunbookDocument, params: Readonly<Record<string, unknown>>, inventory: unknown): SecretsNeeded {
+  const fromSteps = new Set<string>();
+  for (const step of readSteps(document).steps) secretNamesIn(step.params, fromSteps);
+  secretNamesIn(document.frontmatter?.params, fromSteps);
+  secretNamesIn(params, fromSteps);
+  const fromInventory = [...secretNamesIn(inventory, new Set())].filter((name) => !fromSteps.has(name));
+  const all = [...fromSteps, ...fromInventory];
+  const byVariable = new Map<string, string>();
+  for (const name of all) {
+    const other = byVariable.get(secretVariable(name));
+    if (other !== undefined) throw new Error(`secrets '${other}' and '${name}' would both be ${secretVariable(name)}: rename one of them`);
+    byVariable.set(secretVariable(name), name);
+  }
+  return { steps: [...fromSteps].sort(), inventory: fromInventory.sort() };
+}
+
+/** The `lifeboat run` command of the Job's container, as an argument list (never a shell string). */
+export function runCommand(spec: ScheduledRunbook): string[] {
+  const params = Object.entries(spec.params).flatMap(([name, value]) => ['--param', `${name}=${String(value)}`]);
+  return [IMAGE_PROGRAM, 'run', runbookKey(spec.runbook), ...params, ...(spec.yes ? ['--yes'] : [])];
+}
+
+function labels(spec: ScheduledRunbook): Record<string, string> {
+  return { ...SCHEDULED_RUNBOOK_LABELS, 'app.kubernetes.io/instance': spec.name };
+}
+
+export function configMapName(scheduleName: string): string {
+  return `${scheduleName}-runbook`;
+}
+
+export function runbookConfigMap(spec: ScheduledRunbook): V1ConfigMap {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: configMapName(spec.name), namespace: spec.namespace, labels: labels(spec) },
+    data: { [INVENTORY_FILE]: spec.inventoryText, [runbookKey(spec.runbook)]: spec.runbookText },
+  };
+}
+
+export function runbookCronJob(spec: ScheduledRunbook): V1CronJob {
+  const key = runbookKey(spec.runbook);
+  // A secret of the runbook's own steps must be there for the pod to start; one only an inventory entry names may be missing.
+  const env = [...spec.secrets.steps.map((name) => [name, false] as const), ...spec.secrets.inventory.map((name) => [name, true] as const)].map(([name, optional]) => ({
+    name: secretVariable(name),
+    valueFrom: { secretKeyRef: { name: spec.secret ?? '', key: name, optional } },
+  }));
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: spec.name, namespace: spec.namespace, labels: labels(spec), annotations: { [RUNBOOK_ANNOTATION]: spec.runbook } },
+    spec: {
+      schedule: spec.schedule,
+      ...(spec.timeZone ? { timeZone: spec.timeZone } : {}),
+      // A run that is still going when the next is due is left to finish; the next one is skipped.
+      concurrencyPolicy: 'Forbid',
+      successfulJobsHistoryLimit: spec.successfulJobsHistoryLimit,
+      failedJobsHistoryLimit: spec.failedJobsHistoryLimit,
+      jobTemplate: {
+        metadata: { labels: labels(spec) },
+        spec: {
+          // A failed run is reported, not repeated: its steps may have done half their work.
+          backoffLimit: 0,
+          template: {
+            metadata: { labels: labels(spec) },
+            spec: {
+              restartPolicy: 'Never',
+              ...(spec.serviceAccount ? { serviceAccountName: spec.serviceAccount } : {}),
+              securityContext: { runAsNonRoot: true },
+              containers: [
+                {
+                  name: 'lifeboat',
+                  image: spec.image,
+                  command: runCommand(spec),
+                  workingDir: POD_WORKSPACE,
+                  ...(env.length > 0 ? { env } : {}),
+                  securityContext: { allowPrivilegeEscalation: false },
+                  volumeMounts: [
+                    { name: 'workspace', mountPath: POD_WORKSPACE },
+                    { name: 'runbook', mountPath: posix.join(POD_WORKSPACE, INVENTORY_FILE), subPath: INVENTORY_FILE, readOnly: true },
+                    { name: 'runbook', mountPath: posix.join(POD_WORKSPACE, key), subPath: key, readOnly: true },
+                  ],
+                },
+              ],
+              // The workspace is writable for the run records; the runbook and inventory are the ConfigMap's files in it.
+              volumes: [
+                { name: 'workspace', emptyDir: {} },
+                { name: 'runbook', configMap: { name: configMapName(spec.name) } },
+              ],
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+/** The GitOps file: the ConfigMap and the CronJob as two YAML documents. */
+export function manifestsFile(spec: ScheduledRunbook): string {
+  return [runbookConfigMap(spec), runbookCronJob(spec)].map((manifest) => `---\n${stringify(manifest, { lineWidth: 0 })}`).join('');
+}
