@@ -383,6 +383,37 @@ export class KubeClient implements Disposable {
     return list.items ?? [];
   }
 
+  /** The objects of a kind in a namespace that a field selector takes, with the list's resourceVersion: where a watch of them starts. */
+  async listObjectsForWatch(resource: CustomResource, namespace: string, fieldSelector: string): Promise<{ items: KubeObject[]; resourceVersion: string }> {
+    const api = this.config.makeApiClient(this.sdk.CustomObjectsApi);
+    const list = (await this.call(`${resource.kind} objects in namespace ${namespace}`, () => api.listNamespacedCustomObject({ ...resourcePath(resource), namespace, fieldSelector }))) as {
+      items?: KubeObject[];
+      metadata?: { resourceVersion?: string };
+    };
+    return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
+  }
+
+  /**
+   * Watches the objects of a kind in a namespace (`?watch=true`) with the SDK's Watch: `onEvent` gets
+   * each event as the server sends it, `done` is called once when the stream ends, with the reason when
+   * it failed. Resolves to what ends the watch early.
+   */
+  watchObjects(
+    resource: CustomResource,
+    namespace: string,
+    query: Record<string, string | number | boolean>,
+    onEvent: (type: string, object: KubeObject) => void,
+    done: (error: KubeError | undefined) => void,
+  ): Promise<AbortController> {
+    const path = `/apis/${resource.group}/${resource.version}/namespaces/${encodeURIComponent(namespace)}/${resource.plural}`;
+    return new this.sdk.Watch(this.config).watch(path, query, (type: string, object: KubeObject) => onEvent(type, object), (error: unknown) => {
+      // The Watch gives the HTTP status of a refused watch as `statusCode`, where kubeError looks for `code`.
+      const status = (error as { statusCode?: unknown } | null)?.statusCode;
+      const reported = typeof status === 'number' ? { code: status, message: (error as Error).message } : error;
+      done(error ? kubeError(reported, this.description, `the watch of ${resource.kind} objects in namespace ${namespace}`) : undefined);
+    });
+  }
+
   /** The objects of a kind in every namespace the credentials can read (`kubectl get -A`). */
   async listObjectsInAllNamespaces(resource: CustomResource): Promise<KubeObject[]> {
     const api = this.config.makeApiClient(this.sdk.CustomObjectsApi);

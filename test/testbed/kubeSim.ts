@@ -19,7 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { selfSignedCertificate, type TestCertificate } from './certificate';
-import { ObjectStore, SIM_RESOURCES, StatusError } from './kubeSimObjects';
+import { ObjectStore, SIM_RESOURCES, StatusError, type SimObject } from './kubeSimObjects';
+import { fieldMatcher, WatchRequest } from './kubeSimWatch';
 import { JobController } from './kubeSimJobs';
 import { WORKLOAD_KINDS, WorkloadStore } from './kubeSimWorkloads';
 
@@ -78,6 +79,8 @@ const SEND_BUFFER_LIMIT = 4 * 1024 * 1024;
 export class KubeApiSimulator {
   readonly token = `sim-${Math.random().toString(36).slice(2)}`;
   readonly objects: ObjectStore;
+  /** Every request answered, as `METHOD /path?query`: what a test counts (lists while a watch is open). */
+  readonly requests: string[] = [];
   /** CronJobs, Jobs and the ConfigMaps and Secrets their pods read (kubeSimJobs.ts). */
   readonly jobs: JobController;
   private readonly pods = new Map<string, SimPod>();
@@ -181,6 +184,9 @@ export class KubeApiSimulator {
     request.on('end', () => {
       try {
         if (!this.authorized(request)) throw new StatusError(401, 'Unauthorized', 'Unauthorized');
+        this.requests.push(`${request.method ?? 'GET'} ${request.url ?? '/'}`);
+        const url = new URL(request.url ?? '/', this.url);
+        if (request.method === 'GET' && ['true', '1'].includes(url.searchParams.get('watch') ?? '')) return this.watch(url, response);
         const body = chunks.length > 0 ? parseJson(Buffer.concat(chunks).toString('utf8')) : undefined;
         const answer = this.route(request, body);
         send(response, answer.code, answer.body);
@@ -194,6 +200,7 @@ export class KubeApiSimulator {
   private route(request: IncomingMessage, body: unknown): { code: number; body: unknown } {
     const url = new URL(request.url ?? '/', this.url);
     const selector = labelMatcher(url.searchParams.get('labelSelector') ?? '');
+    const fields = fieldMatcher(url.searchParams.get('fieldSelector') ?? '');
     const method = request.method ?? 'GET';
     if (method === 'GET') {
       const discovered = discovery(url.pathname, url.host);
@@ -220,12 +227,12 @@ export class KubeApiSimulator {
       const [group = '', version = '', plural = ''] = everyNamespace;
       const resource = ObjectStore.resourceFor(group, version, plural);
       if (!resource || this.objects.uninstalledGroups.has(group)) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
-      return { code: 200, body: this.objects.list(resource, undefined, selector) };
+      return { code: 200, body: selectFields(this.objects.list(resource, undefined, selector), fields) };
     }
     const [group = '', version = '', namespace = '', plural = '', name] = matchPath(KUBE_SIM_PATHS.customObject, url.pathname) ?? matchPath(KUBE_SIM_PATHS.customObjects, url.pathname) ?? [];
     const resource = ObjectStore.resourceFor(group, version, plural);
     if (!resource || this.objects.uninstalledGroups.has(group)) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
-    if (!name && method === 'GET') return { code: 200, body: this.objects.list(resource, namespace, selector) };
+    if (!name && method === 'GET') return { code: 200, body: selectFields(this.objects.list(resource, namespace, selector), fields) };
     if (!name && method === 'POST') return { code: 201, body: this.objects.create(resource, namespace, body) };
     if (name && method === 'GET') return { code: 200, body: this.objects.get(resource, namespace, name) };
     if (name && method === 'PATCH') {
@@ -235,6 +242,16 @@ export class KubeApiSimulator {
     }
     if (name && method === 'DELETE') return { code: 200, body: this.objects.delete(resource, namespace, name) };
     throw new StatusError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
+  }
+
+  /** A watch of custom objects in a namespace or in all of them (kubeSimWatch.ts). */
+  private watch(url: URL, response: ServerResponse): void {
+    const everyNamespace = matchPath(KUBE_SIM_PATHS.customObjectsInAllNamespaces, url.pathname);
+    const [group = '', version = '', namespace, plural = ''] = everyNamespace ? [everyNamespace[0], everyNamespace[1], undefined, everyNamespace[2]] : (matchPath(KUBE_SIM_PATHS.customObjects, url.pathname) ?? []);
+    const resource = ObjectStore.resourceFor(group, version, plural);
+    if (!resource || this.objects.uninstalledGroups.has(group)) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
+    const watch = new WatchRequest(resource, namespace, url.searchParams, labelMatcher(url.searchParams.get('labelSelector') ?? ''));
+    this.objects.history.serve(watch, this.objects.list(resource, namespace, () => true).items as SimObject[], response);
   }
 
   /** A namespace's ordinary object (`kubeSimWorkloads.ts`) at its path, or the list of its kind in a namespace; undefined when the path is neither. */
@@ -418,6 +435,11 @@ export function labelMatcher(selector: string): (labels: Record<string, string>)
       };
     });
   return (labels) => terms.every((term) => term(labels));
+}
+
+/** A list answer with only the items a field selector takes. */
+function selectFields(list: Record<string, unknown>, fields: (object: SimObject) => boolean): Record<string, unknown> {
+  return { ...list, items: (list.items as SimObject[]).filter(fields) };
 }
 
 function parseJson(text: string): unknown {

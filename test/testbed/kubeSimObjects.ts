@@ -12,6 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { WorkloadStore } from './kubeSimWorkloads';
+import { ObjectHistory, WatchedObjects } from './kubeSimWatch';
 
 export interface SimResource {
   group: string;
@@ -89,7 +90,9 @@ const DOWNLOAD_SUFFIXES: Readonly<Record<string, string>> = {
 };
 
 export class ObjectStore {
-  private readonly objects = new Map<string, SimObject>();
+  /** Every change of the objects, for watches (kubeSimWatch.ts). */
+  readonly history = new ObjectHistory();
+  private readonly objects = new WatchedObjects(this.history, () => this.nextRevision());
   private readonly timers = new Set<NodeJS.Timeout>();
   private revision = 1;
   /** Outcome a test wants for the next Velero backup or restore, or CloudNativePG backup, of a given name. */
