@@ -87,6 +87,7 @@ describe('runbook velero-restore-app, end to end with the CLI against the Kubern
     assert.equal(result.code, 1, result.stderr + result.stdout);
     // Velero's 3 warnings, and one for each of the 5 objects the restore before left there.
     assert.match(result.stderr + result.stdout, /Velero restore 'pelican-partly' ended PartiallyFailed: 1 error\(s\), 8 warning\(s\)/);
+    assert.match(result.stderr + result.stdout, /Errors:\n- namespace pelican: error restoring persistentvolumeclaims\/pelican\/pelican-data: simulated failure\nWarnings:\n- velero: simulated warning 1\n/);
     assert.equal(await suspended(), true, 'Flux stays suspended until someone looks');
   });
 

@@ -132,6 +132,23 @@ describe('Kubernetes simulator: Velero deletions, resource lists and partly fail
     for (const field of [...Object.keys(restore.status ?? {}), 'namespaceMapping', 'existingResourcePolicy']) assert.match(section, new RegExp(`\`${field}[\`:]`), `${field} is in the contract`);
   });
 
+  it("serves a finished restore's messages behind a RestoreResults DownloadRequest, as many as its counts", async () => {
+    assert.ok(contractSection('### 2.6 Logs: DownloadRequest').includes('RestoreResults'));
+    await kube.createObject(DOWNLOAD_REQUEST, 'velero', { apiVersion: 'velero.io/v1', kind: 'DownloadRequest', metadata: { name: 'partly-results' }, spec: { target: { kind: 'RestoreResults', name: 'partly' } } });
+    const processed = await follow(DOWNLOAD_REQUEST, 'partly-results', (object) => object.status?.phase === 'Processed');
+    const url = new URL(String(processed.status?.downloadURL));
+    assert.equal(url.pathname, '/velero/restores/partly/restore-partly-results.gz', "Velero's layout: restores/<name>/restore-<name>-results.gz");
+    const answer = await fetch(url);
+    assert.equal(answer.status, 200);
+    const results = JSON.parse(gunzipSync(Buffer.from(await answer.arrayBuffer())).toString('utf8')) as Record<string, { velero?: string[]; cluster?: string[]; namespaces?: Record<string, string[]> }>;
+    assert.deepEqual(Object.keys(results).sort(), ['errors', 'warnings']);
+    assert.deepEqual(results.errors, { namespaces: { pelican: ['error restoring persistentvolumeclaims/pelican/pelican-data: simulated failure'] } });
+    assert.deepEqual(results.warnings?.velero, ['simulated warning 1', 'simulated warning 2', 'simulated warning 3']);
+    const restore = await kube.getObject(CUSTOM_RESOURCES.veleroRestore, 'velero', 'partly');
+    const counted = (result: { velero?: string[]; cluster?: string[]; namespaces?: Record<string, string[]> } = {}) => (result.velero?.length ?? 0) + (result.cluster?.length ?? 0) + Object.values(result.namespaces ?? {}).flat().length;
+    assert.deepEqual([counted(results.warnings), counted(results.errors)], [restore.status?.warnings, restore.status?.errors]);
+  });
+
   it('restores into the mapped namespace with the labels the contract gives, skipping what exists or updating it as existingResourcePolicy says', async () => {
     const labels = contractSection('### 2.1 Backup');
     for (const label of ['velero.io/backup-name', 'velero.io/restore-name']) assert.ok(labels.includes(label), `${label} in the contract`);

@@ -149,7 +149,9 @@ describe('Velero restores and deletions against the Kubernetes simulator', funct
 
       const updates: ProgressUpdate[] = [];
       const result = await run<RestoreCreateResult>('velero.restore.create', params, context({ progress: { report: (update) => updates.push(update) } }));
-      assert.deepEqual({ ...result }, { cluster: 'prod', restore: 'pelican-copy-restore', backup: 'pelican-manual', phase: 'Completed', namespaces: ['pelican-copy'], itemsRestored: 42, totalItems: 42, warnings: 2, errors: 0 });
+      const messages = { warnings: ['cluster: could not restore, Namespace "pelican-copy" already exists. Warning: the in-cluster version is different than the backed-up version', 'namespace pelican-copy: could not restore, ConfigMap "pelican-config" already exists. Warning: the in-cluster version is different than the backed-up version'], errors: [] };
+      assert.deepEqual({ ...result }, { cluster: 'prod', restore: 'pelican-copy-restore', backup: 'pelican-manual', phase: 'Completed', namespaces: ['pelican-copy'], itemsRestored: 42, totalItems: 42, warnings: 2, errors: 0, messages });
+      assert.match(action('velero.restore.create').render(result), /\*\*Warnings\*\*\n\n- cluster: could not restore, Namespace "pelican\\-copy" already exists\\. /);
       assert.deepEqual(sim.objects.workloads.get('apps/v1', 'Deployment', 'pelican-copy', 'pelican')?.metadata.labels, { 'velero.io/backup-name': 'pelican-manual', 'velero.io/restore-name': 'pelican-copy-restore' });
       assert.deepEqual(sim.objects.workloads.get('v1', 'ConfigMap', 'pelican-copy', 'pelican-config')?.metadata.labels, { owner: 'someone' }, 'left as it was');
       assert.equal(sim.objects.workloads.get('apps/v1', 'Deployment', 'pelican', 'pelican'), undefined, 'nothing lands in the namespace mapped away from');
@@ -174,11 +176,28 @@ describe('Velero restores and deletions against the Kubernetes simulator', funct
 
     it('fails the step with the reasons of a PartiallyFailed restore', async () => {
       sim.objects.outcomes.set('shop-partial', 'PartiallyFailed');
-      await assert.rejects(
-        run('velero.restore.create', { cluster: 'prod', backup: 'shop-daily-20261205020000', name: 'shop-partial' }),
-        // Velero's 3 warnings, and one for each of the 5 objects an earlier restore of shop left there.
-        /Velero restore 'shop-partial' ended PartiallyFailed: 1 error\(s\), 8 warning\(s\)/,
-      );
+      await assert.rejects(run('velero.restore.create', { cluster: 'prod', backup: 'shop-daily-20261205020000', name: 'shop-partial' }), (error: Error) => {
+        // Velero's 3 warnings, and one for each of the 5 objects an earlier restore of shop left there, read from the restore's results.
+        const skipped = (kind: string, name: string, scope = 'namespace shop') => `- ${scope}: could not restore, ${kind} "${name}" already exists. Warning: the in-cluster version is different than the backed-up version`;
+        assert.equal(
+          error.message,
+          [
+            "Velero restore 'shop-partial' ended PartiallyFailed: 1 error(s), 8 warning(s) (see `velero restore describe shop-partial --details`)",
+            'Errors:',
+            '- namespace shop: error restoring persistentvolumeclaims/shop/shop-data: simulated failure',
+            'Warnings:',
+            '- velero: simulated warning 1',
+            '- velero: simulated warning 2',
+            '- velero: simulated warning 3',
+            skipped('Namespace', 'shop', 'cluster'),
+            skipped('Deployment', 'shop'),
+            skipped('Service', 'shop'),
+            skipped('ConfigMap', 'shop-config'),
+            skipped('PersistentVolumeClaim', 'shop-data'),
+          ].join('\n'),
+        );
+        return true;
+      });
       const listed = await run<RestoresListResult>('velero.restores.list', { cluster: 'prod', phase: 'PartiallyFailed' });
       assert.deepEqual(listed.restores.map((restore) => [restore.name, restore.backup, restore.warnings, restore.errors]), [['shop-partial', 'shop-daily-20261205020000', 8, 1]]);
     });
@@ -245,6 +264,19 @@ describe('Velero restores and deletions against the Kubernetes simulator', funct
   });
 
   describe('bad input', () => {
+    it("says the restore's messages could not be read, naming the storage location's host, and still reports the restore", async () => {
+      const warned: string[] = [];
+      const ctx = () => context({ log: { debug: () => {}, info: () => {}, warn: (message) => warned.push(message), error: () => {} } });
+      await run<RestoreCreateResult>('velero.restore.create', { cluster: 'prod', backup: 'unreachable', name: 'unreachable-first' }, ctx());
+      // The first restore left every object there: the second warns about each.
+      const result = await run<RestoreCreateResult>('velero.restore.create', { cluster: 'prod', backup: 'unreachable', name: 'unreachable-again' }, ctx());
+      assert.equal(result.phase, 'Completed');
+      assert.equal(result.warnings, 5);
+      assert.equal(result.messages, undefined);
+      assert.match(result.messagesUnread ?? '', /^its storage location at 127\.0\.0\.1:9 is not reachable from here/);
+      assert.match(warned.at(-1) ?? '', /^Velero restore 'unreachable-again' completed with 5 warning\(s\)\nVelero's messages could not be read: its storage location at 127\.0\.0\.1:9/);
+    });
+
     it('names the clusters, backups, schedules and namespaces there are', async () => {
       await assert.rejects(plan('velero.restore.create', { cluster: 'staging', backup: 'pelican-manual' }), /`cluster` names 'staging', which is not under `clusters:`; lifeboat.yaml names 'prod'/);
       await assert.rejects(plan('velero.restore.create', { cluster: 'prod', backup: 'pelican-nope' }), /no Backup 'pelican-nope' in namespace velero of cluster prod; there are: .*pelican-manual/);

@@ -87,6 +87,8 @@ const DOWNLOAD_SUFFIXES: Readonly<Record<string, string>> = {
   BackupResults: '-results.gz',
   BackupVolumeSnapshots: '-volumesnapshots.json.gz',
   BackupItemOperations: '-itemoperations.json.gz',
+  // After `restores/<name>/restore-<name>`.
+  RestoreResults: '-results.gz',
 };
 
 export class ObjectStore {
@@ -105,6 +107,8 @@ export class ObjectStore {
   readonly uninstalledGroups = new Set<string>();
   /** Volumes of the simulated pods that a backup with `defaultVolumesToFsBackup` backs up. */
   readonly podVolumes: SimPodVolume[] = [];
+  /** Each finished restore's messages (`namespace/name` → its RestoreResults file), as Velero uploads them. */
+  private readonly restoreResults = new Map<string, Json>();
   /** The object store behind the backup storage locations, serving what DownloadRequests point at. */
   readonly veleroBucket = new VeleroBucketServer();
 
@@ -463,17 +467,21 @@ export class ObjectStore {
     const request = this.objects.get(this.key(resource, namespace, name));
     if (!request) return;
     const target = (request.spec?.target ?? {}) as Json;
-    const backups = SIM_RESOURCES.find((candidate) => candidate.group === 'velero.io' && candidate.plural === 'backups') as SimResource;
-    const backup = this.objects.get(this.key(backups, namespace, String(target.name ?? '')));
-    const finished = backup !== undefined && VELERO_BACKUP_UPLOADED.has(String(backup.status?.phase));
+    const velero = (plural: string) => SIM_RESOURCES.find((candidate) => candidate.group === 'velero.io' && candidate.plural === plural) as SimResource;
+    // A restore's files are kept in the location of its backup.
+    const restore = String(target.kind).startsWith('Restore') ? this.objects.get(this.key(velero('restores'), namespace, String(target.name ?? ''))) : undefined;
+    const backup = this.objects.get(this.key(velero('backups'), namespace, String((restore ? restore.spec?.backupName : target.name) ?? '')));
+    const finished = backup !== undefined && VELERO_BACKUP_UPLOADED.has(String((restore ?? backup).status?.phase));
     const suffix = DOWNLOAD_SUFFIXES[String(target.kind)];
-    // Velero retries until the backup's files are uploaded.
+    // Velero retries until the backup's (or restore's) files are uploaded.
     if (!backup || !finished || suffix === undefined) return this.after(() => this.processDownloadRequest(resource, namespace, name));
     const locations = SIM_RESOURCES.find((candidate) => candidate.plural === 'backupstoragelocations') as SimResource;
     const location = this.objects.get(this.key(locations, namespace, String(backup.spec?.storageLocation ?? 'default')));
     const storage = (location?.spec?.objectStorage ?? {}) as Json;
     const config = (location?.spec?.config ?? {}) as Json;
-    const key = [storage.bucket ?? 'velero', storage.prefix, 'backups', backup.metadata.name, `${backup.metadata.name}${suffix}`].filter((part) => typeof part === 'string' && part !== '').join('/');
+    const [folder, owner, file] = restore ? ['restores', restore.metadata.name, `restore-${restore.metadata.name}`] : ['backups', backup.metadata.name, backup.metadata.name];
+    const key = [storage.bucket ?? 'velero', storage.prefix, folder, owner, `${file}${suffix}`].filter((part) => typeof part === 'string' && part !== '').join('/');
+    if (target.kind === 'RestoreResults') this.veleroBucket.put(`/${key}`, gzipSync(JSON.stringify(this.restoreResults.get(`${namespace}/${owner}`) ?? {})));
     if (target.kind === 'BackupLog') this.veleroBucket.put(`/${key}`, gzipSync(veleroBackupLog(backup)));
     if (target.kind === 'BackupResourceList') this.veleroBucket.put(`/${key}`, gzipSync(JSON.stringify(veleroBackupResourceList(backup))));
     const signature = `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=minio%2F${compactTime().slice(0, 8)}%2Fminio%2Fs3%2Faws4_request&X-Amz-Expires=600&X-Amz-SignedHeaders=host&X-Amz-Signature=${randomBytes(32).toString('hex')}`;
@@ -503,14 +511,18 @@ export class ObjectStore {
     this.after(() => {
       const outcome = this.outcomes.get(name) ?? 'Completed';
       const landed = outcome === 'Failed' ? undefined : this.workloads.restore(veleroBackupResourceList(backup), object.spec ?? {}, { backup: backupName, restore: name });
+      const included = [object.spec?.includedNamespaces, backup.spec?.includedNamespaces].find(Array.isArray)?.map(String) ?? ['default'];
+      const firstNamespace = included[0] ?? 'default';
+      const mapping = (object.spec?.namespaceMapping ?? {}) as Record<string, string>;
+      const results = veleroRestoreResults(landed?.skipped ?? [], outcome, mapping[firstNamespace] ?? firstNamespace);
+      this.restoreResults.set(`${namespace}/${name}`, results);
       this.update(resource, namespace, name, (restore) => {
         Object.assign(restore.status ?? {}, {
           phase: outcome,
           completionTimestamp: now(),
           progress: { totalItems: SIMULATED_ITEMS, itemsRestored: SIMULATED_ITEMS },
-          // Each object left as it was is a warning of the restore (`existingResourcePolicy: none`).
-          warnings: (landed?.skipped.length ?? 0) + (outcome === 'Completed' ? 0 : 3),
-          errors: outcome === 'Completed' ? 0 : 1,
+          warnings: countResultMessages(results.warnings),
+          errors: countResultMessages(results.errors),
           ...(outcome === 'Failed' ? { failureReason: 'simulated failure' } : {}),
         });
       });
@@ -656,4 +668,33 @@ function veleroBackupResourceList(backup: SimObject): Record<string, string[]> {
     'v1/ConfigMap': each((namespace) => `${namespace}-config`),
     'v1/PersistentVolumeClaim': each((namespace) => `${namespace}-data`),
   };
+}
+
+/** Velero's restore messages of one kind (`pkg/util/results` Result): Velero's own, cluster-scoped, and by namespace. */
+interface RestoreMessages {
+  velero?: string[];
+  cluster?: string[];
+  namespaces?: Record<string, string[]>;
+}
+
+function countResultMessages(result: RestoreMessages): number {
+  return (result.velero?.length ?? 0) + (result.cluster?.length ?? 0) + Object.values(result.namespaces ?? {}).reduce((sum, messages) => sum + messages.length, 0);
+}
+
+/**
+ * A restore's RestoreResults file (`restore-<name>-results.gz`, `{warnings, errors}`): a warning for
+ * each object left as it was (`existingResourcePolicy: none`), worded as Velero's restore does; three
+ * warnings and an error in `namespace` for a restore a test wants to fail.
+ */
+function veleroRestoreResults(skipped: readonly string[], outcome: Outcome, namespace: string): { warnings: RestoreMessages; errors: RestoreMessages } {
+  const warnings: Required<RestoreMessages> = { velero: [], cluster: [], namespaces: {} };
+  for (const entry of skipped) {
+    const [, kind = '', where, name = ''] = /^(\S+) (?:([^/]+)\/)?(.+)$/.exec(entry) ?? [];
+    const message = `could not restore, ${kind} "${name}" already exists. Warning: the in-cluster version is different than the backed-up version`;
+    if (where === undefined) warnings.cluster.push(message);
+    else (warnings.namespaces[where] ??= []).push(message);
+  }
+  if (outcome === 'Completed') return { warnings, errors: {} };
+  warnings.velero.push('simulated warning 1', 'simulated warning 2', 'simulated warning 3');
+  return { warnings, errors: { namespaces: { [namespace]: [`error restoring persistentvolumeclaims/${namespace}/${namespace}-data: simulated failure`] } } };
 }

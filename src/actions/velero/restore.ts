@@ -3,9 +3,9 @@ import type { KubeObject } from '../../clients/kube';
 import { defineAction, type ActionContext, type PlannedOperation } from '../../core/actions/spec';
 import { CancelledError, isCancellationError } from '../../core/errors';
 import { ThrottledProgress } from '../../core/progress';
-import { markdownTable } from '../../core/render';
+import { markdownEscape, markdownTable } from '../../core/render';
 import { describeManaging, unsuspendedKustomizationsManaging } from '../flux/managed';
-import { describeLanding, existingLandings, landingOf, namespacesIn, readBackupContents, type BackupContents } from './restoreContents';
+import { describeLanding, existingLandings, landingOf, namespacesIn, readBackupContents, readRestoreMessages, type BackupContents, type RestoreMessages } from './restoreContents';
 import { backupNamed, newestCompletedBackupOf } from './scheduleBackups';
 import { FAILED_PHASES, VELERO_RESOURCES, VeleroCluster, isTerminal, phaseOf, veleroObjectName, veleroTargetParams } from './resources';
 
@@ -38,7 +38,14 @@ export interface RestoreCreateResult {
   totalItems?: number;
   warnings: number;
   errors: number;
+  /** Velero's messages behind the counts, at most MESSAGES_KEPT of each. */
+  messages?: RestoreMessages;
+  /** Why the messages could not be read, when there were some. */
+  messagesUnread?: string;
 }
+
+/** Messages of each kind a result keeps and an error lists: a restore into a full namespace can warn about every object. */
+const MESSAGES_KEPT = 20;
 
 interface PreparedRestore {
   velero: VeleroCluster;
@@ -128,22 +135,39 @@ function restoreName(params: RestoreCreateParams, backup: string): string {
   return `${(params.fromSchedule ?? backup).slice(0, 200)}-${stamp}`;
 }
 
-/** Why a restore did not complete: its phase, failure reason, validation errors and counts. */
-function failureOf(restore: KubeObject): string {
+type ReadMessages = Awaited<ReturnType<typeof readRestoreMessages>>;
+
+/** At most MESSAGES_KEPT of a kind of messages, and how many more there are. */
+function kept(messages: RestoreMessages): RestoreMessages {
+  const trim = (lines: string[]) => (lines.length > MESSAGES_KEPT ? [...lines.slice(0, MESSAGES_KEPT), `and ${lines.length - MESSAGES_KEPT} more`] : lines);
+  return { warnings: trim(messages.warnings), errors: trim(messages.errors) };
+}
+
+/** The messages as lines under their kind, or why they could not be read. */
+function messageList(read: ReadMessages | undefined): string {
+  if (read === undefined) return '';
+  if (!read.read) return `\nVelero's messages could not be read: ${read.reason}`;
+  const { warnings, errors } = kept(read.messages);
+  const block = (title: string, lines: string[]) => (lines.length > 0 ? `\n${title}:\n${lines.map((line) => `- ${line}`).join('\n')}` : '');
+  return block('Errors', errors) + block('Warnings', warnings);
+}
+
+/** Why a restore did not complete: its phase, failure reason, validation errors and counts, then Velero's messages. */
+function failureOf(restore: KubeObject, read: ReadMessages | undefined): string {
   const status = restore.status ?? {};
   const reasons = [
     typeof status.failureReason === 'string' ? status.failureReason : undefined,
     ...stringList(status.validationErrors),
     `${count(status.errors)} error(s), ${count(status.warnings)} warning(s)`,
   ].filter(Boolean);
-  return `Velero restore '${restore.metadata.name}' ended ${phaseOf(restore) ?? 'without a phase'}: ${reasons.join('; ')} (see \`velero restore describe ${restore.metadata.name} --details\`)`;
+  return `Velero restore '${restore.metadata.name}' ended ${phaseOf(restore) ?? 'without a phase'}: ${reasons.join('; ')} (see \`velero restore describe ${restore.metadata.name} --details\`)${messageList(read)}`;
 }
 
 export const veleroRestoreCreate = defineAction({
   id: 'velero.restore.create',
   title: 'Restore from Velero Backup',
   description:
-    'Restores namespaces from a Velero backup, or from the newest Completed backup of a Schedule, with optional namespace mapping, volume data and what to do with objects that exist already. Refused while a Flux Kustomization that is not suspended manages a target namespace. Waits with item progress; a PartiallyFailed or Failed restore fails the step with its reasons.',
+    "Restores namespaces from a Velero backup, or from the newest Completed backup of a Schedule, with optional namespace mapping, volume data and what to do with objects that exist already. Refused while a Flux Kustomization that is not suspended manages a target namespace. Waits with item progress; a PartiallyFailed or Failed restore fails the step with its reasons, and Velero's warnings and errors are listed one by one from the restore's results file.",
   params: restoreCreateParams,
   destructive: true,
   async plan(params, ctx) {
@@ -196,8 +220,9 @@ export const veleroRestoreCreate = defineAction({
     }
     progress.flush();
     const status = restore.status ?? {};
-    if (FAILED_PHASES.has(phaseOf(restore) ?? '')) throw new Error(failureOf(restore));
-    if (count(status.warnings) > 0) ctx.log.warn(`Velero restore '${name}' completed with ${count(status.warnings)} warning(s)`);
+    const read = count(status.warnings) + count(status.errors) > 0 ? await readRestoreMessages(velero, name, ctx.signal) : undefined;
+    if (FAILED_PHASES.has(phaseOf(restore) ?? '')) throw new Error(failureOf(restore, read));
+    if (count(status.warnings) > 0) ctx.log.warn(`Velero restore '${name}' completed with ${count(status.warnings)} warning(s)${messageList(read)}`);
     const counts = (status.progress ?? {}) as { itemsRestored?: number; totalItems?: number };
     return {
       cluster: params.cluster,
@@ -209,6 +234,7 @@ export const veleroRestoreCreate = defineAction({
       ...(counts.totalItems === undefined ? {} : { totalItems: counts.totalItems }),
       warnings: count(status.warnings),
       errors: count(status.errors),
+      ...(read === undefined ? {} : read.read ? { messages: kept(read.messages) } : { messagesUnread: read.reason }),
     };
   },
   render(result: RestoreCreateResult) {
@@ -219,6 +245,8 @@ export const veleroRestoreCreate = defineAction({
       ['Warnings', result.warnings],
       ['Errors', result.errors],
     ];
-    return `Velero restore '${result.restore}' on cluster '${result.cluster}': ${result.phase}.\n\n${markdownTable(['', ''], rows)}`;
+    const listed = (title: string, lines: string[] | undefined) => (lines && lines.length > 0 ? `\n\n**${title}**\n\n${lines.map((line) => `- ${markdownEscape(line)}`).join('\n')}` : '');
+    const unread = result.messagesUnread ? `\n\nVelero's messages could not be read: ${result.messagesUnread}` : '';
+    return `Velero restore '${result.restore}' on cluster '${result.cluster}': ${result.phase}.\n\n${markdownTable(['', ''], rows)}${listed('Errors', result.messages?.errors)}${listed('Warnings', result.messages?.warnings)}${unread}`;
   },
 });

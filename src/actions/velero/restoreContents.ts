@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { CancelledError, describeSystemError, errorMessage, isCancellationError } from '../../core/errors';
 import { KubeError, type KubeClient } from '../../clients/kube';
-import { formatDuration } from '../../core/render';
+import { formatDuration, printable } from '../../core/render';
 import { VELERO_RESOURCES, phaseOf, type VeleroCluster } from './resources';
 
 /** What a backup holds per kind (`apps/v1/Deployment` → `namespace/name`s), as its BackupResourceList says, or why it could not be read. */
@@ -39,14 +39,17 @@ export async function veleroDownloadUrl(velero: VeleroCluster, kind: string, nam
   }
 }
 
+/** A gzipped JSON file Velero keeps in the object store, or why it could not be read. */
+type VeleroJson = { read: true; value: unknown } | { read: false; reason: string };
+
 /**
- * Reads the backup's resource list from its storage location, as `velero backup describe --details`
- * does. The signed URL points at the object store, which may not be reachable from here: then the
- * answer says so, naming the URL's host, and the caller goes on.
+ * Reads one of Velero's gzipped JSON files (`kind` of the backup or restore `name`) from its storage
+ * location, as `velero backup describe --details` does. The signed URL points at the object store,
+ * which may not be reachable from here: then the answer says so, naming the URL's host.
  */
-export async function readBackupContents(velero: VeleroCluster, backup: string, signal: AbortSignal): Promise<BackupContents> {
+async function readVeleroJson(velero: VeleroCluster, kind: string, name: string, what: string, signal: AbortSignal): Promise<VeleroJson> {
   try {
-    const url = await veleroDownloadUrl(velero, 'BackupResourceList', backup, { what: `the resource list of backup ${backup}`, timeoutMs: DOWNLOAD_WAIT_MS, signal });
+    const url = await veleroDownloadUrl(velero, kind, name, { what, timeoutMs: DOWNLOAD_WAIT_MS, signal });
     let response: Response;
     try {
       response = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(DOWNLOAD_WAIT_MS)]) });
@@ -55,14 +58,43 @@ export async function readBackupContents(velero: VeleroCluster, backup: string, 
       return { read: false, reason: `its storage location at ${url.host} is not reachable from here (${describeSystemError((error as { cause?: unknown }).cause ?? error)})` };
     }
     if (!response.ok) return { read: false, reason: `its storage location at ${url.host} answered ${response.status} ${response.statusText}` };
-    const list = JSON.parse(gunzipSync(Buffer.from(await response.arrayBuffer())).toString('utf8')) as unknown;
-    if (!list || typeof list !== 'object' || Array.isArray(list)) return { read: false, reason: 'its resource list is not a JSON object' };
-    const kinds = Object.fromEntries(Object.entries(list).map(([kind, items]) => [kind, Array.isArray(items) ? items.map(String) : []]));
-    return { read: true, kinds };
+    return { read: true, value: JSON.parse(gunzipSync(Buffer.from(await response.arrayBuffer())).toString('utf8')) as unknown };
   } catch (error) {
     if (isCancellationError(error)) throw error;
     return { read: false, reason: errorMessage(error) };
   }
+}
+
+/** Reads the backup's resource list; the caller goes on without it when it cannot be read. */
+export async function readBackupContents(velero: VeleroCluster, backup: string, signal: AbortSignal): Promise<BackupContents> {
+  const file = await readVeleroJson(velero, 'BackupResourceList', backup, `the resource list of backup ${backup}`, signal);
+  if (!file.read) return file;
+  const list = file.value;
+  if (!list || typeof list !== 'object' || Array.isArray(list)) return { read: false, reason: 'its resource list is not a JSON object' };
+  const kinds = Object.fromEntries(Object.entries(list).map(([kind, items]) => [kind, Array.isArray(items) ? items.map(String) : []]));
+  return { read: true, kinds };
+}
+
+/** A finished restore's warnings and errors, one line each as `velero restore describe` groups them: `velero: …`, `cluster: …`, `namespace pelican: …`. */
+export interface RestoreMessages {
+  warnings: string[];
+  errors: string[];
+}
+
+/** One kind of Velero's restore messages (`pkg/util/results` Result): Velero's own, cluster-scoped ones, and by namespace. */
+function messageLines(result: unknown): string[] {
+  const { velero, cluster, namespaces } = (result && typeof result === 'object' ? result : {}) as { velero?: unknown; cluster?: unknown; namespaces?: unknown };
+  const lines = (scope: string, messages: unknown) => (Array.isArray(messages) ? messages.map((message) => `${scope}: ${printable(String(message))}`) : []);
+  const byNamespace = namespaces && typeof namespaces === 'object' ? Object.entries(namespaces).flatMap(([namespace, messages]) => lines(`namespace ${printable(namespace)}`, messages)) : [];
+  return [...lines('velero', velero), ...lines('cluster', cluster), ...byNamespace];
+}
+
+/** Reads a finished restore's messages from its RestoreResults file (`{warnings, errors}`, gzipped JSON). */
+export async function readRestoreMessages(velero: VeleroCluster, restore: string, signal: AbortSignal): Promise<{ read: true; messages: RestoreMessages } | { read: false; reason: string }> {
+  const file = await readVeleroJson(velero, 'RestoreResults', restore, `the results of restore ${restore}`, signal);
+  if (!file.read) return file;
+  const { warnings, errors } = (file.value && typeof file.value === 'object' ? file.value : {}) as { warnings?: unknown; errors?: unknown };
+  return { read: true, messages: { warnings: messageLines(warnings), errors: messageLines(errors) } };
 }
 
 /** The namespace of a `namespace/name` entry; cluster-scoped entries have none. */
