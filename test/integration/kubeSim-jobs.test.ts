@@ -120,7 +120,7 @@ describe('Kubernetes simulator: batch CronJobs and Jobs, ConfigMaps and Secrets,
     assert.equal(await sim.jobs.runCronJob('jobs', 'suspended'), undefined);
   });
 
-  it('counts failed pods up to backoffLimit, then fails the Job; keeps only the history limits of finished Jobs; a manual Job is not active but its success counts', async () => {
+  it('counts failed pods up to backoffLimit, then fails the Job; stops one past its deadline; keeps only the history limits of finished Jobs; a manual Job is not active but its success counts', async () => {
     create(cronJob('flaky', 'echo "no disk" >&2; exit 4', { failedJobsHistoryLimit: 1 }, {}, {}));
     sim.objects.patch(CRONJOB, 'jobs', 'flaky', { spec: { jobTemplate: { spec: { backoffLimit: 2 } } } });
     const at = Date.parse('2026-12-06T05:00:00Z');
@@ -142,6 +142,17 @@ describe('Kubernetes simulator: batch CronJobs and Jobs, ConfigMaps and Secrets,
     assert.equal(manual.metadata.annotations?.['cronjob.kubernetes.io/instantiate'], 'manual');
     const cron = sim.objects.get(CRONJOB, 'jobs', 'manual');
     assert.deepEqual([cron.status?.active, cron.status?.lastScheduleTime, cron.status?.lastSuccessfulTime], [undefined, undefined, manual.status?.completionTime]);
+
+    create(cronJob('hangs', 'sleep 30'));
+    sim.objects.patch(CRONJOB, 'jobs', 'hangs', { spec: { jobTemplate: { spec: { activeDeadlineSeconds: 1 } } } });
+    const started = Date.now();
+    const stopped = await sim.jobs.runCronJob('jobs', 'hangs');
+    assert.ok(Date.now() - started < 10_000, 'stopped at its deadline, not after its sleep');
+    assert.deepEqual((stopped?.status?.conditions as { type: string; reason: string; message: string }[]).map((condition) => [condition.type, condition.reason, condition.message]), [
+      ['FailureTarget', 'DeadlineExceeded', 'Job was active longer than specified deadline'],
+      ['Failed', 'DeadlineExceeded', 'Job was active longer than specified deadline'],
+    ]);
+    assert.equal(podsOf(stopped).length, 1, 'no new pod after the deadline');
 
     await batch((api) => api.deleteNamespacedCronJob({ namespace: 'jobs', name: 'manual' }));
     assert.throws(() => sim.objects.get(JOB, 'jobs', 'manual-by-hand'), /not found/, 'the CronJob\'s Jobs go with it');

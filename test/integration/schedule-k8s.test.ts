@@ -127,8 +127,8 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
     const result = await install({ runbook: 'runbooks/nightly.runbook.md', secret: 'lifeboat-secrets', params: { app: 'shop' }, successfulJobsHistoryLimit: 2, failedJobsHistoryLimit: 1, yes: true });
     assert.deepEqual([result.mode, result.configMap, result.cronJob, result.secretKeys, result.optionalSecretKeys, result.missingOptionalKeys], ['applied', 'created', 'created', ['api_token'], ['garage_secret'], ['garage_secret']]);
     const cronJob = sim.objects.get(CRONJOB, 'lifeboat', 'nightly');
-    const spec = cronJob.spec as { concurrencyPolicy: string; successfulJobsHistoryLimit: number; failedJobsHistoryLimit: number; jobTemplate: { spec: { backoffLimit: number; template: { spec: { containers: { command: string[]; workingDir: string; env: unknown[] }[] } } } } };
-    assert.deepEqual([spec.concurrencyPolicy, spec.successfulJobsHistoryLimit, spec.failedJobsHistoryLimit, spec.jobTemplate.spec.backoffLimit], ['Forbid', 2, 1, 0]);
+    const spec = cronJob.spec as { concurrencyPolicy: string; successfulJobsHistoryLimit: number; failedJobsHistoryLimit: number; jobTemplate: { spec: { backoffLimit: number; activeDeadlineSeconds: number; template: { spec: { containers: { command: string[]; workingDir: string; env: unknown[] }[] } } } } };
+    assert.deepEqual([spec.concurrencyPolicy, spec.successfulJobsHistoryLimit, spec.failedJobsHistoryLimit, spec.jobTemplate.spec.backoffLimit, spec.jobTemplate.spec.activeDeadlineSeconds], ['Forbid', 2, 1, 0, 360 * 60]);
     const container = spec.jobTemplate.spec.template.spec.containers[0];
     assert.deepEqual(container?.command, ['lifeboat', 'run', 'nightly.runbook.md', '--param', 'app=shop', '--yes']);
     assert.deepEqual(container?.env, [
@@ -196,6 +196,13 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
     const cronJob = sim.objects.get(CRONJOB, 'lifeboat', 'nightly');
     assert.deepEqual([cronJob.spec?.schedule, cronJob.spec?.timeZone], ['30 2 * * *', 'Europe/Berlin']);
     assert.ok(cronJob.status?.lastSuccessfulTime, 'the controller\'s status stays');
+
+    // A last success from before the time the schedule was last due (02:30 in Berlin, within a day) is stale.
+    sim.objects.patch(CRONJOB, 'lifeboat', 'nightly', { status: { lastSuccessfulTime: new Date(Date.now() - 3 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z') } });
+    const [stale] = (await status({ name: 'nightly' })).cronJobs;
+    assert.deepEqual([stale?.state, stale?.stale, stale?.timeZone], ['stale', true, 'Europe/Berlin']);
+    assert.ok(stale?.dueSince && Date.now() - Date.parse(stale.dueSince) <= 86_400_000 + 3_600_000, stale?.dueSince);
+    assert.deepEqual((await status({ name: 'absent' })).cronJobs.map((cronJob) => [cronJob.name, cronJob.state]), [['absent', 'not installed']]);
   });
 
   it('GitOps: writes the ConfigMap and CronJob file and lists it in kustomization.yaml, every other byte kept; applied as Flux would, it runs', async () => {
@@ -252,6 +259,7 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
       secrets: { steps: [], inventory: [] },
       successfulJobsHistoryLimit: 3,
       failedJobsHistoryLimit: 1,
+      timeoutMinutes: 360,
     };
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }).filter((value) => !value.includes('\0')), fc.string({ unit: 'binary' }), (value, runbookText) => {

@@ -223,17 +223,26 @@ export class JobController {
     return patched;
   }
 
-  /** The Job controller: pods one after another until one succeeds or backoffLimit failures are spent. */
+  /**
+   * The Job controller: pods one after another until one succeeds or backoffLimit failures are spent;
+   * past activeDeadlineSeconds the running pod is stopped (SIGTERM) and the Job fails.
+   */
   private async runJob(job: SimObject): Promise<SimObject> {
     const { namespace, name } = job.metadata;
     const backoffLimit = Number((job.spec ?? {}).backoffLimit ?? 6);
+    const deadlineSeconds = (job.spec ?? {}).activeDeadlineSeconds;
+    const deadline = typeof deadlineSeconds === 'number' ? Date.now() + deadlineSeconds * 1000 : undefined;
     const runs: SimPodRun[] = [];
     this.pods.set(`${namespace}/${name}`, runs);
     for (let failed = 0; ; ) {
-      const run = await this.runPod(job, runs.length);
+      const run = await this.runPod(job, runs.length, deadline);
       runs.push(run);
       if (run.phase === 'Pending') return this.objects.get(JOBS, namespace, name);
       const time = now();
+      if (run.phase === 'Failed' && deadline !== undefined && Date.now() >= deadline) {
+        const reason = { reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline', lastProbeTime: time, lastTransitionTime: time, status: 'True' };
+        return this.endJob(job, { active: 0, ready: 0, failed: failed + 1, conditions: [{ type: 'FailureTarget', ...reason }, { type: 'Failed', ...reason }] });
+      }
       if (run.phase === 'Succeeded') {
         const reason = { reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods', lastProbeTime: time, lastTransitionTime: time, status: 'True' };
         return this.endJob(job, { active: 0, ready: 0, succeeded: 1, ...(failed > 0 ? { failed } : {}), completionTime: time, conditions: [{ type: 'SuccessCriteriaMet', ...reason }, { type: 'Complete', ...reason }] });
@@ -278,7 +287,7 @@ export class JobController {
   }
 
   /** The kubelet: the pod's volumes and environment, then its one container's process. */
-  private async runPod(job: SimObject, attempt: number): Promise<SimPodRun> {
+  private async runPod(job: SimObject, attempt: number, deadline: number | undefined): Promise<SimPodRun> {
     const { namespace } = job.metadata;
     const podSpec = ((((job.spec ?? {}).template ?? {}) as Json).spec ?? {}) as Json;
     const container = ((podSpec.containers ?? []) as Json[])[0] ?? {};
@@ -329,7 +338,7 @@ export class JobController {
       ...env,
     };
     const [executable = '', ...prefix] = host;
-    const { exitCode, log } = await run(executable, [...prefix, ...args], workingDir, processEnv);
+    const { exitCode, log } = await run(executable, [...prefix, ...args], { cwd: workingDir, env: processEnv, deadline });
     return { name, phase: exitCode === 0 ? 'Succeeded' : 'Failed', exitCode, log, sandbox, env };
   }
 
@@ -377,13 +386,26 @@ export class JobController {
   }
 }
 
-function run(executable: string, args: string[], cwd: string, env: Record<string, string>): Promise<{ exitCode: number; log: string }> {
+/** The container's processes, a process group of their own; all stopped with SIGTERM at the deadline, as the kubelet stops a container. */
+function run(executable: string, args: string[], options: { cwd: string; env: Record<string, string>; deadline: number | undefined }): Promise<{ exitCode: number; log: string }> {
   return new Promise((resolve) => {
     let log = '';
-    const child = spawn(executable, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(executable, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const stop = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+      } catch (error) {
+        // The group ended on its own just before its deadline.
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+    };
+    const timer = options.deadline === undefined ? undefined : setTimeout(stop, Math.max(0, options.deadline - Date.now()));
     child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
     child.on('error', (error) => resolve({ exitCode: 127, log: `${log}${error.message}\n` }));
-    child.on('close', (code, signal) => resolve({ exitCode: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15), log }));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ exitCode: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15), log });
+    });
   });
 }

@@ -49,6 +49,7 @@ const installParams = z
     yes: z.boolean().default(false).describe('Pass --yes, so steps that delete or overwrite data (such as retention) run unattended instead of being refused.'),
     successfulJobsHistoryLimit: z.number().int().min(0).max(100).default(3).describe('How many finished successful Jobs the cluster keeps.'),
     failedJobsHistoryLimit: z.number().int().min(0).max(100).default(3).describe('How many failed Jobs the cluster keeps, with their pods\' logs.'),
+    timeoutMinutes: z.number().int().positive().default(360).describe('How long a run may take before the cluster stops it and it fails (the Job\'s activeDeadlineSeconds); a run still going holds the next ones back.'),
     folder: z.string().min(1).optional().describe('GitOps: the folder (relative to the workspace) of the kustomization.yaml to list the manifests in, for Flux to apply; left out, the objects are applied through the API.'),
   })
   .strict();
@@ -120,6 +121,7 @@ async function scheduledRunbook(params: InstallParams, ctx: ActionContext): Prom
     ...(params.serviceAccount ? { serviceAccount: params.serviceAccount } : {}),
     successfulJobsHistoryLimit: params.successfulJobsHistoryLimit,
     failedJobsHistoryLimit: params.failedJobsHistoryLimit,
+    timeoutMinutes: params.timeoutMinutes,
   };
 }
 

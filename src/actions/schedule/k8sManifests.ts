@@ -41,6 +41,7 @@ export interface ScheduledRunbook {
   serviceAccount?: string;
   successfulJobsHistoryLimit: number;
   failedJobsHistoryLimit: number;
+  timeoutMinutes: number;
 }
 
 /** The secrets (by `secret:NAME` name) a scheduled run reads: `steps` the runbook's own cells and parameters name, `inventory` those of lifeboat.yaml's entries, which it may use. */
@@ -144,6 +145,8 @@ export function runbookCronJob(spec: ScheduledRunbook): V1CronJob {
         spec: {
           // A failed run is reported, not repeated: its steps may have done half their work.
           backoffLimit: 0,
+          // A run that hangs would hold every later run back (Forbid): it is stopped and fails.
+          activeDeadlineSeconds: spec.timeoutMinutes * 60,
           template: {
             metadata: { labels: labels(spec) },
             spec: {
