@@ -11,9 +11,11 @@ cd "$(dirname "$0")/.."
 # openssh-server (with openssh-client) is the real sshd the SSH integration tests start on loopback;
 # webp's dwebp checks that simulated Frigate images decode; curl is the seed procedure's client, which
 # the Frigate faces benchmark runs beside Lifeboat; cron's `crontab` is what the schedule actions edit
-# over SSH. The tests start their own sshd on loopback and never need cron's daemon: the installer
-# starts no service and leaves the services it installed disabled (README, "Running the tests").
-bash scripts/install-system-packages.sh tar gzip bsdutils openssl restic rclone openssh-server openssh-client webp curl cron
+# over SSH; postgresql-15 is the real server behind the simulated database pods' pg_dump and
+# pg_restore. The tests start their own sshd and PostgreSQL on loopback and never need cron's daemon
+# or Debian's PostgreSQL cluster: the installer starts no service and leaves the services it
+# installed disabled (README, "Running the tests").
+bash scripts/install-system-packages.sh tar gzip bsdutils openssl restic rclone openssh-server openssh-client webp curl cron postgresql-15
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

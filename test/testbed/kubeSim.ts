@@ -63,6 +63,8 @@ export interface SimPod {
   waiting?: string;
   /** The pod's filesystem. */
   root: string;
+  /** The container's environment (a database pod's PGHOST, PGPORT, PGUSER), which every exec'd command sees. */
+  env?: Record<string, string>;
 }
 
 export interface KubeSimOptions {
@@ -117,7 +119,7 @@ export class KubeApiSimulator {
   }
 
   /** Adds a running pod whose filesystem is a fresh sandbox folder. */
-  addPod(pod: { namespace: string; name: string; labels?: Record<string, string>; containers?: string[]; phase?: SimPod['phase']; waiting?: string }): SimPod {
+  addPod(pod: { namespace: string; name: string; labels?: Record<string, string>; containers?: string[]; phase?: SimPod['phase']; env?: Record<string, string>; waiting?: string }): SimPod {
     const root = join(this.dir, 'pods', pod.namespace, pod.name);
     mkdirSync(root, { recursive: true });
     const added: SimPod = { labels: {}, containers: ['main'], phase: 'Running', ...pod, root };
@@ -297,7 +299,7 @@ function runExec(websocket: WebSocket, pod: SimPod, command: string[], streams: 
   const [program = '', ...args] = command;
   const child = spawn(program, args.map((arg) => (arg.startsWith('/') ? join(pod.root, arg) : arg)), {
     cwd: pod.root,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: pod.root, LC_ALL: 'C' },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: pod.root, LC_ALL: 'C', ...pod.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const finish = (status: Record<string, unknown>) => {
@@ -416,7 +418,6 @@ function containerStatus(pod: SimPod, name: string): Record<string, unknown> {
   }
   return { ...base, state: { running: { startedAt: '2026-12-01T00:00:00Z' } } };
 }
-
 
 /** Equality-based label selectors: `a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated. */
 export function labelMatcher(selector: string): (labels: Record<string, string>) => boolean {

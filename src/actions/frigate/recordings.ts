@@ -283,7 +283,7 @@ export function summarizeRecordings(recordings: readonly Recording[]): CameraRec
  * Streams one side's output into the other side's input. The first failure stops both sides (a
  * cancel too), and is the error reported: the other side then fails only because it was stopped.
  */
-async function streamBetween(options: {
+export async function streamBetween(options: {
   source: (output: Writable, signal: AbortSignal) => Promise<unknown>;
   sink: (input: Readable, signal: AbortSignal) => Promise<unknown>;
   signal: AbortSignal;
