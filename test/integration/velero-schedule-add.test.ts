@@ -162,6 +162,30 @@ describe('velero.schedule.add: the Schedule as a GitOps file', function () {
       );
     });
 
+    it('takes hook pod labels only as Kubernetes labels, refusing any other text with the label named, and writes those it takes as matchLabels exactly (generated labels)', () => {
+      const hostile = fc.oneof(fc.string({ maxLength: 70 }), fc.constantFrom('app: x', 'a\nkind: Secret', '{x: 1}', '*ref', 'a/b/c', '-x', 'x-', ''));
+      const labelText = fc.oneof({ arbitrary: fc.stringMatching(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?$/), weight: 5 }, { arbitrary: hostile, weight: 1 });
+      let refused = 0;
+      let written = 0;
+      fc.assert(
+        fc.property(fc.dictionary(labelText, labelText, { minKeys: 1, maxKeys: 2 }), (labelSelector) => {
+          const parsed = scheduleAddParams.safeParse({ cluster: 'prod', app: 'shop', hooks: { container: 'db', labelSelector, pre: ['sync'] } });
+          const valid = Object.entries(labelSelector).every(([key, value]) => /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(key) && /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(value));
+          assert.equal(parsed.success, valid, JSON.stringify(labelSelector));
+          if (!parsed.success) {
+            refused++;
+            assert.deepEqual(parsed.error.issues[0]?.path.slice(0, 2), ['hooks', 'labelSelector']);
+            return;
+          }
+          written++;
+          const manifest = parse(scheduleManifest(parsed.data)) as { spec: { template: { hooks: { resources: { labelSelector: { matchLabels: Record<string, string> } }[] } } } };
+          assert.deepEqual(manifest.spec.template.hooks.resources[0]?.labelSelector.matchLabels, { ...labelSelector });
+        }),
+        { numRuns: 400 },
+      );
+      assert.ok(refused > 50 && written > 50, `both kinds generated: ${refused} refused, ${written} written`);
+    });
+
     it('refuses a list it cannot extend without reformatting the file', () => {
       assert.throws(() => addKustomizationResource('resources: [./a.yaml]\n', './b.yaml'), /not a block list/);
       assert.throws(() => addKustomizationResource('resources: [\n', './b.yaml'), /not valid YAML/);

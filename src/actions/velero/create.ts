@@ -11,6 +11,10 @@ import { FAILED_PHASES, includedNamespace, isTerminal, phaseOf, SCHEDULE_NAME_LA
 const goDuration = z.string().regex(/^(?=\d)(?:\d+h)?(?:\d+m)?(?:\d+s)?$/, 'a duration in hours, minutes and seconds, e.g. 720h or 72h30m');
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const labelValue = z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, 'a label value (up to 63 letters, digits, -, _ and .)');
+/** Kubernetes labels: each key a name with an optional DNS prefix, each value a label value. */
+export const labelMap = z.record(z.string(), labelValue).superRefine((labels, issues) => {
+  for (const key of Object.keys(labels)) if (!LABEL_KEY.test(key)) issues.addIssue({ code: 'custom', path: [key], message: `'${key}' is not a label key (a name of letters, digits, -, _ and ., with an optional DNS prefix and /)` });
+});
 
 const backupCreateParams = z
   .object({
@@ -21,12 +25,7 @@ const backupCreateParams = z
     defaultVolumesToFsBackup: z.boolean().optional().describe("Copy every pod volume's files (kopia, Velero's fs-backup uploader) instead of snapshotting volumes."),
     includeClusterResources: z.boolean().optional().describe('Include cluster-scoped resources; Velero decides when left out.'),
     ttl: goDuration.optional().describe('How long Velero keeps the backup (720h when left out).'),
-    labels: z
-      .record(z.string(), labelValue)
-      .superRefine((labels, issues) => {
-        for (const key of Object.keys(labels)) if (!LABEL_KEY.test(key)) issues.addIssue({ code: 'custom', path: [key], message: `'${key}' is not a label key (a name of letters, digits, -, _ and ., with an optional DNS prefix and /)` });
-      })
-      .optional().describe('Labels put on the backup.'),
+    labels: labelMap.optional().describe('Labels put on the backup.'),
     storageLocation: veleroObjectName.optional().describe('The BackupStorageLocation to write to; the default location when left out.'),
     wait: z.boolean().default(true).describe('Wait until the backup has finished.'),
     timeoutMinutes: z.number().positive().default(60).describe('How long to wait for the backup to finish.'),

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
 import { clusterParam } from '../clusters/target';
 import { prepareGitOpsFile, writeGitOpsFile, type GitOpsFile } from '../gitopsFiles';
+import { labelMap } from './create';
 import { veleroNamespaceParam } from './resources';
 
 /** Where a Flux repository laid out like the usual home-ops ones keeps Velero's own kustomization. */
@@ -14,7 +15,7 @@ const command = z.array(z.string().min(1)).min(1).describe('The program and its 
 const execHooks = z
   .object({
     container: dnsLabel.describe('The container the commands run in.'),
-    labelSelector: z.record(z.string(), z.string()).optional().describe('Labels of the pods the hooks run in (matchLabels); every pod of the namespaces when left out.'),
+    labelSelector: labelMap.optional().describe('Labels of the pods the hooks run in (matchLabels); every pod of the namespaces when left out.'),
     pre: command.optional().describe('Runs before the pod\'s volumes are backed up, e.g. a `FLUSH TABLES WITH READ LOCK`.'),
     post: command.optional().describe('Runs after, e.g. `UNLOCK TABLES`.'),
     onError: z.enum(['Continue', 'Fail']).default('Fail'),
