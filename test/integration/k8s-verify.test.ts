@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtinActions } from '../../src/actions';
+import { claimProblem, podProblem, postgresProblem, replicasProblem } from '../../src/actions/k8s/health';
 import type { VerifyResult } from '../../src/actions/k8s/verify';
 import { CUSTOM_RESOURCES, type KubeObject } from '../../src/clients/kube';
 import type { ActionContext, ProgressUpdate } from '../../src/core/actions/spec';
@@ -207,5 +208,39 @@ describe('the simulated workloads conform to kubernetes-api.md', () => {
     } finally {
       await cluster.sim.stop();
     }
+  });
+});
+
+describe('what k8s.verify counts as ready, on objects shaped as the API server returns them', () => {
+  const object = (kind: string, spec: Record<string, unknown>, status: Record<string, unknown>, generation?: number): KubeObject => ({ apiVersion: 'v1', kind, metadata: { name: 'x', namespace: 'ns', ...(generation === undefined ? {} : { generation }) }, spec, status });
+
+  it('a Deployment whose controller has not seen its latest spec is not ready yet, whatever its counts', () => {
+    const counts = { replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 };
+    assert.equal(replicasProblem(object('Deployment', { replicas: 2 }, { observedGeneration: 3, ...counts }, 3)), undefined);
+    assert.equal(replicasProblem(object('Deployment', { replicas: 2 }, { observedGeneration: 2, ...counts }, 3)), "Deployment ns/x: 2 of 2 replicas ready; its controller has not seen generation 3 yet");
+    assert.equal(replicasProblem(object('Deployment', { replicas: 3 }, { observedGeneration: 3, ...counts }, 3)), 'Deployment ns/x: 2 of 3 replicas ready');
+    assert.equal(replicasProblem(object('Deployment', { replicas: 2 }, { observedGeneration: 1, replicas: 2, readyReplicas: 2, availableReplicas: 1 }, 1)), 'Deployment ns/x: 2 of 2 replicas ready, 1 available');
+  });
+
+  it('a workload scaled to zero is ready; replicas default to 1 and missing counts are zero, as omitempty leaves them out', () => {
+    assert.equal(replicasProblem(object('StatefulSet', { replicas: 0 }, { observedGeneration: 1 }, 1)), undefined);
+    assert.equal(replicasProblem(object('StatefulSet', {}, { observedGeneration: 1 }, 1)), 'StatefulSet ns/x: 0 of 1 replicas ready');
+    assert.equal(replicasProblem(object('StatefulSet', {}, {}, 1)), 'StatefulSet ns/x: 0 of 1 replicas ready; its controller has not seen generation 1 yet');
+  });
+
+  it('a pod is judged by its phase, its containers and its Ready condition; an evicted one says why', () => {
+    assert.equal(podProblem(object('Pod', {}, { phase: 'Succeeded' })), undefined);
+    assert.equal(podProblem(object('Pod', {}, { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] })), undefined);
+    assert.equal(podProblem(object('Pod', {}, { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }] })), 'pod ns/x: Running, not ready');
+    assert.equal(podProblem(object('Pod', {}, { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' })), 'pod ns/x: Failed (Evicted)');
+    assert.equal(podProblem(object('Pod', {}, {})), 'pod ns/x: Unknown');
+    assert.equal(podProblem(object('Pod', {}, { phase: 'Running', containerStatuses: [{ name: 'app', ready: false, restartCount: 0, state: { running: {} } }] })), 'pod ns/x: Running (container app not ready)');
+  });
+
+  it('a claim is ready once Bound, a Postgres Cluster once healthy with every instance ready, and text from the cluster is printed as data', () => {
+    assert.equal(claimProblem(object('PersistentVolumeClaim', {}, { phase: 'Lost' })), 'PersistentVolumeClaim ns/x: Lost, not Bound');
+    assert.equal(postgresProblem(object('Cluster', { instances: 3 }, { phase: 'Cluster in healthy state', readyInstances: 3 })), undefined);
+    assert.equal(postgresProblem(object('Cluster', { instances: 3 }, { phase: 'Cluster in healthy state', readyInstances: 2 })), 'CloudNativePG Cluster ns/x: Cluster in healthy state, 2 of 3 instances ready');
+    assert.equal(postgresProblem(object('Cluster', { instances: 1 }, { phase: 'Waiting for user action', phaseReason: 'line one\n- pod forged: fine' })), 'CloudNativePG Cluster ns/x: Waiting for user action, 0 of 1 instances ready (line one\\n- pod forged: fine)');
   });
 });
