@@ -75,7 +75,7 @@ describe('Frigate faces: health, list and backup against the simulators', functi
       frigate: { home: { url: sim.url, auth: { username: 'admin', password }, tls: { insecure: true } } },
       stores: { garage: { endpoint: s3.endpoint, region: 'us-east-1', bucket: 'backups', credentials: { accessKeyId: S3RVER_CREDENTIALS.accessKeyId, secretAccessKey: 'secret:s3_secret' } } },
       hosts: { piglet: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
-      locations: { local: { path: 'backups' }, offsite: { store: 'garage', prefix: 'frigate/faces', keep: 2 }, piglet: { host: 'piglet', path: join(sshd.remoteDir, 'frigate-backups'), keep: 2 } },
+      locations: { local: { path: 'backups' }, offsite: { store: 'garage', prefix: 'frigate/faces', keep: 2 }, planned: { store: 'garage', prefix: 'frigate/planned' }, piglet: { host: 'piglet', path: join(sshd.remoteDir, 'frigate-backups'), keep: 2 } },
     };
   }
 
@@ -269,6 +269,31 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     }
   });
 
+  it('a plan a run follows writes the archive for an S3 location while it waits; the run uploads it', async () => {
+    const handOver = new PlanHandOver();
+    const ctx = context({ handOver });
+    const store = await openS3Store({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'backups', credentials: S3RVER_CREDENTIALS });
+    const planned = async () => {
+      const keys: string[] = [];
+      for await (const object of store.listObjects({ prefix: 'frigate/planned/' })) keys.push(object.key);
+      return keys.sort();
+    };
+    try {
+      await backup.plan(backupParams({ location: 'planned' }), ctx);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(await planned(), [], 'nothing reaches the store before the run');
+      const result = (await backup.run(backupParams({ location: 'planned' }), ctx)) as FacesBackupResult;
+      assert.deepEqual(await planned(), [`frigate/planned/${result.name}`, `frigate/planned/${result.name}.sha256`]);
+      const local = join(workspace, result.name);
+      await store.downloadFile(`frigate/planned/${result.name}`, local);
+      await assertByteExact(local, library);
+    } finally {
+      store.dispose();
+      await handOver.dispose();
+      await ctx.clients.disposeAll();
+    }
+  });
+
   it('a run after its plan deletes by retention exactly the archives the plan listed', async () => {
     const folder = join(workspace, 'backups');
     await mkdir(folder);
@@ -426,5 +451,61 @@ describe('Frigate faces: abort listeners while many images download at once', fu
     });
     assert.deepEqual(warnings, []);
     assert.equal(getEventListeners(shared.signal, 'abort').length, 0);
+  });
+});
+
+describe('Frigate faces: an archive larger than what is held for the host while the plan waits', function () {
+  this.timeout(120_000);
+  let sim: FrigateSimulator;
+  let sshd: Sshd;
+  let workspace: string;
+  const images = new Map<string, string>();
+
+  before(async () => {
+    [sim, sshd] = await Promise.all([FrigateSimulator.start(), startSshd()]);
+    // 24 MiB of random padding: more than the 16 MiB kept for the host before the run begins.
+    for (let index = 1; index <= 24; index++) {
+      const image = solidWebp({ width: 64, height: 64, padding: randomBytes(1024 * 1024) });
+      images.set(`Big/Big-${index}.webp`, sha256(image));
+      await sim.addFace('Big', `Big-${index}.webp`, image);
+    }
+    workspace = await mkdtemp(join(tmpdir(), 'lifeboat-faces-large-'));
+  });
+
+  after(async () => {
+    await Promise.all([sim?.stop(), sshd?.stop()]);
+    await rm(workspace, { recursive: true, force: true });
+  });
+
+  it('waits for the run to begin once that much is written, then uploads all of it', async () => {
+    const backup = frigateAction('frigate.faces.backup');
+    const params = backup.params.parse({ frigate: 'home', location: 'piglet' });
+    const handOver = new PlanHandOver();
+    const remote = join(sshd.remoteDir, 'faces');
+    const ctx = createActionContext({
+      workspaceDir: workspace,
+      inventory: {
+        frigate: { home: { url: sim.internalUrl } },
+        hosts: { piglet: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
+        locations: { piglet: { host: 'piglet', path: remote } },
+      },
+      handOver,
+    });
+    try {
+      await backup.plan(params, ctx);
+      // Time for the downloads and the archive to get as far as they can before the run begins.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(existsSync(remote), false, 'nothing reaches the host before the run begins');
+      const result = (await backup.run(params, ctx)) as FacesBackupResult;
+      assert.equal(result.images, images.size);
+      await run('sha256sum', ['-c', `${result.name}.sha256`], { cwd: remote });
+      const out = join(workspace, 'extracted');
+      await mkdir(out);
+      await run('tar', ['xzf', join(remote, result.name), '-C', out]);
+      for (const [file, digest] of images) assert.equal(sha256(await readFile(join(out, 'faces', file))), digest, file);
+    } finally {
+      await handOver.dispose();
+      await ctx.clients.disposeAll();
+    }
   });
 });

@@ -229,29 +229,97 @@ async function reach<Staged extends Staging | undefined>(
 /** The images downloading in the archive's order, and how to stop those still ahead of it. */
 interface Downloads {
   nextImage: () => Promise<Buffer>;
+  /** Aborted when the step is cancelled or the downloads are stopped. */
+  signal: AbortSignal;
   stop: () => void;
 }
 
 function startDownloads(reached: Reached<Staging>, params: FacesBackupParams, signal: AbortSignal): Downloads {
   const stopped = new AbortController();
   const downloadSignal = AbortSignal.any([signal, stopped.signal]);
-  return { nextImage: downloadInOrder(reached.images, (image) => downloadImage(reached.client, image, downloadSignal), params.concurrency), stop: () => stopped.abort() };
+  return {
+    nextImage: downloadInOrder(reached.images, (image) => downloadImage(reached.client, image, downloadSignal), params.concurrency),
+    signal: downloadSignal,
+    stop: () => stopped.abort(),
+  };
+}
+
+/** The archive written into its staging file and read back from there. */
+interface Archived {
+  sha256: string;
+  bytes: number;
+  manifest: ManifestImage[];
+  imageBytes: number;
+}
+
+/** Writes the archive into its staging file as its images arrive; what reached the disk is read back before anything relies on it (retention above all). */
+async function writeArchive(params: FacesBackupParams, reached: Reached<Staging>, staging: Staging, downloads: Downloads, ctx: ActionContext): Promise<Archived> {
+  const { name, now, library, images } = reached;
+  const { signal } = downloads;
+  const progress = new ThrottledProgress(ctx.progress);
+  let imageBytes = 0;
+  let done = 0;
+  let manifest: ManifestImage[] = [];
+  const peopleCounts = new Map(Object.entries(library.people).map(([person, files]) => [person, files.length]));
+  const summary = createSummary(params.frigate, peopleCounts, params.includeTrain ? library.train.length : 0, now);
+  const blocks = archiveBlocks(
+    tarFileBlocks(SUMMARY_NAME, Buffer.from(`${JSON.stringify(summary, null, 2)}\n`), now),
+    images,
+    downloads.nextImage,
+    (entries) => {
+      manifest = entries;
+      const text = Buffer.from(`${JSON.stringify(createManifest(params.frigate, params.includeTrain, entries, now), null, 2)}\n`);
+      return [...tarFileBlocks(MANIFEST_NAME, text, now), tarEnd()];
+    },
+    (bytes) => {
+      imageBytes += bytes;
+      progress.update({ message: `Downloading faces into ${name}`, items: ++done, totalItems: images.length, bytes: imageBytes });
+    },
+  );
+  const hashing = new HashingPassThrough();
+  const file = createWriteStream(staging.path, { flags: 'wx', mode: 0o644, flush: true });
+  // WebP images are compressed already: a higher level spends time and saves nothing.
+  const gzip = createGzip({ level: 1, chunkSize: CHUNK_BYTES });
+  if (staging.mirror) await pipeline(Readable.from(blocks), gzip, hashing, teeTo(staging.mirror), file, { signal });
+  else await pipeline(Readable.from(blocks), gzip, hashing, file, { signal });
+  const written = { sha256: hashing.digest(), bytes: hashing.bytes };
+  progress.flush({ items: done });
+
+  const readBack = await readArchive(staging.path, { signal });
+  // The images, the summary and the manifest.
+  const entryCount = images.length + 2;
+  if (readBack.sha256 !== written.sha256 || readBack.entries !== entryCount) {
+    throw new Error(`read-back verification of ${name} failed: wrote ${entryCount} entries with sha256 ${written.sha256}, read ${readBack.entries} with sha256 ${readBack.sha256}`);
+  }
+  return { ...written, manifest, imageBytes };
 }
 
 /**
- * A backup under way: what the plan showed, with the images already downloading. The plan a run
- * follows hands it to the run, so the downloads go on while the plan waits for the location (and
- * for a confirmation), and the run archives what the plan listed.
+ * A backup under way: what the plan showed, with the images downloading and, where the staging file
+ * is private to this machine, the archive being written. The plan a run follows hands it to the run,
+ * so this goes on while the plan waits for the location (and for a confirmation), and the run
+ * archives what the plan listed.
  */
 class StartedBackup implements Disposable {
+  readonly archived: Promise<Archived> | undefined;
+
   constructor(
     readonly reached: Reached<Staging>,
     readonly located: Located<Staging>,
     readonly downloads: Downloads,
-  ) {}
+    ctx: ActionContext,
+    params: FacesBackupParams,
+  ) {
+    if (located.staging.writableBeforeBegin) {
+      this.archived = writeArchive(params, reached, located.staging, downloads, ctx);
+      // Awaited by the run; a failure before it is (or a refusal) must not end the process meanwhile.
+      this.archived.catch(() => undefined);
+    }
+  }
 
   async dispose(): Promise<void> {
     this.downloads.stop();
+    await this.archived?.catch(() => undefined);
     await this.located.staging.discard();
   }
 }
@@ -260,7 +328,7 @@ async function startBackup(params: FacesBackupParams, ctx: ActionContext): Promi
   const reached = await reach(params, ctx, (destination, name) => destination.staging(name, ctx.signal));
   const downloads = startDownloads(reached, params, ctx.signal);
   try {
-    return new StartedBackup(reached, await reached.located, downloads);
+    return new StartedBackup(reached, await reached.located, downloads, ctx, params);
   } catch (error) {
     downloads.stop();
     throw error;
@@ -271,53 +339,18 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
   const started = performance.now();
   const { signal, log } = ctx;
   const backup = ctx.handOver?.take(StartedBackup) ?? (await startBackup(params, ctx));
-  const { name, now, library, images } = backup.reached;
+  const { name, library, images } = backup.reached;
   const { destination, keep, expired, staging } = backup.located;
   for (const [person, files] of Object.entries(library.people)) if (files.length === 0) log.warn(`${person} has no images in Frigate '${params.frigate}'; nothing of theirs is in the archive`);
   log.info(`backing up ${images.length} images of ${Object.keys(library.people).length} people from Frigate '${params.frigate}' to ${destination.finalLocation(name)}`);
 
-  const progress = new ThrottledProgress(ctx.progress);
-  let imageBytes = 0;
-  let done = 0;
-  let manifest: ManifestImage[] = [];
   let published = false;
-  let written: { sha256: string; bytes: number };
+  let archived: Archived;
   try {
     await staging.begin();
-    const peopleCounts = new Map(Object.entries(library.people).map(([person, files]) => [person, files.length]));
-    const summary = createSummary(params.frigate, peopleCounts, params.includeTrain ? library.train.length : 0, now);
-    const blocks = archiveBlocks(
-      tarFileBlocks(SUMMARY_NAME, Buffer.from(`${JSON.stringify(summary, null, 2)}\n`), now),
-      images,
-      backup.downloads.nextImage,
-      (entries) => {
-        manifest = entries;
-        const text = Buffer.from(`${JSON.stringify(createManifest(params.frigate, params.includeTrain, entries, now), null, 2)}\n`);
-        return [...tarFileBlocks(MANIFEST_NAME, text, now), tarEnd()];
-      },
-      (bytes) => {
-        imageBytes += bytes;
-        progress.update({ message: `Downloading faces into ${name}`, items: ++done, totalItems: images.length, bytes: imageBytes });
-      },
-    );
-    const hashing = new HashingPassThrough();
-    const file = createWriteStream(staging.path, { flags: 'wx', mode: 0o644, flush: true });
-    // WebP images are compressed already: a higher level spends time and saves nothing.
-    const gzip = createGzip({ level: 1, chunkSize: CHUNK_BYTES });
-    if (staging.mirror) await pipeline(Readable.from(blocks), gzip, hashing, teeTo(staging.mirror), file, { signal });
-    else await pipeline(Readable.from(blocks), gzip, hashing, file, { signal });
-    written = { sha256: hashing.digest(), bytes: hashing.bytes };
-    progress.flush({ items: done });
-
-    // What reached the disk is read back before anything relies on it (retention above all).
-    const readBack = await readArchive(staging.path, { signal });
-    // The images, the summary and the manifest.
-    const entryCount = images.length + 2;
-    if (readBack.sha256 !== written.sha256 || readBack.entries !== entryCount) {
-      throw new Error(`read-back verification of ${name} failed: wrote ${entryCount} entries with sha256 ${written.sha256}, read ${readBack.entries} with sha256 ${readBack.sha256}`);
-    }
+    archived = await (backup.archived ?? writeArchive(params, backup.reached, staging, backup.downloads, ctx));
     throwIfAborted(signal);
-    await destination.publish(staging.path, name, written, signal);
+    await destination.publish(staging.path, name, archived, signal);
     published = true;
     // Last point at which a cancel undoes the run; after this the archive is kept.
     throwIfAborted(signal);
@@ -327,7 +360,7 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
   } finally {
     await backup.dispose();
   }
-  log.info(`wrote and verified ${destination.finalLocation(name)} (${formatBytes(written.bytes)}, sha256 ${written.sha256})`);
+  log.info(`wrote and verified ${destination.finalLocation(name)} (${formatBytes(archived.bytes)}, sha256 ${archived.sha256})`);
 
   try {
     await destination.remove(expired, signal);
@@ -336,16 +369,16 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
     throw new Error(`${destination.finalLocation(name)} was created and verified, but retention failed: ${errorMessage(error)}`, { cause: error });
   }
 
-  const counts = countByPerson(manifest);
+  const counts = countByPerson(archived.manifest);
   const people = Object.keys(library.people).sort().map((person) => ({ name: person, images: counts.get(person) ?? 0 }));
   return {
     frigate: params.frigate,
     name,
     location: destination.finalLocation(name),
-    bytes: written.bytes,
-    sha256: written.sha256,
-    images: manifest.length,
-    imageBytes,
+    bytes: archived.bytes,
+    sha256: archived.sha256,
+    images: archived.manifest.length,
+    imageBytes: archived.imageBytes,
     people,
     deleted: expired,
     durationMs: Math.round(performance.now() - started),

@@ -57,7 +57,12 @@ export interface ArchiveDestination {
 /** Where an archive is written before it is verified, and how to remove what is left of it. */
 export interface Staging {
   path: string;
-  /** Creates what writing needs at the destination (its folder, the upload's temporary file); called before the first byte. */
+  /**
+   * `path` is a private local file: the archive may be written there before `begin` (the plan a run
+   * follows starts it); what receives it at the destination gets it after.
+   */
+  writableBeforeBegin: boolean;
+  /** Lets writing reach the destination (creates its folder, the upload's temporary file); nothing is written there before. */
   begin: () => Promise<void>;
   /** Also receives the archive's bytes as they are written (an upload under way), and is ended with them. */
   mirror?: Writable;
@@ -115,7 +120,7 @@ class LocalFolder implements ArchiveDestination {
 
   async staging(name: string) {
     const staged = temporarySibling(this.finalLocation(name));
-    return { path: staged, begin: async () => void (await mkdir(this.folder, { recursive: true })), discard: () => removeIfPresent(staged) };
+    return { path: staged, writableBeforeBegin: false, begin: async () => void (await mkdir(this.folder, { recursive: true })), discard: () => removeIfPresent(staged) };
   }
 
   exists(name: string): Promise<boolean> {
@@ -199,7 +204,7 @@ class S3Prefix implements ArchiveDestination {
 
   async staging(name: string) {
     const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
-    return { path: path.join(folder, name), begin: async () => {}, discard: () => removeIfPresent(folder) };
+    return { path: path.join(folder, name), writableBeforeBegin: true, begin: async () => {}, discard: () => removeIfPresent(folder) };
   }
 
   async exists(name: string, signal: AbortSignal): Promise<boolean> {
@@ -280,12 +285,16 @@ class S3Prefix implements ArchiveDestination {
  * name, which PUBLISH_SCRIPT removes unless it publishes it. The host removes a failed upload itself,
  * as nobody may be connected to do it. Started before the archive is (a command takes a while to
  * start on a host), it writes nothing until its input begins with the line `begin`; an input that
- * ends first (a refused plan) leaves the host as it was. `$1` temporary name.
+ * ends first (a refused plan) leaves the host as it was. A dropped connection ends the input as its
+ * end does; the answer then fails, and the upload removes its file itself, since the publishing
+ * command (ended by the same drop) may have looked for it before it existed. `$1` temporary name.
  */
 const UPLOAD_SCRIPT = `trap 'rm -f -- "$1"' EXIT
 trap 'exit 143' HUP INT TERM
+trap 'exit 141' PIPE
 read -r go && [ "$go" = begin ] || exit 1
 mkdir -p -- "\${1%/*}" && cat > "$1" || exit 1
+echo received || exit 1
 trap - EXIT`;
 
 /**
@@ -316,6 +325,12 @@ interface HostUpload {
   /** The publishing command's input: the verified size and sha256, then the `.sha256`. */
   verdict: PassThrough;
 }
+
+/**
+ * Archive bytes kept here while the host's command waits for the run to begin: an archive up to this
+ * size can be written whole before then, a larger one waits for the host.
+ */
+const AHEAD_OF_HOST_BYTES = 16 * 1024 * 1024;
 
 /** A folder on an SSH host: archives stream up while they are written, and are checked there with `sha256sum` before they get their final name. */
 class SshFolder implements ArchiveDestination {
@@ -351,7 +366,8 @@ class SshFolder implements ArchiveDestination {
     const local = path.join(folder, name);
     const partial = path.posix.join(this.folder, path.basename(temporarySibling(local)));
     const sidecar = sidecarPath(this.remotePath(name));
-    const toHost = new PassThrough();
+    const toHost = new PassThrough({ highWaterMark: AHEAD_OF_HOST_BYTES });
+    const toCommand = new PassThrough();
     // The archive's writer sees the upload's own failure (a dropped connection, a full disk), not the end of a stream.
     const mirror = new Writable({
       write: (chunk: Buffer, _encoding, callback) => (toHost.write(chunk) ? callback() : toHost.once('drain', () => callback())),
@@ -363,7 +379,7 @@ class SshFolder implements ArchiveDestination {
     const upload: HostUpload = {
       verdict,
       publishing: this.connection.exec(['sh', '-c', PUBLISH_SCRIPT, 'sh', partial, this.remotePath(name), sidecar, `${sidecar}.tmp`], { stdin: verdict, signal }),
-      uploading: this.connection.exec(['sh', '-c', UPLOAD_SCRIPT, 'sh', partial], { stdin: toHost, signal }).then(
+      uploading: this.connection.exec(['sh', '-c', UPLOAD_SCRIPT, 'sh', partial], { stdin: toCommand, signal }).then(
         (result) => {
           if (result.exitCode !== 0) throw failed(howItEnded(result));
           return result;
@@ -384,7 +400,10 @@ class SshFolder implements ArchiveDestination {
     this.uploads.set(local, upload);
     const discard = async () => {
       this.uploads.delete(local);
-      if (!mirror.writableFinished) toHost.destroy();
+      if (!mirror.writableFinished) {
+        toHost.destroy();
+        toCommand.destroy();
+      }
       // The upload has ended before its publisher is told to give up, which removes the temporary file.
       await upload.uploading.catch(() => undefined);
       verdict.end();
@@ -392,7 +411,11 @@ class SshFolder implements ArchiveDestination {
       if (publisher?.exitCode !== 0) await this.connection.run(['rm', '-f', '--', partial]).catch(() => undefined);
       await removeIfPresent(folder);
     };
-    return { path: local, mirror, begin: async () => void toHost.write('begin\n'), discard };
+    const begin = async () => {
+      toCommand.write('begin\n');
+      toHost.pipe(toCommand);
+    };
+    return { path: local, mirror, writableBeforeBegin: true, begin, discard };
   }
 
   /** Regular files in the folder with their sizes; none when the folder does not exist. Calls at the same time share one listing. */
