@@ -153,6 +153,20 @@ describe('Kubernetes API simulator: watches of custom objects as the API server 
     assert.deepEqual(events.map(summary), wire.events.map(summary), 'the SDK reads the same events');
   });
 
+  it('sends the changes made since the resourceVersion before the watch opened, then what comes after', async () => {
+    const from = await listVersion();
+    await backup('earlier');
+    const done = await kube.waitForObject(CUSTOM_RESOURCES.veleroBackup, 'velero', 'earlier', { isDone: (object) => object.status?.phase === 'Completed', intervalMs: 10, timeoutMs: 10_000 });
+    const wire = await rawWatch(sim, `${BACKUPS}?watch=true&resourceVersion=${from}&timeoutSeconds=1`);
+    const { events } = await sdkWatch(config, BACKUPS, { resourceVersion: from, timeoutSeconds: 1 }, () => false);
+    await wire.ended;
+    const earlier = wire.events.filter((event) => event.object.metadata?.name === 'earlier');
+    assert.equal(earlier[0]?.type, 'ADDED');
+    assert.deepEqual(phasesSeen(earlier), ['New', 'Queued', 'ReadyToStart', 'InProgress', 'Completed']);
+    assert.equal(earlier.at(-1)?.object.metadata?.resourceVersion, done.metadata.resourceVersion);
+    assert.deepEqual(events.map(summary), wire.events.map(summary), 'the SDK reads the same events');
+  });
+
   it('starts a watch without a resourceVersion with an ADDED for each object, and a field selector keeps to one object', async () => {
     await backup('first');
     await backup('second');

@@ -102,8 +102,11 @@ export class ObjectHistory {
       this.watchers.delete(watcher);
     };
     response.on('close', close);
-    if (from === undefined || from === '0') for (const object of current) if (request.matches(object)) send('ADDED', object);
-    else for (const change of this.changes) if (change.revision > Number(from)) watcher.onChange(change);
+    if (from === undefined || from === '0') {
+      for (const object of current) if (request.matches(object)) send('ADDED', object);
+    } else {
+      for (const change of this.changes) if (change.revision > Number(from)) watcher.onChange(change);
+    }
     this.watchers.add(watcher);
     // 0, as no timeout, leaves the server's own (here: none).
     if (request.timeoutSeconds) {

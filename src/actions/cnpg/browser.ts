@@ -3,10 +3,11 @@ import type { BrowseSession } from '../../core/browse/model';
 import { childPath, emptyNode, pageOf, type DeclaredNode, type StatusLevel } from '../../core/browse/node';
 import { markdownEscape } from '../../core/render';
 import type { ClusterSection } from '../clusters/browser';
+import { objectWatch } from '../clusters/watch';
 import { kubeClientFor } from '../clusters/target';
 import { cnpgBackup } from './backup';
-import { listCnpgBackups, type CnpgBackupSummary } from './backups';
-import { CNPG_RESOURCES, CnpgNamespace, configuredMethod } from './resources';
+import { listCnpgBackups, summarizeCnpgBackup, type CnpgBackupSummary } from './backups';
+import { BACKUP_TERMINAL_PHASES, CNPG_RESOURCES, CnpgNamespace, configuredMethod, phaseOf } from './resources';
 
 /** The runbook a Backup's Restore… opens. */
 const CNPG_RESTORE_RUNBOOK = 'cnpg-restore.runbook.md';
@@ -65,6 +66,10 @@ function backupNode(cluster: string, namespace: string, at: string, backup: Cnpg
     icon,
     ...(level === 'error' ? { status: { level, reason: `${phase}${backup.error ? `: ${backup.error}` : ''}` } } : {}),
     hasChildren: false,
+    // A Backup in a phase that is not terminal (an unknown one included) changes by itself until it is.
+    ...(backup.phase !== undefined && BACKUP_TERMINAL_PHASES.has(backup.phase)
+      ? {}
+      : { watch: objectWatch(cluster, CNPG_RESOURCES.backup, namespace, backup.name, (object) => BACKUP_TERMINAL_PHASES.has(phaseOf(object) ?? ''), (object) => backupNode(cluster, namespace, at, summarizeCnpgBackup(object))) }),
     operations:
       backup.phase === 'completed'
         ? [{ kind: 'runbook', id: 'restore', label: 'Restore…', runbook: CNPG_RESTORE_RUNBOOK, params: { cluster, namespace, clusterName: backup.cluster, backup: backup.name } }]

@@ -1,11 +1,12 @@
 import type { KubeObject } from '../../clients/kube';
 import type { BrowseSession } from '../../core/browse/model';
-import { childPath, emptyNode, pageOf, type DeclaredNode, type DeclaredOperation, type NodeStatus, type Page, type PageRequest, type StatusLevel } from '../../core/browse/node';
+import { childPath, emptyNode, pageOf, type DeclaredNode, type DeclaredOperation, type NodeStatus, type NodeWatch, type Page, type PageRequest, type StatusLevel } from '../../core/browse/node';
 import { formatAge, markdownEscape } from '../../core/render';
 import type { ClusterSection } from '../clusters/browser';
-import { describeExpiry, describeItems, describePhase, listBackups, type BackupSummary } from './backups';
+import { objectWatch } from '../clusters/watch';
+import { describeExpiry, describeItems, describePhase, listBackups, summarizeBackup, type BackupSummary } from './backups';
 import { describeValidation, summarizeLocation } from './locations';
-import { phaseOf, SCHEDULE_NAME_LABEL, VeleroCluster } from './resources';
+import { isTerminal, phaseOf, SCHEDULE_NAME_LABEL, TERMINAL_PHASES, VELERO_RESOURCES, VeleroCluster } from './resources';
 import { judgeSchedule, type ScheduleVerdict } from './schedules';
 
 export const VELERO_SEGMENT = 'velero';
@@ -43,6 +44,12 @@ function phaseLook(phase: string | undefined): { icon: string; level: StatusLeve
     default:
       return { icon: 'sync~spin', level: 'unknown' };
   }
+}
+
+/** The watch of a backup or restore in a phase that is not terminal (an unknown one included): it changes by itself until it is. */
+function whileRunning(cluster: string, kind: 'backup' | 'restore', name: string, phase: string | undefined, toNode: (object: KubeObject) => DeclaredNode): { watch?: NodeWatch } {
+  if (phase !== undefined && TERMINAL_PHASES[kind].has(phase)) return {};
+  return { watch: objectWatch(cluster, VELERO_RESOURCES[kind], VELERO_NAMESPACE, name, (object) => isTerminal(kind, object), toNode) };
 }
 
 /** Restore…: the application restore runbook with the backup bound, and its namespace when it holds exactly one. */
@@ -92,6 +99,7 @@ export function backupNode(cluster: string, at: string, backup: BackupSummary): 
     ...(status ? { status } : {}),
     hasChildren: false,
     operations,
+    ...whileRunning(cluster, 'backup', backup.name, backup.phase, (object) => backupNode(cluster, at, summarizeBackup(object, backup.uploaders))),
     facts: {
       cluster,
       name: backup.name,
@@ -173,6 +181,7 @@ function restoreNode(cluster: string, at: string, restore: KubeObject): Declared
     icon,
     ...(level === 'warning' || level === 'error' ? { status: { level, reason: `${phase ?? ''} (${counts})` } } : {}),
     hasChildren: false,
+    ...whileRunning(cluster, 'restore', restore.metadata.name, phase, (object) => restoreNode(cluster, at, object)),
     facts: { cluster, name: restore.metadata.name, phase: phase ?? null, backup },
   };
 }

@@ -97,6 +97,26 @@ export class BrowseModel {
     return undefined;
   }
 
+  /**
+   * Follows a node that changes by itself (`BrowseNode.watch`) until it settles or `ctx.signal` aborts:
+   * `onChange` gets it completed at each change, undefined once it is gone, and the listing it came from
+   * is read again for the next page. Resolves at once for a node without a watch; a watch that fails is
+   * logged and ends, the node staying as last shown.
+   */
+  async watch(node: BrowseNode, ctx: ActionContext, onChange: (node: BrowseNode | undefined) => void): Promise<void> {
+    if (!node.watch) return;
+    const parent = joinPath(...splitPath(node.path).slice(0, -1));
+    try {
+      await node.watch(ctx, (changed) => {
+        this.forget(parent);
+        onChange(changed && this.complete(changed));
+      });
+    } catch (error) {
+      if (isCancellationError(error) || ctx.signal.aborted) return;
+      ctx.log.error(`following ${node.path} failed: ${errorMessage(error)}`);
+    }
+  }
+
   /** Forgets the listings under `path` (everything without one), so they are read again. */
   forget(path?: string): void {
     if (path === undefined) {

@@ -3,6 +3,8 @@
  * A backend describes its things as nodes; each surface renders nodes without knowing the backend.
  */
 
+import type { ActionContext } from '../actions/spec';
+
 export type StatusLevel = 'ok' | 'warning' | 'error' | 'unknown';
 
 export interface NodeStatus {
@@ -38,6 +40,13 @@ export type Operation = ActionOperation | RunbookOperation;
 /** What a browser declares; the model adds the action's destructive flag. */
 export type DeclaredOperation = Omit<ActionOperation, 'destructive'> | RunbookOperation;
 
+/**
+ * Follows a node whose thing changes by itself (a running backup) as its source reports the changes:
+ * `onChange` gets the node as it is now each time, undefined once the thing is gone. Resolves when the
+ * node no longer changes (a finished backup: the node given last has no watch) or `ctx.signal` aborts.
+ */
+export type NodeWatch = (ctx: ActionContext, onChange: (node: DeclaredNode | undefined) => void) => Promise<void>;
+
 /** Facts about the thing a node stands for, as JSON: read by pick steps and printed by `lifeboat ls --json`. */
 export type Facts = Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
 
@@ -58,6 +67,8 @@ export interface BrowseNode {
   hasChildren: boolean;
   operations: readonly Operation[];
   facts: Facts;
+  /** Present while the thing changes by itself: surfaces that stay open follow it instead of reading again on a timer. */
+  watch?: NodeWatch;
 }
 
 /** A node as a browser returns it, before the model completes its operations. */
