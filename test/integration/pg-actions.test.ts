@@ -120,6 +120,10 @@ describe('pg.dump and pg.restore with a real PostgreSQL behind the database pod'
     assert.equal(bytes.subarray(0, 5).toString(), 'PGDMP', 'a custom-format archive');
     assert.equal(dumped.bytes, bytes.length);
 
+    const uncompressed = await run<PgDumpResult>('pg.dump', { database: 'app', location: 'here', file: 'app-uncompressed.dump', compression: 0 });
+    assert.ok(uncompressed.bytes > dumped.bytes * 1.2, `--compress=0 gives ${uncompressed.bytes} bytes, the default level ${dumped.bytes}`);
+    await rm(join(workspace, 'dumps', 'app-uncompressed.dump'));
+
     await pg.sql('app', `DELETE FROM items WHERE id > 10; DROP TABLE ${quoteIdentifier(HOSTILE_TABLE)}; CREATE TABLE kept_apart (x int);`);
     assert.notEqual(await snapshot('app').catch(() => 'gone'), before);
     const restored = await run<PgRestoreResult>('pg.restore', { database: 'app', location: 'here', file: 'app.dump' });
@@ -262,7 +266,7 @@ describe('pg.dump and pg.restore with a real PostgreSQL behind the database pod'
         // A payload that is a file name also names the dump on the SSH host, in its commands; the others go to the local folder.
         const location = file === undefined ? 'here' : 'nas';
         const dumped = await run<PgDumpResult>('pg.dump', { database, location, ...(file === undefined ? {} : { file }) }, {}, shared);
-        if (file === undefined) assert.match(dumped.file, /^[A-Za-z0-9][A-Za-z0-9_-]*-\d{14}\.dump$|^database-\d{14}\.dump$/, `a default name is a plain file name: ${dumped.file}`);
+        if (file === undefined) assert.match(dumped.file, /^[A-Za-z0-9][A-Za-z0-9_-]*-[0-9a-f]{8}-\d{14}\.dump$/, `a default name is a plain file name, with a hash of the database's: ${dumped.file}`);
         else assert.equal(dumped.file, file, `payload ${index}`);
         await pg.sql(database, 'DELETE FROM items');
         await run<PgRestoreResult>('pg.restore', { database, location, file: dumped.file }, {}, shared);

@@ -56,6 +56,8 @@ function runToEnd(command: string, args: readonly string[], env: NodeJS.ProcessE
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (errors = (errors + chunk).slice(-4000)));
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited with ${code}: ${errors.trim()}`))));
+    // A program that exits without reading its input (pg_isready) is not a failure of ours.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(stdin ?? '');
   });
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { FileExistsError } from '../../core/atomicFiles';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
@@ -12,6 +13,12 @@ const dumpParams = z
     ...databasePodParams,
     ...dumpLocationParams,
     file: dumpFileName.optional().describe('The dump\'s file name; `<database>-<YYYYMMDDhhmmss>.dump` (UTC) when left out. An existing file is never replaced.'),
+    compression: z
+      .int()
+      .min(0)
+      .max(9)
+      .default(1)
+      .describe("pg_dump's zlib level (`--compress`): 1, the default, compresses several times faster than pg_dump's own default of 6, for a slightly larger dump; 0 leaves the dump uncompressed."),
   })
   .strict()
   .superRefine((params, issues) => {
@@ -34,15 +41,22 @@ export interface PgDumpResult {
   durationMs: number;
 }
 
-/** `<database>-<YYYYMMDDhhmmss>.dump`, with anything but letters, digits, `_` and `-` of the name as `_`. */
+/**
+ * `<database>-<YYYYMMDDhhmmss>.dump`. A name with characters other than letters, digits, `_` and `-`
+ * has those as `_` and a hash of the real name appended, so two databases never share a dump's name.
+ */
 export function defaultDumpName(database: string, now: Date): string {
-  const safe = database.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^[-_]+/, '') || 'database';
-  return `${safe}-${now.toISOString().replace(/\.\d+Z$/, '').replace(/\D/g, '')}.dump`;
+  const safe = database.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^[-_]+/, '');
+  const name = safe === database ? safe : `${safe || 'database'}-${createHash('sha256').update(database).digest('hex').slice(0, 8)}`;
+  return `${name}-${now.toISOString().replace(/\.\d+Z$/, '').replace(/\D/g, '')}.dump`;
 }
 
-/** The custom format: compressed, and restored selectively by pg_restore. */
-function dumpCommand(database: string): string[] {
-  return ['pg_dump', '--format=custom', dbnameArgument(database)];
+/**
+ * The custom format: compressed, and restored selectively by pg_restore. pg_dump compresses in one
+ * thread as it reads, which bounds the whole stream: its level decides how fast a dump goes.
+ */
+function dumpCommand(params: DumpParams): string[] {
+  return ['pg_dump', '--format=custom', `--compress=${params.compression}`, dbnameArgument(params.database)];
 }
 
 async function prepare(params: DumpParams, ctx: ActionContext): Promise<{ pod: DatabasePod; location: DumpLocation; file: string; database: { bytes: number; tables: number } }> {
@@ -65,7 +79,7 @@ export const pgDump = defineAction({
     return {
       summary: `Dump ${pod.where} (${formatCount(database.tables, 'table')}, ${formatBytes(database.bytes)} on disk) to ${location.finalLocation(file)}`,
       operations: [
-        { kind: 'read', target: pod.where, bytes: database.bytes, items: database.tables, detail: 'pg_dump --format=custom' },
+        { kind: 'read', target: pod.where, bytes: database.bytes, items: database.tables, detail: dumpCommand(params).slice(0, -1).join(' ') },
         { kind: 'create', target: location.finalLocation(file), detail: 'written under a hidden temporary name, named when complete' },
       ],
       destructive: false,
@@ -84,7 +98,7 @@ export const pgDump = defineAction({
         bytes = transferred;
         progress.update({ bytes });
       },
-      source: (output, signal) => pod.kube.exec({ ...pod.ref, command: dumpCommand(params.database), stdout: output, signal }).catch((error: unknown) => Promise.reject(pod.explain('pg_dump', error))),
+      source: (output, signal) => pod.kube.exec({ ...pod.ref, command: dumpCommand(params), stdout: output, signal }).catch((error: unknown) => Promise.reject(pod.explain('pg_dump', error))),
       sink: (input, signal) =>
         location.write(file, input, signal).catch((error: unknown) => Promise.reject(error instanceof FileExistsError ? new Error(`\`file\`: ${error.message}`) : error)),
     });
