@@ -67,6 +67,11 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
   private filterText: string | undefined;
   private readonly inventoryWatcher: vscode.FileSystemWatcher;
   private refreshTimer: NodeJS.Timeout | undefined;
+  /** The watches of running nodes (`BrowseNode.watch`), kept only while the node is shown: its parent expanded and the view visible. */
+  private readonly watches = new Map<ModelTreeNode, AbortController>();
+  /** Nodes collapsed after their children were listed: what is under them is not shown. */
+  private readonly collapsed = new Set<ModelTreeNode>();
+  private visible = true;
 
   constructor(private readonly services: Services) {
     this.inventoryWatcher = vscode.workspace.createFileSystemWatcher(`**/${INVENTORY_FILE}`);
@@ -87,6 +92,7 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
     this.filterText = text === undefined || text.trim() === '' ? undefined : text.trim();
     void vscode.commands.executeCommand('setContext', FILTERED_CONTEXT, this.filterText !== undefined);
     this.filterChanged.fire(this.filterText);
+    this.stopWatches(() => true);
     this.listings.clear();
     for (const workspace of this.workspaces.values()) workspace.model.forget();
     this.changed.fire(undefined);
@@ -94,6 +100,7 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
 
   /** Forgets everything listed and reads `lifeboat.yaml` again. */
   refresh(): void {
+    this.stopWatches(() => true);
     this.roots = undefined;
     this.workspaces.clear();
     this.listings.clear();
@@ -103,6 +110,7 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
   /** Lists a node's children again (after an operation on one of them changed it). */
   refreshNode(node: ModelTreeNode): void {
     this.workspaces.get(node.workspaceDir)?.model.forget(node.node.path);
+    this.stopWatches((entry) => isUnder(entry, node));
     this.listings.delete(node);
     this.changed.fire(node);
   }
@@ -115,6 +123,7 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
     if (listing.next === undefined) return;
     const page = await this.page(more.parent, listing.next);
     this.listings.set(more.parent, Promise.resolve({ nodes: [...listing.nodes, ...page.nodes], next: page.next, total: page.total }));
+    for (const node of page.nodes) this.watch(node);
     this.changed.fire(more.parent);
   }
 
@@ -125,6 +134,7 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
       return this.roots;
     }
     if (node.type === 'loadMore' || !node.node.hasChildren) return [];
+    this.collapsed.delete(node);
     return this.childrenOf(node);
   }
 
@@ -153,7 +163,38 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
     return item;
   }
 
+  /**
+   * Follows what `view` shows, so that running nodes are watched only while they are in sight: not
+   * under a collapsed node, nor while the view is hidden.
+   */
+  followView(view: vscode.TreeView<BackupNode>): vscode.Disposable[] {
+    this.visible = view.visible;
+    return [
+      view.onDidChangeVisibility(({ visible }) => {
+        this.visible = visible;
+        if (visible) this.watchShown();
+        else this.stopWatches(() => true);
+      }),
+      view.onDidCollapseElement(({ element }) => {
+        if (element.type !== 'node') return;
+        this.collapsed.add(element);
+        this.stopWatches((entry) => isUnder(entry, element));
+      }),
+      view.onDidExpandElement(({ element }) => {
+        if (element.type !== 'node') return;
+        this.collapsed.delete(element);
+        this.watchShown();
+      }),
+    ];
+  }
+
+  /** How many running nodes are being watched now. */
+  get watching(): number {
+    return this.watches.size;
+  }
+
   dispose(): void {
+    this.stopWatches(() => true);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.inventoryWatcher.dispose();
     this.changed.dispose();
@@ -201,13 +242,62 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
   private childrenOf(parent: ModelTreeNode): Promise<BackupNode[]> {
     let listing = this.listings.get(parent);
     if (!listing) {
-      listing = this.page(parent, undefined).then((page) => ({ nodes: page.nodes, next: page.next, total: page.total }));
-      this.listings.set(parent, listing);
-      void listing.then((read) => {
-        if (read.nodes.some((child) => child.node.kind === 'error')) this.listings.delete(parent);
+      const started = this.page(parent, undefined).then((page) => ({ nodes: page.nodes, next: page.next, total: page.total }));
+      listing = started;
+      this.listings.set(parent, started);
+      void started.then(({ nodes }) => {
+        if (nodes.some((child) => child.node.kind === 'error')) this.listings.delete(parent);
+        // Unless it was forgotten meanwhile (a refresh): its nodes are not shown then.
+        else if (this.listings.get(parent) === started) for (const child of nodes) this.watch(child);
       });
     }
     return listing.then((read) => (read.next === undefined ? read.nodes : [...read.nodes, { type: 'loadMore', parent, shown: read.nodes.length, total: read.total }]));
+  }
+
+  /**
+   * Follows a running node while it is shown (the view visible, nothing above it collapsed): each change
+   * is shown in place, and its parent is listed again once it is gone. Ends by itself when it settles.
+   */
+  private watch(entry: ModelTreeNode): void {
+    const workspace = this.workspaces.get(entry.workspaceDir);
+    if (!entry.node.watch || !workspace || this.watches.has(entry) || !this.visible) return;
+    for (let above = entry.parent; above; above = above.parent) if (this.collapsed.has(above)) return;
+    const abort = new AbortController();
+    this.watches.set(entry, abort);
+    const options = { tag: 'backups', askHostKeys: false, inventory: workspace.inventory, signal: abort.signal };
+    loadRuntime()
+      .withReadingContext(this.services, workspace.dir, options, (ctx) =>
+        workspace.model.watch(entry.node, ctx, (changed) => {
+          if (abort.signal.aborted) return;
+          if (!changed) {
+            if (entry.parent) this.refreshNode(entry.parent);
+            return;
+          }
+          entry.node = changed;
+          this.changed.fire(entry);
+        }),
+      )
+      .catch((error: unknown) => this.services.log.error(`[backups] following ${entry.node.path} failed: ${errorMessage(error)}`))
+      .finally(() => {
+        if (this.watches.get(entry) === abort) this.watches.delete(entry);
+      });
+  }
+
+  /** Watches the running nodes of every listing still shown. */
+  private watchShown(): void {
+    for (const [parent, listing] of this.listings) {
+      void listing.then(({ nodes }) => {
+        if (this.listings.get(parent) === listing) for (const child of nodes) this.watch(child);
+      });
+    }
+  }
+
+  private stopWatches(which: (entry: ModelTreeNode) => boolean): void {
+    for (const [entry, abort] of this.watches) {
+      if (!which(entry)) continue;
+      abort.abort();
+      this.watches.delete(entry);
+    }
   }
 
   /** The filter matches this node or one above it: what is under it is shown whole. */
@@ -231,6 +321,12 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
       total: page.total,
     };
   }
+}
+
+/** Whether `entry` is listed somewhere under `ancestor`. */
+function isUnder(entry: ModelTreeNode, ancestor: ModelTreeNode): boolean {
+  for (let above = entry.parent; above; above = above.parent) if (above === ancestor) return true;
+  return false;
 }
 
 function pageSize(): number {

@@ -22,6 +22,7 @@ export function registerViews(services: Services): { views: LifeboatViews; dispo
   const backupsView = vscode.window.createTreeView('lifeboat.backups', { treeDataProvider: views.backups });
   const disposables: vscode.Disposable[] = [
     backupsView,
+    ...views.backups.followView(backupsView),
     views.backups.onDidChangeFilter((text) => (backupsView.description = text === undefined ? undefined : `filter: ${text}`)),
     views.runbooks,
     views.backups,

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { BackupNode, LifeboatApi, ModelTreeNode } from '../../../src/vscode/api';
+import { KubeApiSimulator } from '../../testbed/kubeSim';
+import { SIM_RESOURCES, type SimResource } from '../../testbed/kubeSimObjects';
+import { fixtureUri, readText, shown, waitFor } from './workspace';
+
+const EXTENSION_ID = 'lifeboat.lifeboat';
+const BACKUPS_PATH = '/apis/velero.io/v1/namespaces/velero/backups';
+
+const resource = (group: string, plural: string) => SIM_RESOURCES.find((candidate) => candidate.group === group && candidate.plural === plural) as SimResource;
+
+suite('Backups view: running Velero backups follow the cluster through a watch', () => {
+  test("a running backup's node changes in place as the cluster moves it on, listed once and watched while the view shows it", async function () {
+    this.timeout(90_000);
+    const extension = vscode.extensions.getExtension<LifeboatApi>(EXTENSION_ID);
+    assert.ok(extension, `${EXTENSION_ID} is not loaded`);
+    const api = await extension.activate();
+    const tree = api.views.backups;
+    // Slow enough steps to see each phase in the tree.
+    const kube = await KubeApiSimulator.start({ controllerStepMs: 300 });
+    const inventory = fixtureUri('lifeboat.yaml');
+    const original = await readText(inventory);
+    const child = async (parent: BackupNode | undefined, label: string): Promise<ModelTreeNode> => {
+      const found = (await tree.getChildren(parent)).find((node): node is ModelTreeNode => node.type === 'node' && node.node.label === label);
+      assert.ok(found, `${label} is shown`);
+      return found;
+    };
+    const backups = resource('velero.io', 'backups');
+    const makeBackup = (name: string) => kube.objects.create(backups, 'velero', { apiVersion: 'velero.io/v1', kind: 'Backup', metadata: { name }, spec: { includedNamespaces: ['immich'] } });
+    try {
+      kube.objects.create(resource('velero.io', 'backupstoragelocations'), 'velero', { apiVersion: 'velero.io/v1', kind: 'BackupStorageLocation', metadata: { name: 'default' }, spec: { provider: 'aws', objectStorage: { bucket: 'velero' } } });
+      // The view reads lifeboat.yaml again when its file watcher sees the change: wait for that before listing.
+      const reread = new Promise<void>((resolve) => {
+        const listening = tree.onDidChangeTreeData((changed) => {
+          if (changed !== undefined) return;
+          listening.dispose();
+          resolve();
+        });
+      });
+      await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(['clusters:', `  prod: { kubeconfig: ${JSON.stringify(await kube.writeKubeconfig())} }`, ''].join('\n')));
+      await Promise.race([reread, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      await vscode.commands.executeCommand('lifeboat.backups.focus');
+      makeBackup('nightly');
+      const folder = await child(await child(await child(undefined, 'prod'), 'Velero'), 'Backups');
+      const entry = await child(folder, 'nightly');
+      const listedAt = kube.requests.length;
+      assert.notEqual(entry.node.facts.phase, 'Completed');
+      const redrawn: string[] = [];
+      const listening = tree.onDidChangeTreeData((changed) => {
+        if (changed === entry) redrawn.push(String(shown(tree.getTreeItem(entry)).description));
+      });
+      try {
+        await waitFor('the backup shown Completed', () => entry.node.facts.phase === 'Completed', 30_000);
+      } finally {
+        listening.dispose();
+      }
+      assert.ok(redrawn.some((description) => description.startsWith('InProgress')), redrawn.join('\n'));
+      assert.match(redrawn.at(-1) ?? '', /^42\/42 items · expires in/);
+      assert.deepEqual(entry.node.operations.map((operation) => operation.id), ['describe', 'logs', 'restore', 'delete']);
+      const lists = kube.requests.slice(listedAt).filter((request) => request.startsWith(`GET ${BACKUPS_PATH}`) && !request.includes('watch=true'));
+      assert.equal(lists.length, 1, `one list, by name, then the watch: ${kube.requests.slice(listedAt).join('\n')}`);
+      await waitFor('no watch left', () => tree.watching === 0 && kube.objects.history.openWatches === 0);
+
+      // A backup that stays running is watched while the view is in sight, and not while it is hidden.
+      kube.objects.outcomes.set('held', 'Stuck');
+      makeBackup('held');
+      tree.refreshNode(folder);
+      await child(folder, 'held');
+      await waitFor('the running backup watched', () => tree.watching === 1 && kube.objects.history.openWatches === 1);
+      await vscode.commands.executeCommand('workbench.action.closeSidebar');
+      await waitFor('the watch closed with the view', () => tree.watching === 0 && kube.objects.history.openWatches === 0);
+      await vscode.commands.executeCommand('lifeboat.backups.focus');
+      await waitFor('watched again once shown', () => tree.watching === 1 && kube.objects.history.openWatches === 1);
+    } finally {
+      await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(original));
+      tree.refresh();
+      await kube.stop();
+    }
+  });
+});
