@@ -115,6 +115,26 @@ describe('running backups and restores follow the cluster through a watch', func
     assert.ok(await watchesClosed());
   });
 
+  it('keeps following a backup through phases it does not know, as a newer Velero may add, until a final one', async () => {
+    prod.sim.objects.outcomes.set('future', 'Stuck');
+    await createBackup('future');
+    const node = await listed('clusters/prod/velero/backups', 'future');
+    const shown: (BrowseNode | undefined)[] = [];
+    let patched = false;
+    await model.watch(node, context(), (changed) => {
+      shown.push(changed);
+      if (patched || changed?.facts.phase !== 'InProgress') return;
+      patched = true;
+      void (async () => {
+        for (const phase of ['WaitingForPluginOperations', 'SomeFuturePhase', 'PartiallyFailed']) await prod.kube.patchObject(CUSTOM_RESOURCES.veleroBackup, 'velero', 'future', { status: { phase } });
+      })();
+    });
+    assert.deepEqual(phases(shown).slice(-3), ['WaitingForPluginOperations', 'SomeFuturePhase', 'PartiallyFailed']);
+    assert.ok(shown.slice(0, -1).every((changed) => changed?.watch !== undefined), 'followed while running');
+    assert.equal(shown.at(-1)?.watch, undefined);
+    assert.equal(shown.at(-1)?.status?.level, 'warning');
+  });
+
   it('opens a dropped watch again from the last resourceVersion it saw, without listing again', async () => {
     prod.sim.objects.outcomes.set('held', 'Stuck');
     await createBackup('held');
