@@ -94,9 +94,18 @@ describe('pg.dump and pg.restore with a real PostgreSQL behind the database pod'
     [pg, kube, sshd, s3] = await Promise.all([startPostgres(), KubeApiSimulator.start(), startSshd(), startS3rver({ buckets: ['backups'] })]);
     kubeconfig = await kube.writeKubeconfig();
     addCnpgInstancePods(kube, pg, 'db', 'app-db');
+    kube.addPod({ namespace: 'db', name: 'web-0', containers: ['web'], env: { PATH: '/nonexistent' } });
     workspace = await mkdtemp(join(tmpdir(), 'lifeboat-pg-'));
     store = await openS3Store({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'backups', credentials: S3RVER_CREDENTIALS });
     await createDatabase('app');
+    // More of what a dump holds, each a kind of the table of contents: a foreign key, a sequence, a function, a materialized view.
+    await pg.sql(
+      'app',
+      `CREATE TABLE orders (id serial PRIMARY KEY, item int NOT NULL REFERENCES items (id));
+       INSERT INTO orders (item) SELECT g FROM generate_series(1, 10) g;
+       CREATE FUNCTION item_label(id int) RETURNS text LANGUAGE sql AS $$ SELECT name FROM public.items WHERE items.id = item_label.id $$;
+       CREATE MATERIALIZED VIEW item_names AS SELECT id, item_label(id) AS label FROM items;`,
+    );
   });
 
   after(async () => {
@@ -107,7 +116,7 @@ describe('pg.dump and pg.restore with a real PostgreSQL behind the database pod'
   it("plans a dump with the database's size and tables, writing nothing", async () => {
     const planned = await plan('pg.dump', { database: 'app', location: 'nas', file: 'planned.dump' });
     assert.equal(planned.destructive, false);
-    assert.match(planned.summary, /^Dump database 'app' in pod db\/app-db-1 of cluster prod \(2 tables, [\d.]+ [KM]iB on disk\) to nas:.*\/dumps\/planned\.dump$/);
+    assert.match(planned.summary, /^Dump database 'app' in pod db\/app-db-1 of cluster prod \(3 tables, [\d.]+ [KM]iB on disk\) to nas:.*\/dumps\/planned\.dump$/);
     assert.deepEqual(await hostDumps(), []);
   });
 
@@ -128,8 +137,10 @@ describe('pg.dump and pg.restore with a real PostgreSQL behind the database pod'
     assert.notEqual(await snapshot('app').catch(() => 'gone'), before);
     const restored = await run<PgRestoreResult>('pg.restore', { database: 'app', location: 'here', file: 'app.dump' });
     assert.equal(await snapshot('app'), before);
-    assert.equal(restored.toc.tables.length, 2);
-    assert.equal(restored.tables, 3, 'a table the dump does not hold is left alone');
+    assert.equal((await pg.sql('app', 'SELECT count(*), max(item) FROM orders')).trim(), '10|10');
+    assert.equal((await pg.sql('app', "SELECT count(*) FROM item_names WHERE label LIKE 'item %'")).trim(), '500', 'the materialized view is filled again');
+    assert.equal(restored.toc.tables.length, 3);
+    assert.equal(restored.tables, 4, 'a table the dump does not hold is left alone');
     await pg.sql('app', 'DROP TABLE kept_apart');
   });
 
@@ -154,15 +165,17 @@ describe('pg.dump and pg.restore with a real PostgreSQL behind the database pod'
   });
 
   it("plans a restore with the dump's table of contents, changing nothing", async () => {
-    await pg.sql('app', 'DELETE FROM items WHERE id = 1');
+    await pg.sql('app', 'DELETE FROM items WHERE id = 400');
     const changed = await snapshot('app');
     const planned = await plan('pg.restore', { database: 'app', location: 'here', file: 'app.dump' });
     assert.equal(planned.destructive, true);
     assert.match(planned.summary, /of database 'app', taken \d{4}-\d\d-\d\d [\d:]+ UTC\) holds in database 'app' in pod db\/app-db-1 of cluster prod/);
-    assert.match(planned.summary, /2 TABLE, 2 TABLE DATA/);
+    for (const kind of ['3 TABLE', '3 TABLE DATA', '1 FK CONSTRAINT', '1 FUNCTION', '1 MATERIALIZED VIEW', '1 MATERIALIZED VIEW DATA', '1 SEQUENCE', '1 SEQUENCE OWNED BY', '1 SEQUENCE SET']) {
+      assert.ok(planned.summary.includes(`${kind},`) || planned.summary.endsWith(kind), `${kind} in ${planned.summary}`);
+    }
     assert.deepEqual(
       planned.operations.filter((operation) => operation.target.startsWith('table ')).map((operation) => operation.target),
-      ['table public.items', `table public.${HOSTILE_TABLE}`],
+      ['table public.items', 'table public.orders', `table public.${HOSTILE_TABLE}`],
     );
     assert.equal(await snapshot('app'), changed, 'a plan changes nothing');
     await run<PgRestoreResult>('pg.restore', { database: 'app', location: 'here', file: 'app.dump' });
@@ -180,6 +193,7 @@ describe('pg.dump and pg.restore with a real PostgreSQL behind the database pod'
     assert.match(await failure('pg.dump', { database: 'app', location: 'nowhere' }), /^`location`: no location 'nowhere' under `locations:` in lifeboat\.yaml; there are: nas, bucket, here$/);
     assert.match(await failure('pg.dump', { database: 'app', folder: 'dumps', cluster: 'staging' }), /`cluster` names 'staging', which is not under `clusters:`/);
     assert.match(await failure('pg.dump', { database: 'app', folder: 'dumps', clusterName: 'other-db' }), /^`clusterName`: no running primary of CloudNativePG Cluster 'other-db' in namespace db of cluster prod/);
+    assert.match(await failure('pg.dump', { database: 'app', folder: 'dumps', clusterName: undefined, pod: 'web-0' }), /^pod db\/web-0 of cluster prod has no `psql`: name the container with PostgreSQL's programs in `container`$/);
     assert.match(await failure('pg.restore', { database: 'app', folder: 'dumps', file: 'missing.dump' }), /^`file`: there is no dump missing\.dump in .*dumps$/);
     await writeFile(join(workspace, 'dumps', 'notes.dump'), 'not a dump at all\n');
     assert.match(await failure('pg.restore', { database: 'app', folder: 'dumps', file: 'notes.dump' }), /^`file`: .*notes\.dump is not a PostgreSQL custom-format dump that pg_restore in pod db\/app-db-1 of cluster prod can read: pg_restore: error: input file does not appear to be a valid archive/);

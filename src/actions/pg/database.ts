@@ -75,11 +75,12 @@ export class DatabasePod {
     readonly kube: KubeClient,
     readonly ref: PodRef,
     readonly database: string,
-    readonly clusterName: string,
+    /** The inventory's name of the cluster. */
+    readonly cluster: string,
   ) {}
 
   get description(): string {
-    return `pod ${this.ref.namespace}/${this.ref.pod} of cluster ${this.clusterName}`;
+    return `pod ${this.ref.namespace}/${this.ref.pod} of cluster ${this.cluster}`;
   }
 
   /** `database 'app' in pod db/pg-1 of cluster prod`, for messages. */
@@ -110,7 +111,7 @@ export class DatabasePod {
     const query = "SELECT pg_database_size(current_database()), (SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema'))";
     const output = await this.command('psql', ['psql', '--no-psqlrc', '--quiet', '--tuples-only', '--no-align', '--field-separator=,', dbnameArgument(this.database), '--command', query], signal);
     const [bytes, tables] = output.trim().split(',').map(Number);
-    if (bytes === undefined || tables === undefined || Number.isNaN(bytes) || Number.isNaN(tables)) throw new Error(`psql in ${this.description} printed '${output.trim()}' instead of the size of ${this.where}`);
+    if (bytes === undefined || tables === undefined || Number.isNaN(bytes) || Number.isNaN(tables)) throw new Error(`psql in ${this.description} printed '${printable(output.trim())}' instead of the size of ${this.where}`);
     return { bytes, tables };
   }
 

@@ -28,8 +28,9 @@ const CLEANUP_TIMEOUT_MS = 30_000;
 export const dumpFileName = z
   .string()
   .min(1)
-  .max(255)
-  .refine((name) => !name.includes('/') && name !== '..', 'a file name, without `/`')
+  // Room for the temporary name's prefix and suffix within the 255 bytes a file name may have.
+  .refine((name) => Buffer.byteLength(name) <= 200, 'a file name of at most 200 bytes')
+  .refine((name) => !name.includes('/'), 'a file name, without `/`')
   .refine((name) => !name.startsWith('.'), 'names starting with `.` are kept for dumps being written')
   // eslint-disable-next-line no-control-regex -- control characters are what is refused
   .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), 'a file name without control characters');
@@ -145,7 +146,8 @@ class SshDumpFolder implements DumpLocation {
     try {
       await this.connection.runBulk(['sh', '-c', 'mkdir -p -- "$1" && exec cat > "$2"', 'sh', this.folder, temporary], { stdin: input, signal });
       signal.throwIfAborted();
-      const linked = await this.connection.exec(['sh', '-c', 'ln -- "$1" "$2" && rm -f -- "$1"', 'sh', temporary, final], { signal });
+      // `ln` onto a folder would put the link inside it: anything of that name is refused first.
+      const linked = await this.connection.exec(['sh', '-c', '{ [ -e "$2" ] || [ -L "$2" ]; } && { echo "$2: File exists" >&2; exit 1; }; ln -- "$1" "$2" && rm -f -- "$1"', 'sh', temporary, final], { signal });
       if (linked.exitCode !== 0) {
         if (/exists/i.test(linked.stderrTail)) throw new FileExistsError(this.finalLocation(name));
         throw new Error(`the dump could not be given its name ${this.finalLocation(name)}: ${linked.stderrTail.trim() || `exit code ${linked.exitCode ?? 'unknown'}`}`);
