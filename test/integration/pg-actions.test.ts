@@ -264,7 +264,8 @@ describe('pg.dump and pg.restore with a real PostgreSQL behind the database pod'
   it('dumps and restores databases and files with hostile names through the pod, the SSH host and a local folder, running none of them', async () => {
     const sentinel = join(sshd.remoteDir, 'sentinel');
     const podRoot = kube.podPath('db', 'app-db-1', '/');
-    const payloads = hostilePayloads(sentinel);
+    // Besides the shell payloads, names libpq would read as connection strings if they were passed bare.
+    const payloads = [...hostilePayloads(sentinel), 'host=/nonexistent dbname=app', 'postgresql://nobody@192.0.2.1/app', "dbname='app' port=1"];
     const schema = action('pg.dump').params;
     const accepted = payloads.filter((payload) => schema.safeParse({ cluster: 'prod', namespace: 'db', clusterName: 'app-db', database: payload, location: 'nas' }).success);
     const validFile = (name: string) => schema.safeParse({ cluster: 'prod', namespace: 'db', clusterName: 'app-db', database: 'app', location: 'nas', file: name }).success;
