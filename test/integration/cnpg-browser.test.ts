@@ -54,9 +54,9 @@ describe('CloudNativePG in the browse model: each cluster lists its Clusters and
     assert.deepEqual(
       nodes.map((node) => [node.path, node.description, node.status?.level, node.operations.map((operation) => operation.id)]),
       [
-        ['clusters/prod/cnpg/immich/immich-postgres', 'backs up by plugin', undefined, ['backUp']],
-        ['clusters/prod/cnpg/paperless/paperless-db', 'backs up by volumeSnapshot', undefined, ['backUp']],
-        ['clusters/prod/cnpg/paperless/scratch', 'no backup configured', 'warning', []],
+        ['clusters/prod/cnpg/immich/immich-postgres', 'backs up by plugin', undefined, ['backUp', 'dumpRestore']],
+        ['clusters/prod/cnpg/paperless/paperless-db', 'backs up by volumeSnapshot', undefined, ['backUp', 'dumpRestore']],
+        ['clusters/prod/cnpg/paperless/scratch', 'no backup configured', 'warning', ['dumpRestore']],
       ],
     );
     assert.deepEqual(nodes[0]?.operations[0], { kind: 'action', id: 'backUp', label: 'Back Up Now', action: 'cnpg.backup', destructive: false, params: { cluster: 'prod', namespace: 'immich', clusterName: 'immich-postgres' } });

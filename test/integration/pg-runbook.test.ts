@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KubeClient } from '../../src/clients/kube';
 import { lifeboat, readRecords } from '../support/cli';
+import { addCnpgCluster, PLUGIN_BACKUP } from '../support/cnpgLab';
 import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
 import { KubeApiSimulator } from '../testbed/kubeSim';
 import { addCnpgInstancePods, startPostgres, type TestPostgres } from '../testbed/postgres';
@@ -19,6 +21,7 @@ describe('runbook pg-dump-restore, end to end with the CLI, two PostgreSQL serve
   let kube: KubeApiSimulator;
   let sshd: Sshd;
   let workspace: string;
+  let kubeconfig: string;
   const dumps = () => join(sshd.remoteDir, 'postgres');
 
   async function lastRun(): Promise<[unknown, unknown][]> {
@@ -32,10 +35,11 @@ describe('runbook pg-dump-restore, end to end with the CLI, two PostgreSQL serve
     addCnpgInstancePods(kube, source, 'immich', 'immich-postgres');
     addCnpgInstancePods(kube, target, 'immich', 'immich-postgres-restored');
     workspace = await mkdtemp(join(tmpdir(), 'lifeboat-pg-runbook-'));
+    kubeconfig = await kube.writeKubeconfig();
     const host = `{ host: ${sshd.host}, port: ${sshd.port}, user: ${sshd.user}, identityFile: ${sshd.clientKey.privateKeyPath}, knownHosts: ${sshd.knownHostsPath} }`;
     await writeFile(
       join(workspace, 'lifeboat.yaml'),
-      [`clusters:\n  prod:\n    kubeconfig: ${await kube.writeKubeconfig()}`, `hosts:\n  nas: ${host}`, `locations:\n  postgres-dumps: { host: nas, path: ${dumps()} }`, ''].join('\n'),
+      [`clusters:\n  prod:\n    kubeconfig: ${kubeconfig}`, `hosts:\n  nas: ${host}`, `locations:\n  postgres-dumps: { host: nas, path: ${dumps()} }`, ''].join('\n'),
     );
     // The workspace's copy of the shipped runbook: runs are recorded beside it, not in the repository.
     await writeFile(join(workspace, RUNBOOK), await readFile(join(REPO_ROOT, 'runbooks', RUNBOOK)));
@@ -72,6 +76,20 @@ describe('runbook pg-dump-restore, end to end with the CLI, two PostgreSQL serve
     assert.equal((await target.sql('immich', ROWS)).trim(), (await source.sql('immich', ROWS)).trim());
     assert.equal((await target.sql('immich', "SELECT count(*) FROM pg_indexes WHERE tablename = 'assets'")).trim(), '2', 'the index came along');
     assert.match(output, /Restored nas:.*immich-\d{14}\.dump \(of database 'immich', taken [^)]+\) into database 'immich' in pod immich\/immich-postgres-restored-1: [^;]*\b1 TABLE\b[^;]*; the database now has 1 table\./);
+  });
+
+  it("runs from a CloudNativePG Cluster's node in the tree, Dump and Restore Database…, with the Cluster bound as the source", async () => {
+    const manifest = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { contributes: { commands: { command: string; title: string }[]; menus: Record<string, { command: string; when?: string }[]> } };
+    assert.equal(manifest.contributes.commands.find((entry) => entry.command === 'lifeboat.backups.dumpRestore')?.title, 'Dump and Restore Database…');
+    assert.ok(manifest.contributes.menus['view/item/context']?.some((entry) => entry.command === 'lifeboat.backups.dumpRestore' && /op:dumpRestore\b/.test(entry.when ?? '')));
+    assert.ok(manifest.contributes.menus.commandPalette?.some((entry) => entry.command === 'lifeboat.backups.dumpRestore' && entry.when === 'false'));
+
+    await addCnpgCluster(await KubeClient.connect({ kubeconfig }), 'immich', 'immich-postgres', PLUGIN_BACKUP);
+    await source.sql('immich', "INSERT INTO assets VALUES (5001, '/photos/added-since.jpg', NULL)");
+    const result = await lifeboat(['do', 'clusters/prod/cnpg/immich/immich-postgres', 'dumpRestore', '--yes'], { cwd: workspace });
+    assert.equal(result.code, 0, result.stderr + result.stdout);
+    assert.deepEqual(await lastRun(), [['pg.dump', 'succeeded'], ['pg.restore', 'succeeded']]);
+    assert.equal((await target.sql('immich', ROWS)).trim(), (await source.sql('immich', ROWS)).trim());
   });
 
   it('stops at the restore when the target database does not exist, keeping the dump, without a stack trace', async () => {

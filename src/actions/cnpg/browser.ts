@@ -11,6 +11,7 @@ import { BACKUP_TERMINAL_PHASES, CNPG_RESOURCES, CnpgNamespace, configuredMethod
 
 /** The runbook a Backup's Restore… opens. */
 const CNPG_RESTORE_RUNBOOK = 'cnpg-restore.runbook.md';
+const PG_DUMP_RESTORE_RUNBOOK = 'pg-dump-restore.runbook.md';
 
 /** The codicon and status of a Backup phase; a phase not known here (a newer CloudNativePG's) is shown as still running. */
 function phaseLook(phase: string | undefined): { icon: string; level: StatusLevel } {
@@ -42,7 +43,11 @@ function clusterNode(cluster: string, at: string, object: KubeObject): DeclaredN
     icon: 'database',
     ...(method ? {} : { status: { level: 'warning' as const, reason: 'No backup configured: no Barman Cloud plugin, barmanObjectStore or volumeSnapshot' } }),
     hasChildren: true,
-    operations: method ? [{ kind: 'action', id: 'backUp', label: 'Back Up Now', action: cnpgBackup.id, params: { cluster, namespace, clusterName: name } }] : [],
+    operations: [
+      ...(method ? [{ kind: 'action' as const, id: 'backUp', label: 'Back Up Now', action: cnpgBackup.id, params: { cluster, namespace, clusterName: name } }] : []),
+      // The target of the restore is the person's choice: only the source and its cluster are bound.
+      { kind: 'runbook', id: 'dumpRestore', label: 'Dump and Restore Database…', runbook: PG_DUMP_RESTORE_RUNBOOK, params: { cluster, namespace, clusterName: name, targetCluster: cluster, targetNamespace: namespace } },
+    ],
     facts: { cluster, namespace, name, method: method ?? null },
   };
 }
