@@ -44,7 +44,7 @@ describe('pg.dump and pg.restore with a real PostgreSQL behind the database pod'
         clusters: { prod: { kubeconfig } },
         hosts: { nas: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
         stores: { garage: { endpoint: s3.endpoint, region: 'us-east-1', bucket: 'backups', credentials: { ...S3RVER_CREDENTIALS } } },
-        locations: { nas: { host: 'nas', path: hostFolder() }, bucket: { store: 'garage', prefix: 'postgres' }, here: { path: 'dumps' } },
+        locations: { nas: { host: 'nas', path: hostFolder() }, bucket: { store: 'garage', prefix: 'postgres' }, here: { path: 'dumps' }, relative: { host: 'nas', path: 'dumps' } },
       },
       ...overrides,
     });
@@ -190,7 +190,8 @@ describe('pg.dump and pg.restore with a real PostgreSQL behind the database pod'
     const before = await snapshot('app');
     assert.match(await failure('pg.dump', { database: 'nosuch', folder: 'dumps' }), /^`database`: there is no database 'nosuch' in pod db\/app-db-1 of cluster prod$/);
     assert.match(await failure('pg.dump', { database: 'app', location: 'here', file: 'app.dump' }), /^`file`: .*app\.dump already exists \([\d.]+ KiB\); pg\.dump never replaces a dump$/);
-    assert.match(await failure('pg.dump', { database: 'app', location: 'nowhere' }), /^`location`: no location 'nowhere' under `locations:` in lifeboat\.yaml; there are: nas, bucket, here$/);
+    assert.match(await failure('pg.dump', { database: 'app', location: 'nowhere' }), /^`location`: no location 'nowhere' under `locations:` in lifeboat\.yaml; there are: nas, bucket, here, relative$/);
+    assert.match(await failure('pg.dump', { database: 'app', location: 'relative' }), /^`locations\.relative\.path` must be an absolute folder on host 'nas', not 'dumps'$/);
     assert.match(await failure('pg.dump', { database: 'app', folder: 'dumps', cluster: 'staging' }), /`cluster` names 'staging', which is not under `clusters:`/);
     assert.match(await failure('pg.dump', { database: 'app', folder: 'dumps', clusterName: 'other-db' }), /^`clusterName`: no running primary of CloudNativePG Cluster 'other-db' in namespace db of cluster prod/);
     assert.match(await failure('pg.dump', { database: 'app', folder: 'dumps', clusterName: undefined, pod: 'web-0' }), /^pod db\/web-0 of cluster prod has no `psql`: name the container with PostgreSQL's programs in `container`$/);
