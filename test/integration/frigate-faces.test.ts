@@ -354,6 +354,8 @@ describe('Frigate faces: health, list and backup against the simulators', functi
     const ctx = context({ handOver });
     try {
       await backup.plan(backupParams({ location: 'piglet' }), ctx);
+      // Time for the whole archive to be written here, waiting for the host.
+      await new Promise((resolve) => setTimeout(resolve, 500));
       await handOver.dispose();
       assert.equal(existsSync(remote), false);
     } finally {

@@ -177,23 +177,23 @@ function teeTo(mirror: Writable): Transform {
   return tee;
 }
 
-interface Located<Staged extends Staging | undefined> {
+interface Located {
   destination: ArchiveDestination;
   keep: number;
   /** The archives the new one replaces: those the plan shows are the ones the run deletes. */
   expired: ExpiredArchive[];
-  /** Made ready alongside the listing, when the archive is to be written. */
-  staging: Staged;
 }
 
-/** Frigate listed and the destination reached, both at once (an SSH connection takes longer than Frigate's listing). */
+/** Frigate listed, and the location opened and being listed: both at once (an SSH connection takes longer than Frigate's listing). */
 interface Reached<Staged extends Staging | undefined> {
   name: string;
   now: Date;
   client: FrigateClient;
   library: FaceLibrary;
   images: ImageRef[];
-  located: Promise<Located<Staged>>;
+  /** Made ready as soon as the location is opened (before it is connected and listed), when the archive is to be written. */
+  staged: Promise<Staged>;
+  located: Promise<Located>;
 }
 
 async function reach<Staged extends Staging | undefined>(
@@ -204,26 +204,25 @@ async function reach<Staged extends Staging | undefined>(
   const { signal } = ctx;
   const now = new Date();
   const name = formatArchiveName(DEFAULT_NAME_PATTERN, FACES_PREFIX, now);
-  const located = openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx).then(async ({ destination, keep }) => {
+  const opened = openArchiveLocation({ folder: params.destination, folderField: 'destination', location: params.location }, ctx);
+  const staged = opened.then(({ destination }) => stage(destination, name));
+  const located = opened.then(async ({ destination, keep }) => {
     const keepHere = params.keep ?? keep ?? DEFAULT_KEEP;
-    const staged = stage(destination, name);
-    staged.catch(() => undefined);
-    try {
-      // One listing of the location answers both (calls at the same time share it); the new archive always counts as kept.
-      const [expired, taken] = await Promise.all([destination.expired(FACES_PREFIX, keepHere, name, signal), destination.exists(name, signal)]);
-      if (taken) throw new Error(`${destination.finalLocation(name)} already exists; refusing to overwrite it`);
-      return { destination, keep: keepHere, expired, staging: await staged };
-    } catch (error) {
-      await (await staged.catch(() => undefined))?.discard();
-      throw error;
-    }
+    // One listing of the location answers both (calls at the same time share it); the new archive always counts as kept.
+    const [expired, taken] = await Promise.all([destination.expired(FACES_PREFIX, keepHere, name, signal), destination.exists(name, signal)]);
+    if (taken) throw new Error(`${destination.finalLocation(name)} already exists; refusing to overwrite it`);
+    return { destination, keep: keepHere, expired };
   });
   const listed = frigateClientFor(ctx, params.frigate).then(async (client) => ({ client, library: await client.faces(signal) }));
-  located.catch(() => undefined);
-  listed.catch(() => undefined);
-  // Whichever fails first fails the backup.
-  const { client, library } = await Promise.race([listed, located.then(() => listed)]);
-  return { name, now, client, library, images: imagesToBackUp(library, params.includeTrain), located };
+  for (const pending of [staged, located, listed]) pending.catch(() => undefined);
+  try {
+    // Whichever fails first fails the backup.
+    const { client, library } = await Promise.race([listed, located.then(() => listed)]);
+    return { name, now, client, library, images: imagesToBackUp(library, params.includeTrain), staged, located };
+  } catch (error) {
+    await (await staged.catch(() => undefined))?.discard();
+    throw error;
+  }
 }
 
 /** The images downloading in the archive's order, and how to stop those still ahead of it. */
@@ -301,36 +300,37 @@ async function writeArchive(params: FacesBackupParams, reached: Reached<Staging>
  * archives what the plan listed.
  */
 class StartedBackup implements Disposable {
-  readonly archived: Promise<Archived> | undefined;
-
   constructor(
     readonly reached: Reached<Staging>,
-    readonly located: Located<Staging>,
+    readonly located: Located,
+    readonly staging: Staging,
     readonly downloads: Downloads,
-    ctx: ActionContext,
-    params: FacesBackupParams,
-  ) {
-    if (located.staging.writableBeforeBegin) {
-      this.archived = writeArchive(params, reached, located.staging, downloads, ctx);
-      // Awaited by the run; a failure before it is (or a refusal) must not end the process meanwhile.
-      this.archived.catch(() => undefined);
-    }
-  }
+    readonly archived: Promise<Archived> | undefined,
+  ) {}
 
   async dispose(): Promise<void> {
     this.downloads.stop();
     await this.archived?.catch(() => undefined);
-    await this.located.staging.discard();
+    await this.staging.discard();
   }
 }
 
 async function startBackup(params: FacesBackupParams, ctx: ActionContext): Promise<StartedBackup> {
   const reached = await reach(params, ctx, (destination, name) => destination.staging(name, ctx.signal));
   const downloads = startDownloads(reached, params, ctx.signal);
+  let archived: Promise<Archived> | undefined;
   try {
-    return new StartedBackup(reached, await reached.located, downloads, ctx, params);
+    const staging = await reached.staged;
+    if (staging.writableBeforeBegin) {
+      archived = writeArchive(params, reached, staging, downloads, ctx);
+      // Awaited by the run; a failure before then (or a refused plan) must not end the process meanwhile.
+      archived.catch(() => undefined);
+    }
+    return new StartedBackup(reached, await reached.located, staging, downloads, archived);
   } catch (error) {
     downloads.stop();
+    await archived?.catch(() => undefined);
+    await (await reached.staged.catch(() => undefined))?.discard();
     throw error;
   }
 }
@@ -340,7 +340,8 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
   const { signal, log } = ctx;
   const backup = ctx.handOver?.take(StartedBackup) ?? (await startBackup(params, ctx));
   const { name, library, images } = backup.reached;
-  const { destination, keep, expired, staging } = backup.located;
+  const { destination, keep, expired } = backup.located;
+  const { staging } = backup;
   for (const [person, files] of Object.entries(library.people)) if (files.length === 0) log.warn(`${person} has no images in Frigate '${params.frigate}'; nothing of theirs is in the archive`);
   log.info(`backing up ${images.length} images of ${Object.keys(library.people).length} people from Frigate '${params.frigate}' to ${destination.finalLocation(name)}`);
 
@@ -387,7 +388,7 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
 
 async function planBackup(params: FacesBackupParams, ctx: ActionContext) {
   // Only for a run that follows: a plan that is only shown downloads and stages nothing.
-  let shown: { reached: Reached<Staging | undefined>; located: Located<Staging | undefined> };
+  let shown: { reached: Reached<Staging | undefined>; located: Located };
   if (ctx.handOver) {
     const backup = await startBackup(params, ctx);
     ctx.handOver.give(backup);

@@ -339,7 +339,8 @@ class SshFolder implements ArchiveDestination {
   private readonly uploads = new Map<string, HostUpload>();
 
   constructor(
-    private readonly connection: SshConnection,
+    /** Its failure is the failure of whatever needs the host first. */
+    private readonly connection: Promise<SshConnection>,
     private readonly hostName: string,
     private readonly folder: string,
   ) {}
@@ -368,6 +369,7 @@ class SshFolder implements ArchiveDestination {
     const sidecar = sidecarPath(this.remotePath(name));
     const toHost = new PassThrough({ highWaterMark: AHEAD_OF_HOST_BYTES });
     const toCommand = new PassThrough();
+    let begun = false;
     // The archive's writer sees the upload's own failure (a dropped connection, a full disk), not the end of a stream.
     const mirror = new Writable({
       write: (chunk: Buffer, _encoding, callback) => (toHost.write(chunk) ? callback() : toHost.once('drain', () => callback())),
@@ -378,8 +380,8 @@ class SshFolder implements ArchiveDestination {
     // A command, not SFTP: a cancel stops it, and a dropped connection ends it rather than leaving it waiting forever.
     const upload: HostUpload = {
       verdict,
-      publishing: this.connection.exec(['sh', '-c', PUBLISH_SCRIPT, 'sh', partial, this.remotePath(name), sidecar, `${sidecar}.tmp`], { stdin: verdict, signal }),
-      uploading: this.connection.exec(['sh', '-c', UPLOAD_SCRIPT, 'sh', partial], { stdin: toCommand, signal }).then(
+      publishing: this.connection.then((connection) => connection.exec(['sh', '-c', PUBLISH_SCRIPT, 'sh', partial, this.remotePath(name), sidecar, `${sidecar}.tmp`], { stdin: verdict, signal })),
+      uploading: this.connection.then((connection) => connection.exec(['sh', '-c', UPLOAD_SCRIPT, 'sh', partial], { stdin: toCommand, signal })).then(
         (result) => {
           if (result.exitCode !== 0) throw failed(howItEnded(result));
           return result;
@@ -400,7 +402,9 @@ class SshFolder implements ArchiveDestination {
     this.uploads.set(local, upload);
     const discard = async () => {
       this.uploads.delete(local);
-      if (!mirror.writableFinished) {
+      // Ended before `begin`, the command leaves the host as it was.
+      if (!begun) toCommand.end();
+      else if (!mirror.writableFinished) {
         toHost.destroy();
         toCommand.destroy();
       }
@@ -408,10 +412,11 @@ class SshFolder implements ArchiveDestination {
       await upload.uploading.catch(() => undefined);
       verdict.end();
       const publisher = await upload.publishing.catch(() => undefined);
-      if (publisher?.exitCode !== 0) await this.connection.run(['rm', '-f', '--', partial]).catch(() => undefined);
+      if (publisher?.exitCode !== 0) await this.connection.then((connection) => connection.run(['rm', '-f', '--', partial])).catch(() => undefined);
       await removeIfPresent(folder);
     };
     const begin = async () => {
+      begun = true;
       toCommand.write('begin\n');
       toHost.pipe(toCommand);
     };
@@ -425,7 +430,7 @@ class SshFolder implements ArchiveDestination {
   }
 
   private async list(signal: AbortSignal): Promise<StoredArchive[]> {
-    const listing = await this.connection.run(['sh', '-c', '[ -d "$1" ] || exit 0; find "$1" -mindepth 1 -maxdepth 1 -type f -printf "%s %f\\n"', 'sh', this.folder], { signal });
+    const listing = await (await this.connection).run(['sh', '-c', '[ -d "$1" ] || exit 0; find "$1" -mindepth 1 -maxdepth 1 -type f -printf "%s %f\\n"', 'sh', this.folder], { signal });
     return (listing.stdout ?? '').split('\n').flatMap((line) => {
       const match = /^(\d+) (.+)$/.exec(line);
       return match?.[1] && match[2] ? [{ name: match[2], bytes: Number(match[1]) }] : [];
@@ -447,7 +452,7 @@ class SshFolder implements ArchiveDestination {
   }
 
   async unpublish(name: string): Promise<void> {
-    await this.connection.run(['rm', '-f', this.remotePath(name), sidecarPath(this.remotePath(name))]);
+    await (await this.connection).run(['rm', '-f', this.remotePath(name), sidecarPath(this.remotePath(name))]);
   }
 
   async expired(prefix: string, keep: number, newName: string, signal: AbortSignal): Promise<ExpiredArchive[]> {
@@ -456,7 +461,7 @@ class SshFolder implements ArchiveDestination {
 
   async remove(archives: readonly ExpiredArchive[], signal: AbortSignal): Promise<void> {
     if (archives.length === 0) return;
-    await this.connection.run(['rm', '-f', '--', ...archives.flatMap((archive) => [this.remotePath(archive.name), sidecarPath(this.remotePath(archive.name))])], { signal });
+    await (await this.connection).run(['rm', '-f', '--', ...archives.flatMap((archive) => [this.remotePath(archive.name), sidecarPath(this.remotePath(archive.name))])], { signal });
   }
 
   async listArchives(prefix: string, signal: AbortSignal): Promise<StoredArchive[]> {
@@ -467,7 +472,7 @@ class SshFolder implements ArchiveDestination {
     const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
     const local = path.join(folder, name);
     try {
-      const sftp = await this.connection.sftp();
+      const sftp = await (await this.connection).sftp();
       await sftp.download(this.remotePath(name), local);
       if (await this.exists(`${name}.sha256`, signal)) await sftp.download(sidecarPath(this.remotePath(name)), sidecarPath(local));
     } catch (error) {
@@ -480,7 +485,7 @@ class SshFolder implements ArchiveDestination {
   async readHead(name: string, bytes: number, signal: AbortSignal): Promise<Buffer> {
     const stdout = new PassThrough();
     const head = collect(stdout);
-    await this.connection.run(['head', '-c', String(bytes), this.remotePath(name)], { signal, stdout });
+    await (await this.connection).run(['head', '-c', String(bytes), this.remotePath(name)], { signal, stdout });
     return head;
   }
 
@@ -510,7 +515,9 @@ export async function openArchiveLocation(
     return { destination: new S3Prefix(store, entry.store, prefix), keep: entry.keep };
   }
   if ('host' in entry) {
-    const connection = await sshConnectionFor(ctx.clients, ctx.inventory, entry.host, { signal: ctx.signal, approveHostKey: ctx.approveHostKey, log: ctx.log });
+    // Not waited for here: an archive can be staged on this machine while the connection is made.
+    const connection = sshConnectionFor(ctx.clients, ctx.inventory, entry.host, { signal: ctx.signal, approveHostKey: ctx.approveHostKey, log: ctx.log });
+    connection.catch(() => undefined);
     return { destination: new SshFolder(connection, entry.host, entry.path), keep: entry.keep };
   }
   return { destination: new LocalFolder(resolveUserPath(entry.path, ctx.workspaceDir)), keep: entry.keep };
