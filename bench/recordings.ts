@@ -31,8 +31,13 @@ const RECORDINGS = '/media/frigate/recordings';
 const CAMERAS = ['front_door', 'driveway', 'backyard'];
 const SEGMENT_SECONDS = 10;
 const MIB = 1024 * 1024;
-const RSS_TARGET_MIB = 160;
+const RSS_TARGET_MIB = 128;
+/** Against direct `tar | ssh`. */
 const THROUGHPUT_TARGET = 0.9;
+/** Against what a user types instead: `kubectl exec … tar c | ssh host 'tar x'`. */
+const KUBECTL_TARGET = 1.2;
+/** Sending-side CPU apart from the simulated API server, against the kubectl pipeline's. */
+const CPU_TARGET = 0.6;
 
 interface ChildJob {
   kubeconfig: string;
@@ -213,11 +218,12 @@ async function main(): Promise<void> {
     );
     const rows: Measurement[] = [baseline];
     const kubectl = kubectlVersion();
+    let viaKubectl: Measurement | undefined;
     if (kubectl) {
       rows.push(
-        await fastest(remote('kubectl'), expected, () =>
+        (viaKubectl = await fastest(remote('kubectl'), expected, () =>
           timeShell(`\`kubectl exec -- tar c \\| ssh host "tar x"\` (kubectl ${kubectl})`, `kubectl --kubeconfig '${kubeconfig}' exec -n ${NAMESPACE} ${POD} -- tar cf - -C ${RECORDINGS} . | ${untar(remote('kubectl'))}`),
-        ),
+        )),
       );
     }
     const lifeboat = await fastest(remote('lifeboat'), inBackupLayout(expected), () =>
@@ -236,7 +242,17 @@ async function main(): Promise<void> {
     console.log(`\n${table.join('\n')}\n`);
     const ratio = baseline.ms / lifeboat.ms;
     const rssMib = (lifeboat.child?.maxRssKiB ?? 0) / 1024;
-    console.log(`Lifeboat vs baseline: ${ratio.toFixed(2)}× (target ≥ ${THROUGHPUT_TARGET}×: ${ratio >= THROUGHPUT_TARGET ? 'met' : 'NOT met'}); peak RSS ${rssMib.toFixed(0)} MiB (target ≤ ${RSS_TARGET_MIB} MiB: ${rssMib <= RSS_TARGET_MIB ? 'met' : 'NOT met'})`);
+    const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+    console.log(`Lifeboat vs baseline: ${ratio.toFixed(2)}× (target ≥ ${THROUGHPUT_TARGET}×: ${met(ratio >= THROUGHPUT_TARGET)}); peak RSS ${rssMib.toFixed(0)} MiB (target ≤ ${RSS_TARGET_MIB} MiB: ${met(rssMib <= RSS_TARGET_MIB)})`);
+    if (viaKubectl) {
+      const kubectlRatio = viaKubectl.ms / lifeboat.ms;
+      // The pod's tar does the same work in both; the API server simulator's share is left out of both.
+      const clientCpu = (row: Measurement) => (row.cpuSeconds ?? 0) - (row.simulatorCpuSeconds ?? 0);
+      const cpuRatio = clientCpu(lifeboat) / clientCpu(viaKubectl);
+      console.log(
+        `Lifeboat vs kubectl exec | ssh: ${kubectlRatio.toFixed(2)}× (target ≥ ${KUBECTL_TARGET}×: ${met(kubectlRatio >= KUBECTL_TARGET)}); sending-side CPU without the API server simulator ${clientCpu(lifeboat).toFixed(1)} s against ${clientCpu(viaKubectl).toFixed(1)} s, ${cpuRatio.toFixed(2)}× (target ≤ ${CPU_TARGET}×: ${met(cpuRatio <= CPU_TARGET)})`,
+      );
+    }
     const { child, simulatorCpuSeconds = 0, cpuSeconds = 0 } = lifeboat;
     if (child) {
       // On this machine the simulated cluster shares the cores with everything else; on a real one it does not.

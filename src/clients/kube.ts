@@ -10,10 +10,11 @@ import type { Disposable } from '../core/actions/clients';
 import { CancelledError } from '../core/errors';
 import { formatDuration } from '../core/render';
 import { KubeError, PodCommandError, kubeError } from './kubeErrors';
+import type * as KubeSdkParts from './kubeSdk';
 
 export { KubeError, PodCommandError } from './kubeErrors';
 
-export type Sdk = typeof KubernetesSdk;
+export type Sdk = typeof KubeSdkParts;
 
 /** A cluster as the inventory names it: a kubeconfig file and a context in it. */
 export interface ClusterTarget {
