@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import type { RecordingsBackupResult } from '../../src/actions/frigate/recording
 import type { RecordingsListResult } from '../../src/actions/frigate/recordingsList';
 import type { RecordingsRestoreResult } from '../../src/actions/frigate/recordingsRestore';
 import { createActionContext } from '../../src/core/actions/context';
+import { PlanHandOver } from '../../src/core/actions/handOver';
 import type { ActionContext, ProgressUpdate } from '../../src/core/actions/spec';
 import { CancelledError } from '../../src/core/errors';
 import { frigateAction, runFrigateAction } from '../support/frigateActions';
@@ -157,6 +159,29 @@ describe('Frigate recordings: backup, restore and list against the pod and a rea
     const backedUp = await filesUnder(backupRoot());
     backedUp.delete(`attic/${utcDay(30)}/05/00.00.mp4`);
     assert.deepEqual(backedUp, expected);
+  });
+
+  it('a run after its plan copies what the plan selected, not a recording added since', async () => {
+    await rm(join(backupRoot(), 'garden', utcDay(1), '13', '00.00.mp4'));
+    const action = frigateAction('frigate.recordings.backup');
+    const params = action.params.parse({ frigate: 'home', location: 'nas-recordings' });
+    const handOver = new PlanHandOver();
+    const ctx = context({ handOver });
+    const added = join(recordingsDir, utcDay(1), '13', 'garden', '55.00.mp4');
+    try {
+      const planned = await action.plan(params, ctx);
+      assert.match(planned.summary, /^Copy 1 recordings /);
+      // In the pod after the plan was shown: not what the person confirmed.
+      await addRecording(utcDay(1), '13', 'garden', '55.00.mp4', 1000);
+      const result = (await action.run(params, ctx)) as RecordingsBackupResult;
+      assert.equal(result.copiedFiles, 1);
+      assert.equal(existsSync(join(backupRoot(), 'garden', utcDay(1), '13', '00.00.mp4')), true);
+      assert.equal(existsSync(join(backupRoot(), 'garden', utcDay(1), '13', '55.00.mp4')), false);
+    } finally {
+      await rm(added, { force: true });
+      await handOver.dispose();
+      await ctx.clients.disposeAll();
+    }
   });
 
   it('backs up only the cameras and days asked for, to a host and path', async () => {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import type { Disposable } from '../../core/actions/clients';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
 import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import {
@@ -152,7 +153,14 @@ function targetAfterCopy(target: readonly Recording[], copy: readonly Recording[
   return [...byKey.values()];
 }
 
-async function survey(params: RecordingsBackupParams, ctx: ActionContext): Promise<{ pod: FrigatePod; folder: BackupFolder; podRecordings: Recording[]; targetRecordings: Recording[] }> {
+interface Surveyed {
+  pod: FrigatePod;
+  folder: BackupFolder;
+  podRecordings: Recording[];
+  targetRecordings: Recording[];
+}
+
+async function survey(params: RecordingsBackupParams, ctx: ActionContext): Promise<Surveyed> {
   const { pod, folder, inPod: podRecordings, inBackup: targetRecordings } = await listBothSides(params.frigate, params, ctx);
   const missing = (params.cameras ?? []).filter((camera) => !podRecordings.some((recording) => recording.camera === camera));
   if (missing.length > 0) {
@@ -162,11 +170,31 @@ async function survey(params: RecordingsBackupParams, ctx: ActionContext): Promi
   return { pod, folder, podRecordings, targetRecordings };
 }
 
+/** What a plan a run follows found and chose: the run copies that selection and deletes those days, without listing both sides again. */
+class PlannedBackup implements Disposable {
+  constructor(
+    readonly surveyed: Surveyed,
+    readonly selection: BackupSelection,
+    readonly expired: ExpiredDay[],
+    /** Started with the plan: the host's tar is checked while the plan is shown. */
+    readonly gnuTar: Promise<void>,
+  ) {}
+
+  // Holds nothing open: the connections belong to the run's client pool.
+  dispose(): void {}
+}
+
 async function planBackup(params: RecordingsBackupParams, ctx: ActionContext): Promise<ActionPlan> {
-  const { pod, folder, podRecordings, targetRecordings } = await survey(params, ctx);
+  const surveyed = await survey(params, ctx);
+  const { pod, folder, podRecordings, targetRecordings } = surveyed;
   const now = new Date();
   const selection = selectForBackup(podRecordings, targetRecordings, params, now);
   const expired = expiredDays(targetAfterCopy(targetRecordings, selection.copy), params, now);
+  if (ctx.handOver) {
+    const gnuTar = requireGnuTar(folder, ctx.signal);
+    gnuTar.catch(() => undefined);
+    ctx.handOver.give(new PlannedBackup(surveyed, selection, expired, gnuTar));
+  }
   const copyBytes = selection.copy.reduce((sum, recording) => sum + recording.bytes, 0);
   const operations: PlannedOperation[] = selection.days.map((day) => ({
     kind: 'create',
@@ -187,9 +215,10 @@ async function planBackup(params: RecordingsBackupParams, ctx: ActionContext): P
 
 async function runBackup(params: RecordingsBackupParams, ctx: ActionContext): Promise<RecordingsBackupResult> {
   const started = performance.now();
-  const { pod, folder, podRecordings, targetRecordings } = await survey(params, ctx);
-  await requireGnuTar(folder, ctx.signal);
-  const selection = selectForBackup(podRecordings, targetRecordings, params, new Date());
+  const planned = ctx.handOver?.take(PlannedBackup);
+  const { pod, folder, podRecordings, targetRecordings } = planned?.surveyed ?? (await survey(params, ctx));
+  await (planned?.gnuTar ?? requireGnuTar(folder, ctx.signal));
+  const selection = planned?.selection ?? selectForBackup(podRecordings, targetRecordings, params, new Date());
   ctx.log.info(`copying ${selection.copy.length} recordings from ${pod.description} to ${folder.description}; ${selection.skippedHours} hours already complete there`);
   let after = targetRecordings;
   if (selection.copy.length > 0) {
@@ -204,7 +233,8 @@ async function runBackup(params: RecordingsBackupParams, ctx: ActionContext): Pr
     after = await listBackupFolder(folder, ctx.signal);
     requireArrived(selection.copy, after, folder.description, backupPathOf);
   }
-  const expired = expiredDays(after, params, new Date());
+  // The days the plan showed, when there was one.
+  const expired = planned?.expired ?? expiredDays(after, params, new Date());
   if (expired.length > 0) {
     ctx.log.info(`deleting ${expired.length} day folder(s) older than ${params.retentionDays} days from ${folder.description}`);
     await folder.ssh.run(['rm', '-rf', '--', ...expired.map((day) => path.posix.join(folder.root, day.camera, day.date))], { signal: ctx.signal });
