@@ -20,3 +20,23 @@ export function isInsideOrEqual(root: string, candidate: string): boolean {
 export function toPosixPath(relative: string): string {
   return relative.split(path.sep).join('/');
 }
+
+/** A folder on an inventory host: how messages name it, and the paths of the files in it there. */
+export abstract class HostFolder {
+  constructor(
+    protected readonly hostName: string,
+    protected readonly folder: string,
+  ) {}
+
+  get description(): string {
+    return `${this.hostName}:${this.folder}`;
+  }
+
+  finalLocation(name: string): string {
+    return `${this.hostName}:${this.remotePath(name)}`;
+  }
+
+  protected remotePath(name: string): string {
+    return path.posix.join(this.folder, name);
+  }
+}

@@ -12,7 +12,7 @@ import { formatSidecar, sidecarPath } from '../archive/checksum';
 import { compileNameMatcher, DEFAULT_NAME_PATTERN, hasPrefix, isArchiveFileName } from '../archive/naming';
 import { deleteArchives, findRetentionCandidates, selectForDeletion } from '../archive/retention';
 import { readVerifiedState, recordApplies, updateVerifiedState } from '../archive/verifiedState';
-import { resolveUserPath } from '../paths';
+import { HostFolder, resolveUserPath } from '../paths';
 import { s3StoreFor } from '../s3Stores';
 
 /** An archive older than the newest `keep`, to be deleted with its checksum file. */
@@ -333,7 +333,7 @@ interface HostUpload {
 const AHEAD_OF_HOST_BYTES = 16 * 1024 * 1024;
 
 /** A folder on an SSH host: archives stream up while they are written, and are checked there with `sha256sum` before they get their final name. */
-class SshFolder implements ArchiveDestination {
+class SshFolder extends HostFolder implements ArchiveDestination {
   private listing: Promise<StoredArchive[]> | undefined;
   /** Uploads under way, by the path of their local staging file. */
   private readonly uploads = new Map<string, HostUpload>();
@@ -341,20 +341,10 @@ class SshFolder implements ArchiveDestination {
   constructor(
     /** Its failure is the failure of whatever needs the host first. */
     private readonly connection: Promise<SshConnection>,
-    private readonly hostName: string,
-    private readonly folder: string,
-  ) {}
-
-  get description(): string {
-    return `${this.hostName}:${this.folder}`;
-  }
-
-  finalLocation(name: string): string {
-    return `${this.hostName}:${this.remotePath(name)}`;
-  }
-
-  private remotePath(name: string): string {
-    return path.posix.join(this.folder, name);
+    hostName: string,
+    folder: string,
+  ) {
+    super(hostName, folder);
   }
 
   /**

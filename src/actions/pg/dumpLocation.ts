@@ -15,7 +15,7 @@ import { sshConnectionFor, type SshConnection } from '../../clients/ssh';
 import type { ActionContext } from '../../core/actions/spec';
 import { FileExistsError, fsyncDirectory, publishWithoutOverwrite, temporarySibling, unlinkIfPresent } from '../../core/atomicFiles';
 import { errorMessage } from '../../core/errors';
-import { resolveUserPath } from '../paths';
+import { HostFolder, resolveUserPath } from '../paths';
 import { s3StoreFor } from '../s3Stores';
 
 /** A cleanup after a failure or cancel gets this long before it is given up (the temporary name stays hidden). */
@@ -110,23 +110,13 @@ class LocalDumpFolder implements DumpLocation {
   }
 }
 
-class SshDumpFolder implements DumpLocation {
+class SshDumpFolder extends HostFolder implements DumpLocation {
   constructor(
     private readonly connection: SshConnection,
-    private readonly hostName: string,
-    private readonly folder: string,
-  ) {}
-
-  get description(): string {
-    return `${this.hostName}:${this.folder}`;
-  }
-
-  finalLocation(name: string): string {
-    return `${this.hostName}:${this.remotePath(name)}`;
-  }
-
-  private remotePath(name: string): string {
-    return path.posix.join(this.folder, name);
+    hostName: string,
+    folder: string,
+  ) {
+    super(hostName, folder);
   }
 
   async size(name: string, signal: AbortSignal): Promise<number | undefined> {
