@@ -21,25 +21,40 @@ suite('Backups view: running Velero backups follow the cluster through a watch',
     const kube = await KubeApiSimulator.start({ controllerStepMs: 300 });
     const inventory = fixtureUri('lifeboat.yaml');
     const original = await readText(inventory);
+    const find = async (parent: BackupNode | undefined, label: string): Promise<ModelTreeNode | undefined> =>
+      (await tree.getChildren(parent)).find((node): node is ModelTreeNode => node.type === 'node' && node.node.label === label);
     const child = async (parent: BackupNode | undefined, label: string): Promise<ModelTreeNode> => {
-      const found = (await tree.getChildren(parent)).find((node): node is ModelTreeNode => node.type === 'node' && node.node.label === label);
+      const found = await find(parent, label);
       assert.ok(found, `${label} is shown`);
       return found;
+    };
+    /**
+     * Writes lifeboat.yaml and waits until the view has read it (its file watcher may report the
+     * change more than once) and then redrawn nothing for a second, so the nodes listed next stay current.
+     */
+    const useInventory = async (text: string, withProd: boolean): Promise<void> => {
+      let reloadedAt = Date.now();
+      const reloads = tree.onDidChangeTreeData((changed) => {
+        if (changed === undefined) reloadedAt = Date.now();
+      });
+      try {
+        await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(text));
+        const deadline = Date.now() + 20_000;
+        for (;;) {
+          const showsProd = (await find(undefined, 'prod')) !== undefined;
+          if (showsProd === withProd && Date.now() - reloadedAt >= 1000) break;
+          if (Date.now() > deadline) throw new Error(`timed out waiting for the view to read lifeboat.yaml ${withProd ? 'with' : 'without'} cluster prod`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      } finally {
+        reloads.dispose();
+      }
     };
     const backups = resource('velero.io', 'backups');
     const makeBackup = (name: string) => kube.objects.create(backups, 'velero', { apiVersion: 'velero.io/v1', kind: 'Backup', metadata: { name }, spec: { includedNamespaces: ['immich'] } });
     try {
       kube.objects.create(resource('velero.io', 'backupstoragelocations'), 'velero', { apiVersion: 'velero.io/v1', kind: 'BackupStorageLocation', metadata: { name: 'default' }, spec: { provider: 'aws', objectStorage: { bucket: 'velero' } } });
-      // The view reads lifeboat.yaml again when its file watcher sees the change: wait for that before listing.
-      const reread = new Promise<void>((resolve) => {
-        const listening = tree.onDidChangeTreeData((changed) => {
-          if (changed !== undefined) return;
-          listening.dispose();
-          resolve();
-        });
-      });
-      await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(['clusters:', `  prod: { kubeconfig: ${JSON.stringify(await kube.writeKubeconfig())} }`, ''].join('\n')));
-      await Promise.race([reread, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      await useInventory(['clusters:', `  prod: { kubeconfig: ${JSON.stringify(await kube.writeKubeconfig())} }`, ''].join('\n'), true);
       await vscode.commands.executeCommand('lifeboat.backups.focus');
       makeBackup('nightly');
       const folder = await child(await child(await child(undefined, 'prod'), 'Velero'), 'Backups');
@@ -73,8 +88,8 @@ suite('Backups view: running Velero backups follow the cluster through a watch',
       await vscode.commands.executeCommand('lifeboat.backups.focus');
       await waitFor('watched again once shown', () => tree.watching === 1 && kube.objects.history.openWatches === 1);
     } finally {
-      await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(original));
-      tree.refresh();
+      // The tests after this one see the workspace's own lifeboat.yaml again.
+      await useInventory(original, false);
       await kube.stop();
     }
   });
