@@ -233,7 +233,12 @@ suite('Lifeboat views', () => {
     await vscode.workspace.fs.copy(vscode.Uri.file(`${pathOf(newest)}.sha256`), vscode.Uri.file(`${copy.fsPath}.sha256`));
     try {
       views.backups.refresh();
-      const node = (await archivesIn(await location('local'))).find((candidate) => candidate.node.label === name);
+      // Listed anew; a refresh of the whole view landing meanwhile (lifeboat.yaml seen changing by an earlier test) makes it list once more.
+      let node: ModelTreeNode | undefined;
+      for (const deadline = Date.now() + 5000; !node && Date.now() < deadline; ) {
+        node = (await archivesIn(await location('local'))).find((candidate) => candidate.node.label === name);
+        if (!node) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       assert.ok(node, `${name} is not shown`);
       await body(node);
     } finally {
