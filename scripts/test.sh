@@ -12,10 +12,11 @@ cd "$(dirname "$0")/.."
 # webp's dwebp checks that simulated Frigate images decode; curl is the seed procedure's client, which
 # the Frigate faces benchmark runs beside Lifeboat; cron's `crontab` is what the schedule actions edit
 # over SSH; postgresql-15 is the real server behind the simulated database pods' pg_dump and
-# pg_restore. The tests start their own sshd and PostgreSQL on loopback and never need cron's daemon
+# pg_restore; rsync is what host-to-host sync uses when both ends have it, and pigz the parallel gzip
+# archive.create hands compression to when the machine has it. The tests start their own sshd and PostgreSQL on loopback and never need cron's daemon
 # or Debian's PostgreSQL cluster: the installer starts no service and leaves the services it
 # installed disabled (README, "Running the tests").
-bash scripts/install-system-packages.sh tar gzip bsdutils openssl restic rclone openssh-server openssh-client webp curl cron postgresql-15
+bash scripts/install-system-packages.sh tar gzip bsdutils openssl restic rclone openssh-server openssh-client webp curl cron postgresql-15 rsync pigz
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
