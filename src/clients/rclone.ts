@@ -60,7 +60,7 @@ export interface RcloneCheckResult {
   differences: { path: string; kind: RcloneDifferenceKind }[];
 }
 
-export type RcloneFailureKind = 'not-found' | 'access-denied' | 'tls' | 'unreachable' | 'usage' | 'failed';
+export type RcloneFailureKind = 'not-found' | 'access-denied' | 'tls' | 'unreachable' | 'no-space' | 'usage' | 'failed';
 
 export class RcloneError extends Error {
   constructor(
@@ -75,6 +75,20 @@ export class RcloneError extends Error {
 
 interface CallOptions {
   signal?: AbortSignal;
+}
+
+export interface TransferOptions extends CallOptions {
+  progress?: ProgressReporter;
+  dryRun?: boolean;
+  checksum?: boolean;
+  /** Leaves out files that `compareDest` already holds unchanged: only new and changed files are written. */
+  compareDest?: string;
+}
+
+export interface RcloneRemote {
+  name: string;
+  /** Its backend: `drive`, `s3`, `local`, `crypt` … */
+  type: string;
 }
 
 /** An rclone remote for an S3 store of the inventory. */
@@ -110,8 +124,27 @@ export class Rclone {
   }
 
   /** Copies new and changed files; never deletes on the destination. */
-  copy(source: string, destination: string, options: CallOptions & { progress?: ProgressReporter; dryRun?: boolean; checksum?: boolean } = {}): Promise<RcloneTransferResult> {
+  copy(source: string, destination: string, options: TransferOptions = {}): Promise<RcloneTransferResult> {
     return this.transfer('copy', source, destination, options);
+  }
+
+  /** Moves files (server-side where the backend can), leaving the source's emptied folders behind unless asked. */
+  move(source: string, destination: string, options: TransferOptions & { deleteEmptySourceDirs?: boolean } = {}): Promise<RcloneTransferResult> {
+    return this.transfer('move', source, destination, options, options.deleteEmptySourceDirs ? ['--delete-empty-src-dirs'] : []);
+  }
+
+  /** Removes a folder and everything in it. */
+  async purge(remotePath: string, options: CallOptions = {}): Promise<void> {
+    await this.run(['purge'], [remotePath], `purge ${remotePath}`, options);
+  }
+
+  /** The remotes rclone knows (the config file's and those defined for each call), with their backends. */
+  async listRemotes(options: CallOptions = {}): Promise<RcloneRemote[]> {
+    const outcome = await this.run(['listremotes', '--long'], [], 'listremotes', options);
+    return outcome.stdout.split('\n').flatMap((line) => {
+      const match = /^(.*?):\s+(\S+)\s*$/.exec(line);
+      return match ? [{ name: match[1] as string, type: match[2] as string }] : [];
+    });
   }
 
   /** Makes the destination equal to the source, deleting what the source does not have. */
@@ -120,8 +153,8 @@ export class Rclone {
   }
 
   /** Compares two trees; differences are a result (rclone exits 1 for them), not a failure. */
-  async check(source: string, destination: string, options: CallOptions & { oneWay?: boolean; download?: boolean } = {}): Promise<RcloneCheckResult> {
-    const args = ['check', '--combined', '-', ...(options.oneWay ? ['--one-way'] : []), ...(options.download ? ['--download'] : [])];
+  async check(source: string, destination: string, options: CallOptions & { oneWay?: boolean; download?: boolean; sizeOnly?: boolean } = {}): Promise<RcloneCheckResult> {
+    const args = ['check', '--combined', '-', ...(options.oneWay ? ['--one-way'] : []), ...(options.download ? ['--download'] : []), ...(options.sizeOnly ? ['--size-only'] : [])];
     const outcome = await this.run(args, [source, destination], `check ${source} against ${destination}`, { ...options, acceptExitCodes: [1] });
     const differences: RcloneCheckResult['differences'] = [];
     let matching = 0;
@@ -134,8 +167,19 @@ export class Rclone {
     return { ok: differences.length === 0, matching, differences };
   }
 
-  private async transfer(command: 'copy' | 'sync', source: string, destination: string, options: CallOptions & { progress?: ProgressReporter; dryRun?: boolean; checksum?: boolean }): Promise<RcloneTransferResult> {
-    const args = [command, '--stats', '1s', '--stats-log-level', 'NOTICE', ...(options.dryRun ? ['--dry-run'] : []), ...(options.checksum ? ['--checksum'] : [])];
+  private async transfer(command: 'copy' | 'sync' | 'move', source: string, destination: string, options: TransferOptions, flags: readonly string[] = []): Promise<RcloneTransferResult> {
+    const args = [
+      command,
+      '--stats',
+      '1s',
+      '--stats-log-level',
+      'NOTICE',
+      ...(options.dryRun ? ['--dry-run'] : []),
+      ...(options.checksum ? ['--checksum'] : []),
+      // One argument, so a path that looks like a flag stays the flag's value.
+      ...(options.compareDest !== undefined ? [`--compare-dest=${options.compareDest}`] : []),
+      ...flags,
+    ];
     const progress = options.progress && new ThrottledProgress(options.progress);
     let last: JsonObject | undefined;
     await this.run(args, [source, destination], `${command} ${source} to ${destination}`, {
@@ -207,8 +251,9 @@ function rcloneFailure(outcome: ToolOutcome, what: string): RcloneError {
   const finalWords = lines.filter((line) => !line.startsWith('{')).join('\n');
   const said = (finalWords || errors.at(-1) || '').replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /gm, '').trim();
   const code = outcome.exitCode;
-  const kind: RcloneFailureKind =
-    code === 3 || code === 4 || /directory not found|object not found|NoSuchBucket|NoSuchKey/i.test(said)
+  const kind: RcloneFailureKind = /no space left on device|file too big for remaining disk space|disk quota exceeded|InsufficientStorage|QuotaExceeded|storageQuotaExceeded|status code: 507/i.test(said)
+    ? 'no-space'
+    : code === 3 || code === 4 || /directory not found|object not found|NoSuchBucket|NoSuchKey/i.test(said)
       ? 'not-found'
       : /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|status code: 403|Forbidden|unauthori[sz]ed/i.test(said)
         ? 'access-denied'
@@ -219,6 +264,6 @@ function rcloneFailure(outcome: ToolOutcome, what: string): RcloneError {
             : code === 2
               ? 'usage'
               : 'failed';
-  const hint = kind === 'tls' ? ' (for a self-signed or private CA, give the CA file)' : '';
+  const hint = kind === 'tls' ? ' (for a self-signed or private CA, give the CA file)' : kind === 'no-space' ? ' (the destination is out of space)' : '';
   return new RcloneError(`${what} failed (exit code ${code})${hint}${said ? `:\n${said}` : ''}`, kind, code);
 }

@@ -118,6 +118,34 @@ const backupServer = z
   })
   .strict();
 
+const rcloneRemote = z.union([
+  z
+    .object({
+      type: nonEmpty.describe('rclone backend: drive, s3, sftp, b2, …'),
+      options: z
+        .record(z.string().regex(/^[a-z0-9_]+$/, 'expected an rclone option name such as client_id'), z.string())
+        .default({})
+        .describe('Backend options by their rclone.conf names; a value may be secret:NAME.'),
+      caFile: nonEmpty.optional().describe('PEM file with the CA of a self-signed or private-CA endpoint.'),
+    })
+    .strict(),
+  z.object({ store: nonEmpty.describe('Name of an S3 store in `stores:`.'), caFile: nonEmpty.optional().describe('PEM file with the CA of a self-signed or private-CA endpoint.') }).strict(),
+]);
+
+const endpoint = z
+  .object({
+    url: z.url().describe('URL to request (GET), e.g. http://10.20.0.103:30188.'),
+    expect: z.union([z.int().min(100).max(599), z.array(z.int().min(100).max(599)).min(1)]).default(200).describe('The status (or statuses) a healthy endpoint answers, e.g. 403 for an S3 API asked without credentials.'),
+    timeoutSeconds: z.number().positive().max(300).default(10).describe('How long one attempt may wait for the answer.'),
+    fingerprint: z
+      .string()
+      .regex(/^([0-9a-fA-F]{2}:?){31}[0-9a-fA-F]{2}$/, 'expected a SHA-256 certificate fingerprint aa:bb:…')
+      .optional()
+      .describe("SHA-256 fingerprint of a self-signed certificate: the endpoint is trusted when it presents exactly this certificate."),
+    tls: tls.optional(),
+  })
+  .strict();
+
 const location = z.union([
   z.object({ path: nonEmpty.describe('Local folder; relative to the workspace.'), keep: keep.optional() }).strict(),
   z.object({ host: nonEmpty.describe('Name of a host in `hosts:`.'), path: nonEmpty.describe('Folder on that host.'), keep: keep.optional() }).strict(),
@@ -137,9 +165,13 @@ export const inventorySchema = z
     repositories: section(resticRepository, 'restic repositories, by name.'),
     backupServers: section(backupServer, 'Proxmox Backup Servers, by name.'),
     locations: section(location, 'Backup locations: a local `path`, a `host` and `path`, or a `store` and `prefix`.'),
+    rcloneRemotes: section(rcloneRemote, 'rclone remotes, by the name paths use (`gdrive:BadrBackups`): a backend `type` with its `options`, or an S3 store of `stores:`. Remotes of the user\'s rclone.conf need no entry.'),
+    endpoints: section(endpoint, 'HTTP(S) endpoints that http.check checks, with the status each answers when healthy.'),
   })
   .strict();
 
 export type InventoryFile = z.output<typeof inventorySchema>;
 export type SshHostEntry = z.output<typeof sshHost>;
 export type BackupLocationEntry = z.output<typeof location>;
+export type RcloneRemoteEntry = z.output<typeof rcloneRemote>;
+export type EndpointEntry = z.output<typeof endpoint>;
