@@ -4,7 +4,7 @@
  * the CLI fails with the line to add), a changed key always fails. Commands are argument arrays,
  * quoted for the remote shell here and nowhere else.
  */
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import type { Client, ConnectConfig, FileEntryWithStats, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
 import type { ClientPool } from '../core/actions/clients';
 import type { HostKeyApproval, Inventory, Logger } from '../core/actions/spec';
@@ -37,14 +37,37 @@ export interface ConnectOptions {
 /** Promise forms of the SFTP calls actions use; the session closes with its connection. */
 export interface SftpSession {
   stat(path: string): Promise<{ size: number; mtime: number; isDirectory: boolean }>;
-  readdir(path: string): Promise<{ name: string; size: number; isDirectory: boolean }[]>;
+  readdir(path: string): Promise<{ name: string; size: number; isDirectory: boolean; isFile: boolean }[]>;
   mkdir(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
   /** Parallel-request upload and download: far faster than SFTP read/write streams. */
   upload(localPath: string, remotePath: string): Promise<void>;
   download(remotePath: string, localPath: string): Promise<void>;
+  /**
+   * A new file (never one that exists) written from a stream, with writes pipelined as `upload`'s
+   * are. The stream finishes once the host has acknowledged every byte and closed the file; destroyed,
+   * it closes the file before it reports closed, so no request of it reaches the host after that.
+   */
+  createFile(path: string): Writable;
 }
+
+/** SSH_FX_NO_SUCH_FILE: the status of an SFTP request on a path that does not exist. */
+const SFTP_NO_SUCH_FILE = 2;
+
+/** A failed SFTP request, with whether the path it named does not exist. */
+export class SftpError extends Error {
+  constructor(
+    message: string,
+    readonly noSuchFile: boolean,
+  ) {
+    super(message);
+    this.name = 'SftpError';
+  }
+}
+
+/** Bytes of file writes awaiting the host's acknowledgement at most: the window `upload` keeps (64 requests of 32 KiB). */
+const WRITE_BYTES_IN_FLIGHT = 2 * 1024 * 1024;
 
 /** One authenticated connection; shared by the steps of a run through the ClientPool. */
 export class SshConnection {
@@ -139,27 +162,92 @@ function wrapSftp(sftp: SFTPWrapper, client: Client, label: string): SftpSession
   };
   sftp.once('close', onClose);
   client.once('close', onClose);
-  const call = <T>(what: string, start: (done: (error: Error | null | undefined, value?: T) => void) => void) =>
+  const call = <T>(what: string, start: (done: (error: (Error & { code?: unknown }) | null | undefined, value?: T) => void) => void) =>
     new Promise<T>((resolve, reject) => {
-      const fail = (reason: string) => reject(new Error(`${label}: SFTP ${what}: ${reason}`));
+      const fail = (reason: string, noSuchFile = false) => reject(new SftpError(`${label}: SFTP ${what}: ${reason}`, noSuchFile));
       const failClosed = () => fail('the connection closed');
       if (closed) return failClosed();
       pending.add(failClosed);
       start((error, value) => {
         pending.delete(failClosed);
-        if (error) fail(error.message);
+        if (error) fail(error.message, error.code === SFTP_NO_SUCH_FILE);
         else resolve(value as T);
       });
     });
+  const createFile = (path: string): Writable => {
+    let handle: Buffer | undefined;
+    let position = 0;
+    let bytesInFlight = 0;
+    let failure: Error | undefined;
+    // What waits for writes in flight to be acknowledged: a write for room, the end or a destroy for none left.
+    let waiter: { until: () => boolean; then: () => void } | undefined;
+    const settle = () => {
+      if (waiter && (failure || waiter.until())) {
+        const { then } = waiter;
+        waiter = undefined;
+        then();
+      }
+    };
+    const wait = (until: () => boolean, then: () => void) => {
+      waiter = { until, then };
+      settle();
+    };
+    const close = (callback: (error: Error | null) => void) => {
+      const opened = handle;
+      handle = undefined;
+      if (!opened) return callback(failure ?? null);
+      call<void>(`close ${path}`, (done) => sftp.close(opened, done)).then(
+        () => callback(failure ?? null),
+        (error: Error) => callback(failure ?? error),
+      );
+    };
+    return new Writable({
+      construct: (callback) => {
+        call<Buffer>(`create ${path}`, (done) => sftp.open(path, 'wx', done)).then(
+          (opened) => {
+            handle = opened;
+            callback();
+          },
+          (error: Error) => callback(error),
+        );
+      },
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (failure || !handle) return callback(failure ?? new Error(`${label}: SFTP ${path} is not open`));
+        const at = position;
+        position += chunk.length;
+        bytesInFlight += chunk.length;
+        call<void>(`write ${path}`, (done) => sftp.write(handle as Buffer, chunk, 0, chunk.length, at, done)).then(
+          () => {
+            bytesInFlight -= chunk.length;
+            settle();
+          },
+          (error: Error) => {
+            failure ??= error;
+            settle();
+          },
+        );
+        wait(() => bytesInFlight < WRITE_BYTES_IN_FLIGHT, () => callback(failure ?? null));
+      },
+      final: (callback) => wait(() => bytesInFlight === 0, () => close(callback)),
+      destroy: (error, callback) => {
+        failure ??= error ?? undefined;
+        if (closed) return callback(error);
+        wait(() => bytesInFlight === 0, () => close(() => callback(error)));
+      },
+    });
+  };
   return {
     stat: (path) => call<Stats>('stat ' + path, (done) => sftp.stat(path, done)).then((stats) => ({ size: stats.size, mtime: stats.mtime, isDirectory: stats.isDirectory() })),
     readdir: (path) =>
-      call<FileEntryWithStats[]>('list ' + path, (done) => sftp.readdir(path, done)).then((entries) => entries.map((entry) => ({ name: entry.filename, size: entry.attrs.size, isDirectory: entry.attrs.isDirectory() }))),
+      call<FileEntryWithStats[]>('list ' + path, (done) => sftp.readdir(path, done)).then((entries) =>
+        entries.map((entry) => ({ name: entry.filename, size: entry.attrs.size, isDirectory: entry.attrs.isDirectory(), isFile: entry.attrs.isFile() })),
+      ),
     mkdir: (path) => call('mkdir ' + path, (done) => sftp.mkdir(path, done)),
     rename: (from, to) => call(`rename ${from}`, (done) => sftp.rename(from, to, done)),
     unlink: (path) => call('delete ' + path, (done) => sftp.unlink(path, done)),
     upload: (localPath, remotePath) => call('upload ' + remotePath, (done) => sftp.fastPut(localPath, remotePath, done)),
     download: (remotePath, localPath) => call('download ' + remotePath, (done) => sftp.fastGet(remotePath, localPath, done)),
+    createFile,
   };
 }
 

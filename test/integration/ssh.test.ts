@@ -7,10 +7,11 @@ import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { SftpSession, SshConnection } from '../../src/clients/ssh';
-import { connectSsh, SshError, sshConnectionFor } from '../../src/clients/ssh';
+import { connectSsh, SftpError, SshError, sshConnectionFor } from '../../src/clients/ssh';
 import { findOpenSsh, runWithOpenSsh } from '../../src/clients/ssh/openssh';
 import { RemoteProcess } from '../../src/clients/ssh/remoteProcess';
 import { resolveSshTarget } from '../../src/clients/ssh/target';
@@ -131,7 +132,7 @@ describe('SSH client against a real sshd', function () {
     await sftp.mkdir(folder);
     await sftp.upload(local, join(folder, 'partial.bin'));
     await sftp.rename(join(folder, 'partial.bin'), join(folder, 'final.bin'));
-    assert.deepEqual(await sftp.readdir(folder), [{ name: 'final.bin', size: data.length, isDirectory: false }]);
+    assert.deepEqual(await sftp.readdir(folder), [{ name: 'final.bin', size: data.length, isDirectory: false, isFile: true }]);
     assert.equal((await sftp.stat(join(folder, 'final.bin'))).size, data.length);
     const downloaded = join(sshd.dir, 'download.bin');
     await sftp.download(join(folder, 'final.bin'), downloaded);
@@ -139,6 +140,37 @@ describe('SSH client against a real sshd', function () {
     await sftp.unlink(join(folder, 'final.bin'));
     assert.deepEqual(await sftp.readdir(folder), []);
     await assert.rejects(sftp.stat(join(folder, 'final.bin')), /SFTP stat .*final\.bin/);
+  });
+
+  it('writes a new file over SFTP from a stream, byte for byte, and never over an existing one', async () => {
+    const sftp = await (await connect()).sftp();
+    const folder = join(sshd.remoteDir, 'sftp-stream');
+    await sftp.mkdir(folder);
+    // More than the writes kept in flight, in chunks of several sizes.
+    const data = randomBytes(5 * 1024 * 1024 + 123);
+    const chunks = [data.subarray(0, 1), data.subarray(1, 300_000), data.subarray(300_000, 4_000_000), data.subarray(4_000_000)];
+    await pipeline(Readable.from(chunks), sftp.createFile(join(folder, 'streamed.bin')));
+    assert.equal(sha256(await readFile(join(folder, 'streamed.bin'))), sha256(data));
+    await assert.rejects(pipeline(Readable.from([Buffer.from('other')]), sftp.createFile(join(folder, 'streamed.bin'))), /SFTP create .*streamed\.bin/);
+    assert.equal(sha256(await readFile(join(folder, 'streamed.bin'))), sha256(data), 'the existing file is untouched');
+    await assert.rejects(sftp.readdir(join(folder, 'missing')), (error: unknown) => error instanceof SftpError && error.noSuchFile);
+    await assert.rejects(sftp.unlink(join(folder, 'missing.bin')), (error: unknown) => error instanceof SftpError && error.noSuchFile);
+  });
+
+  it('closes a destroyed SFTP file before it reports closed, keeping what was written', async () => {
+    const sftp = await (await connect()).sftp();
+    const file = join(sshd.remoteDir, 'sftp-destroyed.bin');
+    const stream = sftp.createFile(file);
+    const data = randomBytes(256 * 1024);
+    await new Promise<void>((resolve, reject) => stream.write(data, (error) => (error ? reject(error) : resolve())));
+    const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+    stream.destroy();
+    await closed;
+    // Closed on the host: the same session can remove it at once, and nothing recreates it.
+    assert.equal((await stat(file)).size, data.length);
+    await sftp.unlink(file);
+    await sleep(200);
+    assert.equal(existsSync(file), false);
   });
 
   it('fails SFTP transfers at once when the connection drops, both ways', async () => {
@@ -155,6 +187,7 @@ describe('SSH client against a real sshd', function () {
       const transfers: { what: string; transfer: (sftp: SftpSession) => Promise<void>; bytesPerSecond: number; cutAfter: number }[] = [
         { what: 'upload', transfer: (sftp) => sftp.upload(local, join(sshd.remoteDir, 'dropped-upload.bin')), bytesPerSecond: 1024 * 1024, cutAfter: 512 * 1024 },
         { what: 'download', transfer: (sftp) => sftp.download(remote, join(sshd.dir, 'dropped-download.bin')), bytesPerSecond: 4 * 1024, cutAfter: 2 * 1024 },
+        { what: 'write', transfer: (sftp) => pipeline(Readable.from([data.subarray(0, 4 * 1024 * 1024), data.subarray(4 * 1024 * 1024)]), sftp.createFile(join(sshd.remoteDir, 'dropped-stream.bin'))), bytesPerSecond: 1024 * 1024, cutAfter: 512 * 1024 },
       ];
       for (const { what, transfer, bytesPerSecond, cutAfter } of transfers) {
         const connection = await connect({ port: proxy.port, knownHosts });

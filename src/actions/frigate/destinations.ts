@@ -1,9 +1,11 @@
 import { mkdir, mkdtemp, open, readdir } from 'node:fs/promises';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { S3Store } from '../../clients/s3';
-import { sshConnectionFor, type ExecResult, type SshConnection } from '../../clients/ssh';
+import { SftpError, sshConnectionFor, type ExecResult, type SftpSession, type SshConnection } from '../../clients/ssh';
 import type { ActionContext } from '../../core/actions/spec';
 import { errorMessage, throwIfAborted } from '../../core/errors';
 import { formatAge } from '../../core/render';
@@ -281,37 +283,32 @@ class S3Prefix implements ArchiveDestination {
 }
 
 /**
- * An archive's upload to a host, streamed while the archive is written: the bytes into a temporary
- * name, which PUBLISH_SCRIPT removes unless it publishes it. The host removes a failed upload itself,
- * as nobody may be connected to do it. Started before the archive is (a command takes a while to
- * start on a host), it writes nothing until its input begins with the line `begin`; an input that
- * ends first (a refused plan) leaves the host as it was. A dropped connection ends the input as its
- * end does; the answer then fails, and the upload removes its file itself, since the publishing
- * command (ended by the same drop) may have looked for it before it existed. `$1` temporary name.
- */
-const UPLOAD_SCRIPT = `trap 'rm -f -- "$1"' EXIT
-trap 'exit 143' HUP INT TERM
-trap 'exit 141' PIPE
-read -r go && [ "$go" = begin ] || exit 1
-mkdir -p -- "\${1%/*}" && cat > "$1" || exit 1
-echo received || exit 1
-trap - EXIT`;
-
-/**
- * The check and publication of an upload, started with it and waiting on its input (every command
- * costs a process start on the host): a first line `<bytes> <sha256>` once the archive was verified
- * here, its count and sha256 checked against the upload; then the checked upload under its final name
- * by a hard link (`ln` fails when the name exists: the archive appears whole under its name, and never
- * over another); then the rest of the input as its `.sha256`. An input that ends before the first line
- * (a failure or a cancel here) publishes nothing. `$1` temporary name, `$2` final name, `$3` path of
- * the `.sha256`, `$4` its temporary path.
+ * The check and publication of an upload, started as soon as the host is connected (a command takes
+ * a while to start on a host) and waiting on its input. It writes nothing until its input begins
+ * with the line `begin`, then makes the folder and answers `ready`; the upload goes over SFTP into
+ * the temporary name. A next line `<bytes> <sha256>` comes once the archive was verified here: its
+ * count and sha256 are checked against the upload; then the checked upload takes its final name by
+ * a hard link (`ln` fails when the name exists: the archive appears whole under its name, and never
+ * over another); then the rest of the input becomes its `.sha256`. An input that ends before a line
+ * (a refused plan, a failure or a cancel here) publishes nothing, and a dropped connection ends it as
+ * its end does: the command then removes the temporary file itself, as nobody may be connected to do
+ * it. `$1` temporary name, `$2` final name, `$3` path of the `.sha256`, `$4` its temporary path.
  */
 const PUBLISH_SCRIPT = `trap 'rm -f -- "$1"' EXIT
 trap 'exit 143' HUP INT TERM
+read -r go && [ "$go" = begin ] || exit 1
+mkdir -p -- "\${1%/*}" && echo ready || exit 1
 read -r bytes sum || exit 1
 size=$(wc -c < "$1") && [ "$size" -eq "$bytes" ] || { echo "the host received $size of $bytes bytes" >&2; exit 1; }
 got=$(sha256sum < "$1") && got=\${got%% *} && [ "$got" = "$sum" ] || { echo "the uploaded copy has sha256 $got, not the verified $sum" >&2; exit 1; }
 ln -- "$1" "$2" && cat > "$4" && mv -f -- "$4" "$3"`;
+
+/** Removes a file on the host; one that is not there is not an error. */
+async function unlinkRemote(sftp: SftpSession, file: string): Promise<void> {
+  await sftp.unlink(file).catch((error: unknown) => {
+    if (!(error instanceof SftpError && error.noSuchFile)) throw error;
+  });
+}
 
 /** What a failed remote command said, else how it ended. */
 function howItEnded(result: ExecResult): string {
@@ -320,9 +317,10 @@ function howItEnded(result: ExecResult): string {
 
 /** An upload under way to a host, and the command waiting to check and publish it. */
 interface HostUpload {
-  uploading: Promise<ExecResult>;
+  /** Settles once the host has every byte, or the upload failed. */
+  uploading: Promise<void>;
   publishing: Promise<ExecResult>;
-  /** The publishing command's input: the verified size and sha256, then the `.sha256`. */
+  /** The publishing command's input: `begin`, then the verified size and sha256, then the `.sha256`. */
   verdict: PassThrough;
 }
 
@@ -332,7 +330,24 @@ interface HostUpload {
  */
 const AHEAD_OF_HOST_BYTES = 16 * 1024 * 1024;
 
-/** A folder on an SSH host: archives stream up while they are written, and are checked there with `sha256sum` before they get their final name. */
+/** Resolves at the line `ready` on `output`; fails when the output ends first. */
+function readyLine(output: PassThrough): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    output.setEncoding('utf8');
+    output.on('data', (text: string) => {
+      seen += text;
+      if (seen.split('\n').includes('ready')) resolve();
+    });
+    output.on('end', () => reject(new Error('the host did not make the folder ready')));
+  });
+}
+
+/**
+ * A folder on an SSH host: archives stream up over SFTP while they are written, and are checked there
+ * with `sha256sum` before they get their final name. Listings and deletions are SFTP requests too:
+ * unlike a command, they start no shell on the host (whose start-up files may take a while).
+ */
 class SshFolder extends HostFolder implements ArchiveDestination {
   private listing: Promise<StoredArchive[]> | undefined;
   /** Uploads under way, by the path of their local staging file. */
@@ -347,6 +362,10 @@ class SshFolder extends HostFolder implements ArchiveDestination {
     super(hostName, folder);
   }
 
+  private sftp(): Promise<SftpSession> {
+    return this.connection.then((connection) => connection.sftp());
+  }
+
   /**
    * A local staging file, and the archive streamed to a temporary name on the host as it is written
    * there: by the time it is verified here, it is on the host, and the command that publishes it is
@@ -358,57 +377,60 @@ class SshFolder extends HostFolder implements ArchiveDestination {
     const partial = path.posix.join(this.folder, path.basename(temporarySibling(local)));
     const sidecar = sidecarPath(this.remotePath(name));
     const toHost = new PassThrough({ highWaterMark: AHEAD_OF_HOST_BYTES });
-    const toCommand = new PassThrough();
-    let begun = false;
     // The archive's writer sees the upload's own failure (a dropped connection, a full disk), not the end of a stream.
     const mirror = new Writable({
       write: (chunk: Buffer, _encoding, callback) => (toHost.write(chunk) ? callback() : toHost.once('drain', () => callback())),
       final: (callback) => toHost.end(callback),
     });
     const verdict = new PassThrough();
+    const answers = new PassThrough();
+    const ready = readyLine(answers);
+    ready.catch(() => undefined);
     const failed = (cause: string) => new Error(`the upload of ${name} to ${this.description} broke off or was refused: ${cause}`);
-    // A command, not SFTP: a cancel stops it, and a dropped connection ends it rather than leaving it waiting forever.
+    let begun = false;
+    let discarded = false;
+    let file: Writable | undefined;
+    let markBegun = () => {};
+    const begins = new Promise<void>((resolve) => (markBegun = resolve));
     const upload: HostUpload = {
       verdict,
-      publishing: this.connection.then((connection) => connection.exec(['sh', '-c', PUBLISH_SCRIPT, 'sh', partial, this.remotePath(name), sidecar, `${sidecar}.tmp`], { stdin: verdict, signal })),
-      uploading: this.connection.then((connection) => connection.exec(['sh', '-c', UPLOAD_SCRIPT, 'sh', partial], { stdin: toCommand, signal })).then(
-        (result) => {
-          if (result.exitCode !== 0) throw failed(howItEnded(result));
-          return result;
-        },
-        (error: unknown) => {
+      publishing: this.connection.then((connection) => connection.exec(['sh', '-c', PUBLISH_SCRIPT, 'sh', partial, this.remotePath(name), sidecar, `${sidecar}.tmp`], { stdin: verdict, stdout: answers, signal })),
+      uploading: begins
+        .then(() => Promise.all([ready, this.sftp()]))
+        .then(([, sftp]) => {
+          // Discarded meanwhile: the publisher may already have given up, and must find no file after.
+          if (discarded) throw new Error('the backup stopped before the upload began');
+          file = sftp.createFile(partial);
+          return pipeline(toHost, file, { signal });
+        })
+        .catch((error: unknown) => {
           throw signal.aborted ? error : failed(errorMessage(error));
-        },
-      ),
+        }),
     };
     upload.publishing.catch(() => undefined);
     // The writer of the archive listens for the mirror's error; once it is gone, a late one must not end the process.
     mirror.on('error', () => undefined);
     // The host no longer receiving fails the writing of the archive at once.
-    upload.uploading.then(
-      () => mirror.writableFinished || mirror.destroy(failed('the host stopped receiving')),
-      (error: unknown) => mirror.destroy(error as Error),
-    );
+    upload.uploading.catch((error: unknown) => mirror.destroy(error as Error));
     this.uploads.set(local, upload);
     const discard = async () => {
+      discarded = true;
       this.uploads.delete(local);
-      // Ended before `begin`, the command leaves the host as it was.
-      if (!begun) toCommand.end();
-      else if (!mirror.writableFinished) {
-        toHost.destroy();
-        toCommand.destroy();
+      if (file) {
+        if (!mirror.writableFinished) toHost.destroy();
+        // Closed before the publisher gives up and removes it, so no write of it lands after.
+        await upload.uploading.catch(() => undefined);
+        if (!file.closed) await once(file, 'close');
       }
-      // The upload has ended before its publisher is told to give up, which removes the temporary file.
-      await upload.uploading.catch(() => undefined);
       verdict.end();
       const publisher = await upload.publishing.catch(() => undefined);
-      if (publisher?.exitCode !== 0) await this.connection.then((connection) => connection.run(['rm', '-f', '--', partial])).catch(() => undefined);
+      if (begun && publisher?.exitCode !== 0) await this.sftp().then((sftp) => unlinkRemote(sftp, partial)).catch(() => undefined);
       await removeIfPresent(folder);
     };
     const begin = async () => {
       begun = true;
-      toCommand.write('begin\n');
-      toHost.pipe(toCommand);
+      verdict.write('begin\n');
+      markBegun();
     };
     return { path: local, mirror, writableBeforeBegin: true, begin, discard };
   }
@@ -420,11 +442,13 @@ class SshFolder extends HostFolder implements ArchiveDestination {
   }
 
   private async list(signal: AbortSignal): Promise<StoredArchive[]> {
-    const listing = await (await this.connection).run(['sh', '-c', '[ -d "$1" ] || exit 0; find "$1" -mindepth 1 -maxdepth 1 -type f -printf "%s %f\\n"', 'sh', this.folder], { signal });
-    return (listing.stdout ?? '').split('\n').flatMap((line) => {
-      const match = /^(\d+) (.+)$/.exec(line);
-      return match?.[1] && match[2] ? [{ name: match[2], bytes: Number(match[1]) }] : [];
+    const sftp = await this.sftp();
+    throwIfAborted(signal);
+    const entries = await sftp.readdir(this.folder).catch((error: unknown) => {
+      if (error instanceof SftpError && error.noSuchFile) return [];
+      throw error;
     });
+    return entries.filter((entry) => entry.isFile).map((entry) => ({ name: entry.name, bytes: entry.size }));
   }
 
   async exists(name: string, signal: AbortSignal): Promise<boolean> {
@@ -442,7 +466,8 @@ class SshFolder extends HostFolder implements ArchiveDestination {
   }
 
   async unpublish(name: string): Promise<void> {
-    await (await this.connection).run(['rm', '-f', this.remotePath(name), sidecarPath(this.remotePath(name))]);
+    const sftp = await this.sftp();
+    await Promise.all([unlinkRemote(sftp, this.remotePath(name)), unlinkRemote(sftp, sidecarPath(this.remotePath(name)))]);
   }
 
   async expired(prefix: string, keep: number, newName: string, signal: AbortSignal): Promise<ExpiredArchive[]> {
@@ -451,7 +476,9 @@ class SshFolder extends HostFolder implements ArchiveDestination {
 
   async remove(archives: readonly ExpiredArchive[], signal: AbortSignal): Promise<void> {
     if (archives.length === 0) return;
-    await (await this.connection).run(['rm', '-f', '--', ...archives.flatMap((archive) => [this.remotePath(archive.name), sidecarPath(this.remotePath(archive.name))])], { signal });
+    const sftp = await this.sftp();
+    throwIfAborted(signal);
+    await Promise.all(archives.flatMap((archive) => [this.remotePath(archive.name), sidecarPath(this.remotePath(archive.name))]).map((file) => unlinkRemote(sftp, file)));
   }
 
   async listArchives(prefix: string, signal: AbortSignal): Promise<StoredArchive[]> {
@@ -462,7 +489,7 @@ class SshFolder extends HostFolder implements ArchiveDestination {
     const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
     const local = path.join(folder, name);
     try {
-      const sftp = await (await this.connection).sftp();
+      const sftp = await this.sftp();
       await sftp.download(this.remotePath(name), local);
       if (await this.exists(`${name}.sha256`, signal)) await sftp.download(sidecarPath(this.remotePath(name)), sidecarPath(local));
     } catch (error) {
