@@ -13,7 +13,7 @@ import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { CancelledError } from '../core/errors';
 import { formatDuration } from '../core/render';
-import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from './retry';
+import { DEFAULT_RETRY_POLICY, sleep, withRetries, type RetryPolicy } from './retry';
 
 export interface PbsTarget {
   /** e.g. `https://pbs.lan:8007`. */
@@ -300,7 +300,7 @@ export class PbsClient {
         const status = await this.taskStatus(upid, options.signal);
         await readLog(options.signal);
         if (status.status === 'stopped') return { upid, exitstatus: status.exitstatus ?? 'unknown', log };
-        await pause(delay, options.signal);
+        await sleep(delay, options.signal);
         delay = Math.min(POLL_MAX_MS, delay * 2);
       }
     } catch (error) {
@@ -506,21 +506,6 @@ export class PbsClient {
     if (/SSL|TLS|CERT/.test(code)) return new PbsError('tls', `TLS with ${this.description} failed (${code})`);
     return new PbsError('server', `${route} on ${this.description} failed: ${error.message}`);
   }
-}
-
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new CancelledError());
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function asArray(value: unknown, what: string, server: string): unknown[] {

@@ -33,7 +33,8 @@ export async function withRetries<Result>(
   }
 }
 
-function sleep(ms: number, callerSignal: AbortSignal | undefined): Promise<void> {
+/** Waits `ms`, or rejects with a `CancelledError` as soon as `callerSignal` aborts. */
+export function sleep(ms: number, callerSignal: AbortSignal | undefined): Promise<void> {
   // Many calls may back off at once on one shared signal (a backup's downloads); a signal of this
   // wait's own follows it without adding a listener to it, so they never pile up there.
   const signal = callerSignal ? AbortSignal.any([callerSignal]) : undefined;

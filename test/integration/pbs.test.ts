@@ -196,7 +196,7 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
     assert.ok(verify);
     assert.throws(() => verify.params.parse({ server: 'home', time: 1 }), /`type` and `id` name a backup group together|`time` names a snapshot of a group/);
     assert.throws(() => verify.params.parse({ server: 'home', type: 'vm', id: '1', time: 'yesterday' }), /'yesterday' is not a snapshot time/);
-    assert.equal(verify.params.parse({ server: 'home', type: 'vm', id: '1', time: '2026-12-06T02:00:00Z' }).time, Date.UTC(2026, 11, 6, 2) / 1000);
+    assert.equal((verify.params.parse({ server: 'home', type: 'vm', id: '1', time: '2026-12-06T02:00:00Z' }) as { time: number }).time, Date.UTC(2026, 11, 6, 2) / 1000);
   });
 
   it('retries a 5xx or a dropped connection of a listing, never a verify that may have started', async () => {
