@@ -10,6 +10,7 @@ import { fluxActions } from './flux';
 import { frigateActions } from './frigate';
 import { pgActions } from './pg';
 import { rcloneActions } from './rclone';
+import { httpActions } from './http';
 import { k8sActions } from './k8s';
 import { scheduleActions } from './schedule';
 import { shellAction } from './shell';
@@ -18,7 +19,7 @@ import { veleroChangeActions } from './velero/changeActions';
 import { veleroInspectActions } from './velero/inspectActions';
 
 /** Every action Lifeboat ships, as the CLI, notebook cells and palette commands see them. */
-export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions, ...veleroInspectActions, ...veleroChangeActions, ...fluxActions, ...cnpgActions, ...k8sActions, ...pgActions, ...rcloneActions];
+export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions, ...veleroInspectActions, ...veleroChangeActions, ...fluxActions, ...cnpgActions, ...k8sActions, ...pgActions, ...rcloneActions, ...httpActions];
 
 /** Every backend's browser, in the order their roots are shown: what the Backups tree, pick lists and `lifeboat ls` list. */
 export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser];

@@ -132,7 +132,7 @@ const rcloneRemote = z.union([
   z.object({ store: nonEmpty.describe('Name of an S3 store in `stores:`.'), caFile: nonEmpty.optional().describe('PEM file with the CA of a self-signed or private-CA endpoint.') }).strict(),
 ]);
 
-const endpoint = z
+export const endpointEntry = z
   .object({
     url: z.url().describe('URL to request (GET), e.g. http://10.20.0.103:30188.'),
     expect: z.union([z.int().min(100).max(599), z.array(z.int().min(100).max(599)).min(1)]).default(200).describe('The status (or statuses) a healthy endpoint answers, e.g. 403 for an S3 API asked without credentials.'),
@@ -166,7 +166,7 @@ export const inventorySchema = z
     backupServers: section(backupServer, 'Proxmox Backup Servers, by name.'),
     locations: section(location, 'Backup locations: a local `path`, a `host` and `path`, or a `store` and `prefix`.'),
     rcloneRemotes: section(rcloneRemote, 'rclone remotes, by the name paths use (`gdrive:BadrBackups`): a backend `type` with its `options`, or an S3 store of `stores:`. Remotes of the user\'s rclone.conf need no entry.'),
-    endpoints: section(endpoint, 'HTTP(S) endpoints that http.check checks, with the status each answers when healthy.'),
+    endpoints: section(endpointEntry, 'HTTP(S) endpoints that http.check checks, with the status each answers when healthy.'),
   })
   .strict();
 
@@ -174,4 +174,4 @@ export type InventoryFile = z.output<typeof inventorySchema>;
 export type SshHostEntry = z.output<typeof sshHost>;
 export type BackupLocationEntry = z.output<typeof location>;
 export type RcloneRemoteEntry = z.output<typeof rcloneRemote>;
-export type EndpointEntry = z.output<typeof endpoint>;
+export type EndpointEntry = z.output<typeof endpointEntry>;

@@ -1,0 +1,4 @@
+import type { ActionSpec } from '../../core/actions/spec';
+import { httpCheck } from './check';
+
+export const httpActions: ActionSpec[] = [httpCheck];
