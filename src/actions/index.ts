@@ -8,7 +8,9 @@ import { archiveActions } from './archive';
 import { cnpgActions } from './cnpg';
 import { fluxActions } from './flux';
 import { frigateActions } from './frigate';
+import { pbsActions, pbsBrowser } from './pbs';
 import { pgActions } from './pg';
+import { resticActions, resticBrowser } from './restic';
 import { rcloneActions } from './rclone';
 import { httpActions } from './http';
 import { k8sActions } from './k8s';
@@ -19,7 +21,7 @@ import { veleroChangeActions } from './velero/changeActions';
 import { veleroInspectActions } from './velero/inspectActions';
 
 /** Every action Lifeboat ships, as the CLI, notebook cells and palette commands see them. */
-export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions, ...veleroInspectActions, ...veleroChangeActions, ...fluxActions, ...cnpgActions, ...k8sActions, ...pgActions, ...rcloneActions, ...httpActions];
+export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions, ...veleroInspectActions, ...veleroChangeActions, ...fluxActions, ...cnpgActions, ...k8sActions, ...pgActions, ...pbsActions, ...rcloneActions, ...httpActions, ...resticActions];
 
 /** Every backend's browser, in the order their roots are shown: what the Backups tree, pick lists and `lifeboat ls` list. */
-export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser];
+export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser, pbsBrowser, resticBrowser];

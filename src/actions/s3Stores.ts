@@ -22,6 +22,7 @@ export function s3StoreFor(ctx: ActionContext, name: string): Promise<S3Store> {
         ...(entry.endpoint ? { endpoint: entry.endpoint } : {}),
         ...(entry.pathStyle === undefined ? {} : { pathStyle: entry.pathStyle }),
         ...(credentials ? { credentials } : {}),
+        ...(entry.caFile ? { caFile: entry.caFile } : {}),
         insecure: entry.tls?.insecure ?? false,
       },
       { log: ctx.log },

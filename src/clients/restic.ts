@@ -6,10 +6,11 @@
 import type { ProgressReporter } from '../core/actions/spec';
 import { CancelledError } from '../core/errors';
 import { ThrottledProgress } from '../core/progress';
-import { runTool, toolEnvironment, type ToolOutcome } from './process';
+import { runTool, toolEnvironment, type ToolInvocation, type ToolOutcome } from './process';
 import {
   messageType,
   parseBackupSummary,
+  parseDiffStatistics,
   parseForgetGroups,
   parseNode,
   parseSnapshot,
@@ -18,13 +19,15 @@ import {
   resticFailure,
   ResticError,
   type ResticBackupSummary,
+  type ResticChange,
+  type ResticDiffStatistics,
   type ResticForgetGroup,
   type ResticNode,
   type ResticSnapshot,
 } from './resticOutput';
 import { isJsonObject, leadingJson, numberField, parseJsonObjectLine, stringField } from './toolJson';
 
-export { ResticError, type ResticBackupSummary, type ResticFailureKind, type ResticForgetGroup, type ResticNode, type ResticSnapshot } from './resticOutput';
+export { ResticError, type ResticBackupSummary, type ResticChange, type ResticDiffStatistics, type ResticFailureKind, type ResticForgetGroup, type ResticNode, type ResticSnapshot } from './resticOutput';
 
 export interface ResticRepositoryConfig {
   /** `/srv/restic`, `sftp:host:/path`, `s3:https://host/bucket/path`, `rest:https://…`. */
@@ -35,12 +38,37 @@ export interface ResticRepositoryConfig {
   env?: Readonly<Record<string, string>>;
   /** PEM file with the CA of a self-signed or private-CA endpoint (`--cacert`). */
   caFile?: string;
+  /** Skip TLS verification of the repository's server (`--insecure-tls`): only when the inventory says so. */
+  insecureTls?: boolean;
   /** Backend options (`-o sftp.command=…`). */
   options?: Readonly<Record<string, string>>;
   cacheDir?: string;
   /** The restic binary; `restic` on the PATH by default. */
   binary?: string;
+  /** Where restic runs: this machine by default, or another host (restic over SSH, as Backrest runs it there). */
+  runner?: ResticRunner;
 }
+
+/**
+ * One run of restic, before it is started somewhere. `env` holds only what restic needs (repository,
+ * password, backend credentials), nothing else of ours: a runner adds what its side needs.
+ */
+export type ResticInvocation = Pick<ToolInvocation, 'args' | 'env' | 'cwd' | 'signal' | 'onStdoutLine' | 'onStderrLine'> & { binary: string };
+
+/** Starts restic and reports how it ended; a cancelled run either says so or throws a CancelledError. */
+export interface ResticRunner {
+  /** Where restic runs, for messages (`on host nas`); empty for this machine. */
+  readonly where: string;
+  run(invocation: ResticInvocation): Promise<ToolOutcome>;
+}
+
+/** restic on this machine, a child process with our environment minus any inherited RESTIC_* variables. */
+export const resticHere: ResticRunner = {
+  where: '',
+  run: (invocation) =>
+    // Inherited RESTIC_* variables (a password file, another repository) would override ours.
+    runTool({ ...invocation, command: invocation.binary, env: toolEnvironment(['RESTIC_*'], invocation.env) }),
+};
 
 export interface ResticCallOptions {
   signal?: AbortSignal;
@@ -79,6 +107,13 @@ export interface ResticRestoreResult {
   bytesRestored?: number;
 }
 
+/** A file restore names with `--verbose=2` (restic 0.16+): `restored`, `updated`, `unchanged` or `deleted`. */
+export interface ResticRestoreItem {
+  action: string;
+  item: string;
+  size?: number;
+}
+
 export interface ResticForgetResult {
   groups: ResticForgetGroup[];
   removed: ResticSnapshot[];
@@ -104,12 +139,14 @@ const RETENTION_FLAGS: Record<Exclude<keyof ResticRetention, 'keepTags' | 'keepW
 
 export class ResticRepository {
   private version: Promise<[number, number, number] | undefined> | undefined;
+  private knownVersion: [number, number, number] | undefined;
 
   constructor(readonly config: ResticRepositoryConfig) {}
 
-  /** The repository location without credentials a URL may carry, for messages. */
+  /** The repository location without credentials a URL may carry, for messages, and where restic runs when not here. */
   get label(): string {
-    return this.config.repository.replace(/\/\/([^/@:]*):[^/@]*@/, '//$1:***@');
+    const where = this.config.runner?.where;
+    return `${this.config.repository.replace(/\/\/([^/@:]*):[^/@]*@/, '//$1:***@')}${where ? ` ${where}` : ''}`;
   }
 
   async init(options: ResticCallOptions = {}): Promise<{ id?: string }> {
@@ -159,10 +196,11 @@ export class ResticRepository {
   }
 
   /** The nodes of a snapshot (all of it, or below `paths`). With `onNode` they are handed over one by one instead of collected. */
-  async ls(snapshot: string, options: ResticCallOptions & { paths?: string[]; onNode?: (node: ResticNode) => void } = {}): Promise<{ snapshot?: ResticSnapshot; nodes: ResticNode[] }> {
+  async ls(snapshot: string, options: ResticCallOptions & { paths?: string[]; recursive?: boolean; onNode?: (node: ResticNode) => void } = {}): Promise<{ snapshot?: ResticSnapshot; nodes: ResticNode[] }> {
     let header: ResticSnapshot | undefined;
     const nodes: ResticNode[] = [];
-    const outcome = await this.run(['ls', '--json', '--', snapshot, ...(options.paths ?? [])], `list snapshot ${snapshot}`, {
+    // A folder given without `--recursive` is listed one level deep: restic reads only the trees on the way to it.
+    const outcome = await this.run(['ls', '--json', ...(options.recursive ? ['--recursive'] : []), '--', snapshot, ...(options.paths ?? [])], `list snapshot ${snapshot}`, {
       ...options,
       onStdoutLine: (text) => {
         const line = parseJsonObjectLine(text);
@@ -183,11 +221,18 @@ export class ResticRepository {
   }
 
   /** Restores into `target` (restic never deletes there; it overwrites files it restores). */
-  async restore(snapshot: string, target: string, options: ResticCallOptions & { include?: string[]; exclude?: string[]; progress?: ProgressReporter } = {}): Promise<ResticRestoreResult> {
+  async restore(
+    snapshot: string,
+    target: string,
+    options: ResticCallOptions & { include?: string[]; exclude?: string[]; progress?: ProgressReporter; dryRun?: boolean; onItem?: (item: ResticRestoreItem) => void } = {},
+  ): Promise<ResticRestoreResult> {
     // `restore --json` exists since restic 0.16; older ones print only text, so the counts stay unknown.
     const json = await this.atLeast(0, 16);
+    if (options.dryRun && !(await this.supportsRestoreDryRun())) throw new ResticError(`restic ${this.versionText()} on ${this.label} has no \`restore --dry-run\` (restic 0.17 and later)`, 'failed', 0);
+    // With `--verbose=2` restic names each file it would restore, update or leave unchanged.
+    const verbose = options.onItem && json ? ['--verbose=2'] : [];
     // After `--`, a snapshot id that looks like an option (`--password-command=…`) is only an id.
-    const args = ['restore', '--target', target, ...(json ? ['--json'] : []), ...(options.include ?? []).flatMap((pattern) => ['--include', pattern]), ...(options.exclude ?? []).flatMap((pattern) => ['--exclude', pattern]), '--', snapshot];
+    const args = ['restore', '--target', target, ...(json ? ['--json'] : []), ...(options.dryRun ? ['--dry-run'] : []), ...verbose, ...(options.include ?? []).flatMap((pattern) => ['--include', pattern]), ...(options.exclude ?? []).flatMap((pattern) => ['--exclude', pattern]), '--', snapshot];
     const progress = options.progress && new ThrottledProgress(options.progress);
     const result: ResticRestoreResult = { snapshot, target };
     await this.run(args, `restore snapshot ${snapshot}`, {
@@ -196,7 +241,11 @@ export class ResticRepository {
         const line = parseJsonObjectLine(text);
         if (!line) return;
         const type = messageType(line);
-        if (type === 'status') {
+        if (type === 'verbose_status') {
+          const item = stringField(line, 'item');
+          const action = stringField(line, 'action');
+          if (item !== undefined && action !== undefined) options.onItem?.({ action, item, size: numberField(line, 'size') });
+        } else if (type === 'status') {
           progress?.update({ bytes: numberField(line, 'bytes_restored'), totalBytes: numberField(line, 'total_bytes'), items: numberField(line, 'files_restored'), totalItems: numberField(line, 'total_files') });
         } else if (type === 'summary') {
           result.filesRestored = numberField(line, 'files_restored');
@@ -250,9 +299,47 @@ export class ResticRepository {
     return { ok: true, report };
   }
 
+  /** The snapshots `to` adds, removes and changes against `from`. */
+  async diff(from: string, to: string, options: ResticCallOptions & { onChange?: (change: ResticChange) => void } = {}): Promise<ResticDiffStatistics> {
+    let statistics: ResticDiffStatistics | undefined;
+    await this.run(['diff', '--json', '--', from, to], `diff of ${from} and ${to}`, {
+      ...options,
+      onStdoutLine: (text) => {
+        const line = parseJsonObjectLine(text);
+        if (!line) return;
+        const type = messageType(line);
+        if (type === 'change') {
+          const path = stringField(line, 'path');
+          if (path !== undefined) options.onChange?.({ path, modifier: stringField(line, 'modifier') ?? '?' });
+        } else if (type === 'statistics') {
+          statistics = parseDiffStatistics(line);
+        }
+      },
+    });
+    if (!statistics) throw new ResticError(`restic diff of ${from} and ${to} on ${this.label} printed no statistics`, 'failed', 0);
+    return statistics;
+  }
+
+  /** Removes data no snapshot uses any more; with `dryRun`, only reports what it would remove. Its report is text (restic 0.14). */
+  async prune(options: ResticCallOptions & { dryRun?: boolean; maxUnused?: string } = {}): Promise<{ report: string }> {
+    const args = ['prune', ...(options.dryRun ? ['--dry-run'] : []), ...(options.maxUnused ? ['--max-unused', options.maxUnused] : [])];
+    const outcome = await this.run(args, 'prune', options);
+    return { report: outcome.stdout.trim() };
+  }
+
+  /** `restore --dry-run` came with restic 0.17. */
+  supportsRestoreDryRun(): Promise<boolean> {
+    return this.atLeast(0, 17);
+  }
+
+  /** The installed restic's version as text (`0.14.0`), once `versionOf` has been asked. */
+  versionText(): string {
+    return this.knownVersion ? this.knownVersion.join('.') : 'unknown';
+  }
+
   /** The installed restic's version, asked once. */
   async versionOf(options: ResticCallOptions = {}): Promise<[number, number, number] | undefined> {
-    this.version ??= this.run(['version'], 'version', options).then((outcome) => parseVersion(outcome.stdout));
+    this.version ??= this.run(['version'], 'version', options).then((outcome) => (this.knownVersion = parseVersion(outcome.stdout)));
     return this.version;
   }
 
@@ -269,14 +356,14 @@ export class ResticRepository {
     const { config } = this;
     const global = [
       ...(config.caFile ? ['--cacert', config.caFile] : []),
+      ...(config.insecureTls ? ['--insecure-tls'] : []),
       ...(config.cacheDir ? ['--cache-dir', config.cacheDir] : []),
       ...Object.entries(config.options ?? {}).flatMap(([name, value]) => ['-o', `${name}=${value}`]),
     ];
-    const outcome = await runTool({
-      command: config.binary ?? 'restic',
+    const outcome = await (config.runner ?? resticHere).run({
+      binary: config.binary ?? 'restic',
       args: [...global, ...args],
-      // Inherited RESTIC_* variables (a password file, another repository) would override ours.
-      env: toolEnvironment(['RESTIC_*'], { ...config.env, RESTIC_REPOSITORY: config.repository, RESTIC_PASSWORD: config.password }),
+      env: { ...config.env, RESTIC_REPOSITORY: config.repository, RESTIC_PASSWORD: config.password },
       cwd: options.cwd,
       signal: options.signal,
       onStdoutLine: options.onStdoutLine,

@@ -67,6 +67,24 @@ export interface ResticForgetGroup {
   remove: ResticSnapshot[];
 }
 
+/** A line of `diff --json`: `+` added, `-` removed, `M` content changed, `T` type changed, `U` metadata changed. */
+export interface ResticChange {
+  path: string;
+  modifier: string;
+}
+
+export interface ResticDiffCounts {
+  files: number;
+  dirs: number;
+  bytes: number;
+}
+
+export interface ResticDiffStatistics {
+  changedFiles: number;
+  added: ResticDiffCounts;
+  removed: ResticDiffCounts;
+}
+
 export type ResticFailureKind = 'wrong-password' | 'repository-missing' | 'repository-exists' | 'locked' | 'snapshot-missing' | 'failed';
 
 export class ResticError extends Error {
@@ -168,6 +186,14 @@ export function parseForgetGroups(value: unknown): ResticForgetGroup[] {
     keep: objectsField(group, 'keep').map(parseSnapshot).filter((snapshot) => snapshot !== undefined),
     remove: objectsField(group, 'remove').map(parseSnapshot).filter((snapshot) => snapshot !== undefined),
   }));
+}
+
+export function parseDiffStatistics(line: JsonObject): ResticDiffStatistics {
+  const counts = (name: string): ResticDiffCounts => {
+    const raw = isJsonObject(line[name]) ? line[name] : {};
+    return { files: numberField(raw, 'files') ?? 0, dirs: numberField(raw, 'dirs') ?? 0, bytes: numberField(raw, 'bytes') ?? 0 };
+  };
+  return { changedFiles: numberField(line, 'changed_files') ?? 0, added: counts('added'), removed: counts('removed') };
 }
 
 /** `restic 0.14.0 compiled with …` or `{"message_type":"version","version":"0.17.3",…}`. */

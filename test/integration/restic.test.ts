@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,7 @@ import type { ProgressUpdate } from '../../src/core/actions/spec';
 import { CancelledError } from '../../src/core/errors';
 import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../testbed/s3rver';
 import { startSshd, type Sshd } from '../testbed/sshd';
+import { whileResticHoldsLock } from '../support/resticLock';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -141,22 +141,9 @@ describe('restic client with the real restic', function () {
     });
 
     it('reports a repository locked by another restic', async () => {
-      // A backup from stdin holds its lock until stdin closes.
-      const holder = spawn('restic', ['--cache-dir', path.join(work, 'cache'), 'backup', '--stdin', '--stdin-filename', 'held'], {
-        env: { ...process.env, RESTIC_REPOSITORY: path.join(work, 'repo'), RESTIC_PASSWORD: PASSWORD },
-        stdio: ['pipe', 'ignore', 'ignore'],
-      });
-      try {
-        for (let waited = 0; (await readdir(path.join(work, 'repo', 'locks'))).length === 0; waited += 50) {
-          assert.ok(waited < 20_000, 'the holder never took its lock');
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+      await whileResticHoldsLock(path.join(work, 'repo'), PASSWORD, async () => {
         await assert.rejects(repo().check(), (error: unknown) => kindOf('locked')(error) && /restic unlock/.test((error as Error).message));
-      } finally {
-        const exited = new Promise((resolve) => holder.once('exit', resolve));
-        holder.stdin.end();
-        await exited;
-      }
+      }, ['--cache-dir', path.join(work, 'cache')]);
     });
 
     it('stops a backup when cancelled and leaves the repository unlocked', async () => {

@@ -70,6 +70,8 @@ export interface TcpFaultProxy {
   readonly clientBytes: number;
   /** Cuts every connection, both ways, once the clients have sent this many more bytes. */
   cutAfter(bytes: number): void;
+  /** Cuts every connection, both ways, now (a host that drops while only it is sending). */
+  cutNow(): void;
   /**
    * Passes what the clients send, and with `'both'` what the server sends too, at no more than this
    * rate in each direction (`undefined`: at full speed).
@@ -127,6 +129,7 @@ export async function startTcpFaultProxy(targetPort: number, targetHost = '127.0
     cutAfter(bytes) {
       cutAt = clientBytes + bytes;
     },
+    cutNow: cutAll,
     throttle(bytesPerSecond, directions = 'from-clients') {
       rate = bytesPerSecond;
       serverThrottled = directions === 'both';

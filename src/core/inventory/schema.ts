@@ -95,12 +95,13 @@ const s3Store = z
       .describe('When left out: the AWS credential chain (environment, profiles).'),
     profile: nonEmpty.optional().describe('AWS profile of the credential chain.'),
     tls: tls.optional(),
+    caFile: nonEmpty.optional().describe('PEM file with the CA certificate of a self-signed or private-CA endpoint (for restic run on a host, a path on that host).'),
   })
   .strict();
 
 const resticRepository = z
   .object({
-    repository: nonEmpty.describe('restic repository: a path, sftp:…, s3:… or rest:… URL.'),
+    repository: nonEmpty.describe('restic repository: a path, sftp:…, s3:… or rest:… URL. In sftp:NAME:/path, a NAME of `hosts:` is reached with that host\'s SSH settings (port, user, key, known_hosts).'),
     password: secretReference,
     store: nonEmpty.optional().describe('Name of an S3 store in `stores:` whose credentials the repository uses.'),
     host: nonEmpty.optional().describe('Name of a host in `hosts:` where restic runs, for repositories reached from there.'),
