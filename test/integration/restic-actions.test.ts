@@ -84,7 +84,9 @@ describe('restic actions and browser on a local repository (real restic)', funct
     assert.equal(last.next, undefined);
     const top = await runAction<LsResult>('restic.ls', { repository: 'home', snapshot: nightly.id, path: source }, ctx);
     assert.deepEqual(top.entries.map((entry) => `${entry.name}:${entry.type}`), ['many:dir', 'photos:dir', 'added.txt:file', 'notes.txt:file'], 'folders first, one level only, the excluded file absent');
-    await assert.rejects(runAction('restic.ls', { repository: 'home', snapshot: nightly.id, path: path.join(source, 'nowhere') }, ctx), /has no folder/);
+    await assert.rejects(runAction('restic.ls', { repository: 'home', snapshot: nightly.id, path: path.join(source, 'nowhere') }, ctx), /has no \//);
+    const alone = await runAction<LsResult>('restic.ls', { repository: 'home', snapshot: nightly.id, path: path.join(source, 'notes.txt') }, ctx);
+    assert.deepEqual(alone.entries.map((entry) => entry.path), [path.join(source, 'notes.txt')]);
 
     const model = new BrowseModel(builtinBrowsers, registry, 'lifeboat.yaml');
     const root = model.roots(ctx).find((node) => node.path === 'restic/home');

@@ -65,7 +65,7 @@ const lsParams = z
   .object({
     repository: repositoryParam,
     snapshot: snapshotParam,
-    path: text.default('/').describe('The folder inside the snapshot to list, one level deep.'),
+    path: text.default('/').describe('The folder inside the snapshot to list, one level deep (a file is listed alone).'),
     offset: z.number().int().min(0).default(0).describe('Where the page starts among the folder\'s entries.'),
     limit: z.number().int().min(1).max(10_000).default(1000).describe('How many entries one page holds.'),
   })

@@ -30,8 +30,8 @@ export interface FolderListing {
 }
 
 /**
- * The entries directly inside `folder` of `snapshot`. A path that is a file lists nothing; a path the
- * snapshot does not have fails, naming it.
+ * The entries directly inside `folder` of `snapshot`; a path that is a file lists that file alone. A
+ * path the snapshot does not have fails, naming it.
  */
 export async function listFolder(repository: ResticRepository, snapshot: string, folder: string, signal: AbortSignal): Promise<FolderListing> {
   const path = snapshotPath(folder);
@@ -41,12 +41,14 @@ export async function listFolder(repository: ResticRepository, snapshot: string,
     paths: [path],
     signal,
     onNode: (node) => {
-      if (node.path === path) found = node.type === 'dir';
-      else if (posix.dirname(node.path) === path) entries.push(node);
+      if (node.path === path) {
+        found = true;
+        if (node.type !== 'dir') entries.push(node);
+      } else if (posix.dirname(node.path) === path) entries.push(node);
     },
   });
   if (!listed.snapshot) throw new Error(`restic listed no snapshot ${snapshot}`);
-  if (!found) throw new Error(`snapshot ${listed.snapshot.shortId} has no folder ${path}`);
+  if (!found) throw new Error(`snapshot ${listed.snapshot.shortId} has no ${path}`);
   entries.sort((a, b) => (a.type === 'dir') === (b.type === 'dir') ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.type === 'dir' ? -1 : 1);
   return { snapshot: listed.snapshot, path, entries };
 }

@@ -26,7 +26,9 @@ const restoreParams = z
         }
       }))
       .default([])
-      .describe('Files and folders inside the snapshot to restore (`/home/anna/photos`); the whole snapshot when left out.'),
+      // `/` is the whole snapshot, as no path at all.
+      .transform((paths) => (paths.includes('/') ? [] : paths))
+      .describe('Files and folders inside the snapshot to restore (`/home/anna/photos`); the whole snapshot when left out or `/`.'),
     target: z
       .string()
       .refine((value) => !value.includes('\0'), 'cannot hold a NUL byte')
