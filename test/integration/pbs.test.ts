@@ -117,7 +117,7 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
       ],
     );
     assert.deepEqual(result.counts, { total: 4, verified: 1, failed: 0, unverified: 3, protected: 1 });
-    const vms = await run<PbsSnapshotsResult>('pbs.snapshots', { server: 'home', type: 'vm' });
+    const vms = await run<PbsSnapshotsResult>('pbs.snapshots', { server: 'home', backupType: 'vm' });
     assert.deepEqual(vms.snapshots.map((snapshot) => snapshot.id), ['450', '451']);
   });
 
@@ -160,7 +160,7 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
 
   it('verifies one snapshot, following the task log as progress, and reports its new state', async () => {
     const progress: string[] = [];
-    const result = await run<PbsVerifyResult>('pbs.verify', { server: 'home', type: 'vm', id: '450', time: new Date((NOW - 3600) * 1000).toISOString() }, context({ onProgress: (update) => progress.push(update.message ?? '') }));
+    const result = await run<PbsVerifyResult>('pbs.verify', { server: 'home', backupType: 'vm', backupId: '450', time: new Date((NOW - 3600) * 1000).toISOString() }, context({ onProgress: (update) => progress.push(update.message ?? '') }));
     assert.equal(result.exitstatus, 'OK');
     assert.match(result.upid, /^UPID:pbs:.*:verify_snapshot:/);
     assert.deepEqual(result.snapshots.map((snapshot) => [snapshot.id, snapshot.verification]), [['450', 'ok']]);
@@ -171,11 +171,11 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
   });
 
   it('reports a verify that fails with its exit status, the failed snapshot and the task log', async () => {
-    const error = await failure('pbs.verify', { server: 'home', type: 'vm', id: '451' });
+    const error = await failure('pbs.verify', { server: 'home', backupType: 'vm', backupId: '451' });
     assert.match(error.message, /^verify of group vm\/451 of datastore 'pbs-ruapehu' on PBS 'home' \(127\.0\.0\.1:\d+\) failed: Error: verification failed - please check the log for details\n/);
     assert.match(error.message, /last lines of the task log:\n(.*\n)* {2}Failed to verify the following snapshots\/groups:\n {2}\\tvm\/451\/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n/);
     assert.match(error.message, /\(task UPID:pbs:[^)]*:verify_group:[^)]*\)$/);
-    const after = await run<PbsSnapshotsResult>('pbs.snapshots', { server: 'home', id: '451' });
+    const after = await run<PbsSnapshotsResult>('pbs.snapshots', { server: 'home', backupId: '451' });
     assert.equal(after.snapshots[0]?.verification, 'failed');
   });
 
@@ -194,9 +194,9 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
   it('refuses a snapshot time without its group, and a time that is not one, before anything is sent', () => {
     const verify = pbsActions.find((candidate) => candidate.id === 'pbs.verify');
     assert.ok(verify);
-    assert.throws(() => verify.params.parse({ server: 'home', time: 1 }), /`type` and `id` name a backup group together|`time` names a snapshot of a group/);
-    assert.throws(() => verify.params.parse({ server: 'home', type: 'vm', id: '1', time: 'yesterday' }), /'yesterday' is not a snapshot time/);
-    assert.equal((verify.params.parse({ server: 'home', type: 'vm', id: '1', time: '2026-12-06T02:00:00Z' }) as { time: number }).time, Date.UTC(2026, 11, 6, 2) / 1000);
+    assert.throws(() => verify.params.parse({ server: 'home', time: 1 }), /`backupType` and `backupId` name a backup group together|`time` names a snapshot of a group/);
+    assert.throws(() => verify.params.parse({ server: 'home', backupType: 'vm', backupId: '1', time: 'yesterday' }), /'yesterday' is not a snapshot time/);
+    assert.equal((verify.params.parse({ server: 'home', backupType: 'vm', backupId: '1', time: '2026-12-06T02:00:00Z' }) as { time: number }).time, Date.UTC(2026, 11, 6, 2) / 1000);
   });
 
   it('retries a 5xx or a dropped connection of a listing, never a verify that may have started', async () => {

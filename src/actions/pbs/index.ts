@@ -3,4 +3,6 @@ import { pbsDatastores } from './datastores';
 import { pbsSnapshots } from './snapshots';
 import { pbsVerify } from './verify';
 
+export { pbsBrowser } from './browser';
+
 export const pbsActions: ActionSpec[] = [pbsDatastores, pbsSnapshots, pbsVerify];

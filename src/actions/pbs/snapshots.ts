@@ -1,15 +1,17 @@
 import { z } from 'zod';
 import { defineAction } from '../../core/actions/spec';
-import { formatBytes, markdownTable, printable } from '../../core/render';
-import { describeVerification, newestFirst, summarizeSnapshot, type SnapshotSummary } from './snapshotSummary';
+import { formatAge, formatBytes, markdownTable, printable } from '../../core/render';
+import { describeVerification, newestFirst, snapshotName, summarizeSnapshot, type SnapshotSummary } from './snapshotSummary';
 import { backupServerEntry, datastoreOf, pbsBackupTypeParam, pbsClientFor, pbsDatastoreParam, pbsServerParam } from './target';
 
 const pbsSnapshotsParams = z
   .object({
     server: pbsServerParam,
     datastore: pbsDatastoreParam,
-    type: pbsBackupTypeParam.optional().describe('Only snapshots of this backup type: vm, ct or host.'),
-    id: z.string().min(1).optional().describe('Only snapshots of this backup id, e.g. 100 for VM 100.'),
+    backupType: pbsBackupTypeParam.optional().describe('Only snapshots of this backup type: vm, ct or host.'),
+    backupId: z.string().min(1).optional().describe('Only snapshots of this backup id, e.g. 100 for VM 100.'),
+    maxAgeDays: z.number().positive().optional().describe('Fail when the newest snapshot listed is older than this many days, or there is none: 8 for a weekly backup.'),
+    failOnFailedVerification: z.boolean().default(false).describe('Fail when the last verification of any snapshot listed failed.'),
   })
   .strict();
 
@@ -25,7 +27,7 @@ export interface PbsSnapshotsResult {
 export const pbsSnapshots = defineAction({
   id: 'pbs.snapshots',
   title: 'List PBS Snapshots',
-  description: 'Lists the snapshots of a Proxmox Backup Server datastore, newest first: type, id, time, size, verification state, protection and comment.',
+  description: 'Lists the snapshots of a Proxmox Backup Server datastore, newest first: type, id, time, size, verification state, protection and comment. Can fail when the newest is too old or a verification failed.',
   params: pbsSnapshotsParams,
   destructive: false,
   readOnly: true,
@@ -37,9 +39,18 @@ export const pbsSnapshots = defineAction({
   async run(params, ctx): Promise<PbsSnapshotsResult> {
     const datastore = datastoreOf(ctx, params.server, params.datastore);
     const client = await pbsClientFor(ctx, params.server);
-    const listed = await client.snapshots(datastore, { ...(params.type ? { type: params.type as SnapshotSummary['type'] } : {}), ...(params.id ? { id: params.id } : {}) }, ctx.signal);
+    const listed = await client.snapshots(datastore, { ...(params.backupType ? { type: params.backupType as SnapshotSummary['type'] } : {}), ...(params.backupId ? { id: params.backupId } : {}) }, ctx.signal);
     const snapshots = listed.map(summarizeSnapshot).sort(newestFirst);
     const count = (state: SnapshotSummary['verification']) => snapshots.filter((snapshot) => snapshot.verification === state).length;
+    const where = `datastore '${printable(datastore)}' on ${client.description}${params.backupType || params.backupId ? ` (${params.backupType ?? '*'}/${printable(params.backupId ?? '*')})` : ''}`;
+    const newest = snapshots[0];
+    if (params.maxAgeDays !== undefined && (newest === undefined || Date.now() / 1000 - newest.epoch > params.maxAgeDays * 86_400)) {
+      throw new Error(newest === undefined ? `no snapshot in ${where}` : `the newest snapshot in ${where}, ${snapshotName(newest)}, is ${formatAge(new Date(newest.epoch * 1000))}: older than ${params.maxAgeDays} days`);
+    }
+    const failed = snapshots.filter((snapshot) => snapshot.verification === 'failed');
+    if (params.failOnFailedVerification && failed.length > 0) {
+      throw new Error(`the last verification of ${failed.length === 1 ? 'a snapshot' : `${failed.length} snapshots`} in ${where} failed: ${failed.map((snapshot) => `${snapshotName(snapshot)} (task ${snapshot.verifyTask ?? 'unknown'})`).join(', ')}`);
+    }
     return {
       server: params.server,
       datastore,

@@ -25,8 +25,8 @@ const pbsVerifyParams = z
   .object({
     server: pbsServerParam,
     datastore: pbsDatastoreParam,
-    type: pbsBackupTypeParam.optional().describe('With `id`: verify one backup group (or, with `time`, one snapshot); left out: the whole datastore.'),
-    id: z.string().min(1).optional().describe('Backup id of the group or snapshot, e.g. 100.'),
+    backupType: pbsBackupTypeParam.optional().describe('With `backupId`: verify one backup group (or, with `time`, one snapshot); left out: the whole datastore.'),
+    backupId: z.string().min(1).optional().describe('Backup id of the group or snapshot, e.g. 100.'),
     time: snapshotTimeParam.optional(),
     ignoreVerified: z
       .boolean()
@@ -36,8 +36,8 @@ const pbsVerifyParams = z
   })
   .strict()
   .superRefine((params, check) => {
-    if ((params.type === undefined) !== (params.id === undefined)) check.addIssue({ code: 'custom', path: [params.type === undefined ? 'type' : 'id'], message: '`type` and `id` name a backup group together: give both, or neither to verify the whole datastore' });
-    if (params.time !== undefined && params.id === undefined) check.addIssue({ code: 'custom', path: ['time'], message: '`time` names a snapshot of a group: give `type` and `id` too' });
+    if ((params.backupType === undefined) !== (params.backupId === undefined)) check.addIssue({ code: 'custom', path: [params.backupType === undefined ? 'backupType' : 'backupId'], message: '`backupType` and `backupId` name a backup group together: give both, or neither to verify the whole datastore' });
+    if (params.time !== undefined && params.backupId === undefined) check.addIssue({ code: 'custom', path: ['time'], message: '`time` names a snapshot of a group: give `backupType` and `backupId` too' });
   });
 
 export interface PbsVerifyResult {
@@ -56,9 +56,9 @@ export interface PbsVerifyResult {
 type VerifyParams = z.output<typeof pbsVerifyParams>;
 
 function scopeOf(params: VerifyParams): PbsVerifyScope {
-  if (params.type === undefined || params.id === undefined) return { kind: 'datastore' };
-  const type = params.type as PbsBackupType;
-  return params.time === undefined ? { kind: 'group', type, id: params.id } : { kind: 'snapshot', type, id: params.id, time: params.time };
+  if (params.backupType === undefined || params.backupId === undefined) return { kind: 'datastore' };
+  const type = params.backupType as PbsBackupType;
+  return params.time === undefined ? { kind: 'group', type, id: params.backupId } : { kind: 'snapshot', type, id: params.backupId, time: params.time };
 }
 
 function describeScope(scope: PbsVerifyScope, datastore: string): string {
