@@ -101,7 +101,9 @@ describe('restic actions and browser on a local repository (real restic)', funct
     const snapshotNode = (await model.children('restic/home', { limit: 10, filter: nightly.shortId }, ctx)).nodes[0]!;
     assert.equal(snapshotNode.kind, 'restic.snapshot');
     assert.deepEqual(snapshotNode.operations.map((operation) => operation.id), ['restore', 'diff', 'forget']);
-    assert.equal(snapshotNode.operations.find((operation) => operation.id === 'forget')?.destructive, true);
+    const forget = snapshotNode.operations.find((operation) => operation.id === 'forget');
+    assert.ok(forget?.kind === 'action' && forget.destructive);
+    assert.deepEqual(forget.params, { repository: 'home', snapshots: [nightly.id] });
 
     // Down the tree one level per expand, to the folder of 30 files, paged and filtered.
     let at = snapshotNode.path;
