@@ -8,6 +8,7 @@ import { createActionContext } from '../../src/core/actions/context';
 import type { ActionContext, Inventory, ProgressUpdate } from '../../src/core/actions/spec';
 import { CancelledError, errorMessage } from '../../src/core/errors';
 import { CANARIES, canaryOccurrences } from '../support/canaries';
+import { hostilePayloads } from '../support/payloads';
 import { PbsSimulator, type PbsSimDatastore } from '../testbed/pbsSim';
 
 /** The token secret is a canary: no message, result or log line may hold it in any printed form. */
@@ -212,7 +213,7 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
 
   it('sends hostile datastore names and ids as one encoded segment or query value: the route never changes', async () => {
     const client = new PbsClient({ url: sim.url, tokenId: TOKEN, tokenSecret: SECRET, fingerprint: sim.fingerprint, retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 } });
-    const hostile = ['..', '.', '../spare', 'a/b', '..%2F..', '%2e%2e', 'x"y\'z', '?backup-type=vm', '#top', 'a b', 'ünï', '\\..\\', ''];
+    const hostile = ['..', '.', '../spare', 'a/b', '..%2F..', '%2e%2e', 'x"y\'z', '?backup-type=vm', '#top', 'a b', 'ünï', '\\..\\', '', ...hostilePayloads('pwned').filter((payload) => Buffer.byteLength(payload) < 1000)];
     for (const value of hostile) {
       sim.requests.length = 0;
       const listing = await client.snapshots(value).catch((error: unknown) => error);
