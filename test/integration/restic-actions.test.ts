@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { builtinBrowsers } from '../../src/actions';
+import { builtinPaletteCommands } from '../../src/actions/paletteCommands';
 import type { ResticBackupActionResult } from '../../src/actions/restic/backup';
 import type { ResticDiffActionResult } from '../../src/actions/restic/check';
 import type { ResticForgetActionResult } from '../../src/actions/restic/forget';
@@ -12,11 +13,14 @@ import { ResticRepository } from '../../src/clients/restic';
 import { createActionContext, environmentSecrets } from '../../src/core/actions/context';
 import type { ActionContext, Inventory, ProgressUpdate } from '../../src/core/actions/spec';
 import { BrowseModel } from '../../src/core/browse/model';
+import type { BrowseNode } from '../../src/core/browse/node';
 import { assertListedUnder } from '../support/browseNodes';
 import { planAction, registry, runAction } from '../support/resticActions';
+import { REPO_ROOT } from '../support/paths';
 import { whileResticHoldsLock } from '../support/resticLock';
 
 const PASSWORD = 'hunter2 with spaces';
+const packageJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { contributes: { commands: unknown[] } };
 
 async function writeSource(root: string): Promise<void> {
   await mkdir(path.join(root, 'photos', '2026', 'january'), { recursive: true });
@@ -158,6 +162,33 @@ describe('restic actions and browser on a local repository (real restic)', funct
     assert.deepEqual(plan.operations.filter((operation) => operation.detail === 'file').map((operation) => `${operation.kind} ${operation.target}`), [`overwrite ${path.join(source, 'notes.txt')}`]);
     await runAction('restic.restore', { repository: 'home', snapshot: nightly.id, paths: [path.join(source, 'notes.txt')], target: '' }, ctx);
     assert.equal(await readFile(path.join(source, 'notes.txt'), 'utf8'), 'version 2\n');
+  });
+
+  it('walks the palette\'s Restore Files from Snapshot… through the browse model: repository, snapshot, path', async () => {
+    const command = builtinPaletteCommands.find((candidate) => candidate.command === 'lifeboat.restoreResticFiles');
+    assert.ok(command);
+    const contributed = (packageJson.contributes.commands as { command: string; title: string }[]).find((entry) => entry.command === command.command);
+    assert.equal(contributed?.title, 'Restore Files from Snapshot…');
+    const model = new BrowseModel(builtinBrowsers, registry, 'lifeboat.yaml');
+    const picked: Record<string, unknown> = {};
+    const choices: Record<string, (node: BrowseNode) => boolean> = {
+      repository: (node) => node.label === 'home',
+      snapshot: (node) => node.facts.hostname === 'laptop',
+      paths: () => true,
+    };
+    for (const step of command.steps) {
+      assert.ok(step.kind === 'node');
+      const offered = (await model.children(step.under(picked), { limit: 100 }, ctx)).nodes.filter((node) => step.accept?.(node) ?? true);
+      const chosen = offered.find(choices[step.param]!);
+      assert.ok(chosen, `${step.param}: ${offered.map((node) => node.label).join(', ')}`);
+      picked[step.param] = step.value ? step.value(chosen) : chosen.label;
+    }
+    assert.deepEqual(picked.paths, [`/${source.split('/').filter(Boolean)[0]}`]);
+    const into = path.join(work, 'palette-restore');
+    const plan = await planAction(command.action, { ...picked, target: into }, ctx);
+    assert.ok(plan.operations.some((operation) => operation.target === path.join(into, source, 'photos', '2026', 'dog.jpg') && operation.kind === 'create'), JSON.stringify(plan.operations));
+    await runAction(command.action, { ...picked, target: into }, ctx);
+    assert.equal(await readFile(path.join(into, source, 'photos', '2026', 'dog.jpg'), 'utf8'), 'woof');
   });
 
   it('diffs a snapshot with the previous one of the same host and paths', async () => {
