@@ -141,6 +141,21 @@ describe('The PBS status runbook and the PBS tree through the lifeboat CLI', fun
     assert.equal(after[0]?.facts.verification, 'ok');
   });
 
+  it('shows a server without a pin, whose self-signed certificate fails naming the fingerprint to pin, and refuses tls.insecure', async () => {
+    const yaml = await readFile(join(workspace, 'lifeboat.yaml'), 'utf8');
+    const unpinned = yaml.replace(/ {4}fingerprint: .*\n/, '');
+    await writeFile(join(workspace, 'lifeboat.yaml'), `${unpinned}  insecure:\n${unpinned.split('\n').slice(2).join('\n').replace(/^ {4}url: .*$/m, '$&\n    tls: { insecure: true }')}`);
+    const roots = jsonLines((await cli(['ls', 'pbs', '--json'])).stdout);
+    assert.deepEqual(roots.map((node) => [node.label, node.status?.level ?? null, node.facts.pinned]), [['pbs', null, false], ['insecure', 'error', false]]);
+    const listed = jsonLines((await cli(['ls', 'pbs/pbs', '--json'])).stdout);
+    assert.equal(listed[0]?.kind, 'error');
+    assert.match(String(listed[0]?.facts.message), new RegExp(`is not trusted \\(DEPTH_ZERO_SELF_SIGNED_CERT\\); it has SHA-256 fingerprint ${sim.fingerprint}\\. If that is the one the server shows, pin it as \`fingerprint: ${sim.fingerprint}\``));
+    const insecure = await cli(['run', RUNBOOK, '--yes', '--param', 'server=insecure']);
+    assert.notEqual(insecure.code, 0);
+    assert.match(`${insecure.stdout}\n${insecure.stderr}`, /`backupServers\.insecure\.tls\.insecure` is not supported for Proxmox Backup Server/);
+    assert.equal(sim.requests.length, 0, 'nothing was sent');
+  });
+
   it('shows a wrong token and an unknown configured datastore as error and warning nodes', async () => {
     const yaml = await readFile(join(workspace, 'lifeboat.yaml'), 'utf8');
     await writeFile(join(workspace, 'lifeboat.yaml'), yaml.replace(`datastore: ${STORE}`, 'datastore: gone'));

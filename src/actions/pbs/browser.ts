@@ -17,27 +17,24 @@ type ServerEntry = NonNullable<BrowseSession['ctx']['inventory']['backupServers'
 function serverNode(name: string, entry: ServerEntry, inventoryFile: string): DeclaredNode {
   const refused = entry.tls?.insecure === true;
   const pinned = entry.fingerprint !== undefined;
-  const status: NodeStatus | undefined = refused
-    ? { level: 'error', reason: 'tls.insecure is refused for PBS: pin the certificate with `fingerprint`' }
-    : pinned
-      ? undefined
-      : { level: 'warning', reason: "No certificate fingerprint pinned: only a certificate the system's authorities vouch for is accepted" };
+  // Without a pin the system's authorities vouch for the certificate (an ACME one): not a warning by itself.
+  const status: NodeStatus | undefined = refused ? { level: 'error', reason: 'tls.insecure is refused for PBS: pin the certificate with `fingerprint`' } : undefined;
   const tooltip = [
     `**Proxmox Backup Server ${markdownEscape(name)}**`,
     '',
     `- URL: ${markdownEscape(entry.url)}`,
     `- Datastore: ${markdownEscape(entry.datastore)}`,
     `- API token: ${markdownEscape(entry.tokenId)}`,
-    pinned ? `- Certificate pinned: SHA-256 ${markdownEscape(entry.fingerprint ?? '')}` : '- $(warning) No certificate fingerprint pinned',
+    pinned ? `- Certificate pinned: SHA-256 ${markdownEscape(entry.fingerprint ?? '')}` : "- Certificate not pinned: accepted only when the system's authorities vouch for it",
     `- From ${markdownEscape(inventoryFile)}`,
   ];
   return {
     path: joinPath(PBS_ROOT, name),
     kind: 'pbs',
     label: name,
-    description: pinned ? entry.url : `${entry.url} · certificate not pinned`,
+    description: refused ? `${entry.url} · tls.insecure refused` : pinned ? entry.url : `${entry.url} · certificate not pinned`,
     tooltip: tooltip.join('\n'),
-    icon: status ? (status.level === 'error' ? 'error' : 'warning') : 'server',
+    icon: refused ? 'error' : 'server',
     ...(status ? { status } : {}),
     hasChildren: !refused,
     operations: [
