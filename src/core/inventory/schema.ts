@@ -114,7 +114,11 @@ const backupServer = z
     datastore: nonEmpty,
     tokenId: nonEmpty.describe('API token id, user@realm!token.'),
     tokenSecret: secretReference,
-    fingerprint: z.string().regex(/^([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$/, 'expected a SHA-256 fingerprint aa:bb:…').optional(),
+    fingerprint: z
+      .string()
+      .regex(/^([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$/, 'expected a SHA-256 fingerprint aa:bb:…')
+      .optional()
+      .describe("SHA-256 fingerprint of the server's certificate, as PBS shows it: the API token is sent only to that certificate. Needed for PBS's self-signed certificate; `tls.insecure` is refused for PBS."),
     tls: tls.optional(),
   })
   .strict();
