@@ -11,7 +11,7 @@ import { frigateActions } from './frigate';
 import { pbsActions, pbsBrowser } from './pbs';
 import { pgActions } from './pg';
 import { resticActions, resticBrowser } from './restic';
-import { rcloneActions } from './rclone';
+import { rcloneActions, rcloneBrowser } from './rclone';
 import { httpActions } from './http';
 import { k8sActions } from './k8s';
 import { scheduleActions } from './schedule';
@@ -24,4 +24,4 @@ import { veleroInspectActions } from './velero/inspectActions';
 export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions, ...veleroInspectActions, ...veleroChangeActions, ...fluxActions, ...cnpgActions, ...k8sActions, ...pgActions, ...pbsActions, ...rcloneActions, ...httpActions, ...resticActions];
 
 /** Every backend's browser, in the order their roots are shown: what the Backups tree, pick lists and `lifeboat ls` list. */
-export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser, pbsBrowser, resticBrowser];
+export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser, pbsBrowser, resticBrowser, rcloneBrowser];

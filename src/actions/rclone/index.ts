@@ -4,3 +4,5 @@ import { rcloneCopy } from './copy';
 import { rcloneList } from './list';
 
 export const rcloneActions: ActionSpec[] = [rcloneCopy, rcloneList, rcloneCheck];
+
+export { rcloneBrowser } from './browser';

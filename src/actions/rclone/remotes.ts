@@ -71,7 +71,7 @@ async function declaredRemote(ctx: ActionContext, name: string): Promise<{ defin
  * for each call (secrets in the child's environment only); every other remote comes from the
  * user's rclone.conf. rclone takes one CA file per command, so two remotes may not need two.
  */
-export async function rcloneFor(ctx: ActionContext, paths: readonly RclonePath[]): Promise<Rclone> {
+export async function rcloneFor(ctx: ActionContext, paths: readonly RclonePath[], flags: readonly string[] = []): Promise<Rclone> {
   const remotes: Record<string, RcloneRemoteDefinition> = {};
   const caFiles = new Set<string>();
   for (const location of paths) {
@@ -82,7 +82,7 @@ export async function rcloneFor(ctx: ActionContext, paths: readonly RclonePath[]
   }
   if (caFiles.size > 1) throw new Error(`rclone takes one CA file per command, and these remotes name ${caFiles.size}: ${[...caFiles].join(', ')}`);
   const [caFile] = caFiles;
-  return new Rclone({ remotes, ...(caFile ? { caFile } : {}) });
+  return new Rclone({ remotes, flags, ...(caFile ? { caFile } : {}) });
 }
 
 export interface KnownRemote {
