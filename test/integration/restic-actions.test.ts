@@ -9,6 +9,9 @@ import type { ResticBackupActionResult } from '../../src/actions/restic/backup';
 import type { ResticDiffActionResult } from '../../src/actions/restic/check';
 import type { ResticForgetActionResult } from '../../src/actions/restic/forget';
 import type { LsResult, SnapshotsResult } from '../../src/actions/restic/inspect';
+import { listFolder } from '../../src/actions/restic/listing';
+import { openRepository } from '../../src/actions/restic/repository';
+import { snapshotTreeIndex } from '../../src/actions/restic/treeIndex';
 import { ResticRepository } from '../../src/clients/restic';
 import { createActionContext, environmentSecrets } from '../../src/core/actions/context';
 import type { ActionContext, Inventory, ProgressUpdate } from '../../src/core/actions/spec';
@@ -47,7 +50,10 @@ describe('restic actions and browser on a local repository (real restic)', funct
     ctx = createActionContext({ workspaceDir: work, inventory, secrets: environmentSecrets({ LIFEBOAT_SECRET_RESTIC_HOME: PASSWORD }) });
     await new ResticRepository({ repository: path.join(work, 'repo'), password: PASSWORD }).init();
   });
-  after(() => rm(work, { recursive: true, force: true }));
+  after(async () => {
+    await ctx?.clients.disposeAll();
+    await rm(work, { recursive: true, force: true });
+  });
 
   it('backs up with progress, excludes and tags, and lists snapshots newest first saying which restic ran', async () => {
     const updates: ProgressUpdate[] = [];
@@ -129,6 +135,14 @@ describe('restic actions and browser on a local repository (real restic)', funct
     const file = only.nodes[0]!;
     assert.equal(file.kind, 'restic.file');
     assert.deepEqual(file.operations[0], { kind: 'runbook', id: 'restore', label: 'Restore…', runbook: 'restic-browse-restore.runbook.md', params: { repository: 'home', snapshot: nightly.id, path: path.join(source, 'many', 'file-20.txt') } });
+    // The whole tree, read once in the background since the first folder opened, lists each folder as restic does.
+    const index = await snapshotTreeIndex(ctx, 'home', await openRepository(ctx, 'home'), nightly.id);
+    await index.settled;
+    for (const folderPath of ['/', source, path.join(source, 'many'), path.join(source, 'photos', '2026')]) {
+      const fromRestic = await listFolder(await openRepository(ctx, 'home'), nightly.id, folderPath, ctx.signal);
+      assert.deepEqual(index.folder(folderPath)?.map((node) => node.path), fromRestic.entries.map((node) => node.path), folderPath);
+    }
+    assert.equal(index.folder(path.join(source, 'notes.txt')), undefined, 'a file is no folder');
     const notASnapshot = await model.children('restic/home/--help', { limit: 10 }, ctx);
     assert.equal(notASnapshot.nodes[0]?.kind, 'error');
   });

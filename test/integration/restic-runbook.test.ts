@@ -66,6 +66,10 @@ describe('runbook restic-browse-restore, end to end with the CLI and the real re
     const listed = await lifeboat(['ls', 'restic/home', '--json'], { cwd: workspace, env });
     assert.equal(listed.code, 0, listed.stderr);
     assert.ok(listed.stdout.includes(snapshot), listed.stdout);
+    const folder = await lifeboat(['ls', joinPath('restic', 'home', snapshot, ...source.split('/').filter(Boolean))], { cwd: workspace, env });
+    assert.equal(folder.code, 0, folder.stderr);
+    assert.match(folder.stdout, /photos/);
+    assert.match(folder.stdout, /todo\.txt/);
     await writeFile(join(source, 'todo.txt'), 'overwritten by mistake');
     const file = joinPath('restic', 'home', snapshot, ...join(source, 'todo.txt').split('/').filter(Boolean));
     const done = await lifeboat(['do', file, 'restore', '--yes'], { cwd: workspace, env });

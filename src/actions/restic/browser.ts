@@ -10,6 +10,7 @@ import { childPath, emptyNode, joinPath, pageOf, type DeclaredNode, type Declare
 import { formatBytes, markdownEscape, printable } from '../../core/render';
 import { listFolder, snapshotsNewestFirst, snapshotTotals } from './listing';
 import { openRepository, snapshotParam } from './repository';
+import { snapshotTreeIndex } from './treeIndex';
 
 export const RESTIC_ROOT = 'restic';
 /** The runbook Restore… opens, with the repository, snapshot and path bound. */
@@ -85,9 +86,14 @@ async function folderChildren(repository: string, snapshot: string, folder: read
   const at = joinPath(RESTIC_ROOT, repository, snapshot, ...folder);
   const path = `/${folder.join('/')}`;
   if (!snapshotParam.safeParse(snapshot).success) throw new Error(`'${printable(snapshot)}' is not a snapshot id`);
-  const listing = await session.cached(at, async () => listFolder(await openRepository(session.ctx, repository), snapshot, path, session.ctx.signal));
-  if (listing.entries.length === 0) return { nodes: [emptyNode(at, 'Empty folder')] };
-  return pageOf(listing.entries, request, (node) => node.name, (node) => entryNode(repository, listing.snapshot.id, at, node));
+  const entries = await session.cached(at, async () => {
+    const opened = await openRepository(session.ctx, repository);
+    // The first folder opened starts reading the whole tree in the background; the ones after it come from there once it is read.
+    const index = await snapshotTreeIndex(session.ctx, repository, opened, snapshot);
+    return index.folder(path) ?? (await listFolder(opened, snapshot, path, session.ctx.signal)).entries;
+  });
+  if (entries.length === 0) return { nodes: [emptyNode(at, 'Empty folder')] };
+  return pageOf(entries, request, (node) => node.name, (node) => entryNode(repository, snapshot, at, node));
 }
 
 export const resticBrowser: Browser = {

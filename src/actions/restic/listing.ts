@@ -5,6 +5,7 @@
  */
 import { posix } from 'node:path';
 import type { ResticNode, ResticRepository, ResticSnapshot } from '../../clients/restic';
+import { folderOrder } from './treeIndex';
 
 /** A path inside a snapshot: absolute, `/`-separated, no `.`/`..` segments, no NUL. */
 export function snapshotPath(path: string): string {
@@ -49,7 +50,7 @@ export async function listFolder(repository: ResticRepository, snapshot: string,
   });
   if (!listed.snapshot) throw new Error(`restic listed no snapshot ${snapshot}`);
   if (!found) throw new Error(`snapshot ${listed.snapshot.shortId} has no ${path}`);
-  entries.sort((a, b) => (a.type === 'dir') === (b.type === 'dir') ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.type === 'dir' ? -1 : 1);
+  entries.sort(folderOrder);
   return { snapshot: listed.snapshot, path, entries };
 }
 

@@ -1,0 +1,72 @@
+/**
+ * A snapshot's whole tree, read once in the background by a single `restic ls --recursive` from the
+ * moment its first folder is opened, so the folders opened after it need no restic run of their own.
+ * Each restic run costs the repository key's derivation (scrypt, about half a second of CPU) before it
+ * reads anything; a listing from the index costs nothing. Until the index is read, and for trees too
+ * large to hold, folders are listed one at a time as before.
+ */
+import { posix } from 'node:path';
+import type { ResticNode, ResticRepository } from '../../clients/restic';
+import type { Disposable } from '../../core/actions/clients';
+import type { ActionContext } from '../../core/actions/spec';
+
+/** Nodes held at most (about 300 bytes each); a larger snapshot is browsed one folder at a time. */
+const MAX_INDEXED_NODES = 250_000;
+
+/** Folders first, then by name, as every listing shows them. */
+export function folderOrder(a: ResticNode, b: ResticNode): number {
+  if ((a.type === 'dir') !== (b.type === 'dir')) return a.type === 'dir' ? -1 : 1;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+class TooLarge extends Error {}
+
+export class SnapshotTreeIndex implements Disposable {
+  private readonly stop = new AbortController();
+  private folders: Map<string, ResticNode[]> | undefined;
+  /** Settles when the index is read, or known not to be (too large, failed, stopped). */
+  readonly settled: Promise<void>;
+
+  constructor(repository: ResticRepository, snapshotId: string) {
+    this.settled = this.read(repository, snapshotId).catch(() => {
+      // Folders are then listed one at a time, each failure reported where it happens.
+    });
+  }
+
+  private async read(repository: ResticRepository, snapshotId: string): Promise<void> {
+    const folders = new Map<string, ResticNode[]>([['/', []]]);
+    let count = 0;
+    const stop = this.stop;
+    await repository.ls(snapshotId, {
+      recursive: true,
+      signal: stop.signal,
+      onNode: (node) => {
+        if (++count > MAX_INDEXED_NODES) {
+          if (!stop.signal.aborted) stop.abort(new TooLarge());
+          return;
+        }
+        if (node.type === 'dir' && !folders.has(node.path)) folders.set(node.path, []);
+        const parent = posix.dirname(node.path);
+        const siblings = folders.get(parent);
+        if (siblings) siblings.push(node);
+        else folders.set(parent, [node]);
+      },
+    });
+    for (const entries of folders.values()) entries.sort(folderOrder);
+    this.folders = folders;
+  }
+
+  /** The entries of `path` once the index is read; undefined before, or for a path that is no folder of the snapshot. */
+  folder(path: string): ResticNode[] | undefined {
+    return this.folders?.get(path);
+  }
+
+  dispose(): void {
+    this.stop.abort();
+  }
+}
+
+/** The index of this snapshot for the surface's run: started on first use, stopped when the run's clients close. */
+export function snapshotTreeIndex(ctx: ActionContext, repositoryName: string, repository: ResticRepository, snapshotId: string): Promise<SnapshotTreeIndex> {
+  return ctx.clients.get(`restic-tree:${repositoryName}:${snapshotId}`, async () => new SnapshotTreeIndex(repository, snapshotId));
+}
