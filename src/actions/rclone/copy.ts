@@ -6,7 +6,7 @@ import { RcloneError, type Rclone, type RcloneTransferResult } from '../../clien
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
 import { cancellationOr, throwIfAborted } from '../../core/errors';
 import { formatBytes, formatCount } from '../../core/render';
-import { parentOf, parseRclonePath, rcloneArgument, rcloneFor, type RclonePath } from './remotes';
+import { parentOf, parseRclonePath, rcloneArgument, rcloneFor, remoteType, type RclonePath } from './remotes';
 
 /**
  * Backends on which an object appears only once its upload is complete (a multipart or resumable
@@ -62,7 +62,7 @@ async function planCopy(params: RcloneCopyParams, ctx: ActionContext): Promise<A
 /** How a copy reaches its destination: directly, or staged beside it and moved into place. */
 async function stagingFor(rclone: Rclone, destination: RclonePath, ctx: ActionContext): Promise<'direct' | 'local' | RclonePath> {
   if (destination.kind === 'local') return 'local';
-  const type = (await rclone.listRemotes({ signal: ctx.signal })).find((remote) => remote.name === destination.remote)?.type;
+  const type = await remoteType(ctx, rclone, destination.remote);
   if (type && ATOMIC_UPLOAD_BACKENDS.has(type)) return 'direct';
   const beside = parentOf(destination);
   // rclone 1.60 refuses to move between a folder and one inside it, so the staging folder is a sibling.

@@ -1,5 +1,6 @@
 import { Rclone, s3Remote, type RcloneRemoteDefinition } from '../../clients/rclone';
 import type { ActionContext } from '../../core/actions/spec';
+import type { RcloneRemoteEntry } from '../../core/inventory/schema';
 import { printable } from '../../core/render';
 import { secretName } from '../../core/secrets';
 import { resolveUserPath } from '../paths';
@@ -85,6 +86,17 @@ export async function rcloneFor(ctx: ActionContext, paths: readonly RclonePath[]
   return new Rclone({ remotes, flags, ...(caFile ? { caFile } : {}) });
 }
 
+function declaredType(entry: RcloneRemoteEntry): string {
+  return 'store' in entry ? 's3' : entry.type;
+}
+
+/** The backend of a remote: from `rcloneRemotes:` without asking rclone, else from rclone.conf; undefined when neither has it. */
+export async function remoteType(ctx: ActionContext, rclone: Rclone, name: string): Promise<string | undefined> {
+  const declared = ctx.inventory.rcloneRemotes?.[name];
+  if (declared) return declaredType(declared);
+  return (await rclone.listRemotes({ signal: ctx.signal })).find((remote) => remote.name === name)?.type;
+}
+
 export interface KnownRemote {
   name: string;
   type: string;
@@ -95,7 +107,7 @@ export interface KnownRemote {
 /** Every remote a run can name: `rcloneRemotes:` and the user's rclone.conf (an inventory entry wins for a name in both). Reads no secret. */
 export async function knownRemotes(ctx: ActionContext): Promise<KnownRemote[]> {
   const entries = ctx.inventory.rcloneRemotes ?? {};
-  const declared = Object.entries(entries).map(([name, entry]) => ({ name, type: 'store' in entry ? 's3' : entry.type, declared: true }));
+  const declared = Object.entries(entries).map(([name, entry]) => ({ name, type: declaredType(entry), declared: true }));
   const configured = await new Rclone().listRemotes({ signal: ctx.signal });
   return [...declared, ...configured.filter((remote) => !entries[remote.name]).map((remote) => ({ ...remote, declared: false }))];
 }
