@@ -46,6 +46,15 @@ export class FrigateError extends Error {
   }
 }
 
+/** How to fetch face images with another HTTP client; see `FrigateClient.faceImageRequests`. */
+export interface FaceImageRequests {
+  url(name: string, file: string): string;
+  headers: Record<string, string>;
+  /** For an https:// target: whether certificates go unverified, and the PEM certificate(s) to trust instead of the usual ones. */
+  tls: { insecure: boolean; ca: string | undefined } | undefined;
+  timeoutMs: number;
+}
+
 /** The face library: people and their images, and the recent recognition attempts apart. */
 export interface FaceLibrary {
   people: Record<string, string[]>;
@@ -172,6 +181,22 @@ export class FrigateClient {
     return { stream: answer.body, size: length === undefined ? undefined : Number(length) };
   }
 
+  /**
+   * What another HTTP client needs to fetch face images as `downloadFace` does (logged in first when
+   * the target has a user and password): each image's URL, the headers that authenticate, the TLS
+   * settings, and how long to wait. A faster client fetches many at once this way; whatever fails
+   * there is fetched again through `downloadFace`, which has the retries and the messages.
+   */
+  async faceImageRequests(signal?: AbortSignal): Promise<FaceImageRequests> {
+    await this.ensureSession(signal);
+    return {
+      url: (name, file) => this.url(`/clips/faces/${encodeURIComponent(name)}/${encodeURIComponent(file)}`).href,
+      headers: this.headers('GET'),
+      tls: this.base.protocol === 'https:' ? { insecure: this.target.insecure === true, ca: this.target.ca } : undefined,
+      timeoutMs: this.target.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    };
+  }
+
   /** `POST /api/faces/<name>/create`. Judged by the HTTP status: Frigate answers `success: false` on success. */
   async createFace(name: string, signal?: AbortSignal): Promise<void> {
     await this.json({ method: 'POST', path: `/api/faces/${encodeURIComponent(name)}/create`, idempotent: true, signal });
@@ -281,21 +306,13 @@ export class FrigateClient {
   /** One HTTP exchange; `authenticate` logs in first when the target has a user and password. */
   private async send(spec: RequestSpec, authenticate: boolean): Promise<Answer> {
     if (spec.signal?.aborted) throw new CancelledError();
-    const auth = this.target.auth;
-    if (authenticate && auth && 'username' in auth && !this.session) {
-      this.loggingIn ??= this.login(spec.signal).finally(() => (this.loggingIn = undefined));
-      await this.loggingIn;
-    }
-    const headers: Record<string, string | number> = { Accept: 'application/json, */*' };
-    if (auth && 'token' in auth) headers.Authorization = `Bearer ${auth.token}`;
-    if (this.session) headers.Cookie = this.session;
-    if (spec.method !== 'GET') Object.assign(headers, WRITE_HEADERS);
+    if (authenticate) await this.ensureSession(spec.signal);
+    const headers: Record<string, string | number> = this.headers(spec.method);
     if (spec.body) {
       headers['Content-Type'] = spec.body.type;
       headers['Content-Length'] = spec.body.data.length;
     }
-    // Keeps a base path (Frigate behind a proxy at https://host/frigate/) in front of every route.
-    const url = new URL(`${this.base.pathname.replace(/\/$/, '')}${spec.path}`, this.base);
+    const url = this.url(spec.path);
     const timeoutMs = this.target.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const secure = url.protocol === 'https:';
     const options = { method: spec.method, headers, ...(secure ? { rejectUnauthorized: !this.target.insecure, ...(this.target.ca ? { ca: this.target.ca } : {}) } : {}) };
@@ -321,6 +338,29 @@ export class FrigateClient {
       request.on('close', () => signal?.removeEventListener('abort', onAbort));
       request.end(spec.body?.data);
     });
+  }
+
+  /** Logs in (once for requests made at the same time) when the target has a user and password and no session yet. */
+  private async ensureSession(signal?: AbortSignal): Promise<void> {
+    const auth = this.target.auth;
+    if (!auth || !('username' in auth) || this.session) return;
+    this.loggingIn ??= this.login(signal).finally(() => (this.loggingIn = undefined));
+    await this.loggingIn;
+  }
+
+  /** The headers of every request: what it accepts, and its authentication. */
+  private headers(method: RequestSpec['method']): Record<string, string> {
+    const auth = this.target.auth;
+    const headers: Record<string, string> = { Accept: 'application/json, */*' };
+    if (auth && 'token' in auth) headers.Authorization = `Bearer ${auth.token}`;
+    if (this.session) headers.Cookie = this.session;
+    if (method !== 'GET') Object.assign(headers, WRITE_HEADERS);
+    return headers;
+  }
+
+  /** Keeps a base path (Frigate behind a proxy at https://host/frigate/) in front of every route. */
+  private url(route: string): URL {
+    return new URL(`${this.base.pathname.replace(/\/$/, '')}${route}`, this.base);
   }
 
   private networkError(error: NodeJS.ErrnoException, spec: RequestSpec): Error {

@@ -4,6 +4,9 @@
  * started.
  */
 import { execa } from 'execa';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 
@@ -33,6 +36,8 @@ export interface ToolInvocation {
   onStderrLine?: (line: string) => void;
   /** restic and rclone both release locks and clean up on SIGINT; SIGKILL follows after a grace period. */
   interruptSignal?: NodeJS.Signals;
+  /** The tool's whole stdin (a config holding credentials, which its arguments must not: any user can read those); none by default. */
+  input?: string;
 }
 
 export interface ToolOutcome {
@@ -52,12 +57,26 @@ export class ToolMissingError extends Error {
   }
 }
 
+/** The executable `name` in a folder of `path`, if any. */
+export async function findOnPath(name: string, path = process.env.PATH ?? ''): Promise<string | undefined> {
+  for (const dir of path.split(delimiter).filter(Boolean)) {
+    const candidate = join(dir, name);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not in this folder.
+    }
+  }
+  return undefined;
+}
+
 export async function runTool(invocation: ToolInvocation): Promise<ToolOutcome> {
   const child = execa(invocation.command, [...invocation.args], {
     env: invocation.env,
     extendEnv: false,
     cwd: invocation.cwd,
-    stdin: 'ignore',
+    ...(invocation.input === undefined ? { stdin: 'ignore' as const } : { input: invocation.input }),
     // Its own process group, so cancelling reaches what the tool started (restic's ssh, for one).
     detached: true,
     reject: false,

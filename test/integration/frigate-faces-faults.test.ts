@@ -117,6 +117,7 @@ describe('Frigate faces: faults of the backup host, the network and the archive'
 
   beforeEach(async () => {
     proxy.throttle(undefined);
+    frigate.clearFaults();
     await rm(hostFolder(), { recursive: true, force: true });
     await mkdir(hostFolder());
     for (const name of EARLIER_ARCHIVES) {
@@ -172,8 +173,8 @@ describe('Frigate faces: faults of the backup host, the network and the archive'
 
   it('with a timeout, fails clearly on an image Frigate does not send in time, and leaves the host as it was', async () => {
     const before = await snapshot(hostFolder());
-    // Slower than the timeout on every attempt the client makes.
-    frigate.injectFault({ kind: 'slow', delayMs: 3000, path: /^\/clips\/faces\/Asha\/Asha-1700000007\.webp$/, times: 4 });
+    // Slower than the timeout on every attempt: curl's, then each of the Frigate client's.
+    frigate.injectFault({ kind: 'slow', delayMs: 3000, path: /^\/clips\/faces\/Asha\/Asha-1700000007\.webp$/, times: 10 });
     await assert.rejects(
       runAction('frigate.faces.backup', { frigate: 'home', location: 'piglet' }, context({ inventory: inventory({ frigateTimeoutSeconds: 0.5 }) })),
       /Frigate 'home' .* did not answer GET \/clips\/faces\/Asha\/Asha-1700000007\.webp within 500 ms/,

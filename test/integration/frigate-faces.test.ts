@@ -67,6 +67,8 @@ describe('Frigate faces: health, list and backup against the simulators', functi
   });
 
   afterEach(async () => {
+    // A fault for every attempt outlasts the attempts made: the next test starts without it.
+    sim.clearFaults();
     await rm(workspace, { recursive: true, force: true });
   });
 
@@ -174,7 +176,8 @@ describe('Frigate faces: health, list and backup against the simulators', functi
   });
 
   it('fails clearly and leaves nothing behind when an image keeps failing', async () => {
-    sim.injectFault({ kind: 'status', status: 500, path: /^\/clips\/faces\/Asha\/Asha-1700000007\.webp$/, times: 4 });
+    // Every attempt: curl's, then each of the Frigate client's.
+    sim.injectFault({ kind: 'status', status: 500, path: /^\/clips\/faces\/Asha\/Asha-1700000007\.webp$/, times: 10 });
     await assert.rejects(runAction('frigate.faces.backup', { frigate: 'home', destination: 'backups' }), /Frigate 'home' .* failed face image Asha\/Asha-1700000007\.webp with HTTP 500/);
     assert.deepEqual(await files(join(workspace, 'backups')), []);
   });

@@ -1,8 +1,13 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { rootCertificates } from 'node:tls';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { z } from 'zod';
+import { findBulkCurl, curlBulkGet } from '../../clients/curl';
 import { FrigateError, type FaceLibrary, type FrigateClient } from '../../clients/frigate';
 import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
 import type { Disposable } from '../../core/actions/clients';
@@ -230,16 +235,86 @@ interface Downloads {
   nextImage: () => Promise<Buffer>;
   /** Aborted when the step is cancelled or the downloads are stopped. */
   signal: AbortSignal;
-  stop: () => void;
+  /** Stops what is still downloading and removes what it left. */
+  stop: () => Promise<void>;
 }
 
-function startDownloads(reached: Reached<Staging>, params: FacesBackupParams, signal: AbortSignal): Downloads {
+/** A body larger than this is no face image: curl refuses it, and it is fetched again the other way, where it fails as itself. */
+const MAX_CURL_IMAGE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The downloads through the system curl (see clients/curl.ts): it fetches every image into a private
+ * folder, reporting each as it ends, and the images are handed out in the archive's order as their
+ * files are read; one curl could not fetch is fetched again through the Frigate client, with its
+ * retries and messages. What waits to be archived is on disk, not in memory.
+ */
+async function downloadWithCurl(curl: string, client: FrigateClient, images: readonly ImageRef[], concurrency: number, signal: AbortSignal): Promise<Pick<Downloads, 'nextImage'> & { finished: Promise<void>; folder: string }> {
+  const requests = await client.faceImageRequests(signal);
+  const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-images-'));
+  try {
+    let caFile: string | undefined;
+    if (requests.tls && !requests.tls.insecure) {
+      // Exactly what the Frigate client trusts: the target's certificates, else Node's own list, not the system's.
+      caFile = path.join(folder, 'ca.pem');
+      await writeFile(caFile, requests.tls.ca ?? rootCertificates.join('\n'), { mode: 0o600 });
+    }
+    const report: ((outcome: { ok: boolean; bytes: number }) => void)[] = [];
+    const outcomes = images.map((_image, index) => new Promise<{ ok: boolean; bytes: number }>((resolve) => (report[index] = resolve)));
+    const output = (index: number) => path.join(folder, String(index));
+    const finished = curlBulkGet(
+      curl,
+      images.map((image, index) => ({ url: requests.url(image.person, image.file), output: output(index) })),
+      {
+        headers: requests.headers,
+        caFile,
+        insecure: requests.tls?.insecure,
+        timeoutMs: requests.timeoutMs,
+        parallel: concurrency,
+        maxBytes: MAX_CURL_IMAGE_BYTES,
+        signal,
+        onTransfer: (index, outcome) => report[index]?.(outcome),
+      },
+    );
+    // Whatever became of curl, each transfer was reported, and the Frigate client fetches what it did not.
+    finished.catch(() => undefined);
+    let next = 0;
+    const nextImage = async () => {
+      const index = next++;
+      const image = images[index] as ImageRef;
+      const outcome = await (outcomes[index] as Promise<{ ok: boolean; bytes: number }>);
+      if (outcome.ok) {
+        // Read at once rather than through the thread pool: hundreds of small files would wait there
+        // behind each other and behind the compression. curl writes no file for an empty body.
+        const data = outcome.bytes === 0 && !existsSync(output(index)) ? Buffer.alloc(0) : readFileSync(output(index));
+        if (data.length === outcome.bytes) return data;
+      }
+      return downloadImage(client, image, signal);
+    };
+    return { nextImage, finished, folder };
+  } catch (error) {
+    await rm(folder, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** `bulkCurl`: the system curl to download with, if any (looked for while Frigate is listed). */
+async function startDownloads(reached: Reached<Staging>, params: FacesBackupParams, bulkCurl: Promise<string | undefined>, signal: AbortSignal): Promise<Downloads> {
   const stopped = new AbortController();
   const downloadSignal = AbortSignal.any([signal, stopped.signal]);
+  const curl = reached.images.length > 0 ? await bulkCurl : undefined;
+  if (curl) {
+    const { nextImage, finished, folder } = await downloadWithCurl(curl, reached.client, reached.images, params.concurrency, downloadSignal);
+    const stop = async () => {
+      stopped.abort();
+      await finished.catch(() => undefined);
+      await rm(folder, { recursive: true, force: true });
+    };
+    return { nextImage, signal: downloadSignal, stop };
+  }
   return {
     nextImage: downloadInOrder(reached.images, (image) => downloadImage(reached.client, image, downloadSignal), params.concurrency),
     signal: downloadSignal,
-    stop: () => stopped.abort(),
+    stop: async () => stopped.abort(),
   };
 }
 
@@ -309,15 +384,22 @@ class StartedBackup implements Disposable {
   ) {}
 
   async dispose(): Promise<void> {
-    this.downloads.stop();
+    await this.downloads.stop();
     await this.archived?.catch(() => undefined);
     await this.staging.discard();
   }
 }
 
 async function startBackup(params: FacesBackupParams, ctx: ActionContext): Promise<StartedBackup> {
+  const bulkCurl = findBulkCurl();
   const reached = await reach(params, ctx, (destination, name) => destination.staging(name, ctx.signal));
-  const downloads = startDownloads(reached, params, ctx.signal);
+  let downloads: Downloads;
+  try {
+    downloads = await startDownloads(reached, params, bulkCurl, ctx.signal);
+  } catch (error) {
+    await (await reached.staged.catch(() => undefined))?.discard();
+    throw error;
+  }
   let archived: Promise<Archived> | undefined;
   try {
     const staging = await reached.staged;
@@ -328,7 +410,7 @@ async function startBackup(params: FacesBackupParams, ctx: ActionContext): Promi
     }
     return new StartedBackup(reached, await reached.located, staging, downloads, archived);
   } catch (error) {
-    downloads.stop();
+    await downloads.stop();
     await archived?.catch(() => undefined);
     await (await reached.staged.catch(() => undefined))?.discard();
     throw error;

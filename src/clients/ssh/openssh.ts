@@ -1,10 +1,10 @@
-import { constants } from 'node:fs';
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import { CancelledError } from '../../core/errors';
+import { findOnPath } from '../process';
 import type { ExecOptions, ExecResult } from './exec';
 import { isLocalFile, untilStopped } from './exec';
 import { keyTypeOf } from './knownHosts';
@@ -18,17 +18,8 @@ const PINNED_ALIAS = 'lifeboat-pinned-host';
 const OPENSSH_FAILED = 255;
 
 /** The system `ssh` on PATH, if any. */
-export async function findOpenSsh(path = process.env.PATH ?? ''): Promise<string | undefined> {
-  for (const dir of path.split(delimiter).filter(Boolean)) {
-    const candidate = join(dir, 'ssh');
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not in this folder.
-    }
-  }
-  return undefined;
+export function findOpenSsh(path = process.env.PATH ?? ''): Promise<string | undefined> {
+  return findOnPath('ssh', path);
 }
 
 /**
