@@ -95,6 +95,14 @@ describe('The PBS status runbook and the PBS tree through the lifeboat CLI', fun
     assert.deepEqual(records.slice(-3).map((record) => record.action), ['pbs.datastores', 'pbs.verify', 'pbs.snapshots']);
   });
 
+  it('a dry run reads the datastores and snapshots and starts no verify', async () => {
+    const plan = await cli(['run', RUNBOOK, '--dry-run']);
+    assert.equal(plan.code, 0, `${plan.stdout}\n${plan.stderr}`);
+    assert.match(plan.stdout, /Verify datastore 'pbs-ruapehu' on PBS 'pbs'/);
+    assert.deepEqual(sim.requests.filter((request) => request.method !== 'GET'), []);
+    assert.equal(sim.tasks.size, 0);
+  });
+
   it('stops at the verify step when a snapshot is damaged, naming it and the task log', async () => {
     const damaged = sim.datastores[STORE]?.snapshots.find((snapshot) => snapshot.id === '451' && snapshot.verification === undefined);
     assert.ok(damaged);

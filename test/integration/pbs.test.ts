@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
-import { pbsActions } from '../../src/actions/pbs';
+import { pbsActions, pbsBrowser } from '../../src/actions/pbs';
 import type { PbsDatastoresResult } from '../../src/actions/pbs/datastores';
 import type { PbsSnapshotsResult } from '../../src/actions/pbs/snapshots';
 import type { PbsVerifyResult } from '../../src/actions/pbs/verify';
 import { PbsClient, PbsError } from '../../src/clients/pbs';
 import { createActionContext } from '../../src/core/actions/context';
+import { ActionRegistry } from '../../src/core/actions/registry';
 import type { ActionContext, Inventory, ProgressUpdate } from '../../src/core/actions/spec';
+import { BrowseModel } from '../../src/core/browse/model';
+import { splitPath } from '../../src/core/browse/node';
 import { CancelledError, errorMessage } from '../../src/core/errors';
+import { assertListedUnder } from '../support/browseNodes';
 import { CANARIES, canaryOccurrences } from '../support/canaries';
 import { hostilePayloads } from '../support/payloads';
 import { PbsSimulator, type PbsSimDatastore } from '../testbed/pbsSim';
@@ -209,6 +213,29 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
     const error = await failure('pbs.verify', { server: 'home' });
     assert.match(error.message, /failed POST \/api2\/json\/admin\/datastore\/pbs-ruapehu\/verify with HTTP 503/);
     assert.equal(sim.requests.filter((request) => request.method === 'POST').length, 1);
+  });
+
+  it('browses hostile datastore names and backup ids through the model: every path lies under its parent and leads back to the same thing', async () => {
+    const names = ['a/b', '..', '%2F', 'x"y', 'ok'];
+    for (const name of names) sim.datastores[name] = { total: 10, used: 1, snapshots: [{ type: 'host', id: name, time: NOW, comment: 'line\nbreak' }] };
+    // The simulator keeps PBS's name rules for datastores; these are made reachable for the model's sake.
+    const model = new BrowseModel([pbsBrowser], new ActionRegistry(pbsActions), '/w/lifeboat.yaml');
+    const ctx = context();
+    try {
+      const page = assertListedUnder('pbs/home', await model.children('pbs/home', { limit: 50 }, ctx));
+      assert.deepEqual(page.nodes.map((node) => node.label).sort(), [STORE, 'spare', ...names].sort());
+      const hostile = page.nodes.find((node) => node.label === 'a/b');
+      assert.ok(hostile);
+      assert.deepEqual(splitPath(hostile.path), ['pbs', 'home', 'a/b']);
+      const snapshots = await model.children(hostile.path, { limit: 50 }, ctx);
+      assert.equal(snapshots.nodes[0]?.kind, 'error', 'PBS refuses the name: an error node, not another route');
+      assert.match(snapshots.nodes[0]?.description ?? '', /rejected GET \/api2\/json\/admin\/datastore\/a%2Fb\/snapshots \(HTTP 400\): parameter verification errors/);
+      const fine = assertListedUnder(`pbs/home/ok`, await model.children('pbs/home/ok', { limit: 50 }, ctx));
+      assert.deepEqual(fine.nodes.map((node) => [node.label, node.operations.map((operation) => [operation.id, operation.kind === 'action' ? operation.params : {}])]), [['host/ok', [['verify', { server: 'home', datastore: 'ok', backupType: 'host', backupId: 'ok', time: NOW }]]]]);
+      assert.match(fine.nodes[0]?.description ?? '', /line\\nbreak/, 'a comment cannot break the line it is shown on');
+    } finally {
+      await ctx.clients.disposeAll();
+    }
   });
 
   it('sends hostile datastore names and ids as one encoded segment or query value: the route never changes', async () => {
