@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { builtinActions, builtinBrowsers } from '../../src/actions';
+import { builtinPaletteCommands } from '../../src/actions/paletteCommands';
 import { pbsActions, pbsBrowser } from '../../src/actions/pbs';
 import type { PbsDatastoresResult } from '../../src/actions/pbs/datastores';
 import type { PbsSnapshotsResult } from '../../src/actions/pbs/snapshots';
@@ -8,9 +12,10 @@ import { createActionContext } from '../../src/core/actions/context';
 import { ActionRegistry } from '../../src/core/actions/registry';
 import type { ActionContext, Inventory, ProgressUpdate } from '../../src/core/actions/spec';
 import { BrowseModel } from '../../src/core/browse/model';
-import { splitPath } from '../../src/core/browse/node';
+import { splitPath, type BrowseNode } from '../../src/core/browse/node';
 import { CancelledError, errorMessage } from '../../src/core/errors';
 import { assertListedUnder } from '../support/browseNodes';
+import { REPO_ROOT } from '../support/paths';
 import { CANARIES, canaryOccurrences } from '../support/canaries';
 import { hostilePayloads } from '../support/payloads';
 import { PbsSimulator, type PbsSimDatastore } from '../testbed/pbsSim';
@@ -236,6 +241,30 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
     } finally {
       await ctx.clients.disposeAll();
     }
+  });
+
+  it("walks the palette's Verify PBS Datastore… through the browse model: server, datastore, then the verify", async () => {
+    const command = builtinPaletteCommands.find((candidate) => candidate.command === 'lifeboat.verifyPbsDatastore');
+    assert.ok(command);
+    const manifest = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { contributes: { commands: { command: string; title: string }[] } };
+    assert.equal(manifest.contributes.commands.find((entry) => entry.command === command.command)?.title, 'Verify PBS Datastore…');
+    const model = new BrowseModel(builtinBrowsers, new ActionRegistry(builtinActions), '/w/lifeboat.yaml');
+    const ctx = context();
+    const picked: Record<string, unknown> = {};
+    try {
+      for (const step of command.steps) {
+        assert.ok(step.kind === 'node');
+        const offered = (await model.children(step.under(picked), { limit: 100 }, ctx)).nodes.filter((node) => step.accept?.(node) ?? true);
+        assert.deepEqual(offered.map((node) => node.label), step.param === 'server' ? ['home'] : [STORE, 'spare']);
+        picked[step.param] = step.value?.(offered[0] as BrowseNode);
+      }
+    } finally {
+      await ctx.clients.disposeAll();
+    }
+    assert.deepEqual(picked, { server: 'home', datastore: STORE });
+    const error = await failure(command.action, picked);
+    assert.match(error.message, /^verify of datastore 'pbs-ruapehu' on PBS 'home' .* failed: Error: verification failed/, 'the damaged VM 451 fails the datastore');
+    assert.match(error.message, /\\tvm\/451\//);
   });
 
   it('sends hostile datastore names and ids as one encoded segment or query value: the route never changes', async () => {
