@@ -70,9 +70,10 @@ describe('rclone.copy, rclone.list and rclone.check with the real rclone, to s3r
     await writeFile(path.join(source, 'notes.txt'), 'weekly\n');
     const storeEntry = (endpoint: string) => ({ endpoint, region: 'us-east-1', bucket: 'drive', credentials: { accessKeyId: S3RVER_CREDENTIALS.accessKeyId, secretAccessKey: 'secret:garage-secret' } });
     inventory = {
-      stores: { garage: storeEntry(server.endpoint), flaky: storeEntry(proxy.endpoint) },
+      // The remote trusts the store's own CA file.
+      stores: { garage: { ...storeEntry(server.endpoint), caFile: server.caFile }, flaky: storeEntry(proxy.endpoint) },
       rcloneRemotes: {
-        gdrive: { store: 'garage', caFile: server.caFile },
+        gdrive: { store: 'garage' },
         flaky: { store: 'flaky' },
         nas: { type: 'local', options: {} },
       },
@@ -104,6 +105,14 @@ describe('rclone.copy, rclone.list and rclone.check with the real rclone, to s3r
 
     const checked = await run<RcloneCheckActionResult>(rcloneCheck, { source: 'source', destination: 'gdrive:drive/BadrBackups' });
     assert.deepEqual([checked.ok, checked.matching], [true, 3]);
+  });
+
+  it('copies an archive back from the remote into a folder here, staged, as a restore does', async () => {
+    const restored = path.join(work, 'restored');
+    const result = await copy({ source: 'gdrive:drive/BadrBackups/backup.tar.gz', destination: 'restored' });
+    assert.deepEqual([result.transfers, result.staged], [1, true]);
+    assert.deepEqual(await tree(restored), ['backup.tar.gz']);
+    assert.deepEqual(await readFile(path.join(restored, 'backup.tar.gz')), await readFile(path.join(source, 'backup.tar.gz')));
   });
 
   it('plans a copy from a one-way check: new files are created, changed ones overwritten (destructive)', async () => {

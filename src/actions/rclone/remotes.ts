@@ -55,16 +55,16 @@ async function resolveOption(ctx: ActionContext, value: string): Promise<string>
 async function declaredRemote(ctx: ActionContext, name: string): Promise<{ definition: RcloneRemoteDefinition; caFile?: string }> {
   const entry = ctx.inventory.rcloneRemotes?.[name];
   if (!entry) throw new Error(`no rclone remote '${name}' under \`rcloneRemotes:\``);
-  const caFile = entry.caFile === undefined ? {} : { caFile: resolveUserPath(entry.caFile, ctx.workspaceDir) };
+  const caFileOf = (file: string | undefined) => (file === undefined ? {} : { caFile: resolveUserPath(file, ctx.workspaceDir) });
   if ('store' in entry) {
     const store = ctx.inventory.stores?.[entry.store];
     if (!store) throw new Error(`rclone remote '${name}': no S3 store '${entry.store}' under \`stores:\` in lifeboat.yaml`);
     const credentials = store.credentials && { accessKeyId: await resolveOption(ctx, store.credentials.accessKeyId), secretAccessKey: await resolveOption(ctx, store.credentials.secretAccessKey) };
-    return { definition: s3Remote({ endpoint: store.endpoint, region: store.region, pathStyle: store.pathStyle, credentials }), ...caFile };
+    return { definition: s3Remote({ endpoint: store.endpoint, region: store.region, pathStyle: store.pathStyle, credentials }), ...caFileOf(entry.caFile ?? store.caFile) };
   }
   const options: Record<string, string> = {};
   for (const [option, value] of Object.entries(entry.options)) options[option] = await resolveOption(ctx, value);
-  return { definition: { type: entry.type, options }, ...caFile };
+  return { definition: { type: entry.type, options }, ...caFileOf(entry.caFile) };
 }
 
 /**

@@ -134,7 +134,7 @@ const rcloneRemote = z.union([
       caFile: nonEmpty.optional().describe('PEM file with the CA of a self-signed or private-CA endpoint.'),
     })
     .strict(),
-  z.object({ store: nonEmpty.describe('Name of an S3 store in `stores:`.'), caFile: nonEmpty.optional().describe('PEM file with the CA of a self-signed or private-CA endpoint.') }).strict(),
+  z.object({ store: nonEmpty.describe('Name of an S3 store in `stores:`.'), caFile: nonEmpty.optional().describe("PEM file with the CA of a self-signed or private-CA endpoint; the store's `caFile` when left out.") }).strict(),
 ]);
 
 export const endpointEntry = z
