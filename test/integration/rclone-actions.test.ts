@@ -71,9 +71,10 @@ describe('rclone.copy, rclone.list and rclone.check with the real rclone, to s3r
     const storeEntry = (endpoint: string) => ({ endpoint, region: 'us-east-1', bucket: 'drive', credentials: { accessKeyId: S3RVER_CREDENTIALS.accessKeyId, secretAccessKey: 'secret:garage-secret' } });
     inventory = {
       // The remote trusts the store's own CA file.
-      stores: { garage: { ...storeEntry(server.endpoint), caFile: server.caFile }, flaky: storeEntry(proxy.endpoint) },
+      stores: { garage: { ...storeEntry(server.endpoint), caFile: server.caFile }, flaky: storeEntry(proxy.endpoint), lax: { ...storeEntry(server.endpoint), tls: { insecure: true } } },
       rcloneRemotes: {
         gdrive: { store: 'garage' },
+        lax: { store: 'lax' },
         flaky: { store: 'flaky' },
         nas: { type: 'local', options: {} },
       },
@@ -231,6 +232,12 @@ describe('rclone.copy, rclone.list and rclone.check with the real rclone, to s3r
     await withRcloneFlags({ RCLONE_RETRIES: '1', RCLONE_LOW_LEVEL_RETRIES: '1' }, () =>
       assert.rejects(run(rcloneList, { path: 'gdrive:no-such-bucket/x' }), (error: unknown) => error instanceof RcloneError && error.kind === 'not-found'),
     );
+  });
+
+  it("honours a store's tls.insecure for its remote alone, refusing to lift another remote's verification with it", async () => {
+    const listed = await run<RcloneListResult>(rcloneList, { path: 'lax:drive/BadrBackups' });
+    assert.deepEqual(listed.entries.map((entry) => entry.name).sort(), ['backup.tar.gz', 'config', 'notes.txt']);
+    await assert.rejects(copy({ source: 'lax:drive/BadrBackups', destination: 'gdrive:drive/Mirror' }), /remote lax is on a store with `tls.insecure`, and rclone would then skip checking the certificate of gdrive too/);
   });
 
   it('names a remote that is neither declared nor in rclone.conf', async () => {

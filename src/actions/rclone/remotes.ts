@@ -83,7 +83,26 @@ export async function rcloneFor(ctx: ActionContext, paths: readonly RclonePath[]
   }
   if (caFiles.size > 1) throw new Error(`rclone takes one CA file per command, and these remotes name ${caFiles.size}: ${[...caFiles].join(', ')}`);
   const [caFile] = caFiles;
-  return new Rclone({ remotes, flags, ...(caFile ? { caFile } : {}) });
+  return new Rclone({ remotes, flags: [...insecureFlags(ctx, paths), ...flags], ...(caFile ? { caFile } : {}) });
+}
+
+/**
+ * `--no-check-certificate` for a remote on a store whose `tls.insecure` opts out of verification.
+ * rclone applies it to the whole command, so it is refused when another remote of the command would
+ * lose its verification with it.
+ */
+function insecureFlags(ctx: ActionContext, paths: readonly RclonePath[]): string[] {
+  const remotes = [...new Set(paths.flatMap((location) => (location.kind === 'remote' ? [location.remote] : [])))];
+  const insecure = remotes.filter((remote) => {
+    const entry = ctx.inventory.rcloneRemotes?.[remote];
+    return entry !== undefined && 'store' in entry && ctx.inventory.stores?.[entry.store]?.tls?.insecure === true;
+  });
+  if (insecure.length === 0) return [];
+  const verified = remotes.filter((remote) => !insecure.includes(remote));
+  if (verified.length > 0) {
+    throw new Error(`remote ${insecure.join(', ')} is on a store with \`tls.insecure\`, and rclone would then skip checking the certificate of ${verified.join(', ')} too; copy through a folder on this machine, or give the store a \`caFile\``);
+  }
+  return ['--no-check-certificate'];
 }
 
 function declaredType(entry: RcloneRemoteEntry): string {
