@@ -201,6 +201,15 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
     assert.equal(task.exitstatus, 'Error: abort requested - aborting task');
   });
 
+  it('says a task it lost track of may still be running, naming it', async () => {
+    sim = await restartSlow(sim);
+    const pending = failure('pbs.verify', { server: 'home', ignoreVerified: false });
+    await sim.waitForTask((candidate) => candidate.lines.length > 1);
+    sim.injectFault({ kind: 'status', status: 503, path: /\/tasks\//, times: 10 });
+    const error = await pending;
+    assert.match(error.message, /^lost track of the verify of datastore 'pbs-ruapehu' \(task UPID:pbs:[^)]+:verify:[^)]+\), which may still be running on PBS 'home' \(127\.0\.0\.1:\d+\): PBS 'home' .* failed GET \/api2\/json\/nodes\/localhost\/tasks\/UPID%3Apbs%3A.*\/status with HTTP 503: simulated failure 503$/);
+  });
+
   it('refuses a snapshot time without its group, and a time that is not one, before anything is sent', () => {
     const verify = pbsActions.find((candidate) => candidate.id === 'pbs.verify');
     assert.ok(verify);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { PbsBackupType, PbsVerifyScope } from '../../clients/pbs';
 import { defineAction } from '../../core/actions/spec';
+import { errorMessage, isCancellationError } from '../../core/errors';
 import { formatCount, markdownTable, printable } from '../../core/render';
 import { describeVerification, newestFirst, snapshotName, snapshotTime, summarizeSnapshot, type SnapshotSummary } from './snapshotSummary';
 import { backupServerEntry, datastoreOf, pbsBackupTypeParam, pbsClientFor, pbsDatastoreParam, pbsServerParam } from './target';
@@ -99,13 +100,18 @@ export const pbsVerify = defineAction({
     const ignoreVerified = params.ignoreVerified ?? scope.kind !== 'snapshot';
     const upid = await client.startVerify(datastore, scope, { ignoreVerified, ...(params.outdatedAfterDays === undefined ? {} : { outdatedAfterDays: params.outdatedAfterDays }) }, ctx.signal);
     ctx.log.info(`verify of ${scopeText} started on ${client.description}: task ${upid}`);
-    const outcome = await client.waitForTask(upid, {
-      signal: ctx.signal,
-      onLog: (line) => {
-        ctx.progress.report({ message: printable(line) });
-        ctx.log.debug(printable(line));
-      },
-    });
+    const outcome = await client
+      .waitForTask(upid, {
+        signal: ctx.signal,
+        onLog: (line) => {
+          ctx.progress.report({ message: printable(line) });
+          ctx.log.debug(printable(line));
+        },
+      })
+      .catch((error: unknown) => {
+        if (isCancellationError(error)) throw error;
+        throw new Error(`lost track of the verify of ${scopeText} (task ${upid}), which may still be running on ${client.description}: ${errorMessage(error)}`);
+      });
     if (!succeeded(outcome.exitstatus)) {
       const tail = outcome.log.slice(-FAILURE_LOG_LINES).map((line) => `  ${printable(line)}`);
       throw new Error(`verify of ${scopeText} on ${client.description} failed: ${printable(outcome.exitstatus)}\n${tail.length > 0 ? `last lines of the task log:\n${tail.join('\n')}\n` : ''}(task ${upid})`);
