@@ -1,0 +1,4 @@
+import type { ActionSpec } from '../../core/actions/spec';
+import { syncPush } from './push';
+
+export const syncActions: readonly ActionSpec[] = [syncPush];

@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { syncPush, type SyncPushResult } from '../../src/actions/sync/push';
+import { ClientPool } from '../../src/core/actions/clients';
+import { createActionContext } from '../../src/core/actions/context';
+import type { ActionContext, ActionPlan, Inventory } from '../../src/core/actions/spec';
+import { printable } from '../../src/core/render';
+import { hostilePayloads } from '../support/payloads';
+import { hostEntry, readTree, startTwoHosts, type TwoHosts } from '../support/twoHosts';
+import { startTcpFaultProxy } from '../testbed/faultProxy';
+
+const DAY = 86_400;
+
+/** File names that break anything building command text: every payload that can be a single name. */
+function hostileNames(sentinel: string): string[] {
+  return hostilePayloads(sentinel).filter((name) => !name.includes('/') && name !== '.' && name !== '..' && name !== '' && Buffer.byteLength(name) <= 255);
+}
+
+describe('sync.push between two real sshd hosts', function () {
+  this.timeout(180_000);
+  let hosts: TwoHosts;
+  let workspace: string;
+  let pool: ClientPool;
+  let src: string;
+  let dst: string;
+
+  before(async () => {
+    hosts = await startTwoHosts();
+  });
+
+  after(async () => {
+    await hosts?.stop();
+  });
+
+  beforeEach(async () => {
+    workspace = await mkdtemp(join(tmpdir(), 'lifeboat-sync-'));
+    pool = new ClientPool();
+    src = join(hosts.pi4.remoteDir, 'src');
+    dst = join(hosts.pi5.remoteDir, 'dst');
+    await rm(src, { recursive: true, force: true });
+    await rm(dst, { recursive: true, force: true });
+    await mkdir(src);
+  });
+
+  afterEach(async () => {
+    await pool.disposeAll();
+    await rm(workspace, { recursive: true, force: true });
+  });
+
+  function context(inventory: Inventory = hosts.inventory): ActionContext {
+    return createActionContext({ workspaceDir: workspace, inventory, clients: pool });
+  }
+
+  function params(extra: Record<string, unknown> = {}) {
+    return syncPush.params.parse({ from: { host: 'pi4', path: src }, to: { host: 'pi5', path: dst }, ...extra });
+  }
+
+  async function plan(extra: Record<string, unknown> = {}, ctx = context()): Promise<ActionPlan> {
+    return syncPush.plan(params(extra), ctx);
+  }
+
+  async function push(extra: Record<string, unknown> = {}, ctx = context()): Promise<SyncPushResult> {
+    return (await syncPush.run(params(extra), ctx)) as SyncPushResult;
+  }
+
+  /** A small tree with old times and unusual modes, and a symbolic link. */
+  async function writeSourceTree(): Promise<void> {
+    await mkdir(join(src, 'clips', 'front door'), { recursive: true });
+    await writeFile(join(src, 'clips', 'front door', 'a.mp4'), randomBytes(70_000));
+    await writeFile(join(src, 'clips', 'b.mp4'), randomBytes(1234));
+    await writeFile(join(src, 'notes.txt'), 'hello\n');
+    await chmod(join(src, 'notes.txt'), 0o640);
+    await writeFile(join(src, 'run.sh'), '#!/bin/sh\n');
+    await chmod(join(src, 'run.sh'), 0o750);
+    await symlink('notes.txt', join(src, 'latest'));
+    const old = Date.now() / 1000 - 3 * DAY;
+    for (const file of ['clips/front door/a.mp4', 'clips/b.mp4', 'notes.txt', 'run.sh']) await utimes(join(src, file), old, old);
+    await utimes(join(src, 'clips', 'front door'), old - 60, old - 60);
+  }
+
+  for (const method of ['rsync', 'tar'] as const) {
+    describe(`with ${method}`, () => {
+      it('a dry run lists exactly what would change and changes nothing; the push then keeps bytes, modes and times; a re-run does nothing', async () => {
+        await writeSourceTree();
+        await mkdir(dst);
+        await writeFile(join(dst, 'notes.txt'), 'an older version\n');
+        await writeFile(join(dst, 'extra.mp4'), 'only at the destination');
+        const before = await readTree(dst);
+
+        const dry = await plan({ method });
+        assert.deepEqual(await readTree(dst), before, 'the dry run changed nothing');
+        const files = (kind: string) => dry.operations.filter((operation) => operation.kind === kind && !operation.target.endsWith('/')).map((operation) => operation.target.slice(`pi5:${dst}/`.length)).sort();
+        assert.deepEqual(files('create'), ['clips/b.mp4', 'clips/front door/a.mp4', 'latest', 'run.sh']);
+        assert.deepEqual(files('overwrite'), ['notes.txt']);
+        assert.deepEqual(files('delete'), [], 'nothing is deleted unless asked');
+        assert.equal(dry.destructive, true, 'overwriting notes.txt is destructive');
+        assert.match(dry.summary, new RegExp(`with ${method}: 6 new, 1 changed`));
+
+        const result = await push({ method });
+        assert.equal(result.method, method);
+        assert.equal(result.counts.create, 6, 'four files and two folders');
+        assert.equal(result.counts.update, 1);
+        assert.equal(result.counts.delete, 0);
+        const copied = await readTree(dst);
+        assert.ok(copied.has('extra.mp4'), 'the extra file stays without delete: true');
+        copied.delete('extra.mp4');
+        assert.deepEqual(copied, await readTree(src), 'bytes, modes, times and the link arrive as they are');
+
+        const again = await plan({ method });
+        assert.deepEqual(again.operations, [], 'a second push has nothing to do');
+        assert.equal(again.destructive, false);
+        const rerun = await push({ method });
+        assert.deepEqual(rerun.counts, { create: 0, update: 0, attributes: 0, delete: 0, bytes: 0 });
+      });
+
+      it('deletes what the source lacks only with delete: true, and shows it in the plan first', async () => {
+        await writeSourceTree();
+        await push({ method });
+        await mkdir(join(dst, 'old day'));
+        await writeFile(join(dst, 'old day', 'c.mp4'), 'gone from the source');
+        await writeFile(join(dst, 'extra.mp4'), 'only here');
+
+        const withoutDelete = await plan({ method });
+        assert.deepEqual(withoutDelete.operations.filter((operation) => operation.kind === 'delete'), []);
+        await push({ method });
+        assert.ok(existsSync(join(dst, 'extra.mp4')) && existsSync(join(dst, 'old day', 'c.mp4')));
+
+        const withDelete = await plan({ method, delete: true });
+        const deletions = withDelete.operations.filter((operation) => operation.kind === 'delete').map((operation) => operation.target.slice(`pi5:${dst}/`.length)).sort();
+        assert.deepEqual(deletions, ['extra.mp4', 'old day/', 'old day/c.mp4']);
+        assert.equal(withDelete.destructive, true);
+        assert.ok(existsSync(join(dst, 'extra.mp4')), 'the plan deleted nothing');
+        const result = await push({ method, delete: true });
+        assert.equal(result.counts.delete, 3);
+        assert.deepEqual(await readTree(dst), await readTree(src));
+      });
+
+      it('carries hostile file names and folder paths as data, through every command it builds', async () => {
+        const sentinelName = 'PWNED';
+        const names = hostileNames(sentinelName);
+        src = join(hosts.pi4.remoteDir, `src $(touch ${sentinelName}) '"; -x`);
+        dst = join(hosts.pi5.remoteDir, `-dst \`touch ${sentinelName}\` \n`);
+        await rm(src, { recursive: true, force: true });
+        await rm(dst, { recursive: true, force: true });
+        await mkdir(join(src, '-sub $(x)'), { recursive: true });
+        for (const [index, name] of names.entries()) await writeFile(join(src, index % 2 ? '-sub $(x)' : '', name), `content ${index}`);
+        await mkdir(dst);
+        await writeFile(join(dst, `--delete-me $(touch ${sentinelName})`), 'extra');
+
+        const dry = await plan({ method, delete: true });
+        const expected = names.map((name, index) => (index % 2 ? `-sub $(x)/${name}` : name));
+        const created = dry.operations.filter((operation) => operation.kind === 'create' && !operation.target.endsWith('/')).map((operation) => operation.target.slice(`pi5:${dst}/`.length));
+        assert.deepEqual(created.sort(), expected.map(printable).sort());
+        assert.deepEqual(dry.operations.filter((operation) => operation.kind === 'delete').map((operation) => operation.target.slice(`pi5:${dst}/`.length)), [printable(`--delete-me $(touch ${sentinelName})`)]);
+
+        const result = await push({ method, delete: true });
+        assert.equal(result.counts.create, names.length + 1);
+        assert.deepEqual(await readTree(dst), await readTree(src));
+        const sentinels = [hosts.pi4.remoteDir, hosts.pi5.remoteDir, workspace, userInfo().homedir, process.cwd()].filter((dir) => existsSync(join(dir, sentinelName)));
+        assert.deepEqual(sentinels, [], 'no name ran as a command');
+      });
+
+      it('a destination that drops mid-sync fails clearly and leaves no partial file under its final name', async () => {
+        await writeFile(join(src, 'big.mp4'), randomBytes(24 * 1024 * 1024));
+        await mkdir(dst);
+        const proxy = await startTcpFaultProxy(hosts.pi5.port);
+        try {
+          // The proxy is pi5 at another port: its known_hosts line names that port.
+          const knownHosts = join(workspace, 'known_hosts');
+          await writeFile(knownHosts, hosts.pi5.knownHostsLine.replace(`:${hosts.pi5.port} `, `:${proxy.port} `) + '\n');
+          const inventory = { hosts: { pi4: hostEntry(hosts.pi4), pi5: { ...hostEntry(hosts.pi5, proxy.port), knownHosts } } } as Inventory;
+          // Fix the method first: asking which programs the hosts have would use up the byte budget.
+          proxy.throttle(4 * 1024 * 1024, 'both');
+          const ctx = context(inventory);
+          const pending = push({ method }, ctx);
+          proxy.cutAfter(6 * 1024 * 1024);
+          await assert.rejects(pending, (error: Error) => {
+            console.log(`      ${method}: ${error.message.split('\n').join('\n        ')}`);
+            assert.match(error.message, /the connection to pi5 was lost/);
+            assert.doesNotMatch(error.message, /^\s+at /m, 'no stack trace');
+            return true;
+          });
+        } finally {
+          await proxy.stop();
+        }
+        assert.ok(!existsSync(join(dst, 'big.mp4')), 'no file under its final name');
+      });
+    });
+  }
+
+  it('falls back to a tar stream when a host has no rsync (auto), byte-exact with modes and times', async () => {
+    const bin = join(hosts.pi5.dir, 'bin-without-rsync');
+    await mkdir(bin);
+    for (const tool of ['sh', 'bash', 'tar', 'find', 'cp', 'mkdir', 'rm', 'xargs', 'mktemp', 'cat', 'kill', 'env']) {
+      const found = ['/usr/bin', '/bin'].map((dir) => join(dir, tool)).find((path) => existsSync(path));
+      if (found) await symlink(found, join(bin, tool));
+    }
+    const noRsync = await startTwoHosts({ pi5Config: [`SetEnv PATH=${bin}`] });
+    try {
+      src = join(noRsync.pi4.remoteDir, 'src');
+      dst = join(noRsync.pi5.remoteDir, 'dst');
+      await mkdir(src);
+      await writeSourceTree();
+      const ctx = context(noRsync.inventory);
+      const dry = await syncPush.plan(params(), ctx);
+      assert.match(dry.summary, /with tar:/);
+      const result = (await syncPush.run(params(), ctx)) as SyncPushResult;
+      assert.equal(result.method, 'tar');
+      assert.deepEqual(await readTree(dst), await readTree(src));
+      assert.deepEqual((await readdir(dst)).filter((name) => name.startsWith('.lifeboat-sync-')), [], 'the staging folder is gone');
+    } finally {
+      await noRsync.stop();
+    }
+  });
+
+  it('refuses overlapping folders on one host and delete into /', async () => {
+    await assert.rejects(syncPush.plan(syncPush.params.parse({ from: { host: 'pi4', path: '/srv/a' }, to: { host: 'pi4', path: '/srv/a/b' } }), context()), /overlap on pi4/);
+    await assert.rejects(syncPush.plan(syncPush.params.parse({ from: { host: 'pi4', path: '/srv/a' }, to: { host: 'pi5', path: '/' }, delete: true }), context()), /into \/ would delete/);
+    assert.throws(() => syncPush.params.parse({ from: { host: 'pi4', path: 'relative' }, to: { host: 'pi5', path: '/x' } }), /absolute path/);
+  });
+});
