@@ -58,6 +58,8 @@ export interface RcloneCheckResult {
   ok: boolean;
   matching: number;
   differences: { path: string; kind: RcloneDifferenceKind }[];
+  /** Files compared by size alone, as the two sides share no checksum (a crypt remote, say). */
+  unhashed: number;
 }
 
 export type RcloneFailureKind = 'not-found' | 'access-denied' | 'tls' | 'unreachable' | 'no-space' | 'usage' | 'failed';
@@ -155,7 +157,15 @@ export class Rclone {
   /** Compares two trees; differences are a result (rclone exits 1 for them), not a failure. */
   async check(source: string, destination: string, options: CallOptions & { oneWay?: boolean; download?: boolean; sizeOnly?: boolean } = {}): Promise<RcloneCheckResult> {
     const args = ['check', '--combined', '-', ...(options.oneWay ? ['--one-way'] : []), ...(options.download ? ['--download'] : []), ...(options.sizeOnly ? ['--size-only'] : [])];
-    const outcome = await this.run(args, [source, destination], `check ${source} against ${destination}`, { ...options, acceptExitCodes: [1] });
+    let unhashed = 0;
+    const outcome = await this.run(args, [source, destination], `check ${source} against ${destination}`, {
+      ...options,
+      acceptExitCodes: [1],
+      onLogLine: (line) => {
+        const counted = /^(\d+) hashes could not be checked/.exec(stringField(line, 'msg') ?? '');
+        if (counted) unhashed = Number(counted[1]);
+      },
+    });
     const differences: RcloneCheckResult['differences'] = [];
     let matching = 0;
     for (const line of outcome.stdout.split('\n')) {
@@ -164,7 +174,7 @@ export class Rclone {
       else if (line[1] === ' ' && line[0] && COMBINED_KINDS[line[0]]) differences.push({ path, kind: COMBINED_KINDS[line[0]] as RcloneDifferenceKind });
     }
     if (outcome.exitCode === 1 && differences.length === 0) throw rcloneFailure(outcome, `rclone check ${source} against ${destination}`);
-    return { ok: differences.length === 0, matching, differences };
+    return { ok: differences.length === 0, matching, differences, unhashed };
   }
 
   private async transfer(command: 'copy' | 'sync' | 'move', source: string, destination: string, options: TransferOptions, flags: readonly string[] = []): Promise<RcloneTransferResult> {

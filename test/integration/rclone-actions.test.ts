@@ -261,6 +261,18 @@ describe('rclone.copy, rclone.list and rclone.check with the real rclone, to s3r
     );
   });
 
+  it('checks a crypt remote, which shares no checksum with its source, by reading both sides; a checksum check says why it cannot', async () => {
+    const password = (await promisify(execFile)('rclone', ['obscure', 'vault password'], { env: { PATH: process.env.PATH } })).stdout.trim();
+    const vault = { workspaceDir: work, inventory: { ...inventory, rcloneRemotes: { ...inventory.rcloneRemotes, vault: { type: 'crypt', options: { remote: path.join(work, 'vault'), password } } } } as Inventory };
+    const ctx = () => context(vault);
+    // The root of a remote that writes in place cannot have a staging folder beside it.
+    await assert.rejects(copy({ source: 'source', destination: 'vault:' }, ctx()), /`destination`: vault: is the root of a crypt backend, which writes files under their final names as they arrive; name a folder on it/);
+    await copy({ source: 'source', destination: 'vault:backups' }, ctx());
+    await assert.rejects(run(rcloneCheck, { source: 'source', destination: 'vault:backups' }, ctx()), /vault:backups and .*\/source share no checksum: 3 files could only be compared by size; check with `compare: download`/);
+    assert.equal((await run<RcloneCheckActionResult>(rcloneCheck, { source: 'source', destination: 'vault:backups', compare: 'download' }, ctx())).matching, 3);
+    assert.equal((await run<RcloneCheckActionResult>(rcloneCheck, { source: 'source', destination: 'vault:backups', compare: 'size' }, ctx())).matching, 3);
+  });
+
   it("honours a store's tls.insecure for its remote alone, refusing to lift another remote's verification with it", async () => {
     const listed = await run<RcloneListResult>(rcloneList, { path: 'lax:drive/BadrBackups' });
     assert.deepEqual(listed.entries.map((entry) => entry.name).sort(), ['backup.tar.gz', 'config', 'notes.txt']);

@@ -70,7 +70,7 @@ describe('rclone client with the real rclone against s3rver', function () {
   });
 
   it('checks both sides and names the differences', async () => {
-    assert.deepEqual(await rclone().check(source, 'store:drive/backup'), { ok: true, matching: 4, differences: [] });
+    assert.deepEqual(await rclone().check(source, 'store:drive/backup'), { ok: true, matching: 4, differences: [], unhashed: 0 });
     await writeFile(path.join(source, 'notes.txt'), 'daily\n');
     await writeFile(path.join(source, 'new.txt'), 'new\n');
     const check = await rclone().check(source, 'store:drive/backup');

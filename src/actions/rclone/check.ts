@@ -19,9 +19,9 @@ export const rcloneCheckParams = z
     source: z.string().min(1).describe('The original: a folder or file on this machine (relative to the workspace) or `remote:path`.'),
     destination: z.string().min(1).describe('The copy to check: `remote:path` or a folder on this machine.'),
     compare: z
-      .enum(['checksum', 'size'])
+      .enum(['checksum', 'size', 'download'])
       .default('checksum')
-      .describe('`checksum` compares sizes and the checksums both sides know (MD5 for Google Drive and S3); `size` only sizes, for backends without a common checksum.'),
+      .describe('`checksum` compares sizes and the checksums both sides know (MD5 for Google Drive and S3) and fails where they share none; `size` only sizes; `download` reads both sides and compares their bytes (for a crypt remote, say).'),
     oneWay: z.boolean().default(true).describe('Only check that every source file is on the destination unchanged; files only on the destination (older backups) are fine.'),
   })
   .strict();
@@ -58,9 +58,12 @@ export const rcloneCheck = defineAction({
     const source = parseRclonePath(params.source, 'source', ctx.workspaceDir);
     const destination = parseRclonePath(params.destination, 'destination', ctx.workspaceDir);
     const rclone = await rcloneFor(ctx, [source, destination]);
-    const checked = await rclone.check(rcloneArgument(source), rcloneArgument(destination), { oneWay: params.oneWay, sizeOnly: params.compare === 'size', signal: ctx.signal });
+    const checked = await rclone.check(rcloneArgument(source), rcloneArgument(destination), { oneWay: params.oneWay, sizeOnly: params.compare === 'size', download: params.compare === 'download', signal: ctx.signal });
     const result = { source: rcloneArgument(source), destination: rcloneArgument(destination), ...checked };
     if (!result.ok) throw new RcloneCheckFailedError(result);
+    if (params.compare === 'checksum' && result.unhashed > 0) {
+      throw new Error(`${result.destination} and ${result.source} share no checksum: ${formatCount(result.unhashed, 'file')} could only be compared by size; check with \`compare: download\` (reads both sides), or accept sizes with \`compare: size\``);
+    }
     return result;
   },
   render(result: RcloneCheckActionResult) {
