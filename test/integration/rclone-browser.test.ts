@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import type { ActionContext, Inventory } from '../../src/core/actions/spec';
 import { BrowseModel } from '../../src/core/browse/model';
 import { childPath, joinPath, type BrowseNode } from '../../src/core/browse/node';
 import { assertListedUnder } from '../support/browseNodes';
+import { REPO_ROOT } from '../support/paths';
 import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../testbed/s3rver';
 
 const REMOTES = 'rclone/remotes';
@@ -121,6 +123,16 @@ describe('the rclone browser: remotes of rclone.conf and lifeboat.yaml, their bu
     assert.equal(new Set(seen).size, 250);
     model.forget(folder);
     assert.equal((await page(folder, 500)).total, 251, 'read again after a refresh');
+  });
+
+  it("offers List Files and Show Checksums in the tree's context menu", () => {
+    const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { contributes: { commands: { command: string; title: string }[]; menus: Record<string, { command: string; when?: string }[]> } };
+    for (const [operation, title] of [['list', 'List Files'], ['checksums', 'Show Checksums']]) {
+      const command = `lifeboat.backups.${operation}`;
+      assert.equal(manifest.contributes.commands.find((entry) => entry.command === command)?.title, title);
+      assert.ok(manifest.contributes.menus['view/item/context']?.some((entry) => entry.command === command && entry.when?.includes(`op:${operation}(`)), command);
+      assert.ok(manifest.contributes.menus.commandPalette?.some((entry) => entry.command === command && entry.when === 'false'), command);
+    }
   });
 
   it('shows a remote that cannot be listed as an error node, not an exception', async () => {
