@@ -1,4 +1,6 @@
+import { Readable } from 'node:stream';
 import type { SshConnection } from '../../clients/ssh';
+import type { Endpoint } from './endpoint';
 
 /** A folder a tar transfer stages its files in, inside the destination; never synced, never deleted as extraneous. */
 export const STAGING_PREFIX = '.lifeboat-sync-';
@@ -42,4 +44,16 @@ export async function listHostFolder(connection: SshConnection, host: string, fo
 /** Whether two entries are the same for a transfer: type, size, modification time (to the second) and mode. */
 export function sameEntry(a: RemoteEntry, b: RemoteEntry): boolean {
   return a.type === b.type && a.mtimeSeconds === b.mtimeSeconds && a.mode === b.mode && (a.type === 'd' || a.size === b.size);
+}
+
+/** Relative paths as `./path`, NUL-terminated: read by `tar -T` and `xargs -0` as names, never as options. */
+export function nulList(paths: readonly string[]): Readable {
+  return Readable.from([Buffer.concat(paths.map((path) => Buffer.from(`./${path}\0`, 'utf8')))]);
+}
+
+/** Deletes entries of a folder on its host, the names going to `xargs -0` on stdin. */
+export async function removeFromFolder(folder: Endpoint, paths: readonly string[], options: { recursive: boolean; signal: AbortSignal }): Promise<void> {
+  if (paths.length === 0) return;
+  const script = `cd -- "$1" && exec xargs -0 -r rm ${options.recursive ? '-rf' : '-f'} --`;
+  await folder.connection.run(['sh', '-c', script, 'sh', folder.path], { stdin: nulList(paths), signal: options.signal });
 }

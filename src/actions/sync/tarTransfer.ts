@@ -5,13 +5,13 @@
  * its final name is always complete. Modes and modification times travel in the archive.
  */
 import { randomBytes } from 'node:crypto';
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import type { Endpoint } from './endpoint';
 import { describeEndpoint } from './endpoint';
 import type { SyncChange } from './itemize';
 import { throwIfAborted } from '../../core/errors';
 import { describeFailure, settle } from './sessionOutcome';
-import { listHostFolder, sameEntry, STAGING_PREFIX, type RemoteEntry } from './remoteListing';
+import { listHostFolder, nulList, removeFromFolder, sameEntry, STAGING_PREFIX, type RemoteEntry } from './remoteListing';
 
 export interface TarPlan {
   changes: SyncChange[];
@@ -76,10 +76,6 @@ function throttle(bytesPerSecond: number): Transform {
   });
 }
 
-function nulList(paths: readonly string[]): Readable {
-  return Readable.from([Buffer.concat(paths.map((path) => Buffer.from(`./${path}\0`, 'utf8')))]);
-}
-
 /** Carries out a planned tar transfer; optionally removes the sent files from the source afterwards. */
 export async function runTarTransfer(source: Endpoint, destination: Endpoint, plan: TarPlan, options: { bandwidthKiBps?: number; removeSourceFiles?: boolean; signal: AbortSignal }): Promise<void> {
   const { signal } = options;
@@ -113,7 +109,7 @@ export async function runTarTransfer(source: Endpoint, destination: Endpoint, pl
     }
   }
   if (plan.remove.length > 0) {
-    await destination.connection.run(['sh', '-c', 'cd -- "$1" && exec xargs -0 -r rm -rf --', 'sh', destination.path], { stdin: nulList(plan.remove), signal });
+    await removeFromFolder(destination, plan.remove, { recursive: true, signal });
   }
   if (options.removeSourceFiles) {
     const files = plan.send.filter((entry) => entry.type !== 'd');
@@ -121,6 +117,6 @@ export async function runTarTransfer(source: Endpoint, destination: Endpoint, pl
     const there = new Map((arrived ?? []).map((entry) => [entry.path, entry]));
     const missing = files.filter((entry) => !sameEntry(there.get(entry.path) ?? { ...entry, type: 'missing' }, entry));
     if (missing.length > 0) throw new Error(`${where}: ${missing.length} file(s) did not arrive intact (first: ${missing[0]?.path}); the source keeps them`);
-    if (files.length > 0) await source.connection.run(['sh', '-c', 'cd -- "$1" && exec xargs -0 -r rm -f --', 'sh', source.path], { stdin: nulList(files.map((entry) => entry.path)), signal });
+    await removeFromFolder(source, files.map((entry) => entry.path), { recursive: false, signal });
   }
 }
