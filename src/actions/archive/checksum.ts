@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
+import { throwIfAborted } from '../../core/errors';
 
 /** The `<archive>.sha256` sidecar, in the format `sha256sum -c` reads. */
 
@@ -25,6 +26,29 @@ export async function readSidecar(archivePath: string): Promise<string | undefin
   const match = /^([0-9a-fA-F]{64})(?:\s|$)/.exec(text.trimStart());
   if (!match?.[1]) throw new Error(`${sidecarPath(archivePath)} is not a sha256sum file`);
   return match[1].toLowerCase();
+}
+
+const HASH_READ_BYTES = 1024 * 1024;
+
+/** The sha256 and size of a file, read once from start to end into one reused buffer. */
+export async function hashFile(filePath: string, options: { signal: AbortSignal; onBytesRead?: (bytes: number) => void }): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
+  let bytes = 0;
+  const file = await open(filePath, 'r');
+  try {
+    for (;;) {
+      throwIfAborted(options.signal);
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      bytes += bytesRead;
+      options.onBytesRead?.(bytes);
+    }
+  } finally {
+    await file.close();
+  }
+  return { bytes, sha256: hash.digest('hex') };
 }
 
 /**

@@ -5,16 +5,17 @@ import { defineAction, type ActionContext, type ActionPlan, type PlannedOperatio
 import { cancellationOr, errorMessage, throwIfAborted } from '../../core/errors';
 import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import { FileExistsError, fsyncDirectory, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
-import { formatSidecar, sidecarPath } from './checksum';
+import { formatSidecar, hashFile, sidecarPath } from './checksum';
 import { compileExcludes } from './excludeGlobs';
 import { archivePrefix, DEFAULT_NAME_PATTERN, formatArchiveName, namePatternProblem } from './naming';
 import { isInsideOrEqual, resolveUserPath } from '../paths';
+import { findPigz } from './pigz';
 import { ThrottledProgress } from '../../core/progress';
 import { readArchive } from './readArchive';
 import { deleteArchives, findRetentionCandidates, selectForDeletion, type RetentionCandidate } from './retention';
 import { collectSources, type SourceTree } from './sourceTree';
 import { updateVerifiedState } from './verifiedState';
-import { writeArchive } from './writeArchive';
+import { writeArchive, type ArchiveCompressor, type ArchiveWriteResult } from './writeArchive';
 
 export const archiveCreateParams = z
   .object({
@@ -72,6 +73,8 @@ export interface ArchiveCreateResult {
   sha256: string;
   /** Always true in a result: an archive that fails its read-back check is never kept. */
   verified: boolean;
+  /** `pigz` when the machine has it, else gzip in Lifeboat's own process. */
+  compressor: ArchiveCompressor;
   deleted: DeletedArchive[];
   durationMs: number;
 }
@@ -83,6 +86,7 @@ interface CreateSetup {
   finalPath: string;
   sources: SourceTree;
   destinationInsideSources: boolean;
+  pigz: string | undefined;
 }
 
 /** What plan and run share: resolved folders, the name for now, and the files that would be read. */
@@ -104,7 +108,7 @@ async function prepare(params: ArchiveCreateParams, ctx: ActionContext, now: Dat
     signal: ctx.signal,
     onSkipped: (relativePath, reason) => ctx.log.warn(`skipping ${relativePath}: ${reason}`),
   });
-  return { base, destination, name, finalPath, sources, destinationInsideSources };
+  return { base, destination, name, finalPath, sources, destinationInsideSources, pigz: await findPigz() };
 }
 
 async function retentionVictims(params: ArchiveCreateParams, destination: string, newName: string): Promise<RetentionCandidate[]> {
@@ -124,7 +128,7 @@ async function planCreate(params: ArchiveCreateParams, ctx: ActionContext): Prom
       target: setup.finalPath,
       items: setup.sources.files,
       bytes: setup.sources.bytes,
-      detail: `gzip level ${params.level}, with ${path.basename(sidecarPath(setup.finalPath))}, verified by reading it back`,
+      detail: `gzip level ${params.level}${setup.pigz ? ' by pigz' : ''}, with ${path.basename(sidecarPath(setup.finalPath))}, ${setup.pigz ? 'its sha256 read back and its gzip trailer checked' : 'verified by reading it back'}`,
     },
     ...victims.map((victim) => ({ kind: 'delete' as const, target: victim.path, bytes: victim.bytes, detail: `retention keep ${params.keep}, with its .sha256` })),
   ];
@@ -137,6 +141,27 @@ async function planCreate(params: ArchiveCreateParams, ctx: ActionContext): Prom
   };
 }
 
+/**
+ * Proves the file on disk is the archive that was written, before anything relies on it. Written by
+ * pigz, its sha256 is read back and must equal the digest of the bytes pigz produced, whose gzip
+ * trailer writeArchive has already checked against the tar stream (CRC-32 and length), so the file
+ * holds exactly that stream, complete. Written in this process, the file is read back through
+ * gunzip and a tar parser as well, since it is this process's own gzip that made it.
+ */
+async function checkReadBack(filePath: string, name: string, written: ArchiveWriteResult, signal: AbortSignal, onBytesRead: (bytes: number) => void): Promise<void> {
+  if (written.compressor === 'pigz') {
+    const read = await hashFile(filePath, { signal, onBytesRead });
+    if (read.sha256 !== written.sha256 || read.bytes !== written.bytes) {
+      throw new Error(`read-back verification of ${name} failed: wrote ${written.bytes} bytes with sha256 ${written.sha256}, read ${read.bytes} bytes with sha256 ${read.sha256}`);
+    }
+    return;
+  }
+  const read = await readArchive(filePath, { signal, onBytesRead });
+  if (read.sha256 !== written.sha256 || read.entries !== written.entries) {
+    throw new Error(`read-back verification of ${name} failed: wrote ${written.entries} entries with sha256 ${written.sha256}, read ${read.entries} entries with sha256 ${read.sha256}`);
+  }
+}
+
 async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promise<ArchiveCreateResult> {
   const started = performance.now();
   const { signal, log } = ctx;
@@ -144,19 +169,22 @@ async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promi
   const { sources, name, finalPath, destination } = setup;
   await mkdir(destination, { recursive: true });
   if (setup.destinationInsideSources) log.info(`leaving the destination folder ${destination} out of the archive`);
-  log.info(`archiving ${sources.files} files (${formatBytes(sources.bytes)}) from ${setup.base} into ${finalPath}`);
+  log.info(`archiving ${sources.files} files (${formatBytes(sources.bytes)}) from ${setup.base} into ${finalPath}, gzip by ${setup.pigz ?? 'Lifeboat (no pigz on the PATH)'}`);
 
   const progress = new ThrottledProgress(ctx.progress);
   const temporaryPath = temporarySibling(finalPath);
   let published = false;
   let sha256: string;
   let bytes: number;
+  let compressor: ArchiveCompressor;
   try {
     const written = await writeArchive({
       base: setup.base,
       entries: sources.entries,
       level: params.level,
       outputPath: temporaryPath,
+      reportedPath: finalPath,
+      pigz: setup.pigz,
       signal,
       onProgress: (tarBytes, entries) =>
         progress.update({
@@ -172,18 +200,11 @@ async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promi
 
     // Read back what reached the disk before anything relies on it (retention above all).
     log.debug(`reading back ${temporaryPath} to verify it`);
-    const readBack = await readArchive(temporaryPath, {
-      signal,
-      onBytesRead: (read) => progress.update({ message: `Verifying ${name}`, bytes: read, totalBytes: written.bytes }),
-    });
-    progress.flush({ bytes: readBack.bytes, items: readBack.entries, totalItems: readBack.entries });
-    if (readBack.sha256 !== written.sha256 || readBack.entries !== written.entries) {
-      throw new Error(
-        `read-back verification of ${name} failed: wrote ${written.entries} entries with sha256 ${written.sha256}, read ${readBack.entries} entries with sha256 ${readBack.sha256}`,
-      );
-    }
+    await checkReadBack(temporaryPath, name, written, signal, (read) => progress.update({ message: `Verifying ${name}`, bytes: read, totalBytes: written.bytes }));
+    progress.flush({ bytes: written.bytes });
     sha256 = written.sha256;
     bytes = written.bytes;
+    compressor = written.compressor;
 
     throwIfAborted(signal);
     await publishWithoutOverwrite(temporaryPath, finalPath);
@@ -233,6 +254,7 @@ async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promi
     sourceBytes: sources.bytes,
     sha256,
     verified: true,
+    compressor,
     deleted,
     durationMs: Math.round(performance.now() - started),
   };

@@ -4,17 +4,19 @@ import { lstat, open, readlink, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Header, Pax, type HeaderData } from 'tar';
-import { throwIfAborted } from '../../core/errors';
+import { throwIfAborted, writingTo } from '../../core/errors';
 import { ParallelGzip } from './parallelGzip';
+import { GZIP_TRAILER_BYTES, PigzGzip } from './pigz';
 
 /**
  * Writes a tar.gz of given entries into a new file. Entries are packed here rather than by
  * node-tar's `Pack`, which reads every file through freshly allocated buffers and queues a job
- * object per entry up front: file contents are read straight into the blocks ParallelGzip
- * compresses on the thread pool, so input memory is a few blocks reused for the whole run, whatever
- * the number and size of the files. Headers are encoded by node-tar (ustar plus a PAX record where
- * needed), byte for byte as `Pack` wrote them. The compressed bytes are hashed on their way to disk,
- * and the file is flushed (fsync) before the returned promise resolves.
+ * object per entry up front: file contents are read straight into the blocks the compressor takes,
+ * so input memory is a few blocks reused for the whole run, whatever the number and size of the
+ * files. Headers are encoded by node-tar (ustar plus a PAX record where needed), byte for byte as
+ * `Pack` wrote them. The compressor is `pigz` when the machine has it, else ParallelGzip on the
+ * thread pool. The compressed bytes are hashed on their way to disk, and the file is flushed
+ * (fsync) before the returned promise resolves.
  */
 
 /*
@@ -27,6 +29,21 @@ const TAR_BLOCK = 512;
 /** Two zero blocks end a tar stream. */
 const END_OF_ARCHIVE_BYTES = 2 * TAR_BLOCK;
 
+/** Where the tar stream goes: a producer writes into `room()` and commits what it wrote. */
+export interface TarSink {
+  /** Uncompressed bytes committed so far. */
+  readonly bytesIn: number;
+  /** The unfilled rest of the current block, never empty; write into it, then `commit` the bytes written. */
+  room(): Buffer;
+  commit(bytes: number): Promise<void>;
+  /** Copies `data` in (for small pieces such as headers; file contents go through `room`). */
+  write(data: Uint8Array): Promise<void>;
+  /** Appends `count` zero bytes (tar padding). */
+  writeZeros(count: number): Promise<void>;
+}
+
+export type ArchiveCompressor = 'pigz' | 'in-process';
+
 export interface ArchiveWriteRequest {
   /** Folder the entry paths are relative to. */
   base: string;
@@ -35,6 +52,10 @@ export interface ArchiveWriteRequest {
   level: number;
   /** Created exclusively; must not exist. */
   outputPath: string;
+  /** The path a write error names (the final name, when `outputPath` is a temporary one). */
+  reportedPath?: string;
+  /** The pigz executable to compress with (see `findPigz`); without it, gzip runs in this process. */
+  pigz?: string;
   signal: AbortSignal;
   /** Uncompressed tar bytes produced so far and entries written so far. */
   onProgress?: (tarBytes: number, entries: number) => void;
@@ -47,39 +68,95 @@ export interface ArchiveWriteResult {
   bytes: number;
   sha256: string;
   entries: number;
+  compressor: ArchiveCompressor;
 }
 
 export async function writeArchive(request: ArchiveWriteRequest): Promise<ArchiveWriteResult> {
   const output = await open(request.outputPath, 'wx', 0o644);
-  const hash = createHash('sha256');
-  let bytes = 0;
+  const written = new CompressedOutput(output, request.reportedPath ?? request.outputPath);
   try {
-    const gzip = new ParallelGzip({
-      level: request.level,
-      blockBytes: GZIP_MEMBER_BYTES,
-      // Two members at a time: on 2 cores a third compressor only competes with packing (measured:
-      // the same speed, ~10 MiB more peak memory), and libuv's 4 threads also serve file reads.
-      concurrency: Math.min(2, availableParallelism()),
-      onMember: async (member) => {
-        for (const chunk of member) {
-          hash.update(chunk);
-          bytes += chunk.length;
-        }
-        await writeFully(output, member);
-      },
-    });
-    const packer = new TarPacker(request, gzip);
-    for (const entry of request.entries) {
-      throwIfAborted(request.signal);
-      await packer.add(entry);
-    }
-    await gzip.writeZeros(END_OF_ARCHIVE_BYTES);
-    await gzip.end();
-    await output.sync();
-    return { bytes, sha256: hash.digest('hex'), entries: packer.entries };
+    const entries = request.pigz ? await compressWithPigz(request, request.pigz, written) : await compressInProcess(request, written);
+    await writingTo(written.reportedPath, () => output.sync());
+    return { bytes: written.bytes, sha256: written.sha256(), entries, compressor: request.pigz ? 'pigz' : 'in-process' };
   } finally {
     await output.close();
   }
+}
+
+async function compressWithPigz(request: ArchiveWriteRequest, pigz: string, written: CompressedOutput): Promise<number> {
+  const gzip = new PigzGzip({
+    pigz,
+    level: request.level,
+    threads: availableParallelism(),
+    signal: request.signal,
+    onOutput: (chunks) => written.append(chunks),
+  });
+  let entries: number;
+  try {
+    entries = await packEntries(request, gzip);
+    await gzip.end();
+  } finally {
+    await gzip.stop();
+  }
+  const problem = gzip.trailerProblem(written.tail);
+  if (problem) throw new Error(`pigz's output for ${written.reportedPath} does not hold the tar stream: ${problem}`);
+  return entries;
+}
+
+async function compressInProcess(request: ArchiveWriteRequest, written: CompressedOutput): Promise<number> {
+  const gzip = new ParallelGzip({
+    level: request.level,
+    blockBytes: GZIP_MEMBER_BYTES,
+    // Two members at a time: on 2 cores a third compressor only competes with packing (measured:
+    // the same speed, ~10 MiB more peak memory), and libuv's 4 threads also serve file reads.
+    concurrency: Math.min(2, availableParallelism()),
+    onMember: (member) => written.append(member),
+  });
+  const entries = await packEntries(request, gzip);
+  await gzip.end();
+  return entries;
+}
+
+/** Packs every entry and the end-of-archive marker into `sink`; returns the number of entries. */
+async function packEntries(request: ArchiveWriteRequest, sink: TarSink): Promise<number> {
+  const packer = new TarPacker(request, sink);
+  for (const entry of request.entries) {
+    throwIfAborted(request.signal);
+    await packer.add(entry);
+  }
+  await sink.writeZeros(END_OF_ARCHIVE_BYTES);
+  return packer.entries;
+}
+
+/** The compressed file as it is written: hashed, counted, and its last bytes kept (the gzip trailer). */
+class CompressedOutput {
+  bytes = 0;
+  tail: Buffer = Buffer.alloc(0);
+  readonly #hash = createHash('sha256');
+
+  constructor(
+    private readonly output: FileHandle,
+    readonly reportedPath: string,
+  ) {}
+
+  async append(chunks: readonly Buffer[]): Promise<void> {
+    for (const chunk of chunks) {
+      this.#hash.update(chunk);
+      this.bytes += chunk.length;
+    }
+    this.tail = lastBytes(this.tail, chunks, GZIP_TRAILER_BYTES);
+    await writingTo(this.reportedPath, () => writeFully(this.output, chunks));
+  }
+
+  sha256(): string {
+    return this.#hash.digest('hex');
+  }
+}
+
+/** The last `count` bytes of `before` followed by `chunks`. */
+function lastBytes(before: Buffer, chunks: readonly Buffer[], count: number): Buffer {
+  // Every chunk holds at least a byte, so the last `count` chunks hold the last `count` bytes.
+  return Buffer.concat([before, ...chunks.slice(-count).map((chunk) => chunk.subarray(-count))]).subarray(-count);
 }
 
 /** Writes all of `chunks` at the file position; a write can take less than it was given (a full disk). */
@@ -104,7 +181,7 @@ function withoutFirstBytes(chunks: readonly Buffer[], count: number): Buffer[] {
   return rest;
 }
 
-/** Writes tar entries (header, contents, padding) into a ParallelGzip, the way node-tar's `Pack` does. */
+/** Writes tar entries (header, contents, padding) into a TarSink, the way node-tar's `Pack` does. */
 class TarPacker {
   entries = 0;
   /** First entry path of each file with more than one link (`dev:ino`): later ones become hard links to it. */
@@ -116,7 +193,7 @@ class TarPacker {
 
   constructor(
     private readonly request: ArchiveWriteRequest,
-    private readonly gzip: ParallelGzip,
+    private readonly gzip: TarSink,
   ) {}
 
   async add(entryPath: string): Promise<void> {
