@@ -12,9 +12,21 @@ import type { SshConnection } from './ssh';
 /**
  * Reads `NAME=value` lines from stdin up to an empty line, exports each, then runs its arguments. The
  * values are data read by `read`, never parsed as script; restic's own password sources are cleared
- * first so an administrator's RESTIC_PASSWORD_FILE cannot stand in for ours.
+ * first so an administrator's RESTIC_PASSWORD_FILE cannot stand in for ours. A stop (SIGTERM, which is
+ * what a cancelled command gets) reaches restic as SIGINT, the one signal on which restic removes its
+ * lock before it exits.
  */
-const ENVIRONMENT_FROM_STDIN = 'unset RESTIC_PASSWORD_FILE RESTIC_PASSWORD_COMMAND; while IFS= read -r assignment && [ -n "$assignment" ]; do export "$assignment" || exit 125; done; exec "$@"';
+const ENVIRONMENT_FROM_STDIN = [
+  'unset RESTIC_PASSWORD_FILE RESTIC_PASSWORD_COMMAND',
+  'while IFS= read -r assignment && [ -n "$assignment" ]; do export "$assignment" || exit 125; done',
+  '"$@" &',
+  'child=$!',
+  `trap 'kill -INT "$child" 2>/dev/null' TERM INT HUP`,
+  'wait "$child"; status=$?',
+  // A wait a trapped signal interrupts returns above 128 while restic is still cleaning up.
+  'while [ "$status" -gt 128 ] && kill -0 "$child" 2>/dev/null; do wait "$child"; status=$?; done',
+  'exit "$status"',
+].join('\n');
 
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
