@@ -12,7 +12,7 @@ import { pbsActions, pbsBrowser } from './pbs';
 import { pgActions } from './pg';
 import { resticActions, resticBrowser } from './restic';
 import { rcloneActions, rcloneBrowser } from './rclone';
-import { httpActions } from './http';
+import { endpointsBrowser, httpActions } from './http';
 import { k8sActions } from './k8s';
 import { scheduleActions } from './schedule';
 import { shellAction } from './shell';
@@ -26,4 +26,4 @@ import { veleroInspectActions } from './velero/inspectActions';
 export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions, ...veleroInspectActions, ...veleroChangeActions, ...fluxActions, ...cnpgActions, ...k8sActions, ...pgActions, ...pbsActions, ...rcloneActions, ...httpActions, ...resticActions, ...syncActions, ...tierActions];
 
 /** Every backend's browser, in the order their roots are shown: what the Backups tree, pick lists and `lifeboat ls` list. */
-export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser, pbsBrowser, resticBrowser, rcloneBrowser];
+export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser, pbsBrowser, resticBrowser, rcloneBrowser, endpointsBrowser];

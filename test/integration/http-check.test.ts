@@ -8,9 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EndpointsUnhealthyError, httpCheck, type HttpCheckResult } from '../../src/actions/http/check';
+import { builtinActions, builtinBrowsers } from '../../src/actions';
 import { builtinPaletteCommands } from '../../src/actions/paletteCommands';
 import { createActionContext } from '../../src/core/actions/context';
+import { ActionRegistry } from '../../src/core/actions/registry';
 import type { Inventory } from '../../src/core/actions/spec';
+import { BrowseModel } from '../../src/core/browse/model';
 import { inventorySchema } from '../../src/core/inventory/schema';
 import { REPO_ROOT } from '../support/paths';
 import { hostilePayloads } from '../support/payloads';
@@ -194,6 +197,23 @@ describe('http.check against local HTTP and HTTPS servers with self-signed certi
       assert.ok(![...(result.endpoints[0]?.problem ?? '')].some(isControl), 'the problem is printable');
       await assert.rejects(check({ endpoints: [payload] }), (error: Error) => ![...error.message].some((character) => character !== '\n' && isControl(character)));
     }
+  });
+
+  it('lists the endpoints in the Backups tree, an unverified certificate as a warning, each with Check', async () => {
+    const endpoints = { 'Garage S3 API': { url: s3Api.url, expect: 403 }, lax: { url: selfSigned.url, tls: { insecure: true } }, pbs: { url: selfSigned.url, fingerprint } };
+    const ctx = createActionContext({ workspaceDir: dir, inventory: inventory(endpoints) });
+    const model = new BrowseModel(builtinBrowsers, new ActionRegistry(builtinActions), path.join(dir, 'lifeboat.yaml'));
+    const nodes = model.roots(ctx).filter((node) => node.kind === 'endpoint');
+    assert.deepEqual(nodes.map((node) => [node.path, node.description, node.status?.level ?? 'none']), [
+      ['endpoints/Garage S3 API', `${s3Api.url} · expects 403`, 'none'],
+      ['endpoints/lax', `${selfSigned.url} · expects 200`, 'warning'],
+      ['endpoints/pbs', `${selfSigned.url} · expects 200`, 'none'],
+    ]);
+    assert.equal(nodes[2]?.facts.trust, 'certificate pinned');
+    const check = nodes[0]?.operations.find((operation) => operation.id === 'check');
+    assert.ok(check?.kind === 'action' && !check.destructive);
+    const result = (await httpCheck.run(httpCheck.params.parse(check.params), ctx)) as HttpCheckResult;
+    assert.deepEqual(result.endpoints.map((endpoint) => [endpoint.name, endpoint.status]), [['Garage S3 API', 403]]);
   });
 
   it('is the palette command Check Endpoints', () => {
