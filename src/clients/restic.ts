@@ -358,7 +358,7 @@ export class ResticRepository {
       ...(config.caFile ? ['--cacert', config.caFile] : []),
       ...(config.insecureTls ? ['--insecure-tls'] : []),
       ...(config.cacheDir ? ['--cache-dir', config.cacheDir] : []),
-      ...Object.entries(config.options ?? {}).flatMap(([name, value]) => ['-o', `${name}=${value}`]),
+      ...Object.entries(config.options ?? {}).flatMap(([name, value]) => ['-o', optionArgument(name, value)]),
     ];
     const outcome = await (config.runner ?? resticHere).run({
       binary: config.binary ?? 'restic',
@@ -375,6 +375,15 @@ export class ResticRepository {
     }
     return outcome;
   }
+}
+
+/**
+ * restic reads each `-o` value as a line of CSV (its flag library's string lists): a value holding a
+ * quote, a comma or a line break is one quoted field, its quotes doubled, or it would be cut apart.
+ */
+function optionArgument(name: string, value: string): string {
+  const option = `${name}=${value}`;
+  return /["\n\r,]|^\s|\s$/.test(option) ? `"${option.replaceAll('"', '""')}"` : option;
 }
 
 function filterArgs(filter: ResticFilter): string[] {

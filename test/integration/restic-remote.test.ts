@@ -204,8 +204,18 @@ describe('restic on a remote host (as Backrest runs it), over SFTP to an invento
     const command = sftpCommand(target);
     assert.match(command, new RegExp(`-p ${sshd.port} `));
     assert.match(command, /StrictHostKeyChecking=yes/);
+    // restic splits sftp.command itself: a key in a folder whose name holds spaces, quotes and shell syntax still reaches ssh as one argument (else ssh has no key to log in with).
+    const keyFolder = path.join(work, "key folder $(id) 'q' `id`");
+    await mkdir(keyFolder);
+    await writeFile(path.join(keyFolder, 'client key'), await readFile(sshd.clientKey.privateKeyPath), { mode: 0o600 });
+    const hostileCtx = createActionContext({
+      ...ctx,
+      inventory: { ...ctx.inventory, hosts: { ...ctx.inventory.hosts, keyed: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: path.join(keyFolder, 'client key'), knownHosts: sshd.knownHostsPath } }, repositories: { keyed: { repository: `sftp:keyed:${path.join(sshd.remoteDir, 'sftp-repo')}`, password: 'secret:restic' } } } as Inventory,
+    });
     const repository = await openRepository(ctx, 'overSftp');
     await repository.init({ signal: ctx.signal });
+    assert.deepEqual((await runAction<SnapshotsResult>('restic.snapshots', { repository: 'keyed' }, hostileCtx)).snapshots, []);
+    assert.equal(existsSync(sentinel), false);
     const source = path.join(work, 'sftp-source');
     await mkdir(path.join(source, 'docs'), { recursive: true });
     await writeFile(path.join(source, 'docs', 'letter.txt'), 'dear restic');
