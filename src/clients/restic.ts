@@ -226,13 +226,12 @@ export class ResticRepository {
     target: string,
     options: ResticCallOptions & { include?: string[]; exclude?: string[]; progress?: ProgressReporter; dryRun?: boolean; onItem?: (item: ResticRestoreItem) => void } = {},
   ): Promise<ResticRestoreResult> {
-    // `restore --json` exists since restic 0.16; older ones print only text, so the counts stay unknown.
-    const json = await this.atLeast(0, 16);
+    // `--json` is a global flag: restic before 0.16 accepts it and prints its text, so the counts stay unknown, with no version asked first.
     if (options.dryRun && !(await this.supportsRestoreDryRun())) throw new ResticError(`restic ${this.versionText()} on ${this.label} has no \`restore --dry-run\` (restic 0.17 and later)`, 'failed', 0);
     // With `--verbose=2` restic names each file it would restore, update or leave unchanged.
-    const verbose = options.onItem && json ? ['--verbose=2'] : [];
+    const verbose = options.onItem ? ['--verbose=2'] : [];
     // After `--`, a snapshot id that looks like an option (`--password-command=…`) is only an id.
-    const args = ['restore', '--target', target, ...(json ? ['--json'] : []), ...(options.dryRun ? ['--dry-run'] : []), ...verbose, ...(options.include ?? []).flatMap((pattern) => ['--include', pattern]), ...(options.exclude ?? []).flatMap((pattern) => ['--exclude', pattern]), '--', snapshot];
+    const args = ['restore', '--target', target, '--json', ...(options.dryRun ? ['--dry-run'] : []), ...verbose, ...(options.include ?? []).flatMap((pattern) => ['--include', pattern]), ...(options.exclude ?? []).flatMap((pattern) => ['--exclude', pattern]), '--', snapshot];
     const progress = options.progress && new ThrottledProgress(options.progress);
     const result: ResticRestoreResult = { snapshot, target };
     await this.run(args, `restore snapshot ${snapshot}`, {

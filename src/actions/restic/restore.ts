@@ -92,10 +92,11 @@ export const resticRestore = defineAction({
   async run(params, ctx): Promise<ResticRestoreActionResult> {
     const repository = await openRepository(ctx, params.repository);
     const { target } = await restoreTarget(params, ctx, () => originalTarget(repository, params.snapshot, ctx.signal));
-    const restored = await repository.restore(params.snapshot, target, { include: includes(params), progress: ctx.progress, signal: ctx.signal });
+    // Which restic runs is asked beside the restore, not before it.
+    const [restored, restic] = await Promise.all([repository.restore(params.snapshot, target, { include: includes(params), progress: ctx.progress, signal: ctx.signal }), ranBy(repository, ctx.signal)]);
     return {
       repository: params.repository,
-      restic: await ranBy(repository, ctx.signal),
+      restic,
       snapshot: params.snapshot,
       target,
       paths: params.paths,
