@@ -95,6 +95,8 @@ export interface S3TransferOptions {
 }
 
 export interface S3PutOptions extends S3TransferOptions {
+  /** Writes only when no object has the key (`If-None-Match: *`); otherwise fails with kind `exists`. Stores without conditional writes write anyway. */
+  ifAbsent?: boolean;
   contentType?: string;
   storageClass?: string;
   metadata?: Record<string, string>;
@@ -345,6 +347,7 @@ export class S3Store {
       ContentType: options.contentType,
       StorageClass: options.storageClass as S3Sdk.StorageClass | undefined,
       Metadata: options.metadata,
+      ...(options.ifAbsent ? { IfNoneMatch: '*' } : {}),
     };
   }
 

@@ -2,7 +2,7 @@
  * Turns what the AWS SDK and Node throw into errors a person can act on: which store, which bucket or
  * object, and what to change.
  */
-export type S3FailureKind = 'no-such-bucket' | 'no-such-key' | 'access-denied' | 'no-credentials' | 'unreachable' | 'connection-lost' | 'tls' | 'throttled' | 'server' | 'other';
+export type S3FailureKind = 'no-such-bucket' | 'no-such-key' | 'exists' | 'access-denied' | 'no-credentials' | 'unreachable' | 'connection-lost' | 'tls' | 'throttled' | 'server' | 'other';
 
 export class S3StoreError extends Error {
   constructor(
@@ -84,6 +84,9 @@ export function describeS3Failure(error: unknown, context: S3FailureContext): S3
   }
   if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) {
     return make('no-such-key', `no object '${context.key ?? ''}' in bucket '${context.bucket}' on ${context.store}`);
+  }
+  if (name === 'PreconditionFailed' || status === 412) {
+    return make('exists', `'${context.key ?? ''}' already exists in bucket '${context.bucket}' on ${context.store}`);
   }
   if (ACCESS_NAMES.has(name) || status === 403) {
     const reason =

@@ -40,7 +40,13 @@ export interface SftpSession {
   readdir(path: string): Promise<{ name: string; size: number; isDirectory: boolean; isFile: boolean }[]>;
   mkdir(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
+  /** Renames over an existing file in one step (OpenSSH's `posix-rename@openssh.com`). */
+  replace(from: string, to: string): Promise<void>;
+  /** A second name for a file, failing when the name exists (OpenSSH's `hardlink@openssh.com`). */
+  link(existing: string, name: string): Promise<void>;
   unlink(path: string): Promise<void>;
+  /** A small file's whole content. */
+  readFile(path: string): Promise<Buffer>;
   /** Parallel-request upload and download: far faster than SFTP read/write streams. */
   upload(localPath: string, remotePath: string): Promise<void>;
   download(remotePath: string, localPath: string): Promise<void>;
@@ -244,7 +250,10 @@ function wrapSftp(sftp: SFTPWrapper, client: Client, label: string): SftpSession
       ),
     mkdir: (path) => call('mkdir ' + path, (done) => sftp.mkdir(path, done)),
     rename: (from, to) => call(`rename ${from}`, (done) => sftp.rename(from, to, done)),
+    replace: (from, to) => call(`rename ${from} over ${to}`, (done) => sftp.ext_openssh_rename(from, to, done)),
+    link: (existing, name) => call(`link ${name}`, (done) => sftp.ext_openssh_hardlink(existing, name, done)),
     unlink: (path) => call('delete ' + path, (done) => sftp.unlink(path, done)),
+    readFile: (path) => call<Buffer>('read ' + path, (done) => sftp.readFile(path, done)),
     upload: (localPath, remotePath) => call('upload ' + remotePath, (done) => sftp.fastPut(localPath, remotePath, done)),
     download: (remotePath, localPath) => call('download ' + remotePath, (done) => sftp.fastGet(remotePath, localPath, done)),
     createFile,

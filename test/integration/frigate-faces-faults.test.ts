@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual, promisify } from 'node:util';
 import type { FacesBackupResult } from '../../src/actions/frigate/backup';
 import { openS3Store } from '../../src/clients/s3';
-import { createActionContext, environmentSecrets } from '../../src/core/actions/context';
+import { createActionContext, environmentSecrets, silentLogger } from '../../src/core/actions/context';
 import type { ActionContext, Inventory } from '../../src/core/actions/spec';
 import { CancelledError } from '../../src/core/errors';
 import { runFrigateAction } from '../support/frigateActions';
@@ -133,7 +133,16 @@ describe('Frigate faces: faults of the backup host, the network and the archive'
     proxy.cutAfter(300 * 1024);
     await assert.rejects(runAction('frigate.faces.backup', { frigate: 'home', location: 'piglet-flaky' }), /the upload of frigate-faces-\d{8}-\d{6}\.tar\.gz to piglet-flaky:.* broke off/);
     // Nobody is connected any more: the host removes the short file by itself, once sshd has noticed.
-    assert.deepEqual(await eventually(() => snapshot(hostFolder()), before), before);
+    // The run's lock stays, as nobody can remove it.
+    const withoutLock = async () => new Map([...(await snapshot(hostFolder()))].filter(([name]) => name !== '.lifeboat-lock'));
+    assert.deepEqual(await eventually(withoutLock, before), before);
+    assert.ok((await snapshot(hostFolder())).has('.lifeboat-lock'));
+    // The next run takes over the lock the dropped one left, and says whose it was.
+    const warnings: string[] = [];
+    const result = await runAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', location: 'piglet' }, context({ log: { ...silentLogger, warn: (message) => warnings.push(message) } }));
+    assert.match(warnings.join('\n'), /taking over the lock of piglet:.*, left by a run that stopped \(a run of this process ended without releasing it .*\): frigate\.faces\.backup, pid \d+ of \w+ on /);
+    assert.ok((await snapshot(hostFolder())).has(result.name));
+    assert.equal((await snapshot(hostFolder())).has('.lifeboat-lock'), false, 'released at the end');
   });
 
   it('cancelled while the archive is uploaded to an SSH host, leaves the host as it was', async () => {

@@ -13,6 +13,7 @@ import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
 import type { Disposable } from '../../core/actions/clients';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
 import { cancellationOr, errorMessage, throwIfAborted } from '../../core/errors';
+import { acquireLock, type HeldLock } from '../../core/locks';
 import { ThrottledProgress } from '../../core/progress';
 import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import { HashingPassThrough } from '../archive/checksum';
@@ -429,16 +430,20 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
 
   let published = false;
   let archived: Archived;
+  let lock: HeldLock | undefined;
   try {
+    lock = await acquireLock(destination.lockStore(signal), { action: 'frigate.faces.backup', runbook: ctx.runbook }, log);
     await staging.begin();
     archived = await (backup.archived ?? writeArchive(params, backup.reached, staging, backup.downloads, ctx));
     throwIfAborted(signal);
+    lock.assertHeld();
     await destination.publish(staging.path, name, archived, signal);
     published = true;
     // Last point at which a cancel undoes the run; after this the archive is kept.
     throwIfAborted(signal);
   } catch (error) {
     if (published) await destination.unpublish(name).catch((cleanup: unknown) => log.warn(`could not remove ${destination.finalLocation(name)} after the failure: ${errorMessage(cleanup)}`));
+    await lock?.release().catch(() => undefined);
     throw cancellationOr(error, signal);
   } finally {
     await backup.dispose();
@@ -446,10 +451,13 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
   log.info(`wrote and verified ${destination.finalLocation(name)} (${formatBytes(archived.bytes)}, sha256 ${archived.sha256})`);
 
   try {
+    lock.assertHeld();
     await destination.remove(expired, signal);
     for (const archive of expired) log.info(`retention (keep ${keep}): deleted ${archive.location}`);
   } catch (error) {
     throw new Error(`${destination.finalLocation(name)} was created and verified, but retention failed: ${errorMessage(error)}`, { cause: error });
+  } finally {
+    await lock.release();
   }
 
   const counts = countByPerson(archived.manifest);

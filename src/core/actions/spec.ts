@@ -63,6 +63,8 @@ export interface ActionContext {
   clients: ClientPool;
   /** Asks about an unknown SSH host key; left out (the CLI), an unknown key fails with the line to add. */
   approveHostKey?: HostKeyApproval;
+  /** The runbook the step belongs to, as another run is told who holds a location's lock. */
+  runbook?: string;
   /** Runbook parameters, for actions (like `shell`) that hand them on to a child process. */
   runbookParams: Readonly<Record<string, unknown>>;
   /**

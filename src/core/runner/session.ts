@@ -163,6 +163,7 @@ export class RunSession {
         secrets: this.options.secrets,
         inventory: this.options.inventory,
         clients: this.clients,
+        runbook: this.options.runbook,
         runbookParams,
         scriptVariables: scripts.environment,
         approveHostKey: this.options.approveHostKey,
