@@ -178,6 +178,10 @@ describe('archive.create with pigz and without it', () => {
       await writeFile(failing, '#!/bin/sh\necho "pigz: abort: something went wrong" >&2\nexit 3\n', { mode: 0o755 });
       await assert.rejects(write({ pigz: failing }), /^Error: pigz exited with code 3: pigz: abort: something went wrong$/);
     });
+
+    it('reports a pigz that cannot be started', async () => {
+      await assert.rejects(write({ pigz: path.join(workspace, 'src', 'b.txt') }), /EACCES/);
+    });
   });
 
   describe('on a full disk (a small tmpfs)', () => {

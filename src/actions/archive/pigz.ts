@@ -176,6 +176,8 @@ export class PigzGzip implements TarSink {
       this.#child.once('error', reject);
       this.#child.once('close', (code, signal) => resolve({ code, signal }));
     });
+    // Awaited once the output is handed over; a failure to start must not count as unhandled before then.
+    exited.catch(() => {});
     try {
       await this.#relayOutput();
     } catch (error) {
