@@ -84,7 +84,7 @@ describe('The PBS status runbook and the PBS tree through the lifeboat CLI', fun
   it('runs end to end: datastores, a verify of the snapshots never verified, the snapshots fresh and sound', async () => {
     const run = await cli(['run', RUNBOOK, '--yes']);
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
-    assert.match(run.stdout, /PBS 'pbs' \(https:\/\/127\.0\.0\.1:\d+\): 1 datastores\./);
+    assert.match(run.stdout, /PBS 'pbs' \(https:\/\/127\.0\.0\.1:\d+\): 1 datastore\./);
     assert.match(run.stdout, /Verified datastore 'pbs-ruapehu' on PBS 'pbs': OK, 6 snapshots of 6 verified/);
     assert.match(run.stdout, /Datastore 'pbs-ruapehu' on PBS 'pbs': 6 snapshots, 6 verified, 0 failed verification, 0 not verified\./);
     const verify = sim.requests.filter((request) => request.method === 'POST');

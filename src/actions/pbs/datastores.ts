@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { PbsClient, PbsDatastore } from '../../clients/pbs';
 import { defineAction } from '../../core/actions/spec';
 import { errorMessage, isCancellationError } from '../../core/errors';
-import { formatBytes, markdownTable, printable } from '../../core/render';
+import { formatBytes, formatCount, markdownTable, printable } from '../../core/render';
 import { snapshotTime } from './snapshotSummary';
 import { backupServerEntry, pbsClientFor, pbsServerParam } from './target';
 
@@ -93,6 +93,6 @@ export const pbsDatastores = defineAction({
       datastore.lastBackup ?? '',
       [datastore.maintenance ? `maintenance: ${datastore.maintenance}` : '', datastore.problem ?? '', datastore.comment ?? ''].filter(Boolean).join('; '),
     ]);
-    return `PBS '${result.server}' (${result.url}): ${result.datastores.length} datastores.\n\n${markdownTable(['Datastore', 'Used', 'Available', 'Groups', 'Snapshots', 'Newest backup (UTC)', 'Notes'], rows)}`;
+    return `PBS '${result.server}' (${result.url}): ${formatCount(result.datastores.length, 'datastore')}.\n\n${markdownTable(['Datastore', 'Used', 'Available', 'Groups', 'Snapshots', 'Newest backup (UTC)', 'Notes'], rows)}`;
   },
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineAction } from '../../core/actions/spec';
-import { formatAge, formatBytes, markdownTable, printable } from '../../core/render';
+import { formatAge, formatBytes, formatCount, markdownTable, printable } from '../../core/render';
 import { describeVerification, newestFirst, snapshotName, summarizeSnapshot, type SnapshotSummary } from './snapshotSummary';
 import { backupServerEntry, datastoreOf, pbsBackupTypeParam, pbsClientFor, pbsDatastoreParam, pbsServerParam } from './target';
 
@@ -61,7 +61,7 @@ export const pbsSnapshots = defineAction({
   },
   render(result: PbsSnapshotsResult) {
     const { counts } = result;
-    const head = `Datastore '${printable(result.datastore)}' on PBS '${result.server}': ${counts.total} snapshots, ${counts.verified} verified, ${counts.failed} failed verification, ${counts.unverified} not verified.`;
+    const head = `Datastore '${printable(result.datastore)}' on PBS '${result.server}': ${formatCount(counts.total, 'snapshot')}, ${counts.verified} verified, ${counts.failed} failed verification, ${counts.unverified} not verified.`;
     if (result.snapshots.length === 0) return head;
     const rows = result.snapshots.map((snapshot) => [
       snapshot.type,
