@@ -12,7 +12,7 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { CancelledError } from '../core/errors';
-import { formatDuration } from '../core/render';
+import { formatBytes, formatDuration } from '../core/render';
 import { DEFAULT_RETRY_POLICY, sleep, withRetries, type RetryPolicy } from './retry';
 
 export interface PbsTarget {
@@ -27,6 +27,8 @@ export interface PbsTarget {
   name?: string;
   timeoutMs?: number;
   retry?: RetryPolicy;
+  /** The largest answer read; more is refused rather than held in memory. */
+  maxResponseBytes?: number;
 }
 
 /**
@@ -135,6 +137,8 @@ interface RequestSpec {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** A snapshot is listed in well under 1 KiB: room for a datastore of several hundred thousand. */
+const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 /** The official client asks its tasks at node `localhost` (pbs-client/src/task_log.rs). */
 const TASK_NODE = 'localhost';
 const TOKEN_ID = /^[^\s@:!]+@[^\s@:!]+![A-Za-z0-9_][A-Za-z0-9._-]*$/;
@@ -403,6 +407,9 @@ export class PbsClient {
     const signal = spec.signal ? AbortSignal.any([spec.signal]) : undefined;
     const route = this.routeName(spec);
     return new Promise<string>((resolve, reject) => {
+      // Whatever breaks the exchange after a cancellation is the cancellation. Settling twice is a no-op:
+      // the first outcome stands.
+      const fail = (error: Error) => reject(signal?.aborted ? new CancelledError() : error);
       // The path is handed over as it is: a URL object would read `%2E%2E` as `..` and climb out of the route.
       const request = httpsRequest(
         {
@@ -422,8 +429,16 @@ export class PbsClient {
           request.setTimeout(0);
           const chunks: Buffer[] = [];
           response.setTimeout(timeoutMs, () => response.destroy(new PbsError('timeout', `${this.description} stopped sending ${route} for ${formatDuration(timeoutMs)}`)));
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('error', (error: NodeJS.ErrnoException) => reject(this.networkError(error, route)));
+          const limit = this.target.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+          let received = 0;
+          response.on('data', (chunk: Buffer) => {
+            received += chunk.length;
+            if (received > limit) response.destroy(new PbsError('protocol', `${this.description} answered ${route} with more than ${formatBytes(limit)}; refusing to read on`));
+            else chunks.push(chunk);
+          });
+          response.on('error', (error: NodeJS.ErrnoException) => fail(this.networkError(error, route)));
+          // An answer cut off without an error event still settles the request.
+          response.on('close', () => fail(new PbsError('dropped', `${this.description} closed the connection in the middle of answering ${route}`)));
           response.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             const status = response.statusCode ?? 0;
@@ -435,7 +450,7 @@ export class PbsClient {
       const onAbort = () => request.destroy(new CancelledError());
       signal?.addEventListener('abort', onAbort, { once: true });
       request.setTimeout(timeoutMs, () => request.destroy(new PbsError('timeout', `${this.description} did not answer ${route} within ${formatDuration(timeoutMs)}`)));
-      request.on('error', (error: NodeJS.ErrnoException) => reject(this.networkError(error, route)));
+      request.on('error', (error: NodeJS.ErrnoException) => fail(this.networkError(error, route)));
       request.on('close', () => signal?.removeEventListener('abort', onAbort));
       request.end(body);
     });

@@ -276,6 +276,12 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
     assert.match(error.message, /\\tvm\/451\//);
   });
 
+  it('refuses an answer larger than it will hold, naming the route', async () => {
+    const client = new PbsClient({ url: sim.url, tokenId: TOKEN, tokenSecret: SECRET, fingerprint: sim.fingerprint, maxResponseBytes: 200 });
+    await assert.rejects(client.snapshots(STORE), (error: unknown) => error instanceof PbsError && error.failure === 'protocol' && /answered GET \/api2\/json\/admin\/datastore\/pbs-ruapehu\/snapshots with more than 200 B; refusing to read on$/.test(error.message));
+    assert.equal((await client.datastores()).length, 2, 'a small answer is read');
+  });
+
   it('sends hostile datastore names and ids as one encoded segment or query value: the route never changes', async () => {
     const client = new PbsClient({ url: sim.url, tokenId: TOKEN, tokenSecret: SECRET, fingerprint: sim.fingerprint, retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 } });
     const hostile = ['..', '.', '../spare', 'a/b', '..%2F..', '%2e%2e', 'x"y\'z', '?backup-type=vm', '#top', 'a b', 'ünï', '\\..\\', '', ...hostilePayloads('pwned').filter((payload) => Buffer.byteLength(payload) < 1000)];
