@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import fc from 'fast-check';
 import type { ResticBackupActionResult } from '../../src/actions/restic/backup';
 import type { LsResult, SnapshotsResult } from '../../src/actions/restic/inspect';
 import { openRepository, sftpCommand } from '../../src/actions/restic/repository';
@@ -87,6 +88,20 @@ describe('restic on a remote host (as Backrest runs it), over SFTP to an invento
     assert.throws(() => environmentLines({ RESTIC_PASSWORD: 'two\nlines' }), /line break/);
     for (const payload of payloads.filter((candidate) => !/[\n\r]/.test(candidate))) assert.doesNotThrow(() => literalPattern(payload));
     assert.equal(existsSync(sentinel), false);
+  });
+
+  it('hands any arguments and any environment values to the program there exactly (generated strings)', () => {
+    const shellText = fc.string({ unit: fc.oneof(fc.constantFrom('"', "'", '$', '`', ' ', '\\', ';', '(', ')', '|', '&', '*', '=', '{', '}', '%'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 40 });
+    const argument = shellText.filter((text) => !text.includes('\0'));
+    const value = argument.filter((text) => !/[\n]/.test(text));
+    fc.assert(
+      fc.property(fc.array(argument, { maxLength: 5 }), value, value, (args, password, secret) => {
+        const argv = remoteResticArgv('sh', ['-c', 'printf "%s\\0%s\\0" "$RESTIC_PASSWORD" "$AWS_SECRET_ACCESS_KEY"; for argument do printf "%s\\0" "$argument"; done', 'sh', ...args]);
+        const printed = execFileSync('/bin/sh', ['-c', remoteCommand(argv)], { cwd: tmpdir(), input: environmentLines({ RESTIC_PASSWORD: password, AWS_SECRET_ACCESS_KEY: secret }) });
+        assert.deepEqual(printed, Buffer.from([password, secret, ...args].map((text) => `${text}\0`).join('')));
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('backs up, lists, plans and restores on the host with hostile paths, tags and hostnames, by argument lists only', async () => {
