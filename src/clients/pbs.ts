@@ -264,13 +264,17 @@ export class PbsClient {
     };
   }
 
-  /** Log lines numbered `start` and after (numbers start at 1), at most `limit`. */
-  async taskLog(upid: string, start: number, limit = LOG_PAGE, signal?: AbortSignal): Promise<PbsTaskLogLine[]> {
-    const data = await this.json({ method: 'GET', segments: ['nodes', TASK_NODE, 'tasks', upid, 'log'], query: { start, limit }, signal, idempotent: true });
-    return asArray(data, `the log of task ${upid}`, this.description).map((item) => {
+  /**
+   * Log lines numbered `start` and after (numbers start at 1), at most `limit`, and whether the task
+   * is still running (`test-status`, as the official client follows a task: one request per look).
+   */
+  async taskLog(upid: string, start: number, limit = LOG_PAGE, signal?: AbortSignal): Promise<{ lines: PbsTaskLogLine[]; active: boolean | undefined }> {
+    const answer = await this.envelope({ method: 'GET', segments: ['nodes', TASK_NODE, 'tasks', upid, 'log'], query: { start, limit, 'test-status': true }, signal, idempotent: true });
+    const lines = asArray(answer.data, `the log of task ${upid}`, this.description).map((item) => {
       const line = asObject(item, 'a task log line', this.description);
       return { n: requireNumber(line.n, 'n', this.description), t: typeof line.t === 'string' ? line.t : '' };
     });
+    return { lines, active: typeof answer.active === 'boolean' ? answer.active : undefined };
   }
 
   /** `DELETE /nodes/{node}/tasks/{upid}`: asks the task to abort; it stops at its next check. */
@@ -287,23 +291,30 @@ export class PbsClient {
     const log: string[] = [];
     let next = 1;
     let delay = options.pollMs ?? POLL_FIRST_MS;
-    const readLog = async (signal: AbortSignal | undefined) => {
+    /** Reads the lines not seen yet; answers whether the task was running at the last read. */
+    const readLog = async (signal: AbortSignal | undefined): Promise<boolean | undefined> => {
       for (;;) {
-        const lines = await this.taskLog(upid, next, LOG_PAGE, signal);
+        const { lines, active } = await this.taskLog(upid, next, LOG_PAGE, signal);
         for (const line of lines) {
           if (line.n < next) continue;
           log.push(line.t);
           options.onLog?.(line.t);
           next = line.n + 1;
         }
-        if (lines.length < LOG_PAGE) return;
+        if (lines.length < LOG_PAGE) return active;
       }
     };
     try {
       for (;;) {
-        const status = await this.taskStatus(upid, options.signal);
-        await readLog(options.signal);
-        if (status.status === 'stopped') return { upid, exitstatus: status.exitstatus ?? 'unknown', log };
+        // The status only once the log says the task ended (or cannot say): its exit status is there.
+        if ((await readLog(options.signal)) !== true) {
+          const status = await this.taskStatus(upid, options.signal);
+          if (status.status === 'stopped') {
+            // Lines the task wrote between that read and its end.
+            await readLog(options.signal);
+            return { upid, exitstatus: status.exitstatus ?? 'unknown', log };
+          }
+        }
         await sleep(delay, options.signal);
         delay = Math.min(POLL_MAX_MS, delay * 2);
       }
@@ -363,6 +374,11 @@ export class PbsClient {
   }
 
   private async json(spec: RequestSpec): Promise<unknown> {
+    return (await this.envelope(spec)).data;
+  }
+
+  /** The whole `{"data": …}` answer, for the routes that put more beside `data` (a task log's `active`). */
+  private async envelope(spec: RequestSpec): Promise<{ data: unknown } & Record<string, unknown>> {
     const text = await withRetries(() => this.send(spec), {
       policy: this.target.retry ?? DEFAULT_RETRY_POLICY,
       signal: spec.signal,
@@ -377,7 +393,7 @@ export class PbsClient {
       throw new PbsError('protocol', `${this.description} answered ${this.routeName(spec)} with something other than JSON`);
     }
     if (!parsed || typeof parsed !== 'object' || !('data' in parsed)) throw new PbsError('protocol', `${this.description} answered ${this.routeName(spec)} without its "data" envelope`);
-    return (parsed as { data: unknown }).data;
+    return parsed as { data: unknown } & Record<string, unknown>;
   }
 
   /** The route as messages name it: method and path, without the query. */

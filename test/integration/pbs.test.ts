@@ -197,6 +197,8 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
     controller.abort();
     await assert.rejects(pending, (error: unknown) => error instanceof CancelledError && /asked PBS 'home' .* to stop task UPID:/.test(error.message));
     assert.ok(sim.requests.some((request) => request.method === 'DELETE' && request.segments.join('/') === `nodes/localhost/tasks/${task.upid}`), 'the stop request names the task');
+    const looks = sim.requests.filter((request) => request.segments[0] === 'nodes' && request.method === 'GET');
+    assert.ok(looks.length > 0 && looks.every((request) => request.segments.at(-1) === 'log' && /[?&]test-status=true(&|$)/.test(request.rawPath)), 'a running task is followed through its log alone');
     await sim.waitForTask((candidate) => candidate.upid === task.upid && candidate.exitstatus !== undefined);
     assert.equal(task.exitstatus, 'Error: abort requested - aborting task');
   });
@@ -207,7 +209,7 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
     await sim.waitForTask((candidate) => candidate.lines.length > 1);
     sim.injectFault({ kind: 'status', status: 503, path: /\/tasks\//, times: 10 });
     const error = await pending;
-    assert.match(error.message, /^lost track of the verify of datastore 'pbs-ruapehu' \(task UPID:pbs:[^)]+:verify:[^)]+\), which may still be running on PBS 'home' \(127\.0\.0\.1:\d+\): PBS 'home' .* failed GET \/api2\/json\/nodes\/localhost\/tasks\/UPID%3Apbs%3A.*\/status with HTTP 503: simulated failure 503$/);
+    assert.match(error.message, /^lost track of the verify of datastore 'pbs-ruapehu' \(task UPID:pbs:[^)]+:verify:[^)]+\), which may still be running on PBS 'home' \(127\.0\.0\.1:\d+\): PBS 'home' .* failed GET \/api2\/json\/nodes\/localhost\/tasks\/UPID%3Apbs%3A.*\/log with HTTP 503: simulated failure 503$/);
   });
 
   it('refuses a snapshot time without its group, and a time that is not one, before anything is sent', () => {
