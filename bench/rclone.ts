@@ -20,7 +20,6 @@ import type { Inventory } from '../src/core/actions/spec';
 import { S3RVER_CREDENTIALS, startS3rver } from '../test/testbed/s3rver';
 import { runEntryPoint } from './entryPoint';
 
-const BUCKET = 'bench';
 const REMOTE = 'bench';
 const TARGET_RATIO = 0.95;
 
@@ -53,23 +52,26 @@ async function main(): Promise<void> {
   const files = Number(process.env.LIFEBOAT_BENCH_RCLONE_FILES ?? 5000);
   const rounds = Number(process.env.LIFEBOAT_BENCH_RUNS ?? 2);
   const work = await mkdtemp(path.join(tmpdir(), 'lifeboat-bench-rclone-'));
-  const server = await startS3rver({ buckets: [BUCKET] });
+  // A bucket of its own for each copy: s3rver lists a prefix by walking its whole bucket, so a copy
+  // into a bucket earlier copies filled would be slower for that alone.
+  const buckets = Array.from({ length: rounds }, (_, round) => [`bare-${round}`, `ours-${round}`]).flat();
+  const server = await startS3rver({ buckets });
   const inheritedConfig = process.env.RCLONE_CONFIG;
   process.env.RCLONE_CONFIG = '/dev/null';
   try {
     const source = path.join(work, 'source');
     for (let folder = 0; folder < Math.ceil(files / 500); folder++) await mkdir(path.join(source, `day-${folder}`), { recursive: true });
     for (let index = 0; index < files; index++) await writeFile(path.join(source, `day-${Math.floor(index / 500)}`, `event-${index}.json`), randomBytes(1024));
-    const inventory = { rcloneRemotes: { [REMOTE]: { store: 'bench' } }, stores: { bench: { endpoint: server.endpoint, region: 'us-east-1', bucket: BUCKET, credentials: { ...S3RVER_CREDENTIALS } } } } as unknown as Inventory;
+    const inventory = { rcloneRemotes: { [REMOTE]: { store: 'bench' } }, stores: { bench: { endpoint: server.endpoint, region: 'us-east-1', bucket: 'bare-0', credentials: { ...S3RVER_CREDENTIALS } } } } as unknown as Inventory;
 
     const bare: number[] = [];
     const ours: number[] = [];
     for (let round = 0; round < rounds; round++) {
       // Alternating which side goes first, so neither always meets a warmer server.
       const sides = [
-        () => bare.push(bareCopy(source, `${REMOTE}:${BUCKET}/bare-${round}`, server.endpoint)),
+        () => bare.push(bareCopy(source, `${REMOTE}:bare-${round}/events`, server.endpoint)),
         async () => {
-          const { ms, result } = await wrappedCopy(source, `${REMOTE}:${BUCKET}/ours-${round}`, inventory, work);
+          const { ms, result } = await wrappedCopy(source, `${REMOTE}:ours-${round}/events`, inventory, work);
           if (result.transfers !== files) throw new Error(`rclone.copy copied ${result.transfers} of ${files} files`);
           ours.push(ms);
         },
@@ -81,7 +83,9 @@ async function main(): Promise<void> {
     const ratio = best(bare) / best(ours);
     console.log(`\nrclone copy of ${files} files of 1 KiB to s3rver on loopback (http); ${rounds} round(s), fastest of each side`);
     console.log(`| measurement | time | files/s |\n| --- | --- | --- |`);
-    for (const [label, values] of [['rclone copy (baseline)', bare], ['rclone.copy', ours]] as const) console.log(`| ${label} | ${(best(values) / 1000).toFixed(2)} s | ${Math.round(files / (best(values) / 1000))} |`);
+    for (const [label, values] of [['rclone copy (baseline)', bare], ['rclone.copy', ours]] as const) {
+      console.log(`| ${label} | ${(best(values) / 1000).toFixed(2)} s (all: ${values.map((ms) => (ms / 1000).toFixed(2)).join(', ')}) | ${Math.round(files / (best(values) / 1000))} |`);
+    }
     console.log(`rclone.copy against a bare rclone copy: ratio ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}) ${ratio >= TARGET_RATIO ? 'met' : 'MISSED'}`);
   } finally {
     if (inheritedConfig === undefined) delete process.env.RCLONE_CONFIG;
