@@ -4,6 +4,7 @@
  * the CLI fails with the line to add), a changed key always fails. Commands are argument arrays,
  * quoted for the remote shell here and nowhere else.
  */
+import { posix } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import type { Client, ConnectConfig, FileEntryWithStats, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
 import type { ClientPool } from '../core/actions/clients';
@@ -258,6 +259,29 @@ function wrapSftp(sftp: SFTPWrapper, client: Client, label: string): SftpSession
     download: (remotePath, localPath) => call('download ' + remotePath, (done) => sftp.fastGet(remotePath, localPath, done)),
     createFile,
   };
+}
+
+/** Makes a folder on the host and the ones above it that are missing, as `mkdir -p` does. */
+export async function makeRemoteFolders(sftp: SftpSession, folder: string): Promise<void> {
+  const found = await sftp.stat(folder).then(
+    (stats) => stats,
+    (error: unknown) => (error instanceof SftpError && error.noSuchFile ? undefined : Promise.reject(error)),
+  );
+  if (found?.isDirectory) return;
+  if (found) throw new Error(`${folder} on the host is not a folder`);
+  const parent = posix.dirname(folder);
+  if (parent !== folder) await makeRemoteFolders(sftp, parent);
+  // Made meanwhile by another run: fine.
+  await sftp.mkdir(folder).catch(async (error: unknown) => {
+    if (!(await sftp.stat(folder).then((stats) => stats.isDirectory, () => false))) throw error;
+  });
+}
+
+/** Removes a file on the host; one that is not there is not an error. */
+export async function removeRemoteFile(sftp: SftpSession, file: string): Promise<void> {
+  await sftp.unlink(file).catch((error: unknown) => {
+    if (!(error instanceof SftpError && error.noSuchFile)) throw error;
+  });
 }
 
 /** Host key algorithms ssh2 can ask for, by the key type known_hosts records. */

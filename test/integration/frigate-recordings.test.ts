@@ -148,6 +148,23 @@ describe('Frigate recordings: backup, restore and list against the pod and a rea
     assert.deepEqual(await filesUnder(backupRoot()), expected);
   });
 
+  it('refuses a backup folder another run is writing, naming that run, and copies and deletes nothing', async () => {
+    await mkdir(backupRoot(), { recursive: true });
+    const lock = join(backupRoot(), '.lifeboat-lock');
+    const renewedAt = new Date().toISOString();
+    await writeFile(lock, JSON.stringify({ format: 'lifeboat.lock/1', id: 'nas-run', host: 'nas', pid: 4121, user: 'backup', runbook: 'nightly.runbook.md', action: 'frigate.recordings.backup', startedAt: renewedAt, renewedAt }));
+    const before = await filesUnder(backupRoot());
+    try {
+      await assert.rejects(
+        runAction('frigate.recordings.backup', { frigate: 'home', location: 'nas-recordings' }),
+        /nas:.*recordings is being written by another run: frigate\.recordings\.backup of nightly\.runbook\.md, pid 4121 of backup on nas/,
+      );
+      assert.deepEqual(await filesUnder(backupRoot()), before);
+    } finally {
+      await rm(lock);
+    }
+  });
+
   it('completes an hour that is only partly on the target', async () => {
     const hourDir = join(backupRoot(), 'garden', utcDay(1), '13');
     await rm(join(hourDir, '00.00.mp4'));

@@ -13,12 +13,13 @@ import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
 import type { Disposable } from '../../core/actions/clients';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
 import { cancellationOr, errorMessage, throwIfAborted } from '../../core/errors';
-import { acquireLock, type HeldLock } from '../../core/locks';
+import type { HeldLock } from '../../core/locks';
 import { ThrottledProgress } from '../../core/progress';
 import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import { HashingPassThrough } from '../archive/checksum';
 import { DEFAULT_NAME_PATTERN, formatArchiveName } from '../archive/naming';
 import { readArchive } from '../archive/readArchive';
+import { lockLocation } from '../locationLocks';
 import { openArchiveLocation, type ArchiveDestination, type ExpiredArchive, type Staging } from './destinations';
 import { countByPerson, createManifest, createSummary, FACES_FOLDER, FACES_PREFIX, MANIFEST_NAME, sha256Hex, SUMMARY_NAME, tarEnd, tarFileBlocks, type ManifestImage } from './facesArchive';
 import { frigateClientFor, frigateInstanceParam } from './target';
@@ -432,7 +433,7 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
   let archived: Archived;
   let lock: HeldLock | undefined;
   try {
-    lock = await acquireLock(destination.lockStore(signal), { action: 'frigate.faces.backup', runbook: ctx.runbook }, log);
+    lock = await lockLocation(destination.lockStore(signal), 'frigate.faces.backup', ctx);
     await staging.begin();
     archived = await (backup.archived ?? writeArchive(params, backup.reached, staging, backup.downloads, ctx));
     throwIfAborted(signal);

@@ -2,19 +2,20 @@ import { mkdir, mkdtemp, open, readdir } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { S3StoreError, type S3Store } from '../../clients/s3';
-import { SftpError, sshConnectionFor, type ExecResult, type SftpSession, type SshConnection } from '../../clients/ssh';
+import type { S3Store } from '../../clients/s3';
+import { removeRemoteFile, SftpError, sshConnectionFor, type ExecResult, type SftpSession, type SshConnection } from '../../clients/ssh';
 import type { ActionContext } from '../../core/actions/spec';
 import { errorMessage, throwIfAborted } from '../../core/errors';
-import { folderLockStore, LOCK_FILE_NAME, type LockStore } from '../../core/locks';
+import { folderLockStore, type LockStore } from '../../core/locks';
 import { formatAge } from '../../core/render';
 import { FileExistsError, fsyncDirectory, lstatIfPresent, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
 import { formatSidecar, sidecarPath } from '../archive/checksum';
 import { compileNameMatcher, DEFAULT_NAME_PATTERN, hasPrefix, isArchiveFileName } from '../archive/naming';
 import { deleteArchives, findRetentionCandidates, selectForDeletion } from '../archive/retention';
 import { readVerifiedState, recordApplies, updateVerifiedState } from '../archive/verifiedState';
+import { hostFolderLockStore, s3PrefixLockStore } from '../locationLocks';
 import { HostFolder, resolveUserPath } from '../paths';
 import { s3StoreFor } from '../s3Stores';
 
@@ -211,32 +212,8 @@ class S3Prefix implements ArchiveDestination {
     return `s3://${this.store.bucket}/${this.prefix}${name}`;
   }
 
-  /** Created by a conditional write; on a store without them, two runs starting at the same moment may both write it, and the read-back lets only the last one through. */
   lockStore(signal: AbortSignal): LockStore {
-    const key = `${this.prefix}${LOCK_FILE_NAME}`;
-    return {
-      description: this.description,
-      create: async (content) => {
-        if (await this.store.head(key, signal)) return false;
-        try {
-          await this.store.putBytes(key, content, { ifAbsent: true, signal });
-          return true;
-        } catch (error) {
-          if (error instanceof S3StoreError && error.kind === 'exists') return false;
-          throw error;
-        }
-      },
-      read: async () => {
-        try {
-          return (await collect((await this.store.getStream(key, { signal })).body)).toString('utf8');
-        } catch (error) {
-          if (error instanceof S3StoreError && error.kind === 'no-such-key') return undefined;
-          throw error;
-        }
-      },
-      replace: async (content) => void (await this.store.putBytes(key, content, { signal })),
-      remove: () => this.store.delete(key, signal),
-    };
+    return s3PrefixLockStore(this.store, this.prefix, this.description, signal);
   }
 
   async staging(name: string) {
@@ -338,29 +315,6 @@ size=$(wc -c < "$1") && [ "$size" -eq "$bytes" ] || { echo "the host received $s
 got=$(sha256sum < "$1") && got=\${got%% *} && [ "$got" = "$sum" ] || { echo "the uploaded copy has sha256 $got, not the verified $sum" >&2; exit 1; }
 ln -- "$1" "$2" && cat > "$4" && mv -f -- "$4" "$3"`;
 
-/** Makes a folder on the host and the ones above it that are missing, as `mkdir -p` does. */
-async function makeRemoteFolders(sftp: SftpSession, folder: string): Promise<void> {
-  const found = await sftp.stat(folder).then(
-    (stats) => stats,
-    (error: unknown) => (error instanceof SftpError && error.noSuchFile ? undefined : Promise.reject(error)),
-  );
-  if (found?.isDirectory) return;
-  if (found) throw new Error(`${folder} on the host is not a folder`);
-  const parent = path.posix.dirname(folder);
-  if (parent !== folder) await makeRemoteFolders(sftp, parent);
-  // Made meanwhile by another run: fine.
-  await sftp.mkdir(folder).catch(async (error: unknown) => {
-    if (!(await sftp.stat(folder).then((stats) => stats.isDirectory, () => false))) throw error;
-  });
-}
-
-/** Removes a file on the host; one that is not there is not an error. */
-async function unlinkRemote(sftp: SftpSession, file: string): Promise<void> {
-  await sftp.unlink(file).catch((error: unknown) => {
-    if (!(error instanceof SftpError && error.noSuchFile)) throw error;
-  });
-}
-
 /** What a failed remote command said, else how it ended. */
 function howItEnded(result: ExecResult): string {
   return result.stderrTail.trim() || (result.exitSignal ? `killed by ${result.exitSignal}` : `exit code ${result.exitCode ?? 'unknown'}`);
@@ -417,46 +371,8 @@ class SshFolder extends HostFolder implements ArchiveDestination {
     return this.connection.then((connection) => connection.sftp());
   }
 
-  /**
-   * Written whole under a temporary name over SFTP and hard-linked to its name, which fails when a
-   * lock is there (the folder made first when missing); replaced by OpenSSH's atomic rename.
-   */
   lockStore(): LockStore {
-    const file = path.posix.join(this.folder, LOCK_FILE_NAME);
-    const besideLock = (label: string) => path.posix.join(this.folder, path.basename(temporarySibling(file, label)));
-    return {
-      description: this.description,
-      create: async (content) => {
-        const sftp = await this.sftp();
-        await makeRemoteFolders(sftp, this.folder);
-        const written = besideLock('new');
-        await pipeline(Readable.from([Buffer.from(content)]), sftp.createFile(written));
-        try {
-          await sftp.link(written, file);
-          return true;
-        } catch (error) {
-          // OpenSSH answers a link onto an existing name with a plain failure: look.
-          if (await sftp.stat(file).then(() => true, () => false)) return false;
-          throw error;
-        } finally {
-          await unlinkRemote(sftp, written);
-        }
-      },
-      read: async () => {
-        const sftp = await this.sftp();
-        return sftp.readFile(file).then(
-          (data) => data.toString('utf8'),
-          (error: unknown) => (error instanceof SftpError && error.noSuchFile ? undefined : Promise.reject(error)),
-        );
-      },
-      replace: async (content) => {
-        const sftp = await this.sftp();
-        const next = besideLock('next');
-        await pipeline(Readable.from([Buffer.from(content)]), sftp.createFile(next));
-        await sftp.replace(next, file);
-      },
-      remove: async () => unlinkRemote(await this.sftp(), file),
-    };
+    return hostFolderLockStore(() => this.sftp(), this.folder, this.description);
   }
 
   /**
@@ -517,7 +433,7 @@ class SshFolder extends HostFolder implements ArchiveDestination {
       }
       verdict.end();
       const publisher = await upload.publishing.catch(() => undefined);
-      if (begun && publisher?.exitCode !== 0) await this.sftp().then((sftp) => unlinkRemote(sftp, partial)).catch(() => undefined);
+      if (begun && publisher?.exitCode !== 0) await this.sftp().then((sftp) => removeRemoteFile(sftp, partial)).catch(() => undefined);
       await removeIfPresent(folder);
     };
     const begin = async () => {
@@ -560,7 +476,7 @@ class SshFolder extends HostFolder implements ArchiveDestination {
 
   async unpublish(name: string): Promise<void> {
     const sftp = await this.sftp();
-    await Promise.all([unlinkRemote(sftp, this.remotePath(name)), unlinkRemote(sftp, sidecarPath(this.remotePath(name)))]);
+    await Promise.all([removeRemoteFile(sftp, this.remotePath(name)), removeRemoteFile(sftp, sidecarPath(this.remotePath(name)))]);
   }
 
   async expired(prefix: string, keep: number, newName: string, signal: AbortSignal): Promise<ExpiredArchive[]> {
@@ -571,7 +487,7 @@ class SshFolder extends HostFolder implements ArchiveDestination {
     if (archives.length === 0) return;
     const sftp = await this.sftp();
     throwIfAborted(signal);
-    await Promise.all(archives.flatMap((archive) => [this.remotePath(archive.name), sidecarPath(this.remotePath(archive.name))]).map((file) => unlinkRemote(sftp, file)));
+    await Promise.all(archives.flatMap((archive) => [this.remotePath(archive.name), sidecarPath(this.remotePath(archive.name))]).map((file) => removeRemoteFile(sftp, file)));
   }
 
   async listArchives(prefix: string, signal: AbortSignal): Promise<StoredArchive[]> {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Disposable } from '../../core/actions/clients';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
+import type { HeldLock } from '../../core/locks';
 import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import {
   backupFolderParams,
@@ -25,6 +26,7 @@ import {
   type FrigatePod,
   type Recording,
 } from './recordings';
+import { hostFolderLockStore, lockLocation } from '../locationLocks';
 import { frigateInstanceParam } from './target';
 
 const recordingsBackupParams = z
@@ -220,6 +222,20 @@ async function runBackup(params: RecordingsBackupParams, ctx: ActionContext): Pr
   await (planned?.gnuTar ?? requireGnuTar(folder, ctx.signal));
   const selection = planned?.selection ?? selectForBackup(podRecordings, targetRecordings, params, new Date());
   ctx.log.info(`copying ${selection.copy.length} recordings from ${pod.description} to ${folder.description}; ${selection.skippedHours} hours already complete there`);
+  const lock = await lockLocation(hostFolderLockStore(() => folder.ssh.sftp(), folder.root, folder.description), 'frigate.recordings.backup', ctx);
+  try {
+    return await copyAndExpire(params, ctx, { pod, folder, targetRecordings, selection, expired: planned?.expired, lock, started });
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The run's changes to the backup folder, made while the run holds its lock. */
+async function copyAndExpire(
+  params: RecordingsBackupParams,
+  ctx: ActionContext,
+  { pod, folder, targetRecordings, selection, expired: plannedExpired, lock, started }: Pick<Surveyed, 'pod' | 'folder' | 'targetRecordings'> & { selection: BackupSelection; expired: ExpiredDay[] | undefined; lock: HeldLock; started: number },
+): Promise<RecordingsBackupResult> {
   let after = targetRecordings;
   if (selection.copy.length > 0) {
     await transferThroughStaging({
@@ -234,8 +250,9 @@ async function runBackup(params: RecordingsBackupParams, ctx: ActionContext): Pr
     requireArrived(selection.copy, after, folder.description, backupPathOf);
   }
   // The days the plan showed, when there was one.
-  const expired = planned?.expired ?? expiredDays(after, params, new Date());
+  const expired = plannedExpired ?? expiredDays(after, params, new Date());
   if (expired.length > 0) {
+    lock.assertHeld();
     ctx.log.info(`deleting ${expired.length} day folder(s) older than ${params.retentionDays} days from ${folder.description}`);
     await folder.ssh.run(['rm', '-rf', '--', ...expired.map((day) => path.posix.join(folder.root, day.camera, day.date))], { signal: ctx.signal });
   }
