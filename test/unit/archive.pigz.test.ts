@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -9,6 +10,7 @@ import { writeArchive } from '../../src/actions/archive/writeArchive';
 import { CancelledError } from '../../src/core/errors';
 import type { ArchiveCreateResult, ArchiveVerifyResult } from '../../src/actions/archive';
 import { lifeboat } from '../support/cli';
+import { hostilePayloads } from '../support/payloads';
 import { archiveAction, corruptMiddleByte, listNames, makeTempDir, readTree, recordingContext, removeTempDir, runAction, writeTree } from './archiveSupport';
 
 /**
@@ -80,6 +82,22 @@ describe('archive.create with pigz and without it', () => {
     assert.equal(verified.ok, true);
     assert.equal(verified.archives[0]?.checksum, 'match');
     assert.equal(verified.archives[0]?.entries, created.files + created.directories);
+  });
+
+  it('gives pigz no value of the run: hostile file names travel only inside the tar stream, byte-exact', async () => {
+    const sentinel = 'pwned-by-archive';
+    // Those a file name can hold: no `/`, no NUL, not `.` or `..`, within the 255 bytes of a name.
+    const names = [...new Set(hostilePayloads(sentinel))].filter((name) => name !== '' && !/[/\0]/.test(name) && name !== '.' && name !== '..' && Buffer.byteLength(name) <= 255);
+    await writeTree(workspace, Object.fromEntries(names.map((name, index) => [`odd/${name}`, `file ${index}`])));
+    const created = await runAction<ArchiveCreateResult>(create, { paths: ['odd'], destination: 'out', prefix: 'p' }, recordingContext(workspace));
+    assert.equal(created.compressor, 'pigz');
+    assert.equal(created.files, names.length);
+    const target = path.join(workspace, 'extracted');
+    await mkdir(target);
+    // stdio piped: GNU tar notes on stderr that it ignores node-tar's SCHILY.dev/ino/nlink PAX keywords.
+    execFileSync('tar', ['-xzf', created.path, '-C', target], { stdio: 'pipe' });
+    assert.deepEqual(await readTree(path.join(target, 'odd')), await readTree(path.join(workspace, 'odd')));
+    for (const folder of [workspace, process.cwd(), path.join(workspace, 'out')]) assert.equal(existsSync(path.join(folder, sentinel)), false, folder);
   });
 
   it('passes the level to pigz', async () => {
