@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,24 @@ const DAY = 86_400;
 /** File names that break anything building command text: every payload that can be a single name. */
 function hostileNames(sentinel: string): string[] {
   return hostilePayloads(sentinel).filter((name) => !name.includes('/') && name !== '.' && name !== '..' && name !== '' && Buffer.byteLength(name) <= 255);
+}
+
+/** Waits until some file below `dir` holds at least `bytes`, or `pending` settles. */
+async function untilReceiving(dir: string, bytes: number, pending: Promise<unknown>): Promise<void> {
+  let settled = false;
+  pending.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  const largest = async (folder: string): Promise<number> => {
+    let most = 0;
+    for (const entry of await readdir(folder, { withFileTypes: true }).catch(() => [])) {
+      const path = join(folder, entry.name);
+      most = Math.max(most, entry.isDirectory() ? await largest(path) : await stat(path).then((stats) => stats.size, () => 0));
+    }
+    return most;
+  };
+  while (!settled && (await largest(dir)) < bytes) await sleep(20);
 }
 
 describe('sync.push between two real sshd hosts', function () {
@@ -164,31 +183,34 @@ describe('sync.push between two real sshd hosts', function () {
         assert.deepEqual(sentinels, [], 'no name ran as a command');
       });
 
-      it('a destination that drops mid-sync fails clearly and leaves no partial file under its final name', async () => {
-        await writeFile(join(src, 'big.mp4'), randomBytes(24 * 1024 * 1024));
-        await mkdir(dst);
-        const proxy = await startTcpFaultProxy(hosts.pi5.port);
-        try {
-          // The proxy is pi5 at another port: its known_hosts line names that port.
-          const knownHosts = join(workspace, 'known_hosts');
-          await writeFile(knownHosts, hosts.pi5.knownHostsLine.replace(`:${hosts.pi5.port} `, `:${proxy.port} `) + '\n');
-          const inventory = { hosts: { pi4: hostEntry(hosts.pi4), pi5: { ...hostEntry(hosts.pi5, proxy.port), knownHosts } } } as Inventory;
-          // Fix the method first: asking which programs the hosts have would use up the byte budget.
-          proxy.throttle(4 * 1024 * 1024, 'both');
-          const ctx = context(inventory);
-          const pending = push({ method }, ctx);
-          proxy.cutAfter(6 * 1024 * 1024);
-          await assert.rejects(pending, (error: Error) => {
-            console.log(`      ${method}: ${error.message.split('\n').join('\n        ')}`);
-            assert.match(error.message, /the connection to pi5 was lost/);
-            assert.doesNotMatch(error.message, /^\s+at /m, 'no stack trace');
-            return true;
-          });
-        } finally {
-          await proxy.stop();
-        }
-        assert.ok(!existsSync(join(dst, 'big.mp4')), 'no file under its final name');
-      });
+      for (const side of ['pi4', 'pi5'] as const) {
+        it(`a ${side === 'pi4' ? 'source' : 'destination'} that drops mid-sync fails clearly and leaves no partial file under its final name`, async () => {
+          await writeFile(join(src, 'big.mp4'), randomBytes(24 * 1024 * 1024));
+          await mkdir(dst);
+          const dropping = hosts[side];
+          const proxy = await startTcpFaultProxy(dropping.port);
+          try {
+            // The proxy is the host at another port: its known_hosts line names that port.
+            const knownHosts = join(workspace, 'known_hosts');
+            await writeFile(knownHosts, dropping.knownHostsLine.replace(`:${dropping.port} `, `:${proxy.port} `) + '\n');
+            const inventory = { hosts: { ...hosts.inventory.hosts, [side]: { ...hostEntry(dropping, proxy.port), knownHosts } } } as Inventory;
+            proxy.throttle(4 * 1024 * 1024, 'both');
+            const pending = push({ method }, context(inventory));
+            // Cut once the destination has part of the file (under rsync's or the staging folder's temporary name).
+            await untilReceiving(dst, 2 * 1024 * 1024, pending);
+            proxy.cutAfter(1);
+            await assert.rejects(pending, (error: Error) => {
+              console.log(`      ${method}, ${side} dropped: ${error.message.split('\n').join('\n        ')}`);
+              assert.match(error.message, new RegExp(`^sync of pi4:.* to pi5:.* failed: [^]*the connection to ${side} was lost`));
+              assert.doesNotMatch(error.message, /^\s+at /m, 'no stack trace');
+              return true;
+            });
+          } finally {
+            await proxy.stop();
+          }
+          assert.ok(!existsSync(join(dst, 'big.mp4')), 'no file under its final name');
+        });
+      }
     });
   }
 

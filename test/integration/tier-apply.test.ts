@@ -8,6 +8,7 @@ import { tierApply, type TierApplyResult } from '../../src/actions/tier/apply';
 import { ClientPool } from '../../src/core/actions/clients';
 import { createActionContext } from '../../src/core/actions/context';
 import type { ActionContext, ActionPlan, Inventory } from '../../src/core/actions/spec';
+import { printable } from '../../src/core/render';
 import { readTree, startTwoHosts, type TreeEntry, type TwoHosts } from '../support/twoHosts';
 
 const DAY_S = 86_400;
@@ -75,6 +76,7 @@ describe('tier.apply between two real sshd hosts', function () {
     for (const recording of [
       { path: 'old/day4.mp4', ageDays: 4.2 },
       { path: 'old/day8.mp4', ageDays: 8.5 },
+      { path: `old/${HOSTILE}`, ageDays: 8.1 },
       { path: 'old/day10 flagged.mp4', ageDays: 10 },
       { path: 'old/day10 flagged.mp4.keep', ageDays: 10 },
     ]) {
@@ -111,17 +113,17 @@ describe('tier.apply between two real sshd hosts', function () {
       assert.equal(counted(plan, /^stay on tier 1/), 1);
       assert.equal(counted(plan, /^move from/), 6, 'five recordings and the marker of the flagged one');
       assert.equal(counted(plan, /^due for the notice/), 1);
-      assert.equal(counted(plan, /^delete \(older than 7 days\)/), 2);
+      assert.equal(counted(plan, /^delete \(older than 7 days\)/), 3);
       assert.equal(counted(plan, /^flagged with \.keep/), 2);
       const moveBytes = plan.operations.find((operation) => /^move from/.test(operation.detail ?? ''))?.bytes;
       assert.equal(moveBytes, [...before1].filter(([path]) => path !== 'front/today.mp4').reduce((sum, [path, entry]) => sum + (entry.type === 'file' ? 1000 + path.length : 0), 0));
-      assert.deepEqual(plan.operations.filter((operation) => operation.kind === 'delete' && operation.items === undefined).map((operation) => operation.target.slice(`pi5:${tier2}/`.length)).sort(), ['back/day9.mp4', 'old/day8.mp4']);
+      assert.deepEqual(plan.operations.filter((operation) => operation.kind === 'delete' && operation.items === undefined).map((operation) => operation.target.slice(`pi5:${tier2}/`.length)).sort(), ['back/day9.mp4', 'old/day8.mp4', printable(`old/${HOSTILE}`)].sort());
       assert.equal(plan.destructive, true);
       assert.match(plan.summary, new RegExp(`move with ${method}`));
 
       const result = (await tierApply.run(params({ expired: 'delete', method }), context())) as TierApplyResult;
       assert.equal(result.moved.files, 6);
-      assert.equal(result.deleted.files, 2);
+      assert.equal(result.deleted.files, 3);
       assert.equal(result.retained.files, 2);
       assert.equal(result.notice.files, 1);
       assert.match(result.notice.message, /^1 recording\(s\), .* older than 5 days and will be deleted after 7 days unless flagged with \.keep$/);
@@ -153,14 +155,16 @@ describe('tier.apply between two real sshd hosts', function () {
     const before1 = await readTree(tier1);
     const before2 = await readTree(tier2);
     const result = (await tierApply.run(params({ expired: 'archive', archiveRemote: `archive:${archiveDir}` }), context())) as TierApplyResult;
-    assert.equal(result.archived.files, 2);
+    assert.equal(result.archived.files, 3);
     const archived = filesOf(await readTree(archiveDir));
-    assert.deepEqual([...archived.keys()].sort(), ['back/day9.mp4', 'old/day8.mp4']);
+    assert.deepEqual([...archived.keys()].sort(), ['back/day9.mp4', 'old/day8.mp4', `old/${HOSTILE}`].sort());
+    assert.equal(archived.get(`old/${HOSTILE}`)?.content, before2.get(`old/${HOSTILE}`)?.content);
     assert.equal(archived.get('back/day9.mp4')?.content, before1.get('back/day9.mp4')?.content);
     assert.equal(archived.get('old/day8.mp4')?.content, before2.get('old/day8.mp4')?.content);
     assert.equal(archived.get('old/day8.mp4')?.mtimeSeconds, before2.get('old/day8.mp4')?.mtimeSeconds, 'rclone keeps the time');
     const after2 = filesOf(await readTree(tier2));
-    assert.ok(!after2.has('old/day8.mp4') && !after2.has('back/day9.mp4'), 'archived recordings left tier 2');
+    assert.ok(!after2.has('old/day8.mp4') && !after2.has('back/day9.mp4') && !after2.has(`old/${HOSTILE}`), 'archived recordings left tier 2');
+    assert.deepEqual([hosts.pi5.remoteDir, userInfo().homedir].filter((dir) => existsSync(join(dir, 'PWNED'))), [], 'no name ran as a command');
     assert.ok(after2.has('old/day10 flagged.mp4') && after2.has('back/day9 flagged.mp4'), 'flagged recordings stay');
     const rerun = (await tierApply.run(params({ expired: 'archive', archiveRemote: `archive:${archiveDir}` }), context())) as TierApplyResult;
     assert.deepEqual([rerun.moved.files, rerun.archived.files], [0, 0]);

@@ -11,7 +11,7 @@ import { CancelledError } from '../../core/errors';
 import type { Endpoint } from './endpoint';
 import { describeEndpoint } from './endpoint';
 import { ChangeCollector, OUT_FORMAT, type SyncChange } from './itemize';
-import { describeFailure, settle, type SessionOutcome } from './sessionOutcome';
+import { describeFailures, settle, type SessionOutcome } from './sessionOutcome';
 
 /**
  * The remote shell rsync starts on the source (`-e`). It writes the server command rsync asked for
@@ -151,7 +151,7 @@ export async function relayRsync(request: RsyncRequest): Promise<SyncChange[]> {
   try {
     const argv = [
       'sh', '-c', SOURCE_SCRIPT, 'sh',
-      'rsync', '--archive', '--secluded-args', `--rsh=${BRIDGE_RSH}`, `--out-format=${OUT_FORMAT}`,
+      'rsync', '--archive', '--protect-args', `--rsh=${BRIDGE_RSH}`, `--out-format=${OUT_FORMAT}`,
       ...(request.dryRun ? ['--dry-run'] : []),
       ...(request.delete ? ['--delete'] : []),
       ...(request.bandwidthKiBps ? [`--bwlimit=${request.bandwidthKiBps}`] : []),
@@ -193,7 +193,10 @@ export async function relayRsync(request: RsyncRequest): Promise<SyncChange[]> {
     collector.end();
     const destinationOutcome = await destinationRun;
     if (signal.aborted) throw new CancelledError();
-    const failures = [describeFailure(source.host, 'rsync', sourceOutcome, lastLines(sourceMessages)), describeFailure(destination.host, 'rsync', destinationOutcome, lastLines(destinationMessages))].filter(Boolean);
+    const failures = describeFailures([
+      { host: source.host, program: 'rsync', outcome: sourceOutcome, said: lastLines(sourceMessages) },
+      { host: destination.host, program: 'rsync', outcome: destinationOutcome, said: lastLines(destinationMessages) },
+    ]);
     if (!destinationOutcome && failures.length === 0) failures.push(`rsync on ${source.host} never reached ${destination.host}${sourceMessages.length ? `:\n${lastLines(sourceMessages)}` : ''}`);
     if (failures.length > 0) throw new Error(`sync of ${describeEndpoint(source)} to ${describeEndpoint(destination)} failed: ${failures.join('\n')}`);
     return collector.changes;

@@ -8,23 +8,57 @@ const CONNECTION_LOST = 255;
  * How one side of a transfer ended: its result, or the error its session failed with. Both sides are
  * waited for, so the message names the side that failed rather than the first stream that broke.
  */
-export type SessionOutcome = { result: ExecResult } | { error: unknown };
+export type SessionOutcome = ({ result: ExecResult } | { error: unknown }) & {
+  /** When it ended (performance.now()): the side that failed first is what broke the transfer. */
+  endedAt: number;
+};
 
 export function settle(run: Promise<ExecResult>): Promise<SessionOutcome> {
   return run.then(
-    (result) => ({ result }),
-    (error: unknown) => ({ error }),
+    (result) => ({ result, endedAt: performance.now() }),
+    (error: unknown) => ({ error, endedAt: performance.now() }),
   );
 }
 
+/** Stops one side's stream because the other side has ended: a consequence, not a cause. */
+export class OtherSideEnded extends Error {}
+
+/** The side's session broke off because a stream it was joined to did: the other side's doing, or the network's. */
+function isStreamCut(outcome: SessionOutcome): boolean {
+  if (!('error' in outcome)) return false;
+  const code = (outcome.error as NodeJS.ErrnoException).code;
+  return outcome.error instanceof OtherSideEnded || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'EPIPE';
+}
+
+export interface Side {
+  host: string;
+  program: string;
+  outcome: SessionOutcome | undefined;
+  /** The last lines the side said on stderr. */
+  said: string;
+}
+
+/**
+ * What went wrong, the side that failed first first: when one side goes away the other fails too,
+ * and the message must name the host that went away, not the one left waiting for it. The later
+ * failures follow only where they say more than a broken stream.
+ */
+export function describeFailures(sides: readonly Side[]): string[] {
+  const failed = sides
+    .filter((side): side is Side & { outcome: SessionOutcome } => side.outcome !== undefined && !('result' in side.outcome && side.outcome.result.exitCode === 0))
+    .sort((a, b) => a.outcome.endedAt - b.outcome.endedAt);
+  const [first, ...later] = failed;
+  if (!first) return [];
+  return [first, ...later.filter((side) => !isStreamCut(side.outcome))].map((side) => describeFailure(side.host, side.program, side.outcome, side.said) as string);
+}
+
 /** Why a side failed, in words, with the last lines it said; undefined when it succeeded. */
-export function describeFailure(host: string, program: string, outcome: SessionOutcome | undefined, said: string): string | undefined {
+function describeFailure(host: string, program: string, outcome: SessionOutcome | undefined, said: string): string | undefined {
   if (!outcome || ('result' in outcome && outcome.result.exitCode === 0)) return undefined;
   let how: string;
   if ('error' in outcome) {
     // A stream cut short is the connection going away; any other error says what it is.
-    const cut = (outcome.error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' || (outcome.error as NodeJS.ErrnoException).code === 'EPIPE';
-    how = cut ? `the connection to ${host} was lost` : `${host}: ${errorMessage(outcome.error)}`;
+    how = isStreamCut(outcome) ? `the connection to ${host} was lost` : `${host}: ${errorMessage(outcome.error)}`;
   } else {
     const { exitCode } = outcome.result;
     how = exitCode === CONNECTION_LOST || exitCode === null ? `the connection to ${host} was lost` : `${program} on ${host} exited with code ${exitCode}`;

@@ -10,7 +10,7 @@ import type { Endpoint } from './endpoint';
 import { describeEndpoint } from './endpoint';
 import type { SyncChange } from './itemize';
 import { throwIfAborted } from '../../core/errors';
-import { describeFailure, settle } from './sessionOutcome';
+import { describeFailures, OtherSideEnded, settle } from './sessionOutcome';
 import { listHostFolder, nulList, removeFromFolder, sameEntry, STAGING_PREFIX, type RemoteEntry } from './remoteListing';
 
 export interface TarPlan {
@@ -92,13 +92,16 @@ export async function runTarTransfer(source: Endpoint, destination: Endpoint, pl
       const receiving = settle(destination.connection.execBulk(['tar', '-C', staging, '--ignore-zeros', '-xpf', '-'], { stdin: carried, signal }));
       // A destination gone before the archive ends must stop the source's tar, which would wait on it forever.
       void receiving.then((outcome) => {
-        if ('error' in outcome || outcome.result.exitCode !== 0) stream.destroy(new Error(`${destination.host} stopped receiving`));
+        if ('error' in outcome || outcome.result.exitCode !== 0) stream.destroy(new OtherSideEnded(`${destination.host} stopped receiving`));
       });
       const sending = settle(source.connection.execBulk(['tar', '-C', source.path, '--null', '--verbatim-files-from', '--no-recursion', '-T', '-', '-cf', '-'], { stdin: nulList(plan.send.map((entry) => entry.path)), stdout: stream, signal }));
       const [sent, received] = await Promise.all([sending, receiving]);
       throwIfAborted(signal);
       const said = (outcome: typeof sent) => ('result' in outcome ? outcome.result.stderrTail : '');
-      const problems = [describeFailure(destination.host, 'tar', received, said(received)), describeFailure(source.host, 'tar', sent, said(sent))].filter(Boolean);
+      const problems = describeFailures([
+        { host: destination.host, program: 'tar', outcome: received, said: said(received) },
+        { host: source.host, program: 'tar', outcome: sent, said: said(sent) },
+      ]);
       if (problems.length > 0) throw new Error(`${where} failed: ${problems.join('\n')}`);
       await destination.connection.run(['cp', '-a', '-l', '--remove-destination', '--', `${staging}/.`, `${destination.path}/`], { signal });
       placed = true;
