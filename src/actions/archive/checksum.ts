@@ -28,19 +28,24 @@ export async function readSidecar(archivePath: string): Promise<string | undefin
   return match[1].toLowerCase();
 }
 
-const HASH_READ_BYTES = 1024 * 1024;
+const HASH_READ_BYTES = 2 * 1024 * 1024;
 
-/** The sha256 and size of a file, read once from start to end into one reused buffer. */
+/**
+ * The sha256 and size of a file, read once from start to end. Two buffers are used in turn: the
+ * next chunk is read on the thread pool while this one is hashed.
+ */
 export async function hashFile(filePath: string, options: { signal: AbortSignal; onBytesRead?: (bytes: number) => void }): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
+  const buffers: Buffer[] = [Buffer.allocUnsafe(HASH_READ_BYTES), Buffer.allocUnsafe(HASH_READ_BYTES)];
   let bytes = 0;
   const file = await open(filePath, 'r');
   try {
-    for (;;) {
-      throwIfAborted(options.signal);
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+    let reading = file.read(buffers[0] as Buffer, 0, HASH_READ_BYTES, 0);
+    for (let turn = 0; ; turn = 1 - turn) {
+      const { bytesRead, buffer } = await reading;
       if (bytesRead === 0) break;
+      throwIfAborted(options.signal);
+      reading = file.read(buffers[1 - turn] as Buffer, 0, HASH_READ_BYTES, bytes + bytesRead);
       hash.update(buffer.subarray(0, bytesRead));
       bytes += bytesRead;
       options.onBytesRead?.(bytes);
