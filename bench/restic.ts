@@ -98,18 +98,20 @@ async function main(): Promise<void> {
 
     // Browsing, in process: the tree's first expand of the snapshot, then one level further each click.
     const levels = [[], ['d07'], ['d07', 'e42']] as const;
-    let indexReadMs = 0;
-    const browse = async (waitForTree: boolean) => {
+    // How long reading the whole tree takes (the browser does it in the background from the first folder opened).
+    const indexCtx = context();
+    const indexRead = await timed(async () => {
+      const session = { ctx: indexCtx, inventoryFile: 'lifeboat.yaml', cached: <Value>(_key: string, load: () => Promise<Value>) => load() };
+      await (await snapshotTreeIndex(session, joinPath('restic', 'bench', tree), await openRepository(indexCtx, 'bench'), tree))?.settled;
+    });
+    const pauseMs = Math.ceil(indexRead.ms * 1.5);
+    const browse = async (pause: boolean) => {
       const ctx = context();
       const model = new BrowseModel(builtinBrowsers, registry, 'lifeboat.yaml');
       const times: number[] = [];
-      const started = performance.now();
       for (const [index, segments] of levels.entries()) {
-        if (index === 1 && waitForTree) {
-          // A person reads the first level before clicking on: by then the tree read in the background may be there.
-          await (await snapshotTreeIndex(ctx, 'bench', await openRepository(ctx, 'bench'), tree)).settled;
-          indexReadMs = performance.now() - started;
-        }
+        // A person reads the first level before clicking on: by then the tree read in the background is there.
+        if (index === 1 && pause) await new Promise((resolve) => setTimeout(resolve, pauseMs));
         const { ms, value } = await timed(() => model.children(joinPath('restic', 'bench', tree, ...segments), { limit: 50 }, ctx));
         if (value.nodes.some((node) => node.kind === 'error')) throw new Error(value.nodes.map((node) => node.description).join('\n'));
         times.push(ms);
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
       const label = index === 0 ? 'first level (/)' : `/${segments.join('/')}`;
       return `| ${label} | ${seconds(clicked[index] ?? 0)} | ${seconds(paced[index] ?? 0)} | ${seconds(cli[index] ?? 0)} | ${seconds(perClick[index] ?? 0)} | ${((perClick[index] ?? 0) / (paced[index] ?? 1)).toFixed(2)}× |`;
     });
-    console.log(['', `| level | tree, clicked at once | tree, once its index is read (${seconds(indexReadMs)} after the first expand) | \`lifeboat ls\` (a process each) | \`restic ls\` per click | per click vs tree |`, '| --- | --- | --- | --- | --- | --- |', ...rows, ''].join('\n'));
+    console.log(['', `| level | tree, clicked at once | tree, clicked ${seconds(pauseMs)} after the first expand (the whole tree reads in ${seconds(indexRead.ms)}) | \`lifeboat ls\` (a process each) | \`restic ls\` per click | per click vs tree |`, '| --- | --- | --- | --- | --- | --- |', ...rows, ''].join('\n'));
     const further = Math.max(...paced.slice(1));
     console.log(`first level ${seconds(paced[0] ?? 0)} in the tree, ${seconds(cli[0] ?? 0)} by \`lifeboat ls\` (target ≤ 1 s: ${verdict(Math.max(paced[0] ?? 0, cli[0] ?? 0) <= FIRST_LEVEL_TARGET_MS)}); further levels at most ${seconds(further)} once the tree is read (target ≤ 0.5 s: ${verdict(further <= FURTHER_LEVEL_TARGET_MS)}), ${seconds(Math.max(...clicked.slice(1)))} when clicked before it is, ${seconds(Math.max(...cli.slice(1)))} by \`lifeboat ls\` (a restic run per process)`);
 

@@ -38,6 +38,11 @@ export interface ToolInvocation {
   interruptSignal?: NodeJS.Signals;
   /** The tool's whole stdin (a config holding credentials, which its arguments must not: any user can read those); none by default. */
   input?: string;
+  /**
+   * Work nobody waits for (a read ahead): the tool does not keep this process from exiting. When this
+   * process exits first, the tool's output pipe closes and the tool ends on its next write.
+   */
+  background?: boolean;
 }
 
 export interface ToolOutcome {
@@ -82,6 +87,10 @@ export async function runTool(invocation: ToolInvocation): Promise<ToolOutcome> 
     reject: false,
     buffer: false,
   });
+  if (invocation.background) {
+    child.unref();
+    for (const stream of [child.stdout, child.stderr]) (stream as (Readable & { unref?: () => void }) | null)?.unref?.();
+  }
   let stdout = '';
   let stderrTail = '';
   const stdoutDone = readLines(child.stdout, invocation.onStdoutLine ?? ((line) => (stdout += `${line}\n`)));

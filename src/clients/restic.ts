@@ -53,7 +53,7 @@ export interface ResticRepositoryConfig {
  * One run of restic, before it is started somewhere. `env` holds only what restic needs (repository,
  * password, backend credentials), nothing else of ours: a runner adds what its side needs.
  */
-export type ResticInvocation = Pick<ToolInvocation, 'args' | 'env' | 'cwd' | 'signal' | 'onStdoutLine' | 'onStderrLine'> & { binary: string };
+export type ResticInvocation = Pick<ToolInvocation, 'args' | 'env' | 'cwd' | 'signal' | 'onStdoutLine' | 'onStderrLine' | 'background'> & { binary: string };
 
 /** Starts restic and reports how it ended; a cancelled run either says so or throws a CancelledError. */
 export interface ResticRunner {
@@ -196,7 +196,7 @@ export class ResticRepository {
   }
 
   /** The nodes of a snapshot (all of it, or below `paths`). With `onNode` they are handed over one by one instead of collected. */
-  async ls(snapshot: string, options: ResticCallOptions & { paths?: string[]; recursive?: boolean; onNode?: (node: ResticNode) => void } = {}): Promise<{ snapshot?: ResticSnapshot; nodes: ResticNode[] }> {
+  async ls(snapshot: string, options: ResticCallOptions & { paths?: string[]; recursive?: boolean; background?: boolean; onNode?: (node: ResticNode) => void } = {}): Promise<{ snapshot?: ResticSnapshot; nodes: ResticNode[] }> {
     let header: ResticSnapshot | undefined;
     const nodes: ResticNode[] = [];
     // A folder given without `--recursive` is listed one level deep: restic reads only the trees on the way to it.
@@ -350,7 +350,7 @@ export class ResticRepository {
   private async run(
     args: string[],
     what: string,
-    options: ResticCallOptions & { onStdoutLine?: (line: string) => void; onStderrLine?: (line: string) => void; acceptExitCodes?: number[]; cwd?: string },
+    options: ResticCallOptions & { onStdoutLine?: (line: string) => void; onStderrLine?: (line: string) => void; acceptExitCodes?: number[]; cwd?: string; background?: boolean },
   ): Promise<ToolOutcome> {
     const { config } = this;
     const global = [
@@ -364,6 +364,7 @@ export class ResticRepository {
       args: [...global, ...args],
       env: { ...config.env, RESTIC_REPOSITORY: config.repository, RESTIC_PASSWORD: config.password },
       cwd: options.cwd,
+      background: options.background,
       signal: options.signal,
       onStdoutLine: options.onStdoutLine,
       onStderrLine: options.onStderrLine,

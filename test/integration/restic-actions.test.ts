@@ -135,8 +135,10 @@ describe('restic actions and browser on a local repository (real restic)', funct
     const file = only.nodes[0]!;
     assert.equal(file.kind, 'restic.file');
     assert.deepEqual(file.operations[0], { kind: 'runbook', id: 'restore', label: 'Restore…', runbook: 'restic-browse-restore.runbook.md', params: { repository: 'home', snapshot: nightly.id, path: path.join(source, 'many', 'file-20.txt') } });
-    // The whole tree, read once in the background since the first folder opened, lists each folder as restic does.
-    const index = await snapshotTreeIndex(ctx, 'home', await openRepository(ctx, 'home'), nightly.id);
+    // The whole tree, read once in the background from the first folder opened, lists each folder as restic does.
+    const session = { ctx, inventoryFile: 'lifeboat.yaml', cached: <Value>(_key: string, load: () => Promise<Value>) => load() };
+    const index = await snapshotTreeIndex(session, snapshotNode.path, await openRepository(ctx, 'home'), nightly.id);
+    assert.ok(index);
     await index.settled;
     for (const folderPath of ['/', source, path.join(source, 'many'), path.join(source, 'photos', '2026')]) {
       const fromRestic = await listFolder(await openRepository(ctx, 'home'), nightly.id, folderPath, ctx.signal);

@@ -89,8 +89,8 @@ async function folderChildren(repository: string, snapshot: string, folder: read
   const entries = await session.cached(at, async () => {
     const opened = await openRepository(session.ctx, repository);
     // The first folder opened starts reading the whole tree in the background; the ones after it come from there once it is read.
-    const index = await snapshotTreeIndex(session.ctx, repository, opened, snapshot);
-    return index.folder(path) ?? (await listFolder(opened, snapshot, path, session.ctx.signal)).entries;
+    const index = await snapshotTreeIndex(session, joinPath(RESTIC_ROOT, repository, snapshot), opened, snapshot);
+    return index?.folder(path) ?? (await listFolder(opened, snapshot, path, session.ctx.signal)).entries;
   });
   if (entries.length === 0) return { nodes: [emptyNode(at, 'Empty folder')] };
   return pageOf(entries, request, (node) => node.name, (node) => entryNode(repository, snapshot, at, node));

@@ -3,12 +3,12 @@
  * moment its first folder is opened, so the folders opened after it need no restic run of their own.
  * Each restic run costs the repository key's derivation (scrypt, about half a second of CPU) before it
  * reads anything; a listing from the index costs nothing. Until the index is read, and for trees too
- * large to hold, folders are listed one at a time as before.
+ * large to hold, folders are listed one at a time as before. The read keeps no process alive (a
+ * `lifeboat ls` exits when it has printed) and takes no lock in the repository.
  */
 import { posix } from 'node:path';
 import type { ResticNode, ResticRepository } from '../../clients/restic';
-import type { Disposable } from '../../core/actions/clients';
-import type { ActionContext } from '../../core/actions/spec';
+import type { BrowseSession } from '../../core/browse/model';
 
 /** Nodes held at most (about 300 bytes each); a larger snapshot is browsed one folder at a time. */
 const MAX_INDEXED_NODES = 250_000;
@@ -21,7 +21,7 @@ export function folderOrder(a: ResticNode, b: ResticNode): number {
 
 class TooLarge extends Error {}
 
-export class SnapshotTreeIndex implements Disposable {
+export class SnapshotTreeIndex {
   private readonly stop = new AbortController();
   private folders: Map<string, ResticNode[]> | undefined;
   /** Settles when the index is read, or known not to be (too large, failed, stopped). */
@@ -39,6 +39,7 @@ export class SnapshotTreeIndex implements Disposable {
     const stop = this.stop;
     await repository.ls(snapshotId, {
       recursive: true,
+      background: true,
       signal: stop.signal,
       onNode: (node) => {
         if (++count > MAX_INDEXED_NODES) {
@@ -60,13 +61,15 @@ export class SnapshotTreeIndex implements Disposable {
   folder(path: string): ResticNode[] | undefined {
     return this.folders?.get(path);
   }
-
-  dispose(): void {
-    this.stop.abort();
-  }
 }
 
-/** The index of this snapshot for the surface's run: started on first use, stopped when the run's clients close. */
-export function snapshotTreeIndex(ctx: ActionContext, repositoryName: string, repository: ResticRepository, snapshotId: string): Promise<SnapshotTreeIndex> {
-  return ctx.clients.get(`restic-tree:${repositoryName}:${snapshotId}`, async () => new SnapshotTreeIndex(repository, snapshotId));
+/**
+ * The index of this snapshot, kept as long as the surface's listings are (until a refresh), started on
+ * first use. None where restic runs on another host: the read would end with the connection of the
+ * listing that started it.
+ */
+export function snapshotTreeIndex(session: BrowseSession, listingPath: string, repository: ResticRepository, snapshotId: string): Promise<SnapshotTreeIndex | undefined> {
+  if (repository.config.runner?.where) return Promise.resolve(undefined);
+  // A key no listing has (no node path holds an empty segment), under the snapshot's so that forgetting the snapshot forgets it.
+  return session.cached(`${listingPath}//tree`, async () => new SnapshotTreeIndex(repository, snapshotId));
 }
