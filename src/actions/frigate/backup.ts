@@ -284,18 +284,23 @@ async function downloadWithCurl(curl: string, client: FrigateClient, images: rea
       const index = next++;
       const image = images[index] as ImageRef;
       const outcome = await (outcomes[index] as Promise<{ ok: boolean; bytes: number }>);
-      if (outcome.ok) {
-        // Read at once rather than through the thread pool: hundreds of small files would wait there
-        // behind each other and behind the compression. curl writes no file for an empty body.
-        const data = outcome.bytes === 0 && !existsSync(output(index)) ? Buffer.alloc(0) : readFileSync(output(index));
-        if (data.length === outcome.bytes) return data;
-      }
-      return downloadImage(client, image, signal);
+      // Read at once rather than through the thread pool: hundreds of small files would wait there
+      // behind each other and behind the compression. curl writes no file for an empty body.
+      const data = !outcome.ok ? undefined : outcome.bytes === 0 && !existsSync(output(index)) ? Buffer.alloc(0) : readIfPresent(output(index));
+      return data?.length === outcome.bytes ? data : downloadImage(client, image, signal);
     };
     return { nextImage, finished, folder };
   } catch (error) {
     await rm(folder, { recursive: true, force: true });
     throw error;
+  }
+}
+
+function readIfPresent(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
   }
 }
 
