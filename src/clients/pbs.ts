@@ -162,6 +162,8 @@ function encodeSegment(value: string): string {
 }
 
 export class PbsClient {
+  /** How the server is named in messages: `PBS 'home' (pbs.lan:8007)`. */
+  readonly description: string;
   private readonly base: URL;
   private readonly pin: string | undefined;
 
@@ -171,6 +173,7 @@ export class PbsClient {
     } catch {
       throw new PbsError('protocol', `Proxmox Backup Server URL '${target.url}' is not a URL`);
     }
+    this.description = target.name ? `PBS '${target.name}' (${this.base.host})` : `PBS at ${this.base.host}`;
     if (this.base.protocol !== 'https:') throw new PbsError('protocol', `Proxmox Backup Server URL '${target.url}' must start with https:// (PBS serves only HTTPS, on port 8007)`);
     if (!TOKEN_ID.test(target.tokenId)) throw new PbsError('protocol', `API token id '${target.tokenId}' of ${this.description} is not of the form user@realm!tokenname`);
     this.pin = target.fingerprint === undefined ? undefined : normalizeFingerprint(target.fingerprint);
@@ -178,10 +181,6 @@ export class PbsClient {
 
   /** Nothing to close: every request has its own connection, judged by the pin before it is used. */
   dispose(): void {}
-
-  get description(): string {
-    return this.target.name ? `PBS '${this.target.name}' (${this.base.host})` : `PBS at ${this.base.host}`;
-  }
 
   /** `GET /admin/datastore`: the datastores the token may see. */
   async datastores(signal?: AbortSignal): Promise<PbsDatastore[]> {

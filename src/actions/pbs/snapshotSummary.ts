@@ -23,7 +23,8 @@ export interface SnapshotSummary {
 
 /** A snapshot's time as PBS writes it in paths and logs: RFC 3339 in UTC, whole seconds. */
 export function snapshotTime(epoch: number): string {
-  return new Date(epoch * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // `YYYY-MM-DDTHH:MM:SS` of toISOString, without its milliseconds.
+  return `${new Date(epoch * 1000).toISOString().slice(0, 19)}Z`;
 }
 
 /** `vm/100/2026-12-06T02:00:00Z`, the way PBS names a snapshot. */
