@@ -232,6 +232,13 @@ export function resticFailure(exitCode: number, stderr: string, what: string): R
     'snapshot-missing': 'no such snapshot',
     failed: `exit code ${exitCode}`,
   };
-  const detail = said && kind === 'failed' ? `:\n${said}` : said && kind !== 'wrong-password' ? ` (${said.split('\n')[0]?.replace(/^Fatal: /, '')})` : '';
+  const detail = said && kind === 'failed' ? `:\n${said}` : said && kind !== 'wrong-password' ? ` (${said.split('\n')[0]?.replace(/^Fatal: /, '')}${kind === 'locked' ? lockDetail(stderr) : ''})` : '';
   return new ResticError(`${what} failed: ${explanation[kind]}${detail}`, kind, exitCode);
+}
+
+/** The lock's age and its file, as restic names them on the lines after "already locked by …". */
+function lockDetail(stderr: string): string {
+  const created = /lock was created at ([^\n]+)/.exec(stderr)?.[1]?.trim();
+  const storageId = /storage ID ([0-9a-f]+)/.exec(stderr)?.[1];
+  return `${created ? `; created at ${created}` : ''}${storageId ? `; lock file locks/${storageId}` : ''}`;
 }

@@ -250,6 +250,7 @@ describe('restic actions and browser on a local repository (real restic)', funct
         const message = (error as Error).message;
         assert.match(message, /locked by another restic process/);
         assert.match(message, new RegExp(`PID ${holder.pid}`), message);
+        assert.match(message, /created at .*; lock file locks\/[0-9a-f]{8,}/, message);
         assert.match(message, /restic unlock/);
         return true;
       });
