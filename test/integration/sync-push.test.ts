@@ -5,9 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { syncPush, type SyncPushResult } from '../../src/actions/sync/push';
 import { ClientPool } from '../../src/core/actions/clients';
 import { createActionContext } from '../../src/core/actions/context';
+import { isCancellationError } from '../../src/core/errors';
 import type { ActionContext, ActionPlan, Inventory } from '../../src/core/actions/spec';
 import { printable } from '../../src/core/render';
 import { hostilePayloads } from '../support/payloads';
@@ -15,6 +18,7 @@ import { hostEntry, readTree, startTwoHosts, type TwoHosts } from '../support/tw
 import { startTcpFaultProxy } from '../testbed/faultProxy';
 
 const DAY = 86_400;
+const run = promisify(execFile);
 
 /** File names that break anything building command text: every payload that can be a single name. */
 function hostileNames(sentinel: string): string[] {
@@ -211,6 +215,24 @@ describe('sync.push between two real sshd hosts', function () {
           assert.ok(!existsSync(join(dst, 'big.mp4')), 'no file under its final name');
         });
       }
+    });
+  }
+
+  for (const method of ['rsync', 'tar'] as const) {
+    it(`a cancelled push (${method}) stops both hosts' processes and leaves no partial file under its final name`, async () => {
+      await writeFile(join(src, 'big.mp4'), randomBytes(24 * 1024 * 1024));
+      await mkdir(dst);
+      const controller = new AbortController();
+      const ctx = createActionContext({ workspaceDir: workspace, inventory: hosts.inventory, clients: pool, signal: controller.signal });
+      // A slow transfer, so it is still under way when cancelled.
+      const pending = push({ method, bandwidthKiBps: 2048 }, ctx);
+      await untilReceiving(dst, 1024 * 1024, pending);
+      controller.abort();
+      await assert.rejects(pending, (error: Error) => isCancellationError(error));
+      const lingering = async () => (await run('pgrep', ['-f', '--', `${method} .*(${src}|${dst}|--server)`]).then(({ stdout }) => stdout.trim(), () => '')).split('\n').filter(Boolean);
+      for (let tries = 0; (await lingering()).length > 0 && tries < 100; tries++) await sleep(50);
+      assert.deepEqual(await lingering(), [], 'no rsync or tar left running on either host');
+      assert.ok(!existsSync(join(dst, 'big.mp4')), 'no file under its final name');
     });
   }
 
