@@ -14,6 +14,7 @@ import { literalPattern } from '../../src/actions/restic/restorePlan';
 import { environmentLines, remoteResticArgv } from '../../src/clients/resticRemote';
 import { ResticRepository } from '../../src/clients/restic';
 import { remoteCommand, resolveSshTarget } from '../../src/clients/ssh';
+import { ClientPool } from '../../src/core/actions/clients';
 import { createActionContext, environmentSecrets } from '../../src/core/actions/context';
 import type { ActionContext, Inventory } from '../../src/core/actions/spec';
 import { CancelledError } from '../../src/core/errors';
@@ -147,6 +148,13 @@ describe('restic on a remote host (as Backrest runs it), over SFTP to an invento
     assert.deepEqual(again.operations.filter((operation) => operation.detail === 'file').map((operation) => operation.kind), ['overwrite']);
     assert.equal(again.destructive, true);
 
+    const forget = await planAction('restic.forget', { repository: 'onHost', keepLast: 1, host: hostname, tags }, ctx);
+    assert.deepEqual(forget.operations, [], 'the only snapshot of that host and tags is the newest: it stays');
+    const diff = registry.get('restic.diff')!;
+    await assert.rejects(diff.run(diff.params.parse({ repository: 'onHost', snapshot }), ctx), /nothing to compare/);
+    const wrongPassword = createActionContext({ ...ctx, clients: new ClientPool(), secrets: environmentSecrets({ LIFEBOAT_SECRET_RESTIC: `${PASSWORD} but wrong` }) });
+    await assert.rejects(runAction('restic.snapshots', { repository: 'onHost' }, wrongPassword), /on host piglet failed: the password does not open this repository/);
+    await wrongPassword.clients.disposeAll();
     for (const id of ['--help', `latest; touch ${sentinel}`, '$(id)', '-o', '']) assert.equal(registry.get('restic.ls')!.params.safeParse({ repository: 'onHost', snapshot: id }).success, false, id);
     await assert.rejects(planAction('restic.restore', { repository: 'onHost', snapshot, target: 'relative/target' }, ctx), /absolute path/);
     assert.equal(existsSync(sentinel), false, 'no value ran as a command');
