@@ -102,7 +102,8 @@ async function main(): Promise<void> {
     const indexCtx = context();
     const indexRead = await timed(async () => {
       const session = { ctx: indexCtx, inventoryFile: 'lifeboat.yaml', cached: <Value>(_key: string, load: () => Promise<Value>) => load() };
-      await (await snapshotTreeIndex(session, joinPath('restic', 'bench', tree), await openRepository(indexCtx, 'bench'), tree))?.settled;
+      const repository = await openRepository(indexCtx, 'bench');
+      await (await snapshotTreeIndex(session, joinPath('restic', 'bench', tree), repository))?.read(repository, tree);
     });
     const pauseMs = Math.ceil(indexRead.ms * 1.5);
     const browse = async (pause: boolean) => {

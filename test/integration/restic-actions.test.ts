@@ -137,9 +137,9 @@ describe('restic actions and browser on a local repository (real restic)', funct
     assert.deepEqual(file.operations[0], { kind: 'runbook', id: 'restore', label: 'Restore…', runbook: 'restic-browse-restore.runbook.md', params: { repository: 'home', snapshot: nightly.id, path: path.join(source, 'many', 'file-20.txt') } });
     // The whole tree, read once in the background from the first folder opened, lists each folder as restic does.
     const session = { ctx, inventoryFile: 'lifeboat.yaml', cached: <Value>(_key: string, load: () => Promise<Value>) => load() };
-    const index = await snapshotTreeIndex(session, snapshotNode.path, await openRepository(ctx, 'home'), nightly.id);
+    const index = await snapshotTreeIndex(session, snapshotNode.path, await openRepository(ctx, 'home'));
     assert.ok(index);
-    await index.settled;
+    await index.read(await openRepository(ctx, 'home'), nightly.id);
     for (const folderPath of ['/', source, path.join(source, 'many'), path.join(source, 'photos', '2026')]) {
       const fromRestic = await listFolder(await openRepository(ctx, 'home'), nightly.id, folderPath, ctx.signal);
       assert.deepEqual(index.folder(folderPath)?.map((node) => node.path), fromRestic.entries.map((node) => node.path), folderPath);

@@ -88,9 +88,11 @@ async function folderChildren(repository: string, snapshot: string, folder: read
   if (!snapshotParam.safeParse(snapshot).success) throw new Error(`'${printable(snapshot)}' is not a snapshot id`);
   const entries = await session.cached(at, async () => {
     const opened = await openRepository(session.ctx, repository);
-    // The first folder opened starts reading the whole tree in the background; the ones after it come from there once it is read.
-    const index = await snapshotTreeIndex(session, joinPath(RESTIC_ROOT, repository, snapshot), opened, snapshot);
-    return index?.folder(path) ?? (await listFolder(opened, snapshot, path, session.ctx.signal)).entries;
+    // The first folder listed starts reading the whole tree in the background; the ones after it come from there once it is read.
+    const index = await snapshotTreeIndex(session, joinPath(RESTIC_ROOT, repository, snapshot), opened);
+    const entries = index?.folder(path) ?? (await listFolder(opened, snapshot, path, session.ctx.signal)).entries;
+    void index?.read(opened, snapshot);
+    return entries;
   });
   if (entries.length === 0) return { nodes: [emptyNode(at, 'Empty folder')] };
   return pageOf(entries, request, (node) => node.name, (node) => entryNode(repository, snapshot, at, node));

@@ -24,16 +24,21 @@ class TooLarge extends Error {}
 export class SnapshotTreeIndex {
   private readonly stop = new AbortController();
   private folders: Map<string, ResticNode[]> | undefined;
-  /** Settles when the index is read, or known not to be (too large, failed, stopped). */
-  readonly settled: Promise<void>;
+  private reading: Promise<void> | undefined;
 
-  constructor(repository: ResticRepository, snapshotId: string) {
-    this.settled = this.read(repository, snapshotId).catch(() => {
+  /**
+   * Starts reading the tree, once; the promise settles when the index is read, or known not to be
+   * (too large, failed, stopped). Started after the first folder is listed, so that listing has the
+   * machine to itself.
+   */
+  read(repository: ResticRepository, snapshotId: string): Promise<void> {
+    this.reading ??= this.readTree(repository, snapshotId).catch(() => {
       // Folders are then listed one at a time, each failure reported where it happens.
     });
+    return this.reading;
   }
 
-  private async read(repository: ResticRepository, snapshotId: string): Promise<void> {
+  private async readTree(repository: ResticRepository, snapshotId: string): Promise<void> {
     const folders = new Map<string, ResticNode[]>([['/', []]]);
     let count = 0;
     const stop = this.stop;
@@ -64,12 +69,12 @@ export class SnapshotTreeIndex {
 }
 
 /**
- * The index of this snapshot, kept as long as the surface's listings are (until a refresh), started on
- * first use. None where restic runs on another host: the read would end with the connection of the
- * listing that started it.
+ * The index of this snapshot, kept as long as the surface's listings are (until a refresh); it reads
+ * the tree once asked to. None where restic runs on another host: the read would end with the
+ * connection of the listing that started it.
  */
-export function snapshotTreeIndex(session: BrowseSession, listingPath: string, repository: ResticRepository, snapshotId: string): Promise<SnapshotTreeIndex | undefined> {
+export function snapshotTreeIndex(session: BrowseSession, listingPath: string, repository: ResticRepository): Promise<SnapshotTreeIndex | undefined> {
   if (repository.config.runner?.where) return Promise.resolve(undefined);
   // A key no listing has (no node path holds an empty segment), under the snapshot's so that forgetting the snapshot forgets it.
-  return session.cached(`${listingPath}//tree`, async () => new SnapshotTreeIndex(repository, snapshotId));
+  return session.cached(`${listingPath}//tree`, async () => new SnapshotTreeIndex());
 }
