@@ -98,6 +98,8 @@ export interface PbsGroup {
 export type PbsVerifyScope = { kind: 'datastore' } | { kind: 'group'; type: PbsBackupType; id: string } | { kind: 'snapshot'; type: PbsBackupType; id: string; time: number };
 
 export interface PbsVerifyOptions {
+  /** The backup namespace (`a/b`); the root when left out. A datastore verify covers the namespaces below it too. */
+  ns?: string;
   /** Skip snapshots verified before (PBS's default is true). */
   ignoreVerified?: boolean;
   /** With `ignoreVerified`, verify again those verified more than this many days ago. */
@@ -202,7 +204,7 @@ export class PbsClient {
     return { total: requireNumber(status.total, 'total', this.description), used: requireNumber(status.used, 'used', this.description), avail: requireNumber(status.avail, 'avail', this.description) };
   }
 
-  /** `GET /admin/datastore/{store}/snapshots`, optionally of one backup type and id. */
+  /** `GET /admin/datastore/{store}/snapshots` of one namespace (the root by default), optionally of one backup type and id. */
   async snapshots(store: string, filter: { type?: PbsBackupType; id?: string; ns?: string } = {}, signal?: AbortSignal): Promise<PbsSnapshot[]> {
     const data = await this.datastoreCall(store, {
       method: 'GET',
@@ -238,6 +240,7 @@ export class PbsClient {
       body: {
         ...(scope.kind === 'datastore' ? {} : { 'backup-type': scope.type, 'backup-id': scope.id }),
         ...(scope.kind === 'snapshot' ? { 'backup-time': scope.time } : {}),
+        ns: options.ns,
         'ignore-verified': options.ignoreVerified,
         'outdated-after': options.outdatedAfterDays,
       },

@@ -37,6 +37,7 @@ function datastores(): Record<string, PbsSimDatastore> {
         { type: 'ct', id: '100', time: NOW, size: 8_100_000_000, comment: 'iac', protected: true },
         { type: 'vm', id: '450', time: NOW - 3600, size: 60_000_000_000, comment: 'plex' },
         { type: 'vm', id: '451', time: NOW - 7200, size: 20_000_000_000, comment: 'unifi', corrupt: true },
+        { type: 'vm', id: '200', time: NOW - 60, size: 1_000_000, comment: 'site a', ns: 'site-a/prod' },
       ],
     },
     spare: { total: 1_000_000, used: 1000, snapshots: [] },
@@ -57,7 +58,7 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
   });
 
   after(() => {
-    assert.deepEqual(canaryOccurrences(messages.join('\n')), [], 'the token secret appears in no message or result');
+    assert.deepEqual(canaryOccurrences(messages.join('\n'), { tokenSecret: SECRET }), [], 'the token secret appears in no message or result');
   });
 
   function inventory(overrides: Record<string, unknown> = {}): Inventory {
@@ -210,6 +211,19 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
     sim.injectFault({ kind: 'status', status: 503, path: /\/tasks\//, times: 10 });
     const error = await pending;
     assert.match(error.message, /^lost track of the verify of datastore 'pbs-ruapehu' \(task UPID:pbs:[^)]+:verify:[^)]+\), which may still be running on PBS 'home' \(127\.0\.0\.1:\d+\): PBS 'home' .* failed GET \/api2\/json\/nodes\/localhost\/tasks\/UPID%3Apbs%3A.*\/log with HTTP 503: simulated failure 503$/);
+  });
+
+  it('lists and verifies the snapshots of a namespace, and only there', async () => {
+    const root = await run<PbsSnapshotsResult>('pbs.snapshots', { server: 'home' });
+    assert.ok(!root.snapshots.some((snapshot) => snapshot.id === '200'), 'the root namespace holds only its own');
+    const listed = await run<PbsSnapshotsResult>('pbs.snapshots', { server: 'home', namespace: 'site-a/prod' });
+    assert.deepEqual([listed.namespace, listed.snapshots.map((snapshot) => snapshot.id)], ['site-a/prod', ['200']]);
+    assert.match(pbsActions.find((action) => action.id === 'pbs.snapshots')?.render(listed) ?? '', /^Namespace 'site-a\/prod' of datastore 'pbs-ruapehu' on PBS 'home': 1 snapshot, 0 verified/);
+    const verified = await run<PbsVerifyResult>('pbs.verify', { server: 'home', namespace: 'site-a/prod', backupType: 'vm', backupId: '200' });
+    assert.equal(verified.scope, "group vm/200 of namespace 'site-a/prod' of datastore 'pbs-ruapehu'");
+    assert.deepEqual(verified.snapshots.map((snapshot) => [snapshot.id, snapshot.verification]), [['200', 'ok']]);
+    const refused = await failure('pbs.snapshots', { server: 'home', namespace: '../site-a' });
+    assert.match(refused.message, /rejected GET \/api2\/json\/admin\/datastore\/pbs-ruapehu\/snapshots \(HTTP 400\): parameter verification errors parameter 'ns'/);
   });
 
   it('refuses a snapshot time without its group, and a time that is not one, before anything is sent', () => {

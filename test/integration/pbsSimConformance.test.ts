@@ -97,6 +97,7 @@ describe(`PBS simulator conforms to ${api.source.split(',')[0]}`, function () {
             { type: 'vm', id: '100', time: 1_719_800_000, size: 34_359_738_368, comment: 'web01', files: [{ filename: 'index.json.blob', 'crypt-mode': 'none', size: 512 }, { filename: 'drive-scsi0.img.fidx', 'crypt-mode': 'none', size: 34_359_738_368 }], verification: { state: 'ok', upid: 'UPID:pbs:00000001:00000001:00000001:66827A40:verify:pbs\\x2druapehu:root@pam:' } },
             { type: 'ct', id: '101', time: 1_719_900_000, size: 1024, protected: true, files: [{ filename: 'root.pxar.didx', 'crypt-mode': 'encrypt', size: 1024 }] },
             { type: 'host', id: 'truenas', time: 1_719_950_000, corrupt: true },
+            { type: 'vm', id: '300', time: 1_719_960_000, ns: 'site-a/prod' },
           ],
         },
         spare: { total: 1000, used: 10, snapshots: [{ type: 'vm', id: '200', time: 1_719_000_000 }], maintenance: 'read-only' },
@@ -174,6 +175,10 @@ describe(`PBS simulator conforms to ${api.source.split(',')[0]}`, function () {
     assert.deepEqual(Object.keys(spare.data[0] ?? {}).sort(), ['backup-id', 'backup-time', 'backup-type', 'files', 'owner', 'protected'], 'an unverified snapshot has no verification field');
     const filtered = JSON.parse((await call(sim, 'GET', `/api2/json/admin/datastore/${STORE}/snapshots?backup-type=ct&backup-id=101`)).text) as { data: unknown[] };
     assert.equal(filtered.data.length, 1);
+    assert.ok(route.query?.includes('ns') && section6.includes('optional query `ns`'), 'the namespace is a query parameter (§6)');
+    const namespaced = JSON.parse((await call(sim, 'GET', `/api2/json/admin/datastore/${STORE}/snapshots?ns=site-a%2Fprod`)).text) as { data: Record<string, unknown>[] };
+    assert.deepEqual(namespaced.data.map((item) => item['backup-id']), ['300'], 'a namespace lists its own snapshots, the root its own');
+    assert.equal((await call(sim, 'GET', `/api2/json/admin/datastore/${STORE}/snapshots?ns=..%2Fx`)).status, 400);
   });
 
   it('answers a failure with its status and the message as text, an unknown datastore with 400', async () => {

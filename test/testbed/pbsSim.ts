@@ -41,6 +41,8 @@ export interface PbsSimSnapshot {
   owner?: string;
   files?: PbsSimFile[];
   verification?: { state: 'ok' | 'failed'; upid: string };
+  /** The backup namespace, `a/b` for a nested one; the root when left out. */
+  ns?: string;
   /** A chunk of it is damaged: verifying it fails. */
   corrupt?: boolean;
 }
@@ -91,6 +93,8 @@ const API_PREFIX = '/api2/json/';
 /** PROXMOX_SAFE_ID_REGEX_STR (proxmox-schema), the format of DATASTORE_SCHEMA. */
 const SAFE_ID = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 const BACKUP_TYPES = new Set(['vm', 'ct', 'host']);
+/** BACKUP_NS_RE (pbs-api-types): safe ids joined by `/`, at most 8 levels. */
+const NAMESPACE = /^[A-Za-z0-9_][A-Za-z0-9._-]*(?:\/[A-Za-z0-9_][A-Za-z0-9._-]*){0,7}$/;
 const ABORTED = 'abort requested - aborting task';
 
 class PbsFailure extends Error {
@@ -241,7 +245,7 @@ export class PbsSimulator {
       if (store !== undefined && leaf !== undefined && rest.length === 0) {
         const datastore = this.datastore(store);
         if (method === 'GET' && leaf === 'snapshots') return { data: this.snapshots(datastore, params) };
-        if (method === 'GET' && leaf === 'groups') return { data: this.groups(datastore) };
+        if (method === 'GET' && leaf === 'groups') return { data: this.groups(datastore, params) };
         if (method === 'GET' && leaf === 'status') return { data: { total: datastore.total, used: datastore.used, avail: datastore.total - datastore.used } };
         if (method === 'POST' && leaf === 'verify') return { data: this.startVerify(store, datastore, params, authId) };
       }
@@ -261,8 +265,9 @@ export class PbsSimulator {
   private snapshots(datastore: PbsSimDatastore, params: Record<string, string>): unknown[] {
     const type = params['backup-type'];
     if (type !== undefined && !BACKUP_TYPES.has(type)) throw new PbsFailure(400, `parameter verification errors\n\nparameter 'backup-type': value '${type}' is not defined in the enumeration.`);
+    const ns = namespaceOf(params);
     return datastore.snapshots
-      .filter((snapshot) => (type === undefined || snapshot.type === type) && (params['backup-id'] === undefined || snapshot.id === params['backup-id']))
+      .filter((snapshot) => (snapshot.ns ?? '') === ns && (type === undefined || snapshot.type === type) && (params['backup-id'] === undefined || snapshot.id === params['backup-id']))
       .map((snapshot) => ({
         'backup-type': snapshot.type,
         'backup-id': snapshot.id,
@@ -276,9 +281,10 @@ export class PbsSimulator {
       }));
   }
 
-  private groups(datastore: PbsSimDatastore): unknown[] {
+  private groups(datastore: PbsSimDatastore, params: Record<string, string>): unknown[] {
+    const ns = namespaceOf(params);
     const groups = new Map<string, PbsSimSnapshot[]>();
-    for (const snapshot of datastore.snapshots) groups.set(`${snapshot.type}/${snapshot.id}`, [...(groups.get(`${snapshot.type}/${snapshot.id}`) ?? []), snapshot]);
+    for (const snapshot of datastore.snapshots.filter((candidate) => (candidate.ns ?? '') === ns)) groups.set(`${snapshot.type}/${snapshot.id}`, [...(groups.get(`${snapshot.type}/${snapshot.id}`) ?? []), snapshot]);
     return [...groups.values()].map((members) => {
       const newest = members.reduce((a, b) => (a.time >= b.time ? a : b));
       return {
@@ -301,22 +307,25 @@ export class PbsSimulator {
     if (type !== undefined && !BACKUP_TYPES.has(type)) throw new PbsFailure(400, `parameter verification errors\n\nparameter 'backup-type': value '${type}' is not defined in the enumeration.`);
     const time = timeText === undefined ? undefined : Number(timeText);
     if (time !== undefined && !Number.isInteger(time)) throw new PbsFailure(400, `parameter verification errors\n\nparameter 'backup-time': value '${timeText}' is not an integer`);
+    const ns = namespaceOf(params);
+    const inNamespace = (candidate: PbsSimSnapshot) => (candidate.ns ?? '') === ns;
     const ignoreVerified = params['ignore-verified'] === undefined ? true : params['ignore-verified'] === 'true' || params['ignore-verified'] === '1';
     let scope: PbsSimSnapshot[];
     let workerType: string;
     let workerId: string;
     if (type !== undefined && id !== undefined && time !== undefined) {
-      const snapshot = datastore.snapshots.find((candidate) => candidate.type === type && candidate.id === id && candidate.time === time);
+      const snapshot = datastore.snapshots.find((candidate) => inNamespace(candidate) && candidate.type === type && candidate.id === id && candidate.time === time);
       if (!snapshot) throw new PbsFailure(400, `snapshot ${type}/${id}/${rfc3339(time)} does not exist!`);
       scope = [snapshot];
       workerType = 'verify_snapshot';
       workerId = `${store}:${type}/${id}/${time.toString(16).toUpperCase().padStart(8, '0')}`;
     } else if (type !== undefined && id !== undefined && time === undefined) {
-      scope = datastore.snapshots.filter((candidate) => candidate.type === type && candidate.id === id);
+      scope = datastore.snapshots.filter((candidate) => inNamespace(candidate) && candidate.type === type && candidate.id === id);
       workerType = 'verify_group';
       workerId = `${store}:${type}/${id}`;
     } else if (type === undefined && id === undefined && time === undefined) {
-      scope = [...datastore.snapshots];
+      // The whole datastore, or a namespace and every namespace below it.
+      scope = datastore.snapshots.filter((candidate) => ns === '' || inNamespace(candidate) || (candidate.ns ?? '').startsWith(`${ns}/`));
       workerType = 'verify';
       workerId = store;
     } else {
@@ -329,8 +338,9 @@ export class PbsSimulator {
 
   private newTask(type: string, id: string, authId: string): PbsSimTask {
     const starttime = Math.floor(Date.now() / 1000);
-    const pid = process.pid;
-    const pstart = 4242;
+    // The proxy daemon's process as PBS would name it: fixed numbers, so a UPID varies only by task and time.
+    const pid = 0x1a2b;
+    const pstart = 0x4242;
     const taskId = ++this.taskCounter;
     const hex = (value: number) => value.toString(16).toUpperCase().padStart(8, '0');
     const upid = `UPID:${this.node}:${hex(pid)}:${hex(pstart)}:${hex(taskId)}:${hex(starttime)}:${type}:${escapeUnit(id)}:${authId}:`;
@@ -415,6 +425,13 @@ export class PbsSimulator {
     }
     throw new PbsFailure(404, 'Path not found.');
   }
+}
+
+/** The `ns` parameter, checked as PBS checks it; the root namespace is the empty one. */
+function namespaceOf(params: Record<string, string>): string {
+  const ns = params.ns ?? '';
+  if (ns !== '' && !NAMESPACE.test(ns)) throw new PbsFailure(400, `parameter verification errors\n\nparameter 'ns': value does not match the regex pattern`);
+  return ns;
 }
 
 function rfc3339(epoch: number): string {

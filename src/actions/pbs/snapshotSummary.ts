@@ -27,6 +27,12 @@ export function snapshotTime(epoch: number): string {
   return `${new Date(epoch * 1000).toISOString().slice(0, 19)}Z`;
 }
 
+/** `datastore 'store1'`, or `namespace 'prod' of datastore 'store1'`, as messages name where snapshots are. */
+export function describeStore(datastore: string, namespace: string | undefined | null): string {
+  const store = `datastore '${printable(datastore)}'`;
+  return namespace ? `namespace '${printable(namespace)}' of ${store}` : store;
+}
+
 /** `vm/100/2026-12-06T02:00:00Z`, the way PBS names a snapshot. */
 export function snapshotName(snapshot: Pick<SnapshotSummary, 'type' | 'id' | 'time'>): string {
   return `${snapshot.type}/${printable(snapshot.id)}/${snapshot.time}`;

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { defineAction } from '../../core/actions/spec';
 import { formatAge, formatBytes, formatCount, markdownTable, printable } from '../../core/render';
-import { describeVerification, newestFirst, snapshotName, summarizeSnapshot, type SnapshotSummary } from './snapshotSummary';
-import { backupServerEntry, datastoreOf, pbsBackupTypeParam, pbsClientFor, pbsDatastoreParam, pbsServerParam } from './target';
+import { describeStore, describeVerification, newestFirst, snapshotName, summarizeSnapshot, type SnapshotSummary } from './snapshotSummary';
+import { backupServerEntry, datastoreOf, pbsBackupTypeParam, pbsClientFor, pbsDatastoreParam, pbsNamespaceParam, pbsServerParam } from './target';
 
 const pbsSnapshotsParams = z
   .object({
     server: pbsServerParam,
     datastore: pbsDatastoreParam,
+    namespace: pbsNamespaceParam,
     backupType: pbsBackupTypeParam.optional().describe('Only snapshots of this backup type: vm, ct or host.'),
     backupId: z.string().min(1).optional().describe('Only snapshots of this backup id, e.g. 100 for VM 100.'),
     maxAgeDays: z.number().positive().optional().describe('Fail when the newest snapshot listed is older than this many days, or there is none: 8 for a weekly backup.'),
@@ -18,6 +19,8 @@ const pbsSnapshotsParams = z
 export interface PbsSnapshotsResult {
   server: string;
   datastore: string;
+  /** The namespace listed; null for the root. */
+  namespace: string | null;
   snapshots: SnapshotSummary[];
   counts: { total: number; verified: number; failed: number; unverified: number; protected: number };
   /** The newest snapshot's time, null when there is none. */
@@ -34,15 +37,16 @@ export const pbsSnapshots = defineAction({
   async plan(params, ctx) {
     const entry = backupServerEntry(ctx, params.server);
     const datastore = datastoreOf(ctx, params.server, params.datastore);
-    return { summary: `List snapshots of datastore '${datastore}' on PBS '${params.server}'`, operations: [{ kind: 'read', target: `${entry.url} datastore ${datastore}` }], destructive: false };
+    return { summary: `List snapshots of ${describeStore(datastore, params.namespace)} on PBS '${params.server}'`, operations: [{ kind: 'read', target: `${entry.url} ${describeStore(datastore, params.namespace)}` }], destructive: false };
   },
   async run(params, ctx): Promise<PbsSnapshotsResult> {
     const datastore = datastoreOf(ctx, params.server, params.datastore);
     const client = await pbsClientFor(ctx, params.server);
-    const listed = await client.snapshots(datastore, { ...(params.backupType ? { type: params.backupType as SnapshotSummary['type'] } : {}), ...(params.backupId ? { id: params.backupId } : {}) }, ctx.signal);
+    const filter = { ...(params.namespace ? { ns: params.namespace } : {}), ...(params.backupType ? { type: params.backupType as SnapshotSummary['type'] } : {}), ...(params.backupId ? { id: params.backupId } : {}) };
+    const listed = await client.snapshots(datastore, filter, ctx.signal);
     const snapshots = listed.map(summarizeSnapshot).sort(newestFirst);
     const count = (state: SnapshotSummary['verification']) => snapshots.filter((snapshot) => snapshot.verification === state).length;
-    const where = `datastore '${printable(datastore)}' on ${client.description}${params.backupType || params.backupId ? ` (${params.backupType ?? '*'}/${printable(params.backupId ?? '*')})` : ''}`;
+    const where = `${describeStore(datastore, params.namespace)} on ${client.description}${params.backupType || params.backupId ? ` (${params.backupType ?? '*'}/${printable(params.backupId ?? '*')})` : ''}`;
     const newest = snapshots[0];
     if (params.maxAgeDays !== undefined && (newest === undefined || Date.now() / 1000 - newest.epoch > params.maxAgeDays * 86_400)) {
       throw new Error(newest === undefined ? `no snapshot in ${where}` : `the newest snapshot in ${where}, ${snapshotName(newest)}, is ${formatAge(new Date(newest.epoch * 1000))}: older than ${params.maxAgeDays} days`);
@@ -54,6 +58,7 @@ export const pbsSnapshots = defineAction({
     return {
       server: params.server,
       datastore,
+      namespace: params.namespace ?? null,
       snapshots,
       counts: { total: snapshots.length, verified: count('ok'), failed: count('failed'), unverified: count('none'), protected: snapshots.filter((snapshot) => snapshot.protected).length },
       newest: snapshots[0]?.time ?? null,
@@ -61,7 +66,8 @@ export const pbsSnapshots = defineAction({
   },
   render(result: PbsSnapshotsResult) {
     const { counts } = result;
-    const head = `Datastore '${printable(result.datastore)}' on PBS '${result.server}': ${formatCount(counts.total, 'snapshot')}, ${counts.verified} verified, ${counts.failed} failed verification, ${counts.unverified} not verified.`;
+    const where = describeStore(result.datastore, result.namespace);
+    const head = `${where.charAt(0).toUpperCase()}${where.slice(1)} on PBS '${result.server}': ${formatCount(counts.total, 'snapshot')}, ${counts.verified} verified, ${counts.failed} failed verification, ${counts.unverified} not verified.`;
     if (result.snapshots.length === 0) return head;
     const rows = result.snapshots.map((snapshot) => [
       snapshot.type,

@@ -6,6 +6,11 @@ import { secretName } from '../../core/secrets';
 /** The `server:` parameter every PBS action takes: a Proxmox Backup Server of the inventory, by name. */
 export const pbsServerParam = z.string().min(1).describe('Name of a Proxmox Backup Server in `backupServers:` of lifeboat.yaml.');
 export const pbsDatastoreParam = z.string().min(1).optional().describe("Datastore name; the server's `datastore` in lifeboat.yaml when left out.");
+export const pbsNamespaceParam = z
+  .string()
+  .min(1)
+  .optional()
+  .describe('Backup namespace, e.g. prod or site-a/prod; the root namespace when left out.');
 export const pbsBackupTypeParam = z.enum(PBS_BACKUP_TYPES as [string, ...string[]]).describe('Backup type: vm, ct or host.');
 
 type BackupServerEntry = NonNullable<ActionContext['inventory']['backupServers']>[string];

@@ -3,8 +3,8 @@ import type { PbsBackupType, PbsVerifyScope } from '../../clients/pbs';
 import { defineAction } from '../../core/actions/spec';
 import { errorMessage, isCancellationError } from '../../core/errors';
 import { formatCount, markdownTable, printable } from '../../core/render';
-import { describeVerification, newestFirst, snapshotName, snapshotTime, summarizeSnapshot, type SnapshotSummary } from './snapshotSummary';
-import { backupServerEntry, datastoreOf, pbsBackupTypeParam, pbsClientFor, pbsDatastoreParam, pbsServerParam } from './target';
+import { describeStore, describeVerification, newestFirst, snapshotName, snapshotTime, summarizeSnapshot, type SnapshotSummary } from './snapshotSummary';
+import { backupServerEntry, datastoreOf, pbsBackupTypeParam, pbsClientFor, pbsDatastoreParam, pbsNamespaceParam, pbsServerParam } from './target';
 
 /** How many of a failed task's last log lines its error shows. */
 const FAILURE_LOG_LINES = 20;
@@ -26,6 +26,7 @@ const pbsVerifyParams = z
   .object({
     server: pbsServerParam,
     datastore: pbsDatastoreParam,
+    namespace: pbsNamespaceParam.describe('Backup namespace, e.g. prod; the root when left out. Verifying a whole namespace covers the namespaces below it too.'),
     backupType: pbsBackupTypeParam.optional().describe('With `backupId`: verify one backup group (or, with `time`, one snapshot); left out: the whole datastore.'),
     backupId: z.string().min(1).optional().describe('Backup id of the group or snapshot, e.g. 100.'),
     time: snapshotTimeParam.optional(),
@@ -62,8 +63,8 @@ function scopeOf(params: VerifyParams): PbsVerifyScope {
   return params.time === undefined ? { kind: 'group', type, id: params.backupId } : { kind: 'snapshot', type, id: params.backupId, time: params.time };
 }
 
-function describeScope(scope: PbsVerifyScope, datastore: string): string {
-  const store = `datastore '${printable(datastore)}'`;
+function describeScope(scope: PbsVerifyScope, datastore: string, namespace: string | undefined): string {
+  const store = describeStore(datastore, namespace);
   if (scope.kind === 'datastore') return store;
   if (scope.kind === 'group') return `group ${scope.type}/${printable(scope.id)} of ${store}`;
   return `snapshot ${snapshotName({ type: scope.type, id: scope.id, time: snapshotTime(scope.time) })} of ${store}`;
@@ -89,16 +90,17 @@ export const pbsVerify = defineAction({
   async plan(params, ctx) {
     const entry = backupServerEntry(ctx, params.server);
     const datastore = datastoreOf(ctx, params.server, params.datastore);
-    const scope = describeScope(scopeOf(params), datastore);
+    const scope = describeScope(scopeOf(params), datastore, params.namespace);
     return { summary: `Verify ${scope} on PBS '${params.server}'`, operations: [{ kind: 'verify', target: `${entry.url} ${scope}`, detail: 'reads every chunk and records the verification state' }], destructive: false };
   },
   async run(params, ctx): Promise<PbsVerifyResult> {
     const datastore = datastoreOf(ctx, params.server, params.datastore);
     const client = await pbsClientFor(ctx, params.server);
     const scope = scopeOf(params);
-    const scopeText = describeScope(scope, datastore);
+    const scopeText = describeScope(scope, datastore, params.namespace);
     const ignoreVerified = params.ignoreVerified ?? scope.kind !== 'snapshot';
-    const upid = await client.startVerify(datastore, scope, { ignoreVerified, ...(params.outdatedAfterDays === undefined ? {} : { outdatedAfterDays: params.outdatedAfterDays }) }, ctx.signal);
+    const options = { ignoreVerified, ...(params.namespace ? { ns: params.namespace } : {}), ...(params.outdatedAfterDays === undefined ? {} : { outdatedAfterDays: params.outdatedAfterDays }) };
+    const upid = await client.startVerify(datastore, scope, options, ctx.signal);
     ctx.log.info(`verify of ${scopeText} started on ${client.description}: task ${upid}`);
     const outcome = await client
       .waitForTask(upid, {
@@ -116,7 +118,9 @@ export const pbsVerify = defineAction({
       const tail = outcome.log.slice(-FAILURE_LOG_LINES).map((line) => `  ${printable(line)}`);
       throw new Error(`verify of ${scopeText} on ${client.description} failed: ${printable(outcome.exitstatus)}\n${tail.length > 0 ? `last lines of the task log:\n${tail.join('\n')}\n` : ''}(task ${upid})`);
     }
-    const listing = scope.kind === 'datastore' ? await client.snapshots(datastore, {}, ctx.signal) : await client.snapshots(datastore, { type: scope.type, id: scope.id }, ctx.signal);
+    // Namespaces below a verified one are not listed: their snapshots are in the task's log.
+    const ns = params.namespace ? { ns: params.namespace } : {};
+    const listing = await client.snapshots(datastore, scope.kind === 'datastore' ? ns : { ...ns, type: scope.type, id: scope.id }, ctx.signal);
     const snapshots = listing.map(summarizeSnapshot).filter((snapshot) => covered(snapshot, scope)).sort(newestFirst);
     return { server: params.server, datastore, scope: scopeText, upid, exitstatus: outcome.exitstatus, snapshots, logLines: outcome.log.length };
   },
