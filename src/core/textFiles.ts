@@ -11,6 +11,8 @@ export const TEXT_FILE_LIMITS = {
   runbook: 4 * 1024 * 1024,
   inventory: 1024 * 1024,
   'secrets file': 1024 * 1024,
+  // Backrest's config.json: a few KiB per plan; thousands of plans stay far below.
+  'Backrest config': 4 * 1024 * 1024,
   // What `lifeboat parse` prints for a runbook at its limit: each cell's text three times over,
   // escaped, and a few hundred bytes of structure per cell (165 MB for 4 MiB of one-line cells).
   'runbook as JSON': 256 * 1024 * 1024,

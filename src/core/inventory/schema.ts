@@ -157,6 +157,14 @@ const location = z.union([
   z.object({ store: nonEmpty.describe('Name of an S3 store in `stores:`.'), prefix: z.string().default(''), keep: keep.optional() }).strict(),
 ]);
 
+const backrestInstance = z
+  .object({
+    config: nonEmpty.describe("Backrest's config.json: a path on `host`, or here (relative to the workspace) without one."),
+    host: nonEmpty.optional().describe('Name of a host in `hosts:` Backrest runs on: its config.json is read there over SFTP and restic runs there, as Backrest runs it.'),
+    restic: nonEmpty.optional().describe('The restic binary where restic runs (Backrest downloads its own, e.g. /opt/backrest/restic); `restic` on the PATH by default.'),
+  })
+  .strict();
+
 const section = <Entry extends z.ZodType>(entry: Entry, description: string) => z.record(z.string(), entry).optional().describe(description);
 
 /** `lifeboat.yaml`: every target a runbook can name, by name. */
@@ -168,6 +176,7 @@ export const inventorySchema = z
     frigate: section(frigate, 'Frigate instances, by name.'),
     stores: section(s3Store, 'S3 buckets, by name.'),
     repositories: section(resticRepository, 'restic repositories, by name.'),
+    backrest: section(backrestInstance, 'Backrest installations, by name: where their config.json is, to show their plans and snapshot ages.'),
     backupServers: section(backupServer, 'Proxmox Backup Servers, by name.'),
     locations: section(location, 'Backup locations: a local `path`, a `host` and `path`, or a `store` and `prefix`.'),
     rcloneRemotes: section(rcloneRemote, 'rclone remotes, by the name paths use (`gdrive:BadrBackups`): a backend `type` with its `options`, or an S3 store of `stores:`. Remotes of the user\'s rclone.conf need no entry.'),
@@ -180,3 +189,4 @@ export type SshHostEntry = z.output<typeof sshHost>;
 export type BackupLocationEntry = z.output<typeof location>;
 export type RcloneRemoteEntry = z.output<typeof rcloneRemote>;
 export type EndpointEntry = z.output<typeof endpointEntry>;
+export type BackrestInstanceEntry = z.output<typeof backrestInstance>;

@@ -1,0 +1,4 @@
+import type { ActionSpec } from '../../core/actions/spec';
+import { backrestPlans } from './plans';
+
+export const backrestActions: ActionSpec[] = [backrestPlans];
