@@ -279,6 +279,15 @@ describe('rclone.copy, rclone.list and rclone.check with the real rclone, to s3r
     await assert.rejects(copy({ source: 'lax:drive/BadrBackups', destination: 'gdrive:drive/Mirror' }), /remote lax is on a store with `tls.insecure`, and rclone would then skip checking the certificate of gdrive too/);
   });
 
+  it("copies to a remote of the user's rclone.conf, learning its backend from rclone", async () => {
+    const config = path.join(work, 'rclone.conf');
+    await writeFile(config, '[pi_drive]\ntype = local\n');
+    const target = path.join(work, 'from-rclone-conf');
+    const result = await withRcloneFlags({ RCLONE_CONFIG: config }, () => copy({ source: 'source', destination: `pi_drive:${target}` }));
+    assert.equal(result.staged, true, 'a local backend is staged');
+    assert.deepEqual(await tree(target), ['backup.tar.gz', 'config/app.yaml', 'notes.txt']);
+  });
+
   it('names a remote that is neither declared nor in rclone.conf', async () => {
     await assert.rejects(run(rcloneList, { path: 'unknown_remote:folder' }), /rclone list unknown_remote:folder failed .*didn't find section in config file/s);
   });
