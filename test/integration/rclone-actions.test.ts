@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -244,6 +246,39 @@ describe('rclone.copy, rclone.list and rclone.check with the real rclone, to s3r
       assert.deepEqual(await tree(small), [], 'the staging folder went, and nothing reached a final name');
     } finally {
       await promisify(execFile)('umount', [small]);
+    }
+  });
+
+  it('an S3 remote that answers every upload with 507 Insufficient Storage fails the copy saying it is out of space', async () => {
+    // In front of s3rver: reads pass, writes are refused as a full store refuses them.
+    const upstream = new URL(plainServer.endpoint);
+    const full = http.createServer((request, response) => {
+      if (request.method === 'PUT' || request.method === 'POST') {
+        request.resume();
+        request.once('end', () => response.writeHead(507, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InsufficientStorage</Code><Message>the store is full</Message></Error>'));
+        return;
+      }
+      const forwarded = http.request({ host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers }, (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      });
+      request.pipe(forwarded);
+    });
+    await new Promise<void>((resolve) => full.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(full.address() as AddressInfo).port}`;
+      const fullInventory = { ...inventory, stores: { ...inventory.stores, full: { endpoint, region: 'us-east-1', bucket: 'drive', credentials: { accessKeyId: S3RVER_CREDENTIALS.accessKeyId, secretAccessKey: 'secret:garage-secret' } } }, rcloneRemotes: { ...inventory.rcloneRemotes, full: { store: 'full' } } } as Inventory;
+      await withRcloneFlags({ RCLONE_RETRIES: '1', RCLONE_LOW_LEVEL_RETRIES: '1' }, () =>
+        assert.rejects(copy({ source: 'source', destination: 'full:drive/Full' }, context({ inventory: fullInventory })), (error: unknown) => {
+          assert.ok(error instanceof RcloneError, String(error));
+          assert.equal(error.kind, 'no-space', error.message);
+          assert.match(error.message, /^rclone copy .* to full:drive\/Full failed \(exit code \d+\) \(the destination is out of space\):\n.*InsufficientStorage/s);
+          return true;
+        }),
+      );
+    } finally {
+      full.closeAllConnections();
+      await new Promise((resolve) => full.close(resolve));
     }
   });
 
