@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { syncPush, type SyncPushResult } from '../../src/actions/sync/push';
 import { ClientPool } from '../../src/core/actions/clients';
+import { PlanHandOver } from '../../src/core/actions/handOver';
 import { createActionContext } from '../../src/core/actions/context';
 import { isCancellationError } from '../../src/core/errors';
 import type { ActionContext, ActionPlan, Inventory } from '../../src/core/actions/spec';
@@ -152,13 +153,21 @@ describe('sync.push between two real sshd hosts', function () {
         await push({ method });
         assert.ok(existsSync(join(dst, 'extra.mp4')) && existsSync(join(dst, 'old day', 'c.mp4')));
 
-        const withDelete = await plan({ method, delete: true });
+        // The run follows the plan it was shown (as the runner hands it over): what the source loses in between is not deleted unseen.
+        const ctx = { ...context(), handOver: new PlanHandOver() };
+        const withDelete = await plan({ method, delete: true }, ctx);
         const deletions = withDelete.operations.filter((operation) => operation.kind === 'delete').map((operation) => operation.target.slice(`pi5:${dst}/`.length)).sort();
         assert.deepEqual(deletions, ['extra.mp4', 'old day/', 'old day/c.mp4']);
         assert.equal(withDelete.destructive, true);
         assert.ok(existsSync(join(dst, 'extra.mp4')), 'the plan deleted nothing');
-        const result = await push({ method, delete: true });
+        await rm(join(src, 'notes.txt'));
+        const result = await push({ method, delete: true }, ctx);
+        await ctx.handOver.dispose();
         assert.equal(result.counts.delete, 3);
+        assert.ok(existsSync(join(dst, 'notes.txt')), 'a deletion the plan did not show is not made');
+        assert.ok(!existsSync(join(dst, 'extra.mp4')) && !existsSync(join(dst, 'old day')));
+        const next = await push({ method, delete: true });
+        assert.deepEqual(next.changes.filter((change) => change.kind === 'delete').map((change) => change.path), ['notes.txt']);
         assert.deepEqual(await readTree(dst), await readTree(src));
       });
 

@@ -57,7 +57,7 @@ describe('tier.apply between two real sshd hosts', function () {
     workspace = await mkdtemp(join(tmpdir(), 'lifeboat-tier-'));
     pool = new ClientPool();
     tier1 = join(hosts.pi4.remoteDir, 'videos');
-    tier2 = join(hosts.pi5.remoteDir, 'ssd videos');
+    tier2 = join(hosts.pi5.remoteDir, `ssd videos $(touch PWNED) '"`);
     archiveDir = join(hosts.pi5.remoteDir, 'archive');
     for (const dir of [tier1, tier2, archiveDir]) await rm(dir, { recursive: true, force: true });
     await mkdir(tier1);

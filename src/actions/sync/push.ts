@@ -5,7 +5,8 @@ import { formatBytes, formatDuration, markdownEscape, markdownTable, printable }
 import { describeEndpoint, hostFolderParam, hostHasProgram, openEndpoint, type Endpoint } from './endpoint';
 import type { ChangeKind, SyncChange } from './itemize';
 import { relayRsync } from './rsyncRelay';
-import { planTarTransfer, runTarTransfer } from './tarTransfer';
+import { removeFromFolder } from './remoteListing';
+import { planTarTransfer, runTarTransfer, type TarPlan } from './tarTransfer';
 
 /** How many changes a plan and a result list one by one; the counts always cover all of them. */
 const LISTED_CHANGES = 2000;
@@ -81,13 +82,53 @@ async function open(params: SyncPushParams, ctx: ActionContext): Promise<Opened>
   return { source, destination, method: await chooseMethod(source, destination, params.method, ctx.signal) };
 }
 
-/** The changes of one push; carried out unless `dryRun`. */
-async function transfer(opened: Opened, params: SyncPushParams, dryRun: boolean, signal: AbortSignal): Promise<SyncChange[]> {
+/** What a push would change: rsync's dry run, or the listings of both folders for tar. */
+class PlannedPush {
+  constructor(
+    readonly opened: Opened,
+    readonly changes: SyncChange[],
+    readonly tarPlan?: TarPlan,
+  ) {}
+
+  // Holds nothing open: the connections belong to the run's client pool.
+  dispose(): void {}
+}
+
+async function planPush(params: SyncPushParams, ctx: ActionContext): Promise<PlannedPush> {
+  const opened = await open(params, ctx);
   const { source, destination, method } = opened;
-  if (method === 'rsync') return relayRsync({ source, destination, dryRun, delete: params.delete, bandwidthKiBps: params.bandwidthKiBps, signal });
-  const plan = await planTarTransfer(source, destination, { delete: params.delete, signal });
-  if (!dryRun) await runTarTransfer(source, destination, plan, { bandwidthKiBps: params.bandwidthKiBps, signal });
-  return plan.changes;
+  if (method === 'rsync') return new PlannedPush(opened, await relayRsync({ source, destination, dryRun: true, delete: params.delete, bandwidthKiBps: params.bandwidthKiBps, signal: ctx.signal }));
+  const tarPlan = await planTarTransfer(source, destination, { delete: params.delete, signal: ctx.signal });
+  return new PlannedPush(opened, tarPlan.changes, tarPlan);
+}
+
+/** The planned deletions still to make: none at or above a path the transfer has just written. */
+function deletionsToMake(planned: readonly SyncChange[], written: readonly SyncChange[]): SyncChange[] {
+  const writtenPaths = written.filter((change) => change.kind !== 'delete').map((change) => change.path);
+  return planned.filter((change) => change.kind === 'delete' && !writtenPaths.some((path) => path === change.path || path.startsWith(`${change.path}/`)));
+}
+
+/** The paths not below another of them: deleting those (recursively) deletes them all. */
+function topMost(paths: readonly string[]): string[] {
+  const set = new Set(paths);
+  return paths.filter((path) => !path.split('/').some((_, index, parts) => index > 0 && set.has(parts.slice(0, index).join('/'))));
+}
+
+/**
+ * Carries out the push the plan showed. With tar, exactly its listing; with rsync, the transfer
+ * (which finds its own changes), and then only the deletions the plan named: a file the source has
+ * lost since is not deleted without being shown first.
+ */
+async function pushAsPlanned(planned: PlannedPush, params: SyncPushParams, signal: AbortSignal): Promise<SyncChange[]> {
+  const { source, destination } = planned.opened;
+  if (planned.tarPlan) {
+    await runTarTransfer(source, destination, planned.tarPlan, { bandwidthKiBps: params.bandwidthKiBps, signal });
+    return planned.changes;
+  }
+  const written = await relayRsync({ source, destination, dryRun: false, delete: false, bandwidthKiBps: params.bandwidthKiBps, signal });
+  const deletions = params.delete ? deletionsToMake(planned.changes, written) : [];
+  await removeFromFolder(destination, topMost(deletions.map((change) => change.path)), { recursive: true, signal });
+  return [...written, ...deletions];
 }
 
 const OPERATION_OF: Readonly<Record<ChangeKind, PlannedOperation['kind']>> = { create: 'create', update: 'overwrite', attributes: 'overwrite', delete: 'delete' };
@@ -115,8 +156,9 @@ export const syncPush = defineAction({
   params: syncPushParams,
   destructive: true,
   async plan(params, ctx): Promise<ActionPlan> {
-    const opened = await open(params, ctx);
-    const changes = await transfer(opened, params, true, ctx.signal);
+    const planned = await planPush(params, ctx);
+    ctx.handOver?.give(planned);
+    const { opened, changes } = planned;
     const counts = countChanges(changes);
     const to = describeEndpoint(opened.destination);
     return {
@@ -127,9 +169,10 @@ export const syncPush = defineAction({
   },
   async run(params, ctx): Promise<SyncPushResult> {
     const started = performance.now();
-    const opened = await open(params, ctx);
+    const planned = ctx.handOver?.take(PlannedPush) ?? (await planPush(params, ctx));
+    const { opened } = planned;
     ctx.progress.report({ message: `pushing ${describeEndpoint(opened.source)} to ${describeEndpoint(opened.destination)} with ${opened.method}` });
-    const changes = await transfer(opened, params, false, ctx.signal);
+    const changes = await pushAsPlanned(planned, params, ctx.signal);
     return {
       from: describeEndpoint(opened.source),
       to: describeEndpoint(opened.destination),

@@ -77,6 +77,14 @@ async function survey(params: TierApplyParams, ctx: ActionContext): Promise<Surv
   return { tier1, tier2, method, classes: classify(first, second ?? [], params, Date.now()) };
 }
 
+/** The survey the plan showed, handed to the run, which moves and expires exactly those files. */
+class PlannedTiers {
+  constructor(readonly surveyed: Surveyed) {}
+
+  // Holds nothing open: the connections belong to the run's client pool.
+  dispose(): void {}
+}
+
 function noticeMessage(params: TierApplyParams, notice: Tally, where: string): string {
   return notice.files === 0 ? '' : `${notice.files} recording(s), ${formatBytes(notice.bytes)}, on ${where} are older than ${params.notifyAfterDays} days and will be ${params.expired === 'archive' ? 'archived' : 'deleted'} after ${params.expireAfterDays} days unless flagged with ${params.retainMarker}`;
 }
@@ -131,6 +139,7 @@ export const tierApply = defineAction({
   destructive: true,
   async plan(params, ctx): Promise<ActionPlan> {
     const surveyed = await survey(params, ctx);
+    ctx.handOver?.give(new PlannedTiers(surveyed));
     const { classes } = surveyed;
     const moved = tally(classes.move);
     const expired = tally(classes.expire);
@@ -143,7 +152,7 @@ export const tierApply = defineAction({
   },
   async run(params, ctx): Promise<TierApplyResult> {
     const started = performance.now();
-    const surveyed = await survey(params, ctx);
+    const surveyed = ctx.handOver?.take(PlannedTiers)?.surveyed ?? (await survey(params, ctx));
     const { tier1, tier2, classes } = surveyed;
     ctx.progress.report({ message: `moving ${classes.move.length} file(s) from ${describeEndpoint(tier1)} to ${describeEndpoint(tier2)}` });
     await moveToTier2(surveyed, ctx.signal);
