@@ -11,7 +11,7 @@ import { CancelledError } from '../../src/core/errors';
 import type { ArchiveCreateResult, ArchiveVerifyResult } from '../../src/actions/archive';
 import { lifeboat } from '../support/cli';
 import { hostilePayloads } from '../support/payloads';
-import { archiveAction, corruptMiddleByte, listNames, makeTempDir, readTree, recordingContext, removeTempDir, runAction, writeTree } from './archiveSupport';
+import { archiveAction, corruptMiddleByte, listNames, makeTempDir, readTree, recordingContext, removeTempDir, runAction, useSmallTmpfs, writeTree } from './archiveSupport';
 
 /**
  * archive.create with the real pigz (installed by scripts/test.sh) and without it: archives GNU tar
@@ -203,33 +203,10 @@ describe('archive.create with pigz and without it', () => {
   });
 
   describe('on a full disk (a small tmpfs)', () => {
-    let mountPoint: string | undefined;
-    let notMounted = '';
-    before(async () => {
-      const folder = await makeTempDir('pigz-tmpfs');
-      if (process.getuid?.() !== 0) {
-        notMounted = 'mounting a tmpfs needs root';
-      } else {
-        const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', folder], { encoding: 'utf8' });
-        if (mounted.status === 0) mountPoint = folder;
-        else notMounted = `mount -t tmpfs failed: ${(mounted.stderr || mounted.error?.message || '').trim()}`;
-      }
-      if (!mountPoint) await rm(folder, { recursive: true, force: true });
-    });
-    after(async () => {
-      if (!mountPoint) return;
-      spawnSync('umount', [mountPoint]);
-      await rm(mountPoint, { recursive: true, force: true });
-    });
-    beforeEach(function () {
-      if (mountPoint) return;
-      // Reported as pending with its reason, never as passing.
-      if (this.currentTest) this.currentTest.title += ` (pending: ${notMounted})`;
-      this.skip();
-    });
+    const tmpfsMount = useSmallTmpfs('pigz-tmpfs', '2m');
 
     it('names the archive and the cause, and leaves the disk as it was', async () => {
-      const tmpfs = mountPoint as string;
+      const tmpfs = tmpfsMount.path();
       await writeTree(tmpfs, { 'p-20200101-000000.tar.gz': 'the last good archive' });
       await writeTree(workspace, { 'src/a.bin': randomBytes(8 * 1024 * 1024) });
       await assert.rejects(

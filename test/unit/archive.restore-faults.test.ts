@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FileWriteError } from '../../src/core/errors';
 import { readRecords } from '../support/cli';
 import { CLI } from '../support/paths';
-import { archiveAction, makeTempDir, readTree, recordingContext, removeTempDir, runAction, writeTree, type TreeNode } from './archiveSupport';
+import { archiveAction, makeTempDir, readTree, recordingContext, removeTempDir, runAction, useSmallTmpfs, writeTree, type TreeNode } from './archiveSupport';
 
 /**
  * Restores that fail for reasons outside the archive — a full disk, a file size limit, SIGKILL,
@@ -178,36 +178,10 @@ describe('archive.restore under faults: full disks, size limits, SIGKILL and Ctr
   });
 
   describe('a small tmpfs', () => {
-    let mountPoint: string | undefined;
-    let notMounted = '';
-    before(async function () {
-      const folder = await makeTempDir('restore-tmpfs');
-      if (process.getuid?.() !== 0) {
-        notMounted = 'mounting a tmpfs needs root';
-      } else {
-        const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', folder], { encoding: 'utf8' });
-        if (mounted.status === 0) mountPoint = folder;
-        else notMounted = `mount -t tmpfs failed: ${(mounted.stderr || mounted.error?.message || '').trim()}`;
-      }
-      if (!mountPoint) await rm(folder, { recursive: true, force: true });
-    });
-    after(async () => {
-      if (!mountPoint) return;
-      spawnSync('umount', [mountPoint]);
-      await rm(mountPoint, { recursive: true, force: true });
-    });
-    beforeEach(function () {
-      if (mountPoint) return;
-      // Reported as pending with its reason, never as passing; the ulimit tests still cover write errors.
-      if (this.currentTest) this.currentTest.title += ` (pending: ${notMounted})`;
-      this.skip();
-    });
-    afterEach(async () => {
-      if (mountPoint) for (const name of await readdir(mountPoint)) await rm(path.join(mountPoint, name), { recursive: true, force: true });
-    });
+    const tmpfsMount = useSmallTmpfs('restore-tmpfs', '2m');
 
     it('refuses a tar bomb that does not fit before writing anything', async () => {
-      const tmpfs = mountPoint as string;
+      const tmpfs = tmpfsMount.path();
       const bomb = path.join(workspace, 'bomb.tar.gz');
       const zeros = path.join(workspace, 'zeros');
       await writeTree(zeros, { 'zeros.bin': Buffer.alloc(64 * 1024 * 1024) });
@@ -227,7 +201,7 @@ describe('archive.restore under faults: full disks, size limits, SIGKILL and Ctr
     });
 
     it('counts the space a killed restore left in staging as free, removes that staging and restores', async () => {
-      const tmpfs = mountPoint as string;
+      const tmpfs = tmpfsMount.path();
       const exited = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
       const abandoned = path.join(tmpfs, `.target.restore-${exited.stdout}-0123456789ab`);
       await writeTree(abandoned, { 'tree/half.bin': randomBytes(1400 * 1024) });
@@ -246,7 +220,7 @@ describe('archive.restore under faults: full disks, size limits, SIGKILL and Ctr
     });
 
     it('fails cleanly when the disk fills up while extracting: ENOSPC named, staging removed, target and free space as before', async () => {
-      const tmpfs = mountPoint as string;
+      const tmpfs = tmpfsMount.path();
       const source = path.join(workspace, 'source');
       await writeTree(source, Object.fromEntries(Array.from({ length: 4 }, (_, index) => [`f${index}.bin`, randomBytes(200 * 1024)])));
       const archive = path.join(workspace, 'fits.tar.gz');

@@ -1,4 +1,5 @@
 /** Shared fixtures for the archive action tests: temp folders, contexts that record, trees, raw tar. */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
@@ -171,4 +172,45 @@ export function corruptMiddleByte(file: string): void {
   const middle = bytes.length >> 1;
   bytes.writeUInt8(bytes.readUInt8(middle) ^ 0x01, middle);
   writeFileSync(file, bytes);
+}
+
+/**
+ * A small tmpfs (`size` in mount's syntax, e.g. `2m`) for the tests of the enclosing `describe`, a
+ * disk that fills up for real: `path()` is its mount point, emptied after each test and unmounted
+ * after the last. Mounting needs root; without it, or where mounting fails, each test is reported
+ * as pending with the reason, never as passing.
+ */
+export function useSmallTmpfs(label: string, size: string): { path: () => string } {
+  let mountPoint: string | undefined;
+  let notMounted = '';
+  before(async () => {
+    const folder = await makeTempDir(label);
+    if (process.getuid?.() !== 0) {
+      notMounted = 'mounting a tmpfs needs root';
+    } else {
+      const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', folder], { encoding: 'utf8' });
+      if (mounted.status === 0) mountPoint = folder;
+      else notMounted = `mount -t tmpfs failed: ${(mounted.stderr || mounted.error?.message || '').trim()}`;
+    }
+    if (!mountPoint) await rm(folder, { recursive: true, force: true });
+  });
+  after(async () => {
+    if (!mountPoint) return;
+    spawnSync('umount', [mountPoint]);
+    await rm(mountPoint, { recursive: true, force: true });
+  });
+  beforeEach(function () {
+    if (mountPoint) return;
+    if (this.currentTest) this.currentTest.title += ` (pending: ${notMounted})`;
+    this.skip();
+  });
+  afterEach(async () => {
+    if (mountPoint) for (const name of await readdir(mountPoint)) await rm(path.join(mountPoint, name), { recursive: true, force: true });
+  });
+  return {
+    path: () => {
+      if (!mountPoint) throw new Error(`no tmpfs: ${notMounted}`);
+      return mountPoint;
+    },
+  };
 }

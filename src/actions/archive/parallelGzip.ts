@@ -1,4 +1,5 @@
 import { createGzip } from 'node:zlib';
+import { TarSink } from './tarSink';
 
 /**
  * zlib output buffer size: a member's compressed bytes come in buffers of this size, handed on as
@@ -28,13 +29,12 @@ export interface ParallelGzipOptions {
  * read them as a single stream (BGZF, used for genomics data, is the same idea). Members of 1 MiB
  * cost under 0.1% in ratio against one long member.
  *
- * Input is written in place: a producer fills `room()` (reading a file straight into it) and then
- * `commit`s what it wrote, so data is never copied on its way in and the block buffers are the only
- * input memory, reused for the whole run. A single node:zlib stream could not do this: it
+ * Input is written in place (see TarSink), so the block buffers are the only input memory, reused
+ * for the whole run. A single node:zlib stream could not do this: it
  * compresses one chunk at a time on one thread and idles while the main thread handles each output
  * chunk.
  */
-export class ParallelGzip {
+export class ParallelGzip extends TarSink {
   readonly #options: ParallelGzipOptions;
   #block: Buffer;
   #filled = 0;
@@ -45,16 +45,15 @@ export class ParallelGzip {
   readonly #spareBlocks: Buffer[] = [];
 
   constructor(options: ParallelGzipOptions) {
+    super();
     this.#options = options;
     this.#block = Buffer.allocUnsafe(options.blockBytes);
   }
 
-  /** Uncompressed bytes committed so far. */
   get bytesIn(): number {
     return this.#bytesIn;
   }
 
-  /** The unfilled rest of the current block, never empty; write into it, then `commit` the bytes written. */
   room(): Buffer {
     return this.#block.subarray(this.#filled);
   }
@@ -71,27 +70,6 @@ export class ParallelGzip {
     this.#startMember(this.#block, this.#filled);
     this.#block = this.#spareBlocks.pop() ?? Buffer.allocUnsafe(this.#options.blockBytes);
     this.#filled = 0;
-  }
-
-  /** Copies `data` in (for small pieces such as headers; file contents go through `room`). */
-  async write(data: Uint8Array): Promise<void> {
-    for (let offset = 0; offset < data.length; ) {
-      const room = this.room();
-      const length = Math.min(room.length, data.length - offset);
-      room.set(data.subarray(offset, offset + length));
-      offset += length;
-      await this.commit(length);
-    }
-  }
-
-  /** Appends `count` zero bytes (tar padding). */
-  async writeZeros(count: number): Promise<void> {
-    for (let left = count; left > 0; ) {
-      const length = Math.min(this.#block.length - this.#filled, left);
-      this.#block.fill(0, this.#filled, this.#filled + length);
-      left -= length;
-      await this.commit(length);
-    }
   }
 
   /** Compresses what is left and hands over every remaining member. */

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { crc32 } from 'node:zlib';
 import { findOnPath } from '../../clients/process';
 import { CancelledError } from '../../core/errors';
-import type { TarSink } from './writeArchive';
+import { TarSink } from './tarSink';
 
 /**
  * gzip by `pigz`, the parallel gzip a person who cares about speed pipes tar into: the tar stream is
@@ -49,7 +49,7 @@ interface InputSlot {
   sent: Promise<void>;
 }
 
-export class PigzGzip implements TarSink {
+export class PigzGzip extends TarSink {
   readonly #child;
   /** Settles when pigz has exited and its output has all been handed over; rejects on any failure. */
   readonly #done: Promise<void>;
@@ -64,6 +64,7 @@ export class PigzGzip implements TarSink {
   readonly #onAbort = () => this.#kill(true);
 
   constructor(private readonly options: PigzOptions) {
+    super();
     // No variable of ours may change what pigz does; it needs none.
     this.#child = spawn(options.pigz, [`-${options.level}`, '-p', String(options.threads), '-c'], { stdio: ['pipe', 'pipe', 'pipe'], env: {} });
     this.#slots = [0, 1].map(() => ({ buffer: Buffer.allocUnsafe(INPUT_BLOCK_BYTES), sent: Promise.resolve() }));
@@ -78,7 +79,6 @@ export class PigzGzip implements TarSink {
     if (options.signal.aborted) this.#kill(true);
   }
 
-  /** Uncompressed bytes committed so far. */
   get bytesIn(): number {
     return this.#bytesIn;
   }
@@ -93,26 +93,6 @@ export class PigzGzip implements TarSink {
     this.#filled += bytes;
     this.#bytesIn += bytes;
     if (this.#filled === buffer.length) await this.#send();
-  }
-
-  async write(data: Uint8Array): Promise<void> {
-    for (let offset = 0; offset < data.length; ) {
-      const room = this.room();
-      const length = Math.min(room.length, data.length - offset);
-      room.set(data.subarray(offset, offset + length));
-      offset += length;
-      await this.commit(length);
-    }
-  }
-
-  async writeZeros(count: number): Promise<void> {
-    for (let left = count; left > 0; ) {
-      const room = this.room();
-      const length = Math.min(room.length, left);
-      room.fill(0, 0, length);
-      left -= length;
-      await this.commit(length);
-    }
   }
 
   /** Sends what is left, closes pigz's input and waits until pigz has exited and all its output is handed over. */

@@ -7,6 +7,7 @@ import { Header, Pax, type HeaderData } from 'tar';
 import { throwIfAborted, writingTo } from '../../core/errors';
 import { ParallelGzip } from './parallelGzip';
 import { GZIP_TRAILER_BYTES, PigzGzip } from './pigz';
+import type { TarSink } from './tarSink';
 
 /**
  * Writes a tar.gz of given entries into a new file. Entries are packed here rather than by
@@ -28,19 +29,6 @@ const GZIP_MEMBER_BYTES = 1024 * 1024;
 const TAR_BLOCK = 512;
 /** Two zero blocks end a tar stream. */
 const END_OF_ARCHIVE_BYTES = 2 * TAR_BLOCK;
-
-/** Where the tar stream goes: a producer writes into `room()` and commits what it wrote. */
-export interface TarSink {
-  /** Uncompressed bytes committed so far. */
-  readonly bytesIn: number;
-  /** The unfilled rest of the current block, never empty; write into it, then `commit` the bytes written. */
-  room(): Buffer;
-  commit(bytes: number): Promise<void>;
-  /** Copies `data` in (for small pieces such as headers; file contents go through `room`). */
-  write(data: Uint8Array): Promise<void>;
-  /** Appends `count` zero bytes (tar padding). */
-  writeZeros(count: number): Promise<void>;
-}
 
 export type ArchiveCompressor = 'pigz' | 'in-process';
 
