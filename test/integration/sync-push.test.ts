@@ -270,6 +270,20 @@ describe('sync.push between two real sshd hosts', function () {
     }
   });
 
+  for (const method of ['rsync', 'tar'] as const) {
+    it(`creates a missing destination folder with its parents (${method}); its dry run creates nothing`, async () => {
+      await writeFile(join(src, 'a.mp4'), 'a');
+      dst = join(hosts.pi5.remoteDir, 'missing', 'parents', 'dst');
+      await rm(join(hosts.pi5.remoteDir, 'missing'), { recursive: true, force: true });
+      const dry = await plan({ method });
+      assert.ok(dry.operations.some((operation) => operation.kind === 'create' && operation.target.endsWith('/a.mp4')));
+      assert.ok(!existsSync(join(hosts.pi5.remoteDir, 'missing')), 'the dry run created nothing');
+      await push({ method });
+      assert.deepEqual(await readTree(dst), await readTree(src));
+      await rm(join(hosts.pi5.remoteDir, 'missing'), { recursive: true, force: true });
+    });
+  }
+
   it('refuses overlapping folders on one host and delete into /', async () => {
     await assert.rejects(syncPush.plan(syncPush.params.parse({ from: { host: 'pi4', path: '/srv/a' }, to: { host: 'pi4', path: '/srv/a/b' } }), context()), /overlap on pi4/);
     await assert.rejects(syncPush.plan(syncPush.params.parse({ from: { host: 'pi4', path: '/srv/a' }, to: { host: 'pi5', path: '/' }, delete: true }), context()), /into \/ would delete/);

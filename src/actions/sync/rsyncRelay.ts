@@ -147,6 +147,8 @@ export async function relayRsync(request: RsyncRequest): Promise<SyncChange[]> {
   const sourceMessages: string[] = [];
   const destinationMessages: string[] = [];
   const collector = new ChangeCollector((line) => sourceMessages.push(line));
+  // rsync creates the destination folder but not its parents (before --mkpath, which older servers lack).
+  if (!request.dryRun) await destination.connection.run(['mkdir', '-p', '--', destination.path], { signal });
   const listFile = request.files ? await writeFileList(source, request.files, signal) : undefined;
   try {
     const argv = [
