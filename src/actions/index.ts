@@ -5,7 +5,7 @@ import { clustersBrowser } from './clusters/browser';
 import { frigateBrowser } from './frigate/browser';
 import { hostsBrowser } from './hosts/browser';
 import { archiveActions } from './archive';
-import { backrestActions } from './backrest';
+import { backrestActions, backrestBrowser } from './backrest';
 import { cnpgActions } from './cnpg';
 import { fluxActions } from './flux';
 import { frigateActions } from './frigate';
@@ -27,4 +27,4 @@ import { veleroInspectActions } from './velero/inspectActions';
 export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions, ...veleroInspectActions, ...veleroChangeActions, ...fluxActions, ...cnpgActions, ...k8sActions, ...pgActions, ...pbsActions, ...rcloneActions, ...httpActions, ...resticActions, ...backrestActions, ...syncActions, ...tierActions];
 
 /** Every backend's browser, in the order their roots are shown: what the Backups tree, pick lists and `lifeboat ls` list. */
-export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser, pbsBrowser, resticBrowser, rcloneBrowser, endpointsBrowser];
+export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser, pbsBrowser, resticBrowser, backrestBrowser, rcloneBrowser, endpointsBrowser];
