@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LastVerifiedArchiveError, VERIFIED_STATE_FILE, type ArchiveCreateResult, type ArchiveDeleteResult } from '../../src/actions/archive';
 import { archiveAction, exists, listNames, makeTempDir, planAction, rawTarGz, recordingContext, removeTempDir, runAction, writeTree } from './archiveSupport';
@@ -44,6 +44,19 @@ describe('archive.delete', () => {
     );
     assert.equal(plan.operations[0]?.bytes, older.bytes);
     assert.ok(await exists(older.path), 'planning deletes nothing');
+  });
+
+  it('refuses to delete from a folder another run is writing, and to create an archive there, naming that run', async () => {
+    const renewedAt = new Date().toISOString();
+    const lock = path.join(out, '.lifeboat-lock');
+    await writeFile(lock, JSON.stringify({ format: 'lifeboat.lock/1', id: 'nas-run', host: 'nas', pid: 4121, user: 'backup', runbook: 'nightly.runbook.md', action: 'archive.create', startedAt: renewedAt, renewedAt }));
+    const held = /out is being written by another run: archive\.create of nightly\.runbook\.md, pid 4121 of backup on nas/;
+    await assert.rejects(runAction(remove, { path: 'out/' + older.name }, recordingContext(workspace)), held);
+    await assert.rejects(runAction(create, { paths: ['src'], destination: 'out', prefix: 'third', keep: 1 }, recordingContext(workspace)), held);
+    assert.deepEqual((await listNames(out)).filter((name) => name.endsWith('.tar.gz')).sort(), [newer.name, older.name].sort());
+    await rm(lock);
+    await runAction(remove, { path: 'out/' + older.name }, recordingContext(workspace));
+    assert.equal(await exists(lock), false, 'the run released its own lock');
   });
 
   it('deletes an archive with its checksum file and verification record, leaving the others', async () => {

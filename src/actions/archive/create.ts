@@ -8,6 +8,8 @@ import { FileExistsError, fsyncDirectory, pathExists, publishWithoutOverwrite, r
 import { formatSidecar, hashFile, sidecarPath } from './checksum';
 import { compileExcludes } from './excludeGlobs';
 import { archivePrefix, DEFAULT_NAME_PATTERN, formatArchiveName, namePatternProblem } from './naming';
+import { folderLockStore } from '../../core/locks';
+import { lockLocation } from '../locationLocks';
 import { isInsideOrEqual, resolveUserPath } from '../paths';
 import { findPigz } from './pigz';
 import { ThrottledProgress } from '../../core/progress';
@@ -167,97 +169,105 @@ async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promi
   const { signal, log } = ctx;
   const setup = await prepare(params, ctx, new Date());
   const { sources, name, finalPath, destination } = setup;
-  await mkdir(destination, { recursive: true });
-  if (setup.destinationInsideSources) log.info(`leaving the destination folder ${destination} out of the archive`);
-  log.info(`archiving ${sources.files} files (${formatBytes(sources.bytes)}) from ${setup.base} into ${finalPath}, gzip by ${setup.pigz ?? 'Lifeboat (no pigz on the PATH)'}`);
-
-  const progress = new ThrottledProgress(ctx.progress);
-  const temporaryPath = temporarySibling(finalPath);
-  let published = false;
-  let sha256: string;
-  let bytes: number;
-  let compressor: ArchiveCompressor;
+  // One writer: another run's retention must not delete what this one is about to report, nor this one's its.
+  const lock = await lockLocation(folderLockStore(destination), 'archive.create', ctx);
   try {
-    const written = await writeArchive({
-      base: setup.base,
-      entries: sources.entries,
-      level: params.level,
-      outputPath: temporaryPath,
-      reportedPath: finalPath,
-      pigz: setup.pigz,
-      signal,
-      onProgress: (tarBytes, entries) =>
-        progress.update({
-          message: `Compressing ${name}`,
-          items: entries,
-          totalItems: sources.entries.length,
-          bytes: Math.min(tarBytes, sources.tarBytes),
-          totalBytes: sources.tarBytes,
-        }),
-      onWarning: (message) => log.warn(message),
-    });
-    progress.flush({ items: written.entries, bytes: sources.tarBytes });
+    await mkdir(destination, { recursive: true });
+    if (setup.destinationInsideSources) log.info(`leaving the destination folder ${destination} out of the archive`);
+    log.info(`archiving ${sources.files} files (${formatBytes(sources.bytes)}) from ${setup.base} into ${finalPath}, gzip by ${setup.pigz ?? 'Lifeboat (no pigz on the PATH)'}`);
 
-    // Read back what reached the disk before anything relies on it (retention above all).
-    log.debug(`reading back ${temporaryPath} to verify it`);
-    await checkReadBack(temporaryPath, name, written, signal, (read) => progress.update({ message: `Verifying ${name}`, bytes: read, totalBytes: written.bytes }));
-    progress.flush({ bytes: written.bytes });
-    sha256 = written.sha256;
-    bytes = written.bytes;
-    compressor = written.compressor;
-
-    throwIfAborted(signal);
-    await publishWithoutOverwrite(temporaryPath, finalPath);
-    published = true;
-    // A stale sidecar without its archive describes nothing; the archive name was free, so replace it.
-    await writeFileAtomically(sidecarPath(finalPath), formatSidecar(sha256, name), { overwrite: true });
-    await fsyncDirectory(destination);
-    // Last point at which a cancel undoes the run; after this the archive is kept.
-    throwIfAborted(signal);
-  } catch (error) {
-    await removeIfPresent(temporaryPath);
-    if (published) {
-      await unlinkIfPresent(finalPath);
-      await unlinkIfPresent(sidecarPath(finalPath));
-    }
-    throw cancellationOr(error, signal);
-  }
-  log.info(`wrote and verified ${finalPath} (${formatBytes(bytes)}, sha256 ${sha256})`);
-
-  try {
-    await updateVerifiedState(destination, { [name]: { verifiedAt: new Date().toISOString(), ok: true, sha256, bytes } });
-  } catch (error) {
-    log.warn(`could not record the verification of ${name} in ${destination}: ${errorMessage(error)}`);
-  }
-
-  const deleted: DeletedArchive[] = [];
-  if (params.keep !== undefined) {
-    // Runs to completion once started: it is a handful of unlinks, and stopping halfway helps nobody.
+    const progress = new ThrottledProgress(ctx.progress);
+    const temporaryPath = temporarySibling(finalPath);
+    let published = false;
+    let sha256: string;
+    let bytes: number;
+    let compressor: ArchiveCompressor;
     try {
-      const victims = await retentionVictims(params, destination, name);
-      await deleteArchives(destination, victims);
-      for (const victim of victims) {
-        log.info(`retention (keep ${params.keep}): deleted ${victim.path}`);
-        deleted.push({ name: victim.name, path: victim.path, bytes: victim.bytes });
-      }
-    } catch (error) {
-      throw new Error(`${finalPath} was created and verified, but retention failed: ${errorMessage(error)}`, { cause: error });
-    }
-  }
+      const written = await writeArchive({
+        base: setup.base,
+        entries: sources.entries,
+        level: params.level,
+        outputPath: temporaryPath,
+        reportedPath: finalPath,
+        pigz: setup.pigz,
+        signal,
+        onProgress: (tarBytes, entries) =>
+          progress.update({
+            message: `Compressing ${name}`,
+            items: entries,
+            totalItems: sources.entries.length,
+            bytes: Math.min(tarBytes, sources.tarBytes),
+            totalBytes: sources.tarBytes,
+          }),
+        onWarning: (message) => log.warn(message),
+      });
+      progress.flush({ items: written.entries, bytes: sources.tarBytes });
 
-  return {
-    path: finalPath,
-    name,
-    bytes,
-    files: sources.files,
-    directories: sources.directories,
-    sourceBytes: sources.bytes,
-    sha256,
-    verified: true,
-    compressor,
-    deleted,
-    durationMs: Math.round(performance.now() - started),
-  };
+      // Read back what reached the disk before anything relies on it (retention above all).
+      log.debug(`reading back ${temporaryPath} to verify it`);
+      await checkReadBack(temporaryPath, name, written, signal, (read) => progress.update({ message: `Verifying ${name}`, bytes: read, totalBytes: written.bytes }));
+      progress.flush({ bytes: written.bytes });
+      sha256 = written.sha256;
+      bytes = written.bytes;
+      compressor = written.compressor;
+
+      throwIfAborted(signal);
+      lock.assertHeld();
+      await publishWithoutOverwrite(temporaryPath, finalPath);
+      published = true;
+      // A stale sidecar without its archive describes nothing; the archive name was free, so replace it.
+      await writeFileAtomically(sidecarPath(finalPath), formatSidecar(sha256, name), { overwrite: true });
+      await fsyncDirectory(destination);
+      // Last point at which a cancel undoes the run; after this the archive is kept.
+      throwIfAborted(signal);
+    } catch (error) {
+      await removeIfPresent(temporaryPath);
+      if (published) {
+        await unlinkIfPresent(finalPath);
+        await unlinkIfPresent(sidecarPath(finalPath));
+      }
+      throw cancellationOr(error, signal);
+    }
+    log.info(`wrote and verified ${finalPath} (${formatBytes(bytes)}, sha256 ${sha256})`);
+
+    try {
+      await updateVerifiedState(destination, { [name]: { verifiedAt: new Date().toISOString(), ok: true, sha256, bytes } });
+    } catch (error) {
+      log.warn(`could not record the verification of ${name} in ${destination}: ${errorMessage(error)}`);
+    }
+
+    const deleted: DeletedArchive[] = [];
+    if (params.keep !== undefined) {
+      // Runs to completion once started: it is a handful of unlinks, and stopping halfway helps nobody.
+      try {
+        lock.assertHeld();
+        const victims = await retentionVictims(params, destination, name);
+        await deleteArchives(destination, victims);
+        for (const victim of victims) {
+          log.info(`retention (keep ${params.keep}): deleted ${victim.path}`);
+          deleted.push({ name: victim.name, path: victim.path, bytes: victim.bytes });
+        }
+      } catch (error) {
+        throw new Error(`${finalPath} was created and verified, but retention failed: ${errorMessage(error)}`, { cause: error });
+      }
+    }
+
+    return {
+      path: finalPath,
+      name,
+      bytes,
+      files: sources.files,
+      directories: sources.directories,
+      sourceBytes: sources.bytes,
+      sha256,
+      verified: true,
+      compressor,
+      deleted,
+      durationMs: Math.round(performance.now() - started),
+    };
+  } finally {
+    await lock.release();
+  }
 }
 
 function renderCreate(result: ArchiveCreateResult): string {

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
 import { throwIfAborted } from '../../core/errors';
 import { formatBytes, printable } from '../../core/render';
+import { folderLockStore } from '../../core/locks';
+import { lockLocation } from '../locationLocks';
 import { resolveUserPath } from '../paths';
 import { lstatIfPresent, pathExists } from '../../core/atomicFiles';
 import { sidecarPath } from './checksum';
@@ -91,7 +93,16 @@ async function planDelete(params: ArchiveDeleteParams, ctx: ActionContext): Prom
 }
 
 async function runDelete(params: ArchiveDeleteParams, ctx: ActionContext): Promise<ArchiveDeleteResult> {
-  const doomed = await inspect(params, ctx);
+  // Looked at again under the lock: two deletes at once must not each leave the other's archive as the last good one.
+  const lock = await lockLocation(folderLockStore(path.dirname(resolveUserPath(params.path, ctx.workspaceDir))), 'archive.delete', ctx);
+  try {
+    return await deleteInspected(await inspect(params, ctx), ctx);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function deleteInspected(doomed: Doomed, ctx: ActionContext): Promise<ArchiveDeleteResult> {
   throwIfAborted(ctx.signal);
   await deleteArchives(doomed.directory, [{ name: doomed.name, path: doomed.archivePath }]);
   const deleted = doomed.sidecar ? [doomed.archivePath, doomed.sidecar] : [doomed.archivePath];
