@@ -147,7 +147,7 @@ describe('backrest.plans: a Backrest config.json read here and over SSH, with ea
     assert.equal(notes?.state, 'stale');
     assert.equal(notes?.retention, 'keep all snapshots');
 
-    assert.deepEqual(result.repos.map((repo) => [repo.id, repo.env, repo.flagsNotApplied, repo.error]), [
+    assert.deepEqual(result.repos.map((repo) => [repo.id, repo.env, repo.notApplied, repo.error]), [
       ['garage-iac', ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'], [], undefined],
       ['garage-plex', ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'], ['--limit-upload'], undefined],
       ['garage-truenas', ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'], [], undefined],
@@ -228,7 +228,10 @@ describe('backrest.plans: a Backrest config.json read here and over SSH, with ea
     const hostile = configWith(SECRETS, (config) => {
       config.plans = payloads.map((payload) => ({ id: payload, repo: 'garage-iac', paths: [payload, `/srv/$(touch ${sentinel})`], schedule: { cron: '0 3 * * *' } }));
       const [first] = config.repos;
-      if (first) first.flags = [`--option=sftp.command=sh -c 'touch ${sentinel}'`, `--password-command=touch ${sentinel}`];
+      if (first) {
+        first.flags = [`--option=sftp.command=sh -c 'touch ${sentinel}'`, `--password-command=touch ${sentinel}`];
+        first.env.push(`RESTIC_PASSWORD_COMMAND=touch ${sentinel}`);
+      }
     });
     await writeFile(path.join(work, 'hostile.json'), hostile);
     for (const params of [{ config: 'hostile.json' }, { config: path.join(work, 'hostile.json'), host: 'backrest' }]) {
@@ -236,7 +239,7 @@ describe('backrest.plans: a Backrest config.json read here and over SSH, with ea
       assert.deepEqual(result.plans.map((plan) => plan.id), payloads);
       assert.deepEqual(result.plans[0]?.paths, [payloads[0], `/srv/$(touch ${sentinel})`]);
       assert.equal(result.plans.find((plan) => plan.id === tagged)?.snapshots, 1);
-      assert.deepEqual(result.repos[0]?.flagsNotApplied, ['--password-command']);
+      assert.deepEqual(result.repos[0]?.notApplied, ['--option sftp.command', '--password-command', 'env RESTIC_PASSWORD_COMMAND']);
     }
     assert.equal(existsSync(sentinel), false);
     const plan = await planAction('backrest.plans', { config: 'hostile.json' }, ctx);

@@ -53,8 +53,11 @@ export interface BackrestRepoReport {
   uri: string;
   /** Names only: Backrest's env values are secrets. */
   env: string[];
-  /** Flags of the repo restic is not given here (only `-o`, `--cacert` and `--insecure-tls` are), by name. */
-  flagsNotApplied: string[];
+  /**
+   * What of the repo's settings restic is not given here, by name: flags other than `-o`, `--cacert`
+   * and `--insecure-tls`, and options and variables that make restic start a program.
+   */
+  notApplied: string[];
   /** Why its snapshots could not be read. */
   error?: string;
 }
@@ -92,6 +95,11 @@ interface ResticFlags {
   notApplied: string[];
 }
 
+/** Options with which restic starts a program of the config's choosing: Lifeboat starts nothing a config file names. */
+const PROGRAM_OPTIONS: ReadonlySet<string> = new Set(['sftp.command', 'rclone.program']);
+/** Variables with which restic starts a program, or that would stand in for the repo's password or location. */
+const PROGRAM_VARIABLES: ReadonlySet<string> = new Set(['RESTIC_PASSWORD_COMMAND', 'RESTIC_PASSWORD_FILE', 'RESTIC_REPOSITORY', 'RESTIC_REPOSITORY_FILE']);
+
 /**
  * The repo's extra restic flags Lifeboat can give restic (`-o`, `--cacert`, `--insecure-tls`); the
  * others are named (never their values) and not passed. Each entry is one flag with its value, after
@@ -103,8 +111,9 @@ function resticFlags(flags: readonly string[]): ResticFlags {
     const [, name = '', value] = /^(--[^=\s]+|-[^-\s]\S*?)(?:[=\s]\s*(.*))?$/s.exec(flag.trim()) ?? [];
     if (name === '-o' || name === '--option') {
       const equals = value?.indexOf('=') ?? -1;
-      if (value !== undefined && equals > 0) result.options[value.slice(0, equals)] = value.slice(equals + 1);
-      else result.notApplied.push(name);
+      const option = value?.slice(0, equals) ?? '';
+      if (value !== undefined && equals > 0 && !PROGRAM_OPTIONS.has(option)) result.options[option] = value.slice(equals + 1);
+      else result.notApplied.push(equals > 0 ? `${name} ${option}` : name);
     } else if (name === '--cacert' && value) {
       result.caFile = value;
     } else if (name === '--insecure-tls' && value === undefined) {
@@ -116,11 +125,21 @@ function resticFlags(flags: readonly string[]): ResticFlags {
   return result;
 }
 
+/** The repo's environment as restic gets it, and the names of the variables it does not get. */
+function resticEnvironment(entry: BackrestRepo): { env: Record<string, string>; notApplied: string[] } {
+  const env = repoEnvironment(entry);
+  const notApplied = Object.keys(env).filter((name) => PROGRAM_VARIABLES.has(name));
+  for (const name of notApplied) delete env[name];
+  return { env, notApplied: notApplied.map((name) => `env ${name}`) };
+}
+
 function resticConfig(entry: BackrestRepo, flags: ResticFlags, binary: string): ResticRepositoryConfig {
+  const { env } = resticEnvironment(entry);
   return {
     repository: entry.uri,
-    password: entry.password,
-    env: repoEnvironment(entry),
+    // A repo with no password in config.json may take it from its environment.
+    password: entry.password || env.RESTIC_PASSWORD || '',
+    env,
     options: flags.options,
     binary,
     ...(flags.caFile ? { caFile: flags.caFile } : {}),
@@ -212,7 +231,7 @@ export async function checkBackrestPlans(ctx: ActionContext, source: BackrestSou
   const utcOffsetMinutes = connection && needsLocalClock ? await hostUtcOffsetMinutes(connection, ctx.signal) : undefined;
   const reposById = new Map(config.repos.map((entry) => [entry.id, entry]));
   const flagsById = new Map(config.repos.map((entry) => [entry.id, resticFlags(entry.flags)]));
-  const repos: BackrestRepoReport[] = config.repos.map((entry) => ({ id: entry.id, uri: shownUri(entry.uri), env: repoEnvironmentNames(entry), flagsNotApplied: flagsById.get(entry.id)?.notApplied ?? [] }));
+  const repos: BackrestRepoReport[] = config.repos.map((entry) => ({ id: entry.id, uri: shownUri(entry.uri), env: repoEnvironmentNames(entry), notApplied: [...(flagsById.get(entry.id)?.notApplied ?? []), ...resticEnvironment(entry).notApplied] }));
   const plans = config.plans.map((plan) => planReport(plan, reposById.get(plan.repo) as BackrestRepo, now, graceMs, utcOffsetMinutes));
   const result: BackrestPlansResult = { config: shownAs, instance: config.instance, version: config.version, checkedAt: now.toISOString(), repos, plans, inventory: inventoryEntries(config, source.host) };
   if (!options.snapshots) return result;
