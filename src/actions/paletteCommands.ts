@@ -1,4 +1,5 @@
 import type { PaletteCommand } from '../core/browse/palette';
+import { backrestPaletteCommands } from './backrest/palette';
 import { fluxPaletteCommands } from './flux/palette';
 import { frigatePaletteCommands } from './frigate/palette';
 import { httpPaletteCommands } from './http/palette';
@@ -11,4 +12,4 @@ import { veleroRestorePaletteCommands } from './velero/restorePalette';
  * Every backend's palette commands, as declarations. Free of the actions' modules: the editor
  * registers them when it starts, and loads what runs them when one is chosen.
  */
-export const builtinPaletteCommands: readonly PaletteCommand[] = [...frigatePaletteCommands, ...veleroBackupPaletteCommands, ...veleroRestorePaletteCommands, ...fluxPaletteCommands, ...httpPaletteCommands, ...resticPaletteCommands, ...pbsPaletteCommands];
+export const builtinPaletteCommands: readonly PaletteCommand[] = [...frigatePaletteCommands, ...veleroBackupPaletteCommands, ...veleroRestorePaletteCommands, ...fluxPaletteCommands, ...httpPaletteCommands, ...resticPaletteCommands, ...backrestPaletteCommands, ...pbsPaletteCommands];

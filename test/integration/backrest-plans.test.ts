@@ -6,9 +6,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { builtinActions, builtinBrowsers } from '../../src/actions';
 import type { BackrestPlansResult } from '../../src/actions/backrest/report';
+import { builtinPaletteCommands } from '../../src/actions/paletteCommands';
 import { createActionContext } from '../../src/core/actions/context';
+import { ActionRegistry } from '../../src/core/actions/registry';
 import type { ActionContext, Inventory, Logger } from '../../src/core/actions/spec';
+import { BrowseModel } from '../../src/core/browse/model';
+import type { BrowseNode } from '../../src/core/browse/node';
 import { inventorySchema } from '../../src/core/inventory/schema';
 import { CANARIES, canaryOccurrences } from '../support/canaries';
 import { REPO_ROOT } from '../support/paths';
@@ -218,6 +223,37 @@ describe('backrest.plans: a Backrest config.json read here and over SSH, with ea
     await assert.rejects(runAction('backrest.plans', { backrest: 'nowhere' }, ctx), /no Backrest installation 'nowhere' under `backrest:`/);
     const params = registry.get('backrest.plans')?.params;
     for (const given of [{}, { backrest: 'home', config: 'config.json' }]) assert.match(JSON.stringify(params?.safeParse(given).error?.issues), /give either backrest/);
+  });
+
+  it("walks the palette's Check Backrest Plans… through the browse model: the installation, its plans in the tree, then the verdict", async () => {
+    const command = builtinPaletteCommands.find((candidate) => candidate.command === 'lifeboat.checkBackrestPlans');
+    assert.ok(command);
+    const manifest = JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { contributes: { commands: { command: string; title: string }[] } };
+    assert.equal(manifest.contributes.commands.find((entry) => entry.command === command.command)?.title, 'Check Backrest Plans…');
+    const inventory = { ...ctx.inventory, backrest: { kernow: { config: path.join(work, 'config.json'), host: 'backrest' } } } as Inventory;
+    const browsing = createActionContext({ workspaceDir: work, inventory, log: recordingLogger(logLines) });
+    const model = new BrowseModel(builtinBrowsers, new ActionRegistry(builtinActions), '/w/lifeboat.yaml');
+    try {
+      const picked: Record<string, unknown> = {};
+      for (const step of command.steps) {
+        assert.ok(step.kind === 'node');
+        const offered = (await model.children(step.under(picked), { limit: 100 }, browsing)).nodes.filter((node) => step.accept?.(node) ?? true);
+        assert.deepEqual(offered.map((node) => node.label), ['kernow']);
+        picked[step.param] = step.value?.(offered[0] as BrowseNode);
+      }
+      assert.deepEqual(picked, { backrest: 'kernow' });
+      const plans = await model.children('backrest/kernow', { limit: 100 }, browsing);
+      assert.deepEqual(
+        plans.nodes.map((node) => [node.path, node.status?.level, node.operations.map((operation) => operation.id)]),
+        ['iac-daily', 'plex-daily', 'truenas-weekly', 'unifi-daily', 'iac-notes'].map((plan, index) => [`backrest/kernow/${plan}`, ['ok', 'warning', 'warning', 'unknown', 'warning'][index], ['plans']]),
+      );
+      assert.match(plans.nodes[1]?.description ?? '', /^10 d ago · cron 0 4 \* \* \*/);
+      assert.deepEqual(canaryOccurrences(JSON.stringify(plans.nodes), { ...SECRETS, env: ENV_SECRET }), []);
+      const verdict = command.conclude?.(await runAction<BackrestPlansResult>('backrest.plans', picked, browsing));
+      assert.deepEqual(verdict, { message: 'Backrest: 3 of 5 plan(s) behind: plex-daily (stale), truenas-weekly (no snapshot), iac-notes (stale).', warning: true });
+    } finally {
+      await browsing.clients.disposeAll();
+    }
   });
 
   it('hostile plan ids, paths and repo ids are data: shown as given, never run', async () => {
