@@ -260,10 +260,12 @@ describe('backrest.plans: a Backrest config.json read here and over SSH, with ea
     const sentinel = path.join(work, 'PWNED');
     const payloads = hostilePayloads(sentinel).filter((payload) => !payload.includes('\0'));
     const tagged = payloads.find((payload) => payload.startsWith('$(touch')) as string;
+    const hostileRepo = `\ntouch ${sentinel}\n: [x]`;
     await snapshotOf(repoPath('garage-iac'), SECRETS['garage-iac'], path.join(work, 'data'), [`plan:${tagged}`], new Date());
     const hostile = configWith(SECRETS, (config) => {
       config.plans = payloads.map((payload) => ({ id: payload, repo: 'garage-iac', paths: [payload, `/srv/$(touch ${sentinel})`], schedule: { cron: '0 3 * * *' } }));
-      const [first] = config.repos;
+      const [first, second, third] = config.repos;
+      if (second && third) [second.id, third.id] = [hostileRepo, '#not: a comment'];
       if (first) {
         first.flags = [`--option=sftp.command=sh -c 'touch ${sentinel}'`, `--password-command=touch ${sentinel}`];
         first.env.push(`RESTIC_PASSWORD_COMMAND=touch ${sentinel}`);
@@ -275,6 +277,7 @@ describe('backrest.plans: a Backrest config.json read here and over SSH, with ea
       assert.deepEqual(result.plans.map((plan) => plan.id), payloads);
       assert.deepEqual(result.plans[0]?.paths, [payloads[0], `/srv/$(touch ${sentinel})`]);
       assert.equal(result.plans.find((plan) => plan.id === tagged)?.snapshots, 1);
+      assert.deepEqual(Object.keys((parse(result.inventory) as Inventory).repositories ?? {}), ['garage-iac', hostileRepo, '#not: a comment']);
       assert.deepEqual(result.repos[0]?.notApplied, ['--option sftp.command', '--password-command', 'env RESTIC_PASSWORD_COMMAND']);
     }
     assert.equal(existsSync(sentinel), false);

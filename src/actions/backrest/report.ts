@@ -5,7 +5,7 @@
  * older than the schedule allows. Backrest tags a plan's snapshots `plan:<id>` and
  * `created-by:<instance>`.
  */
-import { stringify } from 'yaml';
+import { parse } from 'yaml';
 import { ResticRepository, type ResticRepositoryConfig, type ResticSnapshot } from '../../clients/restic';
 import { resticOverSsh } from '../../clients/resticRemote';
 import { sshConnectionFor } from '../../clients/ssh';
@@ -156,16 +156,28 @@ function snapshotsByPlan(snapshots: readonly ResticSnapshot[], instance: string)
     for (const tag of snapshot.tags) {
       if (!tag.startsWith('plan:')) continue;
       const plan = tag.slice('plan:'.length);
-      byPlan.set(plan, [...(byPlan.get(plan) ?? []), snapshot]);
+      const list = byPlan.get(plan);
+      if (list) list.push(snapshot);
+      else byPlan.set(plan, [snapshot]);
     }
   }
   for (const list of byPlan.values()) list.sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
   return byPlan;
 }
 
-/** `iac-daily: secret:backrest-iac-daily` lines for lifeboat.yaml; values are quoted as YAML needs. */
+/** Whether `value` written plain in YAML reads back as itself (not a number, a map, a comment, several lines). */
+function readsBackAs(value: string): boolean {
+  if (/[\n\r]/.test(value)) return false;
+  try {
+    return parse(value) === value;
+  } catch {
+    return false;
+  }
+}
+
+/** `iac-daily: secret:backrest-iac-daily` lines for lifeboat.yaml; values that YAML would read otherwise are written double-quoted (JSON's quoting is YAML's too). */
 function inventoryEntries(config: BackrestConfig, host: string | undefined): string {
-  const scalar = (value: string) => stringify(value).trimEnd();
+  const scalar = (value: string) => (readsBackAs(value) ? value : JSON.stringify(value));
   const lines = ['repositories:'];
   for (const entry of config.repos) {
     const secret = `backrest-${entry.id.replace(/[^A-Za-z0-9_.-]/g, '-')}`;
