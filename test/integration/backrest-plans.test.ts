@@ -220,6 +220,9 @@ describe('backrest.plans: a Backrest config.json read here and over SSH, with ea
       });
     }
     await assert.rejects(runAction('backrest.plans', { config: path.join(work, 'missing.json'), host: 'backrest' }, ctx), /backrest:\/.*missing\.json: no such file on the host/);
+    await writeFile(path.join(work, 'huge.json'), `{"version": 4, "instance": "${'x'.repeat(4 * 1024 * 1024)}"}`);
+    await assert.rejects(runAction('backrest.plans', { config: 'huge.json' }, ctx), /huge\.json: too large: a Backrest config may hold at most 4/);
+    await assert.rejects(runAction('backrest.plans', { config: path.join(work, 'huge.json'), host: 'backrest' }, ctx), /backrest:\/\S+huge\.json: too large: 4194334 bytes, and a Backrest config is read only up to 4194304 bytes/);
     await assert.rejects(runAction('backrest.plans', { backrest: 'nowhere' }, ctx), /no Backrest installation 'nowhere' under `backrest:`/);
     const params = registry.get('backrest.plans')?.params;
     for (const given of [{}, { backrest: 'home', config: 'config.json' }]) assert.match(JSON.stringify(params?.safeParse(given).error?.issues), /give either backrest/);
