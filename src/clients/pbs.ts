@@ -7,12 +7,12 @@
  * token included, is sent. Retries 5xx answers and dropped connections of requests that can be
  * repeated, with backoff. Every value in a path is one percent-encoded segment.
  */
-import { X509Certificate } from 'node:crypto';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { CancelledError } from '../core/errors';
 import { formatBytes, formatDuration } from '../core/render';
+import { connectJudged, normalizeFingerprint } from './pinnedTls';
 import { DEFAULT_RETRY_POLICY, sleep, withRetries, type RetryPolicy } from './retry';
 
 export interface PbsTarget {
@@ -151,12 +151,6 @@ const POLL_FIRST_MS = 200;
 const POLL_MAX_MS = 2000;
 /** At most this many log lines are read per request, and kept for a failure's message. */
 const LOG_PAGE = 500;
-
-/** `AA:BB:…` in upper case, from any case or without colons. */
-export function normalizeFingerprint(fingerprint: string): string {
-  const hex = fingerprint.replace(/:/g, '').toUpperCase();
-  return hex.match(/../g)?.join(':') ?? hex;
-}
 
 /** One path segment, `.` and `..` included, that no URL parser or server can read as anything but a name. */
 function encodeSegment(value: string): string {
@@ -479,28 +473,10 @@ export class PbsClient {
    * fingerprint, or without a pin the system's CAs and the host name.
    */
   private connect(ready: (error: Error | null, socket?: Socket) => void): void {
-    const host = this.base.hostname.replace(/^\[|\]$/g, '');
-    const socket: TLSSocket = tlsConnect({
-      host,
-      port: Number(this.base.port || 443),
-      ...(isIP(host) ? {} : { servername: host }),
-      // Judged below, once the handshake is done and before anything is sent.
-      rejectUnauthorized: false,
-    });
-    const onError = (error: Error) => ready(error);
-    socket.once('error', onError);
-    socket.once('secureConnect', () => {
-      socket.off('error', onError);
-      const raw = socket.getPeerCertificate(false).raw as Buffer | undefined;
-      const presented = raw ? new X509Certificate(raw).fingerprint256 : undefined;
-      const refusal = this.judgeCertificate(presented, socket);
-      if (refusal) {
-        socket.destroy();
-        ready(refusal);
-        return;
-      }
-      ready(null, socket);
-    });
+    connectJudged(this.base, (presented, socket) => this.judgeCertificate(presented, socket)).then(
+      (socket) => ready(null, socket),
+      (error: Error) => ready(error),
+    );
   }
 
   private judgeCertificate(presented: string | undefined, socket: TLSSocket): PbsError | undefined {

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { connectJudged, normalizeFingerprint } from '../../clients/pinnedTls';
 import { CancelledError } from '../../core/errors';
 
 export interface EndpointRequest {
@@ -24,11 +24,6 @@ export class EndpointError extends Error {
   }
 }
 
-/** `AA:BB:…` or `aabb…` as Node writes fingerprints: upper-case pairs joined by `:`. */
-export function normalizeFingerprint(fingerprint: string): string {
-  return fingerprint.replace(/:/g, '').toUpperCase().replace(/(..)(?!$)/g, '$1:');
-}
-
 const TLS_ERROR_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|SSL|HOSTNAME|ALTNAME/i;
 
 function classify(error: unknown, url: string, timedOut: boolean, timeoutMs: number): Error {
@@ -45,23 +40,11 @@ function classify(error: unknown, url: string, timedOut: boolean, timeoutMs: num
 /** A TLS connection whose certificate is exactly the pinned one, checked before a byte of the request is sent. */
 function pinnedConnection(url: URL, fingerprint: string, signal: AbortSignal): Promise<tls.TLSSocket> {
   const wanted = normalizeFingerprint(fingerprint);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host, port: Number(url.port || 443), rejectUnauthorized: false, ...(isIP(host) ? {} : { servername: host }) });
-    const onAbort = () => socket.destroy(new CancelledError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('secureConnect', () => {
-      signal.removeEventListener('abort', onAbort);
-      const presented = socket.getPeerCertificate().fingerprint256;
-      if (presented === wanted) return resolve(socket);
-      socket.destroy();
-      reject(new EndpointError(`${url.origin} presented a certificate with SHA-256 fingerprint ${presented || 'none'}, not the pinned ${wanted}; refused`, 'tls'));
-    });
-    socket.once('error', (error) => {
-      signal.removeEventListener('abort', onAbort);
-      reject(error);
-    });
-  });
+  return connectJudged(
+    url,
+    (presented) => (presented === wanted ? undefined : new EndpointError(`${url.origin} presented a certificate with SHA-256 fingerprint ${presented ?? 'none'}, not the pinned ${wanted}; refused`, 'tls')),
+    signal,
+  );
 }
 
 /**
