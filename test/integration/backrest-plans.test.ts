@@ -152,6 +152,7 @@ describe('backrest.plans: a Backrest config.json read here and over SSH, with ea
     assert.equal(notes?.state, 'stale');
     assert.equal(notes?.retention, 'keep all snapshots');
 
+    assert.deepEqual(result.repos[2]?.hooks, [{ kind: 'gotify', conditions: ['prune error', 'check error'] }]);
     assert.deepEqual(result.repos.map((repo) => [repo.id, repo.env, repo.notApplied, repo.error]), [
       ['garage-iac', ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'], [], undefined],
       ['garage-plex', ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'], ['--limit-upload'], undefined],

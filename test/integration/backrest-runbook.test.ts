@@ -108,6 +108,7 @@ describe('The Backrest plan check runbook and the Backrest tree through the life
     assert.match(result.stdout, /Backrest instance backrest-kernow \(backrest-host:\/\S+backrest-config\.json, format 4\): 5 plan\(s\) in 3 repo\(s\)\./);
     assert.match(result.stdout, /\| iac-daily \| garage-iac \| \/home, \/root, \/etc \| cron 0 3 \* \* \* \(Backrest host's local time\) \| keep 14 daily, 4 weekly \| discord on snapshot error, any error \| {2}\| not checked \|/);
     assert.match(result.stdout, /password: secret:backrest-garage-plex/);
+    assert.match(result.stdout, /- repo garage-plex: not given to restic here: --limit-upload\n- repo garage-truenas hooks: gotify on prune error, check error/);
     assert.match(result.stdout, /snapshots read by restic on host backrest-host/);
     assert.match(result.stdout, /\| plex-daily \| .* \| [0-9a-f]{8} \(9 d ago\) \| stale \|/);
     assert.match(result.stdout, /- truenas-weekly: no snapshot, the repo holds no snapshot of this plan/);

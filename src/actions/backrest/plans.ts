@@ -50,7 +50,10 @@ function renderPlans(result: BackrestPlansResult): string {
     plan.state,
   ]);
   const problems = result.plans.filter((plan) => NEEDS_ATTENTION.has(plan.state)).map((plan) => `- ${printable(plan.id)}: ${plan.state}, ${printable(plan.reason)}`);
-  const flags = result.repos.filter((repo) => repo.notApplied.length > 0).map((repo) => `- repo ${printable(repo.id)}: not given to restic here: ${repo.notApplied.map(printable).join(', ')}`);
+  const flags = result.repos.flatMap((repo) => [
+    ...(repo.hooks.length > 0 ? [`- repo ${printable(repo.id)} hooks: ${printable(describeHooks(repo.hooks))}`] : []),
+    ...(repo.notApplied.length > 0 ? [`- repo ${printable(repo.id)}: not given to restic here: ${repo.notApplied.map(printable).join(', ')}`] : []),
+  ]);
   return [header, '', markdownTable(['plan', 'repo', 'paths', 'schedule', 'retention', 'hooks', 'last snapshot', 'state'], rows), ...(problems.length > 0 ? ['', ...problems] : []), ...(flags.length > 0 ? ['', ...flags] : []), '', 'For lifeboat.yaml:', '', '```yaml', result.inventory.trimEnd(), '```'].join('\n');
 }
 

@@ -53,6 +53,8 @@ export interface BackrestRepoReport {
   uri: string;
   /** Names only: Backrest's env values are secrets. */
   env: string[];
+  /** The repo's own hooks (they fire for its plans' backups too), by kind and condition. */
+  hooks: HookSummary[];
   /**
    * What of the repo's settings restic is not given here, by name: flags other than `-o`, `--cacert`
    * and `--insecure-tls`, and options and variables that make restic start a program.
@@ -243,7 +245,7 @@ export async function checkBackrestPlans(ctx: ActionContext, source: BackrestSou
   const utcOffsetMinutes = connection && needsLocalClock ? await hostUtcOffsetMinutes(connection, ctx.signal) : undefined;
   const reposById = new Map(config.repos.map((entry) => [entry.id, entry]));
   const flagsById = new Map(config.repos.map((entry) => [entry.id, resticFlags(entry.flags)]));
-  const repos: BackrestRepoReport[] = config.repos.map((entry) => ({ id: entry.id, uri: shownUri(entry.uri), env: repoEnvironmentNames(entry), notApplied: [...(flagsById.get(entry.id)?.notApplied ?? []), ...resticEnvironment(entry).notApplied] }));
+  const repos: BackrestRepoReport[] = config.repos.map((entry) => ({ id: entry.id, uri: shownUri(entry.uri), env: repoEnvironmentNames(entry), hooks: entry.hooks.map(summarizeHook), notApplied: [...(flagsById.get(entry.id)?.notApplied ?? []), ...resticEnvironment(entry).notApplied] }));
   const plans = config.plans.map((plan) => planReport(plan, reposById.get(plan.repo) as BackrestRepo, now, graceMs, utcOffsetMinutes));
   const result: BackrestPlansResult = { config: shownAs, instance: config.instance, version: config.version, checkedAt: now.toISOString(), repos, plans, inventory: inventoryEntries(config, source.host) };
   if (!options.snapshots) return result;
