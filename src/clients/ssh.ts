@@ -351,6 +351,9 @@ export async function connectSsh(target: SshTarget, options: ConnectOptions = {}
         reject(hostKeyProblem ?? describeConnectError(target, error, tried));
       });
       client.connect(config);
+      // Many small requests (SFTP, command starts) each wait for the last one's answer: with Nagle's
+      // algorithm each would also wait out the server's delayed ACK, 40 ms at a time.
+      client.setNoDelay(true);
     });
     // An error after the handshake (a dropped connection) surfaces in the call that is running.
     client.on('error', (error) => options.log?.warn(`${target.name}: ${error.message}`));

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Store } from '../../clients/s3';
-import { removeRemoteFile, SftpError, sshConnectionFor, type ExecResult, type SftpSession, type SshConnection } from '../../clients/ssh';
+import { makeRemoteFolders, removeRemoteFile, SftpError, sshConnectionFor, type ExecResult, type SftpSession, type SshConnection } from '../../clients/ssh';
 import type { ActionContext } from '../../core/actions/spec';
 import { errorMessage, throwIfAborted } from '../../core/errors';
 import { folderLockStore, type LockStore } from '../../core/locks';
@@ -296,24 +296,37 @@ class S3Prefix implements ArchiveDestination {
 
 /**
  * The check and publication of an upload, started as soon as the host is connected (a command takes
- * a while to start on a host) and waiting on its input. It writes nothing until its input begins
- * with the line `begin`, then makes the folder and answers `ready`; the upload goes over SFTP into
- * the temporary name. A next line `<bytes> <sha256>` comes once the archive was verified here: its
- * count and sha256 are checked against the upload; then the checked upload takes its final name by
- * a hard link (`ln` fails when the name exists: the archive appears whole under its name, and never
- * over another); then the rest of the input becomes its `.sha256`. An input that ends before a line
- * (a refused plan, a failure or a cancel here) publishes nothing, and a dropped connection ends it as
- * its end does: the command then removes the temporary file itself, as nobody may be connected to do
- * it. `$1` temporary name, `$2` final name, `$3` path of the `.sha256`, `$4` its temporary path.
+ * a while to start on a host: the user's shell reads its start-up files) and waiting on its input.
+ * It answers `armed` once it would remove the temporary file on any end; only then does the upload
+ * create that file, over SFTP. Its first line of input, `<bytes> <sha256>`, comes
+ * once the archive was verified here: the upload's count and sha256 are checked against it; then the
+ * checked upload takes its final name by a hard link (`ln` fails when the name exists: the archive
+ * appears whole under its name, and never over another); then the rest of the input becomes its
+ * `.sha256`. An input that ends before that line (a refused plan, a failure or a cancel here)
+ * publishes nothing, and a dropped connection ends it as its end does: the command then removes the
+ * temporary file itself, as nobody may be connected to do it. `$1` temporary name, `$2` final name,
+ * `$3` path of the `.sha256`, `$4` its temporary path.
  */
 const PUBLISH_SCRIPT = `trap 'rm -f -- "$1"' EXIT
 trap 'exit 143' HUP INT TERM
-read -r go && [ "$go" = begin ] || exit 1
-mkdir -p -- "\${1%/*}" && echo ready || exit 1
+echo armed
 read -r bytes sum || exit 1
 size=$(wc -c < "$1") && [ "$size" -eq "$bytes" ] || { echo "the host received $size of $bytes bytes" >&2; exit 1; }
 got=$(sha256sum < "$1") && got=\${got%% *} && [ "$got" = "$sum" ] || { echo "the uploaded copy has sha256 $got, not the verified $sum" >&2; exit 1; }
 ln -- "$1" "$2" && cat > "$4" && mv -f -- "$4" "$3"`;
+
+/** Resolves once `output` has said `line`; fails when it ends first. */
+function firstLine(output: PassThrough, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    output.setEncoding('utf8');
+    output.on('data', (text: string) => {
+      seen += text;
+      if (seen.split('\n').includes(line)) resolve();
+    });
+    output.on('end', () => reject(new Error(`the command on the host ended before it said '${line}'`)));
+  });
+}
 
 /** What a failed remote command said, else how it ended. */
 function howItEnded(result: ExecResult): string {
@@ -325,7 +338,7 @@ interface HostUpload {
   /** Settles once the host has every byte, or the upload failed. */
   uploading: Promise<void>;
   publishing: Promise<ExecResult>;
-  /** The publishing command's input: `begin`, then the verified size and sha256, then the `.sha256`. */
+  /** The publishing command's input: the verified size and sha256, then the `.sha256`. */
   verdict: PassThrough;
 }
 
@@ -334,19 +347,6 @@ interface HostUpload {
  * size can be written whole before then, a larger one waits for the host.
  */
 const AHEAD_OF_HOST_BYTES = 16 * 1024 * 1024;
-
-/** Resolves at the line `ready` on `output`; fails when the output ends first. */
-function readyLine(output: PassThrough): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    output.setEncoding('utf8');
-    output.on('data', (text: string) => {
-      seen += text;
-      if (seen.split('\n').includes('ready')) resolve();
-    });
-    output.on('end', () => reject(new Error('the host did not make the folder ready')));
-  });
-}
 
 /**
  * A folder on an SSH host: archives stream up over SFTP while they are written, and are checked there
@@ -393,8 +393,8 @@ class SshFolder extends HostFolder implements ArchiveDestination {
     });
     const verdict = new PassThrough();
     const answers = new PassThrough();
-    const ready = readyLine(answers);
-    ready.catch(() => undefined);
+    const armed = firstLine(answers, 'armed');
+    armed.catch(() => undefined);
     const failed = (cause: string) => new Error(`the upload of ${name} to ${this.description} broke off or was refused: ${cause}`);
     let begun = false;
     let discarded = false;
@@ -405,8 +405,9 @@ class SshFolder extends HostFolder implements ArchiveDestination {
       verdict,
       publishing: this.connection.then((connection) => connection.exec(['sh', '-c', PUBLISH_SCRIPT, 'sh', partial, this.remotePath(name), sidecar, `${sidecar}.tmp`], { stdin: verdict, stdout: answers, signal })),
       uploading: begins
-        .then(() => Promise.all([ready, this.sftp()]))
-        .then(([, sftp]) => {
+        .then(() => Promise.all([this.sftp(), armed]))
+        .then(async ([sftp]) => {
+          await makeRemoteFolders(sftp, this.folder);
           // Discarded meanwhile: the publisher may already have given up, and must find no file after.
           if (discarded) throw new Error('the backup stopped before the upload began');
           file = sftp.createFile(partial);
@@ -438,7 +439,6 @@ class SshFolder extends HostFolder implements ArchiveDestination {
     };
     const begin = async () => {
       begun = true;
-      verdict.write('begin\n');
       markBegun();
     };
     return { path: local, mirror, writableBeforeBegin: true, begin, discard };
