@@ -155,8 +155,17 @@ export class Rclone {
   }
 
   /** Compares two trees; differences are a result (rclone exits 1 for them), not a failure. */
-  async check(source: string, destination: string, options: CallOptions & { oneWay?: boolean; download?: boolean; sizeOnly?: boolean } = {}): Promise<RcloneCheckResult> {
-    const args = ['check', '--combined', '-', ...(options.oneWay ? ['--one-way'] : []), ...(options.download ? ['--download'] : []), ...(options.sizeOnly ? ['--size-only'] : [])];
+  async check(source: string, destination: string, options: CallOptions & { oneWay?: boolean; download?: boolean; sizeOnly?: boolean; include?: readonly string[] } = {}): Promise<RcloneCheckResult> {
+    const args = [
+      'check',
+      '--combined',
+      '-',
+      ...(options.oneWay ? ['--one-way'] : []),
+      ...(options.download ? ['--download'] : []),
+      ...(options.sizeOnly ? ['--size-only'] : []),
+      // One argument each, so a pattern that looks like a flag stays the flag's value.
+      ...(options.include ?? []).map((pattern) => `--include=${pattern}`),
+    ];
     let unhashed = 0;
     const outcome = await this.run(args, [source, destination], `check ${source} against ${destination}`, {
       ...options,

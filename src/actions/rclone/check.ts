@@ -23,6 +23,7 @@ export const rcloneCheckParams = z
       .default('checksum')
       .describe('`checksum` compares sizes and the checksums both sides know (MD5 for Google Drive and S3) and fails where they share none; `size` only sizes; `download` reads both sides and compares their bytes (for a crypt remote, say).'),
     oneWay: z.boolean().default(true).describe('Only check that every source file is on the destination unchanged; files only on the destination (older backups) are fine.'),
+    include: z.array(z.string().min(1)).optional().describe("Only the files these rclone filter patterns match (e.g. `badr_backup_*`), on both sides; by default every file."),
   })
   .strict();
 
@@ -58,7 +59,7 @@ export const rcloneCheck = defineAction({
     const source = parseRclonePath(params.source, 'source', ctx.workspaceDir);
     const destination = parseRclonePath(params.destination, 'destination', ctx.workspaceDir);
     const rclone = await rcloneFor(ctx, [source, destination]);
-    const checked = await rclone.check(rcloneArgument(source), rcloneArgument(destination), { oneWay: params.oneWay, sizeOnly: params.compare === 'size', download: params.compare === 'download', signal: ctx.signal });
+    const checked = await rclone.check(rcloneArgument(source), rcloneArgument(destination), { oneWay: params.oneWay, sizeOnly: params.compare === 'size', download: params.compare === 'download', include: params.include, signal: ctx.signal });
     const result = { source: rcloneArgument(source), destination: rcloneArgument(destination), ...checked };
     if (!result.ok) throw new RcloneCheckFailedError(result);
     if (params.compare === 'checksum' && result.unhashed > 0) {

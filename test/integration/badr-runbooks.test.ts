@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { lifeboat, readRecords } from '../support/cli';
+import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
+
+const execute = promisify(execFile);
+const LOCAL = 'badr-local-backup.runbook.md';
+const VERIFY = 'badr-verify-backups.runbook.md';
+/** The remote comes from lifeboat.yaml only: nobody's rclone.conf is read. */
+const ENV = { RCLONE_CONFIG: '/dev/null', HOME: '' };
+const ARCHIVE = /^badr_backup_\d{8}_\d{6}\.tar\.gz$/;
+
+describe('runbooks badr-local-backup and badr-verify-backups, end to end with the CLI and a local rclone remote standing in for Google Drive', function () {
+  this.timeout(120_000);
+  let workspace: string;
+  const archives = () => path.join(workspace, 'Backups', 'Badr');
+  const drive = () => path.join(workspace, 'drive', 'BadrBackups');
+  const run = async (runbook: string, ...params: string[]) => {
+    const result = await lifeboat(['run', runbook, ...params.flatMap((param) => ['--param', param]), '--yes'], { cwd: workspace, env: { ...ENV, HOME: workspace } });
+    const records = await readRecords(workspace);
+    const steps = records.filter((record) => record.run === records.at(-1)?.run).map((record) => [record.action, record.status]);
+    return { ...result, output: result.stderr + result.stdout, steps };
+  };
+
+  before(async () => {
+    requireFiles([[CLI, 'node esbuild.config.mjs']]);
+    workspace = await mkdtemp(path.join(tmpdir(), 'lifeboat-badr-'));
+    await writeFile(path.join(workspace, 'lifeboat.yaml'), ['rcloneRemotes:', '  badr_gdrive: { type: local }', ''].join('\n'));
+    for (const runbook of [LOCAL, VERIFY]) await writeFile(path.join(workspace, runbook), await readFile(path.join(REPO_ROOT, 'runbooks', runbook)));
+    await mkdir(path.join(workspace, 'Badr', 'config'), { recursive: true });
+    await mkdir(path.join(workspace, 'Badr', '__pycache__'));
+    await writeFile(path.join(workspace, 'Badr', 'config', 'receptionist.yaml'), 'greeting: "Ahlan"\n');
+    await writeFile(path.join(workspace, 'Badr', 'faces.db'), Buffer.alloc(100_000, 7));
+    await writeFile(path.join(workspace, 'Badr', '__pycache__', 'main.cpython-311.pyc'), 'bytecode');
+    await writeFile(path.join(workspace, 'Badr', 'receptionist.log'), 'noise\n');
+  });
+
+  after(async () => {
+    if (workspace) await rm(workspace, { recursive: true, force: true });
+  });
+
+  it('makes a checked archive of the project without logs and caches, keeps the newest, and lists them', async () => {
+    for (let made = 0; made < 3; made++) {
+      const result = await run(LOCAL, 'source=Badr', 'keep=2');
+      assert.equal(result.code, 0, result.output);
+      assert.deepEqual(result.steps, [
+        ['archive.create', 'succeeded'],
+        ['archive.list', 'succeeded'],
+      ]);
+      // Archive names tell seconds apart.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+    }
+    const names = (await readdir(archives())).filter((name) => ARCHIVE.test(name)).sort();
+    assert.equal(names.length, 2, names.join(', '));
+    const { stdout } = await execute('tar', ['tzf', path.join(archives(), names.at(-1) as string)]);
+    assert.deepEqual(stdout.split('\n').filter(Boolean).map((entry) => entry.replace(/^\.\//, '')).filter((entry) => !entry.endsWith('/')).sort(), ['config/receptionist.yaml', 'faces.db']);
+  });
+
+  it('verifies every local archive and finds the remote copies missing, naming them; once copied, both places check out', async () => {
+    const missing = await run(VERIFY, 'remote=badr_gdrive:' + drive());
+    assert.notEqual(missing.code, 0);
+    assert.deepEqual(missing.steps, [
+      ['archive.verify', 'succeeded'],
+      ['rclone.check', 'failed'],
+    ]);
+    const local = (await readdir(archives())).filter((name) => ARCHIVE.test(name)).sort();
+    for (const name of local) assert.match(missing.output, new RegExp(name.replace(/\./g, '\\.')));
+
+    // What badr-gdrive-backup copies there (its own test runs it): the archives and their checksum files.
+    await mkdir(drive(), { recursive: true });
+    for (const name of await readdir(archives())) if (ARCHIVE.test(name.replace(/\.sha256$/, ''))) await writeFile(path.join(drive(), name), await readFile(path.join(archives(), name)));
+    const checked = await run(VERIFY, 'remote=badr_gdrive:' + drive());
+    assert.equal(checked.code, 0, checked.output);
+    assert.deepEqual(checked.steps, [
+      ['archive.verify', 'succeeded'],
+      ['rclone.check', 'succeeded'],
+    ]);
+
+    // A damaged remote copy is named.
+    const [first] = local;
+    assert.ok(first);
+    const damaged = path.join(drive(), first);
+    const bytes = await readFile(damaged);
+    bytes[bytes.length - 20] = (bytes[bytes.length - 20] ?? 0) ^ 0xff;
+    await writeFile(damaged, bytes);
+    const failing = await run(VERIFY, 'remote=badr_gdrive:' + drive());
+    assert.notEqual(failing.code, 0);
+    assert.match(failing.output, new RegExp(first.replace(/\./g, '\\.')));
+  });
+});
