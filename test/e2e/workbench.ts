@@ -38,15 +38,25 @@ export class Workbench {
   }
 
   /**
-   * The rows of a view section from its top to its end: a list draws only the rows in sight, so
-   * those past the bottom are read after moving the focus to the last row (End, as a person would).
+   * The rows of a view section from its top to its end: a list draws only the rows in sight, so the
+   * focus is moved down row by row (as a person would with the arrow keys) until it reaches the last
+   * row, reading what each step brings into sight.
    */
   async allViewRows(title: string): Promise<string[]> {
-    const top = await this.viewRows(title);
-    await this.viewSection(title).locator('.monaco-list').first().focus();
+    const section = this.viewSection(title);
+    await section.locator('.monaco-list-row').first().waitFor();
+    const focused = () => section.locator('.monaco-list-row.focused').first().textContent({ timeout: 5000 });
+    await section.locator('.monaco-list').first().focus();
     await this.page.keyboard.press('End');
-    const bottom = await this.viewRows(title);
-    return [...top, ...bottom.filter((row) => !top.includes(row))];
+    const last = await focused();
+    await this.page.keyboard.press('Home');
+    const rows = await this.viewRows(title);
+    for (let step = 0; step < 500; step++) {
+      if ((await focused()) === last) break;
+      await this.page.keyboard.press('ArrowDown');
+      for (const row of await this.viewRows(title)) if (!rows.includes(row)) rows.push(row);
+    }
+    return rows;
   }
 
   private viewSection(title: string): Locator {
@@ -59,13 +69,26 @@ export class Workbench {
     await this.pick(title);
   }
 
-  /** Opens a workspace file through Quick Open, as Ctrl+P would (the browser keeps Ctrl+P for printing). */
+  /**
+   * Opens a workspace file through Quick Open, as Ctrl+P would (the browser keeps Ctrl+P for
+   * printing). A file written a moment ago may not be in Quick Open's index yet: then it asks again.
+   */
   async openFile(name: string): Promise<void> {
-    await this.page.keyboard.press('F1');
-    await this.page.waitForSelector(QUICK_INPUT, { state: 'visible' });
-    // F1 opens the palette with its ">" prefix; without it the same box searches files.
-    await this.page.keyboard.press('Backspace');
-    await this.pick(name);
+    for (let attempt = 1; ; attempt++) {
+      await this.page.keyboard.press('F1');
+      await this.page.waitForSelector(QUICK_INPUT, { state: 'visible' });
+      // F1 opens the palette with its ">" prefix; without it the same box searches files.
+      await this.page.keyboard.press('Backspace');
+      const input = this.page.locator(`${QUICK_INPUT} input`);
+      await input.pressSequentially(name);
+      const found = this.page.locator(QUICK_INPUT_ROW).filter({ hasText: name }).first();
+      const nothing = this.page.locator(QUICK_INPUT_ROW).filter({ hasText: 'No matching results' }).first();
+      await found.or(nothing).waitFor();
+      if (await found.isVisible()) return found.click();
+      if (attempt === 10) throw new Error(`Quick Open finds no file ${name}`);
+      await this.page.keyboard.press('Escape');
+      await this.page.waitForTimeout(1000);
+    }
   }
 
   /** Types into the open quick input and clicks the first row that shows `label`. */
