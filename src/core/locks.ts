@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Logger } from './actions/spec';
 import { temporarySibling, unlinkIfPresent, writeFileAtomically } from './atomicFiles';
 import { errorMessage } from './errors';
-import { formatAge, formatDuration } from './render';
+import { formatAge, formatDuration, printable } from './render';
 
 export const LOCK_FILE_NAME = '.lifeboat-lock';
 const LOCK_FORMAT = 'lifeboat.lock/1';
@@ -90,16 +90,19 @@ export class LocationLockedError extends Error {
 
 /** "frigate.faces.backup of faces.runbook.md, pid 4121 of root on nas, since 2026-12-06 17:20:03 UTC, renewed 12 s ago". */
 export function describeHolder(holder: LockHolder, now = Date.now()): string {
-  const of = holder.runbook ? ` of ${holder.runbook}` : '';
-  const since = holder.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-  return `${holder.action}${of}, pid ${holder.pid} of ${holder.user} on ${holder.host}, since ${since}, renewed ${formatAge(new Date(holder.renewedAt), new Date(now))}`;
+  // A lock file is written by whoever can write the location: its text is shown, never let act on a terminal.
+  const of = holder.runbook ? ` of ${printable(holder.runbook)}` : '';
+  const since = printable(holder.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'));
+  return `${printable(holder.action)}${of}, pid ${holder.pid} of ${printable(holder.user)} on ${printable(holder.host)}, since ${since}, renewed ${formatAge(new Date(holder.renewedAt), new Date(now))}`;
 }
 
 function parseHolder(content: string | undefined): LockHolder | undefined {
   if (content === undefined) return undefined;
   try {
-    const parsed = JSON.parse(content) as Partial<LockHolder>;
-    return parsed.format === LOCK_FORMAT && typeof parsed.id === 'string' && typeof parsed.pid === 'number' && typeof parsed.renewedAt === 'string' ? (parsed as LockHolder) : undefined;
+    const parsed = JSON.parse(content) as Record<string, unknown>;
+    const strings = ['id', 'host', 'user', 'action', 'startedAt', 'renewedAt'].every((field) => typeof parsed[field] === 'string');
+    const runbook = parsed.runbook === undefined || typeof parsed.runbook === 'string';
+    return parsed.format === LOCK_FORMAT && strings && runbook && Number.isInteger(parsed.pid) ? (parsed as unknown as LockHolder) : undefined;
   } catch {
     return undefined;
   }

@@ -64,6 +64,22 @@ describe('location locks: one writer per location', () => {
     assert.equal(JSON.parse(await readFile(lockFile(), 'utf8')).id, 'other', 'left as it was');
   });
 
+  it('shows the text of a lock file with its control characters escaped, and takes a malformed one for no lock of ours', async () => {
+    await leave(JSON.stringify(holder({ host: 'nas\n\u001b[31mrm -rf', runbook: 'a\rb' })));
+    await assert.rejects(acquireLock(store(), who, log), (error: unknown) => {
+      assert.ok(error instanceof LocationLockedError);
+      assert.match(error.message, /of a\\rb, pid 4121 of backup on nas\\n\\x1b\[31mrm -rf, since/);
+      // eslint-disable-next-line no-control-regex -- control characters are what must not be in it
+      assert.doesNotMatch(error.message, /[\u0000-\u001f]/);
+      return true;
+    });
+    await rm(lockFile());
+    await leave(JSON.stringify({ ...holder({}), host: 5 }));
+    const lock = await acquireLock(store(), who, log);
+    assert.ok(warnings.some((warning) => warning.includes('it is not a lock Lifeboat can read')));
+    await lock.release();
+  });
+
   it('takes over a lock whose process on this machine is gone, one not renewed for too long, and one it cannot read, saying whose it was', async () => {
     const gone = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid as number;
     const leftovers = [
