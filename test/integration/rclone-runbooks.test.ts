@@ -22,6 +22,11 @@ async function lastRun(workspace: string): Promise<[unknown, unknown][]> {
   return records.filter((record) => record.run === records.at(-1)?.run).map((record) => [record.action, record.status]);
 }
 
+/** Archive names tell seconds apart: a run right after another may find its archive's name taken. */
+function nextSecond(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1100));
+}
+
 async function workspaceWith(name: string, runbook: string, inventory: string): Promise<string> {
   const workspace = await mkdtemp(path.join(tmpdir(), `lifeboat-${name}-`));
   await writeFile(path.join(workspace, 'lifeboat.yaml'), inventory);
@@ -90,8 +95,7 @@ describe('runbook badr-gdrive-backup, end to end with the CLI, an S3 bucket and 
   });
 
   it('backs up to a local rclone remote the same way; the copy is the archive byte for byte', async () => {
-    // Archive names tell seconds apart: the run before this one may have named its archive this second.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await nextSecond();
     const result = await lifeboat(['run', BACKUP, '--param', 'source=Badr', '--param', `remote=pi_drive:${driveFolder()}`, '--yes'], { cwd: workspace, env: ENV });
     assert.equal(result.code, 0, result.stderr + result.stdout);
     const copied = (await readdir(driveFolder())).sort();
@@ -102,6 +106,7 @@ describe('runbook badr-gdrive-backup, end to end with the CLI, an S3 bucket and 
   });
 
   it('fails at the check when the copy on the remote does not match, naming the file', async () => {
+    await nextSecond();
     const damaged = path.join(workspace, 'damaged');
     await mkdir(damaged);
     // A remote that damages what it stores: as soon as the archive lands there, it becomes other bytes of the same size.
