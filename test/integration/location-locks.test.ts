@@ -29,6 +29,8 @@ describe('One writer per location: face backups of two runs at once', function (
     [frigate, sshd, s3] = await Promise.all([FrigateSimulator.start({ users: { admin: { password: PASSWORD, role: 'admin' } } }), startSshd(), startS3rver({ buckets: ['backups'] })]);
     for (let index = 1; index <= 40; index++) await frigate.addFace('Asha', `Asha-${1700000000 + index}.webp`, solidWebp({ width: 64, height: 64, padding: randomBytes(4096) }));
     workspace = await mkdtemp(join(tmpdir(), 'lifeboat-locks-'));
+    // The runs' own temporary files, a killed run's among them, go with the workspace.
+    await mkdir(join(workspace, 'tmp'));
     const inventory = {
       frigate: { home: { url: frigate.url, auth: { username: 'admin', password: 'secret:frigate_password' }, tls: { insecure: true } } },
       hosts: { piglet: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
@@ -51,7 +53,7 @@ describe('One writer per location: face backups of two runs at once', function (
   afterEach(() => frigate.clearFaults());
 
   const backup = (location: string, onStart?: (child: ChildProcess) => void): Promise<CliResult> =>
-    lifeboat(['run', `${location}.runbook.md`, '--yes'], { cwd: workspace, env: { HOME: workspace, LIFEBOAT_SECRET_FRIGATE_PASSWORD: PASSWORD, LIFEBOAT_SECRET_S3_SECRET: S3RVER_CREDENTIALS.secretAccessKey, LIFEBOAT_SECRETS_FILE: '' }, onStart });
+    lifeboat(['run', `${location}.runbook.md`, '--yes'], { cwd: workspace, env: { HOME: workspace, TMPDIR: join(workspace, 'tmp'), LIFEBOAT_SECRET_FRIGATE_PASSWORD: PASSWORD, LIFEBOAT_SECRET_S3_SECRET: S3RVER_CREDENTIALS.secretAccessKey, LIFEBOAT_SECRETS_FILE: '' }, onStart });
 
   /** A lock of a run on another machine, as Lifeboat writes it. */
   const foreignLock = (renewedAt: Date) =>
