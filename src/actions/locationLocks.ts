@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { S3StoreError, type S3Store } from '../clients/s3';
 import { makeRemoteFolders, removeRemoteFile, SftpError, type SftpSession } from '../clients/ssh';
@@ -69,9 +70,7 @@ export function s3PrefixLockStore(store: S3Store, prefix: string, description: s
     },
     read: async () => {
       try {
-        const chunks: Buffer[] = [];
-        for await (const chunk of (await store.getStream(key, { signal })).body) chunks.push(chunk as Buffer);
-        return Buffer.concat(chunks).toString('utf8');
+        return (await buffer((await store.getStream(key, { signal })).body)).toString('utf8');
       } catch (error) {
         if (error instanceof S3StoreError && error.kind === 'no-such-key') return undefined;
         throw error;

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import type { S3Store } from '../../clients/s3';
 import { makeRemoteFolders, removeRemoteFile, SftpError, sshConnectionFor, type ExecResult, type SftpSession, type SshConnection } from '../../clients/ssh';
@@ -88,12 +89,6 @@ export interface StoredArchive {
 export interface ArchiveVerification {
   state: 'ok' | 'failed' | 'never';
   detail: string;
-}
-
-async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }
 
 const UPLOAD_CHECKED: ArchiveVerification = { state: 'ok', detail: 'checksum checked after upload (.sha256 present)' };
@@ -286,7 +281,7 @@ class S3Prefix implements ArchiveDestination {
 
   async readHead(name: string, bytes: number, signal: AbortSignal): Promise<Buffer> {
     const { body } = await this.store.getStream(`${this.prefix}${name}`, { signal, range: `bytes=0-${bytes - 1}` });
-    return collect(body);
+    return buffer(body);
   }
 
   async verification(archive: StoredArchive, signal: AbortSignal): Promise<ArchiveVerification> {
@@ -510,7 +505,7 @@ class SshFolder extends HostFolder implements ArchiveDestination {
 
   async readHead(name: string, bytes: number, signal: AbortSignal): Promise<Buffer> {
     const stdout = new PassThrough();
-    const head = collect(stdout);
+    const head = buffer(stdout);
     await (await this.connection).run(['head', '-c', String(bytes), this.remotePath(name)], { signal, stdout });
     return head;
   }
