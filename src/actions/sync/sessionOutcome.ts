@@ -30,6 +30,19 @@ function isStreamCut(outcome: SessionOutcome): boolean {
   return outcome.error instanceof OtherSideEnded || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'EPIPE';
 }
 
+/**
+ * How surely a side's failure is a cause, lowest first: a lost connection is never our reaction to the
+ * other side; a program's own failure may be; a cut stream always is. End times order what ties.
+ */
+function blame(outcome: SessionOutcome): number {
+  if (isStreamCut(outcome)) return 2;
+  return 'result' in outcome && isConnectionLost(outcome.result) ? 0 : 1;
+}
+
+function isConnectionLost(result: ExecResult): boolean {
+  return result.exitCode === CONNECTION_LOST || result.exitCode === null;
+}
+
 export interface Side {
   host: string;
   program: string;
@@ -39,14 +52,14 @@ export interface Side {
 }
 
 /**
- * What went wrong, the side that failed first first: when one side goes away the other fails too,
- * and the message must name the host that went away, not the one left waiting for it. The later
- * failures follow only where they say more than a broken stream.
+ * What went wrong, the side at fault first: when one side goes away the other fails too, and the
+ * message must name the host that went away, not the one left waiting for it. The later failures
+ * follow only where they say more than a broken stream.
  */
 export function describeFailures(sides: readonly Side[]): string[] {
   const failed = sides
     .filter((side): side is Side & { outcome: SessionOutcome } => side.outcome !== undefined && !('result' in side.outcome && side.outcome.result.exitCode === 0))
-    .sort((a, b) => a.outcome.endedAt - b.outcome.endedAt);
+    .sort((a, b) => blame(a.outcome) - blame(b.outcome) || a.outcome.endedAt - b.outcome.endedAt);
   const [first, ...later] = failed;
   if (!first) return [];
   return [first, ...later.filter((side) => !isStreamCut(side.outcome))].map((side) => describeFailure(side.host, side.program, side.outcome, side.said) as string);
@@ -61,7 +74,7 @@ function describeFailure(host: string, program: string, outcome: SessionOutcome 
     how = isStreamCut(outcome) ? `the connection to ${host} was lost` : `${host}: ${errorMessage(outcome.error)}`;
   } else {
     const { exitCode } = outcome.result;
-    how = exitCode === CONNECTION_LOST || exitCode === null ? `the connection to ${host} was lost` : `${program} on ${host} exited with code ${exitCode}`;
+    how = isConnectionLost(outcome.result) ? `the connection to ${host} was lost` : `${program} on ${host} exited with code ${exitCode}`;
   }
   const tail = said.trim();
   return tail ? `${how}:\n${tail}` : how;

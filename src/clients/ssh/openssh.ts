@@ -73,7 +73,16 @@ export async function runWithOpenSsh(ssh: string, target: SshTarget, hostKey: Bu
     const chunks: Buffer[] = [];
     const drained = !stdout ? (child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk)), Promise.resolve()) : !isLocalFile(stdout) && child.stdout ? pipeline(child.stdout, stdout) : Promise.resolve();
     const fed = stdin && !isLocalFile(stdin) && child.stdin ? pipeline(stdin, child.stdin) : Promise.resolve();
-    const stopped = await untilStopped(options, remote, () => Promise.all([child, drained, fed]), () => child.kill('SIGTERM'));
+    let stopped: Awaited<ReturnType<typeof untilStopped>>;
+    try {
+      // SIGKILL, which `ssh` cannot turn into its own exit code 255, as it does SIGTERM: an end by our hand shows as one.
+      stopped = await untilStopped(options, remote, () => Promise.all([child, drained, fed]), () => child.kill('SIGKILL'));
+    } catch (pipeError) {
+      // A pipe breaks when `ssh` goes away: how it ended by itself (255: the connection was lost) says more than the pipe did.
+      const ended = await child;
+      if (ended.signal !== undefined || !ended.exitCode) throw pipeError;
+      stopped = undefined;
+    }
     const outcome = await child;
     if (stopped === 'cancelled') throw new CancelledError();
     if (stopped === 'timeout') throw new Error(`${target.user}@${target.host}:${target.port}: \`${remoteCommand(argv)}\` timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)} s`);
