@@ -308,6 +308,9 @@ export class BackupsTreeProvider implements vscode.TreeDataProvider<BackupNode>,
   }
 
   private async page(parent: ModelTreeNode, cursor: string | undefined): Promise<Listing> {
+    // A node shown before a refresh is listed from the inventory as read again: its path still names it.
+    this.roots ??= this.readRoots();
+    await this.roots;
     const workspace = this.workspaces.get(parent.workspaceDir);
     if (!workspace) return { nodes: [], next: undefined, total: undefined };
     const filter = this.filterText === undefined || this.underMatch(parent) ? undefined : this.filterText;

@@ -172,6 +172,13 @@ suite('Lifeboat views', () => {
     }
   });
 
+  test('a location shown before a refresh still lists its archives when expanded after it', async () => {
+    const shownBefore = await location('local');
+    views.backups.refresh();
+    const archives = await archivesIn(shownBefore);
+    assert.equal(archives.length, ARCHIVES_PER_LOCATION.local);
+  });
+
   test('Load more shows the next page of a location with more archives than a page', async () => {
     const settings = vscode.workspace.getConfiguration('lifeboat');
     await settings.update('backups.pageSize', 5, vscode.ConfigurationTarget.Workspace);
