@@ -12,7 +12,7 @@ import { BrowseModel } from '../../src/core/browse/model';
 import type { BrowseNode, Page, PageRequest } from '../../src/core/browse/node';
 import { isCancellationError } from '../../src/core/errors';
 import { assertListedUnder } from '../support/browseNodes';
-import { crontabNow, runAsCron, setCrontab } from '../support/cron';
+import { keepCrontab, runAsCron, setCrontab } from '../support/cron';
 import { CLI, requireFiles } from '../support/paths';
 import { startTcpFaultProxy, type TcpFaultProxy } from '../testbed/faultProxy';
 import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../testbed/s3rver';
@@ -30,8 +30,7 @@ describe('browse model: hosts, SSH and S3 locations, recordings, against a real 
   let local: string;
   let hostWorkspace: string;
   let inventory: Inventory;
-  let savedCrontab: string | undefined;
-  let crontabSaved = false;
+  let restoreCrontab: (() => Promise<void>) | undefined;
   let model: BrowseModel;
   const errors: string[] = [];
 
@@ -40,8 +39,7 @@ describe('browse model: hosts, SSH and S3 locations, recordings, against a real 
       [CLI, 'built by `node esbuild.config.mjs`'],
       ['/usr/bin/crontab', 'install Debian cron (scripts/install-system-packages.sh cron)'],
     ]);
-    savedCrontab = await crontabNow();
-    crontabSaved = true;
+    restoreCrontab = await keepCrontab();
     [sshd, s3] = await Promise.all([startSshd(), startS3rver({ buckets: ['backups'] })]);
     proxy = await startTcpFaultProxy(sshd.port);
     local = await mkdtemp(join(tmpdir(), 'lifeboat-browse-hosts-'));
@@ -83,9 +81,7 @@ describe('browse model: hosts, SSH and S3 locations, recordings, against a real 
   after(async () => {
     await Promise.all([sshd?.stop(), s3?.stop(), proxy?.stop()]);
     if (local) await rm(local, { recursive: true, force: true });
-    if (!crontabSaved) return;
-    await setCrontab(savedCrontab);
-    assert.equal(await crontabNow(), savedCrontab, "this machine's crontab is back as it was");
+    await restoreCrontab?.();
   });
 
   beforeEach(() => {

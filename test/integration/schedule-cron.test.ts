@@ -10,7 +10,7 @@ import type { ActionContext, ActionSpec } from '../../src/core/actions/spec';
 import { Redactor } from '../../src/core/redact';
 import { RunRecorder } from '../../src/core/runner/records';
 import { lifeboat } from '../support/cli';
-import { crontabNow, runAsCron, setCrontab } from '../support/cron';
+import { crontabNow, keepCrontab, runAsCron, setCrontab } from '../support/cron';
 import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
 import type { Sshd } from '../testbed/sshd';
 import { startSshd } from '../testbed/sshd';
@@ -30,9 +30,7 @@ function action(id: string): ActionSpec {
 describe('schedule.cron.install and schedule.cron.status on a real sshd and crontab', function () {
   this.timeout(60_000);
   let sshd: Sshd;
-  let savedCrontab: string | undefined;
-  let savedOtherCrontab: string | undefined;
-  let crontabSaved = false;
+  const restoreCrontabs: (() => Promise<void>)[] = [];
   let local: string;
   let hostWorkspace: string;
   const cliOnHost = [process.execPath, CLI];
@@ -42,9 +40,7 @@ describe('schedule.cron.install and schedule.cron.status on a real sshd and cron
       [CLI, 'built by `node esbuild.config.mjs`'],
       ['/usr/bin/crontab', 'install Debian cron (scripts/install-system-packages.sh cron)'],
     ]);
-    savedCrontab = await crontabNow();
-    savedOtherCrontab = await crontabNow(OTHER_USER);
-    crontabSaved = true;
+    restoreCrontabs.push(await keepCrontab(), await keepCrontab(OTHER_USER));
     sshd = await startSshd();
     local = await mkdtemp(join(tmpdir(), 'lifeboat-schedule-'));
     hostWorkspace = join(sshd.remoteDir, 'lifeboat workspace');
@@ -59,11 +55,7 @@ describe('schedule.cron.install and schedule.cron.status on a real sshd and cron
   after(async () => {
     await sshd?.stop();
     if (local) await rm(local, { recursive: true, force: true });
-    if (!crontabSaved) return;
-    await setCrontab(savedCrontab);
-    await setCrontab(savedOtherCrontab, OTHER_USER);
-    assert.equal(await crontabNow(), savedCrontab, "this machine's crontab is back as it was");
-    assert.equal(await crontabNow(OTHER_USER), savedOtherCrontab, `${OTHER_USER}'s crontab is back as it was`);
+    for (const restore of restoreCrontabs) await restore();
   });
 
   beforeEach(async () => {

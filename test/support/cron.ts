@@ -1,5 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
-import { homedir, userInfo } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -58,6 +60,28 @@ export async function setCrontab(text: string | undefined, user?: string): Promi
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`crontab - exited with ${code}: ${stderr}`))));
     child.stdin.end(text);
   });
+}
+
+/**
+ * Saves a user's crontab before a test changes it, on disk as well as in memory, and returns what puts
+ * it back. A run killed before its `after` leaves the saved copy behind; the next run puts that back
+ * first, so a killed run's lines never outlive it.
+ */
+export async function keepCrontab(user?: string): Promise<() => Promise<void>> {
+  const savedFile = join(tmpdir(), `lifeboat-tests-crontab-${user ?? userInfo().username}.json`);
+  const leftByKilledRun = await readFile(savedFile, 'utf8').then(
+    (text) => JSON.parse(text) as { crontab: string | null },
+    () => undefined,
+  );
+  if (leftByKilledRun) await setCrontab(leftByKilledRun.crontab ?? undefined, user);
+  const saved = await crontabNow(user);
+  await writeFile(savedFile, JSON.stringify({ crontab: saved ?? null }));
+  return async () => {
+    await setCrontab(saved, user);
+    const now = await crontabNow(user);
+    if (now !== saved) throw new Error(`${user ?? 'this user'}'s crontab is not back as it was:\n${now ?? '(none)'}`);
+    await rm(savedFile, { force: true });
+  };
 }
 
 const asUser = (user: string | undefined) => (user ? ['-u', user] : []);
