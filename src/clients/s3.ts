@@ -84,6 +84,13 @@ export interface S3ListPage {
   nextToken?: string;
 }
 
+/** A bucket's lifecycle rules, as S3 has them (rules this code does not know stay as they are). */
+export interface S3Lifecycle {
+  rules: S3Sdk.LifecycleRule[];
+  /** The bucket-wide setting that comes with the rules; written back unchanged. */
+  transitionDefaultMinimumObjectSize?: S3Sdk.TransitionDefaultMinimumObjectSize;
+}
+
 export interface S3TransferOptions {
   signal?: AbortSignal;
   progress?: ProgressReporter;
@@ -235,6 +242,37 @@ export class S3Store {
 
   async delete(key: string, signal?: AbortSignal): Promise<void> {
     await this.call('delete', key, signal, () => this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }));
+  }
+
+  /** The bucket's lifecycle configuration; no rules when it has none. */
+  async lifecycle(signal?: AbortSignal): Promise<S3Lifecycle> {
+    if (signal) throwIfAborted(signal);
+    try {
+      const answer = await this.client.send(new this.sdk.GetBucketLifecycleConfigurationCommand({ Bucket: this.bucket }), { abortSignal: signal });
+      return { rules: answer.Rules ?? [], ...(answer.TransitionDefaultMinimumObjectSize ? { transitionDefaultMinimumObjectSize: answer.TransitionDefaultMinimumObjectSize } : {}) };
+    } catch (error) {
+      // A 404 of its own, which the general description would take for a missing bucket.
+      if ((error as { name?: unknown }).name === 'NoSuchLifecycleConfiguration') return { rules: [] };
+      throw this.describe(error, 'read the lifecycle rules of', undefined, signal);
+    }
+  }
+
+  /** Replaces the bucket's whole lifecycle configuration; no rules deletes it (S3 refuses an empty one). */
+  async setLifecycle(lifecycle: S3Lifecycle, signal?: AbortSignal): Promise<void> {
+    if (lifecycle.rules.length === 0) {
+      await this.call('delete the lifecycle rules of', undefined, signal, () => this.client.send(new this.sdk.DeleteBucketLifecycleCommand({ Bucket: this.bucket }), { abortSignal: signal }));
+      return;
+    }
+    await this.call('write the lifecycle rules of', undefined, signal, () =>
+      this.client.send(
+        new this.sdk.PutBucketLifecycleConfigurationCommand({
+          Bucket: this.bucket,
+          LifecycleConfiguration: { Rules: lifecycle.rules },
+          ...(lifecycle.transitionDefaultMinimumObjectSize ? { TransitionDefaultMinimumObjectSize: lifecycle.transitionDefaultMinimumObjectSize } : {}),
+        }),
+        { abortSignal: signal },
+      ),
+    );
   }
 
   /** Small objects held in memory (state files, markers). */
