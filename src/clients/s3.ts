@@ -107,6 +107,8 @@ export interface S3PutOptions extends S3TransferOptions {
   contentType?: string;
   storageClass?: string;
   metadata?: Record<string, string>;
+  /** Base64 MD5 of the body, sent as Content-MD5: the store refuses the object unless the bytes it got match. */
+  contentMd5?: string;
 }
 
 export interface S3PutResult {
@@ -385,6 +387,7 @@ export class S3Store {
       ContentType: options.contentType,
       StorageClass: options.storageClass as S3Sdk.StorageClass | undefined,
       Metadata: options.metadata,
+      ContentMD5: options.contentMd5,
       ...(options.ifAbsent ? { IfNoneMatch: '*' } : {}),
     };
   }

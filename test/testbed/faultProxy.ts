@@ -7,12 +7,15 @@ import http from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 
-export type Fault = 'status-500' | 'drop-connection';
+/** `slow-down`: 503 SlowDown, S3's way of asking a client to back off. */
+export type Fault = 'status-500' | 'slow-down' | 'drop-connection';
 
 export interface FaultProxy {
   endpoint: string;
   /** Makes the next `count` requests with this method fail with `fault`. */
   failNext(method: string, count: number, fault?: Fault): void;
+  /** While down, every request loses its connection at once (a store that went away); `false` brings it back. */
+  setDown(down: boolean): void;
   /** Requests seen so far, failed ones included, as `METHOD /path`. */
   readonly requests: string[];
   stop(): Promise<void>;
@@ -22,8 +25,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   const pending: { method: string; fault: Fault }[] = [];
   const requests: string[] = [];
+  let down = false;
   const server = http.createServer((request, response) => {
     requests.push(`${request.method} ${request.url}`);
+    if (down) {
+      request.socket.destroy();
+      return;
+    }
     const faultIndex = pending.findIndex((entry) => entry.method === request.method);
     if (faultIndex >= 0) {
       const [{ fault }] = pending.splice(faultIndex, 1) as [{ method: string; fault: Fault }];
@@ -34,8 +42,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           request.socket.destroy();
           return;
         }
-        response.writeHead(500, { 'content-type': 'application/xml' });
-        response.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected failure</Message></Error>');
+        const [status, code] = fault === 'slow-down' ? [503, 'SlowDown'] : [500, 'InternalError'];
+        response.writeHead(status, { 'content-type': 'application/xml' });
+        response.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected failure</Message></Error>`);
       });
       return;
     }
@@ -56,6 +65,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     requests,
     failNext(method, count, fault = 'status-500') {
       for (let index = 0; index < count; index++) pending.push({ method, fault });
+    },
+    setDown(value) {
+      down = value;
     },
     async stop() {
       server.closeAllConnections();
