@@ -3,7 +3,8 @@ import * as vscode from 'vscode';
 import type { ActionContext, Inventory } from '../core/actions/spec';
 import { BrowseModel } from '../core/browse/model';
 import type { BrowseNode } from '../core/browse/node';
-import type { ChoiceStep, NodeStep, PaletteCommand, Picked } from '../core/browse/palette';
+import { paramsFromPicks, type ChoiceStep, type NodeStep, type PaletteCommand, type Picked, type TextStep } from '../core/browse/palette';
+import { paramSchemaAt } from '../core/actions/fields';
 import { errorMessage, isCancellationError } from '../core/errors';
 import { INVENTORY_FILE } from '../core/paths';
 import { loadWorkspaceAt } from '../core/workspace';
@@ -54,7 +55,9 @@ export async function runPaletteCommand(services: Services, command: PaletteComm
   try {
     for (const step of command.steps) {
       if (step.kind === 'choice') picked[step.param] = await choose(session, step);
-      else if (step.eachRun) runs = await pickNodes(session, step, picked);
+      else if (step.kind === 'text') {
+        if (step.when?.(picked) ?? true) picked[step.param] = await typeIn(session, step);
+      } else if (step.eachRun) runs = await pickNodes(session, step, picked);
       else {
         const values = await pickNodes(session, step, picked);
         if (!step.many) picked[step.param] = values[0];
@@ -72,9 +75,26 @@ export async function runPaletteCommand(services: Services, command: PaletteComm
     throw error;
   }
   if (eachRun) {
-    return runActionSteps(services, { action: command.action, title: command.title, steps: runs.map((value) => ({ label: String(value), params: { ...picked, [eachRun.param]: value } })) });
+    return runActionSteps(services, { action: command.action, title: command.title, steps: runs.map((value) => ({ label: String(value), params: paramsFromPicks({ ...picked, [eachRun.param]: value }) })) });
   }
-  return runActionCommand(services, { action: command.action, title: command.title, params: picked }, command.conclude);
+  return runActionCommand(services, { action: command.action, title: command.title, params: paramsFromPicks(picked) }, command.conclude);
+}
+
+/** An input box checked as it is typed against the action's schema for the parameter. */
+async function typeIn(session: Session, step: TextStep): Promise<string> {
+  const action = session.services.registry().get(session.command.action);
+  const schema = action && paramSchemaAt(action.params, step.param);
+  const text = await vscode.window.showInputBox({
+    title: `${session.command.title}: ${step.question}`,
+    ...(step.placeholder === undefined ? {} : { placeHolder: step.placeholder }),
+    ignoreFocusOut: true,
+    validateInput: (typed) => {
+      const checked = schema?.safeParse(typed);
+      return checked && !checked.success ? (checked.error.issues[0]?.message ?? 'not a valid value') : undefined;
+    },
+  });
+  if (text === undefined) throw new Stop();
+  return text;
 }
 
 async function choose(session: Session, step: ChoiceStep): Promise<string> {
@@ -164,7 +184,7 @@ async function agreedToPlan(session: Session, button: string, params: Picked): P
   const { services, command } = session;
   const action = services.registry().get(command.action);
   if (!action) return true;
-  const plan = await whileReading(session, 'planning', (ctx) => action.plan(action.params.parse(params), ctx));
+  const plan = await whileReading(session, 'planning', (ctx) => action.plan(action.params.parse(paramsFromPicks(params)), ctx));
   if (plan.destructive) return true;
   const choice = await vscode.window.showInformationMessage(`${command.title}: ${plan.summary}`, { modal: true, detail: planOperationsAsText(plan) }, button);
   return choice === button;

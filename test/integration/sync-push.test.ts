@@ -1,19 +1,26 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { builtinActions, builtinBrowsers } from '../../src/actions';
+import { builtinPaletteCommands } from '../../src/actions/paletteCommands';
 import { syncPush, type SyncPushResult } from '../../src/actions/sync/push';
+import { paramSchemaAt } from '../../src/core/actions/fields';
+import { ActionRegistry } from '../../src/core/actions/registry';
+import { BrowseModel } from '../../src/core/browse/model';
+import { paramsFromPicks } from '../../src/core/browse/palette';
 import { ClientPool } from '../../src/core/actions/clients';
 import { PlanHandOver } from '../../src/core/actions/handOver';
 import { createActionContext } from '../../src/core/actions/context';
 import { isCancellationError } from '../../src/core/errors';
 import type { ActionContext, ActionPlan, Inventory } from '../../src/core/actions/spec';
 import { printable } from '../../src/core/render';
+import { REPO_ROOT } from '../support/paths';
 import { hostilePayloads } from '../support/payloads';
 import { hostEntry, readTree, startTwoHosts, type TwoHosts } from '../support/twoHosts';
 import { startTcpFaultProxy } from '../testbed/faultProxy';
@@ -283,6 +290,37 @@ describe('sync.push between two real sshd hosts', function () {
       await rm(join(hosts.pi5.remoteDir, 'missing'), { recursive: true, force: true });
     });
   }
+
+  it("walks the palette's Push a Folder to Another Host…: hosts picked from the tree, folders typed and checked as typed, then the push", async () => {
+    const command = builtinPaletteCommands.find((candidate) => candidate.command === 'lifeboat.pushFolder');
+    assert.ok(command);
+    const manifest = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { contributes: { commands: { command: string; title: string }[] } };
+    assert.equal(manifest.contributes.commands.find((entry) => entry.command === command.command)?.title, 'Push a Folder to Another Host…');
+    await writeFile(join(src, 'clip.mp4'), randomBytes(5000));
+    const model = new BrowseModel(builtinBrowsers, new ActionRegistry(builtinActions), join(workspace, 'lifeboat.yaml'));
+    const typed: Record<string, string> = { 'from.path': src, 'to.path': dst };
+    const chosenHost: Record<string, string> = { 'from.host': 'pi4', 'to.host': 'pi5' };
+    const picked: Record<string, unknown> = {};
+    for (const step of command.steps) {
+      if (step.kind === 'node') {
+        const offered = (await model.children(step.under(picked), { limit: 100 }, context())).nodes.filter((node) => step.accept?.(node) ?? true);
+        assert.deepEqual(offered.map((node) => node.label), ['pi4', 'pi5']);
+        picked[step.param] = offered.find((node) => node.label === chosenHost[step.param])?.label;
+      } else {
+        assert.equal(step.kind, 'text');
+        // What the input box says while a person types: the action's own schema for that field.
+        const schema = paramSchemaAt(syncPush.params, step.param);
+        assert.match(schema?.safeParse('relative/path').error?.issues[0]?.message ?? '', /absolute path/);
+        assert.match(schema?.safeParse('/srv/../etc').error?.issues[0]?.message ?? '', /cannot go up/);
+        picked[step.param] = typed[step.param];
+      }
+    }
+    const params = paramsFromPicks(picked);
+    assert.deepEqual(params, { from: { host: 'pi4', path: src }, to: { host: 'pi5', path: dst } });
+    const result = (await syncPush.run(syncPush.params.parse(params), context())) as SyncPushResult;
+    assert.equal(result.counts.create, 1);
+    assert.deepEqual(await readTree(dst), await readTree(src));
+  });
 
   it('refuses overlapping folders on one host and delete into /', async () => {
     await assert.rejects(syncPush.plan(syncPush.params.parse({ from: { host: 'pi4', path: '/srv/a' }, to: { host: 'pi4', path: '/srv/a/b' } }), context()), /overlap on pi4/);

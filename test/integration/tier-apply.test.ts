@@ -1,14 +1,21 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
+import { builtinActions, builtinBrowsers } from '../../src/actions';
+import { builtinPaletteCommands } from '../../src/actions/paletteCommands';
 import { tierApply, type TierApplyResult } from '../../src/actions/tier/apply';
+import { paramSchemaAt } from '../../src/core/actions/fields';
+import { ActionRegistry } from '../../src/core/actions/registry';
+import { BrowseModel } from '../../src/core/browse/model';
+import { paramsFromPicks } from '../../src/core/browse/palette';
 import { ClientPool } from '../../src/core/actions/clients';
 import { createActionContext } from '../../src/core/actions/context';
 import type { ActionContext, ActionPlan, Inventory } from '../../src/core/actions/spec';
 import { printable } from '../../src/core/render';
+import { REPO_ROOT } from '../support/paths';
 import { readTree, startTwoHosts, type TreeEntry, type TwoHosts } from '../support/twoHosts';
 
 const DAY_S = 86_400;
@@ -168,6 +175,41 @@ describe('tier.apply between two real sshd hosts', function () {
     assert.ok(after2.has('old/day10 flagged.mp4') && after2.has('back/day9 flagged.mp4'), 'flagged recordings stay');
     const rerun = (await tierApply.run(params({ expired: 'archive', archiveRemote: `archive:${archiveDir}` }), context())) as TierApplyResult;
     assert.deepEqual([rerun.moved.files, rerun.archived.files], [0, 0]);
+  });
+
+  it("walks the palette's Apply the Tiered Storage Policy…: hosts from the tree, folders typed, the remote asked only for archive", async () => {
+    const command = builtinPaletteCommands.find((candidate) => candidate.command === 'lifeboat.applyStorageTiers');
+    assert.ok(command);
+    const manifest = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { contributes: { commands: { command: string; title: string }[] } };
+    assert.equal(manifest.contributes.commands.find((entry) => entry.command === command.command)?.title, 'Apply the Tiered Storage Policy…');
+    const model = new BrowseModel(builtinBrowsers, new ActionRegistry(builtinActions), join(hosts.pi4.remoteDir, 'lifeboat.yaml'));
+    const answers: Record<string, string> = { 'tier1.host': 'pi4', 'tier1.path': tier1, 'tier2.host': 'pi5', 'tier2.path': tier2, archiveRemote: `archive:${archiveDir}` };
+    const walk = async (expired: string) => {
+      const picked: Record<string, unknown> = {};
+      const asked: string[] = [];
+      for (const step of command.steps) {
+        if (step.kind === 'text' && !(step.when?.(picked) ?? true)) continue;
+        asked.push(step.param);
+        if (step.kind === 'node') {
+          const offered = (await model.children(step.under(picked), { limit: 100 }, context())).nodes.filter((node) => step.accept?.(node) ?? true);
+          picked[step.param] = offered.find((node) => node.label === answers[step.param])?.label;
+        } else if (step.kind === 'choice') {
+          assert.deepEqual(step.options.map((option) => option.value), ['archive', 'delete']);
+          picked[step.param] = expired;
+        } else {
+          assert.ok(paramSchemaAt(tierApply.params, step.param)?.safeParse(answers[step.param]).success, step.param);
+          picked[step.param] = answers[step.param];
+        }
+      }
+      return { asked, params: paramsFromPicks(picked) };
+    };
+    const deleting = await walk('delete');
+    assert.ok(!deleting.asked.includes('archiveRemote'), 'no remote is asked for when expired recordings are deleted');
+    assert.match(paramSchemaAt(tierApply.params, 'archiveRemote')?.safeParse('no-colon').error?.issues[0]?.message ?? '', /expected an rclone remote/);
+    const archiving = await walk('archive');
+    assert.deepEqual(archiving.params, { tier1: { host: 'pi4', path: tier1 }, tier2: { host: 'pi5', path: tier2 }, expired: 'archive', archiveRemote: `archive:${archiveDir}` });
+    const result = (await tierApply.run(tierApply.params.parse(archiving.params), context())) as TierApplyResult;
+    assert.equal(result.archived.files, 3);
   });
 
   it('refuses a policy whose ages do not grow, and archive without a remote, before touching anything', async () => {

@@ -64,3 +64,14 @@ function choicesOf(schema: JsonSchema): readonly Choice[] | undefined {
   if (schema.type === 'boolean') return [true, false];
   return undefined;
 }
+
+/** The schema of one parameter, `from.path` being `path` inside the object `from`; undefined when the action's schema does not spell it out. */
+export function paramSchemaAt(params: z.ZodType, name: string): z.ZodType | undefined {
+  let at: z.ZodType | undefined = params;
+  for (const part of name.split('.')) {
+    while (at instanceof z.ZodOptional || at instanceof z.ZodDefault) at = at.unwrap() as z.ZodType;
+    if (!(at instanceof z.ZodObject)) return undefined;
+    at = (at.shape as Record<string, z.ZodType>)[part];
+  }
+  return at;
+}

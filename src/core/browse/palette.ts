@@ -7,7 +7,7 @@ export type Picked = Readonly<Record<string, unknown>>;
 /** "Choose a node under this path": the browse model lists the children, the person picks. */
 export interface NodeStep {
   kind: 'node';
-  /** The parameter the pick sets. */
+  /** The parameter the pick sets; `from.host` sets `host` inside `from`. */
   param: string;
   /** Asked after the command's title: "which Frigate?". */
   question: string;
@@ -40,7 +40,36 @@ export interface ChoiceStep {
   options: readonly { value: string; description: string }[];
 }
 
-export type PaletteStep = NodeStep | ChoiceStep;
+/** A value nothing can list (a folder on a host): typed, and checked as it is typed against the action's own schema for it. */
+export interface TextStep {
+  kind: 'text';
+  /** The parameter it sets; `from.path` sets `path` inside `from`. */
+  param: string;
+  question: string;
+  /** What the box shows greyed while it is empty: an example of a value. */
+  placeholder?: string;
+  /** Asked only when this holds for what was picked before (a remote only for `expired: archive`). */
+  when?: (picked: Picked) => boolean;
+}
+
+export type PaletteStep = NodeStep | ChoiceStep | TextStep;
+
+/** The action's parameters from the picks: `from.host` and `from.path` become `from: { host, path }`. */
+export function paramsFromPicks(picked: Picked): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(picked)) {
+    const [outer, ...inner] = name.split('.');
+    let into = params;
+    let key = outer as string;
+    for (const part of inner) {
+      const existing = into[key];
+      into = (into[key] = typeof existing === 'object' && existing !== null ? existing : {}) as Record<string, unknown>;
+      key = part;
+    }
+    into[key] = value;
+  }
+  return params;
+}
 
 /**
  * A palette command as a declaration: the picks it asks for, then its action through the runner

@@ -273,4 +273,47 @@ suite('palette actions', () => {
       await Promise.all([kube.stop(), sshd.stop()]);
     }
   });
+  test('"Push a Folder to Another Host…" picks the hosts, checks each folder as it is typed, and pushes after the plan is agreed to', async () => {
+    const sshd = await startSshd();
+    const inventory = fixtureUri('lifeboat.yaml');
+    const original = await readText(inventory);
+    try {
+      const source = join(sshd.remoteDir, 'clips');
+      const destination = join(sshd.remoteDir, 'copy');
+      await vscode.workspace.fs.writeFile(vscode.Uri.file(join(source, 'front', 'a.mp4')), randomBytes(3000));
+      const host = `{ host: ${sshd.host}, port: ${sshd.port}, user: ${sshd.user}, identityFile: ${JSON.stringify(sshd.clientKey.privateKeyPath)}, knownHosts: ${JSON.stringify(sshd.knownHostsPath)} }`;
+      await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(['hosts:', `  pi4: ${host}`, `  pi5: ${host}`, ''].join('\n')));
+
+      const hostFor: Record<string, string> = { 'Push a Folder to Another Host: from which host?': 'pi4', 'Push a Folder to Another Host: to which host?': 'pi5' };
+      const refused: (string | undefined)[] = [];
+      const { result, picks, inputs, messages } = await withPrompts(
+        (pick) => pick.items.find((item) => item.label === hostFor[pick.title ?? '']),
+        (message) => (message.modal ? 'Push' : undefined),
+        () => vscode.commands.executeCommand('lifeboat.pushFolder') as Thenable<RunActionOutcome>,
+        async (input) => {
+          refused.push(await input.check('clips'), await input.check('/srv/../etc'));
+          return input.title?.endsWith('which folder on it?') ? source : destination;
+        },
+      );
+      assert.equal(result.status, 'succeeded', result.error);
+      assert.deepEqual(picks.map((pick) => [pick.title, pick.items.map((item) => item.label)]), [
+        ['Push a Folder to Another Host: from which host?', ['pi4', 'pi5']],
+        ['Push a Folder to Another Host: to which host?', ['pi4', 'pi5']],
+      ]);
+      assert.deepEqual(inputs.map((input) => [input.title, input.placeHolder]), [
+        ['Push a Folder to Another Host: which folder on it?', '/media/frigate/recordings'],
+        ['Push a Folder to Another Host: into which folder there?', '/mnt/ssd/recordings'],
+      ]);
+      // What the box says while a relative path, then one going up, is typed: the action's own checks.
+      assert.deepEqual(refused, Array(2).fill(['expected an absolute path on that host, starting with /', 'a path cannot go up with ..']).flat());
+      const plan = messages.find((message) => message.modal);
+      assert.deepEqual(plan?.buttons, ['Push']);
+      assert.match(plan?.detail ?? '', /a\.mp4/);
+      const copied = await vscode.workspace.fs.readFile(vscode.Uri.file(join(destination, 'front', 'a.mp4')));
+      assert.deepEqual(copied, await vscode.workspace.fs.readFile(vscode.Uri.file(join(source, 'front', 'a.mp4'))));
+    } finally {
+      await vscode.workspace.fs.writeFile(inventory, new TextEncoder().encode(original));
+      await sshd.stop();
+    }
+  });
 });
