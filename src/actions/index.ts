@@ -13,7 +13,7 @@ import { pbsActions, pbsBrowser } from './pbs';
 import { pgActions } from './pg';
 import { resticActions, resticBrowser } from './restic';
 import { rcloneActions, rcloneBrowser } from './rclone';
-import { s3Actions } from './s3';
+import { s3Actions, s3Browser } from './s3';
 import { endpointsBrowser, httpActions } from './http';
 import { k8sActions } from './k8s';
 import { scheduleActions } from './schedule';
@@ -28,4 +28,4 @@ import { veleroInspectActions } from './velero/inspectActions';
 export const builtinActions: readonly ActionSpec[] = [shellAction, sshRunAction, ...archiveActions, ...frigateActions, ...scheduleActions, ...veleroInspectActions, ...veleroChangeActions, ...fluxActions, ...cnpgActions, ...k8sActions, ...pgActions, ...pbsActions, ...rcloneActions, ...httpActions, ...resticActions, ...backrestActions, ...syncActions, ...tierActions, ...s3Actions];
 
 /** Every backend's browser, in the order their roots are shown: what the Backups tree, pick lists and `lifeboat ls` list. */
-export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser, pbsBrowser, resticBrowser, backrestBrowser, rcloneBrowser, endpointsBrowser];
+export const builtinBrowsers: readonly Browser[] = [frigateBrowser, locationsBrowser, hostsBrowser, clustersBrowser, pbsBrowser, resticBrowser, backrestBrowser, rcloneBrowser, s3Browser, endpointsBrowser];

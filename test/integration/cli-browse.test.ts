@@ -117,10 +117,10 @@ describe('lifeboat ls and lifeboat do against local, SSH and S3 locations and a 
     const table = await cli(['ls']);
     assert.equal(table.code, 0, table.stderr);
     const rows = table.stdout.trimEnd().split('\n');
-    assert.deepEqual(rows.map((row) => row.split(/\s+/)[0]), ['frigate/frigate/', 'locations/frigate-faces/', 'locations/local/', 'locations/hostile/', 'locations/nas/', 'locations/offsite/', 'locations/gone/', 'hosts/piglet/', 'clusters/k3s/']);
+    assert.deepEqual(rows.map((row) => row.split(/\s+/)[0]), ['frigate/frigate/', 'locations/frigate-faces/', 'locations/local/', 'locations/hostile/', 'locations/nas/', 'locations/offsite/', 'locations/gone/', 'hosts/piglet/', 'clusters/k3s/', 's3/garage/']);
     assert.match(rows[0] ?? '', /^frigate\/frigate\/\s+warning\s+https:\/\/127\.0\.0\.1:\d+ · TLS not verified\s+check$/);
     const json = jsonLines((await cli(['ls', '--json'])).stdout);
-    assert.deepEqual(json.map((node) => [node.path, node.kind]).slice(-3), [['locations/gone', 'location'], ['hosts/piglet', 'host'], ['clusters/k3s', 'cluster']]);
+    assert.deepEqual(json.map((node) => [node.path, node.kind]).slice(-3), [['hosts/piglet', 'host'], ['clusters/k3s', 'cluster'], ['s3/garage', 's3.store']]);
   });
 
   it('lists a local location a page at a time, says how many more, and all of it with --all', async () => {

@@ -152,6 +152,7 @@ suite('Backups view: Frigate instances, face archives and the face backup status
         ['nas-recordings', 'location'],
         ['piglet', 'host check installCli schedule'],
         ['closed', 'host check installCli schedule'],
+        ['garage', 's3.store check lifecycle'],
       ],
     );
     assert.equal(modelNodes(rootNodes)[1]?.node.status?.level, 'warning', 'TLS not verified');
