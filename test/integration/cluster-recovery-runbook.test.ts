@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { builtinActions, builtinBrowsers } from '../../src/actions';
 import { CUSTOM_RESOURCES } from '../../src/clients/kube';
+import { createActionContext } from '../../src/core/actions/context';
+import { ActionRegistry } from '../../src/core/actions/registry';
+import { BrowseModel } from '../../src/core/browse/model';
 import { lifeboat, readRecords } from '../support/cli';
 import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
 import { makeBackup, startVeleroCluster, type SimulatedVelero } from '../support/veleroLab';
@@ -55,6 +59,20 @@ describe('runbook cluster-full-recovery, end to end with the CLI against the Kub
     await prod?.sim.stop();
     await dr?.sim.stop();
     if (workspace) await rm(workspace, { recursive: true, force: true });
+  });
+
+  it("is offered on each cluster's Velero node in the Backups tree, bound to that cluster", async () => {
+    const model = new BrowseModel(builtinBrowsers, new ActionRegistry(builtinActions), join(workspace, 'lifeboat.yaml'));
+    const ctx = createActionContext({ workspaceDir: workspace, inventory: { clusters: { prod: { kubeconfig: prod.kubeconfig } } } });
+    try {
+      const velero = (await model.children('clusters/prod', { limit: 10 }, ctx)).nodes.find((node) => node.kind === 'velero');
+      assert.deepEqual(velero?.operations.find((operation) => operation.id === 'recover'), { kind: 'runbook', id: 'recover', label: "Recover the Cluster's Applications…", runbook: RUNBOOK, params: { cluster: 'prod' } });
+    } finally {
+      await ctx.clients.disposeAll();
+    }
+    const manifest = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { contributes: { commands: { command: string; title: string }[]; menus: Record<string, { command: string; when?: string }[]> } };
+    assert.equal(manifest.contributes.commands.find((entry) => entry.command === 'lifeboat.backups.recover')?.title, "Recover the Cluster's Applications…");
+    assert.ok(manifest.contributes.menus['view/item/context']?.some((entry) => entry.command === 'lifeboat.backups.recover' && entry.when?.includes('op:recover(')));
   });
 
   it('plans every step in a dry run, touching nothing', async () => {

@@ -16,6 +16,7 @@ const VELERO_NAMESPACE = 'velero';
 const SCHEDULE_GRACE_MINUTES = 30;
 /** The runbook a backup's Restore… opens. */
 const VELERO_RESTORE_RUNBOOK = 'velero-restore-app.runbook.md';
+const CLUSTER_RECOVERY_RUNBOOK = 'cluster-full-recovery.runbook.md';
 
 const FOLDERS = [
   { segment: 'locations', label: 'Locations', icon: 'database', what: 'Backup storage locations and whether Velero can use them' },
@@ -213,6 +214,8 @@ export const veleroSection: ClusterSection = {
       tooltip: `Velero in cluster ${markdownEscape(cluster)} (namespace ${VELERO_NAMESPACE})`,
       icon: 'archive',
       hasChildren: true,
+      // A rebuilt cluster gets its applications back from the backups Velero holds.
+      operations: [{ kind: 'runbook', id: 'recover', label: "Recover the Cluster's Applications…", runbook: CLUSTER_RECOVERY_RUNBOOK, params: { cluster } }],
       facts: { cluster, namespace: VELERO_NAMESPACE },
     };
   },
