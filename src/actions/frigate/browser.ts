@@ -3,6 +3,7 @@ import type { Browser, BrowseSession } from '../../core/browse/model';
 import { childPath, emptyNode, joinPath, pageOf, type DeclaredNode, type Page, type PageRequest } from '../../core/browse/node';
 import { formatBytes, formatCount, markdownEscape } from '../../core/render';
 import { recordingsLocationsOf } from './backupLocations';
+import { failedEventNodes, MIRRORS, snapshotMirrorNodes } from './mirrorBrowse';
 import { frigateBackupsCheck } from './backupCheck';
 import type { RecordingsDay } from './recordings';
 import { frigateRecordingsList, type RecordingsListResult } from './recordingsList';
@@ -108,6 +109,7 @@ async function instanceChildren(name: string, session: BrowseSession): Promise<P
       facts: { frigate: name, location: recordings.location },
     });
   }
+  nodes.push(...(await snapshotMirrorNodes(at, name, session)));
   return { nodes, total: nodes.length };
 }
 
@@ -162,7 +164,7 @@ async function recordingsChildren(name: string, location: string | undefined, ca
   }));
 }
 
-/** The Frigate instances of `frigate:`: their face libraries and recordings backups. */
+/** The Frigate instances of `frigate:`: their face libraries, recordings backups and snapshot mirrors. */
 export const frigateBrowser: Browser = {
   root: FRIGATE_ROOT,
   roots(session) {
@@ -176,6 +178,7 @@ export const frigateBrowser: Browser = {
     if (section === TRAIN && item === undefined) return imageChildren(name, undefined, request, session);
     if (section === RECORDINGS && item !== undefined) return recordingsChildren(name, item, camera, request, session);
     if (section === POD && camera === undefined) return recordingsChildren(name, undefined, item, request, session);
+    if (section === MIRRORS && item !== undefined && camera === undefined) return failedEventNodes(joinPath(FRIGATE_ROOT, name), name, item, request, session);
     return { nodes: [] };
   },
 };

@@ -8,7 +8,7 @@
  * (HEAD) before it is sent again.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { S3Store } from '../../clients/s3';
 import { writeFileAtomically } from '../../core/atomicFiles';
@@ -216,6 +216,33 @@ export class ForeignStateError extends Error {
     super(message);
     this.name = 'ForeignStateError';
   }
+}
+
+/** A mirror found in the workspace: its identity as its state file names it, and that state. */
+export interface FoundMirror {
+  file: string;
+  folder: string;
+  state: MirrorState;
+}
+
+/** The mirrors whose states the workspace holds under `.lifeboat/frigate-mirror/`, those of `frigate` only; unreadable states are left out. */
+export async function findMirrors(workspaceDir: string, frigate: string): Promise<FoundMirror[]> {
+  const root = path.join(workspaceDir, MIRROR_STATE_FOLDER);
+  const folders = await readdir(root).catch(() => [] as string[]);
+  const found: FoundMirror[] = [];
+  for (const folder of folders.sort()) {
+    const file = path.join(root, folder, MIRROR_STATE_FILE);
+    try {
+      if ((await stat(file)).size > MAX_STATE_BYTES) continue;
+      const text = await readFile(file, 'utf8');
+      const claimed = JSON.parse(text) as Partial<MirrorIdentity>;
+      if (claimed.frigate !== frigate || typeof claimed.store !== 'string' || typeof claimed.bucket !== 'string' || typeof claimed.prefix !== 'string') continue;
+      found.push({ file, folder, state: MirrorState.parse(text, { frigate, store: claimed.store, bucket: claimed.bucket, prefix: claimed.prefix }) });
+    } catch {
+      // Not a state this code can read: the mirror's next run says why and rebuilds it.
+    }
+  }
+  return found;
 }
 
 export type LoadedState = { state: MirrorState; problem?: undefined } | { state: undefined; problem: string };

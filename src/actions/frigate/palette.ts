@@ -10,6 +10,7 @@ import { DEFAULT_FACE_BACKUP_MAX_AGE_HOURS, declaredFaceLocations, FACES_PREFIX,
 
 const FRIGATE = 'frigate';
 const LOCATIONS = 'locations';
+const S3_STORES = 's3';
 
 const name = (node: BrowseNode) => node.facts.name;
 
@@ -27,6 +28,17 @@ const whichFaceLocation: NodeStep = {
   value: name,
   preferred: (picked, inventory) => ({ labels: [preferredFaceLocation(inventory, String(picked.frigate))], all: false }),
   none: NO_LOCATION,
+};
+
+/** The S3 store a snapshot mirror writes to, from the S3 stores of the inventory. */
+const whichStore: NodeStep = {
+  kind: 'node',
+  param: 'store',
+  question: 'to which S3 store?',
+  under: () => S3_STORES,
+  accept: (node) => node.kind === 's3.store',
+  value: name,
+  none: 'lifeboat.yaml needs an S3 store under `stores:` for the snapshots.',
 };
 
 /** What the step after it lists: the archives of the location picked. */
@@ -117,6 +129,18 @@ export const frigatePaletteCommands: readonly PaletteCommand[] = [
       },
     ],
     agreeToPlan: 'Back Up',
+  },
+  {
+    command: 'lifeboat.mirrorFrigateSnapshots',
+    title: 'Mirror Frigate Snapshots Now',
+    action: 'frigate.snapshots.mirror',
+    steps: [whichFrigate, whichStore],
+  },
+  {
+    command: 'lifeboat.showFrigateMirrorStatus',
+    title: 'Show Mirror Status',
+    action: 'frigate.snapshots.mirror.status',
+    steps: [whichFrigate, whichStore],
   },
 ];
 
