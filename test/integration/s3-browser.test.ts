@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { builtinActions, builtinBrowsers } from '../../src/actions';
+import { builtinPaletteCommands } from '../../src/actions/paletteCommands';
 import type { S3CheckResult } from '../../src/actions/s3/check';
 import { openS3Store, type S3Store } from '../../src/clients/s3';
 import { createActionContext, environmentSecrets } from '../../src/core/actions/context';
@@ -11,6 +12,7 @@ import type { ActionContext, Inventory } from '../../src/core/actions/spec';
 import { BrowseModel } from '../../src/core/browse/model';
 import { childPath, joinPath, type BrowseNode, type PageRequest } from '../../src/core/browse/node';
 import { assertListedUnder } from '../support/browseNodes';
+import { REPO_ROOT } from '../support/paths';
 import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../testbed/s3rver';
 import { startS3PolicyProxy, type S3PolicyProxy } from '../testbed/s3PolicyProxy';
 
@@ -181,6 +183,23 @@ describe('the S3 browser: stores, their bucket, prefixes and objects, listed a p
     assert.ok(action);
     const result = (await action.run(action.params.parse(operation.params), ctx)) as S3CheckResult;
     assert.deepEqual(result.missing, []);
+  });
+
+  it("walks the palette's Check S3 Store… through the browse model: the store picked, then its check", async () => {
+    const command = builtinPaletteCommands.find((candidate) => candidate.command === 'lifeboat.checkS3Store');
+    assert.ok(command);
+    const manifest = JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { contributes: { commands: { command: string; title: string }[] } };
+    assert.equal(manifest.contributes.commands.find((entry) => entry.command === command.command)?.title, 'Check S3 Store…');
+    const [step] = command.steps;
+    assert.ok(step?.kind === 'node' && command.steps.length === 1);
+    const offered = (await model.children(step.under({}), { limit: 100 }, ctx)).nodes.filter((node) => step.accept?.(node) ?? true);
+    assert.deepEqual(labels(offered), ['frigate-offsite', 'careless', 'gone']);
+    const picked = { [step.param]: step.value?.(offered[0] as BrowseNode) };
+    assert.deepEqual(picked, { store: 'frigate-offsite' });
+    const action = registry.get(command.action);
+    assert.ok(action);
+    const result = await action.run(action.params.parse(picked), ctx);
+    assert.deepEqual(command.conclude?.(result), { message: 'Check S3 Store: frigate-offsite has every required permission.', warning: false });
   });
 
   it('shows a listing the store refuses or cannot answer as an error node', async () => {

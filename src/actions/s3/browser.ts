@@ -4,12 +4,12 @@ import { childPath, emptyNode, joinPath, type DeclaredNode, type DeclaredOperati
 import { formatAge, formatBytes, markdownEscape, printable } from '../../core/render';
 import { s3StoreFor } from '../s3Stores';
 import { s3Check } from './check';
+import { CONTROL_CHARACTER } from './fields';
 import { s3LifecycleGet } from './lifecycle';
 
 export const S3_ROOT = 's3';
 /** S3 answers at most this many keys and prefixes a request. */
 const MAX_PAGE = 1000;
-const CONTROL_CHARACTER = /\p{Cc}/u;
 
 type StoreEntry = NonNullable<BrowseSession['ctx']['inventory']['stores']>[string];
 

@@ -4,7 +4,8 @@ import { printable } from '../../core/render';
 
 /** S3's own limit on a key, in UTF-8 bytes; a prefix is the start of a key. */
 const MAX_KEY_BYTES = 1024;
-const CONTROL_CHARACTER = /[\p{Cc}]/u;
+/** What no key, prefix, filter or rule ID here may hold: it hides in listings and logs. */
+export const CONTROL_CHARACTER = /\p{Cc}/u;
 
 export const s3StoreParam = z.string().min(1).describe('Name of an S3 store under `stores:` in lifeboat.yaml.');
 

@@ -5,7 +5,7 @@ import type { Disposable } from '../../core/actions/clients';
 import { defineAction, type ActionContext, type PlannedOperation } from '../../core/actions/spec';
 import { formatCount, markdownTable, printable } from '../../core/render';
 import { s3StoreFor } from '../s3Stores';
-import { describeStoreTarget, s3PrefixParam, s3StoreParam, storeEntry } from './fields';
+import { CONTROL_CHARACTER, describeStoreTarget, s3PrefixParam, s3StoreParam, storeEntry } from './fields';
 
 type LifecycleRule = S3Lifecycle['rules'][number];
 
@@ -76,7 +76,6 @@ function renderRules(rules: readonly LifecycleRuleSummary[]): string {
   );
 }
 
-const CONTROL_CHARACTER = /\p{Cc}/u;
 const ruleIdParam = z
   .string()
   .min(1)
