@@ -1,16 +1,18 @@
 /**
  * The lock files of locations on other machines (see core/locks.ts): a folder on an SSH host, an S3
- * prefix. A folder on this machine is `folderLockStore`.
+ * prefix, a Lease in a cluster. A folder on this machine is `folderLockStore`.
  */
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
+import { CUSTOM_RESOURCES, type KubeClient } from '../clients/kube';
+import { KubeError } from '../clients/kubeErrors';
 import { S3StoreError, type S3Store } from '../clients/s3';
 import { makeRemoteFolders, removeRemoteFile, SftpError, type SftpSession } from '../clients/ssh';
 import type { ActionContext } from '../core/actions/spec';
 import { temporarySibling } from '../core/atomicFiles';
-import { acquireLock, LOCK_FILE_NAME, type HeldLock, type LockStore } from '../core/locks';
+import { acquireLock, LOCK_FILE_NAME, STALE_AFTER_MS, type HeldLock, type LockStore } from '../core/locks';
 
 /**
  * Written whole under a temporary name over SFTP and hard-linked to its name, which fails when a
@@ -79,6 +81,67 @@ export function s3PrefixLockStore(store: S3Store, prefix: string, description: s
     replace: async (content) => void (await store.putBytes(key, content, { signal })),
     remove: () => store.delete(key, signal),
   };
+}
+
+/** The annotation of a Lease that holds the lock's content (who, since when, renewed when). */
+const LOCK_ANNOTATION = 'lifeboat.io/lock';
+
+/**
+ * A Kubernetes Lease (coordination.k8s.io/v1), for runs in pods that share no folder: created only
+ * when absent (the API server refuses a second create), the holder in an annotation and in the
+ * Lease's own fields (`holderIdentity`, `renewTime`) so `kubectl get lease` names it too.
+ */
+export function kubeLeaseLockStore(kube: KubeClient, namespace: string, name: string, description: string): LockStore {
+  const resource = CUSTOM_RESOURCES.lease;
+  const leaseFields = (content: string, renewed: string) => ({
+    holderIdentity: holderIdentity(content),
+    leaseDurationSeconds: STALE_AFTER_MS / 1000,
+    renewTime: renewed,
+  });
+  const absent = (error: unknown) => error instanceof KubeError && error.failure === 'not-found';
+  return {
+    description,
+    create: async (content) => {
+      const now = microTime();
+      try {
+        await kube.createObject(resource, namespace, {
+          apiVersion: `${resource.group}/${resource.version}`,
+          kind: resource.kind,
+          metadata: { name, annotations: { [LOCK_ANNOTATION]: content } },
+          spec: { ...leaseFields(content, now), acquireTime: now },
+        });
+        return true;
+      } catch (error) {
+        if (error instanceof KubeError && error.failure === 'conflict') return false;
+        throw error;
+      }
+    },
+    read: async () => {
+      try {
+        return (await kube.getObject(resource, namespace, name)).metadata.annotations?.[LOCK_ANNOTATION] ?? '';
+      } catch (error) {
+        if (absent(error)) return undefined;
+        throw error;
+      }
+    },
+    replace: async (content) => void (await kube.patchObject(resource, namespace, name, { metadata: { annotations: { [LOCK_ANNOTATION]: content } }, spec: leaseFields(content, microTime()) })),
+    remove: async () => kube.deleteObject(resource, namespace, name).catch((error: unknown) => (absent(error) ? undefined : Promise.reject(error))),
+  };
+}
+
+/** A Lease's times are MicroTime: RFC 3339 with microseconds. */
+function microTime(date = new Date()): string {
+  return date.toISOString().replace(/Z$/, '000Z');
+}
+
+/** "pid 4121 on mirror-7c9d…" from the lock's content, for `kubectl get lease`; the content itself stays as written. */
+function holderIdentity(content: string): string {
+  try {
+    const holder = JSON.parse(content) as { pid?: unknown; host?: unknown };
+    return `pid ${String(holder.pid)} on ${String(holder.host)}`;
+  } catch {
+    return 'lifeboat';
+  }
 }
 
 /** Takes the lock of a location for the step `action` runs, naming its runbook to whoever finds it. */

@@ -46,6 +46,7 @@ export const CUSTOM_RESOURCES = {
   fluxKustomization: { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations', kind: 'Kustomization' },
   cnpgBackup: { group: 'postgresql.cnpg.io', version: 'v1', plural: 'backups', kind: 'Backup' },
   cnpgCluster: { group: 'postgresql.cnpg.io', version: 'v1', plural: 'clusters', kind: 'Cluster' },
+  lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' },
 } as const satisfies Record<string, CustomResource>;
 
 export interface KubeObject {

@@ -32,6 +32,8 @@ export const SIM_RESOURCES: readonly SimResource[] = [
   { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations', kind: 'Kustomization' },
   { group: 'postgresql.cnpg.io', version: 'v1', plural: 'backups', kind: 'Backup' },
   { group: 'postgresql.cnpg.io', version: 'v1', plural: 'clusters', kind: 'Cluster' },
+  // Kubernetes API reference, Lease v1 coordination.k8s.io: stored as written, no controller.
+  { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' },
 ];
 
 type Json = Record<string, unknown>;
