@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { PlanHandOver } from '../../src/core/actions/handOver';
 import type { ActionContext, ActionPlan, Inventory } from '../../src/core/actions/spec';
 import { canaryOccurrences } from '../support/canaries';
 import { lifeboat, readRecords } from '../support/cli';
+import { REPO_ROOT } from '../support/paths';
 import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../testbed/s3rver';
 import { startLifecycleStandIn, type LifecycleStandIn } from '../testbed/s3LifecycleStandIn';
 
@@ -252,6 +253,29 @@ describe('S3 lifecycle rules', function () {
       } finally {
         await missing.clients.disposeAll();
       }
+    });
+
+    it('runbooks/frigate-s3-bucket-setup.runbook.md checks the mirror\'s permissions and sets the expiration rule beside the other rules, end to end on the CLI', async () => {
+      const workspace = await mkdtemp(path.join(work, 'setup-'));
+      const runbook = 'frigate-s3-bucket-setup.runbook.md';
+      await copyFile(path.join(REPO_ROOT, 'runbooks', runbook), path.join(workspace, runbook));
+      await writeFile(path.join(workspace, 'lifeboat.yaml'), `stores:\n  snapshots:\n    endpoint: ${standIn.endpoint}\n    bucket: ${BUCKET}\n    credentials: { accessKeyId: ${S3RVER_CREDENTIALS.accessKeyId}, secretAccessKey: secret:s3-secret }\n`);
+      await putRules([OTHER_RULES[0] as S3Sdk.LifecycleRule]);
+      const env = { LIFEBOAT_SECRET_S3_SECRET: S3RVER_CREDENTIALS.secretAccessKey };
+      const first = await lifeboat(['run', runbook], { cwd: workspace, env });
+      assert.equal(first.code, 0, first.stdout + first.stderr);
+      assert.match(first.stdout, /\| put \| s3:PutObject \| yes \| ok \|/);
+      assert.match(first.stdout, /\| cleanup \| s3:DeleteObject \| no \| ok \|/);
+      assert.match(first.stdout, /\| logs-to-glacier \| Enabled \| prefix logs\/ and tag class=audit \| move to GLACIER after 90 days \|/);
+      assert.deepEqual(await rulesNow(), [OTHER_RULES[0], { ID: 'Delete old snapshots', Status: 'Enabled', Filter: { Prefix: 'frigate/snapshots/' }, Expiration: { Days: 30 } }]);
+      // Run again with other days: now it replaces a rule, which waits for --yes.
+      const refused = await lifeboat(['run', runbook, '--param', 'days=60'], { cwd: workspace, env });
+      assert.notEqual(refused.code, 0);
+      assert.equal((await rulesNow())?.[1]?.Expiration?.Days, 30);
+      const again = await lifeboat(['run', runbook, '--param', 'days=60', '--yes'], { cwd: workspace, env });
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.equal((await rulesNow())?.[1]?.Expiration?.Days, 60);
+      assert.deepEqual((await readRecords(workspace)).filter((record) => record.status === 'succeeded').length, 4 + 2 + 4);
     });
 
     it('runs from a runbook on the CLI: the replacement needs --yes, and no secret reaches the output or the run record', async () => {
