@@ -110,13 +110,13 @@ describe('s3.check: the bucket and each permission, tried on a probe object agai
     assert.match(table, /\| put \| s3:PutObject \| yes \| ok \|/);
   });
 
-  it("checks the snapshot mirror's policy by default (list and put) and still removes the probe", async () => {
+  it("checks what the snapshot mirror needs by default (list, put and get) and still removes the probe", async () => {
     const result = await check(context(store(server.endpoint)));
     assert.deepEqual(outcomes(result), [
       ['bucket', 'ok', ''],
       ['list', 'ok', ''],
       ['put', 'ok', ''],
-      ['get', 'not asked', ''],
+      ['get', 'ok', ''],
       ['cleanup', 'ok', ''],
     ]);
     assert.deepEqual(await keys(), Object.keys(USER_OBJECTS).sort());
@@ -191,7 +191,7 @@ describe('s3.check: the bucket and each permission, tried on a probe object agai
       ['bucket', 'failed', 'NotFound'],
       ['list', 'skipped', ''],
       ['put', 'skipped', ''],
-      ['get', 'not asked', ''],
+      ['get', 'skipped', ''],
       ['delete', 'not asked', ''],
     ]);
     assert.match(error.message, /bucket 'no-such-bucket' does not exist/);
@@ -201,7 +201,7 @@ describe('s3.check: the bucket and each permission, tried on a probe object agai
     const error = await failedCheck(context(store(unreachable)));
     assert.equal(error.result.rows[0]?.code, 'ECONNREFUSED');
     assert.match(error.result.rows[0]?.detail ?? '', /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
-    assert.deepEqual(error.result.rows.slice(1).map((row) => row.outcome), ['skipped', 'skipped', 'not asked', 'not asked']);
+    assert.deepEqual(error.result.rows.slice(1).map((row) => row.outcome), ['skipped', 'skipped', 'skipped', 'not asked']);
   });
 
   it('trusts a self-signed certificate pinned by caFile, and refuses it without', async () => {
@@ -234,7 +234,7 @@ describe('s3.check: the bucket and each permission, tried on a probe object agai
     const run = await lifeboat(['run', 'check.runbook.md', '--yes'], { cwd: workspace, env });
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stdout + run.stderr, /\| delete \| s3:DeleteObject \| yes \| ok \|/);
-    assert.match(run.stdout + run.stderr, /cell 3 \(s3\.check\): S3 store wrong .* lacks 2 required permissions: list, put/);
+    assert.match(run.stdout + run.stderr, /cell 3 \(s3\.check\): S3 store wrong .* lacks 3 required permissions: list, put, get/);
     assert.match(run.stdout + run.stderr, /InvalidAccessKeyId/);
     assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at .*\.js:\d+/, 'no stack trace');
     const records = await readRecords(workspace);

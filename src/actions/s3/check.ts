@@ -21,8 +21,12 @@ const IAM_ACTION: Record<S3Permission | 'bucket', string> = {
   delete: 's3:DeleteObject',
 };
 
-/** What a snapshot mirror's minimal IAM policy grants: put objects and list the bucket. */
-const MIRROR_PERMISSIONS: readonly S3Permission[] = ['list', 'put'];
+/**
+ * What the snapshot mirror needs: list the bucket and put objects (the minimal IAM policy of its
+ * usual setup), and get, as it looks an object up (HEAD) before sending again what a retry or a
+ * crash may have sent already.
+ */
+const MIRROR_PERMISSIONS: readonly S3Permission[] = ['list', 'put', 'get'];
 
 /** Failures after which nothing more can be learnt from the store: every other request would fail the same way. */
 const STORE_GONE: ReadonlySet<S3StoreError['kind']> = new Set(['unreachable', 'tls', 'no-such-bucket', 'no-credentials']);
@@ -37,7 +41,7 @@ export const s3CheckParams = z
       .array(z.enum(S3_PERMISSIONS))
       .min(1)
       .default([...MIRROR_PERMISSIONS])
-      .describe('The permissions required, each tried and reported: list, put, get, delete. A snapshot mirror needs list and put (the default); a backup with retention needs all four.'),
+      .describe('The permissions required, each tried and reported: list, put, get, delete. The snapshot mirror needs list, put and get (the default: it looks up an object before sending it again); a backup with retention needs all four.'),
   })
   .strict();
 

@@ -2,7 +2,7 @@ import type { PaletteCommand } from '../../core/browse/palette';
 
 /**
  * "Check S3 Store…": a store of `stores:`, picked from the S3 browser's roots, then `s3.check` of
- * the permissions a snapshot mirror needs (list and put). Free of the actions' modules.
+ * the permissions the snapshot mirror needs (list, put and get). Free of the actions' modules.
  */
 export const s3PaletteCommands: readonly PaletteCommand[] = [
   {
