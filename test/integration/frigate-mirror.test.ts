@@ -269,7 +269,7 @@ describe('frigate.snapshots.mirror: Frigate events to S3 (simulator, s3rver behi
     assert.equal(new Set(puts).size, puts.length);
   });
 
-  it('keeps watching: new events are mirrored, Frigate restarting is ridden out, cancelling stops it', async () => {
+  it('keeps watching: new events are mirrored, Frigate restarting and S3 going away are ridden out, cancelling stops it', async () => {
     for (let index = 0; index < 10; index++) sim.events.push(simEvent(index));
     const controller = new AbortController();
     const progress: string[] = [];
@@ -286,10 +286,20 @@ describe('frigate.snapshots.mirror: Frigate events to S3 (simulator, s3rver behi
     sim.injectFault({ kind: 'status', status: 502, path: /\/api\/events$/, times: 8 });
     for (let index = 10; index < 25; index++) sim.events.push(simEvent(index));
     await waitFor(25);
+    // S3 goes away for a while: new events queue up, and are all uploaded once it is back.
+    proxy.setDown(true);
+    for (let index = 25; index < 40; index++) sim.events.push(simEvent(index));
+    for (let tries = 0; tries < 100 && !progress.some((message) => /Health: S3 unavailable/.test(message)); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(progress.some((message) => /Health: S3 unavailable/.test(message)), 'the live statistics show the outage');
+    proxy.setDown(false);
+    await waitFor(40);
+    for (let tries = 0; tries < 100 && !/Health: OK$/.test(progress.at(-1) ?? ''); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    // 40 successes for 40 events: polls that start while uploads are still ending list nothing twice.
+    assert.match(progress.at(-1) ?? '', /^Success: 40, Failed: 0, Retry queue: 0, Tracked events: 40, Failed events: 0, Health: OK$/);
     controller.abort();
     await assert.rejects(running, /cancel/i);
     const state = JSON.parse(await readFile(path.join(path.dirname((await mirrorStatePathOf(workspace)) ?? ''), 'mirror-state.json'), 'utf8')) as { cursor: number; lastRun: { endedAt: string | null } };
-    assert.equal(state.cursor, simEvent(24).start_time);
+    assert.equal(state.cursor, simEvent(39).start_time);
     assert.ok(state.lastRun.endedAt);
   });
 

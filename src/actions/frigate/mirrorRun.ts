@@ -105,6 +105,8 @@ export class SnapshotMirror {
   private pageAfter: number | undefined;
   private pageLimit: number;
   private morePages = true;
+  /** The next page starts again from the cursor (a new poll). */
+  private fromCursor = false;
   private nextPollAt = 0;
   /** Failures of the store in a row with no success between: as many as there are workers means it is down. */
   private storeFailuresInRow = 0;
@@ -182,12 +184,11 @@ export class SnapshotMirror {
     }
   }
 
-  /** After a pass reached the newest event: look again after `pollMs`, from the cursor. */
+  /** After a pass reached the newest event: look again after `pollMs`, from the cursor as it is then. */
   private schedulePoll(): void {
     this.nextPollAt = Date.now() + this.deps.settings.pollMs;
     this.morePages = true;
-    const cursor = this.deps.state.cursor;
-    this.pageAfter = cursor === undefined ? undefined : cursor - PAGE_OVERLAP_SECONDS;
+    this.fromCursor = true;
     this.pageLimit = this.deps.settings.batchSize;
   }
 
@@ -211,6 +212,12 @@ export class SnapshotMirror {
 
   private async fetchPage(): Promise<void> {
     const { frigate, signal, settings, state } = this.deps;
+    if (this.fromCursor) {
+      // Taken now, not when the poll was scheduled: uploads that ended meanwhile moved the cursor and
+      // the state forgot the events behind it, which an older starting point would list again.
+      this.pageAfter = state.cursor === undefined ? undefined : state.cursor - PAGE_OVERLAP_SECONDS;
+      this.fromCursor = false;
+    }
     let raw: unknown[];
     try {
       raw = await frigate.events({ after: this.pageAfter, hasSnapshot: true, sort: 'date_asc', limit: this.pageLimit }, signal);
