@@ -6,6 +6,8 @@ import path from 'node:path';
 import type { MirrorResult } from '../../src/actions/frigate/mirror';
 import { openS3Store, type S3Store } from '../../src/clients/s3';
 import { createActionContext } from '../../src/core/actions/context';
+import { KubeApiSimulator } from '../testbed/kubeSim';
+import { CUSTOM_RESOURCES, KubeClient } from '../../src/clients/kube';
 import type { ActionContext, ProgressUpdate } from '../../src/core/actions/spec';
 import { runFrigateAction } from '../support/frigateActions';
 import { startFaultProxy, startTcpFaultProxy, type FaultProxy } from '../testbed/faultProxy';
@@ -259,7 +261,7 @@ describe('frigate.snapshots.mirror: Frigate events to S3 (simulator, s3rver behi
     const before = proxy.requests.length;
     const running = mirror();
     await new Promise((resolve) => setTimeout(resolve, 150));
-    await assert.rejects(mirror(), /another snapshot mirror is running on this state: .*frigate\.snapshots\.mirror.*Set `wait: true` to wait for it/);
+    await assert.rejects(mirror(), /another snapshot mirror is running: .*frigate-mirror.* is being written by another run: frigate\.snapshots\.mirror.*Set `wait: true` to wait for it/);
     const waited = await mirror({ wait: true });
     const first = await running;
     assert.equal(first.uploaded, 80);
@@ -267,6 +269,39 @@ describe('frigate.snapshots.mirror: Frigate events to S3 (simulator, s3rver behi
     const puts = snapshotPuts(proxy, before);
     assert.equal(puts.length, 80);
     assert.equal(new Set(puts).size, puts.length);
+  });
+
+  it('in a cluster, mirrors in two pods (each its own state folder) hold one Lease: the second stops naming the first, or waits for it', async () => {
+    const cluster = await KubeApiSimulator.start();
+    try {
+      const kubeconfig = await cluster.writeKubeconfig();
+      // Two pods: the same Frigate and store, each with a state folder of its own.
+      const inPod = (pod: string) => {
+        const ctx = context();
+        return createActionContext({ workspaceDir: path.join(workspace, pod), inventory: { ...ctx.inventory, clusters: { home: { kubeconfig } } }, secrets: { resolve: async () => S3RVER_CREDENTIALS.secretAccessKey } });
+      };
+      const lease = { cluster: 'home', namespace: 'frigate' };
+      for (let index = 0; index < 40; index++) sim.events.push(simEvent(index));
+      sim.injectFault({ kind: 'slow', delayMs: 600, path: /\/api\/events$/, times: 1 });
+      const before = proxy.requests.length;
+      const running = mirror({ lease }, inPod('pod-a'));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await assert.rejects(mirror({ lease }, inPod('pod-b')), /another snapshot mirror is running: Lease frigate\/lifeboat-snapshot-mirror-[0-9a-f]{12} on cluster 'home' is being written by another run: frigate\.snapshots\.mirror, pid \d+/);
+      const waited = await mirror({ lease, wait: true }, inPod('pod-b'));
+      assert.equal((await running).uploaded, 40);
+      // The second pod's state was rebuilt from the bucket: nothing sent twice.
+      assert.equal(waited.uploaded, 0);
+      const puts = snapshotPuts(proxy, before);
+      assert.deepEqual([puts.length, new Set(puts).size], [40, 40]);
+      const kube = await KubeClient.connect({ kubeconfig });
+      try {
+        assert.deepEqual(await kube.listObjects(CUSTOM_RESOURCES.lease, 'frigate'), [], 'released by both');
+      } finally {
+        kube.dispose();
+      }
+    } finally {
+      await cluster.stop();
+    }
   });
 
   it('keeps watching: new events are mirrored, Frigate restarting and S3 going away are ridden out, cancelling stops it', async () => {

@@ -1,11 +1,15 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 import { sleep } from '../../clients/retry';
 import { S3StoreError } from '../../clients/s3';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
 import { errorMessage } from '../../core/errors';
-import { acquireLock, folderLockStore, LocationLockedError, type HeldLock } from '../../core/locks';
+import { acquireLock, folderLockStore, LocationLockedError, type HeldLock, type LockStore } from '../../core/locks';
 import { formatCount, formatDuration, markdownTable, printable } from '../../core/render';
+import { clusterParam, kubeClientFor } from '../clusters/target';
+import { kubeLeaseLockStore } from '../locationLocks';
+import { kubernetesName } from '../schedule/k8sFields';
 import { s3StoreFor } from '../s3Stores';
 import { normalizePrefix } from './mirrorKeys';
 import { SnapshotMirror, type MirrorOutcome, type MirrorStats } from './mirrorRun';
@@ -38,6 +42,15 @@ const mirrorParams = z
     outageMinutes: z.number().min(0).max(1440).default(10).describe('Without `watch`: how long a store that stopped answering is waited for before the run stops (the queued events go in the next run).'),
     wait: z.boolean().default(false).describe('When another mirror of the same state runs: wait for it to finish instead of stopping at once.'),
     state: stateParam,
+    lease: z
+      .object({
+        cluster: clusterParam,
+        namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name: lowercase letters, digits and -, at most 63').describe('The namespace of the Lease.'),
+        name: kubernetesName.optional().describe('The Lease; by default one per Frigate, store and prefix.'),
+      })
+      .strict()
+      .optional()
+      .describe('In a cluster, where mirrors in pods share no state folder: also hold this Kubernetes Lease (coordination.k8s.io) for the run, so two of them never upload at once.'),
   })
   .strict();
 
@@ -67,15 +80,49 @@ export function mirrorIdentity(ctx: ActionContext, params: { frigate: string; st
   return { frigate: params.frigate, store: params.store, bucket: entry.bucket, prefix: normalizePrefix(params.prefix) };
 }
 
-/** Takes the lock beside the state; another mirror holding it stops this one, or is waited for with `wait`. */
-async function lockState(ctx: ActionContext, statePath: string, wait: boolean): Promise<HeldLock> {
-  const store = folderLockStore(path.dirname(statePath));
+/** The Lease of a mirror when `lease.name` is not given: one per Frigate, store and prefix, as its state file is. */
+function defaultLeaseName(identity: MirrorIdentity): string {
+  const digest = createHash('sha256').update([identity.frigate, identity.store, identity.bucket, identity.prefix].join('\0')).digest('hex');
+  return `lifeboat-snapshot-mirror-${digest.slice(0, 12)}`;
+}
+
+/** The locks a run holds, the Lease (when asked) first: stopped by either one's loss, released together. */
+class MirrorLocks {
+  constructor(private readonly held: readonly HeldLock[]) {}
+
+  assertHeld(): void {
+    for (const lock of this.held) lock.assertHeld();
+  }
+
+  async release(): Promise<void> {
+    for (const lock of [...this.held].reverse()) await lock.release();
+  }
+}
+
+async function lockMirror(ctx: ActionContext, params: MirrorParams, identity: MirrorIdentity, statePath: string): Promise<MirrorLocks> {
+  const held: HeldLock[] = [];
+  try {
+    if (params.lease) {
+      const { cluster, namespace, name = defaultLeaseName(identity) } = params.lease;
+      const kube = await kubeClientFor(ctx, cluster, '`lease.cluster`');
+      held.push(await lockState(ctx, kubeLeaseLockStore(kube, namespace, name, `Lease ${namespace}/${name} on cluster '${cluster}'`), params.wait));
+    }
+    held.push(await lockState(ctx, folderLockStore(path.dirname(statePath)), params.wait));
+    return new MirrorLocks(held);
+  } catch (error) {
+    await new MirrorLocks(held).release();
+    throw error;
+  }
+}
+
+/** Takes one lock; another mirror holding it stops this one, or is waited for with `wait`. */
+async function lockState(ctx: ActionContext, store: LockStore, wait: boolean): Promise<HeldLock> {
   for (;;) {
     try {
       return await acquireLock(store, { action: frigateSnapshotsMirror.id, ...(ctx.runbook ? { runbook: ctx.runbook } : {}) }, ctx.log);
     } catch (error) {
       if (!(error instanceof LocationLockedError) || !wait) {
-        if (error instanceof LocationLockedError) throw new LocationLockedError(`another snapshot mirror is running on this state: ${error.message}. Set \`wait: true\` to wait for it`, error.holder);
+        if (error instanceof LocationLockedError) throw new LocationLockedError(`another snapshot mirror is running: ${error.message}. Set \`wait: true\` to wait for it`, error.holder);
         throw error;
       }
       ctx.progress.report({ message: `waiting for the other mirror to finish (${error.message})` });
@@ -104,7 +151,7 @@ async function runMirror(params: MirrorParams, ctx: ActionContext): Promise<Mirr
   frigateEntry(ctx, params.frigate);
   const identity = mirrorIdentity(ctx, params);
   const statePath = mirrorStatePath(ctx, params);
-  const lock = await lockState(ctx, statePath, params.wait);
+  const lock = await lockMirror(ctx, params, identity, statePath);
   try {
     const [frigate, store] = await Promise.all([frigateClientFor(ctx, params.frigate), s3StoreFor(ctx, params.store)]);
     const loaded = await loadMirrorState(statePath, identity);
@@ -116,7 +163,7 @@ async function runMirror(params: MirrorParams, ctx: ActionContext): Promise<Mirr
       ctx.progress.report({ message: `rebuilding the mirror state from the bucket: ${loaded.problem}` });
       const fromBucket = await whenStoreAnswers(ctx, store.label, params, () => MirrorState.rebuild(store, identity, ctx.signal));
       state = fromBucket.state;
-      rebuilt = `${loaded.problem}: rebuilt from the listing of s3://${identity.bucket}/${identity.prefix} (${formatCount(fromBucket.objects, 'snapshot')} already there, not uploaded again)`;
+      rebuilt = `${loaded.problem}; it was rebuilt from the listing of s3://${identity.bucket}/${identity.prefix} (${formatCount(fromBucket.objects, 'snapshot')} already there, not uploaded again)`;
       ctx.log.warn(rebuilt);
     }
     state.lastRun = { startedAt: new Date(started).toISOString(), endedAt: null, uploaded: 0, failed: 0, health: 'OK' };
@@ -209,7 +256,7 @@ export const frigateSnapshotsMirror = defineAction({
       '',
       renderStats(result.stats),
     ];
-    if (result.rebuilt) lines.push('', `State ${result.rebuilt}.`);
+    if (result.rebuilt) lines.push('', `${result.rebuilt.charAt(0).toUpperCase()}${result.rebuilt.slice(1)}.`);
     if (result.inProgress > 0) lines.push('', `${formatCount(result.inProgress, 'event')} still in progress at Frigate: mirrored by a later run.`);
     if (result.cursor) lines.push('', `Every event up to ${result.cursor} is mirrored or failed.`);
     if (result.failedEvents.length > 0) lines.push('', renderFailedEvents(result.failedEvents), '', 'Run again with `retryFailed: true` to retry them.');

@@ -78,7 +78,8 @@ export interface MirrorDependencies {
   store: S3Store;
   state: MirrorState;
   save: () => Promise<void>;
-  lock: HeldLock;
+  /** Asked before each upload: a mirror whose lock another run took stops. */
+  lock: Pick<HeldLock, 'assertHeld'>;
   settings: MirrorSettings;
   signal: AbortSignal;
   log: Logger;
