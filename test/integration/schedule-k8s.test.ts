@@ -17,7 +17,10 @@ import { createActionContext } from '../../src/core/actions/context';
 import type { ActionContext, ActionSpec } from '../../src/core/actions/spec';
 import { loadInventory } from '../../src/core/workspace';
 import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
+import { openS3Store } from '../../src/clients/s3';
+import { FrigateSimulator } from '../testbed/frigateSim';
 import { KubeApiSimulator } from '../testbed/kubeSim';
+import { S3RVER_CREDENTIALS, startS3rver } from '../testbed/s3rver';
 
 const run = promisify(execFile);
 const IMAGE = 'registry.example/lifeboat:test';
@@ -284,6 +287,41 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
     const file = join(workspace, 'bad-inventory.yaml');
     await writeFile(file, 'clusters:\n  prod:\n    inCluster: true\n    kubeconfig: /etc/kube\n');
     await assert.rejects(loadInventory(file, { required: true }), /`inCluster: true` uses the pod's service account: leave out `kubeconfig` and `context`/);
+  });
+
+  it('runs the snapshot mirror as a CronJob in the cluster: the pod mirrors Frigate\'s snapshots to S3 holding a Lease through its service account', async () => {
+    const [frigate, s3] = await Promise.all([FrigateSimulator.start(), startS3rver({ buckets: ['nvr'] })]);
+    const reader = await openS3Store({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'nvr', credentials: { ...S3RVER_CREDENTIALS } });
+    const mirrorWorkspace = await mkdtemp(join(tmpdir(), 'lifeboat-mirror-k8s-'));
+    try {
+      for (let index = 0; index < 6; index++) frigate.events.push({ id: `1765000000.${index}-m${index}`, camera: 'porch', label: 'person', start_time: 1_765_000_000 + index, end_time: 1_765_000_003 + index, has_snapshot: true, has_clip: false });
+      await writeFile(
+        join(mirrorWorkspace, 'lifeboat.yaml'),
+        ['clusters:', `  prod: { kubeconfig: ${await sim.writeKubeconfig()} }`, 'frigate:', `  home: { url: ${frigate.internalUrl} }`, 'stores:', `  snaps: { endpoint: ${s3.endpoint}, bucket: nvr, credentials: { accessKeyId: ${S3RVER_CREDENTIALS.accessKeyId}, secretAccessKey: secret:s3 } }`, ''].join('\n'),
+      );
+      const mirrorRunbook = ['```lifeboat', 'action: frigate.snapshots.mirror', 'frigate: home', 'store: snaps', 'lease: { cluster: prod, namespace: lifeboat }', '```', ''].join('\n');
+      await writeFile(join(mirrorWorkspace, 'snapshot-mirror.runbook.md'), mirrorRunbook);
+      sim.jobs.addSecret('lifeboat', 'mirror-secrets', { s3: S3RVER_CREDENTIALS.secretAccessKey });
+      const ctx = createActionContext({ workspaceDir: mirrorWorkspace, inventory: await loadInventory(join(mirrorWorkspace, 'lifeboat.yaml'), { required: true }) });
+      contexts.push(ctx);
+      const spec = action('schedule.k8s.install');
+      await spec.run(spec.params.parse({ cluster: 'prod', image: IMAGE, runbook: 'snapshot-mirror.runbook.md', secret: 'mirror-secrets', schedule: '*/10 * * * *' }), ctx);
+
+      const job = await sim.jobs.runCronJob('lifeboat', 'snapshot-mirror');
+      assert.ok(job);
+      const pod = sim.jobs.pods.get(`lifeboat/${job.metadata.name}`)?.at(-1);
+      assert.equal(pod?.phase, 'Succeeded', pod?.log);
+      assert.match(pod?.log ?? '', /6 snapshots uploaded/);
+      const keys: string[] = [];
+      for await (const object of reader.listObjects()) keys.push(object.key);
+      assert.equal(keys.length, 6);
+      // The Lease was taken and given back through the pod's service account.
+      assert.deepEqual(await kube.listObjects(CUSTOM_RESOURCES.lease, 'lifeboat'), []);
+    } finally {
+      reader.dispose();
+      await Promise.all([frigate.stop(), s3.stop()]);
+      await rm(mirrorWorkspace, { recursive: true, force: true });
+    }
   });
 
   it('the Dockerfile builds the image the CronJob runs: the packed CLI installed as `lifeboat`, its entrypoint, workspace and a numeric non-root user', async () => {
