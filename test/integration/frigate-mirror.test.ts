@@ -311,27 +311,32 @@ describe('frigate.snapshots.mirror: Frigate events to S3 (simulator, s3rver behi
     const ctx = context(proxy.endpoint, { signal: controller.signal, progress: { report: (update) => progress.push(update.message ?? '') } });
     const running = mirror({ watch: true, pollSeconds: 0.1 }, ctx);
     running.catch(() => undefined);
-    const waitFor = async (count: number) => {
-      for (let tries = 0; tries < 200 && (await bucketKeys()).length < count; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.equal((await bucketKeys()).length, count);
-    };
-    await waitFor(10);
-    // Frigate restarts: its API drops connections and answers 502 for a while.
-    sim.injectFault({ kind: 'drop', path: /\/api\/events$/, times: 6 });
-    sim.injectFault({ kind: 'status', status: 502, path: /\/api\/events$/, times: 8 });
-    for (let index = 10; index < 25; index++) sim.events.push(simEvent(index));
-    await waitFor(25);
-    // S3 goes away for a while: new events queue up, and are all uploaded once it is back.
-    proxy.setDown(true);
-    for (let index = 25; index < 40; index++) sim.events.push(simEvent(index));
-    for (let tries = 0; tries < 100 && !progress.some((message) => /Health: S3 unavailable/.test(message)); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.ok(progress.some((message) => /Health: S3 unavailable/.test(message)), 'the live statistics show the outage');
-    proxy.setDown(false);
-    await waitFor(40);
-    for (let tries = 0; tries < 100 && !/Health: OK$/.test(progress.at(-1) ?? ''); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
-    // 40 successes for 40 events: polls that start while uploads are still ending list nothing twice.
-    assert.match(progress.at(-1) ?? '', /^Success: 40, Failed: 0, Retry queue: 0, Tracked events: 40, Failed events: 0, Health: OK$/);
-    controller.abort();
+    try {
+      const waitFor = async (count: number) => {
+        for (let tries = 0; tries < 200 && (await bucketKeys()).length < count; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal((await bucketKeys()).length, count);
+      };
+      await waitFor(10);
+      // Frigate restarts: its API drops connections and answers 502 for a while.
+      sim.injectFault({ kind: 'drop', path: /\/api\/events$/, times: 6 });
+      sim.injectFault({ kind: 'status', status: 502, path: /\/api\/events$/, times: 8 });
+      for (let index = 10; index < 25; index++) sim.events.push(simEvent(index));
+      await waitFor(25);
+      // S3 goes away for a while: new events queue up, and are all uploaded once it is back.
+      proxy.setDown(true);
+      for (let index = 25; index < 40; index++) sim.events.push(simEvent(index));
+      for (let tries = 0; tries < 100 && !progress.some((message) => /Health: S3 unavailable/.test(message)); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok(progress.some((message) => /Health: S3 unavailable/.test(message)), 'the live statistics show the outage');
+      proxy.setDown(false);
+      await waitFor(40);
+      for (let tries = 0; tries < 100 && !/Health: OK$/.test(progress.at(-1) ?? ''); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+      // 40 successes for 40 events: polls that start while uploads are still ending list nothing twice.
+      assert.match(progress.at(-1) ?? '', /^Success: 40, Failed: 0, Retry queue: 0, Tracked events: 40, Failed events: 0, Health: OK$/);
+    } finally {
+      // A failed check must not leave the mirror running into the next test's workspace.
+      controller.abort();
+      proxy.setDown(false);
+    }
     await assert.rejects(running, /cancel/i);
     const state = JSON.parse(await readFile(path.join(path.dirname((await mirrorStatePathOf(workspace)) ?? ''), 'mirror-state.json'), 'utf8')) as { cursor: number; lastRun: { endedAt: string | null } };
     assert.equal(state.cursor, simEvent(39).start_time);
