@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MirrorResult } from '../src/actions/frigate/mirror';
 import { snapshotKey } from '../src/actions/frigate/mirrorKeys';
+import { s3Remote } from '../src/clients/rclone';
 import { openS3Store } from '../src/clients/s3';
 import { loadMirrorState, MirrorState } from '../src/actions/frigate/mirrorState';
 import { startFaultProxy, type FaultProxy } from '../test/testbed/faultProxy';
@@ -63,18 +64,10 @@ function mirrorWorkspace(folder: string, sim: FrigateSimulator, endpoint: string
  * for synchronously: the proxy it talks through lives in this process.
  */
 async function rcloneCopy(source: string, destination: string, endpoint: string): Promise<{ ms: number; maxRssKiB: number }> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    RCLONE_CONFIG: '/dev/null',
-    RCLONE_CONFIG_BENCH_TYPE: 's3',
-    RCLONE_CONFIG_BENCH_PROVIDER: 'Other',
-    RCLONE_CONFIG_BENCH_ENV_AUTH: 'false',
-    RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-    RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
-    RCLONE_CONFIG_BENCH_ENDPOINT: endpoint,
-    RCLONE_CONFIG_BENCH_REGION: 'us-east-1',
-    RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true',
-  };
+  // The remote as rclone.copy defines it for its child, from the store's settings.
+  const remote = s3Remote({ endpoint, region: 'us-east-1', credentials: { ...S3RVER_CREDENTIALS } });
+  const env: NodeJS.ProcessEnv = { ...process.env, RCLONE_CONFIG: '/dev/null', RCLONE_CONFIG_BENCH_TYPE: remote.type };
+  for (const [option, value] of Object.entries(remote.options)) env[`RCLONE_CONFIG_BENCH_${option.toUpperCase()}`] = value;
   delete env.AWS_CA_BUNDLE;
   const started = performance.now();
   const child = spawn('/usr/bin/time', ['-f', '%M', 'rclone', 'copy', '--transfers', '8', source, destination], { env, stdio: ['ignore', 'ignore', 'pipe'] });
