@@ -21,6 +21,16 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
+/** Passes a request on to `upstream` as it came and streams the answer back; a failure on either side ends both. */
+export function forwardRequest(upstream: URL, request: http.IncomingMessage, response: http.ServerResponse): void {
+  const forwarded = http.request({ host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers }, (answer) => {
+    response.writeHead(answer.statusCode ?? 502, answer.headers);
+    pipeline(answer, response).catch(() => response.destroy());
+  });
+  forwarded.on('error', () => response.destroy());
+  pipeline(request, forwarded).catch(() => forwarded.destroy());
+}
+
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   const pending: { method: string; fault: Fault }[] = [];
@@ -48,15 +58,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       });
       return;
     }
-    const forwarded = http.request(
-      { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
-      (answer) => {
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        pipeline(answer, response).catch(() => response.destroy());
-      },
-    );
-    forwarded.on('error', () => response.destroy());
-    pipeline(request, forwarded).catch(() => forwarded.destroy());
+    forwardRequest(upstream, request, response);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

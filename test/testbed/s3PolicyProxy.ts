@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream/promises';
+import { forwardRequest } from './faultProxy';
 
 /** The IAM actions told apart, by the request that needs them. */
 export type S3Action = 's3:ListBucket' | 's3:PutObject' | 's3:GetObject' | 's3:DeleteObject';
@@ -46,12 +46,7 @@ export async function startS3PolicyProxy(target: string): Promise<S3PolicyProxy>
       });
       return;
     }
-    const forwarded = http.request({ host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers }, (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.headers);
-      pipeline(answer, response).catch(() => response.destroy());
-    });
-    forwarded.on('error', () => response.destroy());
-    pipeline(request, forwarded).catch(() => forwarded.destroy());
+    forwardRequest(upstream, request, response);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
