@@ -27,6 +27,7 @@ describe('runbook frigate-s3-mirror-setup: bucket, lifecycle, a first run on the
   let local: string;
   let hostWorkspace: string;
   let hostCli: string;
+  let hostSecrets: string;
 
   const addEvents = (from: number, count: number) => {
     for (let index = from; index < from + count; index++) {
@@ -59,10 +60,10 @@ describe('runbook frigate-s3-mirror-setup: bucket, lifecycle, a first run on the
     await mkdir(hostWorkspace);
     await writeFile(join(hostWorkspace, 'lifeboat.yaml'), ['frigate:', '  frigate:', `    url: ${frigate.internalUrl}`, ...store, ''].join('\n'));
     await copyFile(join(REPO_ROOT, 'runbooks', MIRROR), join(hostWorkspace, MIRROR));
-    const secrets = join(sshd.remoteDir, 'secrets.yaml');
-    await writeFile(secrets, `s3: ${S3RVER_CREDENTIALS.secretAccessKey}\n`, { mode: 0o600 });
+    hostSecrets = join(sshd.remoteDir, 'secrets.yaml');
+    await writeFile(hostSecrets, `s3: ${S3RVER_CREDENTIALS.secretAccessKey}\n`, { mode: 0o600 });
     hostCli = join(sshd.remoteDir, 'lifeboat');
-    await writeFile(hostCli, `#!/bin/sh\nLIFEBOAT_SECRETS_FILE='${secrets}' exec '${process.execPath}' '${CLI}' "$@"\n`);
+    await writeFile(hostCli, `#!/bin/sh\nLIFEBOAT_SECRETS_FILE='${hostSecrets}' exec '${process.execPath}' '${CLI}' "$@"\n`);
     await chmod(hostCli, 0o755);
   });
 
@@ -103,5 +104,30 @@ describe('runbook frigate-s3-mirror-setup: bucket, lifecycle, a first run on the
     assert.match(again.stdout, /\| already installed \|/);
     assert.match(again.stdout, /0 snapshots uploaded|nothing new/);
     assert.equal((await keys()).length, 13);
+  });
+  it('with watch, the mirror runbook keeps mirroring new events as they come, until interrupted', async () => {
+    const before = (await keys()).length;
+    let stop: (() => void) | undefined;
+    const watching = lifeboat(['run', MIRROR, '--param', 'watch=true'], {
+      cwd: hostWorkspace,
+      env: { HOME: hostWorkspace, LIFEBOAT_SECRETS_FILE: hostSecrets },
+      onStart: (child) => (stop = () => child.kill('SIGINT')),
+    });
+    let settled = false;
+    void watching.finally(() => (settled = true));
+    // Once it has asked Frigate for events and found nothing new, two events happen.
+    const asked = frigate.requests.length;
+    const askedForEvents = () => frigate.requests.slice(asked).some((request) => request.path === '/api/events');
+    for (const deadline = Date.now() + 30_000; !askedForEvents() && !settled && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(askedForEvents(), 'the watching run asked Frigate for events');
+    addEvents(100, 2);
+    // Frigate is asked again every ten seconds: the new events arrive without a new run.
+    for (const deadline = Date.now() + 60_000; (await keys()).length < before + 2 && !settled && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.equal(settled, false, 'the watching run keeps going');
+    assert.equal((await keys()).length, before + 2);
+    stop?.();
+    const ended = await watching;
+    assert.equal(ended.code, 130, ended.stderr);
+    assert.doesNotMatch(ended.stderr, /^\s+at /m, 'no stack trace');
   });
 });
