@@ -12,6 +12,7 @@ import { S3StoreError, type S3Store } from '../clients/s3';
 import { makeRemoteFolders, removeRemoteFile, SftpError, type SftpSession } from '../clients/ssh';
 import type { ActionContext } from '../core/actions/spec';
 import { temporarySibling } from '../core/atomicFiles';
+import { printable } from '../core/render';
 import { acquireLock, LOCK_FILE_NAME, STALE_AFTER_MS, type HeldLock, type LockStore } from '../core/locks';
 
 /**
@@ -117,12 +118,17 @@ export function kubeLeaseLockStore(kube: KubeClient, namespace: string, name: st
       }
     },
     read: async () => {
+      let lease;
       try {
-        return (await kube.getObject(resource, namespace, name)).metadata.annotations?.[LOCK_ANNOTATION] ?? '';
+        lease = await kube.getObject(resource, namespace, name);
       } catch (error) {
         if (absent(error)) return undefined;
         throw error;
       }
+      const content = lease.metadata.annotations?.[LOCK_ANNOTATION];
+      // Another program's Lease (a controller's leader election) is never taken over, however old.
+      if (content === undefined) throw new Error(`${description} exists and is not a Lifeboat lock (held by ${printable(String(lease.spec?.holderIdentity ?? 'no one'))}); Lifeboat leaves it alone: choose another Lease name`);
+      return content;
     },
     replace: async (content) => void (await kube.patchObject(resource, namespace, name, { metadata: { annotations: { [LOCK_ANNOTATION]: content } }, spec: leaseFields(content, microTime()) })),
     remove: async () => kube.deleteObject(resource, namespace, name).catch((error: unknown) => (absent(error) ? undefined : Promise.reject(error))),

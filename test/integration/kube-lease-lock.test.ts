@@ -74,6 +74,16 @@ describe('one writer across pods: the lock as a Kubernetes Lease, against the si
     await taken.release();
   });
 
+  it("never takes over a Lease that is not Lifeboat's, however long ago it was renewed", async () => {
+    const name = 'kube-controller-manager';
+    const foreign = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name }, spec: { holderIdentity: 'node-1_4f2c', leaseDurationSeconds: 15, renewTime: '2020-01-01T00:00:00.000000Z' } };
+    await kube.createObject(CUSTOM_RESOURCES.lease, NAMESPACE, foreign);
+    const other = kubeLeaseLockStore(kube, NAMESPACE, name, `Lease ${NAMESPACE}/${name}`);
+    await assert.rejects(acquireLock(other, { action: 'frigate.snapshots.mirror' }, recordingLog()), /^Error: Lease frigate\/kube-controller-manager exists and is not a Lifeboat lock \(held by node-1_4f2c\); Lifeboat leaves it alone: choose another Lease name$/);
+    assert.deepEqual((await kube.getObject(CUSTOM_RESOURCES.lease, NAMESPACE, name)).spec, foreign.spec, 'left as it was');
+    await kube.deleteObject(CUSTOM_RESOURCES.lease, NAMESPACE, name);
+  });
+
   it('the simulator answers Leases as the API server does: a second create is 409 AlreadyExists, a missing one 404', async () => {
     const body = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'probe' }, spec: { holderIdentity: 'a' } };
     await kube.createObject(CUSTOM_RESOURCES.lease, NAMESPACE, body);
