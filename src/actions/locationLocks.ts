@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
-import { CUSTOM_RESOURCES, type KubeClient } from '../clients/kube';
+import { CUSTOM_RESOURCES, type KubeClient, type KubeObject } from '../clients/kube';
 import { KubeError } from '../clients/kubeErrors';
 import { S3StoreError, type S3Store } from '../clients/s3';
 import { makeRemoteFolders, removeRemoteFile, SftpError, type SftpSession } from '../clients/ssh';
@@ -118,7 +118,7 @@ export function kubeLeaseLockStore(kube: KubeClient, namespace: string, name: st
       }
     },
     read: async () => {
-      let lease;
+      let lease: KubeObject;
       try {
         lease = await kube.getObject(resource, namespace, name);
       } catch (error) {

@@ -9,7 +9,7 @@ import { acquireLock, folderLockStore, LocationLockedError, type HeldLock, type 
 import { formatCount, formatDuration, markdownTable, printable } from '../../core/render';
 import { clusterParam, kubeClientFor } from '../clusters/target';
 import { kubeLeaseLockStore } from '../locationLocks';
-import { kubernetesName } from '../schedule/k8sFields';
+import { kubernetesName, namespaceName } from '../schedule/k8sFields';
 import { s3StoreFor } from '../s3Stores';
 import { normalizePrefix } from './mirrorKeys';
 import { SnapshotMirror, type MirrorOutcome, type MirrorStats } from './mirrorRun';
@@ -45,7 +45,7 @@ const mirrorParams = z
     lease: z
       .object({
         cluster: clusterParam,
-        namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name: lowercase letters, digits and -, at most 63').describe('The namespace of the Lease.'),
+        namespace: namespaceName.describe('The namespace of the Lease.'),
         name: kubernetesName.optional().describe('The Lease; by default one per Frigate, store and prefix.'),
       })
       .strict()

@@ -9,9 +9,10 @@ export const kubernetesName = z
   .max(253)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'a Kubernetes name: lowercase letters, digits, - and .');
 
-export const namespaceParam = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name: lowercase letters, digits and -, at most 63')
+/** A namespace name Kubernetes accepts (a DNS label). */
+export const namespaceName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name: lowercase letters, digits and -, at most 63');
+
+export const namespaceParam = namespaceName
   .default('lifeboat')
   .describe('The namespace of the CronJob, its ConfigMap and the Secret.');
 
