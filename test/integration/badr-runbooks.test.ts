@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { writeBadrProject } from '../support/badrProject';
 import { lifeboat, readRecords } from '../support/cli';
 import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
 import { startTwoHosts, type TwoHosts } from '../support/twoHosts';
@@ -35,12 +36,7 @@ describe('runbooks badr-local-backup and badr-verify-backups, end to end with th
     workspace = await mkdtemp(path.join(tmpdir(), 'lifeboat-badr-'));
     await writeFile(path.join(workspace, 'lifeboat.yaml'), ['rcloneRemotes:', '  badr_gdrive: { type: local }', ''].join('\n'));
     for (const runbook of [LOCAL, VERIFY]) await writeFile(path.join(workspace, runbook), await readFile(path.join(REPO_ROOT, 'runbooks', runbook)));
-    await mkdir(path.join(workspace, 'Badr', 'config'), { recursive: true });
-    await mkdir(path.join(workspace, 'Badr', '__pycache__'));
-    await writeFile(path.join(workspace, 'Badr', 'config', 'receptionist.yaml'), 'greeting: "Ahlan"\n');
-    await writeFile(path.join(workspace, 'Badr', 'faces.db'), Buffer.alloc(100_000, 7));
-    await writeFile(path.join(workspace, 'Badr', '__pycache__', 'main.cpython-311.pyc'), 'bytecode');
-    await writeFile(path.join(workspace, 'Badr', 'receptionist.log'), 'noise\n');
+    await writeBadrProject(workspace, 100_000);
   });
 
   after(async () => {

@@ -7,6 +7,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { writeBadrProject } from '../support/badrProject';
 import { lifeboat, readRecords } from '../support/cli';
 import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
 import { selfSignedCertificate } from '../testbed/certificate';
@@ -56,12 +57,7 @@ describe('runbook badr-gdrive-backup, end to end with the CLI, an S3 bucket and 
         '',
       ].join('\n'),
     );
-    await mkdir(path.join(workspace, 'Badr', 'config'), { recursive: true });
-    await mkdir(path.join(workspace, 'Badr', '__pycache__'));
-    await writeFile(path.join(workspace, 'Badr', 'config', 'receptionist.yaml'), 'greeting: "Ahlan"\n');
-    await writeFile(path.join(workspace, 'Badr', 'faces.db'), Buffer.alloc(200_000, 7));
-    await writeFile(path.join(workspace, 'Badr', '__pycache__', 'main.cpython-311.pyc'), 'bytecode');
-    await writeFile(path.join(workspace, 'Badr', 'receptionist.log'), 'noise\n');
+    await writeBadrProject(workspace, 200_000);
   });
   after(async () => {
     await server?.stop();
