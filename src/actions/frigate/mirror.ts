@@ -12,7 +12,7 @@ import { kubeLeaseLockStore } from '../locationLocks';
 import { kubernetesName, namespaceName } from '../schedule/k8sFields';
 import { s3StoreFor } from '../s3Stores';
 import { normalizePrefix } from './mirrorKeys';
-import { SnapshotMirror, type MirrorOutcome, type MirrorStats } from './mirrorRun';
+import { renderStats, SnapshotMirror, type MirrorOutcome } from './mirrorRun';
 import { defaultStatePath, loadMirrorState, MirrorState, type FailedEvent, type MirrorIdentity } from './mirrorState';
 import { frigateClientFor, frigateEntry, frigateInstanceParam } from './target';
 
@@ -212,10 +212,6 @@ async function runMirror(params: MirrorParams, ctx: ActionContext): Promise<Mirr
   } finally {
     await lock.release();
   }
-}
-
-export function renderStats(stats: MirrorStats): string {
-  return `Success: ${stats.success}, Failed: ${stats.failed}, Retry Queue: ${stats.retryQueue}, Tracked Events: ${stats.tracked}, Failed Events: ${stats.failedEvents}, Health: ${stats.health}`;
 }
 
 export function renderFailedEvents(failed: readonly FailedEvent[], limit = 50): string {

@@ -449,7 +449,7 @@ export class SnapshotMirror {
     this.lastReportAt = Date.now();
     const stats = this.stats();
     this.deps.progress.report({
-      message: `Success: ${stats.success}, Failed: ${stats.failed}, Retry queue: ${stats.retryQueue}, Tracked events: ${stats.tracked}, Failed events: ${stats.failedEvents}, Health: ${stats.health}`,
+      message: renderStats(stats),
       items: stats.success + stats.failed,
     });
   }
@@ -480,4 +480,9 @@ async function readSnapshot(frigate: FrigateClient, eventId: string, signal: Abo
   const data = Buffer.concat(chunks);
   if (size !== undefined && data.length !== size) throw new FrigateError('dropped', `the snapshot of event ${eventId} ended after ${data.length} of ${size} bytes`);
   return data;
+}
+
+/** The statistics line in the seed's own words, for the live progress and the result alike. */
+export function renderStats(stats: MirrorStats): string {
+  return `Success: ${stats.success}, Failed: ${stats.failed}, Retry Queue: ${stats.retryQueue}, Tracked Events: ${stats.tracked}, Failed Events: ${stats.failedEvents}, Health: ${stats.health}`;
 }
