@@ -16,8 +16,9 @@
  *   on each registration, one at a time, as Frigate does (see `registerProcessingMs` in
  *   test/testbed/frigateSim.ts): a restore through the API is bound by Frigate, and the figure that
  *   says how well a client does is its wall time against the time Frigate was busy.
- * Both sides talk to the authenticated HTTPS port, as the seed's scripts do. Lifeboat's side is the
- * shipped CLI running a one-step runbook, in a process of its own as the shell side's `curl`s are, apart
+ * Both sides talk to the authenticated HTTPS port with the same bearer token (`auth: { token }` in
+ * the inventory, from the environment). Lifeboat's side is the shipped CLI (the release build, as
+ * `npm pack` and the VSIX carry it) running a one-step runbook, in a process of its own as the shell side's `curl`s are, apart
  * from the simulator, which lives in this process; its time includes the CLI's start.
  */
 import { spawn } from 'node:child_process';
@@ -35,6 +36,7 @@ import { runEntryPoint } from './entryPoint';
 
 const INCIDENT_LIBRARY = { Adil: 36, Asha: 153, G: 380, Waffles: 11 } as const;
 const TRAIN_IMAGES = 20;
+const BACKUP_ROUNDS = 5;
 const BACKUP_TARGET = 5;
 /** Lifeboat's backup against the best shell: at least as fast. */
 const PARALLEL_BACKUP_TARGET = 1;
@@ -136,11 +138,11 @@ async function archivedCounts(archive: string, env: Record<string, string>): Pro
  * image), one `curl --parallel --parallel-max 8` over it with the seed's auth, then `tar czf` and
  * `scp` to the host, as the seed does.
  */
-async function parallelCurlBackup(sshd: Sshd, work: string, env: Record<string, string>): Promise<Measurement> {
-  const staging = path.join(work, 'parallel-backup');
+async function parallelCurlBackup(sshd: Sshd, work: string, env: Record<string, string>, round: number): Promise<Measurement> {
+  const staging = path.join(work, `parallel-backup-${round}`);
   const archive = path.join(work, 'frigate-faces-parallel.tar.gz');
-  const config = path.join(work, 'parallel-images.cfg');
-  const remote = path.join(sshd.remoteDir, 'parallel');
+  const config = path.join(work, `parallel-images-${round}.cfg`);
+  const remote = path.join(sshd.remoteDir, `parallel-${round}`);
   await mkdir(remote);
   const { ms } = await timed(async () => {
     const listing = JSON.parse(await bash('curl -sfk -H "Authorization: Bearer $FRIGATE_TOKEN" "$FRIGATE_URL/api/faces"', env)) as Record<string, string[]>;
@@ -184,15 +186,21 @@ async function seedRestore(sim: FrigateSimulator, sshd: Sshd, work: string, env:
 }
 
 /** Lifeboat's side: the shipped CLI running one action of ours, in a workspace of its own (see cliRun.ts). */
-async function timeCli(id: string, params: Record<string, unknown>, inventory: Inventory, workspace: string): Promise<Measurement & { stepMs: number; runMs: number; maxRssKiB: number }> {
+async function timeCli(id: string, params: Record<string, unknown>, inventory: Inventory, workspace: string, token: string): Promise<Measurement & { stepMs: number; runMs: number; maxRssKiB: number }> {
   await writeCliWorkspace(workspace, inventory, { id, params });
-  const run = await runCli<FacesBackupResult | FacesRestoreResult>(workspace, { ...process.env, LIFEBOAT_SECRET_FRIGATE_PASSWORD: FRIGATE_PASSWORD });
+  const run = await runCli<FacesBackupResult | FacesRestoreResult>(workspace, { ...process.env, LIFEBOAT_SECRET_FRIGATE_TOKEN: token });
   const counts = 'images' in run.result ? Object.fromEntries(run.result.people.map((person) => [person.name, person.images])) : {};
   // The step is the plan (a destructive action is planned, and the plan printed, before it runs) and the run.
   return { ms: run.ms, counts, stepMs: run.stepMs, runMs: run.result.durationMs, maxRssKiB: run.report.maxRssKiB };
 }
 
+/** The run of median time. */
+function median<Run extends Measurement>(runs: readonly Run[]): Run {
+  return [...runs].sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)] as Run;
+}
+
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const spread = (runs: readonly Measurement[]) => runs.map((run) => (run.ms / 1000).toFixed(2)).join(', ');
 
 function row(label: string, measurement: Measurement, ...baselines: Measurement[]): string {
   return `| ${label} | ${seconds(measurement.ms)} | ${baselines.map((baseline) => `${(baseline.ms / measurement.ms).toFixed(2)}×`).join(' | ')} |`;
@@ -221,7 +229,7 @@ async function main(): Promise<void> {
     const images = Object.values(INCIDENT_LIBRARY).reduce((sum, count) => sum + count, 0);
 
     const inventory: Inventory = {
-      frigate: { home: { url: sim.url, auth: { username: 'admin', password: 'secret:frigate_password' }, tls: { insecure: true } } },
+      frigate: { home: { url: sim.url, auth: { token: 'secret:frigate_token' }, tls: { insecure: true } } },
       hosts: { piglet: { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.clientKey.privateKeyPath, knownHosts: sshd.knownHostsPath } },
       locations: { piglet: { host: 'piglet', path: path.join(sshd.remoteDir, 'frigate-backups') } },
     };
@@ -232,12 +240,19 @@ async function main(): Promise<void> {
     console.log(`simulator: each register processed for ${REGISTER_PROCESSING_MS} ms, one at a time (Frigate's embeddings process); every other request answered at once`);
 
     const seedBackupRun = await seedBackup(sshd, work, env);
-    const parallelBackupRun = await parallelCurlBackup(sshd, work, env);
-    const oursBackup = await timeCli('frigate.faces.backup', { frigate: 'home', location: 'piglet' }, inventory, path.join(work, 'lifeboat-backup'));
+    // The two fastest take turns, and each is given by its median: one run of either moves by a quarter from one try to the next here.
+    const parallelRuns: Measurement[] = [];
+    const ourRuns: Awaited<ReturnType<typeof timeCli>>[] = [];
+    for (let round = 0; round < BACKUP_ROUNDS; round++) {
+      parallelRuns.push(await parallelCurlBackup(sshd, work, env, round));
+      ourRuns.push(await timeCli('frigate.faces.backup', { frigate: 'home', location: 'piglet' }, inventory, path.join(work, `lifeboat-backup-${round}`), env.FRIGATE_TOKEN));
+    }
+    const parallelBackupRun = median(parallelRuns);
+    const oursBackup = median(ourRuns);
 
     await wipePeople(sim);
     const busyBefore = sim.registerBusyMs;
-    const oursRestoreRun = await timeCli('frigate.faces.restore', { frigate: 'home', location: 'piglet', method: 'api' }, inventory, path.join(work, 'lifeboat-restore'));
+    const oursRestoreRun = await timeCli('frigate.faces.restore', { frigate: 'home', location: 'piglet', method: 'api' }, inventory, path.join(work, 'lifeboat-restore'), env.FRIGATE_TOKEN);
     const restoreBusyMs = sim.registerBusyMs - busyBefore;
     const oursRestore = { ...oursRestoreRun, counts: await libraryCounts(sim) };
     await wipePeople(sim);
@@ -245,8 +260,8 @@ async function main(): Promise<void> {
 
     const checks = [
       ['backup, seed', seedBackupRun.counts],
-      ['backup, parallel curl', parallelBackupRun.counts],
-      ['backup, Lifeboat', oursBackup.counts],
+      ...parallelRuns.map((run, round) => [`backup, best shell, round ${round + 1}`, run.counts] as const),
+      ...ourRuns.map((run, round) => [`backup, Lifeboat, round ${round + 1}`, run.counts] as const),
       ['restore, Lifeboat', oursRestore.counts],
       ['restore, seed', seedRestoreRun.counts],
     ] as const;
@@ -263,8 +278,8 @@ async function main(): Promise<void> {
         '| measurement | time | ratio vs seed | ratio vs parallel curl |',
         '| --- | --- | --- | --- |',
         row('backup, seed: curl per image, tar czf, scp', seedBackupRun, seedBackupRun, parallelBackupRun),
-        row('backup, best shell: curl --parallel --parallel-max 8, tar czf, scp', parallelBackupRun, seedBackupRun, parallelBackupRun),
-        row(`backup, Lifeboat CLI, frigate.faces.backup → SSH location (peak RSS ${(oursBackup.maxRssKiB / 1024).toFixed(0)} MiB)`, oursBackup, seedBackupRun, parallelBackupRun),
+        row(`backup, best shell: curl --parallel --parallel-max 8, tar czf, scp (median of ${BACKUP_ROUNDS}: ${spread(parallelRuns)})`, parallelBackupRun, seedBackupRun, parallelBackupRun),
+        row(`backup, Lifeboat CLI, frigate.faces.backup → SSH location (median of ${BACKUP_ROUNDS}: ${spread(ourRuns)}; peak RSS ${(Math.max(...ourRuns.map((run) => run.maxRssKiB)) / 1024).toFixed(0)} MiB)`, oursBackup, seedBackupRun, parallelBackupRun),
         `| backup, Lifeboat: the step, plan and run / the run alone (the downloads start in the plan) | ${seconds(oursBackup.stepMs)} / ${seconds(oursBackup.runMs)} | | |`,
         '',
         '| measurement | time | ratio vs seed |',

@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineAction, type ActionContext } from '../core/actions/spec';
 import { CancelledError } from '../core/errors';
 import { formatDuration, markdownTable } from '../core/render';

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 import { remoteCommand, sshConnectionFor } from '../clients/ssh';
 import { readShellInvocation, withEnvironment } from '../clients/ssh/shellInvocation';
 import { defineAction } from '../core/actions/spec';

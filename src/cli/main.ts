@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { version } from '../../package.json';
 import { builtinActions } from '../actions';
 import { ActionRegistry } from '../core/actions/registry';

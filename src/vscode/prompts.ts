@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { z } from 'zod';
+import * as z from 'zod';
 import { actionFields } from '../core/actions/fields';
 import type { ActionSpec } from '../core/actions/spec';
 import type { ParamDefinition, ParamValue } from '../core/runbook/params';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { builtinActions } from '../../src/actions';
 import { actionReference } from '../../src/cli/actionReference';
 import { actionFields } from '../../src/core/actions/fields';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { z } from 'zod';
+import * as z from 'zod';
 import { environmentSecrets, silentLogger } from '../../src/core/actions/context';
 import { PlanHandOver } from '../../src/core/actions/handOver';
 import { ActionRegistry } from '../../src/core/actions/registry';

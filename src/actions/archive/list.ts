@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { mapConcurrent } from '../../core/concurrency';
 import { defineAction, type ActionContext, type ActionPlan } from '../../core/actions/spec';
 import { formatAge, formatBytes, formatLocalDateTime, markdownTable, printable } from '../../core/render';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { escapeRegExp } from '../../core/regexp';
 
 /** Archive names: the pattern `archive.create` writes, and the dates `archive.list` reads back. */

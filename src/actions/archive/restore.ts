@@ -1,6 +1,6 @@
 import { lstat, mkdir, realpath, rename, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
 import { cancellationOr, throwIfAborted, writingTo } from '../../core/errors';
 import { formatBytes, formatDuration, markdownTable, printable } from '../../core/render';

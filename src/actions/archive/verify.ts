@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineAction, type ActionContext, type ActionPlan } from '../../core/actions/spec';
 import { cancellationOr, errorMessage, isCancellationError } from '../../core/errors';
 import { formatBytes, formatDuration, markdownTable, printable } from '../../core/render';

@@ -5,7 +5,7 @@
  * The repositories' passwords and environment values are secrets: they stay in this structure and go
  * to restic only, never into a message (zod's messages here never quote a value).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError, type Problem } from '../../core/errors';
 
 /** Config versions whose repos and plans read as below (Backrest 1.0 wrote 3; v1.14 writes 4; later ones add identity keys). */

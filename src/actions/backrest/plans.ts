@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
 import { markdownTable, printable } from '../../core/render';
 import { describeHooks } from './describe';

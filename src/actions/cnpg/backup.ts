@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { KubeError, type KubeObject } from '../../clients/kube';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
 import { CancelledError, isCancellationError } from '../../core/errors';

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { KubeObject } from '../../clients/kube';
 import { FileExistsError, writeFileAtomically } from '../../core/atomicFiles';
 import { defineAction, type ActionContext, type PlannedOperation } from '../../core/actions/spec';

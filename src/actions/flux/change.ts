@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { KubeObject } from '../../clients/kube';
 import { defineAction, type ActionContext, type PlannedOperation } from '../../core/actions/spec';
 import { formatDuration } from '../../core/render';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { KubeError, type KubeClient, type KubeObject } from '../../clients/kube';
 import type { ActionContext } from '../../core/actions/spec';
 import { clusterParam, kubeClientFor } from '../clusters/target';

@@ -6,7 +6,7 @@ import { rootCertificates } from 'node:tls';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { z } from 'zod';
+import * as z from 'zod';
 import { findBulkCurl, curlBulkGet } from '../../clients/curl';
 import { FrigateError, type FaceLibrary, type FrigateClient } from '../../clients/frigate';
 import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineAction, type ActionContext, type ActionSpec } from '../../core/actions/spec';
 import { pathExists } from '../../core/atomicFiles';
 import { errorMessage, isCancellationError } from '../../core/errors';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { Header, Pax } from 'tar';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The layout of a face-library archive. `summary.json` comes first (who is in it and how many

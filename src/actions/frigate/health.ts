@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { FrigateClient } from '../../clients/frigate';
 import { defineAction } from '../../core/actions/spec';
 import { errorMessage, isCancellationError } from '../../core/errors';

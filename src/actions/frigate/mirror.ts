@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { sleep } from '../../clients/retry';
 import { S3StoreError } from '../../clients/s3';
 import { defineAction, type ActionContext } from '../../core/actions/spec';

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Readable, Transform, type Writable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { KubeClient, PodInfo, PodRef } from '../../clients/kube';
 import { sshConnectionFor, type ExecOptions, type SshConnection } from '../../clients/ssh';
 import type { ActionContext } from '../../core/actions/spec';

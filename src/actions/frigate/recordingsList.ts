@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineAction } from '../../core/actions/spec';
 import { formatBytes, markdownTable } from '../../core/render';
 import { backupFolderParams, checkFolderAndRange, listBackupFolder, listPod, openBackupFolder, openFrigatePod, RECORDINGS_DIR, summarizeRecordings, type CameraRecordings } from './recordings';

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 import { FrigateError, type FaceLibrary, type FrigateClient } from '../../clients/frigate';
 import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
 import { mapConcurrent } from '../../core/concurrency';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { FrigateClient, type FrigateAuth } from '../../clients/frigate';
 import type { KubeClient, PodInfo } from '../../clients/kube';
 import { kubeClientFor } from '../clusters/target';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
 import { isCancellationError } from '../../core/errors';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineAction } from '../../core/actions/spec';
 import { CancelledError } from '../../core/errors';
 import { ThrottledProgress } from '../../core/progress';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PbsClient, PbsDatastore } from '../../clients/pbs';
 import { defineAction } from '../../core/actions/spec';
 import { errorMessage, isCancellationError } from '../../core/errors';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineAction } from '../../core/actions/spec';
 import { formatAge, formatBytes, formatCount, markdownTable, printable } from '../../core/render';
 import { describeStore, describeVerification, newestFirst, snapshotName, summarizeSnapshot, type SnapshotSummary } from './snapshotSummary';

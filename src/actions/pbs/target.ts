@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PBS_BACKUP_TYPES, PbsClient } from '../../clients/pbs';
 import type { ActionContext } from '../../core/actions/spec';
 import { secretName } from '../../core/secrets';

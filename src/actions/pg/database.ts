@@ -3,7 +3,7 @@
  * the programs of the pod's image (`pg_dump`, `pg_restore`, `psql`) and the pod's own connection
  * environment, as `kubectl exec <cluster>-1 -c postgres -- pg_dump …` does in CloudNativePG's docs.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { KubeError, PodCommandError, type KubeClient, type PodRef } from '../../clients/kube';
 import type { ActionContext } from '../../core/actions/spec';
 import { isCancellationError } from '../../core/errors';

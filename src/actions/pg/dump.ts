@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { FileExistsError } from '../../core/atomicFiles';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
 import { ThrottledProgress } from '../../core/progress';

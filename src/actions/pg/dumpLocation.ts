@@ -9,7 +9,7 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { S3Store } from '../../clients/s3';
 import { sshConnectionFor, type SshConnection } from '../../clients/ssh';
 import type { ActionContext } from '../../core/actions/spec';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineAction, type ActionContext, type PlannedOperation } from '../../core/actions/spec';
 import { ThrottledProgress } from '../../core/progress';
 import { formatBytes, formatCount, formatDuration, printable } from '../../core/render';

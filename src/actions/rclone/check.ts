@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RcloneCheckResult } from '../../clients/rclone';
 import { defineAction } from '../../core/actions/spec';
 import { formatCount, printable } from '../../core/render';

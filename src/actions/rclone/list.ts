@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RcloneEntry } from '../../clients/rclone';
 import { defineAction } from '../../core/actions/spec';
 import { formatBytes, formatCount, markdownTable, printable } from '../../core/render';

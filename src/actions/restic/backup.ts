@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineAction } from '../../core/actions/spec';
 import { formatBytes, formatDuration, printable } from '../../core/render';
 import { openRepository, ranBy, repositoryEntry, repositoryParam } from './repository';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ResticNode } from '../../clients/restic';
 import { defineAction } from '../../core/actions/spec';
 import { formatBytes, markdownTable, printable } from '../../core/render';

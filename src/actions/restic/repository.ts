@@ -3,7 +3,7 @@
  * store's credentials and CA, an `sftp:` host's SSH settings, and where restic runs (here, or on an
  * inventory host over SSH).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ResticRepository, type ResticRepositoryConfig } from '../../clients/restic';
 import { resticOverSsh } from '../../clients/resticRemote';
 import { resolveSshTarget, sshConnectionFor, type SshTarget } from '../../clients/ssh';

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { sshConnectionFor } from '../../clients/ssh';
 import type { ActionContext, PlannedOperation } from '../../core/actions/spec';
 import { defineAction } from '../../core/actions/spec';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { buffer } from 'node:stream/consumers';
-import { z } from 'zod';
+import * as z from 'zod';
 import { S3StoreError, type S3Store } from '../../clients/s3';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
 import { errorMessage, isCancellationError } from '../../core/errors';

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { S3Lifecycle } from '../../clients/s3';
 import type { Disposable } from '../../core/actions/clients';
 import { defineAction, type ActionContext, type PlannedOperation } from '../../core/actions/spec';

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path, { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { Pack } from 'tar';
-import { z } from 'zod';
+import * as z from 'zod';
 import { engines } from '../../../package.json';
 import { remoteCommand, sshConnectionFor, type SshConnection } from '../../clients/ssh';
 import type { ActionContext, PlannedOperation } from '../../core/actions/spec';

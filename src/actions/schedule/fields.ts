@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CronExpressionError, parseCronExpression } from '../../core/cron';
 
 /** Parameters `schedule.cron.install` and `schedule.cron.status` share. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CronExpressionError, parseCronExpression } from '../../core/cron';
 
 /** Parameters `schedule.k8s.install` and `schedule.k8s.status` share. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { jobsOfCronJob, listCronJobs, readCronJob, type V1CronJob, type V1Job } from '../../clients/kubeWorkloads';
 import { parseCronExpression, previousDueTime } from '../../core/cron';
 import { defineAction } from '../../core/actions/spec';

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { sshConnectionFor, type SshConnection } from '../../clients/ssh';
 import { parseCronExpression, previousDueTime } from '../../core/cron';
 import { defineAction } from '../../core/actions/spec';

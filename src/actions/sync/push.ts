@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionPlan, ActionContext, PlannedOperation } from '../../core/actions/spec';
 import { defineAction } from '../../core/actions/spec';
 import { formatBytes, formatDuration, markdownEscape, markdownTable, printable } from '../../core/render';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionContext, ActionPlan, PlannedOperation } from '../../core/actions/spec';
 import { defineAction } from '../../core/actions/spec';
 import { formatBytes, formatDuration, markdownTable, printable } from '../../core/render';

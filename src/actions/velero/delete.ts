@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { KubeObject } from '../../clients/kube';
 import { defineAction } from '../../core/actions/spec';
 import { CancelledError, isCancellationError } from '../../core/errors';

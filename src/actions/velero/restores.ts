@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineAction } from '../../core/actions/spec';
 import { markdownTable } from '../../core/render';
 import { VeleroCluster, phaseOf, veleroTargetParams } from './resources';

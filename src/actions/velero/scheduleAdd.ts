@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
 import { clusterParam } from '../clusters/target';
 import { prepareGitOpsFile, writeGitOpsFile, type GitOpsFile } from '../gitopsFiles';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { InventoryFile } from '../inventory/schema';
 import type { ClientPool } from './clients';
 import type { PlanHandOver } from './handOver';

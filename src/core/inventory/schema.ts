@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SECRET_REFERENCE } from '../secrets';
 
 const secretReference = z

@@ -1,6 +1,6 @@
 import type { Document, LineCounter } from 'yaml';
 import { isNode } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Problem } from '../errors';
 import { writtenKeySpan } from '../runbook/yamlSpans';
 import type { InventoryFile } from './schema';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Problem } from '../errors';
 import { expandHome } from '../paths';
 import { paramVariableName } from './interpolate';

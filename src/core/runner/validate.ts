@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { actionFields } from '../actions/fields';
 import type { ActionRegistry } from '../actions/registry';
 import type { ActionSpec } from '../actions/spec';
