@@ -4,4 +4,4 @@
  * read only when a cluster is first reached. Named, not `export *`: the generated API has a client and
  * models for every resource of Kubernetes, which would triple the bundle and the time to compile it.
  */
-export { BatchV1Api, CoreV1Api, CustomObjectsApi, Exec, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
+export { AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, Exec, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';

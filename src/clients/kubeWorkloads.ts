@@ -1,12 +1,13 @@
-import type { V1ConfigMap, V1CronJob, V1Job } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1CronJob, V1Deployment, V1Job, V1ObjectMeta } from '@kubernetes/client-node';
 import { KubeError, type KubeClient } from './kube';
 
 /**
- * The built-in kinds a runbook run by the cluster's own scheduler needs: the ConfigMap holding the
- * runbook, the Secret holding its secrets, the CronJob and the Jobs it starts (batch/v1).
+ * The built-in kinds a runbook run by the cluster needs: the ConfigMap holding the runbook, the Secret
+ * holding its secrets, the CronJob and the Jobs it starts (batch/v1), or the Deployment (apps/v1)
+ * that runs it without end.
  */
 
-export type { V1ConfigMap, V1CronJob, V1Job } from '@kubernetes/client-node';
+export type { V1ConfigMap, V1CronJob, V1Deployment, V1Job, V1PodSpec } from '@kubernetes/client-node';
 
 /** Whether the object was created or replaced (`kubectl apply` without the three-way merge). */
 export type AppliedChange = 'created' | 'replaced';
@@ -25,18 +26,34 @@ export function readConfigMap(client: KubeClient, namespace: string, name: strin
   return unlessMissing(client.request(`ConfigMap ${namespace}/${name}`, (sdk, config) => config.makeApiClient(sdk.CoreV1Api).readNamespacedConfigMap({ namespace, name })));
 }
 
-/** Creates the ConfigMap, or replaces the one of that name (its resourceVersion guards a concurrent change). */
-export async function applyConfigMap(client: KubeClient, body: V1ConfigMap): Promise<AppliedChange> {
+/**
+ * Creates the object, or replaces the one of that name: its resourceVersion guards a concurrent
+ * change, and what a controller keeps in its status stays.
+ */
+async function createOrReplace<Body extends { metadata?: V1ObjectMeta }>(
+  body: Body,
+  read: (namespace: string, name: string) => Promise<Body | undefined>,
+  create: (namespace: string, body: Body) => Promise<unknown>,
+  replace: (namespace: string, name: string, body: Body) => Promise<unknown>,
+): Promise<AppliedChange> {
   const { namespace = '', name = '' } = body.metadata ?? {};
-  const what = `ConfigMap ${namespace}/${name}`;
-  const existing = await readConfigMap(client, namespace, name);
+  const existing = await read(namespace, name);
   if (!existing) {
-    await client.request(what, (sdk, config) => config.makeApiClient(sdk.CoreV1Api).createNamespacedConfigMap({ namespace, body }));
+    await create(namespace, body);
     return 'created';
   }
-  const replacement = { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } };
-  await client.request(what, (sdk, config) => config.makeApiClient(sdk.CoreV1Api).replaceNamespacedConfigMap({ namespace, name, body: replacement }));
+  await replace(namespace, name, { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } });
   return 'replaced';
+}
+
+export function applyConfigMap(client: KubeClient, body: V1ConfigMap): Promise<AppliedChange> {
+  const what = `ConfigMap ${body.metadata?.namespace ?? ''}/${body.metadata?.name ?? ''}`;
+  return createOrReplace(
+    body,
+    (namespace, name) => readConfigMap(client, namespace, name),
+    (namespace, created) => client.request(what, (sdk, config) => config.makeApiClient(sdk.CoreV1Api).createNamespacedConfigMap({ namespace, body: created })),
+    (namespace, name, replacement) => client.request(what, (sdk, config) => config.makeApiClient(sdk.CoreV1Api).replaceNamespacedConfigMap({ namespace, name, body: replacement })),
+  );
 }
 
 /** The keys a Secret holds (never its values), or undefined when there is no such Secret. */
@@ -54,18 +71,34 @@ export async function listCronJobs(client: KubeClient, namespace: string, labelS
   return list.items;
 }
 
-/** Creates the CronJob, or replaces the one of that name; its status (last schedule, last success) is the controller's and stays. */
-export async function applyCronJob(client: KubeClient, body: V1CronJob): Promise<AppliedChange> {
-  const { namespace = '', name = '' } = body.metadata ?? {};
-  const what = `CronJob ${namespace}/${name}`;
-  const existing = await readCronJob(client, namespace, name);
-  if (!existing) {
-    await client.request(what, (sdk, config) => config.makeApiClient(sdk.BatchV1Api).createNamespacedCronJob({ namespace, body }));
-    return 'created';
-  }
-  const replacement = { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } };
-  await client.request(what, (sdk, config) => config.makeApiClient(sdk.BatchV1Api).replaceNamespacedCronJob({ namespace, name, body: replacement }));
-  return 'replaced';
+export function applyCronJob(client: KubeClient, body: V1CronJob): Promise<AppliedChange> {
+  const what = `CronJob ${body.metadata?.namespace ?? ''}/${body.metadata?.name ?? ''}`;
+  return createOrReplace(
+    body,
+    (namespace, name) => readCronJob(client, namespace, name),
+    (namespace, created) => client.request(what, (sdk, config) => config.makeApiClient(sdk.BatchV1Api).createNamespacedCronJob({ namespace, body: created })),
+    (namespace, name, replacement) => client.request(what, (sdk, config) => config.makeApiClient(sdk.BatchV1Api).replaceNamespacedCronJob({ namespace, name, body: replacement })),
+  );
+}
+
+export function readDeployment(client: KubeClient, namespace: string, name: string): Promise<V1Deployment | undefined> {
+  return unlessMissing(client.request(`Deployment ${namespace}/${name}`, (sdk, config) => config.makeApiClient(sdk.AppsV1Api).readNamespacedDeployment({ namespace, name })));
+}
+
+export async function listDeployments(client: KubeClient, namespace: string, labelSelector: string): Promise<V1Deployment[]> {
+  const list = await client.request(`Deployments in namespace ${namespace}`, (sdk, config) => config.makeApiClient(sdk.AppsV1Api).listNamespacedDeployment({ namespace, labelSelector }));
+  return list.items;
+}
+
+/** A changed pod template rolls the Deployment out: its pod is replaced (strategy Recreate). */
+export function applyDeployment(client: KubeClient, body: V1Deployment): Promise<AppliedChange> {
+  const what = `Deployment ${body.metadata?.namespace ?? ''}/${body.metadata?.name ?? ''}`;
+  return createOrReplace(
+    body,
+    (namespace, name) => readDeployment(client, namespace, name),
+    (namespace, created) => client.request(what, (sdk, config) => config.makeApiClient(sdk.AppsV1Api).createNamespacedDeployment({ namespace, body: created })),
+    (namespace, name, replacement) => client.request(what, (sdk, config) => config.makeApiClient(sdk.AppsV1Api).replaceNamespacedDeployment({ namespace, name, body: replacement })),
+  );
 }
 
 /** The Jobs a CronJob started: those of its namespace whose controller owner is that CronJob. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
+import type { AppsV1Api, BatchV1Api, CoreV1Api, V1Deployment } from '@kubernetes/client-node';
 import { KubeClient, KubeError } from '../../src/clients/kube';
 import type { KubeObject } from '../../src/clients/kube';
 import type { SimObject } from '../testbed/kubeSimObjects';
@@ -39,6 +39,7 @@ describe('Kubernetes simulator: batch CronJobs and Jobs, ConfigMaps and Secrets,
   let kube: KubeClient;
   const batch = <Result>(call: (api: BatchV1Api) => Promise<Result>) => kube.request('batch', (sdk, config) => call(config.makeApiClient(sdk.BatchV1Api)));
   const core = <Result>(call: (api: CoreV1Api) => Promise<Result>) => kube.request('core', (sdk, config) => call(config.makeApiClient(sdk.CoreV1Api)));
+  const apps = <Result>(call: (api: AppsV1Api) => Promise<Result>) => kube.request('apps', (sdk, config) => call(config.makeApiClient(sdk.AppsV1Api)));
   const create = (body: ReturnType<typeof cronJob>) => sim.jobs.route('POST', '/apis/batch/v1/namespaces/jobs/cronjobs', body);
   const podsOf = (job: SimObject | undefined) => sim.jobs.pods.get(`jobs/${job?.metadata.name ?? ''}`) ?? [];
 
@@ -192,5 +193,61 @@ describe('Kubernetes simulator: batch CronJobs and Jobs, ConfigMaps and Secrets,
     assert.equal(await readFile(join(account, 'token'), 'utf8'), sim.token);
     assert.equal(await readFile(join(account, 'ca.crt'), 'utf8'), sim.certificate.cert);
     assert.equal(pod?.env.CONTAINER_SANDBOX_MOUNT_POINT, undefined, 'the container\'s own env holds only what its spec gives');
+  });
+
+  it('keeps a Deployment as the API server does, and runs its one pod as the kubelet does: again whenever it ends, anew when its template changes, its claim\'s volume kept across pods', async () => {
+    const deployment = (name: string, script: string, pod: Record<string, unknown> = {}, selector: Record<string, string> = { app: name }): V1Deployment => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name },
+      spec: {
+        selector: { matchLabels: selector },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: {
+            containers: [{ name: 'main', image: IMAGE, command: ['sh', '-c', script], volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
+            volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'runs' } }],
+            ...pod,
+          },
+        },
+      },
+    });
+    const invalid = (error: unknown) => error instanceof KubeError && error.failure === 'invalid';
+    await assert.rejects(apps((api) => api.createNamespacedDeployment({ namespace: 'apps', body: deployment('never', 'true', { restartPolicy: 'Never' }) })), invalid);
+    await assert.rejects(apps((api) => api.createNamespacedDeployment({ namespace: 'apps', body: deployment('elsewhere', 'true', {}, { app: 'other' }) })), invalid);
+
+    // Each run of the container adds a line to a file of the claim's volume, then ends.
+    const counting = 'echo run >> "$CONTAINER_SANDBOX_MOUNT_POINT/data/runs"; exit 3';
+    const created = await apps((api) => api.createNamespacedDeployment({ namespace: 'apps', body: deployment('counter', counting) }));
+    assert.deepEqual([created.spec?.replicas, created.spec?.strategy?.type, created.spec?.revisionHistoryLimit, created.spec?.template.spec?.restartPolicy, created.metadata?.generation], [1, 'RollingUpdate', 10, 'Always', 1]);
+    await assert.rejects(apps((api) => api.createNamespacedDeployment({ namespace: 'apps', body: deployment('counter', counting) })), (error: unknown) => error instanceof KubeError && error.failure === 'conflict');
+    const read = await apps((api) => api.readNamespacedDeployment({ namespace: 'apps', name: 'counter' }));
+    assert.deepEqual([read.status?.readyReplicas, read.status?.conditions?.[0]?.reason], [1, 'MinimumReplicasAvailable']);
+    assert.deepEqual((await apps((api) => api.listNamespacedDeployment({ namespace: 'apps' }))).items.map((item) => item.metadata?.name), ['counter']);
+    for (const key of [...Object.keys(created.spec ?? {}), created.spec?.strategy?.type ?? '']) assert.ok(named.has(key) || ['selector', 'template'].includes(key), `${key} is in the contract`);
+
+    const missingClaim = sim.jobs.runDeployment('apps', 'counter');
+    await missingClaim.stop();
+    assert.deepEqual(missingClaim.pods.map((pod) => [pod.phase, pod.waiting?.message]), [['Pending', 'persistentvolumeclaim "runs" not found']]);
+
+    sim.objects.workloads.add('v1', 'PersistentVolumeClaim', 'apps', 'runs');
+    const running = sim.jobs.runDeployment('apps', 'counter');
+    for (let tries = 0; tries < 200 && running.pods.length < 3; tries++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(running.pods.length >= 3, 'started again after each end');
+    assert.deepEqual(running.pods.slice(0, 3).map((pod) => [pod.phase, pod.exitCode]), [['Failed', 3], ['Failed', 3], ['Failed', 3]]);
+    // Every pod wrote to the same volume.
+    const volume = join(running.pods[0]?.sandbox ?? '', 'data', 'runs');
+    assert.ok((await readFile(volume, 'utf8')).split('\n').filter(Boolean).length >= 3);
+
+    // A new template: a stale replace is refused; the current one rolls out, and the running pod gives way to the new one.
+    await assert.rejects(apps((api) => api.replaceNamespacedDeployment({ namespace: 'apps', name: 'counter', body: { ...deployment('counter', 'sleep 30'), metadata: { name: 'counter', resourceVersion: '0' } } })), (error: unknown) => error instanceof KubeError && error.failure === 'conflict');
+    const current = await apps((api) => api.readNamespacedDeployment({ namespace: 'apps', name: 'counter' }));
+    const replaced = await apps((api) => api.replaceNamespacedDeployment({ namespace: 'apps', name: 'counter', body: { ...deployment('counter', 'echo new >> "$CONTAINER_SANDBOX_MOUNT_POINT/data/runs"; sleep 30'), metadata: { name: 'counter', resourceVersion: current.metadata?.resourceVersion } } }));
+    assert.equal(replaced.metadata?.generation, (current.metadata?.generation ?? 0) + 1);
+    for (let tries = 0; tries < 200 && !(await readFile(volume, 'utf8')).includes('new'); tries++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const ended = running.pods.length;
+    // Deleted: SIGTERM ends the sleeping container, and no pod follows.
+    await running.stop();
+    assert.deepEqual([running.pods.length, running.pods.at(-1)?.exitCode], [ended + 1, 143]);
   });
 });

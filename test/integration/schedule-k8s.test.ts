@@ -24,6 +24,11 @@ import { S3RVER_CREDENTIALS, startS3rver } from '../testbed/s3rver';
 
 const run = promisify(execFile);
 const IMAGE = 'registry.example/lifeboat:test';
+
+/** The mirror's test events: a person on the porch, one a second from 2025-12-06T05:46:40Z. */
+const mirrorEvent = (index: number) => ({ id: `1765000000.${index}-m${index}`, camera: 'porch', label: 'person', start_time: 1_765_000_000 + index, end_time: 1_765_000_003 + index, has_snapshot: true, has_clip: false });
+/** A key's time, as the mirror names it: YYYYMMDD_HHMMSS in UTC. */
+const compactTime = (seconds: number) => new Date(seconds * 1000).toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
 const SECRET_VALUE = 'tok-3f9a-never-in-a-manifest';
 const CRONJOB = { group: 'batch', version: 'v1', plural: 'cronjobs', kind: 'CronJob' };
 const JOB = { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job' };
@@ -128,7 +133,7 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
   it('applies the ConfigMap and a Forbid CronJob with history limits; the Job controller runs the runbook in-cluster with the installed CLI, and status reports the last successful Job and its age', async () => {
     sim.jobs.addSecret('lifeboat', 'lifeboat-secrets', { api_token: SECRET_VALUE });
     const result = await install({ runbook: 'runbooks/nightly.runbook.md', secret: 'lifeboat-secrets', params: { app: 'shop' }, successfulJobsHistoryLimit: 2, failedJobsHistoryLimit: 1, yes: true });
-    assert.deepEqual([result.mode, result.configMap, result.cronJob, result.secretKeys, result.optionalSecretKeys, result.missingOptionalKeys], ['applied', 'created', 'created', ['api_token'], ['garage_secret'], ['garage_secret']]);
+    assert.deepEqual([result.mode, result.configMap, result.workload, result.secretKeys, result.optionalSecretKeys, result.missingOptionalKeys], ['applied', 'created', 'created', ['api_token'], ['garage_secret'], ['garage_secret']]);
     const cronJob = sim.objects.get(CRONJOB, 'lifeboat', 'nightly');
     const spec = cronJob.spec as { concurrencyPolicy: string; successfulJobsHistoryLimit: number; failedJobsHistoryLimit: number; jobTemplate: { spec: { backoffLimit: number; activeDeadlineSeconds: number; template: { spec: { containers: { command: string[]; workingDir: string; env: unknown[] }[] } } } } };
     assert.deepEqual([spec.concurrencyPolicy, spec.successfulJobsHistoryLimit, spec.failedJobsHistoryLimit, spec.jobTemplate.spec.backoffLimit, spec.jobTemplate.spec.activeDeadlineSeconds], ['Forbid', 2, 1, 0, 360 * 60]);
@@ -195,7 +200,7 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
 
   it('re-applying replaces the CronJob in place, keeping its status', async () => {
     const again = await install({ runbook: 'runbooks/nightly.runbook.md', secret: 'lifeboat-secrets', schedule: '30 2 * * *', timeZone: 'Europe/Berlin', params: { app: 'shop' }, successfulJobsHistoryLimit: 2, failedJobsHistoryLimit: 1, yes: true });
-    assert.deepEqual([again.configMap, again.cronJob], ['replaced', 'replaced']);
+    assert.deepEqual([again.configMap, again.workload], ['replaced', 'replaced']);
     const cronJob = sim.objects.get(CRONJOB, 'lifeboat', 'nightly');
     assert.deepEqual([cronJob.spec?.schedule, cronJob.spec?.timeZone], ['30 2 * * *', 'Europe/Berlin']);
     assert.ok(cronJob.status?.lastSuccessfulTime, 'the controller\'s status stays');
@@ -252,6 +257,7 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
 
   it('writes any parameter value and runbook text into manifests that read back as written (property)', () => {
     const base: Omit<ScheduledRunbook, 'params' | 'runbookText'> = {
+      kind: 'CronJob',
       name: 'prop',
       namespace: 'lifeboat',
       schedule: '0 3 * * *',
@@ -289,32 +295,35 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
     await assert.rejects(loadInventory(file, { required: true }), /`inCluster: true` uses the pod's service account: leave out `kubeconfig` and `context`/);
   });
 
-  it('runs the snapshot mirror as a CronJob in the cluster: the pod mirrors Frigate\'s snapshots to S3 holding a Lease through its service account', async () => {
+  /**
+   * A Frigate with `events` events, a bucket, and a workspace whose runbook mirrors one to the other
+   * holding a Lease in the cluster; `install` schedules it there.
+   */
+  const mirrorLab = async (events: number, cell: string[], work: (lab: { frigate: FrigateSimulator; bucketKeys: () => Promise<string[]>; install: (params: Record<string, unknown>) => Promise<K8sInstallResult> }) => Promise<void>) => {
     const [frigate, s3] = await Promise.all([FrigateSimulator.start(), startS3rver({ buckets: ['nvr'] })]);
     const reader = await openS3Store({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'nvr', credentials: { ...S3RVER_CREDENTIALS } });
     const mirrorWorkspace = await mkdtemp(join(tmpdir(), 'lifeboat-mirror-k8s-'));
     try {
-      for (let index = 0; index < 6; index++) frigate.events.push({ id: `1765000000.${index}-m${index}`, camera: 'porch', label: 'person', start_time: 1_765_000_000 + index, end_time: 1_765_000_003 + index, has_snapshot: true, has_clip: false });
+      for (let index = 0; index < events; index++) frigate.events.push(mirrorEvent(index));
       await writeFile(
         join(mirrorWorkspace, 'lifeboat.yaml'),
         ['clusters:', `  prod: { kubeconfig: ${await sim.writeKubeconfig()} }`, 'frigate:', `  home: { url: ${frigate.internalUrl} }`, 'stores:', `  snaps: { endpoint: ${s3.endpoint}, bucket: nvr, credentials: { accessKeyId: ${S3RVER_CREDENTIALS.accessKeyId}, secretAccessKey: secret:s3 } }`, ''].join('\n'),
       );
-      const mirrorRunbook = ['```lifeboat', 'action: frigate.snapshots.mirror', 'frigate: home', 'store: snaps', 'lease: { cluster: prod, namespace: lifeboat }', '```', ''].join('\n');
-      await writeFile(join(mirrorWorkspace, 'snapshot-mirror.runbook.md'), mirrorRunbook);
+      await writeFile(join(mirrorWorkspace, 'snapshot-mirror.runbook.md'), ['```lifeboat', 'action: frigate.snapshots.mirror', 'frigate: home', 'store: snaps', 'lease: { cluster: prod, namespace: lifeboat }', ...cell, '```', ''].join('\n'));
       sim.jobs.addSecret('lifeboat', 'mirror-secrets', { s3: S3RVER_CREDENTIALS.secretAccessKey });
       const ctx = createActionContext({ workspaceDir: mirrorWorkspace, inventory: await loadInventory(join(mirrorWorkspace, 'lifeboat.yaml'), { required: true }) });
       contexts.push(ctx);
       const spec = action('schedule.k8s.install');
-      await spec.run(spec.params.parse({ cluster: 'prod', image: IMAGE, runbook: 'snapshot-mirror.runbook.md', secret: 'mirror-secrets', schedule: '*/10 * * * *' }), ctx);
-
-      const job = await sim.jobs.runCronJob('lifeboat', 'snapshot-mirror');
-      assert.ok(job);
-      const pod = sim.jobs.pods.get(`lifeboat/${job.metadata.name}`)?.at(-1);
-      assert.equal(pod?.phase, 'Succeeded', pod?.log);
-      assert.match(pod?.log ?? '', /6 snapshots uploaded/);
-      const keys: string[] = [];
-      for await (const object of reader.listObjects()) keys.push(object.key);
-      assert.equal(keys.length, 6);
+      const bucketKeys = async () => {
+        const keys: string[] = [];
+        for await (const object of reader.listObjects()) keys.push(object.key);
+        return keys;
+      };
+      await work({
+        frigate,
+        bucketKeys,
+        install: async (params) => (await spec.run(spec.params.parse({ cluster: 'prod', image: IMAGE, runbook: 'snapshot-mirror.runbook.md', secret: 'mirror-secrets', ...params }), ctx)) as K8sInstallResult,
+      });
       // The Lease was taken and given back through the pod's service account.
       assert.deepEqual(await kube.listObjects(CUSTOM_RESOURCES.lease, 'lifeboat'), []);
     } finally {
@@ -322,6 +331,73 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
       await Promise.all([frigate.stop(), s3.stop()]);
       await rm(mirrorWorkspace, { recursive: true, force: true });
     }
+  };
+
+  it('runs the snapshot mirror as a CronJob in the cluster: the pod mirrors Frigate\'s snapshots to S3 holding a Lease through its service account', async () => {
+    await mirrorLab(6, [], async ({ bucketKeys, install }) => {
+      await install({ schedule: '*/10 * * * *' });
+      const job = await sim.jobs.runCronJob('lifeboat', 'snapshot-mirror');
+      assert.ok(job);
+      const pod = sim.jobs.pods.get(`lifeboat/${job.metadata.name}`)?.at(-1);
+      assert.equal(pod?.phase, 'Succeeded', pod?.log);
+      assert.match(pod?.log ?? '', /6 snapshots uploaded/);
+      assert.equal((await bucketKeys()).length, 6);
+    });
+  });
+
+  it('runs the watching snapshot mirror as a Deployment: its pod mirrors new events as they come, keeps its state on a PersistentVolumeClaim across pods, and stops when the pod is deleted', async () => {
+    await mirrorLab(6, ['watch: true', 'pollSeconds: 0.2'], async ({ frigate, bucketKeys, install }) => {
+      const waitForKeys = async (count: number) => {
+        for (let tries = 0; tries < 300 && (await bucketKeys()).length < count; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal((await bucketKeys()).length, count);
+      };
+      // Run by a CronJob so far: a Deployment of that name is refused until the CronJob is gone, as both would run it.
+      await install({ name: 'mirror-watch', schedule: '*/10 * * * *' });
+      await assert.rejects(install({ kind: 'Deployment', name: 'mirror-watch' }), /name: CronJob lifeboat\/mirror-watch already runs a runbook there; both would run it\. Give another `name`, or delete the CronJob first \(kubectl -n lifeboat delete cronjob mirror-watch\)/);
+      await kube.request('CronJob', (sdk, config) => config.makeApiClient(sdk.BatchV1Api).deleteNamespacedCronJob({ namespace: 'lifeboat', name: 'mirror-watch' }));
+      await assert.rejects(install({ kind: 'Deployment', name: 'mirror-watch', schedule: '*/10 * * * *' }), /^Error: schedule: a Deployment runs the runbook without end and has no schedule/);
+      sim.objects.workloads.add('v1', 'PersistentVolumeClaim', 'lifeboat', 'mirror-state');
+      const installed = await install({ kind: 'Deployment', name: 'mirror-watch', persistentVolumeClaim: 'mirror-state' });
+      assert.deepEqual([installed.kind, installed.workload, installed.schedule], ['Deployment', 'created', undefined]);
+      const deployment = await kube.request('Deployment', (sdk, config) => config.makeApiClient(sdk.AppsV1Api).readNamespacedDeployment({ namespace: 'lifeboat', name: 'mirror-watch' }));
+      const pod = deployment.spec?.template.spec;
+      assert.deepEqual([deployment.spec?.replicas, deployment.spec?.strategy?.type, pod?.restartPolicy], [1, 'Recreate', 'Always']);
+      assert.equal(pod?.volumes?.find((volume) => volume.persistentVolumeClaim)?.persistentVolumeClaim?.claimName, 'mirror-state');
+      assert.deepEqual(pod?.containers[0]?.volumeMounts?.find((mount) => mount.name === 'state')?.mountPath, `${POD_WORKSPACE}/.lifeboat`);
+      await assert.rejects(install({ name: 'mirror-watch' }), /name: Deployment lifeboat\/mirror-watch already runs a runbook there; both would run it/);
+      // Status finds it beside the CronJobs, as `kubectl get deployment` shows it.
+      const reported = await status({ name: 'mirror-watch' });
+      assert.deepEqual([reported.cronJobs, reported.deployments], [[], [{ name: 'mirror-watch', runbook: 'snapshot-mirror.runbook.md', readyReplicas: 1, replicas: 1, state: 'running' }]]);
+      assert.ok((await status({})).deployments.some((deployment) => deployment.name === 'mirror-watch'));
+      sim.objects.workloads.heldBack.add('Deployment lifeboat/mirror-stuck');
+      await install({ kind: 'Deployment', name: 'mirror-stuck' });
+      assert.deepEqual((await status({ name: 'mirror-stuck' })).deployments.map((deployment) => [deployment.state, deployment.readyReplicas, deployment.reason]), [['not ready', 0, 'MinimumReplicasUnavailable: Deployment does not have minimum availability.']]);
+
+      const first = sim.jobs.runDeployment('lifeboat', 'mirror-watch');
+      await waitForKeys(6);
+      for (let index = 6; index < 9; index++) frigate.events.push(mirrorEvent(index));
+      await waitForKeys(9);
+      // Deleted (a node drained, a rollout): the pod stops on SIGTERM, its state saved on the claim.
+      await first.stop();
+      const stopped = first.pods.at(-1);
+      assert.equal(stopped?.exitCode, 130, stopped?.log);
+      assert.match(stopped?.log ?? '', /Stopping the running step/);
+      // The first pod found no state, the claim being new.
+      assert.match(stopped?.log ?? '', /there is no state file \S+; it was rebuilt from the listing/);
+      const stateFolder = join(stopped?.sandbox ?? '', POD_WORKSPACE, '.lifeboat', 'frigate-mirror');
+      const [stateName] = await readdir(stateFolder);
+      const state = JSON.parse(await readFile(join(stateFolder, stateName ?? '', 'mirror-state.json'), 'utf8')) as { cursor: number };
+      assert.equal(state.cursor, mirrorEvent(8).start_time);
+
+      // The next pod reads that state: nothing is rebuilt from the listing, and only what is new is sent.
+      for (let index = 9; index < 11; index++) frigate.events.push(mirrorEvent(index));
+      const second = sim.jobs.runDeployment('lifeboat', 'mirror-watch');
+      await waitForKeys(11);
+      await second.stop();
+      assert.equal(second.pods.length, 1);
+      assert.doesNotMatch(second.pods[0]?.log ?? '', /rebuilt|no state file/);
+      assert.deepEqual((await bucketKeys()).sort(), Array.from({ length: 11 }, (_, index) => `frigate/snapshots/porch/2025-12-06/${mirrorEvent(index).id}-${compactTime(mirrorEvent(index).start_time)}.jpg`).sort());
+    });
   });
 
   it('the Dockerfile builds the image the CronJob runs: the packed CLI installed as `lifeboat`, its entrypoint, workspace and a numeric non-root user', async () => {

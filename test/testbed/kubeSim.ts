@@ -169,6 +169,7 @@ export class KubeApiSimulator {
 
   async stop(): Promise<void> {
     this.objects.stop();
+    await this.jobs.stopDeployments();
     for (const client of this.sockets.clients) client.terminate();
     this.sockets.close();
     this.server.closeAllConnections();
@@ -222,7 +223,7 @@ export class KubeApiSimulator {
       const items = [...this.pods.values()].filter((pod) => pod.namespace === namespace && selector(pod.labels)).map(podObject);
       return { code: 200, body: { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items } };
     }
-    const workload = this.workload(url.pathname);
+    const workload = this.workload(url.pathname, selector);
     if (workload && method === 'GET') return { code: 200, body: workload };
     const everyNamespace = matchPath(KUBE_SIM_PATHS.customObjectsInAllNamespaces, url.pathname);
     if (everyNamespace && method === 'GET') {
@@ -257,7 +258,7 @@ export class KubeApiSimulator {
   }
 
   /** A namespace's ordinary object (`kubeSimWorkloads.ts`) at its path, or the list of its kind in a namespace; undefined when the path is neither. */
-  private workload(pathname: string): unknown {
+  private workload(pathname: string, selector: (labels: Record<string, string>) => boolean): unknown {
     const [namespaceName] = matchPath(KUBE_SIM_PATHS.namespace, pathname) ?? [];
     const core = matchPath(KUBE_SIM_PATHS.coreObject, pathname) ?? matchPath(KUBE_SIM_PATHS.coreObjects, pathname);
     const grouped = matchPath(KUBE_SIM_PATHS.customObject, pathname) ?? matchPath(KUBE_SIM_PATHS.customObjects, pathname);
@@ -265,7 +266,7 @@ export class KubeApiSimulator {
       namespaceName !== undefined ? ['v1', undefined, 'namespaces', namespaceName] : core ? ['v1', ...core] : grouped ? [`${grouped[0]}/${grouped[1]}`, ...grouped.slice(2)] : [];
     const kind = apiVersion && plural ? WorkloadStore.kindOf(apiVersion, plural) : undefined;
     if (!kind) return undefined;
-    if (name === undefined) return this.objects.workloads.list(kind.apiVersion, kind.kind, namespace);
+    if (name === undefined) return this.objects.workloads.list(kind.apiVersion, kind.kind, namespace, selector);
     const found = this.objects.workloads.get(kind.apiVersion, kind.kind, namespace, name);
     if (!found) throw new StatusError(404, 'NotFound', `${kind.plural} "${name}" not found`, { name, kind: kind.plural });
     return found;

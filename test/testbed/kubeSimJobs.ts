@@ -5,7 +5,10 @@
  * CronJob's Jobs with it), what the CronJob controller does when a CronJob is due (`runCronJob`: a
  * Job named `<cronjob>-<minutes since the epoch>` from its jobTemplate, owned by it, skipped under
  * `Forbid` while one is active, history limits applied once it ends), and what the Job controller and
- * the kubelet do (each Job's pod run until it succeeds or its backoffLimit is spent).
+ * the kubelet do (each Job's pod run until it succeeds or its backoffLimit is spent). Deployments
+ * (apps/v1) written through the API are kept whole in the namespace's objects (kubeSimWorkloads.ts);
+ * `runDeployment` is the Deployment controller and the kubelet for one of them: its one pod, started
+ * again whenever it ends (restartPolicy Always), replaced when its template changes (Recreate).
  *
  * A Job's pod runs as a process of this machine, as a Windows HostProcess container does: its volumes
  * are mounted under its sandbox folder, which the process finds in CONTAINER_SANDBOX_MOUNT_POINT, with
@@ -16,10 +19,11 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { asStored, checkedCore, dataOf, pick, replacing, withCronJobDefaults, withJobDefaults } from './kubeSimBatchApi';
 import { StatusError, type ObjectStore, type SimObject, type SimResource } from './kubeSimObjects';
+import { WorkloadStore } from './kubeSimWorkloads';
 
 type Json = Record<string, unknown>;
 
@@ -28,6 +32,9 @@ const JOBS: SimResource = { group: 'batch', version: 'v1', plural: 'jobs', kind:
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const BATCH_PATH = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/(cronjobs|jobs)(?:\/([^/]+))?$/;
 const CORE_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/(configmaps|secrets)(?:\/([^/]+))?$/;
+const DEPLOYMENT_PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments(?:\/([^/]+))?$/;
+/** The kubelet waits 10 s before starting a container that ended again, doubling up to 5 min; here a moment. */
+const RESTART_DELAY_MS = 50;
 
 /** The programs an image holds: each program name, and the command of this machine it runs. */
 export interface SimImage {
@@ -50,6 +57,14 @@ export interface SimPodRun {
   env: Record<string, string>;
 }
 
+/** A Deployment's pod as the kubelet keeps it: started again whenever it ends, until stopped. */
+export interface SimDeploymentRun {
+  /** Every run of its container that has ended, in order. */
+  readonly pods: SimPodRun[];
+  /** Deletes the pod as scaling the Deployment to zero does (SIGTERM to its processes); resolves once it has ended. */
+  stop(): Promise<void>;
+}
+
 export interface SimulatorEndpoint {
   dir: string;
   token: string;
@@ -67,6 +82,9 @@ export class JobController {
   /** Every pod run of a Job (`namespace/job`), in order. */
   readonly pods = new Map<string, SimPodRun[]>();
   private readonly finished = new Map<string, Promise<SimObject>>();
+  /** The pod running of each Deployment `runDeployment` started (`namespace/name`): stopping it starts the next. */
+  private readonly deploymentPods = new Map<string, AbortController>();
+  private readonly deploymentRuns = new Set<SimDeploymentRun>();
 
   constructor(
     private readonly objects: ObjectStore,
@@ -100,6 +118,14 @@ export class JobController {
         if (found) return { code: 200, body: found };
         if (plural === 'secrets') throw new StatusError(404, 'NotFound', `secrets "${name}" not found`, { name, kind: 'secrets' });
       }
+      return undefined;
+    }
+    const deployment = DEPLOYMENT_PATH.exec(pathname);
+    if (deployment) {
+      // Reads are the namespace objects' (kubeSimWorkloads.ts), where a Deployment written here is kept.
+      const [, namespace = '', name] = deployment;
+      if (method === 'POST' && !name) return { code: 201, body: this.writeDeployment(namespace, undefined, body) };
+      if (method === 'PUT' && name) return { code: 200, body: this.writeDeployment(namespace, name, body) };
       return undefined;
     }
     const batch = BATCH_PATH.exec(pathname);
@@ -235,7 +261,7 @@ export class JobController {
     const runs: SimPodRun[] = [];
     this.pods.set(`${namespace}/${name}`, runs);
     for (let failed = 0; ; ) {
-      const run = await this.runPod(job, runs.length, deadline);
+      const run = await this.runPod(job, runs.length, { deadline });
       runs.push(run);
       if (run.phase === 'Pending') return this.objects.get(JOBS, namespace, name);
       const time = now();
@@ -286,8 +312,96 @@ export class JobController {
     return jobs.filter((job) => (job.metadata.ownerReferences as Json[] | undefined)?.some((reference) => reference.uid === cronJob.metadata.uid));
   }
 
+  /**
+   * A Deployment created or replaced (`replacing` its name): checked as the API server checks one,
+   * stored with the server's metadata and the status its controller reaches. A replaced one whose pod
+   * runs has that pod stopped, and the next one starts from the new template (strategy Recreate).
+   */
+  private writeDeployment(namespace: string, replacing: string | undefined, body: unknown): Json {
+    const object = (body ?? {}) as Json;
+    const metadata = (object.metadata ?? {}) as Json;
+    const spec = (object.spec ?? {}) as Json;
+    const template = (spec.template ?? {}) as Json;
+    const podSpec = (template.spec ?? {}) as Json;
+    const name = replacing ?? String(metadata.name ?? '');
+    const invalid = (message: string) => new StatusError(422, 'Invalid', `Deployment.apps "${name}" is invalid: ${message}`, { name, kind: 'Deployment' });
+    if (object.apiVersion !== 'apps/v1' || object.kind !== 'Deployment') throw new StatusError(400, 'BadRequest', `the body is not an apps/v1 Deployment`);
+    if (((podSpec.containers ?? []) as Json[]).length === 0) throw invalid('spec.template.spec.containers: Required value');
+    if ((podSpec.restartPolicy ?? 'Always') !== 'Always') throw invalid(`spec.template.spec.restartPolicy: Unsupported value: "${String(podSpec.restartPolicy)}": supported values: "Always"`);
+    const selector = (((spec.selector ?? {}) as Json).matchLabels ?? {}) as Record<string, string>;
+    const templateLabels = (((template.metadata ?? {}) as Json).labels ?? {}) as Record<string, string>;
+    if (Object.keys(selector).length === 0 || Object.entries(selector).some(([key, value]) => templateLabels[key] !== value)) {
+      throw invalid('spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`');
+    }
+    const current = this.objects.workloads.get('apps/v1', 'Deployment', namespace, name);
+    if (!replacing && current) throw new StatusError(409, 'AlreadyExists', `deployments.apps "${name}" already exists`, { name, kind: 'deployments' });
+    if (replacing && !current) throw new StatusError(404, 'NotFound', `deployments.apps "${name}" not found`, { name, kind: 'deployments' });
+    const currentMetadata = (current?.metadata ?? {}) as Json;
+    if (current && metadata.resourceVersion !== undefined && metadata.resourceVersion !== currentMetadata.resourceVersion) {
+      throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on deployments.apps "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+    }
+    const stored = {
+      ...object,
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        ...metadata,
+        name,
+        namespace,
+        uid: currentMetadata.uid ?? randomBytes(16).toString('hex'),
+        creationTimestamp: currentMetadata.creationTimestamp ?? now(),
+        resourceVersion: String(Number(currentMetadata.resourceVersion ?? 0) + 1),
+        generation: Number(currentMetadata.generation ?? 0) + 1,
+      },
+      spec: { replicas: 1, strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } }, revisionHistoryLimit: 10, ...spec, template: { ...template, spec: { restartPolicy: 'Always', ...podSpec } } },
+      status: WorkloadStore.settledStatus('Deployment', this.objects.workloads.heldBack.has(`Deployment ${namespace}/${name}`)),
+    };
+    this.objects.workloads.store(stored);
+    this.deploymentPods.get(`${namespace}/${name}`)?.abort();
+    return stored;
+  }
+
+  /**
+   * What the Deployment controller and the kubelet do for a Deployment of one replica: its pod runs,
+   * and is started again whenever it ends, from the Deployment as it is then, until `stop`.
+   */
+  runDeployment(namespace: string, name: string): SimDeploymentRun {
+    const key = `${namespace}/${name}`;
+    const pods: SimPodRun[] = [];
+    let stopped = false;
+    const running = (async () => {
+      for (let attempt = 0; !stopped; attempt++) {
+        const deployment = this.objects.workloads.get('apps/v1', 'Deployment', namespace, name);
+        if (!deployment) throw new Error(`no simulated Deployment ${key}`);
+        const pod = new AbortController();
+        this.deploymentPods.set(key, pod);
+        const run = await this.runPod(deployment as unknown as SimObject, attempt, { signal: pod.signal });
+        pods.push(run);
+        if (run.phase === 'Pending') return;
+        if (!stopped) await new Promise((resolve) => setTimeout(resolve, RESTART_DELAY_MS));
+      }
+    })();
+    const handle: SimDeploymentRun = {
+      pods,
+      stop: async () => {
+        stopped = true;
+        this.deploymentPods.get(key)?.abort();
+        await running;
+        this.deploymentPods.delete(key);
+        this.deploymentRuns.delete(handle);
+      },
+    };
+    this.deploymentRuns.add(handle);
+    return handle;
+  }
+
+  /** Stops every Deployment's pod, as the simulator does when it stops. */
+  async stopDeployments(): Promise<void> {
+    await Promise.all([...this.deploymentRuns].map((run) => run.stop()));
+  }
+
   /** The kubelet: the pod's volumes and environment, then its one container's process. */
-  private async runPod(job: SimObject, attempt: number, deadline: number | undefined): Promise<SimPodRun> {
+  private async runPod(job: SimObject, attempt: number, stop: { deadline?: number; signal?: AbortSignal }): Promise<SimPodRun> {
     const { namespace } = job.metadata;
     const podSpec = ((((job.spec ?? {}).template ?? {}) as Json).spec ?? {}) as Json;
     const container = ((podSpec.containers ?? []) as Json[])[0] ?? {};
@@ -338,7 +452,7 @@ export class JobController {
       ...env,
     };
     const [executable = '', ...prefix] = host;
-    const { exitCode, log } = await run(executable, [...prefix, ...args], { cwd: workingDir, env: processEnv, deadline });
+    const { exitCode, log } = await run(executable, [...prefix, ...args], { cwd: workingDir, env: processEnv, ...stop });
     return { name, phase: exitCode === 0 ? 'Succeeded' : 'Failed', exitCode, log, sandbox, env };
   }
 
@@ -361,6 +475,17 @@ export class JobController {
     const target = join(sandbox, String(mount.mountPath));
     if (volume.emptyDir !== undefined) {
       mkdirSync(target, { recursive: true });
+      return undefined;
+    }
+    const claim = volume.persistentVolumeClaim as Json | undefined;
+    if (claim) {
+      // A claim's volume outlives every pod that mounts it: one folder of the simulator's per claim.
+      const claimName = String(claim.claimName);
+      if (!this.objects.workloads.get('v1', 'PersistentVolumeClaim', namespace, claimName)) return `persistentvolumeclaim "${claimName}" not found`;
+      const volumeFolder = join(this.endpoint.dir, 'volumes', namespace, claimName);
+      mkdirSync(volumeFolder, { recursive: true });
+      mkdirSync(dirname(target), { recursive: true });
+      symlinkSync(volumeFolder, target);
       return undefined;
     }
     const source = (volume.configMap ?? volume.secret) as Json | undefined;
@@ -386,8 +511,8 @@ export class JobController {
   }
 }
 
-/** The container's processes, a process group of their own; all stopped with SIGTERM at the deadline, as the kubelet stops a container. */
-function run(executable: string, args: string[], options: { cwd: string; env: Record<string, string>; deadline: number | undefined }): Promise<{ exitCode: number; log: string }> {
+/** The container's processes, a process group of their own; all stopped with SIGTERM at the deadline or when the pod is deleted, as the kubelet stops a container. */
+function run(executable: string, args: string[], options: { cwd: string; env: Record<string, string>; deadline?: number; signal?: AbortSignal }): Promise<{ exitCode: number; log: string }> {
   return new Promise((resolve) => {
     let log = '';
     const child = spawn(executable, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -400,11 +525,14 @@ function run(executable: string, args: string[], options: { cwd: string; env: Re
       }
     };
     const timer = options.deadline === undefined ? undefined : setTimeout(stop, Math.max(0, options.deadline - Date.now()));
+    if (options.signal?.aborted) stop();
+    else options.signal?.addEventListener('abort', stop, { once: true });
     child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
     child.on('error', (error) => resolve({ exitCode: 127, log: `${log}${error.message}\n` }));
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      options.signal?.removeEventListener('abort', stop);
       resolve({ exitCode: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15), log });
     });
   });

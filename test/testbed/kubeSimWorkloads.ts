@@ -52,10 +52,23 @@ export class WorkloadStore {
     this.objects.set(this.key(apiVersion, kind, namespace, name), { apiVersion, kind, metadata, ...settledState(kind, held) });
   }
 
-  /** The objects of a kind in a namespace, as a list answer. */
-  list(apiVersion: string, kind: string, namespace: string | undefined): Json {
+  /** An object whole, as the API server stores one it was sent (kubeSimJobs.ts writes Deployments so). */
+  store(object: Json & { apiVersion: string; kind: string; metadata: { name: string; namespace: string } }): void {
+    this.objects.set(this.key(object.apiVersion, object.kind, object.metadata.namespace, object.metadata.name), object);
+  }
+
+  /** The status a kind's controller reaches: one replica ready, unless `held`. */
+  static settledStatus(kind: string, held: boolean): Json | undefined {
+    return settledState(kind, held).status;
+  }
+
+  /** The objects of a kind in a namespace (those the label selector matches), as a list answer. */
+  list(apiVersion: string, kind: string, namespace: string | undefined, selector: (labels: Record<string, string>) => boolean = () => true): Json {
     const prefix = this.key(apiVersion, kind, namespace, '');
-    const items = [...this.objects.entries()].filter(([key]) => key.startsWith(prefix)).map(([, object]) => object);
+    const items = [...this.objects.entries()]
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([, object]) => object)
+      .filter((object) => selector(((object.metadata as Json).labels ?? {}) as Record<string, string>));
     return { apiVersion, kind: `${kind}List`, metadata: { resourceVersion: '1' }, items };
   }
 

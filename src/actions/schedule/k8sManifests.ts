@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { parseDocument, stringify, type Document } from 'yaml';
-import type { V1ConfigMap, V1CronJob } from '../../clients/kubeWorkloads';
+import type { V1ConfigMap, V1CronJob, V1Deployment, V1PodSpec } from '../../clients/kubeWorkloads';
 import { secretVariable } from '../../core/actions/context';
 import { readSteps } from '../../core/runbook/steps';
 import type { RunbookDocument } from '../../core/runbook/model';
@@ -8,9 +8,11 @@ import { secretName } from '../../core/secrets';
 import { INVENTORY_FILE } from '../../core/paths';
 
 /**
- * The Kubernetes objects of a runbook run by the cluster's own scheduler: a ConfigMap holding the
- * runbook and an inventory in which its cluster is the one the pod runs in, and a CronJob whose Jobs
- * run `lifeboat run` on them in the Lifeboat image (Dockerfile), one run at a time.
+ * The Kubernetes objects of a runbook run by the cluster: a ConfigMap holding the runbook and an
+ * inventory in which its cluster is the one the pod runs in, and the workload that runs `lifeboat run`
+ * on them in the Lifeboat image (Dockerfile): a CronJob whose Jobs run it on a schedule, one run at a
+ * time, or a Deployment whose one pod runs it without end (a runbook that watches), restarted by the
+ * cluster when it stops.
  */
 
 /** The image's program, its ENTRYPOINT (Dockerfile): installed on the PATH from the CLI's package. */
@@ -21,11 +23,17 @@ export const POD_WORKSPACE = '/workspace';
 export const SCHEDULED_RUNBOOK_LABELS = { 'app.kubernetes.io/name': 'lifeboat', 'app.kubernetes.io/component': 'scheduled-runbook' } as const;
 /** The annotation naming the runbook (relative to the workspace) a CronJob runs. */
 export const RUNBOOK_ANNOTATION = 'lifeboat/runbook';
+/** Where the pod keeps its run records and state (the snapshot mirror's among them): a PersistentVolumeClaim when one is given. */
+export const POD_STATE_FOLDER = posix.join(POD_WORKSPACE, '.lifeboat');
+
+export type ScheduledKind = 'CronJob' | 'Deployment';
 
 export interface ScheduledRunbook {
+  kind: ScheduledKind;
   name: string;
   namespace: string;
-  schedule: string;
+  /** The CronJob's; a Deployment has none. */
+  schedule?: string;
   timeZone?: string;
   image: string;
   /** Relative to the workspace. */
@@ -39,6 +47,8 @@ export interface ScheduledRunbook {
   secret?: string;
   secrets: SecretsNeeded;
   serviceAccount?: string;
+  /** Mounted at POD_STATE_FOLDER; an emptyDir (gone with the pod) when not given. */
+  persistentVolumeClaim?: string;
   successfulJobsHistoryLimit: number;
   failedJobsHistoryLimit: number;
   timeoutMinutes: number;
@@ -122,7 +132,8 @@ export function runbookConfigMap(spec: ScheduledRunbook): V1ConfigMap {
   };
 }
 
-export function runbookCronJob(spec: ScheduledRunbook): V1CronJob {
+/** The pod that runs the runbook once (`Never`, a Job's) or for as long as it runs (`Always`, a Deployment's). */
+function runbookPod(spec: ScheduledRunbook, restartPolicy: 'Never' | 'Always'): V1PodSpec {
   const key = runbookKey(spec.runbook);
   // A secret of the runbook's own steps must be there for the pod to start; one only an inventory entry names may be missing.
   const env = [...spec.secrets.steps.map((name) => [name, false] as const), ...spec.secrets.inventory.map((name) => [name, true] as const)].map(([name, optional]) => ({
@@ -130,11 +141,41 @@ export function runbookCronJob(spec: ScheduledRunbook): V1CronJob {
     valueFrom: { secretKeyRef: { name: spec.secret ?? '', key: name, optional } },
   }));
   return {
+    restartPolicy,
+    ...(spec.serviceAccount ? { serviceAccountName: spec.serviceAccount } : {}),
+    securityContext: { runAsNonRoot: true },
+    containers: [
+      {
+        name: 'lifeboat',
+        image: spec.image,
+        command: runCommand(spec),
+        workingDir: POD_WORKSPACE,
+        ...(env.length > 0 ? { env } : {}),
+        securityContext: { allowPrivilegeEscalation: false },
+        volumeMounts: [
+          { name: 'workspace', mountPath: POD_WORKSPACE },
+          ...(spec.persistentVolumeClaim ? [{ name: 'state', mountPath: POD_STATE_FOLDER }] : []),
+          { name: 'runbook', mountPath: posix.join(POD_WORKSPACE, INVENTORY_FILE), subPath: INVENTORY_FILE, readOnly: true },
+          { name: 'runbook', mountPath: posix.join(POD_WORKSPACE, key), subPath: key, readOnly: true },
+        ],
+      },
+    ],
+    // The workspace is writable for the run records; the runbook and inventory are the ConfigMap's files in it.
+    volumes: [
+      { name: 'workspace', emptyDir: {} },
+      ...(spec.persistentVolumeClaim ? [{ name: 'state', persistentVolumeClaim: { claimName: spec.persistentVolumeClaim } }] : []),
+      { name: 'runbook', configMap: { name: configMapName(spec.name) } },
+    ],
+  };
+}
+
+export function runbookCronJob(spec: ScheduledRunbook): V1CronJob {
+  return {
     apiVersion: 'batch/v1',
     kind: 'CronJob',
     metadata: { name: spec.name, namespace: spec.namespace, labels: labels(spec), annotations: { [RUNBOOK_ANNOTATION]: spec.runbook } },
     spec: {
-      schedule: spec.schedule,
+      schedule: spec.schedule ?? '',
       ...(spec.timeZone ? { timeZone: spec.timeZone } : {}),
       // A run that is still going when the next is due is left to finish; the next one is skipped.
       concurrencyPolicy: 'Forbid',
@@ -147,41 +188,29 @@ export function runbookCronJob(spec: ScheduledRunbook): V1CronJob {
           backoffLimit: 0,
           // A run that hangs would hold every later run back (Forbid): it is stopped and fails.
           activeDeadlineSeconds: spec.timeoutMinutes * 60,
-          template: {
-            metadata: { labels: labels(spec) },
-            spec: {
-              restartPolicy: 'Never',
-              ...(spec.serviceAccount ? { serviceAccountName: spec.serviceAccount } : {}),
-              securityContext: { runAsNonRoot: true },
-              containers: [
-                {
-                  name: 'lifeboat',
-                  image: spec.image,
-                  command: runCommand(spec),
-                  workingDir: POD_WORKSPACE,
-                  ...(env.length > 0 ? { env } : {}),
-                  securityContext: { allowPrivilegeEscalation: false },
-                  volumeMounts: [
-                    { name: 'workspace', mountPath: POD_WORKSPACE },
-                    { name: 'runbook', mountPath: posix.join(POD_WORKSPACE, INVENTORY_FILE), subPath: INVENTORY_FILE, readOnly: true },
-                    { name: 'runbook', mountPath: posix.join(POD_WORKSPACE, key), subPath: key, readOnly: true },
-                  ],
-                },
-              ],
-              // The workspace is writable for the run records; the runbook and inventory are the ConfigMap's files in it.
-              volumes: [
-                { name: 'workspace', emptyDir: {} },
-                { name: 'runbook', configMap: { name: configMapName(spec.name) } },
-              ],
-            },
-          },
+          template: { metadata: { labels: labels(spec) }, spec: runbookPod(spec, 'Never') },
         },
       },
     },
   };
 }
 
-/** The GitOps file: the ConfigMap and the CronJob as two YAML documents. */
+export function runbookDeployment(spec: ScheduledRunbook): V1Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: spec.name, namespace: spec.namespace, labels: labels(spec), annotations: { [RUNBOOK_ANNOTATION]: spec.runbook } },
+    spec: {
+      replicas: 1,
+      // The old pod is gone before the new one starts: a rollout never runs the runbook twice at once.
+      strategy: { type: 'Recreate' },
+      selector: { matchLabels: labels(spec) },
+      template: { metadata: { labels: labels(spec) }, spec: runbookPod(spec, 'Always') },
+    },
+  };
+}
+
+/** The GitOps file: the ConfigMap and the workload as two YAML documents. */
 export function manifestsFile(spec: ScheduledRunbook): string {
-  return [runbookConfigMap(spec), runbookCronJob(spec)].map((manifest) => `---\n${stringify(manifest, { lineWidth: 0 })}`).join('');
+  return [runbookConfigMap(spec), spec.kind === 'Deployment' ? runbookDeployment(spec) : runbookCronJob(spec)].map((manifest) => `---\n${stringify(manifest, { lineWidth: 0 })}`).join('');
 }

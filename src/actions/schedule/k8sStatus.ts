@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { jobsOfCronJob, listCronJobs, readCronJob, type V1CronJob, type V1Job } from '../../clients/kubeWorkloads';
+import { jobsOfCronJob, listCronJobs, listDeployments, readCronJob, readDeployment, type V1CronJob, type V1Deployment, type V1Job } from '../../clients/kubeWorkloads';
 import { parseCronExpression, previousDueTime } from '../../core/cron';
 import { defineAction } from '../../core/actions/spec';
 import { formatAge, formatLocalDateTime, markdownTable } from '../../core/render';
@@ -12,7 +12,7 @@ const statusParams = z
   .object({
     cluster: clusterParam,
     namespace: namespaceParam,
-    name: scheduleNameParam.optional().describe('The CronJob to report on; left out, every runbook CronJob of the namespace (those schedule.k8s.install made).'),
+    name: scheduleNameParam.optional().describe('The CronJob or Deployment to report on; left out, every one schedule.k8s.install made in the namespace.'),
     graceMinutes: z.number().min(0).default(60).describe('How long a run may take after it was due before its schedule counts as stale.'),
   })
   .strict();
@@ -46,11 +46,23 @@ export interface CronJobStatus {
   state: ScheduleState | 'running' | 'suspended';
 }
 
+/** A runbook run without end by a Deployment, as `kubectl get deployment` shows it. */
+export interface DeploymentStatus {
+  name: string;
+  runbook?: string;
+  readyReplicas: number;
+  replicas: number;
+  /** Its pod runs and is ready; else the Available condition's message says why not. */
+  state: 'running' | 'not ready';
+  reason?: string;
+}
+
 export interface K8sStatusResult {
   cluster: string;
   namespace: string;
   checkedAt: string;
   cronJobs: CronJobStatus[];
+  deployments: DeploymentStatus[];
 }
 
 function iso(time: Date | string | undefined): string | undefined {
@@ -119,17 +131,33 @@ function statusOf(cronJob: V1CronJob, jobs: V1Job[], now: Date, graceMinutes: nu
   return status;
 }
 
+function deploymentStatusOf(deployment: V1Deployment): DeploymentStatus {
+  const runbook = deployment.metadata?.annotations?.[RUNBOOK_ANNOTATION];
+  const readyReplicas = deployment.status?.readyReplicas ?? 0;
+  const replicas = deployment.spec?.replicas ?? 1;
+  const available = deployment.status?.conditions?.find((condition) => condition.type === 'Available');
+  const ready = readyReplicas >= replicas && replicas > 0 && available?.status === 'True';
+  return {
+    name: deployment.metadata?.name ?? '',
+    ...(runbook ? { runbook } : {}),
+    readyReplicas,
+    replicas,
+    state: ready ? 'running' : 'not ready',
+    ...(!ready && available ? { reason: [available.reason, available.message].filter(Boolean).join(': ') } : {}),
+  };
+}
+
 export const scheduleK8sStatus = defineAction({
   id: 'schedule.k8s.status',
   title: 'Check runbooks scheduled in a cluster',
   description:
-    "Reports a runbook CronJob (or every one schedule.k8s.install made in the namespace): its last successful Job and that Job's age, the last Job's outcome (a failed one with its reason), running Jobs, and whether the last success is older than the schedule allows.",
+    "Reports a runbook CronJob or Deployment (or every one schedule.k8s.install made in the namespace): a CronJob's last successful Job and that Job's age, the last Job's outcome (a failed one with its reason), running Jobs, and whether the last success is older than the schedule allows; a Deployment's ready pod, or why it has none.",
   params: statusParams,
   destructive: false,
   readOnly: true,
   async plan(params) {
-    const what = params.name ? `CronJob ${params.namespace}/${params.name}` : `every runbook CronJob in namespace ${params.namespace}`;
-    return { summary: `Check ${what} on cluster '${params.cluster}'`, operations: [{ kind: 'read', target: params.cluster, detail: 'CronJobs and their Jobs' }], destructive: false };
+    const what = params.name ? `${params.namespace}/${params.name}` : `every runbook CronJob and Deployment in namespace ${params.namespace}`;
+    return { summary: `Check ${what} on cluster '${params.cluster}'`, operations: [{ kind: 'read', target: params.cluster, detail: 'CronJobs and their Jobs, Deployments' }], destructive: false };
   },
   async run(params, ctx): Promise<K8sStatusResult> {
     const now = new Date();
@@ -138,20 +166,32 @@ export const scheduleK8sStatus = defineAction({
       .map(([key, value]) => `${key}=${value}`)
       .join(',');
     const cronJobs: CronJobStatus[] = [];
+    const deployments: DeploymentStatus[] = [];
+    const byName = (a: { metadata?: { name?: string } }, b: { metadata?: { name?: string } }) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
     if (params.name) {
-      const cronJob = await readCronJob(client, params.namespace, params.name);
-      if (!cronJob) cronJobs.push({ name: params.name, installed: false, suspended: false, activeJobs: [], stale: false, state: 'not installed' });
-      else cronJobs.push(statusOf(cronJob, await jobsOfCronJob(client, cronJob), now, params.graceMinutes));
+      const [cronJob, deployment] = await Promise.all([readCronJob(client, params.namespace, params.name), readDeployment(client, params.namespace, params.name)]);
+      if (cronJob) cronJobs.push(statusOf(cronJob, await jobsOfCronJob(client, cronJob), now, params.graceMinutes));
+      if (deployment) deployments.push(deploymentStatusOf(deployment));
+      if (!cronJob && !deployment) cronJobs.push({ name: params.name, installed: false, suspended: false, activeJobs: [], stale: false, state: 'not installed' });
     } else {
-      const listed = (await listCronJobs(client, params.namespace, selector)).sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
-      for (const cronJob of listed) cronJobs.push(statusOf(cronJob, await jobsOfCronJob(client, cronJob), now, params.graceMinutes));
+      const [listedCronJobs, listedDeployments] = await Promise.all([listCronJobs(client, params.namespace, selector), listDeployments(client, params.namespace, selector)]);
+      for (const cronJob of listedCronJobs.sort(byName)) cronJobs.push(statusOf(cronJob, await jobsOfCronJob(client, cronJob), now, params.graceMinutes));
+      deployments.push(...listedDeployments.sort(byName).map(deploymentStatusOf));
     }
-    return { cluster: params.cluster, namespace: params.namespace, checkedAt: now.toISOString(), cronJobs };
+    return { cluster: params.cluster, namespace: params.namespace, checkedAt: now.toISOString(), cronJobs, deployments };
   },
   render(result: K8sStatusResult) {
-    if (result.cronJobs.length === 0) return `No runbook CronJob in namespace ${result.namespace} on cluster '${result.cluster}'.`;
+    if (result.cronJobs.length === 0 && result.deployments.length === 0) return `No runbook CronJob or Deployment in namespace ${result.namespace} on cluster '${result.cluster}'.`;
     const when = (time: string | undefined) => (time ? formatLocalDateTime(new Date(time)) : '');
-    return markdownTable(
+    const deployments =
+      result.deployments.length === 0
+        ? ''
+        : markdownTable(
+            ['Deployment', 'runbook', 'state', 'ready', 'why not ready'],
+            result.deployments.map((status) => [status.name, status.runbook ?? '', status.state, `${status.readyReplicas}/${status.replicas}`, status.reason ?? '']),
+          );
+    if (result.cronJobs.length === 0) return deployments;
+    const cronJobs = markdownTable(
       ['CronJob', 'runbook', 'state', 'schedule', 'last success', 'age', 'last successful Job', 'last Job', 'outcome'],
       result.cronJobs.map((status) => [
         status.name,
@@ -165,5 +205,6 @@ export const scheduleK8sStatus = defineAction({
         status.lastJob ? `${status.lastJob.outcome}${status.lastJob.reason ? ` (${status.lastJob.reason})` : ''}` : 'never ran',
       ]),
     );
+    return deployments ? `${cronJobs}\n\n${deployments}` : cronJobs;
   },
 });
