@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,7 @@ import { CUSTOM_RESOURCES, KubeClient, type KubeObject } from '../../src/clients
 import { createActionContext } from '../../src/core/actions/context';
 import type { ActionContext, ActionSpec } from '../../src/core/actions/spec';
 import { loadInventory } from '../../src/core/workspace';
+import { lifeboat } from '../support/cli';
 import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
 import { openS3Store } from '../../src/clients/s3';
 import { FrigateSimulator } from '../testbed/frigateSim';
@@ -299,7 +300,11 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
    * A Frigate with `events` events, a bucket, and a workspace whose runbook mirrors one to the other
    * holding a Lease in the cluster; `install` schedules it there.
    */
-  const mirrorLab = async (events: number, cell: string[], work: (lab: { frigate: FrigateSimulator; bucketKeys: () => Promise<string[]>; install: (params: Record<string, unknown>) => Promise<K8sInstallResult> }) => Promise<void>) => {
+  const mirrorLab = async (
+    events: number,
+    cell: string[],
+    work: (lab: { frigate: FrigateSimulator; workspace: string; bucketKeys: () => Promise<string[]>; install: (params: Record<string, unknown>) => Promise<K8sInstallResult> }) => Promise<void>,
+  ) => {
     const [frigate, s3] = await Promise.all([FrigateSimulator.start(), startS3rver({ buckets: ['nvr'] })]);
     const reader = await openS3Store({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'nvr', credentials: { ...S3RVER_CREDENTIALS } });
     const mirrorWorkspace = await mkdtemp(join(tmpdir(), 'lifeboat-mirror-k8s-'));
@@ -321,6 +326,7 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
       };
       await work({
         frigate,
+        workspace: mirrorWorkspace,
         bucketKeys,
         install: async (params) => (await spec.run(spec.params.parse({ cluster: 'prod', image: IMAGE, runbook: 'snapshot-mirror.runbook.md', secret: 'mirror-secrets', ...params }), ctx)) as K8sInstallResult,
       });
@@ -397,6 +403,30 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
       assert.equal(second.pods.length, 1);
       assert.doesNotMatch(second.pods[0]?.log ?? '', /rebuilt|no state file/);
       assert.deepEqual((await bucketKeys()).sort(), Array.from({ length: 11 }, (_, index) => `frigate/snapshots/porch/2025-12-06/${mirrorEvent(index).id}-${compactTime(mirrorEvent(index).start_time)}.jpg`).sort());
+    });
+  });
+
+  it('runbook frigate-s3-mirror-cluster: checks the bucket, runs the bundled mirror runbook watching in a Deployment, and shows its pod running; the pod mirrors new events', async () => {
+    await mirrorLab(4, [], async ({ frigate, workspace: mirrorWorkspace, bucketKeys }) => {
+      for (const name of ['frigate-s3-mirror-cluster.runbook.md', 'frigate-s3-mirror.runbook.md']) await copyFile(join(REPO_ROOT, 'runbooks', name), join(mirrorWorkspace, name));
+      const params = ['cluster=prod', 'secret=mirror-secrets', `image=${IMAGE}`, 'frigate=home', 'store=snaps', 'prefix=frigate/snapshots'].flatMap((param) => ['--param', param]);
+      const ran = await lifeboat(['run', 'frigate-s3-mirror-cluster.runbook.md', ...params, '--json'], { cwd: mirrorWorkspace, env: { LIFEBOAT_SECRET_S3: S3RVER_CREDENTIALS.secretAccessKey } });
+      assert.equal(ran.code, 0, ran.stderr);
+      const steps = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as { action: string; status: string; result: Record<string, unknown> });
+      assert.deepEqual(steps.map((step) => [step.action, step.status]), [['s3.check', 'succeeded'], ['schedule.k8s.install', 'succeeded'], ['schedule.k8s.status', 'succeeded']]);
+      assert.deepEqual(steps[1]?.result.command, [IMAGE_PROGRAM, 'run', 'frigate-s3-mirror.runbook.md', '--param', 'frigate=home', '--param', 'store=snaps', '--param', 'prefix=frigate/snapshots', '--param', 'watch=true']);
+      assert.deepEqual((steps[2]?.result as unknown as K8sStatusResult).deployments.map((deployment) => [deployment.name, deployment.state]), [['frigate-s3-mirror', 'running']]);
+
+      const pod = sim.jobs.runDeployment('lifeboat', 'frigate-s3-mirror');
+      try {
+        for (let tries = 0; tries < 300 && (await bucketKeys()).length < 4; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+        frigate.events.push(mirrorEvent(4));
+        for (let tries = 0; tries < 300 && (await bucketKeys()).length < 5; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+      } finally {
+        await pod.stop();
+      }
+      assert.equal((await bucketKeys()).length, 5, pod.pods.at(-1)?.log);
+      assert.deepEqual(pod.pods.map((run) => run.exitCode), [130]);
     });
   });
 
