@@ -73,6 +73,38 @@ export function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new CancelledError();
 }
 
+/**
+ * Signals for many pieces of work under one long-lived signal (a run's uploads): each aborts with the
+ * parent, and one whose work is over is let go. The parent gets one listener however many are open.
+ * `AbortSignal.any([parent])` aborts the same way, but Node keeps every such signal that has a listener
+ * alive for as long as the parent lives (nodejs/node#55351), and the AWS SDK leaves a listener on each
+ * request's signal: a long run would keep every request it made.
+ */
+export class SignalScopes {
+  private readonly running = new Set<AbortController>();
+  private readonly forward = () => {
+    for (const scope of this.running) scope.abort(this.parent.reason);
+  };
+
+  constructor(private readonly parent: AbortSignal) {
+    parent.addEventListener('abort', this.forward, { once: true });
+  }
+
+  /** A signal for one piece of work; `release` once the work is over. */
+  open(): { signal: AbortSignal; release: () => void } {
+    const scope = new AbortController();
+    if (this.parent.aborted) scope.abort(this.parent.reason);
+    else this.running.add(scope);
+    return { signal: scope.signal, release: () => this.running.delete(scope) };
+  }
+
+  /** Unlinks from the parent, once no more work will be opened. */
+  dispose(): void {
+    this.parent.removeEventListener('abort', this.forward);
+    this.running.clear();
+  }
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

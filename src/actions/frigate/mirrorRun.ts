@@ -12,7 +12,7 @@ import { FrigateError, type FrigateClient } from '../../clients/frigate';
 import { sleep } from '../../clients/retry';
 import { S3StoreError, type S3Store } from '../../clients/s3';
 import type { Logger, ProgressReporter } from '../../core/actions/spec';
-import { CancelledError, errorMessage, isCancellationError } from '../../core/errors';
+import { CancelledError, errorMessage, isCancellationError, SignalScopes } from '../../core/errors';
 import type { HeldLock } from '../../core/locks';
 import { formatDuration, printable } from '../../core/render';
 import { readEvent, snapshotKey, unsafeNameReason, type MirrorEvent } from './mirrorKeys';
@@ -118,12 +118,15 @@ export class SnapshotMirror {
   private wake: () => void = () => undefined;
   private fatal: Error | undefined;
   private lastReportAt = 0;
+  /** The signals of uploads, following the run's. */
+  private readonly uploadSignals: SignalScopes;
   private readonly outcome: MirrorOutcome = { uploaded: 0, found: 0, failed: 0, retried: 0, inProgress: 0, stats: { success: 0, failed: 0, retryQueue: 0, tracked: 0, failedEvents: 0, health: 'OK' } };
 
   constructor(
     private readonly deps: MirrorDependencies,
     retryFailed: boolean,
   ) {
+    this.uploadSignals = new SignalScopes(deps.signal);
     this.loadedFrontier = deps.state.frontier;
     this.pageLimit = deps.settings.batchSize;
     this.pageAfter = deps.state.cursor === undefined ? undefined : deps.state.cursor - PAGE_OVERLAP_SECONDS;
@@ -151,6 +154,7 @@ export class SnapshotMirror {
       signal.removeEventListener('abort', onAbort);
       // Uploads still running finish (or fail) before the state is written for the last time.
       while (this.inFlight > 0) await new Promise<void>((resolve) => (this.wake = resolve));
+      this.uploadSignals.dispose();
       this.outcome.inProgress = this.line.filter((entry) => entry.status === 'deferred').length;
       this.deps.state.prune(this.deps.settings.retentionDays);
       await this.saveNow();
@@ -312,10 +316,18 @@ export class SnapshotMirror {
 
   /** One event: looked up first when an earlier run may have sent it; true when it was already there. */
   private async upload(entry: Entry): Promise<boolean> {
-    const { store, frigate, settings } = this.deps;
     // The SDK adds a listener per request to the signal it is given: one of this upload's own keeps
     // the run's signal under Node's limit of ten with eight uploads and their retries at once.
-    const signal = AbortSignal.any([this.deps.signal]);
+    const scope = this.uploadSignals.open();
+    try {
+      return await this.uploadUnder(entry, scope.signal);
+    } finally {
+      scope.release();
+    }
+  }
+
+  private async uploadUnder(entry: Entry, signal: AbortSignal): Promise<boolean> {
+    const { store, frigate, settings } = this.deps;
     const { event } = entry;
     const key = snapshotKey(settings.prefix, event);
     const maybeSent = this.loadedFrontier !== undefined && event.startTime <= this.loadedFrontier;
