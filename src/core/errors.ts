@@ -76,9 +76,9 @@ export function throwIfAborted(signal: AbortSignal): void {
 /**
  * Signals for many pieces of work under one long-lived signal (a run's uploads): each aborts with the
  * parent, and one whose work is over is let go. The parent gets one listener however many are open.
- * `AbortSignal.any([parent])` aborts the same way, but Node keeps every such signal that has a listener
- * alive for as long as the parent lives (nodejs/node#55351), and the AWS SDK leaves a listener on each
- * request's signal: a long run would keep every request it made.
+ * `AbortSignal.any([parent])` aborts the same way, but the parent keeps a trace of every signal made
+ * so for as long as it lives (nodejs/node#55351): after 15 000 uploads of a snapshot mirror, 1.5 MB
+ * of them was still held, growing with every upload of a mirror that watches for days.
  */
 export class SignalScopes {
   private readonly running = new Set<AbortController>();
