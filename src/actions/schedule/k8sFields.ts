@@ -14,7 +14,7 @@ export const namespaceName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9]
 
 export const namespaceParam = namespaceName
   .default('lifeboat')
-  .describe('The namespace of the CronJob, its ConfigMap and the Secret.');
+  .describe('The namespace of the CronJob or Deployment, its ConfigMap and the Secret.');
 
 /** A CronJob's name: a DNS label of at most 52 characters, as the Jobs it starts add 11 to it. */
 export const scheduleNameParam = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?$/, 'a CronJob name: lowercase letters, digits and -, at most 52');

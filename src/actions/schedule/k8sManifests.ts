@@ -21,7 +21,7 @@ export const IMAGE_PROGRAM = 'lifeboat';
 export const POD_WORKSPACE = '/workspace';
 /** Labels every object of a scheduled runbook carries, for `schedule.k8s.status` to find them all. */
 export const SCHEDULED_RUNBOOK_LABELS = { 'app.kubernetes.io/name': 'lifeboat', 'app.kubernetes.io/component': 'scheduled-runbook' } as const;
-/** The annotation naming the runbook (relative to the workspace) a CronJob runs. */
+/** The annotation naming the runbook (relative to the workspace) a CronJob or Deployment runs. */
 export const RUNBOOK_ANNOTATION = 'lifeboat/runbook';
 /** Where the pod keeps its run records and state (the snapshot mirror's among them): a PersistentVolumeClaim when one is given. */
 export const POD_STATE_FOLDER = posix.join(POD_WORKSPACE, '.lifeboat');
