@@ -281,6 +281,14 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
     );
   });
 
+  it('a Deployment\'s pod template changes with its runbook or lifeboat.yaml, so the cluster replaces a pod that runs an old one', () => {
+    const spec: ScheduledRunbook = { kind: 'Deployment', name: 'watch', namespace: 'lifeboat', image: IMAGE, runbook: 'watch.runbook.md', runbookText: 'one', inventoryText: 'clusters: {}\n', params: {}, yes: false, secrets: { steps: [], inventory: [] }, successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 1, timeoutMinutes: 360 };
+    const template = (changed: Partial<ScheduledRunbook>) => (parseAllDocuments(manifestsFile({ ...spec, ...changed }))[1]?.toJS() as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template.metadata.annotations;
+    assert.deepEqual(template({}), template({}));
+    assert.notDeepEqual(template({ runbookText: 'two' }), template({}));
+    assert.notDeepEqual(template({ inventoryText: 'clusters: { other: {} }\n' }), template({}));
+  });
+
   it('in-cluster: a cluster entry `inCluster: true` needs a pod, and takes no kubeconfig', async () => {
     const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
     delete process.env.KUBERNETES_SERVICE_HOST;

@@ -315,7 +315,7 @@ export class JobController {
   /**
    * A Deployment created or replaced (`replacing` its name): checked as the API server checks one,
    * stored with the server's metadata and the status its controller reaches. A replaced one whose pod
-   * runs has that pod stopped, and the next one starts from the new template (strategy Recreate).
+   * template changed has its running pod stopped, and the next one starts from the new template.
    */
   private writeDeployment(namespace: string, replacing: string | undefined, body: unknown): Json {
     const object = (body ?? {}) as Json;
@@ -357,7 +357,8 @@ export class JobController {
       status: WorkloadStore.settledStatus('Deployment', this.objects.workloads.heldBack.has(`Deployment ${namespace}/${name}`)),
     };
     this.objects.workloads.store(stored);
-    this.deploymentPods.get(`${namespace}/${name}`)?.abort();
+    // Only a changed pod template rolls the Deployment out.
+    if (current && JSON.stringify((current.spec as Json | undefined)?.template) !== JSON.stringify(stored.spec.template)) this.deploymentPods.get(`${namespace}/${name}`)?.abort();
     return stored;
   }
 

@@ -215,7 +215,7 @@ export const scheduleK8sInstall = defineAction({
     const operations: PlannedOperation[] = [
       ...(spec.secret ? [{ kind: 'read' as const, target: `Secret ${spec.namespace}/${spec.secret}`, detail: `keys ${[...spec.secrets.steps, ...spec.secrets.inventory].join(', ')}` }] : []),
       { kind: configMap ? 'overwrite' : 'create', target: `ConfigMap ${spec.namespace}/${configMapName(spec.name)}`, detail: `${INVENTORY_FILE}, ${runbookKey(spec.runbook)}` },
-      { kind: workload ? 'overwrite' : 'create', target: shown, detail: `${workloadDetail(spec)}${workload && spec.kind === 'Deployment' ? '; its running pod is stopped and a new one started' : ''}` },
+      { kind: workload ? 'overwrite' : 'create', target: shown, detail: `${workloadDetail(spec)}${workload && spec.kind === 'Deployment' ? '; a changed pod template stops the running pod and starts a new one' : ''}` },
     ];
     return { summary, operations, destructive: false };
   },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { parseDocument, stringify, type Document } from 'yaml';
 import type { V1ConfigMap, V1CronJob, V1Deployment, V1PodSpec } from '../../clients/kubeWorkloads';
@@ -23,6 +24,12 @@ export const POD_WORKSPACE = '/workspace';
 export const SCHEDULED_RUNBOOK_LABELS = { 'app.kubernetes.io/name': 'lifeboat', 'app.kubernetes.io/component': 'scheduled-runbook' } as const;
 /** The annotation naming the runbook (relative to the workspace) a CronJob or Deployment runs. */
 export const RUNBOOK_ANNOTATION = 'lifeboat/runbook';
+/**
+ * On a Deployment's pod template: the SHA-256 of the runbook and lifeboat.yaml it runs. A running pod
+ * never sees a changed ConfigMap (its files are subPath mounts), so a change of either changes the
+ * template, and the cluster replaces the pod.
+ */
+export const CONTENT_HASH_ANNOTATION = 'lifeboat/content-sha256';
 /** Where the pod keeps its run records and state (the snapshot mirror's among them): a PersistentVolumeClaim when one is given. */
 export const POD_STATE_FOLDER = posix.join(POD_WORKSPACE, '.lifeboat');
 
@@ -205,7 +212,10 @@ export function runbookDeployment(spec: ScheduledRunbook): V1Deployment {
       // The old pod is gone before the new one starts: a rollout never runs the runbook twice at once.
       strategy: { type: 'Recreate' },
       selector: { matchLabels: labels(spec) },
-      template: { metadata: { labels: labels(spec) }, spec: runbookPod(spec, 'Always') },
+      template: {
+        metadata: { labels: labels(spec), annotations: { [CONTENT_HASH_ANNOTATION]: createHash('sha256').update(spec.inventoryText).update('\0').update(spec.runbookText).digest('hex') } },
+        spec: runbookPod(spec, 'Always'),
+      },
     },
   };
 }
