@@ -400,6 +400,18 @@ describe('SSH client against a real sshd', function () {
       await assert.rejects(runWithOpenSsh(ssh, await target(), wrongKey, ['true'], {}, refused), /Host key verification failed/);
     });
 
+    it('fails with the reader\'s error, not a lost connection, when what reads its output goes first', async () => {
+      const connection = await connect();
+      const readerFailure = Object.assign(new Error('the other side stopped receiving'), { code: 'EPIPE' });
+      const reader = new Writable({
+        write(_chunk, _encoding, done) {
+          done(readerFailure);
+        },
+      });
+      // ssh then exits 255 because its output broke: that must not read as the connection to this host being lost.
+      await assert.rejects(connection.execBulk(['cat', '/dev/zero'], { stdout: reader }), (error: unknown) => error === readerFailure);
+    });
+
     it('falls back to ssh2 when there is no ssh binary', async () => {
       const connection = await connect();
       const path = process.env.PATH;

@@ -71,7 +71,14 @@ export async function runWithOpenSsh(ssh: string, target: SshTarget, hostKey: Bu
     child.stderr?.on('data', (chunk: string) => remote.stderr(chunk));
     void child.finally(() => remote.exited());
     const chunks: Buffer[] = [];
-    const drained = !stdout ? (child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk)), Promise.resolve()) : !isLocalFile(stdout) && child.stdout ? pipeline(child.stdout, stdout) : Promise.resolve();
+    let readerGone: unknown;
+    const drained = !stdout
+      ? (child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk)), Promise.resolve())
+      : !isLocalFile(stdout) && child.stdout
+        ? pipeline(child.stdout, stdout).catch((error: unknown) => {
+            throw (readerGone = error);
+          })
+        : Promise.resolve();
     const fed = stdin && !isLocalFile(stdin) && child.stdin ? pipeline(stdin, child.stdin) : Promise.resolve();
     let stopped: Awaited<ReturnType<typeof untilStopped>>;
     try {
@@ -79,8 +86,9 @@ export async function runWithOpenSsh(ssh: string, target: SshTarget, hostKey: Bu
       stopped = await untilStopped(options, remote, () => Promise.all([child, drained, fed]), () => child.kill('SIGKILL'));
     } catch (pipeError) {
       // A pipe breaks when `ssh` goes away: how it ended by itself (255: the connection was lost) says more than the pipe did.
+      // Not when what read its output went first: `ssh` then exits 255 only because its output broke.
       const ended = await child;
-      if (ended.signal !== undefined || !ended.exitCode) throw pipeError;
+      if (pipeError === readerGone || ended.signal !== undefined || !ended.exitCode) throw pipeError;
       stopped = undefined;
     }
     const outcome = await child;
