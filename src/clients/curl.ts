@@ -32,10 +32,13 @@ export interface BulkGetOptions {
   onTransfer: (index: number, outcome: { ok: boolean; status: number; bytes: number }) => void;
 }
 
-/** `--parallel` (7.66) and the write-out variables `urlnum` and `exitcode` (7.75). */
+/** `--parallel` (7.66), `--no-progress-meter` (7.67) and the write-out variables `urlnum` and `exitcode` (7.75). */
 const MINIMUM_VERSION = [7, 75] as const;
 /** Variables that would make curl verify, or reach the server, differently from Node. */
 const IGNORED_ENVIRONMENT = ['CURL_*', 'SSL_CERT_*', 'http_proxy', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY'];
+
+/** A line of the write-out: `urlnum http_code exitcode size_download`. */
+const TRANSFER_REPORT = /^(\d+) (\d+) (\d+) (\d+)$/;
 
 let found: Promise<string | undefined> | undefined;
 
@@ -66,6 +69,8 @@ export function bulkGetConfig(requests: readonly BulkGet[], options: Omit<BulkGe
     'parallel',
     `parallel-max = ${options.parallel}`,
     'silent',
+    // `silent` alone leaves the progress meter of --parallel on stderr, where the reports go.
+    'no-progress-meter',
     // No body is written for an answer of 400 or more.
     'fail',
     'proto = "=http,https"',
@@ -79,7 +84,8 @@ export function bulkGetConfig(requests: readonly BulkGet[], options: Omit<BulkGe
     `max-filesize = ${options.maxBytes}`,
     ...Object.entries(options.headers).map(([name, value]) => `header = ${curlConfigValue(`${name}: ${value}`)}`),
     ...(options.insecure ? ['insecure'] : options.caFile ? [`cacert = ${curlConfigValue(options.caFile)}`] : []),
-    'write-out = "%{urlnum} %{http_code} %{exitcode} %{size_download}\\n"',
+    // To stderr, which curl does not buffer: on a pipe, stdout reaches us in blocks of some 300 transfers.
+    'write-out = "%{stderr}%{urlnum} %{http_code} %{exitcode} %{size_download}\\n"',
     ...requests.flatMap((request) => [`url = ${curlConfigValue(request.url)}`, `output = ${curlConfigValue(request.output)}`]),
   ];
   return `${lines.join('\n')}\n`;
@@ -106,9 +112,10 @@ export async function curlBulkGet(curl: string, requests: readonly BulkGet[], op
       env: toolEnvironment(IGNORED_ENVIRONMENT, {}),
       signal: options.signal,
       interruptSignal: 'SIGTERM',
-      onStdoutLine: (line) => {
-        const [index, status, exitCode, bytes] = line.split(' ').map(Number);
-        if (index === undefined || status === undefined || exitCode === undefined || bytes === undefined) return;
+      onStderrLine: (line) => {
+        const reported = TRANSFER_REPORT.exec(line);
+        if (!reported) return;
+        const [index, status, exitCode, bytes] = reported.slice(1).map(Number) as [number, number, number, number];
         report(index, { ok: exitCode === 0 && status >= 200 && status < 300, status, bytes });
       },
     });

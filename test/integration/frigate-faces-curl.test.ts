@@ -193,10 +193,14 @@ describe("curl's config for bulk downloads", function () {
   let url: string;
   const received: IncomingHttpHeaders[] = [];
 
+  /** Answers to `/held` wait until released. */
+  const held: (() => void)[] = [];
+
   before(async () => {
     server = createServer((request, response) => {
       received.push(request.headers);
-      response.end('ok');
+      if (request.url === '/held') held.push(() => response.end('ok'));
+      else response.end('ok');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
@@ -214,16 +218,52 @@ describe("curl's config for bulk downloads", function () {
         fc.asyncProperty(fc.string({ unit: fc.constantFrom(...'ab"\\\'$`;&|<> #=%{}()*?!~'.split('')), maxLength: 40 }), async (value) => {
           received.length = 0;
           const config = bulkGetConfig([{ url, output: join(dir, 'out') }], { headers: { 'X-Value': `<${value}>` }, timeoutMs: 5000, parallel: 1, maxBytes: 1024 });
-          const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) => {
-            const child = execFile(curl, ['-q', '--config', '-'], (error, out) => (error ? reject(error) : resolve({ stdout: out })));
+          const { stderr } = await new Promise<{ stderr: string }>((resolve, reject) => {
+            const child = execFile(curl, ['-q', '--config', '-'], (error, _out, err) => (error ? reject(error) : resolve({ stderr: err })));
             child.stdin?.end(config);
           });
-          assert.match(stdout, /^0 200 0 2\n$/);
+          assert.match(stderr, /^0 200 0 2\n$/);
           assert.equal(received.at(-1)?.['x-value'], `<${value}>`);
         }),
         { numRuns: 40 },
       );
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports each transfer as it ends, not when curl exits', async () => {
+    const curl = (await findBulkCurl()) as string;
+    const dir = await mkdtemp(join(tmpdir(), 'lifeboat-curl-reports-'));
+    const quick = 40;
+    const heldIndex = 5;
+    const reported: number[] = [];
+    let allQuickReported!: () => void;
+    const quickReported = new Promise<void>((resolve) => (allQuickReported = resolve));
+    try {
+      const requests = Array.from({ length: quick }, (_, index) => ({ url: `${url}${index}`, output: join(dir, String(index)) }));
+      requests.splice(heldIndex, 0, { url: `${url}held`, output: join(dir, 'held') });
+      const finished = curlBulkGet(curl, requests, {
+        headers: {},
+        timeoutMs: 30_000,
+        parallel: 4,
+        maxBytes: 1024,
+        signal: new AbortController().signal,
+        onTransfer: (index, outcome) => {
+          assert.deepEqual(outcome, { ok: true, status: 200, bytes: 2 });
+          reported.push(index);
+          if (reported.length === quick) allQuickReported();
+        },
+      });
+      // While one transfer is still held open, every other one has been reported: what a backup archives as it goes.
+      await Promise.race([quickReported, finished.then(() => assert.fail('curl ended before the held transfer was released'))]);
+      assert.deepEqual([...reported].sort((a, b) => a - b), Array.from({ length: quick + 1 }, (_, index) => index).filter((index) => index !== heldIndex));
+      while (held.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      held.shift()?.();
+      await finished;
+      assert.equal(reported.at(-1), heldIndex, 'the held transfer is reported once released');
+    } finally {
+      for (const release of held.splice(0)) release();
       await rm(dir, { recursive: true, force: true });
     }
   });
