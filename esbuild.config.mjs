@@ -28,18 +28,23 @@ const common = {
  * compiled at every start, used or not). Maps each source module to its bundle's name.
  */
 const siblingBundles = { s3Sdk: 's3-sdk', ssh2Sdk: 'ssh2', kubeSdk: 'kubernetes-client' };
-const loadSiblingsLazily = {
-  name: 'sibling-bundles',
-  setup(build) {
-    const filter = new RegExp(`^\\./(${Object.keys(siblingBundles).join('|')})$`);
-    build.onResolve({ filter }, (args) => ({ path: siblingBundles[args.path.slice(2)], namespace: 'sibling-bundle' }));
-    // A computed path, which esbuild leaves to Node; __dirname is dist/, where every bundle lives.
-    build.onLoad({ filter: /.*/, namespace: 'sibling-bundle' }, (args) => ({
-      contents: `module.exports = require(require('node:path').join(__dirname, ${JSON.stringify(`${args.path}.js`)}));`,
-      loader: 'js',
-    }));
-  },
-};
+/** `loader`: the function that requires a sibling by its path; the CLI's goes through its code cache. */
+function loadSiblingsLazily(loader = 'require') {
+  return {
+    name: 'sibling-bundles',
+    setup(build) {
+      const filter = new RegExp(`^\\./(${Object.keys(siblingBundles).join('|')})$`);
+      build.onResolve({ filter }, (args) => ({ path: siblingBundles[args.path.slice(2)], namespace: 'sibling-bundle' }));
+      // A computed path, which esbuild leaves to Node; __dirname is dist/, where every bundle lives.
+      build.onLoad({ filter: /.*/, namespace: 'sibling-bundle' }, (args) => ({
+        contents: `module.exports = ${loader}(require('node:path').join(__dirname, ${JSON.stringify(`${args.path}.js`)}));`,
+        loader: 'js',
+        resolveDir: process.cwd(),
+      }));
+    },
+  };
+}
+const cliSiblingLoader = "require('./src/cli/codeCache.ts').requireBundle";
 /** Packages only the sibling bundles may hold. */
 const siblingPackages = ['node_modules/@aws-sdk/', 'node_modules/@smithy/', 'node_modules/ssh2/', 'node_modules/@kubernetes/client-node/'];
 
@@ -68,7 +73,7 @@ const extensionBundles = esbuild
     },
     outdir: 'dist',
     external: ['vscode', ...optionalNativeAddons],
-    plugins: [loadSiblingsLazily],
+    plugins: [loadSiblingsLazily()],
   })
   .then(({ metafile }) => {
     refuseSiblingPackages(metafile);
@@ -79,15 +84,17 @@ const extensionBundles = esbuild
 
 const products = [
   extensionBundles,
+  // The CLI: cli.js, a few lines that load cli-main.js through the code cache (see src/cli/entry.ts).
   esbuild.build({
     ...common,
     minify: release,
-    entryPoints: ['src/cli/main.ts'],
-    outfile: 'dist/cli.js',
+    entryPoints: { cli: 'src/cli/entry.ts', 'cli-main': 'src/cli/main.ts' },
+    outdir: 'dist',
     external: optionalNativeAddons,
+    // On both: the code cache's loader skips it.
     banner: { js: '#!/usr/bin/env node' },
     metafile: true,
-    plugins: [loadSiblingsLazily],
+    plugins: [loadSiblingsLazily(cliSiblingLoader)],
   }).then(({ metafile }) => refuseSiblingPackages(metafile)),
   esbuild.build({
     ...common,

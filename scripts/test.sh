@@ -29,6 +29,8 @@ npx eslint .
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
+# The CLI keeps its compiled code in $XDG_CACHE_HOME/lifeboat: the tests' goes with their logs.
+export XDG_CACHE_HOME="$logs/cache"
 status=0
 npx mocha | tee "$logs/unit-and-integration" || status=1
 node out/test/vscode/runInCodeServer.js | tee "$logs/extension-host" || status=1

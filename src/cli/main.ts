@@ -125,7 +125,8 @@ function actionsCommand(args: readonly string[], registry: ActionRegistry): numb
   return EXIT.ok;
 }
 
-if (require.main === module) {
+/** The process's command line run, its outcome the exit code (see entry.ts). */
+export function start(): void {
   // Output piped into `head` and the like: stop quietly when the reader goes away.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(EXIT.ok);

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { scheduleActions } from '../../src/actions/schedule';
@@ -29,10 +29,18 @@ function action(): ActionSpec {
 
 const sha256Of = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
 
-/** The bundles dist/cli.js loads from its own folder at run time, as the build wrote the requires. */
+/** The bundles dist/cli.js loads from its own folder at run time, and those they load, as the build wrote the requires. */
 async function siblingsOfCli(): Promise<string[]> {
-  const text = await readFile(CLI, 'utf8');
-  return [...new Set([...text.matchAll(/\.join\(__dirname,\s*"([\w-]+\.js)"\)/g)].map((match) => match[1] as string))];
+  const found = new Set<string>();
+  for (const pending = [basename(CLI)]; pending.length > 0; ) {
+    const text = await readFile(join(dirname(CLI), pending.pop() as string), 'utf8');
+    for (const [, name] of text.matchAll(/\.join\(__dirname,\s*"([\w-]+\.js)"\)/g)) {
+      if (!name || found.has(name)) continue;
+      found.add(name);
+      pending.push(name);
+    }
+  }
+  return [...found];
 }
 
 /**
@@ -63,7 +71,7 @@ describe('schedule.cli.install on a real sshd', function () {
   let version: string;
 
   before(async () => {
-    requireFiles((['cli.js', 'ssh2.js', 's3-sdk.js', 'kubernetes-client.js'] as const).map((name) => [join(DIST, name), 'built by `node esbuild.config.mjs`'] as const));
+    requireFiles((['cli.js', 'cli-main.js', 'ssh2.js', 's3-sdk.js', 'kubernetes-client.js'] as const).map((name) => [join(DIST, name), 'built by `node esbuild.config.mjs`'] as const));
     version = (JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     root = await mkdtemp(join(tmpdir(), 'lifeboat-cli-install-'));
     home = join(root, 'home');
@@ -135,12 +143,12 @@ describe('schedule.cli.install on a real sshd', function () {
 
   it('copies the built CLI and its sibling bundles into ~/.local/share/lifeboat/<version> with a launcher that runs over SSH', async () => {
     const siblings = await siblingsOfCli();
-    assert.deepEqual([...siblings].sort(), ['kubernetes-client.js', 's3-sdk.js', 'ssh2.js']);
+    assert.deepEqual([...siblings].sort(), ['cli-main.js', 'kubernetes-client.js', 's3-sdk.js', 'ssh2.js']);
     const result = await install({});
     const folder = defaultFolder();
     const launcher = defaultLauncher();
     assert.deepEqual([result.change, result.version, result.folder, result.launcher], ['installed', version, folder, launcher]);
-    assert.deepEqual(result.written, [...['cli.js', 'ssh2.js', 's3-sdk.js', 'kubernetes-client.js'].map((name) => join(folder, name)), launcher]);
+    assert.deepEqual(result.written, [...['cli.js', 'cli-main.js', 'ssh2.js', 's3-sdk.js', 'kubernetes-client.js'].map((name) => join(folder, name)), launcher]);
     assert.deepEqual((await entries(folder)).sort(), ['cli.js', ...siblings].sort(), 'the folder holds the CLI and exactly the bundles it loads');
     for (const name of await entries(folder)) assert.equal(await sha256Of(join(folder, name)), await sha256Of(join(DIST, name)), name);
     assert.equal((await stat(launcher)).mode & 0o777, 0o755);
@@ -189,7 +197,7 @@ describe('schedule.cli.install on a real sshd', function () {
     const folder = defaultFolder();
     assert.deepEqual(
       planned.operations.map((operation) => [operation.kind, operation.target]),
-      [['read', `backup:${join(tools, 'node')}`], ...['cli.js', 'ssh2.js', 's3-sdk.js', 'kubernetes-client.js'].map((name) => ['create', `backup:${join(folder, name)}`]), ['create', `backup:${defaultLauncher()}`]],
+      [['read', `backup:${join(tools, 'node')}`], ...['cli.js', 'cli-main.js', 'ssh2.js', 's3-sdk.js', 'kubernetes-client.js'].map((name) => ['create', `backup:${join(folder, name)}`]), ['create', `backup:${defaultLauncher()}`]],
     );
     assert.equal(planned.operations[1]?.bytes, (await stat(CLI)).size);
     assert.match(planned.summary, /would write Lifeboat .* run by Node\.js v\d+/);
@@ -201,7 +209,7 @@ describe('schedule.cli.install on a real sshd', function () {
     await install({});
     const newer = await fakeBuild(join(root, 'newer'), '99.1.0');
     const planned = await plan({ bundle: newer });
-    assert.deepEqual(planned.operations.filter((operation) => operation.kind !== 'read').map((operation) => operation.kind), ['create', 'create', 'create', 'create', 'overwrite']);
+    assert.deepEqual(planned.operations.filter((operation) => operation.kind !== 'read').map((operation) => operation.kind), [...['cli.js', ...(await siblingsOfCli())].map(() => 'create'), 'overwrite']);
     const result = await install({ bundle: newer });
     assert.equal(result.change, 'replaced');
     assert.equal(result.folder, join(home, '.local', 'share', 'lifeboat', '99.1.0'));

@@ -42,7 +42,7 @@ describe('the extension package', function () {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ['-e', collectWithVsce], { cwd: REPO_ROOT });
     assert.equal(stderr, '', 'vsce warned');
     const files = (JSON.parse(stdout.trim().split('\n').at(-1) ?? '[]') as string[]).map((file) => file.replace(/^extension\//, ''));
-    for (const expected of ['package.json', 'readme.md', 'changelog.md', 'LICENSE.txt', 'media/icon.png', 'dist/extension.js', 'dist/cli.js']) assert.ok(files.includes(expected), `${expected} is packaged`);
+    for (const expected of ['package.json', 'readme.md', 'changelog.md', 'LICENSE.txt', 'media/icon.png', 'dist/extension.js', 'dist/cli.js', 'dist/cli-main.js']) assert.ok(files.includes(expected), `${expected} is packaged`);
     const packageFiles = ['extension.vsixmanifest', '[Content_Types].xml', 'package.json', 'readme.md', 'changelog.md', 'LICENSE.txt'];
     const unexpected = files.filter((file) => !/^(dist|media|runbooks)\//.test(file) && !packageFiles.includes(file));
     assert.deepEqual(unexpected, []);

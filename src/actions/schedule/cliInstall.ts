@@ -16,10 +16,10 @@ import { CRON_PATH } from './crontab';
 import { crontabText } from './fields';
 
 /**
- * The CLI bundle and the sibling bundles it requires at run time from its own folder
+ * The CLI's entry, its bundle, and the sibling bundles it requires at run time from its own folder
  * (esbuild.config.mjs `siblingBundles`); the other files of dist/ belong to the extension.
  */
-const CLI_BUNDLE_FILES = ['cli.js', 'ssh2.js', 's3-sdk.js', 'kubernetes-client.js'] as const;
+const CLI_BUNDLE_FILES = ['cli.js', 'cli-main.js', 'ssh2.js', 's3-sdk.js', 'kubernetes-client.js'] as const;
 
 const MINIMUM_NODE = minimumNode(engines.node);
 
@@ -171,7 +171,7 @@ function writeOf(target: string, bytes: number, existing: ExistingFile, label: s
 }
 
 async function prepare(params: CliInstallParams, ctx: ActionContext): Promise<Installation> {
-  // This code runs from dist/ (bundled into cli.js for the CLI, runtime.js for the extension), where the CLI's bundles are.
+  // This code runs from dist/ (bundled into cli-main.js for the CLI, runtime.js for the extension), where the CLI's bundles are.
   const bundle = await readBundle(params.bundle === undefined ? __dirname : resolveUserPath(params.bundle, ctx.workspaceDir));
   const connection = await sshConnectionFor(ctx.clients, ctx.inventory, params.host, { signal: ctx.signal, approveHostKey: ctx.approveHostKey, log: ctx.log });
   const facts = await hostFacts(connection, params.node, ctx.signal);
