@@ -239,6 +239,8 @@ interface Downloads {
   signal: AbortSignal;
   /** Stops what is still downloading and removes what it left. */
   stop: () => Promise<void>;
+  /** Removes what the downloads left once every image was handed out; `stop` then has nothing left to do. */
+  release: () => Promise<void>;
 }
 
 /** A body larger than this is no face image: curl refuses it, and it is fetched again the other way, where it fails as itself. */
@@ -311,17 +313,19 @@ async function startDownloads(reached: Reached<Staging>, params: FacesBackupPara
   const curl = reached.images.length > 0 ? await bulkCurl : undefined;
   if (curl) {
     const { nextImage, finished, folder } = await downloadWithCurl(curl, reached.client, reached.images, params.concurrency, downloadSignal);
+    let removing: Promise<void> | undefined;
+    const release = () => (removing ??= finished.catch(() => undefined).then(() => rm(folder, { recursive: true, force: true })));
     const stop = async () => {
       stopped.abort();
-      await finished.catch(() => undefined);
-      await rm(folder, { recursive: true, force: true });
+      await release();
     };
-    return { nextImage, signal: downloadSignal, stop };
+    return { nextImage, signal: downloadSignal, stop, release };
   }
   return {
     nextImage: downloadInOrder(reached.images, (image) => downloadImage(reached.client, image, downloadSignal), params.concurrency),
     signal: downloadSignal,
     stop: async () => stopped.abort(),
+    release: async () => undefined,
   };
 }
 
@@ -365,8 +369,13 @@ async function writeArchive(params: FacesBackupParams, reached: Reached<Staging>
   else await pipeline(Readable.from(blocks), gzip, hashing, file, { signal });
   const written = { sha256: hashing.digest(), bytes: hashing.bytes };
   progress.flush({ items: done });
+  // Every image is in the archive: what curl downloaded goes while the archive is read back.
+  const downloadsRemoved = downloads.release();
+  // Awaited after the read-back, which may fail first.
+  downloadsRemoved.catch(() => undefined);
 
   const readBack = await readArchive(staging.path, { signal });
+  await downloadsRemoved;
   // The images, the summary and the manifest.
   const entryCount = images.length + 2;
   if (readBack.sha256 !== written.sha256 || readBack.entries !== entryCount) {
