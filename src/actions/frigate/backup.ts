@@ -12,6 +12,7 @@ import { FrigateError, type FaceLibrary, type FrigateClient } from '../../client
 import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
 import type { Disposable } from '../../core/actions/clients';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
+import { compareCodeUnits } from '../../core/compare';
 import { cancellationOr, errorMessage, throwIfAborted } from '../../core/errors';
 import type { HeldLock } from '../../core/locks';
 import { ThrottledProgress } from '../../core/progress';
@@ -60,7 +61,7 @@ interface ImageRef {
 }
 
 function imagesToBackUp(library: { people: Record<string, string[]>; train: string[] }, includeTrain: boolean): ImageRef[] {
-  const people = Object.entries(library.people).sort(([a], [b]) => a.localeCompare(b));
+  const people = Object.entries(library.people).sort(([a], [b]) => compareCodeUnits(a, b));
   const images = people.flatMap(([person, files]) => [...files].sort().map((file) => ({ person, file })));
   if (includeTrain) images.push(...[...library.train].sort().map((file) => ({ person: TRAIN_FOLDER, file })));
   return images;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { Header, Pax } from 'tar';
 import * as z from 'zod';
+import { compareCodeUnits } from '../../core/compare';
 
 /**
  * The layout of a face-library archive. `summary.json` comes first (who is in it and how many
@@ -38,7 +39,7 @@ export const facesSummarySchema = z.object({
 export type FacesSummary = z.output<typeof facesSummarySchema>;
 
 export function createSummary(frigate: string, people: ReadonlyMap<string, number>, train: number, createdAt: Date): FacesSummary {
-  return { format: MANIFEST_FORMAT, frigate, createdAt: createdAt.toISOString(), people: Object.fromEntries([...people].sort(([a], [b]) => a.localeCompare(b))), train };
+  return { format: MANIFEST_FORMAT, frigate, createdAt: createdAt.toISOString(), people: Object.fromEntries([...people].sort(([a], [b]) => compareCodeUnits(a, b))), train };
 }
 
 /**
