@@ -28,10 +28,11 @@ function isPrivateFolder(folder: string): boolean {
 
 /** `$XDG_CACHE_HOME/lifeboat/v8` (else `~/.cache/…`), made private when new; undefined when it is not private. */
 export function codeCacheFolder(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(homedir(), '.cache');
-  const lifeboat = path.join(base, 'lifeboat');
-  const folder = path.join(lifeboat, 'v8');
   try {
+    // homedir() throws for a user with neither HOME nor a passwd entry (a pod's arbitrary uid).
+    const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(homedir(), '.cache');
+    const lifeboat = path.join(base, 'lifeboat');
+    const folder = path.join(lifeboat, 'v8');
     mkdirSync(folder, { recursive: true, mode: 0o700 });
     // The folder above too: whoever can write there can put another folder in this one's place.
     return isPrivateFolder(lifeboat) && isPrivateFolder(folder) ? folder : undefined;
@@ -47,6 +48,8 @@ function readIfPresent(file: string): Buffer | undefined {
     return undefined;
   }
 }
+
+const DYNAMIC_IMPORT = /\bimport\(/;
 
 /** Caches kept per bundle: a few builds used side by side (the extension's CLI, a global one) each keep theirs. */
 const KEPT_PER_BUNDLE = 3;
@@ -79,13 +82,16 @@ export function requireBundle(file: string): unknown {
   const loaded = require.cache[file];
   if (loaded) return loaded.exports;
   const source = readFileSync(file);
+  // The shebang is a syntax error once wrapped.
+  const text = source.toString('utf8').replace(/^#!.*/, '');
+  // vm.Script serves import() on Node 20 only through an experimental loader that warns on stderr:
+  // a bundle that has one (the S3 SDK's) is required as usual. (A regular expression, so this bundle's own text does not match.)
+  if (DYNAMIC_IMPORT.test(text)) return createRequire(file)(file);
   const folder = codeCacheFolder();
   const key = createHash('sha256').update(source).update(`\0${process.version}\0${process.arch}`).digest('hex').slice(0, 32);
   const bundle = path.basename(file, '.js');
   const cacheFile = folder ? path.join(folder, `${bundle}-${key}.bin`) : undefined;
   const cachedData = cacheFile ? readIfPresent(cacheFile) : undefined;
-  // The shebang is a syntax error once wrapped.
-  const text = source.toString('utf8').replace(/^#!.*/, '');
   const script = new Script(Module.wrap(text), { filename: file, cachedData });
   if (folder && cacheFile && (!cachedData || script.cachedDataRejected)) process.once('exit', () => writeCache(folder, bundle, cacheFile, script.createCachedData()));
   const module = new Module(file, require.main);

@@ -70,6 +70,21 @@ describe("the CLI's code cache", function () {
     assert.deepEqual(await Promise.all(newest.map(async (file) => (await stat(file)).mtimeMs)), mtimes, 'the newest build started from its cache');
   });
 
+  it('requires a bundle with a dynamic import() as usual, which then works, with no warning', async () => {
+    await writeFile(join(dir, 'cli-main.js'), `exports.start = () => import('node:os').then((os) => process.stdout.write(typeof os.cpus));\n`);
+    const { stdout, stderr } = await run(process.execPath, [entry], { env: { ...process.env, XDG_CACHE_HOME: cacheHome } });
+    assert.equal(stdout, 'function');
+    assert.equal(stderr, '');
+    assert.deepEqual(await readdir(cacheFolder()).catch(() => []), [], 'no cache for it');
+  });
+
+  it('runs without a cache when there is no home folder to keep one in', async () => {
+    await writeMain('homeless');
+    const env = { ...process.env, HOME: join(dir, 'no-such-home'), XDG_CACHE_HOME: '' };
+    await writeFile(join(dir, 'no-such-home'), 'a file where the home folder would be');
+    assert.equal((await run(process.execPath, [entry, '--version'], { env })).stdout, 'homeless');
+  });
+
   it('starts as usual from a corrupt cache, and replaces it', async () => {
     await writeMain('from a corrupt cache');
     await startCli();
