@@ -240,15 +240,17 @@ describe("curl's config for bulk downloads", function () {
     const reported: number[] = [];
     let allQuickReported!: () => void;
     const quickReported = new Promise<void>((resolve) => (allQuickReported = resolve));
+    const stop = new AbortController();
+    let finished: Promise<void> | undefined;
     try {
       const requests = Array.from({ length: quick }, (_, index) => ({ url: `${url}${index}`, output: join(dir, String(index)) }));
       requests.splice(heldIndex, 0, { url: `${url}held`, output: join(dir, 'held') });
-      const finished = curlBulkGet(curl, requests, {
+      finished = curlBulkGet(curl, requests, {
         headers: {},
         timeoutMs: 30_000,
         parallel: 4,
         maxBytes: 1024,
-        signal: new AbortController().signal,
+        signal: stop.signal,
         onTransfer: (index, outcome) => {
           assert.deepEqual(outcome, { ok: true, status: 200, bytes: 2 });
           reported.push(index);
@@ -264,6 +266,9 @@ describe("curl's config for bulk downloads", function () {
       assert.equal(reported.at(-1), heldIndex, 'the held transfer is reported once released');
     } finally {
       for (const release of held.splice(0)) release();
+      // After a failure curl may still be writing into the folder.
+      stop.abort();
+      await finished?.catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     }
   });
