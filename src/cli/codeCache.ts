@@ -16,6 +16,7 @@ import Module, { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { Script } from 'node:vm';
+import { readFileIfReadable } from '../core/atomicFiles';
 
 type ModuleFunction = (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
 
@@ -36,14 +37,6 @@ export function codeCacheFolder(env: NodeJS.ProcessEnv = process.env): string | 
     mkdirSync(folder, { recursive: true, mode: 0o700 });
     // The folder above too: whoever can write there can put another folder in this one's place.
     return isPrivateFolder(lifeboat) && isPrivateFolder(folder) ? folder : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function readIfPresent(file: string): Buffer | undefined {
-  try {
-    return readFileSync(file);
   } catch {
     return undefined;
   }
@@ -91,7 +84,7 @@ export function requireBundle(file: string): unknown {
   const key = createHash('sha256').update(source).update(`\0${process.version}\0${process.arch}`).digest('hex').slice(0, 32);
   const bundle = path.basename(file, '.js');
   const cacheFile = folder ? path.join(folder, `${bundle}-${key}.bin`) : undefined;
-  const cachedData = cacheFile ? readIfPresent(cacheFile) : undefined;
+  const cachedData = cacheFile ? readFileIfReadable(cacheFile) : undefined;
   const script = new Script(Module.wrap(text), { filename: file, cachedData });
   if (folder && cacheFile && (!cachedData || script.cachedDataRejected)) process.once('exit', () => writeCache(folder, bundle, cacheFile, script.createCachedData()));
   const module = new Module(file, require.main);

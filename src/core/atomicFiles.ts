@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { readFileSync, type Stats } from 'node:fs';
 import { link, lstat, open, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -99,5 +99,14 @@ export async function lstatIfPresent(target: string): Promise<Stats | undefined>
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
+  }
+}
+
+/** The file's bytes, read at once (not through the thread pool), or undefined when it cannot be read: for what the caller can do without. */
+export function readFileIfReadable(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
   }
 }

@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { FrigateError, type FaceLibrary, type FrigateClient } from '../../client
 import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
 import type { Disposable } from '../../core/actions/clients';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
+import { readFileIfReadable } from '../../core/atomicFiles';
 import { compareCodeUnits } from '../../core/compare';
 import { cancellationOr, errorMessage, throwIfAborted } from '../../core/errors';
 import type { HeldLock } from '../../core/locks';
@@ -289,21 +290,13 @@ async function downloadWithCurl(curl: string, client: FrigateClient, images: rea
       const outcome = await (outcomes[index] as Promise<{ ok: boolean; bytes: number }>);
       // Read at once rather than through the thread pool: hundreds of small files would wait there
       // behind each other and behind the compression. curl writes no file for an empty body.
-      const data = !outcome.ok ? undefined : outcome.bytes === 0 && !existsSync(output(index)) ? Buffer.alloc(0) : readIfPresent(output(index));
+      const data = !outcome.ok ? undefined : outcome.bytes === 0 && !existsSync(output(index)) ? Buffer.alloc(0) : readFileIfReadable(output(index));
       return data?.length === outcome.bytes ? data : downloadImage(client, image, signal);
     };
     return { nextImage, finished, folder };
   } catch (error) {
     await rm(folder, { recursive: true, force: true });
     throw error;
-  }
-}
-
-function readIfPresent(file: string): Buffer | undefined {
-  try {
-    return readFileSync(file);
-  } catch {
-    return undefined;
   }
 }
 
