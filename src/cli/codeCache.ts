@@ -28,7 +28,7 @@ function isPrivateFolder(folder: string): boolean {
 }
 
 /** `$XDG_CACHE_HOME/lifeboat/v8` (else `~/.cache/…`), made private when new; undefined when it is not private. */
-export function codeCacheFolder(env: NodeJS.ProcessEnv = process.env): string | undefined {
+function codeCacheFolder(env: NodeJS.ProcessEnv = process.env): string | undefined {
   try {
     // homedir() throws for a user with neither HOME nor a passwd entry (a pod's arbitrary uid).
     const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(homedir(), '.cache');
