@@ -97,13 +97,13 @@ async function typeIn(session: Session, step: TextStep): Promise<string> {
   return text;
 }
 
-async function choose(session: Session, step: ChoiceStep): Promise<string> {
+async function choose(session: Session, step: ChoiceStep): Promise<string | boolean> {
   const choice = await vscode.window.showQuickPick(
-    step.options.map((option) => ({ label: option.value, description: option.description })),
+    step.options.map((option) => ({ label: option.label ?? String(option.value), description: option.description, value: option.value })),
     { title: `${session.command.title}: ${step.question}`, ignoreFocusOut: true },
   );
   if (!choice) throw new Stop();
-  return choice.label;
+  return choice.value;
 }
 
 /**

@@ -6,6 +6,7 @@ import { builtinActions, builtinBrowsers } from '../../src/actions';
 import type { MirrorResult } from '../../src/actions/frigate/mirror';
 import type { MirrorStatusResult } from '../../src/actions/frigate/mirrorStatus';
 import { builtinPaletteCommands } from '../../src/actions/paletteCommands';
+import { paramsFromPicks } from '../../src/core/browse/palette';
 import { createActionContext } from '../../src/core/actions/context';
 import { ActionRegistry } from '../../src/core/actions/registry';
 import type { ActionContext } from '../../src/core/actions/spec';
@@ -38,14 +39,18 @@ describe('Snapshot mirrors in the Frigate tree and the palette', function () {
   });
 
   function context(): ActionContext {
-    return createActionContext({
+    return createActionContext(contextOptions());
+  }
+
+  function contextOptions(): Parameters<typeof createActionContext>[0] {
+    return {
       workspaceDir: workspace,
       inventory: {
         frigate: { home: { url: sim.internalUrl } },
         stores: { snaps: { endpoint: s3.endpoint, region: 'us-east-1', bucket: BUCKET, credentials: { accessKeyId: S3RVER_CREDENTIALS.accessKeyId, secretAccessKey: 'secret:s3' } } },
       },
       secrets: { resolve: async () => S3RVER_CREDENTIALS.secretAccessKey },
-    });
+    };
   }
 
   it('shows a mirror under its Frigate with statistics, health and failed events, and its operations', async () => {
@@ -88,13 +93,18 @@ describe('Snapshot mirrors in the Frigate tree and the palette', function () {
       const ctx = context();
       const picked: Record<string, unknown> = {};
       for (const step of command.steps) {
+        if (step.kind === 'choice') {
+          assert.deepEqual([step.param, step.options.map((option) => [option.label, option.value])], ['watch', [['Once', false], ['Keep watching', true]]]);
+          picked[step.param] = false;
+          continue;
+        }
         assert.ok(step.kind === 'node');
         const offered = (await model.children(step.under(picked), { limit: 100 }, ctx)).nodes.filter((node) => step.accept?.(node) ?? true);
         assert.deepEqual(offered.map((node) => node.label), [step.param === 'frigate' ? 'home' : 'snaps']);
         picked[step.param] = step.value?.(offered[0] as BrowseNode);
       }
       await ctx.clients.disposeAll();
-      assert.deepEqual(picked, { frigate: 'home', store: 'snaps' });
+      assert.deepEqual(picked, action === 'frigate.snapshots.mirror' ? { frigate: 'home', store: 'snaps', watch: false } : { frigate: 'home', store: 'snaps' });
       if (action === 'frigate.snapshots.mirror.status') {
         const status = await runFrigateAction<MirrorStatusResult>(action, picked, context());
         assert.equal(status.tracked, 7, 'the six of the first test and the one the palette mirrored');
@@ -105,5 +115,34 @@ describe('Snapshot mirrors in the Frigate tree and the palette', function () {
         assert.equal(mirrored.uploaded, 1);
       }
     }
+  });
+
+  it('"Keep watching" from the palette mirrors each new event as it comes, with the statistics as its progress, until cancelled', async () => {
+    const command = builtinPaletteCommands.find((candidate) => candidate.command === 'lifeboat.mirrorFrigateSnapshots');
+    const watching = command?.steps.find((step) => step.kind === 'choice')?.options.find((option) => option.label === 'Keep watching');
+    assert.ok(watching);
+    const controller = new AbortController();
+    const progress: string[] = [];
+    const ctx = createActionContext({ ...contextOptions(), signal: controller.signal, progress: { report: (update) => progress.push(update.message ?? '') } });
+    const running = runFrigateAction<MirrorResult>('frigate.snapshots.mirror', paramsFromPicks({ frigate: 'home', store: 'snaps', watch: watching.value, pollSeconds: 0.1 }), ctx);
+    running.catch(() => undefined);
+    const lastStats = () => progress.filter((message) => message.startsWith('Success: ')).at(-1) ?? '';
+    const waitForSuccesses = async (count: number) => {
+      for (let tries = 0; tries < 200 && !lastStats().startsWith(`Success: ${count},`); tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.match(lastStats(), new RegExp(`^Success: ${count}, Failed: 0, Retry Queue: 0, Tracked Events: \\d+, Failed Events: 1, Health: OK$`));
+    };
+    try {
+      for (const [index, at] of [T0 + 30, T0 + 31].entries()) {
+        sim.events.push({ id: `${at}-watched`, camera: 'gate', label: 'person', start_time: at, end_time: at + 1, has_snapshot: true, has_clip: false });
+        await waitForSuccesses(index + 1);
+      }
+    } finally {
+      controller.abort();
+    }
+    await assert.rejects(running, /cancel/i);
+    const status = await runFrigateAction<MirrorStatusResult>('frigate.snapshots.mirror.status', { frigate: 'home', store: 'snaps' }, context());
+    assert.equal(status.tracked, 9, 'the seven before and the two watched');
+    assert.equal(status.lastRun?.uploaded, 2);
+    assert.ok(status.lastRun?.endedAt, 'a cancelled watch still records its end');
   });
 });

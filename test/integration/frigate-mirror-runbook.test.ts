@@ -54,7 +54,7 @@ describe('The Frigate snapshot mirror status runbook through the lifeboat CLI', 
     sim.injectFault({ kind: 'status', status: 500, path: new RegExp(`/events/${broken.replace(/\./g, '\\.')}/snapshot`), times: 1000 });
     const first = await run('maxFailedRetries=0');
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /no state yet \(there is no state file/);
+    assert.match(first.stdout, /no state to show \(there is no state file/);
     assert.match(first.stdout, /Success: 11, Failed: 1, Retry Queue: 0, Tracked Events: 11, Failed Events: 1/);
     assert.match(first.stdout, /Tracked Events: 11, Failed Events: 1, Health: OK, 1 failed event/);
     assert.ok(first.stdout.includes(broken) && /HTTP 500/.test(first.stdout), first.stdout);

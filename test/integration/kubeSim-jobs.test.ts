@@ -97,6 +97,8 @@ describe('Kubernetes simulator: batch CronJobs and Jobs, ConfigMaps and Secrets,
     assert.deepEqual([status.succeeded, status.active], [1, 0]);
     assert.deepEqual(status.conditions.map((condition) => [condition.type, condition.status, condition.reason]), [['SuccessCriteriaMet', 'True', 'CompletionsReached'], ['Complete', 'True', 'CompletionsReached']]);
     assert.equal(podsOf(job).at(-1)?.log, 'done\n');
+    // A Job's pod stays listed once it has ended, with its phase, until the Job goes.
+    assert.deepEqual((await kube.listPods('jobs', `job-name=${name}`)).map((pod) => [pod.name, pod.phase, pod.ready]), [[podsOf(job).at(-1)?.name, 'Succeeded', false]]);
     const after = sim.objects.get(CRONJOB, 'jobs', 'nightly');
     assert.equal(after.status?.active, undefined, 'no Job is active any more');
     assert.equal(after.status?.lastSuccessfulTime, status.completionTime);
@@ -246,8 +248,13 @@ describe('Kubernetes simulator: batch CronJobs and Jobs, ConfigMaps and Secrets,
     assert.equal(replaced.metadata?.generation, (current.metadata?.generation ?? 0) + 1);
     for (let tries = 0; tries < 200 && !(await readFile(volume, 'utf8')).includes('new'); tries++) await new Promise((resolve) => setTimeout(resolve, 20));
     const ended = running.pods.length;
+    // The running pod is listed by its template's labels, and a command run in it sees its volumes.
+    const [listed, ...others] = await kube.listPods('apps', 'app=counter');
+    assert.deepEqual([listed?.phase, listed?.ready, listed?.containers, others], ['Running', true, ['main'], []]);
+    assert.match(await kube.execText({ namespace: 'apps', pod: listed?.name ?? '', command: ['cat', '/data/runs'] }), /^(run\n)+new\n$/);
     // Deleted: SIGTERM ends the sleeping container, and no pod follows.
     await running.stop();
     assert.deepEqual([running.pods.length, running.pods.at(-1)?.exitCode], [ended + 1, 143]);
+    assert.deepEqual(await kube.listPods('apps', 'app=counter'), [], 'a Deployment\'s pod is deleted with it');
   });
 });

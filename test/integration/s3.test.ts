@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -265,6 +266,32 @@ describe('S3 client against s3rver', function () {
       });
       await assert.rejects(download, CancelledError);
       assert.deepEqual(await readdir(folder), []);
+    });
+
+    it("aborts each request in flight with its own call's signal, and no other", async () => {
+      // A server that takes every request and never answers: only an abort ends a call.
+      const held: Socket[] = [];
+      const silent = createServer((socket) => held.push(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        const store = await open({ endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` });
+        const [first, second] = [new AbortController(), new AbortController()];
+        const heading = store.head('held/a', first.signal);
+        let putSettled = false;
+        const putting = store.putBytes('held/b', 'contents', { signal: second.signal }).finally(() => (putSettled = true));
+        putting.catch(() => undefined);
+        for (let tries = 0; tries < 100 && held.length < 2; tries++) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(held.length, 2, 'both requests reached the server');
+        first.abort();
+        await assert.rejects(heading, CancelledError);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.equal(putSettled, false, 'the other call is still waiting for its answer');
+        second.abort();
+        await assert.rejects(putting, CancelledError);
+      } finally {
+        for (const socket of held) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
     });
 
     it('refuses to start when already cancelled', async () => {

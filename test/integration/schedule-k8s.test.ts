@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { parse, parseAllDocuments } from 'yaml';
+import { frigateSnapshotsMirrorStatus, type MirrorStatusResult } from '../../src/actions/frigate/mirrorStatus';
 import { scheduleActions } from '../../src/actions/schedule';
 import type { K8sInstallResult } from '../../src/actions/schedule/k8sInstall';
 import { IMAGE_PROGRAM, manifestsFile, POD_WORKSPACE, type ScheduledRunbook } from '../../src/actions/schedule/k8sManifests';
@@ -311,7 +312,13 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
   const mirrorLab = async (
     events: number,
     cell: string[],
-    work: (lab: { frigate: FrigateSimulator; workspace: string; bucketKeys: () => Promise<string[]>; install: (params: Record<string, unknown>) => Promise<K8sInstallResult> }) => Promise<void>,
+    work: (lab: {
+      frigate: FrigateSimulator;
+      workspace: string;
+      bucketKeys: () => Promise<string[]>;
+      install: (params: Record<string, unknown>) => Promise<K8sInstallResult>;
+      mirrorStatus: (params: Record<string, unknown>) => Promise<MirrorStatusResult>;
+    }) => Promise<void>,
   ) => {
     const [frigate, s3] = await Promise.all([FrigateSimulator.start(), startS3rver({ buckets: ['nvr'] })]);
     const reader = await openS3Store({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'nvr', credentials: { ...S3RVER_CREDENTIALS } });
@@ -337,6 +344,7 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
         workspace: mirrorWorkspace,
         bucketKeys,
         install: async (params) => (await spec.run(spec.params.parse({ cluster: 'prod', image: IMAGE, runbook: 'snapshot-mirror.runbook.md', secret: 'mirror-secrets', ...params }), ctx)) as K8sInstallResult,
+        mirrorStatus: async (params) => (await frigateSnapshotsMirrorStatus.run(frigateSnapshotsMirrorStatus.params.parse({ frigate: 'home', store: 'snaps', ...params }), ctx)) as MirrorStatusResult,
       });
       // The Lease was taken and given back through the pod's service account.
       assert.deepEqual(await kube.listObjects(CUSTOM_RESOURCES.lease, 'lifeboat'), []);
@@ -360,7 +368,7 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
   });
 
   it('runs the watching snapshot mirror as a Deployment: its pod mirrors new events as they come, keeps its state on a PersistentVolumeClaim across pods, and stops when the pod is deleted', async () => {
-    await mirrorLab(6, ['watch: true', 'pollSeconds: 0.2'], async ({ frigate, bucketKeys, install }) => {
+    await mirrorLab(6, ['watch: true', 'pollSeconds: 0.2'], async ({ frigate, bucketKeys, install, mirrorStatus }) => {
       const waitForKeys = async (count: number) => {
         for (let tries = 0; tries < 300 && (await bucketKeys()).length < count; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
         assert.equal((await bucketKeys()).length, count);
@@ -391,13 +399,29 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
       await waitForKeys(6);
       for (let index = 6; index < 9; index++) frigate.events.push(mirrorEvent(index));
       await waitForKeys(9);
+      // Show Mirror Status reads the state where the mirror keeps it: in the pod that runs it.
+      const inCluster = { cluster: 'prod', namespace: 'lifeboat', name: 'mirror-watch' };
+      let shown = await mirrorStatus({ inCluster });
+      for (let tries = 0; tries < 100 && shown.tracked < 9; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        shown = await mirrorStatus({ inCluster });
+      }
+      assert.deepEqual([shown.tracked, shown.running, shown.health, shown.failedEvents, shown.cursor], [9, true, 'OK', [], new Date(mirrorEvent(8).start_time * 1000).toISOString()]);
+      assert.match(shown.statePath, /^\/workspace\/\.lifeboat\/frigate-mirror\/home--snaps--[0-9a-f]{8}\/mirror-state\.json in pod lifeboat\/mirror-watch-[0-9a-f]{5} on cluster 'prod'$/);
+      assert.match(frigateSnapshotsMirrorStatus.render?.(shown) ?? '', /\(running now\)\.\n\nTracked Events: 9, Failed Events: 0, Health: OK\n/);
+      // A state path is an argument of the commands run in the pod, never a script.
+      const hostile = await mirrorStatus({ inCluster, state: '$(touch pwned)`touch pwned`; touch pwned --help' });
+      assert.match(hostile.problem ?? '', /^there is no state file \/workspace\/\$\(touch pwned\)`touch pwned`; touch pwned --help in pod lifeboat\/mirror-watch-/);
       // Deleted (a node drained, a rollout): the pod stops on SIGTERM, its state saved on the claim.
       await first.stop();
+      const gone = await mirrorStatus({ inCluster });
+      assert.deepEqual([gone.problem, gone.health, gone.running], ["none of the pods of 'mirror-watch' in namespace lifeboat on cluster 'prod' is running, and the state is read in a running one", 'unknown', false]);
       const stopped = first.pods.at(-1);
       assert.equal(stopped?.exitCode, 130, stopped?.log);
       assert.match(stopped?.log ?? '', /Stopping the running step/);
       // The first pod found no state, the claim being new.
       assert.match(stopped?.log ?? '', /there is no state file \S+; it was rebuilt from the listing/);
+      assert.deepEqual((await readdir(stopped?.sandbox ?? '', { recursive: true })).filter((entry) => entry.includes('pwned')), [], 'nothing ran the hostile path');
       const stateFolder = join(stopped?.sandbox ?? '', POD_WORKSPACE, '.lifeboat', 'frigate-mirror');
       const [stateName] = await readdir(stateFolder);
       const state = JSON.parse(await readFile(join(stateFolder, stateName ?? '', 'mirror-state.json'), 'utf8')) as { cursor: number };

@@ -95,7 +95,18 @@ export class KubeApiSimulator {
     controllerStepMs: number,
   ) {
     this.objects = new ObjectStore(controllerStepMs);
-    this.jobs = new JobController(this.objects, { dir, token: this.token, certificate, url: () => this.url });
+    this.jobs = new JobController(this.objects, {
+      dir,
+      token: this.token,
+      certificate,
+      url: () => this.url,
+      podStarted: (pod) => this.pods.set(`${pod.namespace}/${pod.name}`, { ...pod, phase: 'Running' }),
+      podEnded: (namespace, name, phase) => {
+        const pod = this.pods.get(`${namespace}/${name}`);
+        if (pod && phase) pod.phase = phase;
+        else this.pods.delete(`${namespace}/${name}`);
+      },
+    });
   }
 
   static async start(options: KubeSimOptions = {}): Promise<KubeApiSimulator> {

@@ -70,6 +70,10 @@ export interface SimulatorEndpoint {
   token: string;
   certificate: { cert: string };
   url(): string;
+  /** A pod's container started: the API lists it and execs into it (its filesystem is `root`) until `podEnded`. */
+  podStarted(pod: { namespace: string; name: string; labels: Record<string, string>; containers: string[]; root: string; env: Record<string, string> }): void;
+  /** Its container ended: a Job's pod stays listed with its phase; a Deployment's is deleted, as its ReplicaSet deletes it. */
+  podEnded(namespace: string, name: string, phase: 'Succeeded' | 'Failed' | undefined): void;
 }
 
 function now(): string {
@@ -453,8 +457,12 @@ export class JobController {
       ...env,
     };
     const [executable = '', ...prefix] = host;
+    const labels = ((((job.spec ?? {}).template ?? {}) as Json).metadata as Json | undefined)?.labels as Record<string, string> | undefined;
+    this.endpoint.podStarted({ namespace, name, labels: labels ?? {}, containers: [String(container.name ?? 'main')], root: sandbox, env });
     const { exitCode, log } = await run(executable, [...prefix, ...args], { cwd: workingDir, env: processEnv, ...stop });
-    return { name, phase: exitCode === 0 ? 'Succeeded' : 'Failed', exitCode, log, sandbox, env };
+    const phase = exitCode === 0 ? 'Succeeded' : 'Failed';
+    this.endpoint.podEnded(namespace, name, job.kind === 'Deployment' ? undefined : phase);
+    return { name, phase, exitCode, log, sandbox, env };
   }
 
   /** An `env` entry's value; an error when the Secret or ConfigMap key it reads is missing and not optional. */

@@ -16,10 +16,11 @@ import { errorMessage } from '../../core/errors';
 import { normalizePrefix, parseSnapshotKey, utcDay, type MirrorEvent } from './mirrorKeys';
 
 const STATE_FORMAT = 'lifeboat.frigate-mirror/1';
-export const MIRROR_STATE_FOLDER = path.join('.lifeboat', 'frigate-mirror');
+/** Where in a workspace the mirrors keep their states, one folder each. */
+const MIRROR_STATE_FOLDER = ['.lifeboat', 'frigate-mirror'] as const;
 export const MIRROR_STATE_FILE = 'mirror-state.json';
 /** A state file larger than this is not one this code wrote; it is rebuilt instead of read. */
-const MAX_STATE_BYTES = 64 * 1024 * 1024;
+export const MAX_STATE_BYTES = 64 * 1024 * 1024;
 /**
  * Events are paged by `after`, which Frigate compares strictly: pages overlap by this many seconds so
  * events sharing a start time across a page boundary are never skipped; the overlap is recognised by id.
@@ -68,11 +69,14 @@ export interface LastRun {
   health: string;
 }
 
-/** The folder of a mirror's state (the lock lives beside the file): one per Frigate, store and prefix. */
-export function defaultStatePath(workspaceDir: string, identity: Pick<MirrorIdentity, 'frigate' | 'store' | 'prefix'>): string {
+/**
+ * The folder of a mirror's state (the lock lives beside the file): one per Frigate, store and prefix.
+ * `join` is `path.posix.join` for a workspace in a pod, whatever this machine's paths are.
+ */
+export function defaultStatePath(workspaceDir: string, identity: Pick<MirrorIdentity, 'frigate' | 'store' | 'prefix'>, join: (...parts: string[]) => string = path.join): string {
   const safe = (name: string) => name.replace(/[^A-Za-z0-9_.-]/g, '_');
   const prefixHash = createHash('sha256').update(normalizePrefix(identity.prefix)).digest('hex').slice(0, 8);
-  return path.join(workspaceDir, MIRROR_STATE_FOLDER, `${safe(identity.frigate)}--${safe(identity.store)}--${prefixHash}`, MIRROR_STATE_FILE);
+  return join(workspaceDir, ...MIRROR_STATE_FOLDER, `${safe(identity.frigate)}--${safe(identity.store)}--${prefixHash}`, MIRROR_STATE_FILE);
 }
 
 export class MirrorState {
@@ -227,7 +231,7 @@ export interface FoundMirror {
 
 /** The mirrors whose states the workspace holds under `.lifeboat/frigate-mirror/`, those of `frigate` only; unreadable states are left out. */
 export async function findMirrors(workspaceDir: string, frigate: string): Promise<FoundMirror[]> {
-  const root = path.join(workspaceDir, MIRROR_STATE_FOLDER);
+  const root = path.join(workspaceDir, ...MIRROR_STATE_FOLDER);
   const folders = await readdir(root).catch(() => [] as string[]);
   const found: FoundMirror[] = [];
   for (const folder of folders.sort()) {
@@ -258,10 +262,15 @@ export async function loadMirrorState(file: string, identity: MirrorIdentity): P
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: undefined, problem: `there is no state file ${file}` };
     return { state: undefined, problem: `the state file ${file} cannot be read: ${errorMessage(error)}` };
   }
+  return parseMirrorState(text, identity, `the state file ${file}`);
+}
+
+/** A state's text read from `where` (a file here, or one in a pod): corrupt is a problem, another mirror's state an error. */
+export function parseMirrorState(text: string, identity: MirrorIdentity, where: string): LoadedState {
   try {
     return { state: MirrorState.parse(text, identity) };
   } catch (error) {
-    if (error instanceof ForeignStateError) throw new ForeignStateError(`the state file ${file} ${error.message}; give this mirror its own \`state\` path`);
-    return { state: undefined, problem: `the state file ${file} is corrupt (${errorMessage(error)})` };
+    if (error instanceof ForeignStateError) throw new ForeignStateError(`${where} ${error.message}; give this mirror its own \`state\` path`);
+    return { state: undefined, problem: `${where} is corrupt (${errorMessage(error)})` };
   }
 }

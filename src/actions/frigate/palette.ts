@@ -134,7 +134,19 @@ export const frigatePaletteCommands: readonly PaletteCommand[] = [
     command: 'lifeboat.mirrorFrigateSnapshots',
     title: 'Mirror Frigate Snapshots Now',
     action: 'frigate.snapshots.mirror',
-    steps: [whichFrigate, whichStore],
+    steps: [
+      whichFrigate,
+      whichStore,
+      {
+        kind: 'choice',
+        param: 'watch',
+        question: 'once, or keep watching?',
+        options: [
+          { value: false, label: 'Once', description: 'the snapshots of every event so far, then stop' },
+          { value: true, label: 'Keep watching', description: 'then the new events as they come, until you cancel; the notification shows the statistics' },
+        ],
+      },
+    ],
   },
   {
     command: 'lifeboat.showFrigateMirrorStatus',

@@ -32,12 +32,13 @@ export interface NodeStep {
   none: string;
 }
 
-/** A fixed choice of values (a method), each with what it means. */
+/** A fixed choice of values (a method, once or watching), each with what it means. */
 export interface ChoiceStep {
   kind: 'choice';
   param: string;
   question: string;
-  options: readonly { value: string; description: string }[];
+  /** `label` is what the list shows, the value itself when left out (a value that is not a word needs one). */
+  options: readonly { value: string | boolean; label?: string; description: string }[];
 }
 
 /** A value nothing can list (a folder on a host): typed, and checked as it is typed against the action's own schema for it. */
