@@ -8,7 +8,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
-import { CancelledError } from '../core/errors';
+import { CancelledError, followSignal } from '../core/errors';
 import { formatDuration } from '../core/render';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from './retry';
 
@@ -317,16 +317,21 @@ export class FrigateClient {
     const secure = url.protocol === 'https:';
     const options = { method: spec.method, headers, ...(secure ? { rejectUnauthorized: !this.target.insecure, ...(this.target.ca ? { ca: this.target.ca } : {}) } : {}) };
     // The caller's signal is shared by every request in flight (a backup downloads eight images at
-    // once): listening on it directly would add two listeners per request to it, past Node's limit of
-    // ten (MaxListenersExceededWarning). A signal of this request's own follows it without adding any.
-    const signal = spec.signal ? AbortSignal.any([spec.signal]) : undefined;
+    // once): this request listens on a signal of its own that follows it, until its answer is read.
+    const scope = spec.signal ? followSignal(spec.signal) : undefined;
+    const signal = scope?.signal;
+    let answered = false;
     return new Promise<Answer>((resolve, reject) => {
       const request = (secure ? httpsRequest : httpRequest)(url, options, (response) => {
+        answered = true;
         request.setTimeout(0);
         response.setTimeout(timeoutMs, () => response.destroy(new FrigateError('timeout', `${this.description} stopped sending ${spec.path} for ${formatDuration(timeoutMs)}`)));
         const onAbortBody = () => response.destroy(new CancelledError());
         signal?.addEventListener('abort', onAbortBody, { once: true });
-        response.on('close', () => signal?.removeEventListener('abort', onAbortBody));
+        response.on('close', () => {
+          signal?.removeEventListener('abort', onAbortBody);
+          scope?.release();
+        });
         // Errors reach whoever reads the body; without a listener an unread failed body would crash.
         response.on('error', () => {});
         resolve({ status: response.statusCode ?? 0, headers: response.headers, body: response });
@@ -335,7 +340,10 @@ export class FrigateClient {
       signal?.addEventListener('abort', onAbort, { once: true });
       request.setTimeout(timeoutMs, () => request.destroy(new FrigateError('timeout', `${this.description} did not answer ${spec.method} ${spec.path} within ${formatDuration(timeoutMs)}`)));
       request.on('error', (error: NodeJS.ErrnoException) => reject(this.networkError(error, spec)));
-      request.on('close', () => signal?.removeEventListener('abort', onAbort));
+      request.on('close', () => {
+        signal?.removeEventListener('abort', onAbort);
+        if (!answered) scope?.release();
+      });
       request.end(spec.body?.data);
     });
   }

@@ -10,7 +10,7 @@
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { CancelledError } from '../core/errors';
+import { CancelledError, followSignal } from '../core/errors';
 import { formatBytes, formatDuration } from '../core/render';
 import { connectJudged, normalizeFingerprint } from './pinnedTls';
 import { DEFAULT_RETRY_POLICY, sleep, withRetries, type RetryPolicy } from './retry';
@@ -416,9 +416,10 @@ export class PbsClient {
       ...(body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }),
     };
     const timeoutMs = this.target.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const signal = spec.signal ? AbortSignal.any([spec.signal]) : undefined;
+    const scope = spec.signal ? followSignal(spec.signal) : undefined;
+    const signal = scope?.signal;
     const route = this.routeName(spec);
-    return new Promise<string>((resolve, reject) => {
+    const exchange = new Promise<string>((resolve, reject) => {
       // Whatever breaks the exchange after a cancellation is the cancellation. Settling twice is a no-op:
       // the first outcome stands.
       const fail = (error: Error) => reject(signal?.aborted ? new CancelledError() : error);
@@ -466,6 +467,8 @@ export class PbsClient {
       request.on('close', () => signal?.removeEventListener('abort', onAbort));
       request.end(body);
     });
+    // The answer is read whole before the exchange settles.
+    return scope ? exchange.finally(scope.release) : exchange;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { CancelledError, throwIfAborted } from '../core/errors';
+import { CancelledError, followSignal, throwIfAborted } from '../core/errors';
 
 export interface RetryPolicy {
   /** Attempts in all, the first one included. */
@@ -35,18 +35,21 @@ export async function withRetries<Result>(
 
 /** Waits `ms`, or rejects with a `CancelledError` as soon as `callerSignal` aborts. */
 export function sleep(ms: number, callerSignal: AbortSignal | undefined): Promise<void> {
-  // Many calls may back off at once on one shared signal (a backup's downloads); a signal of this
-  // wait's own follows it without adding a listener to it, so they never pile up there.
-  const signal = callerSignal ? AbortSignal.any([callerSignal]) : undefined;
+  if (callerSignal?.aborted) return Promise.reject(new CancelledError());
+  // Many calls may back off at once on one shared signal (a backup's downloads): each wait listens
+  // on a signal of its own that follows it.
+  const scope = callerSignal ? followSignal(callerSignal) : undefined;
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer);
+      scope?.release();
       reject(new CancelledError());
     };
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      scope?.signal.removeEventListener('abort', onAbort);
+      scope?.release();
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    scope?.signal.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -207,8 +207,10 @@ export class S3Store {
       maxAttempts: settings.retry.attempts,
       retryMode: 'standard',
       // Without a logger the SDK writes its warnings to the console; they belong in our log. Its info
-      // lines (one per request) are left out.
-      logger: { trace() {}, debug() {}, info() {}, warn: (...parts: unknown[]) => log?.debug(`S3 SDK: ${parts.join(' ')}`), error: (...parts: unknown[]) => log?.debug(`S3 SDK: ${parts.join(' ')}`) },
+      // lines (one per request) are left out, and with no `info` at all the SDK does not build them:
+      // a filtered copy of each request's input and output, only to be dropped (its logger middleware
+      // calls `logger.info?.(…)`, which skips the arguments). The type asks for `info` regardless.
+      logger: { trace() {}, debug() {}, warn: (...parts: unknown[]) => log?.debug(`S3 SDK: ${parts.join(' ')}`), error: (...parts: unknown[]) => log?.debug(`S3 SDK: ${parts.join(' ')}`) } as unknown as S3Sdk.S3ClientConfig['logger'],
     };
     this.client = new sdk.S3Client(clientConfig);
     this.singleAttemptClient = new sdk.S3Client({ ...clientConfig, maxAttempts: 1 });

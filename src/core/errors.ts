@@ -75,27 +75,36 @@ export function throwIfAborted(signal: AbortSignal): void {
 
 /**
  * Signals for many pieces of work under one long-lived signal (a run's uploads): each aborts with the
- * parent, and one whose work is over is let go. The parent gets one listener however many are open.
- * `AbortSignal.any([parent])` aborts the same way, but the parent keeps a trace of every signal made
- * so for as long as it lives (nodejs/node#55351): after 15 000 uploads of a snapshot mirror, 1.5 MB
- * of them was still held, growing with every upload of a mirror that watches for days.
+ * parent, and one whose work is over is let go. The parent has one listener while any is open, and
+ * none once all are released. `AbortSignal.any([parent])` aborts the same way, but the parent keeps a
+ * trace of every signal made so for as long as it lives (nodejs/node#55351): after 15 000 uploads of
+ * a snapshot mirror, 1.5 MB of them was still held, growing with every upload of a mirror that
+ * watches for days; and each such signal outlives the young generation, so a busy run's heap grows.
  */
 export class SignalScopes {
   private readonly running = new Set<AbortController>();
   private readonly forward = () => {
     for (const scope of this.running) scope.abort(this.parent.reason);
+    this.running.clear();
   };
 
-  constructor(private readonly parent: AbortSignal) {
-    parent.addEventListener('abort', this.forward, { once: true });
-  }
+  constructor(private readonly parent: AbortSignal) {}
 
   /** A signal for one piece of work; `release` once the work is over. */
   open(): { signal: AbortSignal; release: () => void } {
     const scope = new AbortController();
-    if (this.parent.aborted) scope.abort(this.parent.reason);
-    else this.running.add(scope);
-    return { signal: scope.signal, release: () => this.running.delete(scope) };
+    if (this.parent.aborted) {
+      scope.abort(this.parent.reason);
+      return { signal: scope.signal, release: () => undefined };
+    }
+    if (this.running.size === 0) this.parent.addEventListener('abort', this.forward, { once: true });
+    this.running.add(scope);
+    return {
+      signal: scope.signal,
+      release: () => {
+        if (this.running.delete(scope) && this.running.size === 0) this.parent.removeEventListener('abort', this.forward);
+      },
+    };
   }
 
   /** Unlinks from the parent, once no more work will be opened. */
@@ -103,6 +112,23 @@ export class SignalScopes {
     this.parent.removeEventListener('abort', this.forward);
     this.running.clear();
   }
+}
+
+const scopesOfSignal = new WeakMap<AbortSignal, SignalScopes>();
+
+/**
+ * A signal of one piece of work's own that aborts with `parent` (a request, a wait), for a parent
+ * many run under at once (a backup's eight downloads): the parent gets one listener however many are
+ * open, so they never reach Node's limit of ten there, and none once all are released; `release`
+ * once the work is over. See `SignalScopes` for why not `AbortSignal.any([parent])`.
+ */
+export function followSignal(parent: AbortSignal): { signal: AbortSignal; release: () => void } {
+  let scopes = scopesOfSignal.get(parent);
+  if (!scopes) {
+    scopes = new SignalScopes(parent);
+    scopesOfSignal.set(parent, scopes);
+  }
+  return scopes.open();
 }
 
 export function errorMessage(error: unknown): string {

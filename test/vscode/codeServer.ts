@@ -61,9 +61,12 @@ export function startCodeServer(home: string, workspace: string): CodeServer {
     '--disable-workspace-trust',
     workspace,
   ];
+  // VS Code puts its IPC sockets there, or else in /tmp, where nothing removes them after the run.
+  const runtime = join(home, 'runtime');
+  mkdirSync(runtime, { mode: 0o700 });
   const child = spawn(CODE_SERVER, args, {
     // Without these code-server writes its config (with a password) into ~/.config.
-    env: { ...process.env, XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data') },
+    env: { ...process.env, XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data'), XDG_RUNTIME_DIR: runtime },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so stopCodeServer() also ends the server and extension host processes it forks.
     detached: true,
