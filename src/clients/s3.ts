@@ -202,7 +202,7 @@ export class S3Store {
       ...(custom ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
       requestHandler: new HttpHandler({ httpAgent, httpsAgent, connectionTimeout: settings.connectTimeoutMs, socketTimeout: settings.idleTimeoutMs }, (request) => signalOfRequest.get(request)),
       // Without it every request builds, sorts and resolves the whole middleware stack anew: a fifth of
-      // what a long mirror run allocates, and the reason its heap kept growing.
+      // what a snapshot mirror allocated per snapshot.
       cacheMiddleware: true,
       maxAttempts: settings.retry.attempts,
       retryMode: 'standard',
