@@ -70,8 +70,9 @@ export interface MirrorResult extends MirrorOutcome {
   durationMs: number;
 }
 
-export function mirrorStatePath(ctx: ActionContext, params: { frigate: string; store: string; prefix: string; state?: string | undefined }): string {
-  return params.state ? path.resolve(ctx.workspaceDir, params.state) : defaultStatePath(ctx.workspaceDir, params);
+/** The state file of a mirror run in `workspaceDir` (`paths` is `path.posix` for a workspace in a pod). */
+export function mirrorStatePath(workspaceDir: string, params: { frigate: string; store: string; prefix: string; state?: string | undefined }, paths: path.PlatformPath = path): string {
+  return params.state ? paths.resolve(workspaceDir, params.state) : defaultStatePath(workspaceDir, params, paths);
 }
 
 export function mirrorIdentity(ctx: ActionContext, params: { frigate: string; store: string; prefix: string }): MirrorIdentity {
@@ -150,7 +151,7 @@ async function runMirror(params: MirrorParams, ctx: ActionContext): Promise<Mirr
   const started = Date.now();
   frigateEntry(ctx, params.frigate);
   const identity = mirrorIdentity(ctx, params);
-  const statePath = mirrorStatePath(ctx, params);
+  const statePath = mirrorStatePath(ctx.workspaceDir, params);
   const lock = await lockMirror(ctx, params, identity, statePath);
   try {
     const [frigate, store] = await Promise.all([frigateClientFor(ctx, params.frigate), s3StoreFor(ctx, params.store)]);
@@ -231,7 +232,7 @@ export const frigateSnapshotsMirror = defineAction({
   async plan(params, ctx) {
     const identity = mirrorIdentity(ctx, params);
     const entry = frigateEntry(ctx, params.frigate);
-    const statePath = mirrorStatePath(ctx, params);
+    const statePath = mirrorStatePath(ctx.workspaceDir, params);
     const loaded = await loadMirrorState(statePath, identity);
     const from = loaded.state?.cursor === undefined ? (loaded.state ? 'the oldest event' : `the oldest event not in the bucket (${loaded.problem}; rebuilt from its listing)`) : `after ${new Date(loaded.state.cursor * 1000).toISOString()}`;
     const failed = loaded.state?.failed.length ?? 0;

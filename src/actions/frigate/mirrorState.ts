@@ -71,12 +71,12 @@ export interface LastRun {
 
 /**
  * The folder of a mirror's state (the lock lives beside the file): one per Frigate, store and prefix.
- * `join` is `path.posix.join` for a workspace in a pod, whatever this machine's paths are.
+ * `paths` is `path.posix` for a workspace in a pod, whatever this machine's paths are.
  */
-export function defaultStatePath(workspaceDir: string, identity: Pick<MirrorIdentity, 'frigate' | 'store' | 'prefix'>, join: (...parts: string[]) => string = path.join): string {
+export function defaultStatePath(workspaceDir: string, identity: Pick<MirrorIdentity, 'frigate' | 'store' | 'prefix'>, paths: path.PlatformPath = path): string {
   const safe = (name: string) => name.replace(/[^A-Za-z0-9_.-]/g, '_');
   const prefixHash = createHash('sha256').update(normalizePrefix(identity.prefix)).digest('hex').slice(0, 8);
-  return join(workspaceDir, ...MIRROR_STATE_FOLDER, `${safe(identity.frigate)}--${safe(identity.store)}--${prefixHash}`, MIRROR_STATE_FILE);
+  return paths.join(workspaceDir, ...MIRROR_STATE_FOLDER, `${safe(identity.frigate)}--${safe(identity.store)}--${prefixHash}`, MIRROR_STATE_FILE);
 }
 
 export class MirrorState {

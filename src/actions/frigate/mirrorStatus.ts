@@ -9,7 +9,7 @@ import { clusterParam, kubeClientFor } from '../clusters/target';
 import { namespaceParam, scheduleNameParam } from '../schedule/k8sFields';
 import { POD_WORKSPACE, SCHEDULED_RUNBOOK_LABELS } from '../schedule/k8sManifests';
 import { mirrorIdentity, mirrorStatePath, prefixParam, renderFailedEvents, stateParam, storeParam } from './mirror';
-import { defaultStatePath, loadMirrorState, MAX_STATE_BYTES, parseMirrorState, type FailedEvent, type LastRun, type LoadedState, type MirrorIdentity } from './mirrorState';
+import { loadMirrorState, MAX_STATE_BYTES, parseMirrorState, type FailedEvent, type LastRun, type LoadedState, type MirrorIdentity } from './mirrorState';
 import { frigateEntry, frigateInstanceParam } from './target';
 
 const inClusterParam = z
@@ -53,7 +53,7 @@ interface ReadState {
 }
 
 async function readStateHere(ctx: ActionContext, params: z.output<typeof statusParams>, identity: MirrorIdentity): Promise<ReadState> {
-  const statePath = mirrorStatePath(ctx, params);
+  const statePath = mirrorStatePath(ctx.workspaceDir, params);
   const running = await readFile(path.join(path.dirname(statePath), LOCK_FILE_NAME)).then(
     () => true,
     () => false,
@@ -61,24 +61,18 @@ async function readStateHere(ctx: ActionContext, params: z.output<typeof statusP
   return { statePath, loaded: await loadMirrorState(statePath, identity), running };
 }
 
-/** Where the pod keeps the state: the runbook's workspace in the image, with the same default as here. */
-function statePathInPod(state: string | undefined, identity: MirrorIdentity): string {
-  return state ? posix.resolve(POD_WORKSPACE, state) : defaultStatePath(POD_WORKSPACE, identity, posix.join);
-}
-
 function podsOf(where: InCluster): string {
   return `the pods of '${where.name}' in namespace ${where.namespace} on cluster '${where.cluster}'`;
 }
 
 /** Reads the state in the running pod of a scheduled runbook, through exec (programs and arguments, never a shell); the pod bounds what it sends. */
-async function readStateInPod(ctx: ActionContext, where: InCluster, state: string | undefined, identity: MirrorIdentity): Promise<ReadState> {
+async function readStateInPod(ctx: ActionContext, where: InCluster, file: string, identity: MirrorIdentity): Promise<ReadState> {
   const kube = await kubeClientFor(ctx, where.cluster, '`inCluster.cluster`');
   const selector = Object.entries({ ...SCHEDULED_RUNBOOK_LABELS, 'app.kubernetes.io/instance': where.name })
     .map(([label, value]) => `${label}=${value}`)
     .join(',');
   const pods = await kube.listPods(where.namespace, selector);
   const pod = pods.find((candidate) => candidate.phase === 'Running');
-  const file = statePathInPod(state, identity);
   if (!pod) {
     const seen = pods.length > 0 ? `; found ${pods.map((candidate) => `${candidate.name} (${candidate.phase})`).join(', ')}` : '';
     return { statePath: `${file} in ${podsOf(where)}`, running: false, unreadable: true, loaded: { state: undefined, problem: `none of ${podsOf(where)} is running${seen}, and the state is read in a running one` } };
@@ -109,13 +103,13 @@ export const frigateSnapshotsMirrorStatus = defineAction({
   destructive: false,
   readOnly: true,
   async plan(params, ctx) {
-    const target = params.inCluster ? `${statePathInPod(params.state, mirrorIdentity(ctx, params))} in the running pod of ${podsOf(params.inCluster)}` : mirrorStatePath(ctx, params);
+    const target = params.inCluster ? `${mirrorStatePath(POD_WORKSPACE, params, posix)} in the running pod of ${podsOf(params.inCluster)}` : mirrorStatePath(ctx.workspaceDir, params);
     return { summary: `Show the snapshot mirror status of Frigate '${params.frigate}' to store '${params.store}'`, operations: [{ kind: 'read', target }], destructive: false };
   },
   async run(params, ctx): Promise<MirrorStatusResult> {
     frigateEntry(ctx, params.frigate);
     const identity = mirrorIdentity(ctx, params);
-    const { statePath, loaded, running, unreadable } = params.inCluster ? await readStateInPod(ctx, params.inCluster, params.state, identity) : await readStateHere(ctx, params, identity);
+    const { statePath, loaded, running, unreadable } = params.inCluster ? await readStateInPod(ctx, params.inCluster, mirrorStatePath(POD_WORKSPACE, params, posix), identity) : await readStateHere(ctx, params, identity);
     const base = { frigate: params.frigate, store: params.store, bucket: identity.bucket, prefix: identity.prefix, statePath, running };
     if (!loaded.state) return { ...base, problem: loaded.problem, tracked: 0, failedEvents: [], health: unreadable ? 'unknown' : 'never run' };
     const { state } = loaded;
