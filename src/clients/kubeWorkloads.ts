@@ -66,8 +66,17 @@ export function readCronJob(client: KubeClient, namespace: string, name: string)
   return unlessMissing(client.request(`CronJob ${namespace}/${name}`, (sdk, config) => config.makeApiClient(sdk.BatchV1Api).readNamespacedCronJob({ namespace, name })));
 }
 
-export async function listCronJobs(client: KubeClient, namespace: string, labelSelector: string): Promise<V1CronJob[]> {
-  const list = await client.request(`CronJobs in namespace ${namespace}`, (sdk, config) => config.makeApiClient(sdk.BatchV1Api).listNamespacedCronJob({ namespace, labelSelector }));
+/** How a listing names where it looked: a namespace, or all of them (`namespace` left out). */
+function inNamespace(namespace: string | undefined): string {
+  return namespace === undefined ? 'every namespace' : `namespace ${namespace}`;
+}
+
+/** The CronJobs the label selector matches in a namespace, or in every namespace when it is left out. */
+export async function listCronJobs(client: KubeClient, namespace: string | undefined, labelSelector: string): Promise<V1CronJob[]> {
+  const list = await client.request(`CronJobs in ${inNamespace(namespace)}`, (sdk, config) => {
+    const batch = config.makeApiClient(sdk.BatchV1Api);
+    return namespace === undefined ? batch.listCronJobForAllNamespaces({ labelSelector }) : batch.listNamespacedCronJob({ namespace, labelSelector });
+  });
   return list.items;
 }
 
@@ -85,8 +94,12 @@ export function readDeployment(client: KubeClient, namespace: string, name: stri
   return unlessMissing(client.request(`Deployment ${namespace}/${name}`, (sdk, config) => config.makeApiClient(sdk.AppsV1Api).readNamespacedDeployment({ namespace, name })));
 }
 
-export async function listDeployments(client: KubeClient, namespace: string, labelSelector: string): Promise<V1Deployment[]> {
-  const list = await client.request(`Deployments in namespace ${namespace}`, (sdk, config) => config.makeApiClient(sdk.AppsV1Api).listNamespacedDeployment({ namespace, labelSelector }));
+/** The Deployments the label selector matches in a namespace, or in every namespace when it is left out. */
+export async function listDeployments(client: KubeClient, namespace: string | undefined, labelSelector: string): Promise<V1Deployment[]> {
+  const list = await client.request(`Deployments in ${inNamespace(namespace)}`, (sdk, config) => {
+    const apps = config.makeApiClient(sdk.AppsV1Api);
+    return namespace === undefined ? apps.listDeploymentForAllNamespaces({ labelSelector }) : apps.listNamespacedDeployment({ namespace, labelSelector });
+  });
   return list.items;
 }
 

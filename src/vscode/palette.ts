@@ -57,12 +57,16 @@ export async function runPaletteCommand(services: Services, command: PaletteComm
       if (step.kind === 'choice') picked[step.param] = await choose(session, step);
       else if (step.kind === 'text') {
         if (step.when?.(picked) ?? true) picked[step.param] = await typeIn(session, step);
-      } else if (step.eachRun) runs = await pickNodes(session, step, picked);
+      } else if (step.eachRun) runs = (await pickNodes(session, step, picked)).map((pick) => pick.value);
       else {
-        const values = await pickNodes(session, step, picked);
-        if (!step.many) picked[step.param] = values[0];
+        const picks = await pickNodes(session, step, picked);
+        const [first] = picks;
+        if (!step.many) {
+          picked[step.param] = first?.value;
+          if (first?.node && step.params) Object.assign(picked, step.params(first.node));
+        }
         // All of them picked: left out, so one added later is included too.
-        else if (values.length < (await offered(session, step, picked)).length) picked[step.param] = values;
+        else if (picks.length < (await offered(session, step, picked)).length) picked[step.param] = picks.map((pick) => pick.value);
       }
     }
     for (const [param, { setting, fallback }] of Object.entries(command.settings ?? {})) picked[param] = vscode.workspace.getConfiguration().get(setting, fallback);
@@ -150,17 +154,23 @@ async function readNodes(session: Session, step: NodeStep, under: string, ctx: A
   return found;
 }
 
-/** The values of the nodes picked: those the inventory names, the only one, or the person's pick(s). */
-async function pickNodes(session: Session, step: NodeStep, picked: Picked): Promise<unknown[]> {
-  const value = (node: BrowseNode) => (step.value ? step.value(node) : node.label);
+/** A value picked, and the node it is of (none for a label the inventory names). */
+interface NodePick {
+  value: unknown;
+  node?: BrowseNode;
+}
+
+/** The nodes picked: those the inventory names, the only one, or the person's pick(s). */
+async function pickNodes(session: Session, step: NodeStep, picked: Picked): Promise<NodePick[]> {
+  const pickOf = (node: BrowseNode): NodePick => ({ value: step.value ? step.value(node) : node.label, node });
   const preferred = step.preferred?.(picked, session.inventory);
   // Named in the inventory: taken as named, and the action says so if one is not there.
-  if (preferred?.all) return [...preferred.labels];
+  if (preferred?.all) return preferred.labels.map((label) => ({ value: label }));
   const nodes = await offered(session, step, picked);
   if (nodes.length === 0) throw new Stop(step.none);
-  if (nodes.length === 1 && !step.many) return [value(nodes[0] as BrowseNode)];
+  if (nodes.length === 1 && !step.many) return [pickOf(nodes[0] as BrowseNode)];
   const preferredNode = nodes.find((node) => preferred?.labels.includes(node.label));
-  if (preferredNode && !step.many) return [value(preferredNode)];
+  if (preferredNode && !step.many) return [pickOf(preferredNode)];
   const items = nodes.map((node) => ({
     label: node.label,
     description: [node.description, node.status && (node.status.level === 'warning' || node.status.level === 'error') ? node.status.reason : undefined].filter(Boolean).join(' · '),
@@ -172,11 +182,11 @@ async function pickNodes(session: Session, step: NodeStep, picked: Picked): Prom
   if (step.many) {
     const chosen = await vscode.window.showQuickPick(items, { title, canPickMany: true, ignoreFocusOut: true });
     if (!chosen || chosen.length === 0) throw new Stop();
-    return chosen.map((item) => value(item.node));
+    return chosen.map((item) => pickOf(item.node));
   }
   const chosen = await vscode.window.showQuickPick(items, { title, ignoreFocusOut: true, matchOnDescription: true, matchOnDetail: true });
   if (!chosen) throw new Stop();
-  return [value(chosen.node)];
+  return [pickOf(chosen.node)];
 }
 
 /** The action's plan in a modal to agree to; a destructive plan is put to the person by the runner instead, with the same plan. */

@@ -56,7 +56,7 @@ describe('Snapshot mirrors in the Frigate tree and the palette', function () {
   it('shows a mirror under its Frigate with statistics, health and failed events, and its operations', async () => {
     const model = new BrowseModel(builtinBrowsers, new ActionRegistry(builtinActions), '/w/lifeboat.yaml');
     const before = await model.children('frigate/home', { limit: 100 }, context());
-    assert.equal(before.nodes.filter((node) => node.kind === 'frigate.snapshotMirror').length, 0, 'no mirror before its first run');
+    assert.equal(before.nodes.filter((node) => node.kind === 'frigate.snapshotMirrors').length, 0, 'no mirror before its first run, and no cluster to look in');
 
     const result = await runFrigateAction<MirrorResult>('frigate.snapshots.mirror', { frigate: 'home', store: 'snaps' }, context());
     assert.equal(result.uploaded, 6);
@@ -65,8 +65,12 @@ describe('Snapshot mirrors in the Frigate tree and the palette', function () {
     const refreshed = new BrowseModel(builtinBrowsers, new ActionRegistry(builtinActions), '/w/lifeboat.yaml');
     const ctx = context();
     const children = assertListedUnder('frigate/home', await refreshed.children('frigate/home', { limit: 100 }, ctx));
-    const mirror = children.nodes.find((node) => node.kind === 'frigate.snapshotMirror') as BrowseNode;
-    assert.ok(mirror, children.nodes.map((node) => node.kind).join());
+    const mirrors = children.nodes.find((node) => node.kind === 'frigate.snapshotMirrors') as BrowseNode;
+    assert.ok(mirrors, children.nodes.map((node) => node.kind).join());
+    assert.deepEqual([mirrors.path, mirrors.label, mirrors.description, mirrors.status], ['frigate/home/snapshot-mirrors', 'Snapshot mirrors', '1 mirror in this workspace', { level: 'warning', reason: '1 mirror in this workspace with failed events or a health other than OK' }]);
+    const listed = assertListedUnder(mirrors.path, await refreshed.children(mirrors.path, { limit: 100 }, ctx));
+    const mirror = listed.nodes.find((node) => node.kind === 'frigate.snapshotMirror') as BrowseNode;
+    assert.ok(mirror, listed.nodes.map((node) => node.kind).join());
     assert.equal(mirror.description, 's3://cams/frigate/snapshots · 6 tracked events · 1 failed · OK');
     assert.deepEqual(mirror.status, { level: 'warning', reason: '1 failed event' });
     assert.deepEqual(
@@ -100,11 +104,13 @@ describe('Snapshot mirrors in the Frigate tree and the palette', function () {
         }
         assert.ok(step.kind === 'node');
         const offered = (await model.children(step.under(picked), { limit: 100 }, ctx)).nodes.filter((node) => step.accept?.(node) ?? true);
-        assert.deepEqual(offered.map((node) => node.label), [step.param === 'frigate' ? 'home' : 'snaps']);
+        // The status offers the mirrors there are (one, in this workspace); the mirror, any store.
+        assert.deepEqual(offered.map((node) => node.label), [step.param === 'frigate' ? 'home' : action === 'frigate.snapshots.mirror' ? 'snaps' : 'Snapshot mirror']);
         picked[step.param] = step.value?.(offered[0] as BrowseNode);
+        Object.assign(picked, step.params?.(offered[0] as BrowseNode));
       }
       await ctx.clients.disposeAll();
-      assert.deepEqual(picked, action === 'frigate.snapshots.mirror' ? { frigate: 'home', store: 'snaps', watch: false } : { frigate: 'home', store: 'snaps' });
+      assert.deepEqual(picked, action === 'frigate.snapshots.mirror' ? { frigate: 'home', store: 'snaps', watch: false } : { frigate: 'home', store: 'snaps', prefix: 'frigate/snapshots' });
       if (action === 'frigate.snapshots.mirror.status') {
         const status = await runFrigateAction<MirrorStatusResult>(action, picked, context());
         assert.equal(status.tracked, 7, 'the six of the first test and the one the palette mirrored');

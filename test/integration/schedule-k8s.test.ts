@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { parse, parseAllDocuments } from 'yaml';
-import { frigateSnapshotsMirrorStatus, type MirrorStatusResult } from '../../src/actions/frigate/mirrorStatus';
+import { frigateSnapshotsMirrorStatus } from '../../src/actions/frigate/mirrorStatus';
 import { scheduleActions } from '../../src/actions/schedule';
 import type { K8sInstallResult } from '../../src/actions/schedule/k8sInstall';
 import { IMAGE_PROGRAM, manifestsFile, POD_WORKSPACE, type ScheduledRunbook } from '../../src/actions/schedule/k8sManifests';
@@ -18,17 +18,14 @@ import { createActionContext } from '../../src/core/actions/context';
 import type { ActionContext, ActionSpec } from '../../src/core/actions/spec';
 import { loadInventory } from '../../src/core/workspace';
 import { lifeboat } from '../support/cli';
+import { addLifeboatImage, mirrorEvent, withMirrorLab } from '../support/clusterMirrorLab';
 import { CLI, REPO_ROOT, requireFiles } from '../support/paths';
-import { openS3Store } from '../../src/clients/s3';
-import { FrigateSimulator } from '../testbed/frigateSim';
 import { KubeApiSimulator } from '../testbed/kubeSim';
-import { S3RVER_CREDENTIALS, startS3rver } from '../testbed/s3rver';
+import { S3RVER_CREDENTIALS } from '../testbed/s3rver';
 
 const run = promisify(execFile);
 const IMAGE = 'registry.example/lifeboat:test';
 
-/** The mirror's test events: a person on the porch, one a second from 2025-12-06T05:46:40Z. */
-const mirrorEvent = (index: number) => ({ id: `1765000000.${index}-m${index}`, camera: 'porch', label: 'person', start_time: 1_765_000_000 + index, end_time: 1_765_000_003 + index, has_snapshot: true, has_clip: false });
 /** A key's time, as the mirror names it: YYYYMMDD_HHMMSS in UTC. */
 const compactTime = (seconds: number) => new Date(seconds * 1000).toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
 const SECRET_VALUE = 'tok-3f9a-never-in-a-manifest';
@@ -104,12 +101,7 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
     await mkdir(join(workspace, 'runbooks'));
     await writeFile(join(workspace, 'runbooks', 'nightly.runbook.md'), NIGHTLY);
     await writeFile(join(workspace, 'runbooks', 'broken.runbook.md'), BROKEN);
-    // The image's `lifeboat`, installed as the Dockerfile installs it: `npm install -g` of the packed CLI.
-    installed = join(workspace, '.image');
-    await mkdir(installed);
-    const packed = JSON.parse((await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', installed], { cwd: REPO_ROOT })).stdout) as [{ filename: string }];
-    await run('npm', ['install', '-g', '--offline', '--no-audit', '--no-fund', '--prefix', join(installed, 'usr'), join(installed, packed[0].filename)], { cwd: installed });
-    sim.jobs.addImage(IMAGE, { programs: { [IMAGE_PROGRAM]: [join(installed, 'usr', 'bin', IMAGE_PROGRAM)] }, entrypoint: [IMAGE_PROGRAM] });
+    installed = await addLifeboatImage(sim, workspace, IMAGE);
   });
 
   after(async () => {
@@ -305,58 +297,8 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
     await assert.rejects(loadInventory(file, { required: true }), /`inCluster: true` uses the pod's service account: leave out `kubeconfig` and `context`/);
   });
 
-  /**
-   * A Frigate with `events` events, a bucket, and a workspace whose runbook mirrors one to the other
-   * holding a Lease in the cluster; `install` schedules it there.
-   */
-  const mirrorLab = async (
-    events: number,
-    cell: string[],
-    work: (lab: {
-      frigate: FrigateSimulator;
-      workspace: string;
-      bucketKeys: () => Promise<string[]>;
-      install: (params: Record<string, unknown>) => Promise<K8sInstallResult>;
-      mirrorStatus: (params: Record<string, unknown>) => Promise<MirrorStatusResult>;
-    }) => Promise<void>,
-  ) => {
-    const [frigate, s3] = await Promise.all([FrigateSimulator.start(), startS3rver({ buckets: ['nvr'] })]);
-    const reader = await openS3Store({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'nvr', credentials: { ...S3RVER_CREDENTIALS } });
-    const mirrorWorkspace = await mkdtemp(join(tmpdir(), 'lifeboat-mirror-k8s-'));
-    try {
-      for (let index = 0; index < events; index++) frigate.events.push(mirrorEvent(index));
-      await writeFile(
-        join(mirrorWorkspace, 'lifeboat.yaml'),
-        ['clusters:', `  prod: { kubeconfig: ${await sim.writeKubeconfig()} }`, 'frigate:', `  home: { url: ${frigate.internalUrl} }`, 'stores:', `  snaps: { endpoint: ${s3.endpoint}, bucket: nvr, credentials: { accessKeyId: ${S3RVER_CREDENTIALS.accessKeyId}, secretAccessKey: secret:s3 } }`, ''].join('\n'),
-      );
-      await writeFile(join(mirrorWorkspace, 'snapshot-mirror.runbook.md'), ['```lifeboat', 'action: frigate.snapshots.mirror', 'frigate: home', 'store: snaps', 'lease: { cluster: prod, namespace: lifeboat }', ...cell, '```', ''].join('\n'));
-      sim.jobs.addSecret('lifeboat', 'mirror-secrets', { s3: S3RVER_CREDENTIALS.secretAccessKey });
-      const ctx = createActionContext({ workspaceDir: mirrorWorkspace, inventory: await loadInventory(join(mirrorWorkspace, 'lifeboat.yaml'), { required: true }) });
-      contexts.push(ctx);
-      const spec = action('schedule.k8s.install');
-      const bucketKeys = async () => {
-        const keys: string[] = [];
-        for await (const object of reader.listObjects()) keys.push(object.key);
-        return keys;
-      };
-      await work({
-        frigate,
-        workspace: mirrorWorkspace,
-        bucketKeys,
-        install: async (params) => (await spec.run(spec.params.parse({ cluster: 'prod', image: IMAGE, runbook: 'snapshot-mirror.runbook.md', secret: 'mirror-secrets', ...params }), ctx)) as K8sInstallResult,
-        mirrorStatus: async (params) => (await frigateSnapshotsMirrorStatus.run(frigateSnapshotsMirrorStatus.params.parse({ frigate: 'home', store: 'snaps', ...params }), ctx)) as MirrorStatusResult,
-      });
-      // The Lease was taken and given back through the pod's service account.
-      assert.deepEqual(await kube.listObjects(CUSTOM_RESOURCES.lease, 'lifeboat'), []);
-    } finally {
-      reader.dispose();
-      await Promise.all([frigate.stop(), s3.stop()]);
-      await rm(mirrorWorkspace, { recursive: true, force: true });
-    }
-  };
-
   it('runs the snapshot mirror as a CronJob in the cluster: the pod mirrors Frigate\'s snapshots to S3 holding a Lease through its service account', async () => {
-    await mirrorLab(6, [], async ({ bucketKeys, install }) => {
+    await withMirrorLab(sim, { image: IMAGE, events: 6, cell: [] }, async ({ bucketKeys, install }) => {
       await install({ schedule: '*/10 * * * *' });
       const job = await sim.jobs.runCronJob('lifeboat', 'snapshot-mirror');
       assert.ok(job);
@@ -368,7 +310,7 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
   });
 
   it('runs the watching snapshot mirror as a Deployment: its pod mirrors new events as they come, keeps its state on a PersistentVolumeClaim across pods, and stops when the pod is deleted', async () => {
-    await mirrorLab(6, ['watch: true', 'pollSeconds: 0.2'], async ({ frigate, bucketKeys, install, mirrorStatus }) => {
+    await withMirrorLab(sim, { image: IMAGE, events: 6, cell: ['watch: true', 'pollSeconds: 0.2'] }, async ({ frigate, bucketKeys, install, mirrorStatus }) => {
       const waitForKeys = async (count: number) => {
         for (let tries = 0; tries < 300 && (await bucketKeys()).length < count; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
         assert.equal((await bucketKeys()).length, count);
@@ -439,7 +381,7 @@ describe('schedule.k8s.install and schedule.k8s.status: a runbook CronJob run by
   });
 
   it('runbook frigate-s3-mirror-cluster: checks the bucket, runs the bundled mirror runbook watching in a Deployment, and shows its pod running; the pod mirrors new events', async () => {
-    await mirrorLab(4, [], async ({ frigate, workspace: mirrorWorkspace, bucketKeys }) => {
+    await withMirrorLab(sim, { image: IMAGE, events: 4, cell: [] }, async ({ frigate, workspace: mirrorWorkspace, bucketKeys }) => {
       for (const name of ['frigate-s3-mirror-cluster.runbook.md', 'frigate-s3-mirror.runbook.md']) await copyFile(join(REPO_ROOT, 'runbooks', name), join(mirrorWorkspace, name));
       const params = ['cluster=prod', 'secret=mirror-secrets', `image=${IMAGE}`, 'frigate=home', 'store=snaps', 'prefix=frigate/snapshots'].flatMap((param) => ['--param', param]);
       const ran = await lifeboat(['run', 'frigate-s3-mirror-cluster.runbook.md', ...params, '--json'], { cwd: mirrorWorkspace, env: { LIFEBOAT_SECRET_S3: S3RVER_CREDENTIALS.secretAccessKey } });

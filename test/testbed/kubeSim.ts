@@ -268,13 +268,26 @@ export class KubeApiSimulator {
     this.objects.history.serve(watch, this.objects.list(resource, namespace, () => true).items as SimObject[], response);
   }
 
-  /** A namespace's ordinary object (`kubeSimWorkloads.ts`) at its path, or the list of its kind in a namespace; undefined when the path is neither. */
+  /**
+   * A namespace's ordinary object (`kubeSimWorkloads.ts`) at its path, or the list of its kind in a
+   * namespace or in all of them (a group's kind only, as `/apis/apps/v1/deployments`); undefined when
+   * the path is none of these.
+   */
   private workload(pathname: string, selector: (labels: Record<string, string>) => boolean): unknown {
     const [namespaceName] = matchPath(KUBE_SIM_PATHS.namespace, pathname) ?? [];
     const core = matchPath(KUBE_SIM_PATHS.coreObject, pathname) ?? matchPath(KUBE_SIM_PATHS.coreObjects, pathname);
     const grouped = matchPath(KUBE_SIM_PATHS.customObject, pathname) ?? matchPath(KUBE_SIM_PATHS.customObjects, pathname);
+    const everyNamespace = matchPath(KUBE_SIM_PATHS.customObjectsInAllNamespaces, pathname);
     const [apiVersion, namespace, plural, name]: (string | undefined)[] =
-      namespaceName !== undefined ? ['v1', undefined, 'namespaces', namespaceName] : core ? ['v1', ...core] : grouped ? [`${grouped[0]}/${grouped[1]}`, ...grouped.slice(2)] : [];
+      namespaceName !== undefined
+        ? ['v1', undefined, 'namespaces', namespaceName]
+        : core
+          ? ['v1', ...core]
+          : grouped
+            ? [`${grouped[0]}/${grouped[1]}`, ...grouped.slice(2)]
+            : everyNamespace
+              ? [`${everyNamespace[0]}/${everyNamespace[1]}`, undefined, everyNamespace[2]]
+              : [];
     const kind = apiVersion && plural ? WorkloadStore.kindOf(apiVersion, plural) : undefined;
     if (!kind) return undefined;
     if (name === undefined) return this.objects.workloads.list(kind.apiVersion, kind.kind, namespace, selector);

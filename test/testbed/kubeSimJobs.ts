@@ -31,6 +31,8 @@ const CRON_JOBS: SimResource = { group: 'batch', version: 'v1', plural: 'cronjob
 const JOBS: SimResource = { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job' };
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const BATCH_PATH = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/(cronjobs|jobs)(?:\/([^/]+))?$/;
+/** The list of a batch kind across every namespace (`kubectl get cronjobs -A`). */
+const BATCH_EVERY_NAMESPACE_PATH = /^\/apis\/batch\/v1\/(cronjobs|jobs)$/;
 const CORE_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/(configmaps|secrets)(?:\/([^/]+))?$/;
 const DEPLOYMENT_PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments(?:\/([^/]+))?$/;
 /** The kubelet waits 10 s before starting a container that ended again, doubling up to 5 min; here a moment. */
@@ -131,6 +133,11 @@ export class JobController {
       if (method === 'POST' && !name) return { code: 201, body: this.writeDeployment(namespace, undefined, body) };
       if (method === 'PUT' && name) return { code: 200, body: this.writeDeployment(namespace, name, body) };
       return undefined;
+    }
+    const everyNamespace = BATCH_EVERY_NAMESPACE_PATH.exec(pathname);
+    if (everyNamespace) {
+      if (method !== 'GET') throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+      return { code: 200, body: this.objects.list(everyNamespace[1] === 'jobs' ? JOBS : CRON_JOBS, undefined, selector) };
     }
     const batch = BATCH_PATH.exec(pathname);
     if (!batch) return undefined;

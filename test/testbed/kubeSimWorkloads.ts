@@ -62,9 +62,10 @@ export class WorkloadStore {
     return settledState(kind, held).status;
   }
 
-  /** The objects of a kind in a namespace (those the label selector matches), as a list answer. */
+  /** The objects of a kind in a namespace, or in every namespace when a namespaced kind's is left out (those the label selector matches), as a list answer. */
   list(apiVersion: string, kind: string, namespace: string | undefined, selector: (labels: Record<string, string>) => boolean = () => true): Json {
-    const prefix = this.key(apiVersion, kind, namespace, '');
+    const namespaced = WORKLOAD_KINDS.some((candidate) => candidate.apiVersion === apiVersion && candidate.kind === kind && candidate.namespaced);
+    const prefix = namespace === undefined && namespaced ? `${apiVersion}/${kind}/` : this.key(apiVersion, kind, namespace, '');
     const items = [...this.objects.entries()]
       .filter(([key]) => key.startsWith(prefix))
       .map(([, object]) => object)

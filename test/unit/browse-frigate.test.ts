@@ -81,7 +81,7 @@ describe('browse model: the Frigate browser against the simulator', function () 
     }
   }
 
-  it('lists the people by name, the train folder apart, then the recordings backups the instance names', async () => {
+  it('lists the people by name, the train folder apart, then the recordings backups the instance names and where its snapshot mirrors are looked for', async () => {
     const page = await list('frigate/home', { limit: 50 });
     assert.deepEqual(
       page.nodes.map((node) => [node.path, node.kind, node.label, node.description, node.hasChildren]),
@@ -92,9 +92,10 @@ describe('browse model: the Frigate browser against the simulator', function () 
         ['frigate/home/train', 'frigate.train', 'train', '1 image · recent recognition attempts, not a person', true],
         ['frigate/home/recordings/nowhere', 'frigate.recordings.invalid', 'Recordings backup nowhere', "`frigate.home.backups.recordings` names 'nowhere', which is not under `locations:`", false],
         ['frigate/home/recordings/local', 'frigate.recordings.invalid', 'Recordings backup local', "`frigate.home.backups.recordings`: location 'local' needs a `host` and `path` (recordings are backed up to an SSH host)", false],
+        ['frigate/home/snapshot-mirrors', 'frigate.snapshotMirrors', 'Snapshot mirrors', 'clusters: k3s', true],
       ],
     );
-    assert.equal(page.total, 6);
+    assert.equal(page.total, 7);
     assert.deepEqual(page.nodes[4]?.status?.level, 'warning');
   });
 

@@ -3,7 +3,7 @@ import type { Browser, BrowseSession } from '../../core/browse/model';
 import { childPath, emptyNode, joinPath, pageOf, type DeclaredNode, type Page, type PageRequest } from '../../core/browse/node';
 import { formatBytes, formatCount, markdownEscape } from '../../core/render';
 import { recordingsLocationsOf } from './backupLocations';
-import { failedEventNodes, MIRRORS, snapshotMirrorNodes } from './mirrorBrowse';
+import { failedEventNodes, MIRRORS, snapshotMirrorNodes, snapshotMirrorsNode } from './mirrorBrowse';
 import { frigateBackupsCheck } from './backupCheck';
 import type { RecordingsDay } from './recordings';
 import { frigateRecordingsList, type RecordingsListResult } from './recordingsList';
@@ -40,7 +40,7 @@ function library(name: string, session: BrowseSession): Promise<FaceLibrary> {
   return session.cached(joinPath(FRIGATE_ROOT, name), async () => (await frigateClientFor(session.ctx, name)).faces(session.ctx.signal));
 }
 
-/** The people (by name), the `train` folder apart, then the recordings backups the instance names. */
+/** The people (by name), the `train` folder apart, then the recordings backups the instance names and its snapshot mirrors. */
 async function instanceChildren(name: string, session: BrowseSession): Promise<Page<DeclaredNode>> {
   const at = joinPath(FRIGATE_ROOT, name);
   const faces = await library(name, session);
@@ -109,7 +109,8 @@ async function instanceChildren(name: string, session: BrowseSession): Promise<P
       facts: { frigate: name, location: recordings.location },
     });
   }
-  nodes.push(...(await snapshotMirrorNodes(at, name, session)));
+  const mirrors = await snapshotMirrorsNode(at, name, session);
+  if (mirrors) nodes.push(mirrors);
   return { nodes, total: nodes.length };
 }
 
@@ -178,7 +179,7 @@ export const frigateBrowser: Browser = {
     if (section === TRAIN && item === undefined) return imageChildren(name, undefined, request, session);
     if (section === RECORDINGS && item !== undefined) return recordingsChildren(name, item, camera, request, session);
     if (section === POD && camera === undefined) return recordingsChildren(name, undefined, item, request, session);
-    if (section === MIRRORS && item !== undefined && camera === undefined) return failedEventNodes(joinPath(FRIGATE_ROOT, name), name, item, request, session);
+    if (section === MIRRORS && camera === undefined) return item === undefined ? snapshotMirrorNodes(joinPath(FRIGATE_ROOT, name), name, request, session) : failedEventNodes(joinPath(FRIGATE_ROOT, name), name, item, request, session);
     return { nodes: [] };
   },
 };

@@ -7,7 +7,7 @@ import { LOCK_FILE_NAME } from '../../core/locks';
 import { formatCount } from '../../core/render';
 import { clusterParam, kubeClientFor } from '../clusters/target';
 import { namespaceParam, scheduleNameParam } from '../schedule/k8sFields';
-import { POD_WORKSPACE, SCHEDULED_RUNBOOK_LABELS } from '../schedule/k8sManifests';
+import { POD_WORKSPACE, scheduledRunbookSelector } from '../schedule/k8sManifests';
 import { mirrorIdentity, mirrorStatePath, prefixParam, renderFailedEvents, stateParam, storeParam } from './mirror';
 import { loadMirrorState, MAX_STATE_BYTES, parseMirrorState, type FailedEvent, type LastRun, type LoadedState, type MirrorIdentity } from './mirrorState';
 import { frigateEntry, frigateInstanceParam } from './target';
@@ -68,10 +68,7 @@ function podsOf(where: InCluster): string {
 /** Reads the state in the running pod of a scheduled runbook, through exec (programs and arguments, never a shell); the pod bounds what it sends. */
 async function readStateInPod(ctx: ActionContext, where: InCluster, file: string, identity: MirrorIdentity): Promise<ReadState> {
   const kube = await kubeClientFor(ctx, where.cluster, '`inCluster.cluster`');
-  const selector = Object.entries({ ...SCHEDULED_RUNBOOK_LABELS, 'app.kubernetes.io/instance': where.name })
-    .map(([label, value]) => `${label}=${value}`)
-    .join(',');
-  const pods = await kube.listPods(where.namespace, selector);
+  const pods = await kube.listPods(where.namespace, scheduledRunbookSelector(where.name));
   const pod = pods.find((candidate) => candidate.phase === 'Running');
   if (!pod) {
     const seen = pods.length > 0 ? `; found ${pods.map((candidate) => `${candidate.name} (${candidate.phase})`).join(', ')}` : '';

@@ -41,6 +41,28 @@ const whichStore: NodeStep = {
   none: 'lifeboat.yaml needs an S3 store under `stores:` for the snapshots.',
 };
 
+/** The node kinds of a snapshot mirror: one whose state is in this workspace, one a cluster runs. */
+const MIRROR_KINDS: ReadonlySet<string> = new Set(['frigate.snapshotMirror', 'frigate.clusterSnapshotMirror']);
+
+/**
+ * A snapshot mirror of the Frigate picked, from this workspace or run by a cluster: the parameters
+ * its node's Show Mirror Status binds (store, prefix, and for one in a cluster its state and where it
+ * runs), so the status is read where that mirror keeps it.
+ */
+const whichMirror: NodeStep = {
+  kind: 'node',
+  param: 'store',
+  question: 'which snapshot mirror?',
+  under: (picked) => joinPath(FRIGATE, String(picked.frigate), 'snapshot-mirrors'),
+  accept: (node) => MIRROR_KINDS.has(node.kind) && node.operations.some((operation) => operation.id === 'status'),
+  value: (node) => node.facts.store,
+  params: (node) => {
+    const status = node.operations.find((operation) => operation.id === 'status');
+    return status?.kind === 'action' ? status.params : {};
+  },
+  none: 'that Frigate has no snapshot mirror yet: none has run in this workspace (Mirror Frigate Snapshots Now) and no cluster of lifeboat.yaml runs one (schedule.k8s.install).',
+};
+
 /** What the step after it lists: the archives of the location picked. */
 const inLocation = (picked: Picked) => joinPath(LOCATIONS, String(picked.location));
 
@@ -152,7 +174,7 @@ export const frigatePaletteCommands: readonly PaletteCommand[] = [
     command: 'lifeboat.showFrigateMirrorStatus',
     title: 'Show Mirror Status',
     action: 'frigate.snapshots.mirror.status',
-    steps: [whichFrigate, whichStore],
+    steps: [whichFrigate, whichMirror],
   },
 ];
 

@@ -122,8 +122,37 @@ export function runCommand(spec: ScheduledRunbook): string[] {
   return [IMAGE_PROGRAM, 'run', runbookKey(spec.runbook), ...params, ...(spec.yes ? ['--yes'] : [])];
 }
 
+/**
+ * The `lifeboat run` command `runCommand` wrote, read back: the runbook's key and the parameters the
+ * pod runs it with. Undefined for any other command (a manifest changed by hand), whose parameters
+ * cannot be told.
+ */
+export function readRunCommand(command: readonly string[]): { runbookKey: string; params: Record<string, string> } | undefined {
+  const [program, verb, key, ...rest] = command;
+  if (program !== IMAGE_PROGRAM || verb !== 'run' || key === undefined) return undefined;
+  const pairs = rest.at(-1) === '--yes' ? rest.slice(0, -1) : rest;
+  if (pairs.length % 2 !== 0) return undefined;
+  const params: Record<string, string> = {};
+  for (let index = 0; index < pairs.length; index += 2) {
+    const assignment = pairs[index + 1] ?? '';
+    const equals = assignment.indexOf('=');
+    const name = assignment.slice(0, equals);
+    // The CLI refuses a parameter given twice: that pod runs nothing.
+    if (pairs[index] !== '--param' || equals < 1 || Object.hasOwn(params, name)) return undefined;
+    params[name] = assignment.slice(equals + 1);
+  }
+  return { runbookKey: key, params };
+}
+
 function labels(spec: ScheduledRunbook): Record<string, string> {
   return { ...SCHEDULED_RUNBOOK_LABELS, 'app.kubernetes.io/instance': spec.name };
+}
+
+/** The label selector of every object schedule.k8s.install makes, or of those of the one named `name`. */
+export function scheduledRunbookSelector(name?: string): string {
+  return Object.entries({ ...SCHEDULED_RUNBOOK_LABELS, ...(name === undefined ? {} : { 'app.kubernetes.io/instance': name }) })
+    .map(([label, value]) => `${label}=${value}`)
+    .join(',');
 }
 
 export function configMapName(scheduleName: string): string {

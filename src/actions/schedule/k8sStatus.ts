@@ -5,7 +5,7 @@ import { defineAction } from '../../core/actions/spec';
 import { formatAge, formatLocalDateTime, markdownTable } from '../../core/render';
 import { clusterParam, kubeClientFor } from '../clusters/target';
 import { namespaceParam, scheduleNameParam } from './k8sFields';
-import { RUNBOOK_ANNOTATION, SCHEDULED_RUNBOOK_LABELS } from './k8sManifests';
+import { RUNBOOK_ANNOTATION, scheduledRunbookSelector } from './k8sManifests';
 import type { ScheduleState } from './status';
 
 const statusParams = z
@@ -162,9 +162,7 @@ export const scheduleK8sStatus = defineAction({
   async run(params, ctx): Promise<K8sStatusResult> {
     const now = new Date();
     const client = await kubeClientFor(ctx, params.cluster);
-    const selector = Object.entries(SCHEDULED_RUNBOOK_LABELS)
-      .map(([key, value]) => `${key}=${value}`)
-      .join(',');
+    const selector = scheduledRunbookSelector();
     const cronJobs: CronJobStatus[] = [];
     const deployments: DeploymentStatus[] = [];
     const byName = (a: { metadata?: { name?: string } }, b: { metadata?: { name?: string } }) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');

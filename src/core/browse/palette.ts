@@ -17,6 +17,8 @@ export interface NodeStep {
   accept?: (node: BrowseNode) => boolean;
   /** The parameter's value from a node picked; its label by default. */
   value?: (node: BrowseNode) => unknown;
+  /** More parameters a node picked sets beside `param` (a mirror: where it writes and where it runs); one node picked only. */
+  params?: (node: BrowseNode) => Picked;
   /**
    * Taken without asking: the labels the inventory already names for this (each one is a run of its
    * own when `eachRun`), or the one to take when it is offered; the only node offered is taken too.
