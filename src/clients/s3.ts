@@ -163,6 +163,30 @@ interface SdkParts {
 const CALLER_SIGNAL = Symbol('caller signal');
 const signalOfRequest = new WeakMap<object, AbortSignal>();
 
+type SignerProvider = S3Sdk.S3Client['config']['signer'];
+
+/**
+ * The SDK builds a new signer for every request, from a copy of the whole client configuration, and
+ * derives its signing key anew: the most a long run of small uploads allocates after the requests
+ * themselves. One signer per auth scheme serves them all; it still reads the credentials and the
+ * clock offset at each signing, and keeps its signing key for the day.
+ */
+function reuseSigners(config: { signer: SignerProvider }): void {
+  const build = config.signer;
+  const signers = new Map<string, ReturnType<SignerProvider>>();
+  config.signer = (authScheme) => {
+    const key = JSON.stringify([authScheme?.name, authScheme?.signingName, authScheme?.signingRegion, authScheme?.signingRegionSet]);
+    let signer = signers.get(key);
+    if (!signer) {
+      signer = build(authScheme);
+      signers.set(key, signer);
+      // A failure (credentials not found yet) is not kept: the next request builds again.
+      signer.catch(() => signers.delete(key));
+    }
+    return signer;
+  };
+}
+
 export function storeLabel(config: Pick<S3StoreConfig, 'endpoint' | 'region'>): string {
   return config.endpoint ?? `AWS S3 (${config.region})`;
 }
@@ -215,6 +239,7 @@ export class S3Store {
     this.client = new sdk.S3Client(clientConfig);
     this.singleAttemptClient = new sdk.S3Client({ ...clientConfig, maxAttempts: 1 });
     for (const client of [this.client, this.singleAttemptClient]) {
+      reuseSigners(client.config);
       // The last step before the HTTP handler, for every attempt: the request is the signed one it sends.
       client.middlewareStack.add(
         (next) => (args) => {
