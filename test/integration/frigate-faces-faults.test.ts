@@ -168,6 +168,34 @@ describe('Frigate faces: faults of the backup host, the network and the archive'
     assert.deepEqual(await snapshot(hostFolder()), before);
   });
 
+  it('publishes nothing on a host whose copy of the upload is not the archive written here, and keeps the earlier archives', async () => {
+    // The host's sha256sum is the one check of the copy there: this one finds every copy different.
+    const bin = join(workspace, 'lying-bin');
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, 'sha256sum'), `#!/bin/sh\ncat > /dev/null\necho "${'0'.repeat(64)}  -"\n`, { mode: 0o755 });
+    const liar = await startSshd({ config: [`SetEnv PATH=${bin}:/usr/bin:/bin`] });
+    try {
+      const folder = join(liar.remoteDir, 'faces');
+      await mkdir(folder);
+      for (const name of EARLIER_ARCHIVES) await writeFile(join(folder, name), `an earlier archive, ${name}`);
+      const before = await snapshot(folder);
+      const usual = inventory();
+      const lying: Inventory = {
+        ...usual,
+        hosts: { ...usual.hosts, liar: { host: liar.host, port: liar.port, user: liar.user, identityFile: liar.clientKey.privateKeyPath, knownHosts: liar.knownHostsPath } },
+        locations: { ...usual.locations, liar: { host: 'liar', path: folder, keep: 1 } },
+      };
+      await assert.rejects(
+        runAction('frigate.faces.backup', { frigate: 'home', location: 'liar' }, context({ inventory: lying })),
+        /frigate-faces-\d{8}-\d{6}\.tar\.gz could not be checked and published on liar:.*: the uploaded copy has sha256 0{64}, not the verified [0-9a-f]{64}/,
+      );
+      // keep: 1 would have deleted both earlier archives after a publication.
+      assert.deepEqual(await eventually(() => snapshot(folder), before), before);
+    } finally {
+      await liar.stop();
+    }
+  });
+
   it('waits out slow Frigate answers and still publishes a verified archive', async () => {
     frigate.injectFault({ kind: 'slow', delayMs: 1500, path: /^\/clips\/faces\//, times: 10 });
     const result = await runAction<FacesBackupResult>('frigate.faces.backup', { frigate: 'home', location: 'piglet' });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, type Gunzip } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { throwIfAborted } from '../../core/errors';
 
@@ -46,24 +46,47 @@ export interface ArchiveReadResult {
 }
 
 export async function readArchive(filePath: string, options: ArchiveReadOptions): Promise<ArchiveReadResult> {
-  const tarSink = new TarParserSink(options);
-  const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
+  const checker = archiveChecker(options);
   // Both sides are awaited together from the start: the parsing side fails on its own (a write
   // error in an entry callback, cancellation) while the file is still being fed, and a rejection
   // nobody awaits yet would end the process as an uncaught exception.
   const [parsed, fed] = await Promise.allSettled([
-    pipeline(gunzip, tarSink, { signal: options.signal }),
-    feedCompressed(filePath, gunzip, options).catch((error: unknown) => {
-      gunzip.destroy(asError(error));
+    checker.entries,
+    feedCompressed(filePath, checker.input, options).catch((error: unknown) => {
+      checker.input.destroy(asError(error));
       throw error;
     }),
   ]);
   // Callers clean up after a failure (remove a staging folder); nothing may still be writing.
-  if (parsed.status === 'rejected' || fed.status === 'rejected') await tarSink.idle();
+  if (parsed.status === 'rejected' || fed.status === 'rejected') await checker.idle();
   // A failure downstream (damaged data, a write error, cancellation) stops the feeding too; it is the cause.
   if (parsed.status === 'rejected') throw parsed.reason;
   if (fed.status === 'rejected') throw fed.reason;
-  return { ...fed.value, entries: tarSink.entries };
+  return { ...fed.value, entries: parsed.value };
+}
+
+/** A `.tar.gz` stream checked as it is written into `input`. */
+export interface ArchiveChecker {
+  /** Where the compressed bytes go; ended with them. */
+  input: Writable;
+  /** The entries in the archive, once its end was checked; rejects for damaged data, a truncated archive or a cancel. */
+  entries: Promise<number>;
+  /** Resolves once no entry callback is running any more, whatever their outcome. */
+  idle: () => Promise<void>;
+}
+
+/**
+ * Checks a `.tar.gz` stream as it is written, as `readArchive` checks a file: gzip's integrity (its
+ * CRC and length), the tar structure and its end-of-archive marker. For an archive that is not kept
+ * here, checked as it is produced.
+ */
+export function archiveChecker(options: ArchiveReadOptions): ArchiveChecker {
+  const tarSink = new TarParserSink(options);
+  const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
+  const entries = pipeline(gunzip, tarSink, { signal: options.signal }).then(() => tarSink.entries);
+  // Awaited by whoever feeds it, after the feeding, which may fail first.
+  entries.catch(() => undefined);
+  return { input: gunzip, entries, idle: () => tarSink.idle() };
 }
 
 interface CompressedRead {
@@ -72,7 +95,7 @@ interface CompressedRead {
 }
 
 /** Reads the file into gunzip, hashing it on the way; ends gunzip's input at the end of the file. */
-async function feedCompressed(filePath: string, gunzip: Gunzip, options: ArchiveReadOptions): Promise<CompressedRead> {
+async function feedCompressed(filePath: string, gunzip: Writable, options: ArchiveReadOptions): Promise<CompressedRead> {
   const hash = createHash('sha256');
   let bytes = 0;
   const file = await open(filePath, 'r');

@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,7 +20,7 @@ import { ThrottledProgress } from '../../core/progress';
 import { formatBytes, formatDuration, markdownTable } from '../../core/render';
 import { HashingPassThrough } from '../archive/checksum';
 import { DEFAULT_NAME_PATTERN, formatArchiveName } from '../archive/naming';
-import { readArchive } from '../archive/readArchive';
+import { archiveChecker, readArchive } from '../archive/readArchive';
 import { lockLocation } from '../locationLocks';
 import { openArchiveLocation, type ArchiveDestination, type ExpiredArchive, type Staging } from './destinations';
 import { countByPerson, createManifest, createSummary, FACES_FOLDER, FACES_PREFIX, MANIFEST_NAME, sha256Hex, SUMMARY_NAME, tarEnd, tarFileBlocks, type ManifestImage } from './facesArchive';
@@ -288,9 +288,11 @@ async function downloadWithCurl(curl: string, client: FrigateClient, images: rea
       const index = next++;
       const image = images[index] as ImageRef;
       const outcome = await (outcomes[index] as Promise<{ ok: boolean; bytes: number }>);
-      // Read at once rather than through the thread pool: hundreds of small files would wait there
-      // behind each other and behind the compression. curl writes no file for an empty body.
+      // Read and removed at once rather than through the thread pool: hundreds of small files would
+      // wait there behind each other and behind the compression, and their removal at the end would
+      // hold up the archive's check. curl writes no file for an empty body.
       const data = !outcome.ok ? undefined : outcome.bytes === 0 && !existsSync(output(index)) ? Buffer.alloc(0) : readFileIfReadable(output(index));
+      rmSync(output(index), { force: true });
       return data?.length === outcome.bytes ? data : downloadImage(client, image, signal);
     };
     return { nextImage, finished, folder };
@@ -323,7 +325,7 @@ async function startDownloads(reached: Reached<Staging>, params: FacesBackupPara
   };
 }
 
-/** The archive written into its staging file and read back from there. */
+/** The archive written where it is staged, and checked there. */
 interface Archived {
   sha256: string;
   bytes: number;
@@ -331,7 +333,7 @@ interface Archived {
   imageBytes: number;
 }
 
-/** Writes the archive into its staging file as its images arrive; what reached the disk is read back before anything relies on it (retention above all). */
+/** Writes the archive where it is staged as its images arrive, and checks it before anything relies on it (retention above all). */
 async function writeArchive(params: FacesBackupParams, reached: Reached<Staging>, staging: Staging, downloads: Downloads, ctx: ActionContext): Promise<Archived> {
   const { name, now, library, images } = reached;
   const { signal } = downloads;
@@ -356,31 +358,45 @@ async function writeArchive(params: FacesBackupParams, reached: Reached<Staging>
     },
   );
   const hashing = new HashingPassThrough();
-  const file = createWriteStream(staging.path, { flags: 'wx', mode: 0o644, flush: true });
   // WebP images are compressed already: a higher level spends time and saves nothing.
   const gzip = createGzip({ level: 1, chunkSize: CHUNK_BYTES });
-  if (staging.mirror) await pipeline(Readable.from(blocks), gzip, hashing, teeTo(staging.mirror), file, { signal });
-  else await pipeline(Readable.from(blocks), gzip, hashing, file, { signal });
+  let check: () => Promise<{ sha256: string; entries: number }>;
+  if ('path' in staging) {
+    const { path: file } = staging;
+    await pipeline(Readable.from(blocks), gzip, hashing, createWriteStream(file, { flags: 'wx', mode: 0o644, flush: true }), { signal });
+    // What reached the disk is read back before anything relies on it.
+    check = () => readArchive(file, { signal });
+  } else {
+    // Checked as it streams: the destination checks its copy against the sha256 of what was written and checked.
+    const checker = archiveChecker({ signal });
+    try {
+      await pipeline(Readable.from(blocks), gzip, hashing, teeTo(checker.input), staging.stream, { signal });
+    } catch (error) {
+      checker.input.destroy();
+      throw error;
+    }
+    check = async () => ({ sha256: hashing.digest(), entries: await checker.entries });
+  }
   const written = { sha256: hashing.digest(), bytes: hashing.bytes };
   progress.flush({ items: done });
-  // Every image is in the archive: what curl downloaded goes while the archive is read back.
+  // Every image is in the archive: what is left of the downloads goes while the archive is checked.
   const downloadsRemoved = downloads.release();
-  // Awaited after the read-back, which may fail first.
+  // Awaited after the check, which may fail first.
   downloadsRemoved.catch(() => undefined);
 
-  const readBack = await readArchive(staging.path, { signal });
+  const found = await check();
   await downloadsRemoved;
   // The images, the summary and the manifest.
   const entryCount = images.length + 2;
-  if (readBack.sha256 !== written.sha256 || readBack.entries !== entryCount) {
-    throw new Error(`read-back verification of ${name} failed: wrote ${entryCount} entries with sha256 ${written.sha256}, read ${readBack.entries} with sha256 ${readBack.sha256}`);
+  if (found.sha256 !== written.sha256 || found.entries !== entryCount) {
+    throw new Error(`verification of ${name} failed: wrote ${entryCount} entries with sha256 ${written.sha256}, found ${found.entries} with sha256 ${found.sha256}`);
   }
   return { ...written, manifest, imageBytes };
 }
 
 /**
- * A backup under way: what the plan showed, with the images downloading and, where the staging file
- * is private to this machine, the archive being written. The plan a run follows hands it to the run,
+ * A backup under way: what the plan showed, with the images downloading and, where the staged archive
+ * may be written before the run begins, the archive being written. The plan a run follows hands it to the run,
  * so this goes on while the plan waits for the location (and for a confirmation), and the run
  * archives what the plan listed.
  */
@@ -446,7 +462,7 @@ async function runBackup(params: FacesBackupParams, ctx: ActionContext): Promise
     archived = await (backup.archived ?? writeArchive(params, backup.reached, staging, backup.downloads, ctx));
     throwIfAborted(signal);
     lock.assertHeld();
-    await destination.publish(staging.path, name, archived, signal);
+    await destination.publish(staging, name, archived, signal);
     published = true;
     // Last point at which a cancel undoes the run; after this the archive is kept.
     throwIfAborted(signal);

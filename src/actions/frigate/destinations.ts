@@ -29,21 +29,22 @@ export interface ExpiredArchive {
 }
 
 /**
- * Where face archives go: a local folder, a folder on an SSH host, or an S3 prefix. An archive is first written to a staging
- * file, verified there, and only then published under its final name with its `.sha256`.
+ * Where face archives go: a local folder, a folder on an SSH host, or an S3 prefix. An archive is
+ * first staged and verified (written to a staging file and read back from it, or checked here as it
+ * streams to the host), and only then published under its final name with its `.sha256`.
  */
 export interface ArchiveDestination {
   readonly description: string;
   /** Where the final archive is seen (a path or an `s3://` URL). */
   finalLocation(name: string): string;
   /**
-   * A fresh staging file for an archive of this name, and whatever receives it at the destination
-   * made ready (a command waiting on the host); nothing is written there until `begin`.
+   * Where an archive of this name is staged, and whatever receives it at the destination made ready
+   * (a command waiting on the host); nothing is written there until `begin`.
    */
   staging(name: string, signal: AbortSignal): Promise<Staging>;
   exists(name: string, signal: AbortSignal): Promise<boolean>;
-  /** Makes the verified staging file visible under its final name, with its checksum file. */
-  publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void>;
+  /** Makes the verified archive its `staging` staged visible under its final name, with its checksum file. */
+  publish(staging: Staging, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void>;
   /** Removes a published archive again (a cancel after publishing, before the run counted it). */
   unpublish(name: string): Promise<void>;
   /** Archives of this prefix beyond the newest `keep` (the new one always counts as kept). */
@@ -61,20 +62,34 @@ export interface ArchiveDestination {
   lockStore(signal: AbortSignal): LockStore;
 }
 
-/** Where an archive is written before it is verified, and how to remove what is left of it. */
-export interface Staging {
-  path: string;
+interface StagingParts {
   /**
-   * `path` is a private local file: the archive may be written there before `begin` (the plan a run
-   * follows starts it); what receives it at the destination gets it after.
+   * The archive may be written before `begin` (the plan a run follows starts it): into a private
+   * local file, or held here for the host; what receives it at the destination gets it after.
    */
   writableBeforeBegin: boolean;
   /** Lets writing reach the destination (creates its folder, the upload's temporary file); nothing is written there before. */
   begin: () => Promise<void>;
-  /** Also receives the archive's bytes as they are written (an upload under way), and is ended with them. */
-  mirror?: Writable;
   discard: () => Promise<void>;
 }
+
+/** An archive written to a local file, verified by reading it back from there, then published from it. */
+export interface FileStaging extends StagingParts {
+  path: string;
+}
+
+/**
+ * An archive streamed to the destination as it is written, checked here as it goes (gzip and tar);
+ * the destination checks the copy it received against the sha256 of what was written before it
+ * publishes it. No local file: it would only be read back to check the same bytes.
+ */
+export interface StreamStaging extends StagingParts {
+  /** Receives the archive's bytes as they are written, and is ended with them. */
+  stream: Writable;
+}
+
+/** Where an archive is written before it is verified, and how to remove what is left of it. */
+export type Staging = FileStaging | StreamStaging;
 
 export interface StoredArchive {
   name: string;
@@ -123,7 +138,7 @@ class LocalFolder implements ArchiveDestination {
     return folderLockStore(this.folder);
   }
 
-  async staging(name: string) {
+  async staging(name: string): Promise<FileStaging> {
     const staged = temporarySibling(this.finalLocation(name));
     return { path: staged, writableBeforeBegin: false, begin: async () => void (await mkdir(this.folder, { recursive: true })), discard: () => removeIfPresent(staged) };
   }
@@ -132,9 +147,9 @@ class LocalFolder implements ArchiveDestination {
     return pathExists(this.finalLocation(name));
   }
 
-  async publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }): Promise<void> {
+  async publish(staging: FileStaging, name: string, verified: { sha256: string; bytes: number }): Promise<void> {
     const finalPath = this.finalLocation(name);
-    await publishWithoutOverwrite(stagingPath, finalPath);
+    await publishWithoutOverwrite(staging.path, finalPath);
     // The name was free, so a sidecar already there describes nothing that still exists.
     await writeFileAtomically(sidecarPath(finalPath), formatSidecar(verified.sha256, name), { overwrite: true });
     await fsyncDirectory(this.folder);
@@ -211,7 +226,7 @@ class S3Prefix implements ArchiveDestination {
     return s3PrefixLockStore(this.store, this.prefix, this.description, signal);
   }
 
-  async staging(name: string) {
+  async staging(name: string): Promise<FileStaging> {
     const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
     return { path: path.join(folder, name), writableBeforeBegin: true, begin: async () => {}, discard: () => removeIfPresent(folder) };
   }
@@ -220,10 +235,10 @@ class S3Prefix implements ArchiveDestination {
     return (await this.store.head(`${this.prefix}${name}`, signal)) !== undefined;
   }
 
-  async publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void> {
+  async publish(staging: FileStaging, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void> {
     const key = `${this.prefix}${name}`;
     if (await this.exists(name, signal)) throw new FileExistsError(this.finalLocation(name));
-    const uploaded = await this.store.putFile(key, stagingPath, { signal, sha256: true, contentType: 'application/gzip' });
+    const uploaded = await this.store.putFile(key, staging.path, { signal, sha256: true, contentType: 'application/gzip' });
     if (uploaded.sha256 !== verified.sha256 || uploaded.bytes !== verified.bytes) {
       await this.store.delete(key).catch(() => undefined);
       throw new Error(`the upload of ${name} to ${this.description} sent ${uploaded.bytes} bytes with sha256 ${uploaded.sha256}, not the verified ${verified.bytes} bytes with sha256 ${verified.sha256}`);
@@ -343,6 +358,11 @@ interface HostUpload {
  */
 const AHEAD_OF_HOST_BYTES = 16 * 1024 * 1024;
 
+/** An archive streaming to a host, and the upload that takes it there. */
+interface HostStaging extends StreamStaging {
+  upload: HostUpload;
+}
+
 /**
  * A folder on an SSH host: archives stream up over SFTP while they are written, and are checked there
  * with `sha256sum` before they get their final name. Listings and deletions are SFTP requests too:
@@ -350,8 +370,6 @@ const AHEAD_OF_HOST_BYTES = 16 * 1024 * 1024;
  */
 class SshFolder extends HostFolder implements ArchiveDestination {
   private listing: Promise<StoredArchive[]> | undefined;
-  /** Uploads under way, by the path of their local staging file. */
-  private readonly uploads = new Map<string, HostUpload>();
 
   constructor(
     /** Its failure is the failure of whatever needs the host first. */
@@ -371,18 +389,15 @@ class SshFolder extends HostFolder implements ArchiveDestination {
   }
 
   /**
-   * A local staging file, and the archive streamed to a temporary name on the host as it is written
-   * there: by the time it is verified here, it is on the host, and the command that publishes it is
-   * already running.
+   * The archive streamed to a temporary name on the host as it is written: by the time it is checked
+   * here, it is on the host, and the command that publishes it is already running.
    */
-  async staging(name: string, signal: AbortSignal): Promise<Staging> {
-    const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-'));
-    const local = path.join(folder, name);
-    const partial = path.posix.join(this.folder, path.basename(temporarySibling(local)));
+  async staging(name: string, signal: AbortSignal): Promise<HostStaging> {
+    const partial = path.posix.join(this.folder, path.posix.basename(temporarySibling(name)));
     const sidecar = sidecarPath(this.remotePath(name));
     const toHost = new PassThrough({ highWaterMark: AHEAD_OF_HOST_BYTES });
     // The archive's writer sees the upload's own failure (a dropped connection, a full disk), not the end of a stream.
-    const mirror = new Writable({
+    const stream = new Writable({
       write: (chunk: Buffer, _encoding, callback) => (toHost.write(chunk) ? callback() : toHost.once('drain', () => callback())),
       final: (callback) => toHost.end(callback),
     });
@@ -413,16 +428,14 @@ class SshFolder extends HostFolder implements ArchiveDestination {
         }),
     };
     upload.publishing.catch(() => undefined);
-    // The writer of the archive listens for the mirror's error; once it is gone, a late one must not end the process.
-    mirror.on('error', () => undefined);
+    // The writer of the archive listens for the stream's error; once it is gone, a late one must not end the process.
+    stream.on('error', () => undefined);
     // The host no longer receiving fails the writing of the archive at once.
-    upload.uploading.catch((error: unknown) => mirror.destroy(error as Error));
-    this.uploads.set(local, upload);
+    upload.uploading.catch((error: unknown) => stream.destroy(error as Error));
     const discard = async () => {
       discarded = true;
-      this.uploads.delete(local);
       if (file) {
-        if (!mirror.writableFinished) toHost.destroy();
+        if (!stream.writableFinished) toHost.destroy();
         // Closed before the publisher gives up and removes it, so no write of it lands after.
         await upload.uploading.catch(() => undefined);
         if (!file.closed) await once(file, 'close');
@@ -430,13 +443,12 @@ class SshFolder extends HostFolder implements ArchiveDestination {
       verdict.end();
       const publisher = await upload.publishing.catch(() => undefined);
       if (begun && publisher?.exitCode !== 0) await this.sftp().then((sftp) => removeRemoteFile(sftp, partial)).catch(() => undefined);
-      await removeIfPresent(folder);
     };
     const begin = async () => {
       begun = true;
       markBegun();
     };
-    return { path: local, mirror, writableBeforeBegin: true, begin, discard };
+    return { stream, upload, writableBeforeBegin: true, begin, discard };
   }
 
   /** Regular files in the folder with their sizes; none when the folder does not exist. Calls at the same time share one listing. */
@@ -459,9 +471,7 @@ class SshFolder extends HostFolder implements ArchiveDestination {
     return (await this.files(signal)).some((file) => file.name === name);
   }
 
-  async publish(stagingPath: string, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void> {
-    const upload = this.uploads.get(stagingPath);
-    if (!upload) throw new Error(`${name} was not staged for ${this.description}`);
+  async publish({ upload }: HostStaging, name: string, verified: { sha256: string; bytes: number }, signal: AbortSignal): Promise<void> {
     await upload.uploading;
     throwIfAborted(signal);
     upload.verdict.end(`${verified.bytes} ${verified.sha256}\n${formatSidecar(verified.sha256, name)}`);
