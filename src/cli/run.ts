@@ -16,6 +16,7 @@ import { checkRunbook } from '../core/runner/validate';
 import { loadWorkspace } from '../core/workspace';
 import { displayPath, EXIT, parseCommandLine, readParamArguments, readRunbookFile, runbookOptions, UsageError } from './args';
 import { cliSecrets } from './secrets';
+import { keepHeapSteady } from './heap';
 import { Terminal } from './terminal';
 
 const STATUS_MARK: Record<StepReport['status'], string> = {
@@ -105,8 +106,14 @@ export async function runDocument(request: RunRequest, registry: ActionRegistry)
     const { status } = await session.runAll(steps, {
       signal: abort.signal,
       dryRun: values['dry-run'],
-      onStepStart: (step) => terminal.line(`▶ ${label(step)}${values['dry-run'] || step.dryRun ? ' (dry run)' : ''}`),
-      onStepEnd: (report) => printReport(terminal, report, json),
+      onStepStart: (step) => {
+        terminal.line(`▶ ${label(step)}${values['dry-run'] || step.dryRun ? ' (dry run)' : ''}`);
+        keepHeapSteady(registry.get(step.actionId)?.steadyHeap === true);
+      },
+      onStepEnd: (report) => {
+        keepHeapSteady(false);
+        printReport(terminal, report, json);
+      },
     });
     if (steps.length === 0) terminal.line(`${shown} has no steps to run`);
     return status === 'succeeded' ? EXIT.ok : status === 'cancelled' ? EXIT.cancelled : EXIT.stepFailed;

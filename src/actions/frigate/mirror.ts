@@ -229,6 +229,7 @@ export const frigateSnapshotsMirror = defineAction({
     'Uploads the snapshot of every Frigate event that has one to an S3 store, oldest first from where the last run stopped, as `{prefix}/{camera}/{YYYY-MM-DD}/{event-id}-{YYYYMMDD_HHMMSS}.jpg`. Uploads are confirmed by the store (Content-MD5), retried with backoff, and marked failed after `maxFailedRetries`; the state survives restarts and is rebuilt from the bucket when lost. `watch` keeps mirroring until cancelled.',
   params: mirrorParams,
   destructive: false,
+  steadyHeap: true,
   async plan(params, ctx) {
     const identity = mirrorIdentity(ctx, params);
     const entry = frigateEntry(ctx, params.frigate);

@@ -118,6 +118,14 @@ export interface ActionSpec<Schema extends z.ZodType = z.ZodType, Result = unkno
    */
   readOnly?: boolean;
   /**
+   * Runs long, making many small objects that live a moment each (a snapshot mirror over 100 000
+   * events, or one that keeps watching). Where the process is its own (the CLI), the collector is
+   * told to keep the heap near what is live while it runs, for somewhat more collector time; V8's
+   * default lets promoted garbage fill the old generation to several times that. The extension
+   * host is shared with other extensions and is left as it is.
+   */
+  steadyHeap?: boolean;
+  /**
    * Fields whose text a shell runs. A `${params.x}` or `${steps.<id>.<field>}` written in one is
    * never pasted there: it becomes a reference to an environment variable holding the value
    * (`ctx.scriptVariables`), so a value can never become code.
