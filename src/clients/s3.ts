@@ -421,7 +421,7 @@ export class S3Store {
         if (!(result.Body instanceof Readable)) throw new Error(`reading '${key}' from ${this.label} gave no stream`);
         const expected = result.ContentLength;
         const meter = new ByteMeter(options, expected);
-        await pipeline(result.Body, meter, createWriteStream(partial), { signal: options.signal });
+        await pipeline(result.Body, meter, createWriteStream(partial, { highWaterMark: STREAM_BUFFER_BYTES }), { signal: options.signal });
         meter.flush();
         if (expected !== undefined && meter.bytes !== expected) {
           // Retryable like any connection that broke mid-transfer.
@@ -489,6 +489,13 @@ export class S3Store {
 }
 
 /** Counts (and on request hashes) the bytes that pass, and reports them as progress a few times a second. */
+/**
+ * What the meter and a download's file hold before the stream waits. A response arrives in chunks of
+ * up to 64 KiB, and with Node's default of 16 KiB the stream stopped at every chunk until the file had
+ * taken it: downloads ran at 0.80-0.90 of the SDK's own GetObject piped to a file, 0.93-1.12 with this.
+ */
+const STREAM_BUFFER_BYTES = 1024 * 1024;
+
 class ByteMeter extends Transform {
   bytes = 0;
   private readonly hash: Hash | undefined;
@@ -498,7 +505,7 @@ class ByteMeter extends Transform {
     options: S3TransferOptions,
     private readonly totalBytes: number | undefined,
   ) {
-    super();
+    super({ highWaterMark: STREAM_BUFFER_BYTES });
     this.progress = options.progress && new ThrottledProgress(options.progress);
     this.hash = options.sha256 ? createHash('sha256') : undefined;
   }
