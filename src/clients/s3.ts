@@ -167,9 +167,10 @@ type SignerProvider = S3Sdk.S3Client['config']['signer'];
 
 /**
  * The SDK builds a new signer for every request, from a copy of the whole client configuration, and
- * derives its signing key anew: the most a long run of small uploads allocates after the requests
- * themselves. One signer per auth scheme serves them all; it still reads the credentials and the
- * clock offset at each signing, and keeps its signing key for the day.
+ * derives its signing key anew: a twentieth of what a long run of small uploads allocated (5 000
+ * uploads: 85 young-generation collections with one signer, 90 without). One signer per auth scheme
+ * serves them all; it still reads the credentials and the clock offset at each signing, and keeps
+ * its signing key for the day.
  */
 function reuseSigners(config: { signer: SignerProvider }): void {
   const build = config.signer;
@@ -488,7 +489,6 @@ export class S3Store {
   }
 }
 
-/** Counts (and on request hashes) the bytes that pass, and reports them as progress a few times a second. */
 /**
  * What the meter and a download's file hold before the stream waits. A response arrives in chunks of
  * up to 64 KiB, and with Node's default of 16 KiB the stream stopped at every chunk until the file had
@@ -496,6 +496,7 @@ export class S3Store {
  */
 const STREAM_BUFFER_BYTES = 1024 * 1024;
 
+/** Counts (and on request hashes) the bytes that pass, and reports them as progress a few times a second. */
 class ByteMeter extends Transform {
   bytes = 0;
   private readonly hash: Hash | undefined;
