@@ -12,7 +12,7 @@ import { ActionRegistry } from '../../src/core/actions/registry';
 import type { ActionContext } from '../../src/core/actions/spec';
 import { BrowseModel } from '../../src/core/browse/model';
 import type { BrowseNode } from '../../src/core/browse/node';
-import { assertListedUnder } from '../support/browseNodes';
+import { assertListedUnder, assertOperationsInTreeMenu } from '../support/browseNodes';
 import { runFrigateAction } from '../support/frigateActions';
 import { REPO_ROOT } from '../support/paths';
 import { FrigateSimulator } from '../testbed/frigateSim';
@@ -77,6 +77,7 @@ describe('Snapshot mirrors in the Frigate tree and the palette', function () {
       mirror.operations.map((operation) => [operation.id, operation.kind === 'action' ? operation.action : '', operation.kind === 'action' ? operation.destructive : true]),
       [['mirror', 'frigate.snapshots.mirror', false], ['retry', 'frigate.snapshots.mirror', false], ['status', 'frigate.snapshots.mirror.status', false]],
     );
+    assertOperationsInTreeMenu(mirror);
     const failed = assertListedUnder(mirror.path, await refreshed.children(mirror.path, { limit: 100 }, ctx));
     assert.deepEqual(failed.nodes.map((node) => [node.label, node.status?.level]), [['bad/../id', 'error']]);
     assert.match(failed.nodes[0]?.description ?? '', /refused: the event id holds a slash/);

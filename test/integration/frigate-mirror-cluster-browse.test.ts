@@ -14,7 +14,7 @@ import { BrowseModel } from '../../src/core/browse/model';
 import type { BrowseNode, Operation } from '../../src/core/browse/node';
 import { paramsFromPicks } from '../../src/core/browse/palette';
 import { isCancellationError } from '../../src/core/errors';
-import { assertListedUnder } from '../support/browseNodes';
+import { assertListedUnder, assertOperationsInTreeMenu } from '../support/browseNodes';
 import { addLifeboatImage, withMirrorLab, type MirrorLab } from '../support/clusterMirrorLab';
 import { runFrigateAction } from '../support/frigateActions';
 import { CLI, requireFiles } from '../support/paths';
@@ -149,6 +149,7 @@ describe('Snapshot mirrors the clusters run, in the Frigate tree and the palette
           [['status', 'frigate.snapshots.mirror.status'], ['workload', 'schedule.k8s.status']],
           'no Mirror Snapshots Now: it would run here, with a state of its own',
         );
+        assertOperationsInTreeMenu(watched);
         assert.deepEqual(statusOperation(watched)?.params, { frigate: 'home', store: 'snaps', inCluster });
         const status = await runFrigateAction<MirrorStatusResult>('frigate.snapshots.mirror.status', statusOperation(watched)?.params ?? {}, browsing(lab));
         assert.deepEqual([status.tracked, status.health, status.running], [6, 'OK', true]);
