@@ -15,6 +15,7 @@ import type { ActionContext, Inventory, Logger } from '../../src/core/actions/sp
 import { BrowseModel } from '../../src/core/browse/model';
 import type { BrowseNode } from '../../src/core/browse/node';
 import { inventorySchema } from '../../src/core/inventory/schema';
+import { assertOperationsInTreeMenu } from '../support/browseNodes';
 import { CANARIES, canaryOccurrences } from '../support/canaries';
 import { REPO_ROOT } from '../support/paths';
 import { hostilePayloads } from '../support/payloads';
@@ -252,6 +253,7 @@ describe('backrest.plans: a Backrest config.json read here and over SSH, with ea
         ['iac-daily', 'plex-daily', 'truenas-weekly', 'unifi-daily', 'iac-notes'].map((plan, index) => [`backrest/kernow/${plan}`, ['ok', 'warning', 'warning', 'unknown', 'warning'][index], ['plans']]),
       );
       assert.match(plans.nodes[1]?.description ?? '', /^10 d ago · cron 0 4 \* \* \*/);
+      for (const node of plans.nodes) assertOperationsInTreeMenu(node);
       assert.deepEqual(canaryOccurrences(JSON.stringify(plans.nodes), { ...SECRETS, env: ENV_SECRET }), []);
       const verdict = command.conclude?.(await runAction<BackrestPlansResult>('backrest.plans', picked, browsing));
       assert.deepEqual(verdict, { message: 'Backrest: 3 of 5 plan(s) behind: plex-daily (stale), truenas-weekly (no snapshot), iac-notes (stale).', warning: true });

@@ -14,7 +14,7 @@ import type { ActionContext, Inventory, ProgressUpdate } from '../../src/core/ac
 import { BrowseModel } from '../../src/core/browse/model';
 import { splitPath, type BrowseNode } from '../../src/core/browse/node';
 import { CancelledError, errorMessage } from '../../src/core/errors';
-import { assertListedUnder } from '../support/browseNodes';
+import { assertListedUnder, assertOperationsInTreeMenu } from '../support/browseNodes';
 import { REPO_ROOT } from '../support/paths';
 import { CANARIES, canaryOccurrences } from '../support/canaries';
 import { hostilePayloads } from '../support/payloads';
@@ -254,6 +254,7 @@ describe('Proxmox Backup Server actions against the PBS simulator', function () 
     try {
       const page = assertListedUnder('pbs/home', await model.children('pbs/home', { limit: 50 }, ctx));
       assert.deepEqual(page.nodes.map((node) => node.label).sort(), [STORE, 'spare', ...names].sort());
+      for (const node of [...(await model.children('pbs', { limit: 50 }, ctx)).nodes, ...page.nodes]) assertOperationsInTreeMenu(node);
       const hostile = page.nodes.find((node) => node.label === 'a/b');
       assert.ok(hostile);
       assert.deepEqual(splitPath(hostile.path), ['pbs', 'home', 'a/b']);

@@ -11,7 +11,7 @@ import { ActionRegistry } from '../../src/core/actions/registry';
 import type { ActionContext, Inventory } from '../../src/core/actions/spec';
 import { BrowseModel } from '../../src/core/browse/model';
 import { childPath, joinPath, type BrowseNode, type PageRequest } from '../../src/core/browse/node';
-import { assertListedUnder } from '../support/browseNodes';
+import { assertListedUnder, assertOperationsInTreeMenu } from '../support/browseNodes';
 import { REPO_ROOT } from '../support/paths';
 import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../testbed/s3rver';
 import { startS3PolicyProxy, type S3PolicyProxy } from '../testbed/s3PolicyProxy';
@@ -94,6 +94,7 @@ describe('the S3 browser: stores, their bucket, prefixes and objects, listed a p
       ['check', 's3.check', false],
       ['lifecycle', 's3.lifecycle.get', false],
     ]);
+    assertOperationsInTreeMenu(offsite);
     assert.equal(careless.status?.level, 'warning');
     assert.match(careless.description ?? '', /TLS not verified/);
   });
