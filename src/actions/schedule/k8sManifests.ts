@@ -144,13 +144,14 @@ export function readRunCommand(command: readonly string[]): { runbookKey: string
   return { runbookKey: key, params };
 }
 
-function labels(spec: ScheduledRunbook): Record<string, string> {
-  return { ...SCHEDULED_RUNBOOK_LABELS, 'app.kubernetes.io/instance': spec.name };
+/** The labels of every object of the scheduled runbook named `name`. */
+function labelsOf(name: string): Record<string, string> {
+  return { ...SCHEDULED_RUNBOOK_LABELS, 'app.kubernetes.io/instance': name };
 }
 
 /** The label selector of every object schedule.k8s.install makes, or of those of the one named `name`. */
 export function scheduledRunbookSelector(name?: string): string {
-  return Object.entries({ ...SCHEDULED_RUNBOOK_LABELS, ...(name === undefined ? {} : { 'app.kubernetes.io/instance': name }) })
+  return Object.entries(name === undefined ? SCHEDULED_RUNBOOK_LABELS : labelsOf(name))
     .map(([label, value]) => `${label}=${value}`)
     .join(',');
 }
@@ -163,7 +164,7 @@ export function runbookConfigMap(spec: ScheduledRunbook): V1ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: configMapName(spec.name), namespace: spec.namespace, labels: labels(spec) },
+    metadata: { name: configMapName(spec.name), namespace: spec.namespace, labels: labelsOf(spec.name) },
     data: { [INVENTORY_FILE]: spec.inventoryText, [runbookKey(spec.runbook)]: spec.runbookText },
   };
 }
@@ -209,7 +210,7 @@ export function runbookCronJob(spec: ScheduledRunbook): V1CronJob {
   return {
     apiVersion: 'batch/v1',
     kind: 'CronJob',
-    metadata: { name: spec.name, namespace: spec.namespace, labels: labels(spec), annotations: { [RUNBOOK_ANNOTATION]: spec.runbook } },
+    metadata: { name: spec.name, namespace: spec.namespace, labels: labelsOf(spec.name), annotations: { [RUNBOOK_ANNOTATION]: spec.runbook } },
     spec: {
       schedule: spec.schedule ?? '',
       ...(spec.timeZone ? { timeZone: spec.timeZone } : {}),
@@ -218,13 +219,13 @@ export function runbookCronJob(spec: ScheduledRunbook): V1CronJob {
       successfulJobsHistoryLimit: spec.successfulJobsHistoryLimit,
       failedJobsHistoryLimit: spec.failedJobsHistoryLimit,
       jobTemplate: {
-        metadata: { labels: labels(spec) },
+        metadata: { labels: labelsOf(spec.name) },
         spec: {
           // A failed run is reported, not repeated: its steps may have done half their work.
           backoffLimit: 0,
           // A run that hangs would hold every later run back (Forbid): it is stopped and fails.
           activeDeadlineSeconds: spec.timeoutMinutes * 60,
-          template: { metadata: { labels: labels(spec) }, spec: runbookPod(spec, 'Never') },
+          template: { metadata: { labels: labelsOf(spec.name) }, spec: runbookPod(spec, 'Never') },
         },
       },
     },
@@ -235,14 +236,14 @@ export function runbookDeployment(spec: ScheduledRunbook): V1Deployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: spec.name, namespace: spec.namespace, labels: labels(spec), annotations: { [RUNBOOK_ANNOTATION]: spec.runbook } },
+    metadata: { name: spec.name, namespace: spec.namespace, labels: labelsOf(spec.name), annotations: { [RUNBOOK_ANNOTATION]: spec.runbook } },
     spec: {
       replicas: 1,
       // The old pod is gone before the new one starts: a rollout never runs the runbook twice at once.
       strategy: { type: 'Recreate' },
-      selector: { matchLabels: labels(spec) },
+      selector: { matchLabels: labelsOf(spec.name) },
       template: {
-        metadata: { labels: labels(spec), annotations: { [CONTENT_HASH_ANNOTATION]: createHash('sha256').update(spec.inventoryText).update('\0').update(spec.runbookText).digest('hex') } },
+        metadata: { labels: labelsOf(spec.name), annotations: { [CONTENT_HASH_ANNOTATION]: createHash('sha256').update(spec.inventoryText).update('\0').update(spec.runbookText).digest('hex') } },
         spec: runbookPod(spec, 'Always'),
       },
     },
