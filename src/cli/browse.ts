@@ -28,7 +28,7 @@ async function openModel(values: { inventory?: string; secrets?: string; verbose
   const redactor = new Redactor((message) => terminal.line(`lifeboat: warning: ${message}`));
   const secrets = await cliSecrets(values.secrets, (value, name) => redactor.add(value, `secret '${name}'`));
   const ctx = createActionContext({ workspaceDir, inventory, secrets, signal, log: redactor.logger(terminal.logger('ls')) });
-  return { ctx, redactor, model: new BrowseModel(builtinBrowsers, registry, inventoryFile) };
+  return { ctx, redactor, model: new BrowseModel(builtinBrowsers, registry, inventoryFile, { readAhead: false }) };
 }
 
 /** Stops the listing on Ctrl-C (exit 130). */

@@ -136,7 +136,7 @@ describe('restic actions and browser on a local repository (real restic)', funct
     assert.equal(file.kind, 'restic.file');
     assert.deepEqual(file.operations[0], { kind: 'runbook', id: 'restore', label: 'Restore…', runbook: 'restic-browse-restore.runbook.md', params: { repository: 'home', snapshot: nightly.id, path: path.join(source, 'many', 'file-20.txt') } });
     // The whole tree, read once in the background from the first folder opened, lists each folder as restic does.
-    const session = { ctx, inventoryFile: 'lifeboat.yaml', cached: <Value>(_key: string, load: () => Promise<Value>) => load() };
+    const session = { ctx, inventoryFile: 'lifeboat.yaml', readAhead: true, cached: <Value>(_key: string, load: () => Promise<Value>) => load() };
     const index = await snapshotTreeIndex(session, snapshotNode.path, await openRepository(ctx, 'home'));
     assert.ok(index);
     await index.read(await openRepository(ctx, 'home'), nightly.id);

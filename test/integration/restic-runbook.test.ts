@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -75,6 +76,25 @@ describe('runbook restic-browse-restore, end to end with the CLI and the real re
     const done = await lifeboat(['do', file, 'restore', '--yes'], { cwd: workspace, env });
     assert.equal(done.code, 0, done.stderr + done.stdout);
     assert.equal(await readFile(join(source, 'todo.txt'), 'utf8'), 'buy milk\n');
+  });
+
+  it('lists a folder with one restic run and leaves none behind: lifeboat ls reads nothing ahead', async () => {
+    // The real restic, behind a script that notes each run's arguments.
+    const bin = join(workspace, 'bin');
+    const calls = join(workspace, 'restic-calls.log');
+    await mkdir(bin, { recursive: true });
+    const realRestic = execFileSync('sh', ['-c', 'command -v restic'], { encoding: 'utf8' }).trim();
+    await writeFile(join(bin, 'restic'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${calls}'\nexec '${realRestic}' "$@"\n`, { mode: 0o755 });
+    const folder = joinPath('restic', 'home', snapshot, ...source.split('/').filter(Boolean));
+    const listed = await lifeboat(['ls', folder], { cwd: workspace, env: { ...env, PATH: `${bin}:${process.env.PATH ?? ''}` } });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /todo\.txt/);
+    // A read of the whole tree, had one started, would be noted by now: the shell script runs before restic does.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const runs = (await readFile(calls, 'utf8')).trim().split('\n');
+    assert.equal(runs.length, 1, runs.join('\n'));
+    assert.match(runs[0] ?? '', /^ls --json -- \S+ \//);
+    assert.doesNotMatch(runs[0] ?? '', /--recursive/);
   });
 
   it('stops before writing anything when the path is not in the snapshot, without a stack trace', async () => {

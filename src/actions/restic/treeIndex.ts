@@ -3,8 +3,9 @@
  * moment its first folder is opened, so the folders opened after it need no restic run of their own.
  * Each restic run costs the repository key's derivation (scrypt, about half a second of CPU) before it
  * reads anything; a listing from the index costs nothing. Until the index is read, and for trees too
- * large to hold, folders are listed one at a time as before. The read keeps no process alive (a
- * `lifeboat ls` exits when it has printed) and takes no lock in the repository.
+ * large to hold, folders are listed one at a time as before. Only a surface that goes on listing
+ * reads ahead (not `lifeboat ls`, which lists once and exits); the read keeps no process alive and
+ * takes no lock in the repository.
  */
 import { posix } from 'node:path';
 import type { ResticNode, ResticRepository } from '../../clients/restic';
@@ -70,11 +71,11 @@ export class SnapshotTreeIndex {
 
 /**
  * The index of this snapshot, kept as long as the surface's listings are (until a refresh); it reads
- * the tree once asked to. None where restic runs on another host: the read would end with the
- * connection of the listing that started it.
+ * the tree once asked to. None for a surface that does not read ahead, nor where restic runs on
+ * another host: the read would end with the connection of the listing that started it.
  */
 export function snapshotTreeIndex(session: BrowseSession, listingPath: string, repository: ResticRepository): Promise<SnapshotTreeIndex | undefined> {
-  if (repository.config.runner?.where) return Promise.resolve(undefined);
+  if (!session.readAhead || repository.config.runner?.where) return Promise.resolve(undefined);
   // A key no listing has (no node path holds an empty segment), under the snapshot's so that forgetting the snapshot forgets it.
   return session.cached(`${listingPath}//tree`, async () => new SnapshotTreeIndex());
 }

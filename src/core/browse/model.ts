@@ -10,6 +10,12 @@ export interface BrowseSession {
   inventoryFile: string;
   /** The value of `load()` for `key`, read once until the model is refreshed: the next page of a listing does not list again. */
   cached<Value>(key: string, load: () => Promise<Value>): Promise<Value>;
+  /**
+   * Whether the surface goes on listing (a tree a person clicks through), so that reading ahead for
+   * the listings likely next is worth starting; a surface that lists once and exits (`lifeboat ls`)
+   * would leave that work running, or cut short, for nobody.
+   */
+  readAhead: boolean;
 }
 
 /**
@@ -33,6 +39,7 @@ export class BrowseModel {
     private readonly browsers: readonly Browser[],
     private readonly registry: ActionRegistry,
     private readonly inventoryFile: string,
+    private readonly options: { readAhead: boolean } = { readAhead: true },
   ) {
     const roots = new Set<string>();
     for (const browser of browsers) {
@@ -130,6 +137,7 @@ export class BrowseModel {
     return {
       ctx,
       inventoryFile: this.inventoryFile,
+      readAhead: this.options.readAhead,
       cached: async <Value>(key: string, load: () => Promise<Value>): Promise<Value> => {
         const shared = this.listings.get(key) as Promise<Value> | undefined;
         if (shared) {
