@@ -1,6 +1,6 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FileExistsError, pathExists, unlinkIfPresent, writeFileAtomically } from '../core/atomicFiles';
+import { FileExistsError, makeFolders, pathExists, unlinkIfPresent, writeFileAtomically } from '../core/atomicFiles';
 import { errorMessage } from '../core/errors';
 import { isInsideOrEqual, resolveUserPath } from './paths';
 import { addKustomizationResource, kustomizationResources } from './velero/kustomizationResources';
@@ -49,7 +49,7 @@ export async function prepareGitOpsFile(request: { workspaceDir: string; folder:
 
 /** Writes the prepared file (each write atomic), then the kustomization; a failed kustomization write takes a new file back out. */
 export async function writeGitOpsFile(prepared: GitOpsFile, workspaceDir: string): Promise<void> {
-  await mkdir(path.dirname(prepared.file), { recursive: true });
+  await makeFolders(path.dirname(prepared.file));
   const overwrite = prepared.previous !== undefined;
   await writeFileAtomically(prepared.file, prepared.content, { overwrite }).catch((error: unknown) => {
     throw error instanceof FileExistsError ? new FileExistsError(path.relative(workspaceDir, prepared.file)) : error;

@@ -27,6 +27,18 @@ function isPrivateFolder(folder: string): boolean {
   return stats.isDirectory() && (uid === undefined || stats.uid === uid || stats.uid === 0) && (stats.mode & 0o022) === 0;
 }
 
+/**
+ * One level, its parent being there: not Node's recursive mkdir, which spins forever where mkdir
+ * answers ENOENT below a folder that exists (a cache home under /proc), and this runs at every start.
+ */
+function makePrivateFolder(folder: string): void {
+  try {
+    mkdirSync(folder, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
+
 /** `$XDG_CACHE_HOME/lifeboat/v8` (else `~/.cache/…`), made private when new; undefined when it is not private. */
 function codeCacheFolder(env: NodeJS.ProcessEnv = process.env): string | undefined {
   try {
@@ -34,7 +46,7 @@ function codeCacheFolder(env: NodeJS.ProcessEnv = process.env): string | undefin
     const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(homedir(), '.cache');
     const lifeboat = path.join(base, 'lifeboat');
     const folder = path.join(lifeboat, 'v8');
-    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    for (const level of [base, lifeboat, folder]) makePrivateFolder(level);
     // The folder above too: whoever can write there can put another folder in this one's place.
     return isPrivateFolder(lifeboat) && isPrivateFolder(folder) ? folder : undefined;
   } catch {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, type Stats } from 'node:fs';
-import { link, lstat, open, rename, rm, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -85,6 +85,44 @@ export async function unlinkIfPresent(target: string): Promise<void> {
     await unlink(target);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+/**
+ * `mkdir -p`: the folder and any missing parents, each made with one plain `mkdir`; resolves to the
+ * first folder it made (undefined when the folder was there). Not Node's `mkdir({ recursive: true })`,
+ * which retries forever, at full CPU, where `mkdir` answers ENOENT below a folder that exists
+ * (`/proc/1/x`): a destination typed there must fail, not hang the run.
+ */
+export async function makeFolders(folder: string, mode?: number): Promise<string | undefined> {
+  const missing: string[] = [];
+  for (let at = path.resolve(folder); ; at = path.dirname(at)) {
+    const stats = await statIfPresent(at);
+    if (stats?.isDirectory()) break;
+    if (stats) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${folder}'`), { code: 'ENOTDIR', errno: -20, syscall: 'mkdir', path: at });
+    // The root always exists; this only ends the walk on a path that says otherwise.
+    if (path.dirname(at) === at) break;
+    missing.push(at);
+  }
+  let firstMade: string | undefined;
+  for (const at of missing.reverse()) {
+    try {
+      await mkdir(at, { mode });
+      firstMade ??= at;
+    } catch (error) {
+      // Made at the same time by another writer.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !(await statIfPresent(at))?.isDirectory()) throw error;
+    }
+  }
+  return firstMade;
+}
+
+async function statIfPresent(target: string): Promise<Stats | undefined> {
+  try {
+    return await stat(target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
 }
 

@@ -7,11 +7,11 @@
  * atomic (O_EXCL locally and over SFTP, a conditional write in S3).
  */
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, readFile, writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import path from 'node:path';
 import type { Logger } from './actions/spec';
-import { temporarySibling, unlinkIfPresent, writeFileAtomically } from './atomicFiles';
+import { makeFolders, temporarySibling, unlinkIfPresent, writeFileAtomically } from './atomicFiles';
 import { errorMessage } from './errors';
 import { formatAge, formatDuration, printable } from './render';
 
@@ -45,7 +45,7 @@ export function folderLockStore(folder: string): LockStore {
   return {
     description: folder,
     create: async (content) => {
-      await mkdir(folder, { recursive: true });
+      await makeFolders(folder);
       const written = temporarySibling(file, 'new');
       await writeFile(written, content, { flag: 'wx' });
       try {

@@ -85,6 +85,13 @@ describe("the CLI's code cache", function () {
     assert.equal((await run(process.execPath, [entry, '--version'], { env })).stdout, 'homeless');
   });
 
+  it('runs without a cache, at once, when its folder cannot be made (a cache home under /proc)', async () => {
+    await writeMain('no folder there');
+    // Node's recursive mkdir spins there for ever; the timeout turns that into a failure.
+    const { stdout } = await run(process.execPath, [entry, '--version'], { env: { ...process.env, XDG_CACHE_HOME: '/proc/self/lifeboat-cache' }, timeout: 10_000 });
+    assert.equal(stdout, 'no folder there');
+  });
+
   it('starts as usual from a corrupt cache, and replaces it', async () => {
     await writeMain('from a corrupt cache');
     await startCli();

@@ -6,6 +6,7 @@ import path from 'node:path';
 import * as z from 'zod';
 import { CancelledError } from '../../src/core/errors';
 import { archiveActions, FileExistsError, VERIFIED_STATE_FILE, type ArchiveCreateResult, type ArchiveListResult, type ArchiveRestoreResult, type ArchiveVerifyResult } from '../../src/actions/archive';
+import { within } from '../support/within';
 import { archiveAction, corruptMiddleByte, exists, listNames, makeTempDir, planAction, readTree, recordingContext, removeTempDir, runAction, writeTree } from './archiveSupport';
 
 const create = archiveAction('archive.create');
@@ -238,6 +239,13 @@ describe('archive.create', () => {
     await assert.rejects(runAction(create, { paths: ['../secret.txt'], base: 'base', destination: 'out', prefix: 'p' }, ctx), /'\.\.\/secret\.txt' is outside the base folder/);
     await assert.rejects(runAction(create, { paths: ['missing'], base: 'base', destination: 'out', prefix: 'p' }, ctx), /path to archive does not exist: .*missing/);
     assert.equal(await exists(path.join(workspace, 'out')), false);
+  });
+
+  it('fails at once, naming the folder, for a destination where no folder can be made (under /proc)', async () => {
+    await writeTree(workspace, { 'src/a.txt': 'a' });
+    // Node's own recursive mkdir never returns there.
+    const run = runAction(create, { paths: ['src'], destination: '/proc/self/lifeboat-backups', prefix: 'p' }, recordingContext(workspace));
+    await assert.rejects(within(10_000, run, 'archive.create'), /ENOENT: no such file or directory, mkdir '\/proc\/self\/lifeboat-backups'/);
   });
 
   it('plans without touching the disk: reads with counts and sizes, the archive to create', async () => {

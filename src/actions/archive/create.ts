@@ -1,10 +1,10 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
 import { cancellationOr, errorMessage, throwIfAborted } from '../../core/errors';
 import { formatBytes, formatDuration, markdownTable } from '../../core/render';
-import { FileExistsError, fsyncDirectory, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
+import { FileExistsError, fsyncDirectory, makeFolders, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
 import { formatSidecar, hashFile, sidecarPath } from './checksum';
 import { compileExcludes } from './excludeGlobs';
 import { archivePrefix, DEFAULT_NAME_PATTERN, formatArchiveName, namePatternProblem } from './naming';
@@ -172,7 +172,7 @@ async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promi
   // One writer: another run's retention must not delete what this one is about to report, nor this one's its.
   const lock = await lockLocation(folderLockStore(destination), 'archive.create', ctx);
   try {
-    await mkdir(destination, { recursive: true });
+    await makeFolders(destination);
     if (setup.destinationInsideSources) log.info(`leaving the destination folder ${destination} out of the archive`);
     log.info(`archiving ${sources.files} files (${formatBytes(sources.bytes)}) from ${setup.base} into ${finalPath}, gzip by ${setup.pigz ?? 'Lifeboat (no pigz on the PATH)'}`);
 

@@ -1,9 +1,9 @@
 import { createWriteStream } from 'node:fs';
-import { chmod, link, lutimes, mkdir, symlink, unlink, utimes } from 'node:fs/promises';
+import { chmod, link, lutimes, symlink, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { ReadEntry } from 'tar';
-import { pathExists, unlinkIfPresent } from '../../core/atomicFiles';
+import { makeFolders, pathExists, unlinkIfPresent } from '../../core/atomicFiles';
 import { writingTo } from '../../core/errors';
 import { ArchiveLayout } from './archiveLayout';
 import { judgeEntry, quoteEntryPath, type RestoreEntry } from './entrySafety';
@@ -56,7 +56,7 @@ export async function extractToStaging(request: StagingRequest): Promise<Staging
 
   const ensureFolder = async (folder: string) => {
     if (createdFolders.has(folder)) return;
-    await mkdir(folder, { recursive: true });
+    await makeFolders(folder);
     createdFolders.add(folder);
   };
 

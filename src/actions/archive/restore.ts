@@ -4,7 +4,7 @@ import * as z from 'zod';
 import { defineAction, type ActionContext, type ActionPlan, type PlannedOperation } from '../../core/actions/spec';
 import { cancellationOr, throwIfAborted, writingTo } from '../../core/errors';
 import { formatBytes, formatDuration, markdownTable, printable } from '../../core/render';
-import { removeIfPresent } from '../../core/atomicFiles';
+import { makeFolders, removeIfPresent } from '../../core/atomicFiles';
 import { extractToStaging } from './extractToStaging';
 import { resolveUserPath } from '../paths';
 import { ThrottledProgress } from '../../core/progress';
@@ -119,7 +119,7 @@ async function runRestore(params: ArchiveRestoreParams, ctx: ActionContext): Pro
   log.info(`${printable(paths.archivePath)}: ${checked.entries} entries checked, checksum ${checked.checksum}; restoring ${checked.created} new and ${checked.overwritten} overwritten files into ${shownTarget}`);
 
   const parent = path.dirname(paths.target);
-  const firstCreatedParent = await writingTo(parent, () => mkdir(parent, { recursive: true }));
+  const firstCreatedParent = await writingTo(parent, () => makeFolders(parent));
   let stagingRoot: string | undefined;
   let restored = false;
   try {

@@ -1,9 +1,8 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import * as z from 'zod';
 import type { KubeObject } from '../../clients/kube';
-import { FileExistsError, writeFileAtomically } from '../../core/atomicFiles';
+import { FileExistsError, makeFolders, writeFileAtomically } from '../../core/atomicFiles';
 import { defineAction, type ActionContext, type PlannedOperation } from '../../core/actions/spec';
 import { isInsideOrEqual, resolveUserPath } from '../paths';
 import { newestFirst, summarizeCnpgBackup } from './backups';
@@ -165,7 +164,7 @@ export const cnpgRestore = defineAction({
     if (existing && !params.force) throw new Error(`CloudNativePG Cluster ${params.newClusterName} already exists in ${cnpg.where}; a restore makes a new Cluster: choose another \`newClusterName\`, or set \`force\` to replace it and its data`);
     const file = gitOpsFile(params, ctx);
     if (file) {
-      await mkdir(path.dirname(file), { recursive: true });
+      await makeFolders(path.dirname(file));
       await writeFileAtomically(file, yaml, { overwrite: false }).catch((error: unknown) => {
         throw error instanceof FileExistsError ? new FileExistsError(path.relative(ctx.workspaceDir, file)) : error;
       });

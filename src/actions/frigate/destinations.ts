@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, open, readdir } from 'node:fs/promises';
+import { mkdtemp, open, readdir } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,7 @@ import type { ActionContext } from '../../core/actions/spec';
 import { errorMessage, throwIfAborted } from '../../core/errors';
 import { folderLockStore, type LockStore } from '../../core/locks';
 import { formatAge } from '../../core/render';
-import { FileExistsError, fsyncDirectory, lstatIfPresent, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
+import { FileExistsError, fsyncDirectory, lstatIfPresent, makeFolders, pathExists, publishWithoutOverwrite, removeIfPresent, temporarySibling, unlinkIfPresent, writeFileAtomically } from '../../core/atomicFiles';
 import { formatSidecar, sidecarPath } from '../archive/checksum';
 import { compileNameMatcher, DEFAULT_NAME_PATTERN, hasPrefix, isArchiveFileName } from '../archive/naming';
 import { deleteArchives, findRetentionCandidates, selectForDeletion } from '../archive/retention';
@@ -140,7 +140,7 @@ class LocalFolder implements ArchiveDestination {
 
   async staging(name: string): Promise<FileStaging> {
     const staged = temporarySibling(this.finalLocation(name));
-    return { path: staged, writableBeforeBegin: false, begin: async () => void (await mkdir(this.folder, { recursive: true })), discard: () => removeIfPresent(staged) };
+    return { path: staged, writableBeforeBegin: false, begin: async () => void (await makeFolders(this.folder)), discard: () => removeIfPresent(staged) };
   }
 
   exists(name: string): Promise<boolean> {

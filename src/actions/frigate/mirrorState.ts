@@ -8,10 +8,10 @@
  * (HEAD) before it is sent again.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { S3Store } from '../../clients/s3';
-import { writeFileAtomically } from '../../core/atomicFiles';
+import { makeFolders, writeFileAtomically } from '../../core/atomicFiles';
 import { errorMessage } from '../../core/errors';
 import { normalizePrefix, parseSnapshotKey, utcDay, type MirrorEvent } from './mirrorKeys';
 
@@ -167,7 +167,7 @@ export class MirrorState {
   }
 
   async save(file: string): Promise<void> {
-    await mkdir(path.dirname(file), { recursive: true });
+    await makeFolders(path.dirname(file));
     await writeFileAtomically(file, this.serialize(), { overwrite: true });
   }
 

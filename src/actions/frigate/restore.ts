@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import * as z from 'zod';
@@ -15,6 +14,7 @@ import { countByPerson, FACES_PREFIX, tarEnd, tarFileBlocks } from './facesArchi
 import { describeFacesFolder, emptyPeople, listFacesFolder, openFacesFolder, placeImages, saveFacesFolder, TRAIN_FOLDER, type FacesFolder } from './facesFolder';
 import { readFacesArchive, type ArchivedImage, type FacesArchiveContents } from './readFacesArchive';
 import { frigateClientFor, frigateInstanceParam } from './target';
+import { makeFolders } from '../../core/atomicFiles';
 
 const LATEST = 'latest';
 const SAFETY_FOLDER = '.lifeboat/frigate-safety';
@@ -312,7 +312,7 @@ async function refreshClassifier(frigate: string, ctx: ActionContext, library: r
 /** The whole face library as it is now, into `.lifeboat/frigate-safety/` of the workspace. */
 async function takeSafetyBackup(ctx: ActionContext, folder: FacesFolder, frigate: string): Promise<string> {
   const safety = path.join(ctx.workspaceDir, SAFETY_FOLDER);
-  await mkdir(safety, { recursive: true });
+  await makeFolders(safety);
   const file = path.join(safety, formatArchiveName('{prefix}-{YYYY}{MM}{DD}-{hh}{mm}{ss}.tar.gz', `${frigate}-faces-before-restore`, new Date()));
   await saveFacesFolder(folder, file, ctx.signal);
   return file;

@@ -5,7 +5,7 @@
  * exists once completed), and out of the file it is kept in. Nothing is staged on this machine's disk.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,7 +13,7 @@ import * as z from 'zod';
 import type { S3Store } from '../../clients/s3';
 import { sshConnectionFor, type SshConnection } from '../../clients/ssh';
 import type { ActionContext } from '../../core/actions/spec';
-import { FileExistsError, fsyncDirectory, publishWithoutOverwrite, temporarySibling, unlinkIfPresent } from '../../core/atomicFiles';
+import { FileExistsError, fsyncDirectory, makeFolders, publishWithoutOverwrite, temporarySibling, unlinkIfPresent } from '../../core/atomicFiles';
 import { errorMessage } from '../../core/errors';
 import { HostFolder, resolveUserPath } from '../paths';
 import { s3StoreFor } from '../s3Stores';
@@ -92,7 +92,7 @@ class LocalDumpFolder implements DumpLocation {
   async write(name: string, input: Readable, signal: AbortSignal): Promise<void> {
     const final = this.finalLocation(name);
     if ((await this.size(name)) !== undefined) throw new FileExistsError(final);
-    await mkdir(this.folder, { recursive: true });
+    await makeFolders(this.folder);
     const temporary = temporarySibling(final);
     try {
       await pipeline(input, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }), { signal });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod';
 import { RcloneError, type Rclone, type RcloneTransferResult } from '../../clients/rclone';
@@ -7,6 +7,7 @@ import { defineAction, type ActionContext, type ActionPlan, type PlannedOperatio
 import { cancellationOr, throwIfAborted } from '../../core/errors';
 import { formatBytes, formatCount } from '../../core/render';
 import { parentOf, parseRclonePath, rcloneArgument, rcloneFor, remoteType, type RclonePath } from './remotes';
+import { makeFolders } from '../../core/atomicFiles';
 
 /**
  * Backends on which an object appears only once its upload is complete (a multipart or resumable
@@ -77,7 +78,7 @@ async function publishLocal(staging: string, destination: string, signal: AbortS
     const from = path.join(staging, entry.name);
     const to = path.join(destination, entry.name);
     if (entry.isDirectory()) {
-      await mkdir(to, { recursive: true });
+      await makeFolders(to);
       await publishLocal(from, to, signal);
     } else {
       await rename(from, to);

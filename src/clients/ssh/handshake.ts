@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type * as Ssh2Module from 'ssh2';
 import type { AnyAuthMethod } from 'ssh2';
@@ -7,6 +7,7 @@ import { errorMessage } from '../../core/errors';
 import type { KnownHostEntry } from './knownHosts';
 import { checkHostKey, fingerprintOf, keyTypeOf, knownHostsLine, knownHostsName } from './knownHosts';
 import type { SshTarget } from './target';
+import { makeFolders } from '../../core/atomicFiles';
 
 export type SshFailure = 'auth' | 'unreachable' | 'timeout' | 'host-key-unknown' | 'host-key-changed' | 'host-key-revoked' | 'protocol';
 
@@ -40,7 +41,7 @@ export async function verifyHostKey(target: SshTarget, knownHosts: readonly Know
   // `StrictHostKeyChecking yes` never adds a key; `accept-new` (and `no`) add a new one without asking, as ssh does.
   const accepted = target.strictHostKeyChecking === 'yes' ? false : target.strictHostKeyChecking !== 'ask' || (approve !== undefined && (await approve({ host: name, keyType: keyTypeOf(key), fingerprint, knownHostsLine: line, knownHostsFile: file })));
   if (accepted) {
-    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    await makeFolders(dirname(file), 0o700);
     await appendFile(file, `${line}\n`, { mode: 0o600 });
     return;
   }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile} from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Redactor } from '../redact';
+import { makeFolders } from '../atomicFiles';
 
 export const RUNS_DIR = join('.lifeboat', 'runs');
 
@@ -43,7 +44,7 @@ export class RunRecorder {
     // break the line. Times and ids are Lifeboat's own, and stay as they are so the run groups its steps.
     const full: RunRecord = { time: now.toISOString(), user: currentUser(), host: hostname(), run: this.runId, runStartedAt: this.startedAt.toISOString(), ...this.redactor.redactValue(record) };
     const dir = join(this.workspaceDir, RUNS_DIR);
-    await mkdir(dir, { recursive: true });
+    await makeFolders(dir);
     await appendFile(join(dir, `${localDate(now)}.jsonl`), `${JSON.stringify(full)}\n`, { mode: 0o600 });
   }
 }
