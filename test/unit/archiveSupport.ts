@@ -166,6 +166,17 @@ export async function exists(target: string): Promise<boolean> {
   );
 }
 
+/** `work` with no `pigz` on the PATH, so that archive.create compresses in this process. */
+export async function withoutPigz<Result>(work: () => Promise<Result>): Promise<Result> {
+  const searchPath = process.env.PATH;
+  process.env.PATH = '';
+  try {
+    return await work();
+  } finally {
+    process.env.PATH = searchPath;
+  }
+}
+
 /** Flips one bit in the middle of a file, as a failing disk or a bad copy would. Synchronous so a hook can use it. */
 export function corruptMiddleByte(file: string): void {
   const bytes = readFileSync(file);

@@ -1,7 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
-import { throwIfAborted } from '../../core/errors';
 
 /** The `<archive>.sha256` sidecar, in the format `sha256sum -c` reads. */
 
@@ -26,34 +25,6 @@ export async function readSidecar(archivePath: string): Promise<string | undefin
   const match = /^([0-9a-fA-F]{64})(?:\s|$)/.exec(text.trimStart());
   if (!match?.[1]) throw new Error(`${sidecarPath(archivePath)} is not a sha256sum file`);
   return match[1].toLowerCase();
-}
-
-const HASH_READ_BYTES = 2 * 1024 * 1024;
-
-/**
- * The sha256 and size of a file, read once from start to end. Two buffers are used in turn: the
- * next chunk is read on the thread pool while this one is hashed.
- */
-export async function hashFile(filePath: string, options: { signal: AbortSignal; onBytesRead?: (bytes: number) => void }): Promise<{ bytes: number; sha256: string }> {
-  const hash = createHash('sha256');
-  const buffers: Buffer[] = [Buffer.allocUnsafe(HASH_READ_BYTES), Buffer.allocUnsafe(HASH_READ_BYTES)];
-  let bytes = 0;
-  const file = await open(filePath, 'r');
-  try {
-    let reading = file.read(buffers[0] as Buffer, 0, HASH_READ_BYTES, 0);
-    for (let turn = 0; ; turn = 1 - turn) {
-      const { bytesRead, buffer } = await reading;
-      if (bytesRead === 0) break;
-      throwIfAborted(options.signal);
-      reading = file.read(buffers[1 - turn] as Buffer, 0, HASH_READ_BYTES, bytes + bytesRead);
-      hash.update(buffer.subarray(0, bytesRead));
-      bytes += bytesRead;
-      options.onBytesRead?.(bytes);
-    }
-  } finally {
-    await file.close();
-  }
-  return { bytes, sha256: hash.digest('hex') };
 }
 
 /**

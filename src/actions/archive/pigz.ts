@@ -1,4 +1,8 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import { findOnPath } from '../../clients/process';
 import { CancelledError } from '../../core/errors';
@@ -6,23 +10,26 @@ import { TarSink } from './tarSink';
 
 /**
  * gzip by `pigz`, the parallel gzip a person who cares about speed pipes tar into: the tar stream is
- * written to its stdin and its output comes back on stdout, so the caller still sees (hashes,
- * writes, counts) every compressed byte. pigz compresses on all cores in native threads with no
- * round trips to the event loop, which in-process zlib on libuv's thread pool cannot match.
+ * written to its stdin and pigz writes the archive file itself, as `tar -I pigz` has it do. pigz
+ * compresses on all cores in native threads with no round trips to the event loop, which in-process
+ * zlib on libuv's thread pool cannot match, and its output never passes through this process.
  *
- * pigz writes one gzip member whose trailer holds the CRC-32 and length (mod 2^32) of all its
- * input; `trailerProblem` checks them against what was written here, which proves the archive holds
- * the whole tar stream, exactly as it was produced, and was not cut short.
+ * The file is read back as pigz writes it, and hashed: the digest is that of what the file holds. pigz
+ * writes one gzip member whose trailer holds the CRC-32 and length (mod 2^32) of all its input;
+ * `trailerProblem` checks the file's last bytes against what was written here, which proves the file
+ * holds the whole tar stream, as it was produced, and was not cut short.
  */
 
 /** Tar bytes per write to pigz's stdin; two such buffers are filled and sent in turn. */
 const INPUT_BLOCK_BYTES = 1024 * 1024;
 /** How much of pigz's stderr an error message may quote. */
 const STDERR_TAIL_CHARS = 2048;
-/** Compressed output read ahead while the previous batch is written out. */
-const OUTPUT_QUEUE_BYTES = 4 * 1024 * 1024;
+/** Bytes of the archive file read back at a time. */
+const READ_BACK_BYTES = 1024 * 1024;
+/** How long the read-back waits for pigz to write more once it has caught up. */
+const READ_BACK_PAUSE_MS = 20;
 /** gzip's trailer: CRC-32 and input size mod 2^32, both little-endian. */
-export const GZIP_TRAILER_BYTES = 8;
+const GZIP_TRAILER_BYTES = 8;
 
 /** The `pigz` on the PATH, if any. */
 export function findPigz(searchPath = process.env.PATH ?? ''): Promise<string | undefined> {
@@ -36,11 +43,16 @@ export interface PigzOptions {
   /** Compression threads (`-p`). */
   threads: number;
   signal: AbortSignal;
-  /**
-   * Takes the compressed output in order, in batches of chunks (writes them out); the next batch
-   * is handed over once the returned promise has resolved, and its failure fails the writer.
-   */
-  onOutput: (chunks: readonly Buffer[]) => Promise<void>;
+  /** The new, empty archive file, open for reading and writing: pigz writes it, this reads it back. */
+  output: FileHandle;
+  /** The path messages name for it. */
+  reportedPath: string;
+}
+
+/** The archive file as it was read back. */
+export interface PigzOutput {
+  bytes: number;
+  sha256: string;
 }
 
 interface InputSlot {
@@ -51,6 +63,7 @@ interface InputSlot {
 
 export class PigzGzip extends TarSink {
   readonly #child;
+  readonly #stdin: Writable;
   /** Settles when pigz has exited and its output has all been handed over; rejects on any failure. */
   readonly #done: Promise<void>;
   readonly #slots: InputSlot[];
@@ -58,19 +71,27 @@ export class PigzGzip extends TarSink {
   #filled = 0;
   #bytesIn = 0;
   #crc = 0;
+  readonly #hash = createHash('sha256');
+  #bytesOut = 0;
+  #tail: Buffer = Buffer.alloc(0);
   #stderr = '';
   #ending = false;
+  #stopped = false;
   #cancelled = false;
   readonly #onAbort = () => this.#kill(true);
 
   constructor(private readonly options: PigzOptions) {
     super();
     // No variable of ours may change what pigz does; it needs none.
-    this.#child = spawn(options.pigz, [`-${options.level}`, '-p', String(options.threads), '-c'], { stdio: ['pipe', 'pipe', 'pipe'], env: {} });
+    this.#child = spawn(options.pigz, [`-${options.level}`, '-p', String(options.threads), '-c'], { stdio: ['pipe', options.output.fd, 'pipe'], env: {} });
+    const { stdin, stderr } = this.#child;
+    // Node makes both, as asked above; the typings cannot tell with a file descriptor in between.
+    if (!stdin || !stderr) throw new Error('pigz was started without its stdin and stderr pipes');
+    this.#stdin = stdin;
     this.#slots = [0, 1].map(() => ({ buffer: Buffer.allocUnsafe(INPUT_BLOCK_BYTES), sent: Promise.resolve() }));
     // A pigz that dies makes writes to its stdin fail (EPIPE); how it ended is the error reported.
-    this.#child.stdin.on('error', () => {});
-    this.#child.stderr.setEncoding('utf8').on('data', (text: string) => {
+    stdin.on('error', () => {});
+    stderr.setEncoding('utf8').on('data', (text: string) => {
       this.#stderr = `${this.#stderr}${text}`.slice(-STDERR_TAIL_CHARS);
     });
     this.#done = this.#run();
@@ -95,12 +116,12 @@ export class PigzGzip extends TarSink {
     if (this.#filled === buffer.length) await this.#send();
   }
 
-  /** Sends what is left, closes pigz's input and waits until pigz has exited and all its output is handed over. */
+  /** Sends what is left, closes pigz's input and waits until pigz has exited and its output is read back. */
   async end(): Promise<void> {
     if (this.#filled > 0) await this.#send();
     await this.#settled(Promise.all(this.#slots.map((slot) => slot.sent)));
     this.#ending = true;
-    this.#child.stdin.end();
+    this.#stdin.end();
     await this.#done;
   }
 
@@ -110,11 +131,17 @@ export class PigzGzip extends TarSink {
     await this.#done.catch(() => {});
   }
 
+  /** The archive file as read back, once `end` has resolved. */
+  output(): PigzOutput {
+    return { bytes: this.#bytesOut, sha256: this.#hash.digest('hex') };
+  }
+
   /**
-   * Why the last bytes of the output are not the trailer of exactly the input written here; null
+   * Why the last bytes of the file are not the trailer of exactly the input written here; null
    * when they are.
    */
-  trailerProblem(trailer: Buffer): string | null {
+  trailerProblem(): string | null {
+    const trailer = this.#tail;
     if (trailer.length !== GZIP_TRAILER_BYTES) return `the gzip output is ${trailer.length} bytes long, shorter than a gzip trailer`;
     const crc = trailer.readUInt32LE(0);
     const size = trailer.readUInt32LE(4);
@@ -134,7 +161,7 @@ export class PigzGzip extends TarSink {
     const slot = this.#slot();
     const chunk = slot.buffer.subarray(0, this.#filled);
     this.#crc = crc32(chunk, this.#crc);
-    slot.sent = new Promise<void>((resolve, reject) => this.#child.stdin.write(chunk, (error) => (error ? reject(error) : resolve())));
+    slot.sent = new Promise<void>((resolve, reject) => this.#stdin.write(chunk, (error) => (error ? reject(error) : resolve())));
     slot.sent.catch(() => {});
     this.#turn = (this.#turn + 1) % this.#slots.length;
     this.#filled = 0;
@@ -150,16 +177,17 @@ export class PigzGzip extends TarSink {
     throw new Error('pigz exited before the end of its input');
   }
 
-  /** Hands over stdout, then waits for the exit; pigz's own report when it fails. */
+  /** Reads the file back as pigz writes it, to its end once pigz has exited; pigz's own report when it fails. */
   async #run(): Promise<void> {
+    let ended = false;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       this.#child.once('error', reject);
       this.#child.once('close', (code, signal) => resolve({ code, signal }));
-    });
-    // Awaited once the output is handed over; a failure to start must not count as unhandled before then.
+    }).finally(() => (ended = true));
+    // Awaited once the file is read back; a failure to start must not count as unhandled before then.
     exited.catch(() => {});
     try {
-      await this.#relayOutput();
+      await this.#readBack(exited, () => ended);
     } catch (error) {
       this.#kill(false);
       await exited.catch(() => {});
@@ -172,51 +200,37 @@ export class PigzGzip extends TarSink {
     if (code === 0 && this.#ending) return;
     const how = signal ? `was stopped by ${signal}` : `exited with code ${code}`;
     const said = this.#stderr.trim();
-    throw new Error(`pigz ${how}${said ? `: ${said}` : ''}`);
+    const failure = `pigz ${how}${said ? `: ${said}` : ''}`;
+    // pigz says "write error on <stdout> (…)" when the archive file could not take its output (a full disk).
+    throw new Error(/write error/.test(said) ? `cannot write ${this.options.reportedPath}: ${failure}` : failure);
   }
 
   /**
-   * Hands stdout to `onOutput` in batches: while one batch is being written out, the next is read
-   * (up to OUTPUT_QUEUE_BYTES), so pigz is not held up by each write to the disk.
+   * Hashes the file from its start as it grows; once pigz has exited, what a read finds is all there
+   * is. pigz only ever appends, so every byte read is final.
    */
-  async #relayOutput(): Promise<void> {
-    const stdout = this.#child.stdout;
-    let queued: Buffer[] = [];
-    let queuedBytes = 0;
-    let ended = false;
-    let failure: Error | undefined;
-    let wake: (() => void) | undefined;
-    stdout.on('data', (chunk: Buffer) => {
-      queued.push(chunk);
-      queuedBytes += chunk.length;
-      if (queuedBytes >= OUTPUT_QUEUE_BYTES) stdout.pause();
-      wake?.();
-    });
-    stdout.once('end', () => {
-      ended = true;
-      wake?.();
-    });
-    stdout.once('error', (error: Error) => {
-      failure = error;
-      wake?.();
-    });
-    for (;;) {
-      if (failure) throw failure;
-      if (queued.length === 0) {
-        if (ended) return;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-        continue;
+  async #readBack(exited: Promise<unknown>, hasExited: () => boolean): Promise<void> {
+    const buffer = Buffer.allocUnsafe(READ_BACK_BYTES);
+    // A stopped pigz's file is removed, unread.
+    while (!this.#stopped) {
+      // Asked before the read: a read that finds nothing after pigz exited is the end of the file.
+      const finished = hasExited();
+      const { bytesRead } = await this.options.output.read(buffer, 0, buffer.length, this.#bytesOut);
+      if (bytesRead > 0) {
+        const read = buffer.subarray(0, bytesRead);
+        this.#hash.update(read);
+        this.#bytesOut += bytesRead;
+        this.#tail = Buffer.concat([this.#tail, read.subarray(-GZIP_TRAILER_BYTES)]).subarray(-GZIP_TRAILER_BYTES);
+      } else if (finished) {
+        return;
+      } else {
+        await Promise.race([exited.catch(() => undefined), sleep(READ_BACK_PAUSE_MS)]);
       }
-      const batch = queued;
-      queued = [];
-      queuedBytes = 0;
-      stdout.resume();
-      await this.options.onOutput(batch);
     }
   }
 
   #kill(cancelled: boolean): void {
+    this.#stopped = true;
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
     this.#cancelled ||= cancelled;
     this.#child.kill('SIGKILL');

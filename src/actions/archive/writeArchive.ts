@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Header, Pax, type HeaderData } from 'tar';
 import { throwIfAborted, writingTo } from '../../core/errors';
 import { ParallelGzip } from './parallelGzip';
-import { GZIP_TRAILER_BYTES, PigzGzip } from './pigz';
+import { PigzGzip } from './pigz';
 import type { TarSink } from './tarSink';
 
 /**
@@ -15,9 +15,9 @@ import type { TarSink } from './tarSink';
  * object per entry up front: file contents are read straight into the blocks the compressor takes,
  * so input memory is a few blocks reused for the whole run, whatever the number and size of the
  * files. Headers are encoded by node-tar (ustar plus a PAX record where needed), byte for byte as
- * `Pack` wrote them. The compressor is `pigz` when the machine has it, else ParallelGzip on the
- * thread pool. The compressed bytes are hashed on their way to disk, and the file is flushed
- * (fsync) before the returned promise resolves.
+ * `Pack` wrote them. The compressor is `pigz` when the machine has it (it writes the file, which is
+ * hashed as it is read back), else ParallelGzip on the thread pool (the compressed bytes are hashed
+ * on their way to disk). The file is flushed (fsync) before the returned promise resolves.
  */
 
 /*
@@ -60,25 +60,22 @@ export interface ArchiveWriteResult {
 }
 
 export async function writeArchive(request: ArchiveWriteRequest): Promise<ArchiveWriteResult> {
-  const output = await open(request.outputPath, 'wx', 0o644);
-  const written = new CompressedOutput(output, request.reportedPath ?? request.outputPath);
+  // Readable too: what pigz writes into it is read back.
+  const output = await open(request.outputPath, 'wx+', 0o644);
+  const reportedPath = request.reportedPath ?? request.outputPath;
   try {
-    const entries = request.pigz ? await compressWithPigz(request, request.pigz, written) : await compressInProcess(request, written);
-    await writingTo(written.reportedPath, () => output.sync());
-    return { bytes: written.bytes, sha256: written.sha256(), entries, compressor: request.pigz ? 'pigz' : 'in-process' };
+    const written = request.pigz ? await compressWithPigz(request, request.pigz, output, reportedPath) : await compressInProcess(request, new CompressedOutput(output, reportedPath));
+    await writingTo(reportedPath, () => output.sync());
+    return { ...written, compressor: request.pigz ? 'pigz' : 'in-process' };
   } finally {
     await output.close();
   }
 }
 
-async function compressWithPigz(request: ArchiveWriteRequest, pigz: string, written: CompressedOutput): Promise<number> {
-  const gzip = new PigzGzip({
-    pigz,
-    level: request.level,
-    threads: availableParallelism(),
-    signal: request.signal,
-    onOutput: (chunks) => written.append(chunks),
-  });
+type Written = Omit<ArchiveWriteResult, 'compressor'>;
+
+async function compressWithPigz(request: ArchiveWriteRequest, pigz: string, output: FileHandle, reportedPath: string): Promise<Written> {
+  const gzip = new PigzGzip({ pigz, level: request.level, threads: availableParallelism(), signal: request.signal, output, reportedPath });
   let entries: number;
   try {
     entries = await packEntries(request, gzip);
@@ -86,12 +83,12 @@ async function compressWithPigz(request: ArchiveWriteRequest, pigz: string, writ
   } finally {
     await gzip.stop();
   }
-  const problem = gzip.trailerProblem(written.tail);
-  if (problem) throw new Error(`pigz's output for ${written.reportedPath} does not hold the tar stream: ${problem}`);
-  return entries;
+  const problem = gzip.trailerProblem();
+  if (problem) throw new Error(`pigz's output for ${reportedPath} does not hold the tar stream: ${problem}`);
+  return { ...gzip.output(), entries };
 }
 
-async function compressInProcess(request: ArchiveWriteRequest, written: CompressedOutput): Promise<number> {
+async function compressInProcess(request: ArchiveWriteRequest, written: CompressedOutput): Promise<Written> {
   const gzip = new ParallelGzip({
     level: request.level,
     blockBytes: GZIP_MEMBER_BYTES,
@@ -102,7 +99,7 @@ async function compressInProcess(request: ArchiveWriteRequest, written: Compress
   });
   const entries = await packEntries(request, gzip);
   await gzip.end();
-  return entries;
+  return { bytes: written.bytes, sha256: written.sha256(), entries };
 }
 
 /** Packs every entry and the end-of-archive marker into `sink`; returns the number of entries. */
@@ -116,10 +113,9 @@ async function packEntries(request: ArchiveWriteRequest, sink: TarSink): Promise
   return packer.entries;
 }
 
-/** The compressed file as it is written: hashed, counted, and its last bytes kept (the gzip trailer). */
+/** The compressed file as this process writes it: hashed and counted. */
 class CompressedOutput {
   bytes = 0;
-  tail: Buffer = Buffer.alloc(0);
   readonly #hash = createHash('sha256');
 
   constructor(
@@ -132,19 +128,12 @@ class CompressedOutput {
       this.#hash.update(chunk);
       this.bytes += chunk.length;
     }
-    this.tail = lastBytes(this.tail, chunks, GZIP_TRAILER_BYTES);
     await writingTo(this.reportedPath, () => writeFully(this.output, chunks));
   }
 
   sha256(): string {
     return this.#hash.digest('hex');
   }
-}
-
-/** The last `count` bytes of `before` followed by `chunks`. */
-function lastBytes(before: Buffer, chunks: readonly Buffer[], count: number): Buffer {
-  // Every chunk holds at least a byte, so the last `count` chunks hold the last `count` bytes.
-  return Buffer.concat([before, ...chunks.slice(-count).map((chunk) => chunk.subarray(-count))]).subarray(-count);
 }
 
 /** Writes all of `chunks` at the file position; a write can take less than it was given (a full disk). */
