@@ -5,7 +5,8 @@
  * status read in the pod that runs it.
  */
 import type { ActionContext } from '../../core/actions/spec';
-import { errorMessage, formatProblem, isCancellationError, throwIfAborted, type Problem } from '../../core/errors';
+import { mapConcurrent } from '../../core/concurrency';
+import { errorMessage, formatProblem, isCancellationError, type Problem } from '../../core/errors';
 import { isUnknownField, knownStepParams } from '../../core/runner/precheck';
 import { parseRunbook } from '../../core/runbook/parse';
 import { readParamDefinitions, resolveParams } from '../../core/runbook/params';
@@ -14,6 +15,9 @@ import { kubeClientFor } from '../clusters/target';
 import { runbooksInCluster, type RunbookInCluster } from '../schedule/k8sRunbooks';
 import { frigateSnapshotsMirror } from './mirror';
 import { frigateSnapshotsMirrorStatus, type MirrorStatusResult } from './mirrorStatus';
+
+/** Mirrors whose status is read in their pods at the same time. */
+const PODS_READ_AT_ONCE = 4;
 
 /** The cell's parameters the status needs: whose mirror it is, and where its state is. */
 const STATUS_FIELDS = ['frigate', 'store', 'prefix', 'state'] as const;
@@ -101,17 +105,22 @@ async function readInPod(ctx: ActionContext, params: Record<string, unknown>): P
  */
 export async function mirrorsInCluster(ctx: ActionContext, cluster: string, frigate: string): Promise<ClusterMirror[]> {
   const kube = await kubeClientFor(ctx, cluster);
-  const mirrors: ClusterMirror[] = [];
+  const cells: { runbook: RunbookInCluster; found: MirrorCell }[] = [];
   for (const runbook of await runbooksInCluster(kube, ctx.signal)) {
     if ('problem' in runbook.content) {
       ctx.log.warn(`cluster '${cluster}': ${runbook.kind} ${runbook.namespace}/${runbook.name} is left out of the snapshot mirrors: ${runbook.content.problem}`);
       continue;
     }
-    for (const found of mirrorCells(runbook, cluster, runbook.content.text, runbook.content.params, frigate)) {
-      throwIfAborted(ctx.signal);
-      const reading = 'skipped' in found ? { skipped: found.skipped } : { params: found.params, ...(await readInPod(ctx, found.params)) };
-      mirrors.push({ cluster, kind: runbook.kind, namespace: runbook.namespace, name: runbook.name, runbook: runbook.runbook, cell: found.cell, reading });
-    }
+    for (const found of mirrorCells(runbook, cluster, runbook.content.text, runbook.content.params, frigate)) cells.push({ runbook, found });
   }
-  return mirrors;
+  // Each reading is a few round trips into its pod: several at once, so a cluster with many mirrors opens about as fast as one with a few.
+  return mapConcurrent(
+    cells,
+    PODS_READ_AT_ONCE,
+    async ({ runbook, found }) => {
+      const reading = 'skipped' in found ? { skipped: found.skipped } : { params: found.params, ...(await readInPod(ctx, found.params)) };
+      return { cluster, kind: runbook.kind, namespace: runbook.namespace, name: runbook.name, runbook: runbook.runbook, cell: found.cell, reading };
+    },
+    ctx.signal,
+  );
 }
