@@ -99,7 +99,7 @@ export async function makeFolders(folder: string, mode?: number): Promise<string
   for (let at = path.resolve(folder); ; at = path.dirname(at)) {
     const stats = await statIfPresent(at);
     if (stats?.isDirectory()) break;
-    if (stats) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${folder}'`), { code: 'ENOTDIR', errno: -20, syscall: 'mkdir', path: at });
+    if (stats) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${folder}' (${at} is not a folder)`), { code: 'ENOTDIR', syscall: 'mkdir', path: at });
     // The root always exists; this only ends the walk on a path that says otherwise.
     if (path.dirname(at) === at) break;
     missing.push(at);
@@ -117,11 +117,13 @@ export async function makeFolders(folder: string, mode?: number): Promise<string
   return firstMade;
 }
 
+/** What is at `target`, links followed; undefined when nothing is, or a file above it is in the way (found as the walk goes up). */
 async function statIfPresent(target: string): Promise<Stats | undefined> {
   try {
     return await stat(target);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw error;
   }
 }

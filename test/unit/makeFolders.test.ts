@@ -27,8 +27,9 @@ describe('makeFolders (mkdir -p)', () => {
 
   it('refuses a file in the way, as the folder or as a parent', async () => {
     await writeFile(join(dir, 'file'), 'not a folder');
-    await assert.rejects(makeFolders(join(dir, 'file')), { code: 'ENOTDIR' });
-    await assert.rejects(makeFolders(join(dir, 'file', 'below')), { code: 'ENOTDIR' });
+    const file = join(dir, 'file');
+    await assert.rejects(makeFolders(file), { code: 'ENOTDIR', message: `ENOTDIR: not a directory, mkdir '${file}' (${file} is not a folder)` });
+    await assert.rejects(makeFolders(join(file, 'below')), { code: 'ENOTDIR', message: `ENOTDIR: not a directory, mkdir '${join(file, 'below')}' (${file} is not a folder)` });
   });
 
   it('takes folders made at the same time by another writer', async () => {
