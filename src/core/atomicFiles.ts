@@ -95,6 +95,14 @@ export async function unlinkIfPresent(target: string): Promise<void> {
  * (`/proc/1/x`): a destination typed there must fail, not hang the run.
  */
 export async function makeFolders(folder: string, mode?: number): Promise<string | undefined> {
+  // The usual case, its parent there, costs one mkdir (callers make folder after folder of a tree).
+  try {
+    await mkdir(folder, { mode });
+    return path.resolve(folder);
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    if (code !== 'ENOENT' && code !== 'EEXIST' && code !== 'ENOTDIR') throw error;
+  }
   const missing: string[] = [];
   for (let at = path.resolve(folder); ; at = path.dirname(at)) {
     const stats = await statIfPresent(at);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { appendFile} from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Redactor } from '../redact';
