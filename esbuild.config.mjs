@@ -44,6 +44,24 @@ function loadSiblingsLazily(loader = 'require') {
     },
   };
 }
+/**
+ * `import { source } from './module?worker-source'`: the module bundled on its own, everything inlined, as
+ * a string for `new Worker(source, { eval: true })`. The worker's code travels inside every bundle
+ * (and test) that starts it, so it needs no file of its own beside them, wherever they run from.
+ */
+function workerSources() {
+  const suffix = /\?worker-source$/;
+  return {
+    name: 'worker-sources',
+    setup(build) {
+      build.onResolve({ filter: suffix }, (args) => ({ path: join(args.resolveDir, `${args.path.replace(suffix, '')}.ts`), namespace: 'worker-source' }));
+      build.onLoad({ filter: /.*/, namespace: 'worker-source' }, async (args) => {
+        const { outputFiles, metafile } = await esbuild.build({ ...common, sourcemap: false, minify: release, metafile: true, entryPoints: [args.path], write: false, external: optionalNativeAddons });
+        return { contents: `export const source = ${JSON.stringify(outputFiles[0].text)};`, loader: 'js', watchFiles: Object.keys(metafile.inputs) };
+      });
+    },
+  };
+}
 const cliSiblingLoader = "require('./src/cli/codeCache.ts').requireBundle";
 /** Packages only the sibling bundles may hold. */
 const siblingPackages = ['node_modules/@aws-sdk/', 'node_modules/@smithy/', 'node_modules/ssh2/', 'node_modules/@kubernetes/client-node/'];
@@ -73,7 +91,7 @@ const extensionBundles = esbuild
     },
     outdir: 'dist',
     external: ['vscode', ...optionalNativeAddons],
-    plugins: [loadSiblingsLazily()],
+    plugins: [loadSiblingsLazily(), workerSources()],
   })
   .then(({ metafile }) => {
     refuseSiblingPackages(metafile);
@@ -94,7 +112,7 @@ const products = [
     // On both: the code cache's loader skips it.
     banner: { js: '#!/usr/bin/env node' },
     metafile: true,
-    plugins: [loadSiblingsLazily(cliSiblingLoader)],
+    plugins: [loadSiblingsLazily(cliSiblingLoader), workerSources()],
   }).then(({ metafile }) => refuseSiblingPackages(metafile)),
   esbuild.build({
     ...common,
@@ -136,6 +154,7 @@ const checks = withTests
         outdir: 'out',
         outbase: '.',
         packages: 'external',
+        plugins: [workerSources()],
       }),
     ]
   : [];
