@@ -4,7 +4,7 @@
  * A module preloaded into that process reports its peak RSS and CPU when it exits.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface CliExitReport {
@@ -71,4 +71,11 @@ export async function runCli<Result>(workspace: string, env: NodeJS.ProcessEnv =
   const step = JSON.parse(lines.find((line) => line.startsWith('{"cell"')) ?? '{}') as { result?: Result; durationMs?: number };
   if (step.result === undefined || step.durationMs === undefined) throw new Error(`the CLI printed no step result:\n${output}`);
   return { ms, stepMs: step.durationMs, result: step.result, report: JSON.parse(lines.at(-1) ?? '{}') as CliExitReport };
+}
+
+/** CPU seconds of this process and, apart, of the children it has waited for (Linux `/proc`, clock ticks of 1/100 s). */
+export async function processCpuSeconds(): Promise<{ own: number; children: number }> {
+  const fields = ((await readFile('/proc/self/stat', 'utf8')).split(') ')[1] ?? '').split(' ').map(Number);
+  const ticks = (first: number) => ((fields[first] ?? 0) + (fields[first + 1] ?? 0)) / 100;
+  return { own: ticks(11), children: ticks(13) };
 }

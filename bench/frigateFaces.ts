@@ -31,7 +31,7 @@ import type { FacesRestoreResult } from '../src/actions/frigate/restore';
 import type { Inventory } from '../src/core/actions/spec';
 import type { FrigateSimulator } from '../test/testbed/frigateSim';
 import type { Sshd } from '../test/testbed/sshd';
-import { runCli, writeCliWorkspace } from './cliRun';
+import { processCpuSeconds, runCli, writeCliWorkspace } from './cliRun';
 import { runEntryPoint } from './entryPoint';
 
 const INCIDENT_LIBRARY = { Adil: 36, Asha: 153, G: 380, Waffles: 11 } as const;
@@ -57,6 +57,8 @@ type Counts = Record<string, number>;
 interface Measurement {
   ms: number;
   counts: Counts;
+  /** CPU of the processes that did the work: the shell's programs, or the CLI and the programs it ran. */
+  cpuSeconds: number;
 }
 
 /** Runs a bash script without blocking this process, which serves the simulator. */
@@ -72,10 +74,13 @@ function bash(script: string, env: Record<string, string>): Promise<string> {
   });
 }
 
-async function timed<Result>(work: () => Promise<Result>): Promise<{ ms: number; result: Result }> {
+/** Wall time, and the CPU of the processes `work` started and waited for. */
+async function timed<Result>(work: () => Promise<Result>): Promise<{ ms: number; cpuSeconds: number; result: Result }> {
+  const cpuBefore = await processCpuSeconds();
   const started = performance.now();
   const result = await work();
-  return { ms: performance.now() - started, result };
+  const ms = performance.now() - started;
+  return { ms, cpuSeconds: (await processCpuSeconds()).children - cpuBefore.children, result };
 }
 
 /** Images per person (train left out), from `<person>/<file>` paths. */
@@ -110,7 +115,7 @@ async function seedBackup(sshd: Sshd, work: string, env: Record<string, string>)
   const archive = path.join(work, 'frigate-faces-seed.tar.gz');
   const remote = path.join(sshd.remoteDir, 'seed');
   await mkdir(remote);
-  const { ms } = await timed(async () => {
+  const { ms, cpuSeconds } = await timed(async () => {
     const listing = JSON.parse(await bash('curl -sfk -H "Authorization: Bearer $FRIGATE_TOKEN" "$FRIGATE_URL/api/faces"', env)) as Record<string, string[]>;
     const images = Object.entries(listing).filter(([person]) => person !== 'train').flatMap(([person, files]) => files.map((file) => `${person} ${file}`));
     await writeFile(path.join(work, 'seed-images.txt'), `${images.join('\n')}\n`);
@@ -126,7 +131,7 @@ async function seedBackup(sshd: Sshd, work: string, env: Record<string, string>)
       env,
     );
   });
-  return { ms, counts: await archivedCounts(path.join(remote, path.basename(archive)), env) };
+  return { ms, cpuSeconds, counts: await archivedCounts(path.join(remote, path.basename(archive)), env) };
 }
 
 async function archivedCounts(archive: string, env: Record<string, string>): Promise<Counts> {
@@ -144,7 +149,7 @@ async function parallelCurlBackup(sshd: Sshd, work: string, env: Record<string, 
   const config = path.join(work, `parallel-images-${round}.cfg`);
   const remote = path.join(sshd.remoteDir, `parallel-${round}`);
   await mkdir(remote);
-  const { ms } = await timed(async () => {
+  const { ms, cpuSeconds } = await timed(async () => {
     const listing = JSON.parse(await bash('curl -sfk -H "Authorization: Bearer $FRIGATE_TOKEN" "$FRIGATE_URL/api/faces"', env)) as Record<string, string[]>;
     const lines = Object.entries(listing)
       .filter(([person]) => person !== 'train')
@@ -159,14 +164,14 @@ async function parallelCurlBackup(sshd: Sshd, work: string, env: Record<string, 
       env,
     );
   });
-  return { ms, counts: await archivedCounts(path.join(remote, path.basename(archive)), env) };
+  return { ms, cpuSeconds, counts: await archivedCounts(path.join(remote, path.basename(archive)), env) };
 }
 
 /** The seed's API restore: fetch and unpack the archive, then create each person and register each image, one `curl` at a time. */
 async function seedRestore(sim: FrigateSimulator, sshd: Sshd, work: string, env: Record<string, string>): Promise<Measurement> {
   const unpacked = path.join(work, 'seed-restore');
   const archive = path.join(sshd.remoteDir, 'seed', 'frigate-faces-seed.tar.gz');
-  const { ms } = await timed(() =>
+  const { ms, cpuSeconds } = await timed(() =>
     bash(
       [
         `scp -q ${sshArgs(sshd)} '${sshd.user}@${sshd.host}:${archive}' '${work}/restore.tar.gz'`,
@@ -182,7 +187,7 @@ async function seedRestore(sim: FrigateSimulator, sshd: Sshd, work: string, env:
       env,
     ),
   );
-  return { ms, counts: await libraryCounts(sim) };
+  return { ms, cpuSeconds, counts: await libraryCounts(sim) };
 }
 
 /** Lifeboat's side: the shipped CLI running one action of ours, in a workspace of its own (see cliRun.ts). */
@@ -191,7 +196,7 @@ async function timeCli(id: string, params: Record<string, unknown>, inventory: I
   const run = await runCli<FacesBackupResult | FacesRestoreResult>(workspace, { ...process.env, LIFEBOAT_SECRET_FRIGATE_TOKEN: token });
   const counts = 'images' in run.result ? Object.fromEntries(run.result.people.map((person) => [person.name, person.images])) : {};
   // The step is the plan (a destructive action is planned, and the plan printed, before it runs) and the run.
-  return { ms: run.ms, counts, stepMs: run.stepMs, runMs: run.result.durationMs, maxRssKiB: run.report.maxRssKiB };
+  return { ms: run.ms, cpuSeconds: run.report.nodeCpuSeconds + run.report.childrenCpuSeconds, counts, stepMs: run.stepMs, runMs: run.result.durationMs, maxRssKiB: run.report.maxRssKiB };
 }
 
 /** The run of median time. */
@@ -201,6 +206,11 @@ function median<Run extends Measurement>(runs: readonly Run[]): Run {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const spread = (runs: readonly Measurement[]) => runs.map((run) => (run.ms / 1000).toFixed(2)).join(', ');
+/** The median of the runs' CPU, apart from the median run's: CPU varies less from one run to the next than wall time does. */
+const medianCpu = (runs: readonly Measurement[]) => {
+  const sorted = runs.map((run) => run.cpuSeconds).sort((a, b) => a - b);
+  return `${(sorted[Math.floor(sorted.length / 2)] ?? 0).toFixed(2)} s`;
+};
 
 function row(label: string, measurement: Measurement, ...baselines: Measurement[]): string {
   return `| ${label} | ${seconds(measurement.ms)} | ${baselines.map((baseline) => `${(baseline.ms / measurement.ms).toFixed(2)}×`).join(' | ')} |`;
@@ -278,8 +288,8 @@ async function main(): Promise<void> {
         '| measurement | time | ratio vs seed | ratio vs parallel curl |',
         '| --- | --- | --- | --- |',
         row('backup, seed: curl per image, tar czf, scp', seedBackupRun, seedBackupRun, parallelBackupRun),
-        row(`backup, best shell: curl --parallel --parallel-max 8, tar czf, scp (median of ${BACKUP_ROUNDS}: ${spread(parallelRuns)})`, parallelBackupRun, seedBackupRun, parallelBackupRun),
-        row(`backup, Lifeboat CLI, frigate.faces.backup → SSH location (median of ${BACKUP_ROUNDS}: ${spread(ourRuns)}; peak RSS ${(Math.max(...ourRuns.map((run) => run.maxRssKiB)) / 1024).toFixed(0)} MiB)`, oursBackup, seedBackupRun, parallelBackupRun),
+        row(`backup, best shell: curl --parallel --parallel-max 8, tar czf, scp (median of ${BACKUP_ROUNDS}: ${spread(parallelRuns)}; CPU median ${medianCpu(parallelRuns)})`, parallelBackupRun, seedBackupRun, parallelBackupRun),
+        row(`backup, Lifeboat CLI, frigate.faces.backup → SSH location (median of ${BACKUP_ROUNDS}: ${spread(ourRuns)}; CPU median ${medianCpu(ourRuns)}; peak RSS ${(Math.max(...ourRuns.map((run) => run.maxRssKiB)) / 1024).toFixed(0)} MiB)`, oursBackup, seedBackupRun, parallelBackupRun),
         `| backup, Lifeboat: the step, plan and run / the run alone (the downloads start in the plan) | ${seconds(oursBackup.stepMs)} / ${seconds(oursBackup.runMs)} | | |`,
         '',
         '| measurement | time | ratio vs seed |',

@@ -17,10 +17,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli, runProcess, writeCliWorkspace, type CliExitReport } from './cliRun';
+import { processCpuSeconds, runCli, runProcess, writeCliWorkspace, type CliExitReport } from './cliRun';
 import { runEntryPoint } from './entryPoint';
 import { childSshTarget, opensshCommand, type ChildSshTarget } from './sshHost';
 
@@ -59,13 +59,6 @@ async function writeRecordingsWorkspace(folder: string, job: ChildJob): Promise<
     locations: { recordings: { host: 'nas', path: job.remoteDirectory } },
   };
   await writeCliWorkspace(folder, inventory, { id: 'frigate.recordings.backup', params: { frigate: 'nvr', location: 'recordings', retentionDays: 0 } });
-}
-
-/** CPU seconds of this process and, apart, of the children it has waited for (Linux `/proc`, clock ticks of 1/100 s). */
-async function processCpuSeconds(): Promise<{ own: number; children: number }> {
-  const fields = ((await readFile('/proc/self/stat', 'utf8')).split(') ')[1] ?? '').split(' ').map(Number);
-  const ticks = (first: number) => ((fields[first] ?? 0) + (fields[first + 1] ?? 0)) / 100;
-  return { own: ticks(11), children: ticks(13) };
 }
 
 // ---------------------------------------------------------------------------------------------
