@@ -40,17 +40,29 @@ const IGNORED_ENVIRONMENT = ['CURL_*', 'SSL_CERT_*', 'http_proxy', 'https_proxy'
 /** A line of the write-out: `urlnum http_code exitcode size_download`. */
 const TRANSFER_REPORT = /^(\d+) (\d+) (\d+) (\d+)$/;
 
-let found: Promise<string | undefined> | undefined;
+/** How to start curl: the program and the arguments before curl's own. */
+export interface BulkCurl {
+  command: string;
+  prefix: readonly string[];
+}
 
-/** The system curl when it is recent enough for `curlBulkGet`; looked for once per process. */
-export function findBulkCurl(): Promise<string | undefined> {
+let found: Promise<BulkCurl | undefined> | undefined;
+
+/**
+ * The system curl when it is recent enough for `curlBulkGet`, looked for once per process. Started
+ * through coreutils' `stdbuf -eL` where there is one: curl writes an unbuffered stderr a character or
+ * a field at a time, eight writes per transfer's report, and each wakes this process; line-buffered,
+ * a report is one write, as soon as the transfer ends.
+ */
+export function findBulkCurl(): Promise<BulkCurl | undefined> {
   found ??= (async () => {
-    const curl = await findOnPath('curl');
+    const [curl, stdbuf] = await Promise.all([findOnPath('curl'), findOnPath('stdbuf')]);
     if (!curl) return undefined;
     const { stdout, exitCode } = await execa(curl, ['--version'], { reject: false, timeout: 5000 });
     const [major = 0, minor = 0] = (/^curl (\d+)\.(\d+)/.exec(stdout) ?? []).slice(1).map(Number);
     const [wantMajor, wantMinor] = MINIMUM_VERSION;
-    return exitCode === 0 && (major > wantMajor || (major === wantMajor && minor >= wantMinor)) ? curl : undefined;
+    if (exitCode !== 0 || major < wantMajor || (major === wantMajor && minor < wantMinor)) return undefined;
+    return stdbuf ? { command: stdbuf, prefix: ['-eL', curl] } : { command: curl, prefix: [] };
   })();
   return found;
 }
@@ -96,7 +108,7 @@ export function bulkGetConfig(requests: readonly BulkGet[], options: Omit<BulkGe
  * when curl has ended, whatever became of the transfers. A transfer curl never reported (it was
  * stopped, or failed as a whole) is reported as not ok, so every index is reported once.
  */
-export async function curlBulkGet(curl: string, requests: readonly BulkGet[], options: BulkGetOptions): Promise<void> {
+export async function curlBulkGet(curl: BulkCurl, requests: readonly BulkGet[], options: BulkGetOptions): Promise<void> {
   const reported = new Set<number>();
   const report = (index: number, outcome: { ok: boolean; status: number; bytes: number }) => {
     if (index < 0 || index >= requests.length || reported.has(index)) return;
@@ -105,9 +117,9 @@ export async function curlBulkGet(curl: string, requests: readonly BulkGet[], op
   };
   try {
     await runTool({
-      command: curl,
+      command: curl.command,
       // `-q` first: the user's .curlrc is not read.
-      args: ['-q', '--config', '-'],
+      args: [...curl.prefix, '-q', '--config', '-'],
       input: bulkGetConfig(requests, options),
       env: toolEnvironment(IGNORED_ENVIRONMENT, {}),
       signal: options.signal,

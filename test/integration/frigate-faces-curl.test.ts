@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import type { FacesBackupResult } from '../../src/actions/frigate/backup';
-import { bulkGetConfig, curlBulkGet, curlConfigValue, findBulkCurl } from '../../src/clients/curl';
+import { bulkGetConfig, curlBulkGet, curlConfigValue, findBulkCurl, type BulkCurl } from '../../src/clients/curl';
+import { findOnPath } from '../../src/clients/process';
 import { createActionContext, environmentSecrets } from '../../src/core/actions/context';
 import type { ActionContext, Inventory } from '../../src/core/actions/spec';
 import { CancelledError } from '../../src/core/errors';
@@ -135,7 +136,7 @@ describe('Frigate faces: downloads through the system curl', function () {
   });
 
   it("trusts exactly what the Frigate client trusts: the certificate given, else Node's own list, not the system's", async () => {
-    const curl = (await findBulkCurl()) as string;
+    const curl = (await findBulkCurl()) as BulkCurl;
     const [person, file] = [HOSTILE_PEOPLE[0] as string, HOSTILE_FILES[0] as string];
     const fetch = async (tls: { caFile?: string; insecure?: boolean }) => {
       const outcomes: { ok: boolean; status: number }[] = [];
@@ -171,10 +172,12 @@ describe('Frigate faces: downloads through the system curl', function () {
     assert.equal(existsSync(join(workspace, 'backups')) && (await readdir(join(workspace, 'backups'))).length > 0, false);
   });
 
-  it('without curl on the PATH, downloads through the Frigate client and archives the same images', async () => {
+  /** Runs a face backup through the CLI with only node and `programs` on its PATH; checks the archive holds the whole library. */
+  async function backUpWithOnly(programs: readonly string[]): Promise<void> {
     const bin = join(workspace, 'bin');
     await mkdir(bin);
     await symlink(process.execPath, join(bin, 'node'));
+    for (const program of programs) await symlink((await findOnPath(program)) as string, join(bin, program));
     await writeFile(join(workspace, 'lifeboat.yaml'), JSON.stringify(inventory({ insecure: true })));
     await writeFile(join(workspace, 'backup.runbook.md'), ['---', 'title: Faces', '---', '', '```lifeboat {id=faces}', 'action: frigate.faces.backup', 'frigate: home', 'destination: backups', '```', ''].join('\n'));
     const result = await lifeboat(['run', 'backup.runbook.md', '--yes'], { cwd: workspace, env: { PATH: bin, HOME: workspace, LIFEBOAT_SECRET_FRIGATE_PASSWORD: PASSWORD, LIFEBOAT_SECRETS_FILE: '' } });
@@ -182,6 +185,16 @@ describe('Frigate faces: downloads through the system curl', function () {
     const [name] = await readdir(join(workspace, 'backups')).then((names) => names.filter((entry) => entry.endsWith('.tar.gz')));
     assert.ok(name);
     assert.deepEqual([...(await archived(join(workspace, 'backups', name)))].sort(), [...library].sort());
+  }
+
+  it("without coreutils' stdbuf on the PATH, runs curl itself and archives the same images", async () => {
+    await backUpWithOnly(['curl']);
+    assert.equal(imageRequests('curl').length, library.size);
+    assert.equal(imageRequests('node').length, 0);
+  });
+
+  it('without curl on the PATH, downloads through the Frigate client and archives the same images', async () => {
+    await backUpWithOnly([]);
     assert.equal(imageRequests('curl').length, 0);
     assert.equal(imageRequests('node').length, library.size);
   });
@@ -211,7 +224,7 @@ describe("curl's config for bulk downloads", function () {
   });
 
   it('hands any header value without control characters to the server exactly as given', async () => {
-    const curl = (await findBulkCurl()) as string;
+    const curl = (await findBulkCurl()) as BulkCurl;
     const dir = await mkdtemp(join(tmpdir(), 'lifeboat-curl-config-'));
     try {
       await fc.assert(
@@ -219,7 +232,7 @@ describe("curl's config for bulk downloads", function () {
           received.length = 0;
           const config = bulkGetConfig([{ url, output: join(dir, 'out') }], { headers: { 'X-Value': `<${value}>` }, timeoutMs: 5000, parallel: 1, maxBytes: 1024 });
           const { stderr } = await new Promise<{ stderr: string }>((resolve, reject) => {
-            const child = execFile(curl, ['-q', '--config', '-'], (error, _out, err) => (error ? reject(error) : resolve({ stderr: err })));
+            const child = execFile(curl.command, [...curl.prefix, '-q', '--config', '-'], (error, _out, err) => (error ? reject(error) : resolve({ stderr: err })));
             child.stdin?.end(config);
           });
           assert.match(stderr, /^0 200 0 2\n$/);
@@ -233,7 +246,7 @@ describe("curl's config for bulk downloads", function () {
   });
 
   it('reports each transfer as it ends, not when curl exits', async () => {
-    const curl = (await findBulkCurl()) as string;
+    const curl = (await findBulkCurl()) as BulkCurl;
     const dir = await mkdtemp(join(tmpdir(), 'lifeboat-curl-reports-'));
     const quick = 40;
     const heldIndex = 5;

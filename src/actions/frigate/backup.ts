@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, unlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import * as z from 'zod';
-import { findBulkCurl, curlBulkGet } from '../../clients/curl';
+import { findBulkCurl, curlBulkGet, type BulkCurl } from '../../clients/curl';
 import { FrigateError, type FaceLibrary, type FrigateClient } from '../../clients/frigate';
 import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
 import type { Disposable } from '../../core/actions/clients';
@@ -254,7 +254,7 @@ const MAX_CURL_IMAGE_BYTES = 64 * 1024 * 1024;
  * files are read; one curl could not fetch is fetched again through the Frigate client, with its
  * retries and messages. What waits to be archived is on disk, not in memory.
  */
-async function downloadWithCurl(curl: string, client: FrigateClient, images: readonly ImageRef[], concurrency: number, signal: AbortSignal): Promise<Pick<Downloads, 'nextImage'> & { finished: Promise<void>; folder: string }> {
+async function downloadWithCurl(curl: BulkCurl, client: FrigateClient, images: readonly ImageRef[], concurrency: number, signal: AbortSignal): Promise<Pick<Downloads, 'nextImage'> & { finished: Promise<void>; folder: string }> {
   const requests = await client.faceImageRequests(signal);
   const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-images-'));
   try {
@@ -292,7 +292,7 @@ async function downloadWithCurl(curl: string, client: FrigateClient, images: rea
       // wait there behind each other and behind the compression, and their removal at the end would
       // hold up the archive's check. curl writes no file for an empty body.
       const data = !outcome.ok ? undefined : outcome.bytes === 0 && !existsSync(output(index)) ? Buffer.alloc(0) : readFileIfReadable(output(index));
-      rmSync(output(index), { force: true });
+      removeDownload(output(index));
       return data?.length === outcome.bytes ? data : downloadImage(client, image, signal);
     };
     return { nextImage, finished, folder };
@@ -302,8 +302,17 @@ async function downloadWithCurl(curl: string, client: FrigateClient, images: rea
   }
 }
 
+/** One `unlink` (`rmSync` looks twice first); a file curl never wrote is not there to remove. */
+function removeDownload(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
 /** `bulkCurl`: the system curl to download with, if any (looked for while Frigate is listed). */
-async function startDownloads(reached: Reached<Staging>, params: FacesBackupParams, bulkCurl: Promise<string | undefined>, signal: AbortSignal): Promise<Downloads> {
+async function startDownloads(reached: Reached<Staging>, params: FacesBackupParams, bulkCurl: Promise<BulkCurl | undefined>, signal: AbortSignal): Promise<Downloads> {
   const stopped = new AbortController();
   const downloadSignal = AbortSignal.any([signal, stopped.signal]);
   const curl = reached.images.length > 0 ? await bulkCurl : undefined;
