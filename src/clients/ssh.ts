@@ -4,6 +4,7 @@
  * the CLI fails with the line to add), a changed key always fails. Commands are argument arrays,
  * quoted for the remote shell here and nowhere else.
  */
+import { Socket } from 'node:net';
 import { posix } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import type { Client, ConnectConfig, FileEntryWithStats, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
@@ -293,6 +294,25 @@ const HOST_KEY_ALGORITHMS: Readonly<Record<string, readonly ServerHostKeyAlgorit
   'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
 };
 
+/**
+ * A TCP connection whose writes in one turn of the event loop leave together. ssh2 writes each packet
+ * in three parts (length, encrypted body, tag), and with Nagle's algorithm off (see connectSsh) each
+ * part would be a TCP segment of its own, waking the server for each. The write is wrapped after
+ * `connect`, which puts back the prototype's own.
+ */
+function connectBatchingWrites(host: string, port: number): Socket {
+  const socket = new Socket().connect({ host, port });
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  socket.write = ((...args: unknown[]) => {
+    if (!socket.writableCorked) {
+      socket.cork();
+      process.nextTick(() => socket.uncork());
+    }
+    return write(...args);
+  }) as Socket['write'];
+  return socket;
+}
+
 /** Connects (through its jump hosts first, if any) and authenticates. */
 export async function connectSsh(target: SshTarget, options: ConnectOptions = {}): Promise<SshConnection> {
   const hops: SshConnection[] = [];
@@ -325,7 +345,8 @@ export async function connectSsh(target: SshTarget, options: ConnectOptions = {}
       host: target.host,
       port: target.port,
       username: target.user,
-      sock,
+      // ssh2 connects a socket of its own only when given none; errors reach it as from its own.
+      sock: sock ?? connectBatchingWrites(target.host, target.port),
       readyTimeout: target.connectTimeoutMs,
       keepaliveInterval: KEEPALIVE_INTERVAL_MS,
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,
