@@ -50,19 +50,24 @@ let found: Promise<BulkCurl | undefined> | undefined;
 
 /**
  * The system curl when it is recent enough for `curlBulkGet`, looked for once per process. Started
- * through coreutils' `stdbuf -eL` where there is one: curl writes an unbuffered stderr a character or
+ * through coreutils' `stdbuf -eL` where that works: curl writes an unbuffered stderr a character or
  * a field at a time, eight writes per transfer's report, and each wakes this process; line-buffered,
- * a report is one write, as soon as the transfer ends.
+ * a report is one write, as soon as the transfer ends. The version is asked the way curl will be
+ * started, so a `stdbuf` that cannot start curl is found here and left out.
  */
 export function findBulkCurl(): Promise<BulkCurl | undefined> {
   found ??= (async () => {
     const [curl, stdbuf] = await Promise.all([findOnPath('curl'), findOnPath('stdbuf')]);
     if (!curl) return undefined;
-    const { stdout, exitCode } = await execa(curl, ['--version'], { reject: false, timeout: 5000 });
-    const [major = 0, minor = 0] = (/^curl (\d+)\.(\d+)/.exec(stdout) ?? []).slice(1).map(Number);
-    const [wantMajor, wantMinor] = MINIMUM_VERSION;
-    if (exitCode !== 0 || major < wantMajor || (major === wantMajor && minor < wantMinor)) return undefined;
-    return stdbuf ? { command: stdbuf, prefix: ['-eL', curl] } : { command: curl, prefix: [] };
+    const candidates: BulkCurl[] = [...(stdbuf ? [{ command: stdbuf, prefix: ['-eL', curl] }] : []), { command: curl, prefix: [] }];
+    for (const candidate of candidates) {
+      const { stdout, exitCode } = await execa(candidate.command, [...candidate.prefix, '--version'], { reject: false, timeout: 5000 });
+      if (exitCode !== 0) continue;
+      const [major = 0, minor = 0] = (/^curl (\d+)\.(\d+)/.exec(stdout) ?? []).slice(1).map(Number);
+      const [wantMajor, wantMinor] = MINIMUM_VERSION;
+      return major > wantMajor || (major === wantMajor && minor >= wantMinor) ? candidate : undefined;
+    }
+    return undefined;
   })();
   return found;
 }

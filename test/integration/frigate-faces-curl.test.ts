@@ -172,12 +172,16 @@ describe('Frigate faces: downloads through the system curl', function () {
     assert.equal(existsSync(join(workspace, 'backups')) && (await readdir(join(workspace, 'backups'))).length > 0, false);
   });
 
-  /** Runs a face backup through the CLI with only node and `programs` on its PATH; checks the archive holds the whole library. */
-  async function backUpWithOnly(programs: readonly string[]): Promise<void> {
+  /**
+   * Runs a face backup through the CLI with only node, `programs` and the `scripts` (name → text) on
+   * its PATH; checks the archive holds the whole library.
+   */
+  async function backUpWithOnly(programs: readonly string[], scripts: Readonly<Record<string, string>> = {}): Promise<void> {
     const bin = join(workspace, 'bin');
     await mkdir(bin);
     await symlink(process.execPath, join(bin, 'node'));
     for (const program of programs) await symlink((await findOnPath(program)) as string, join(bin, program));
+    for (const [name, text] of Object.entries(scripts)) await writeFile(join(bin, name), text, { mode: 0o755 });
     await writeFile(join(workspace, 'lifeboat.yaml'), JSON.stringify(inventory({ insecure: true })));
     await writeFile(join(workspace, 'backup.runbook.md'), ['---', 'title: Faces', '---', '', '```lifeboat {id=faces}', 'action: frigate.faces.backup', 'frigate: home', 'destination: backups', '```', ''].join('\n'));
     const result = await lifeboat(['run', 'backup.runbook.md', '--yes'], { cwd: workspace, env: { PATH: bin, HOME: workspace, LIFEBOAT_SECRET_FRIGATE_PASSWORD: PASSWORD, LIFEBOAT_SECRETS_FILE: '' } });
@@ -189,6 +193,12 @@ describe('Frigate faces: downloads through the system curl', function () {
 
   it("without coreutils' stdbuf on the PATH, runs curl itself and archives the same images", async () => {
     await backUpWithOnly(['curl']);
+    assert.equal(imageRequests('curl').length, library.size);
+    assert.equal(imageRequests('node').length, 0);
+  });
+
+  it('with a stdbuf that cannot start curl, runs curl itself', async () => {
+    await backUpWithOnly(['curl'], { stdbuf: '#!/bin/sh\necho "stdbuf: failed to run command" >&2\nexit 125\n' });
     assert.equal(imageRequests('curl').length, library.size);
     assert.equal(imageRequests('node').length, 0);
   });
