@@ -206,6 +206,7 @@ function median<Run extends Measurement>(runs: readonly Run[]): Run {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const spread = (runs: readonly Measurement[]) => runs.map((run) => (run.ms / 1000).toFixed(2)).join(', ');
+const cpu = (run: Measurement) => `${run.cpuSeconds.toFixed(2)} s`;
 /** The median of the runs' CPU, apart from the median run's: CPU varies less from one run to the next than wall time does. */
 const medianCpu = (runs: readonly Measurement[]) => {
   const sorted = runs.map((run) => run.cpuSeconds).sort((a, b) => a - b);
@@ -287,15 +288,15 @@ async function main(): Promise<void> {
         '',
         '| measurement | time | ratio vs seed | ratio vs parallel curl |',
         '| --- | --- | --- | --- |',
-        row('backup, seed: curl per image, tar czf, scp', seedBackupRun, seedBackupRun, parallelBackupRun),
+        row(`backup, seed: curl per image, tar czf, scp (CPU ${cpu(seedBackupRun)})`, seedBackupRun, seedBackupRun, parallelBackupRun),
         row(`backup, best shell: curl --parallel --parallel-max 8, tar czf, scp (median of ${BACKUP_ROUNDS}: ${spread(parallelRuns)}; CPU median ${medianCpu(parallelRuns)})`, parallelBackupRun, seedBackupRun, parallelBackupRun),
         row(`backup, Lifeboat CLI, frigate.faces.backup → SSH location (median of ${BACKUP_ROUNDS}: ${spread(ourRuns)}; CPU median ${medianCpu(ourRuns)}; peak RSS ${(Math.max(...ourRuns.map((run) => run.maxRssKiB)) / 1024).toFixed(0)} MiB)`, oursBackup, seedBackupRun, parallelBackupRun),
         `| backup, Lifeboat: the step, plan and run / the run alone (the downloads start in the plan) | ${seconds(oursBackup.stepMs)} / ${seconds(oursBackup.runMs)} | | |`,
         '',
         '| measurement | time | ratio vs seed |',
         '| --- | --- | --- |',
-        row('restore (api), seed: scp, tar xzf, sequential curl -F', seedRestoreRun, seedRestoreRun),
-        row(`restore (api), Lifeboat CLI, frigate.faces.restore (peak RSS ${(oursRestore.maxRssKiB / 1024).toFixed(0)} MiB)`, oursRestore, seedRestoreRun),
+        row(`restore (api), seed: scp, tar xzf, sequential curl -F (CPU ${cpu(seedRestoreRun)})`, seedRestoreRun, seedRestoreRun),
+        row(`restore (api), Lifeboat CLI, frigate.faces.restore (CPU ${cpu(oursRestore)}; peak RSS ${(oursRestore.maxRssKiB / 1024).toFixed(0)} MiB)`, oursRestore, seedRestoreRun),
         `| restore (api), Lifeboat: the step, plan and run | ${seconds(oursRestore.stepMs)} | |`,
         `| restore (api), Lifeboat: the run alone | ${seconds(oursRestore.runMs)} | |`,
         `| restore (api): Frigate busy registering (${images} × ${REGISTER_PROCESSING_MS} ms, one at a time) | ${seconds(restoreBusyMs)} | |`,
