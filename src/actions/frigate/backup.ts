@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, unlinkSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { FrigateError, type FaceLibrary, type FrigateClient } from '../../client
 import { DEFAULT_RETRY_POLICY, withRetries } from '../../clients/retry';
 import type { Disposable } from '../../core/actions/clients';
 import { defineAction, type ActionContext } from '../../core/actions/spec';
-import { readFileIfReadable } from '../../core/atomicFiles';
+import { readFileIfReadable, unlinkIfPresentSync } from '../../core/atomicFiles';
 import { compareCodeUnits } from '../../core/compare';
 import { cancellationOr, errorMessage, throwIfAborted } from '../../core/errors';
 import type { HeldLock } from '../../core/locks';
@@ -292,22 +292,13 @@ async function downloadWithCurl(curl: BulkCurl, client: FrigateClient, images: r
       // wait there behind each other and behind the compression, and their removal at the end would
       // hold up the archive's check. curl writes no file for an empty body.
       const data = !outcome.ok ? undefined : outcome.bytes === 0 && !existsSync(output(index)) ? Buffer.alloc(0) : readFileIfReadable(output(index));
-      removeDownload(output(index));
+      unlinkIfPresentSync(output(index));
       return data?.length === outcome.bytes ? data : downloadImage(client, image, signal);
     };
     return { nextImage, finished, folder };
   } catch (error) {
     await rm(folder, { recursive: true, force: true });
     throw error;
-  }
-}
-
-/** One `unlink` (`rmSync` looks twice first); a file curl never wrote is not there to remove. */
-function removeDownload(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }
 
