@@ -33,6 +33,7 @@ import type { FrigateSimulator } from '../test/testbed/frigateSim';
 import type { Sshd } from '../test/testbed/sshd';
 import { processCpuSeconds, runCli, writeCliWorkspace } from './cliRun';
 import { runEntryPoint } from './entryPoint';
+import { median } from './statistics';
 
 const INCIDENT_LIBRARY = { Adil: 36, Asha: 153, G: 380, Waffles: 11 } as const;
 const TRAIN_IMAGES = 20;
@@ -200,7 +201,7 @@ async function timeCli(id: string, params: Record<string, unknown>, inventory: I
 }
 
 /** The run of median time. */
-function median<Run extends Measurement>(runs: readonly Run[]): Run {
+function medianRun<Run extends Measurement>(runs: readonly Run[]): Run {
   return [...runs].sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)] as Run;
 }
 
@@ -208,10 +209,7 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const spread = (runs: readonly Measurement[]) => runs.map((run) => (run.ms / 1000).toFixed(2)).join(', ');
 const cpu = (run: Measurement) => `${run.cpuSeconds.toFixed(2)} s`;
 /** The median of the runs' CPU, apart from the median run's: CPU varies less from one run to the next than wall time does. */
-const medianCpu = (runs: readonly Measurement[]) => {
-  const sorted = runs.map((run) => run.cpuSeconds).sort((a, b) => a - b);
-  return `${(sorted[Math.floor(sorted.length / 2)] ?? 0).toFixed(2)} s`;
-};
+const medianCpu = (runs: readonly Measurement[]) => `${median(runs.map((run) => run.cpuSeconds)).toFixed(2)} s`;
 
 function row(label: string, measurement: Measurement, ...baselines: Measurement[]): string {
   return `| ${label} | ${seconds(measurement.ms)} | ${baselines.map((baseline) => `${(baseline.ms / measurement.ms).toFixed(2)}×`).join(' | ')} |`;
@@ -258,8 +256,8 @@ async function main(): Promise<void> {
       parallelRuns.push(await parallelCurlBackup(sshd, work, env, round));
       ourRuns.push(await timeCli('frigate.faces.backup', { frigate: 'home', location: 'piglet' }, inventory, path.join(work, `lifeboat-backup-${round}`), env.FRIGATE_TOKEN));
     }
-    const parallelBackupRun = median(parallelRuns);
-    const oursBackup = median(ourRuns);
+    const parallelBackupRun = medianRun(parallelRuns);
+    const oursBackup = medianRun(ourRuns);
 
     await wipePeople(sim);
     const busyBefore = sim.registerBusyMs;
