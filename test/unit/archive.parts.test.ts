@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { gunzipSync } from 'node:zlib';
 import { judgeEntry, staysInside } from '../../src/actions/archive/entrySafety';
 import { compileExcludes } from '../../src/actions/archive/excludeGlobs';
+import { FLUSH_EVERY_BYTES, FlushBehind } from '../../src/actions/archive/flushBehind';
 import { compileNameMatcher, DEFAULT_NAME_PATTERN, formatArchiveName, hasPrefix, namePatternProblem, timestampFromName } from '../../src/actions/archive/naming';
 import { ParallelGzip } from '../../src/actions/archive/parallelGzip';
 import { readArchive } from '../../src/actions/archive/readArchive';
@@ -220,6 +221,60 @@ describe('archive building blocks', () => {
       const gzip = new ParallelGzip({ level: 6, blockBytes: 1024, concurrency: 2, onMember: async () => {} });
       await gzip.commit(1000);
       await assert.rejects(gzip.commit(25), RangeError);
+    });
+  });
+
+  describe('FlushBehind', () => {
+    /** A new file whose fdatasync calls are counted, and made to fail with `failure` when it is given. */
+    async function countedFile(dir: string, failure?: NodeJS.ErrnoException): Promise<{ file: FileHandle; flushes: () => number }> {
+      const file = await open(path.join(dir, 'archive.tar.gz'), 'wx+');
+      const datasync = file.datasync.bind(file);
+      let flushes = 0;
+      file.datasync = async () => {
+        flushes++;
+        if (failure) throw failure;
+        await datasync();
+      };
+      return { file, flushes: () => flushes };
+    }
+
+    it('flushes once per FLUSH_EVERY_BYTES written, one flush at a time', async () => {
+      const dir = await makeTempDir('flush-behind');
+      const { file, flushes } = await countedFile(dir);
+      try {
+        const flush = new FlushBehind(file);
+        flush.written(FLUSH_EVERY_BYTES - 1);
+        assert.equal(flushes(), 0, 'not before FLUSH_EVERY_BYTES');
+        flush.written(FLUSH_EVERY_BYTES);
+        flush.written(3 * FLUSH_EVERY_BYTES);
+        assert.equal(flushes(), 1, 'not while one is under way');
+        await flush.settled();
+        flush.written(FLUSH_EVERY_BYTES + FLUSH_EVERY_BYTES / 2);
+        assert.equal(flushes(), 1, 'counted from where the last one started');
+        flush.written(2 * FLUSH_EVERY_BYTES);
+        assert.equal(flushes(), 2);
+        await flush.settled();
+      } finally {
+        await file.close();
+        await removeTempDir(dir);
+      }
+    });
+
+    it('reports a failed flush when settled, and flushes no more', async () => {
+      const dir = await makeTempDir('flush-behind');
+      const failure = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      const { file, flushes } = await countedFile(dir, failure);
+      try {
+        const flush = new FlushBehind(file);
+        flush.written(FLUSH_EVERY_BYTES);
+        await assert.rejects(flush.settled(), failure);
+        flush.written(5 * FLUSH_EVERY_BYTES);
+        assert.equal(flushes(), 1);
+        await assert.rejects(flush.settled(), failure, 'still reported: the final fsync may not see it again');
+      } finally {
+        await file.close();
+        await removeTempDir(dir);
+      }
     });
   });
 

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Header, Pax, type HeaderData } from 'tar';
 import { throwIfAborted, writingTo } from '../../core/errors';
+import { FlushBehind } from './flushBehind';
 import { ParallelGzip } from './parallelGzip';
 import { PigzGzip } from './pigz';
 import type { TarSink } from './tarSink';
@@ -94,9 +95,15 @@ export async function packArchive(request: ArchiveWriteRequest, files: FileAcces
   // Readable too: what pigz writes into it is read back.
   const output = await open(request.outputPath, 'wx+', 0o644);
   const reportedPath = request.reportedPath ?? request.outputPath;
+  const flush = new FlushBehind(output);
   try {
-    const written = request.pigz ? await compressWithPigz(request, files, request.pigz, output, reportedPath) : await compressInProcess(request, files, new CompressedOutput(output, reportedPath));
-    await writingTo(reportedPath, () => output.sync());
+    const written = request.pigz
+      ? await compressWithPigz(request, files, request.pigz, output, flush, reportedPath)
+      : await compressInProcess(request, files, new CompressedOutput(output, flush, reportedPath));
+    await writingTo(reportedPath, async () => {
+      await flush.settled();
+      await output.sync();
+    });
     return { ...written, compressor: request.pigz ? 'pigz' : 'in-process' };
   } finally {
     await output.close();
@@ -105,8 +112,8 @@ export async function packArchive(request: ArchiveWriteRequest, files: FileAcces
 
 type Written = Omit<ArchiveWriteResult, 'compressor'>;
 
-async function compressWithPigz(request: ArchiveWriteRequest, files: FileAccess, pigz: string, output: FileHandle, reportedPath: string): Promise<Written> {
-  const gzip = new PigzGzip({ pigz, level: request.level, threads: availableParallelism(), signal: request.signal, output, reportedPath });
+async function compressWithPigz(request: ArchiveWriteRequest, files: FileAccess, pigz: string, output: FileHandle, flush: FlushBehind, reportedPath: string): Promise<Written> {
+  const gzip = new PigzGzip({ pigz, level: request.level, threads: availableParallelism(), signal: request.signal, output, flush, reportedPath });
   let entries: number;
   try {
     entries = await packEntries(request, files, gzip);
@@ -151,6 +158,7 @@ class CompressedOutput {
 
   constructor(
     private readonly output: FileHandle,
+    private readonly flush: FlushBehind,
     readonly reportedPath: string,
   ) {}
 
@@ -160,6 +168,7 @@ class CompressedOutput {
       this.bytes += chunk.length;
     }
     await writingTo(this.reportedPath, () => writeFully(this.output, chunks));
+    this.flush.written(this.bytes);
   }
 
   sha256(): string {

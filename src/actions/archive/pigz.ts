@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import { findOnPath } from '../../clients/process';
 import { CancelledError } from '../../core/errors';
+import type { FlushBehind } from './flushBehind';
 import { TarSink } from './tarSink';
 
 /**
@@ -45,6 +46,8 @@ export interface PigzOptions {
   signal: AbortSignal;
   /** The new, empty archive file, open for reading and writing: pigz writes it, this reads it back. */
   output: FileHandle;
+  /** Told how much of the file was read back, which pigz has written. */
+  flush: FlushBehind;
   /** The path messages name for it. */
   reportedPath: string;
 }
@@ -221,6 +224,7 @@ export class PigzGzip extends TarSink {
         this.#hash.update(read);
         this.#bytesOut += bytesRead;
         this.#tail = Buffer.concat([this.#tail, read.subarray(-GZIP_TRAILER_BYTES)]).subarray(-GZIP_TRAILER_BYTES);
+        this.options.flush.written(this.#bytesOut);
       } else if (finished) {
         return;
       } else {
