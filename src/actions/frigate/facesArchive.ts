@@ -105,14 +105,64 @@ export function countByPerson(images: readonly Pick<ManifestImage, 'person'>[]):
   return counts;
 }
 
+const FILE_MODE = 0o644;
+/** The largest value of a 12-byte octal field (size, mtime) in ustar; beyond it node-tar writes base-256 and a PAX record. */
+const MAX_OCTAL_12 = 0o77777777777;
+/** ustar's name field holds 100 bytes; node-tar moves a path of 100 bytes or more into the prefix field, or a PAX record. */
+const NAME_FIELD_BYTES = 100;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * An octal field as node-tar writes it: zero-padded, then a space and a NUL, or the NUL alone when
+ * the digits fill all but the last byte.
+ */
+function writeOctal(block: Buffer, offset: number, size: number, value: number): void {
+  const digits = value.toString(8);
+  block.write(digits.length === size - 1 ? `${digits}\0` : `${digits.padStart(size - 2, '0')} \0`, offset, size, 'latin1');
+}
+
+/**
+ * The header of a face archive's regular file when its path is printable ASCII shorter than the name
+ * field and its size and time fit in octal: the common case, written here byte for byte as node-tar's
+ * Header writes it (the unit tests compare the two) at a fraction of its cost, which a backup of
+ * thousands of images pays once per image. Undefined otherwise, for node-tar to write.
+ */
+function simpleFileHeader(entryPath: string, size: number, mtime: Date): Buffer | undefined {
+  const seconds = mtime.getTime() / 1000;
+  if (entryPath.length >= NAME_FIELD_BYTES || !PRINTABLE_ASCII.test(entryPath) || size > MAX_OCTAL_12 || !(seconds >= 0 && seconds <= MAX_OCTAL_12)) return undefined;
+  const block = Buffer.alloc(BLOCK);
+  block.write(entryPath, 0, 'latin1');
+  writeOctal(block, 100, 8, FILE_MODE);
+  writeOctal(block, 108, 8, 0);
+  writeOctal(block, 116, 8, 0);
+  writeOctal(block, 124, 12, size);
+  writeOctal(block, 136, 12, Math.floor(seconds));
+  block.write('0', 156, 'latin1');
+  block.write('ustar\u000000', 257, 'latin1');
+  // Device major and minor.
+  writeOctal(block, 329, 8, 0);
+  writeOctal(block, 337, 8, 0);
+  // The checksum counts its own field as eight spaces.
+  let sum = 8 * 0x20;
+  for (let index = 0; index < BLOCK; index++) if (index < 148 || index >= 156) sum += block[index] as number;
+  writeOctal(block, 148, 8, sum);
+  return block;
+}
+
 /** The tar blocks of one regular file: header (with a PAX record when the path is too long for ustar), data, padding. */
 export function tarFileBlocks(entryPath: string, data: Buffer, mtime: Date): Buffer[] {
-  const fields = { path: entryPath, mode: 0o644, size: data.length, mtime, type: 'File' as const, uid: 0, gid: 0 };
-  const header = new Header(fields);
   const blocks: Buffer[] = [];
-  const block = Buffer.alloc(BLOCK);
-  if (header.encode(block)) blocks.push(new Pax(fields).encode());
-  blocks.push(block, data);
+  const simple = simpleFileHeader(entryPath, data.length, mtime);
+  if (simple) {
+    blocks.push(simple);
+  } else {
+    const fields = { path: entryPath, mode: FILE_MODE, size: data.length, mtime, type: 'File' as const, uid: 0, gid: 0 };
+    const header = new Header(fields);
+    const block = Buffer.alloc(BLOCK);
+    if (header.encode(block)) blocks.push(new Pax(fields).encode());
+    blocks.push(block);
+  }
+  blocks.push(data);
   const padding = (BLOCK - (data.length % BLOCK)) % BLOCK;
   if (padding > 0) blocks.push(Buffer.alloc(padding));
   return blocks;
