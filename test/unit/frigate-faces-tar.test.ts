@@ -18,7 +18,7 @@ describe('face archive tar blocks', () => {
   const entryPath = fc.oneof(
     fc.string({ unit: printable, maxLength: 120 }),
     fc.tuple(fc.string({ unit: printable, maxLength: 60 }), other, fc.string({ unit: printable, maxLength: 60 })).map((parts) => parts.join('')),
-    fc.constantFrom('faces/G/G_1770500000.webp', 'summary.json', '', 'x'.repeat(99), 'x'.repeat(100), `faces/${'p'.repeat(93)}`),
+    fc.constantFrom('faces/G/G_1770500000.webp', 'summary.json', 'faces/Asha/', '', 'x'.repeat(99), 'x'.repeat(100), `faces/${'p'.repeat(93)}`),
   );
   const mtime = fc.oneof(
     fc.integer({ min: 0, max: 4_102_444_800_000 }).map((ms) => new Date(ms)),
