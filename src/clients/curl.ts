@@ -6,8 +6,7 @@
  * user's `.curlrc` and proxy settings are not read, so curl does what Node would. Each transfer is
  * reported as it ends.
  */
-import { execa } from 'execa';
-import { findOnPath, runTool, toolEnvironment } from './process';
+import { runCaptured, runTool, toolEnvironment } from './process';
 
 export interface BulkGet {
   url: string;
@@ -32,6 +31,8 @@ export interface BulkGetOptions {
   onTransfer: (index: number, outcome: { ok: boolean; status: number; bytes: number }) => void;
 }
 
+/** How long `curl --version` may take. */
+const VERSION_TIMEOUT_MS = 5000;
 /** `--parallel` (7.66), `--no-progress-meter` (7.67) and the write-out variables `urlnum` and `exitcode` (7.75). */
 const MINIMUM_VERSION = [7, 75] as const;
 /** Variables that would make curl verify, or reach the server, differently from Node. */
@@ -57,11 +58,10 @@ let found: Promise<BulkCurl | undefined> | undefined;
  */
 export function findBulkCurl(): Promise<BulkCurl | undefined> {
   found ??= (async () => {
-    const [curl, stdbuf] = await Promise.all([findOnPath('curl'), findOnPath('stdbuf')]);
-    if (!curl) return undefined;
-    const candidates: BulkCurl[] = [...(stdbuf ? [{ command: stdbuf, prefix: ['-eL', curl] }] : []), { command: curl, prefix: [] }];
+    // By name: the system looks them up on the PATH when it starts them, as it will for the transfers.
+    const candidates: BulkCurl[] = [{ command: 'stdbuf', prefix: ['-eL', 'curl'] }, { command: 'curl', prefix: [] }];
     for (const candidate of candidates) {
-      const { stdout, exitCode } = await execa(candidate.command, [...candidate.prefix, '--version'], { reject: false, timeout: 5000 });
+      const { exitCode, stdout } = await runCaptured(candidate.command, [...candidate.prefix, '--version'], { timeoutMs: VERSION_TIMEOUT_MS });
       if (exitCode !== 0) continue;
       const [major = 0, minor = 0] = (/^curl (\d+)\.(\d+)/.exec(stdout) ?? []).slice(1).map(Number);
       const [wantMajor, wantMinor] = MINIMUM_VERSION;

@@ -1,5 +1,5 @@
-import { createWriteStream, existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream, existsSync, mkdtempSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { rootCertificates } from 'node:tls';
@@ -256,7 +256,8 @@ const MAX_CURL_IMAGE_BYTES = 64 * 1024 * 1024;
  */
 async function downloadWithCurl(curl: BulkCurl, client: FrigateClient, images: readonly ImageRef[], concurrency: number, signal: AbortSignal): Promise<Pick<Downloads, 'nextImage'> & { finished: Promise<void>; folder: string }> {
   const requests = await client.faceImageRequests(signal);
-  const folder = await mkdtemp(path.join(tmpdir(), 'lifeboat-faces-images-'));
+  // At once, not through the thread pool, where the SSH connection's work is queued by now: the transfers wait for it.
+  const folder = mkdtempSync(path.join(tmpdir(), 'lifeboat-faces-images-'));
   try {
     let caFile: string | undefined;
     if (requests.tls && !requests.tls.insecure) {

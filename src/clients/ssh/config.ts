@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { runCaptured } from '../process';
 import { computeSshOptions, SYSTEM_CONFIG, type SshOptions } from './configFiles';
 import { findOpenSsh } from './openssh';
 
@@ -68,11 +68,11 @@ async function askOpenSsh(ssh: string, alias: string, query: SshConfigQuery): Pr
   if (query.user !== undefined) args.push('-l', query.user);
   if (query.port !== undefined) args.push('-p', String(query.port));
   args.push('--', alias);
-  const result = await execa(ssh, args, { stdin: 'ignore', reject: false, timeout: OPENSSH_CONFIG_TIMEOUT_MS, env: query.env, extendEnv: query.env === undefined });
+  const result = await runCaptured(ssh, args, { timeoutMs: OPENSSH_CONFIG_TIMEOUT_MS, env: query.env });
   if (result.timedOut) throw new Error(`\`ssh -G ${alias}\` took longer than ${OPENSSH_CONFIG_TIMEOUT_MS / 1000} s (a slow Match exec command in the ssh configuration?)`);
   if (result.exitCode !== 0) {
     const why = result.stderr.split('\n').filter((line) => line && !line.startsWith('Pseudo-terminal')).join('; ');
-    throw new Error(`ssh configuration for ${alias}: ${why || `ssh -G exited with code ${result.exitCode ?? result.signal ?? 'unknown'}`}`);
+    throw new Error(`ssh configuration for ${alias}: ${why || `ssh -G ${result.exitCode === null ? 'did not run to its end' : `exited with code ${result.exitCode}`}`}`);
   }
   const options: SshOptions = new Map();
   for (const line of result.stdout.split('\n')) {
