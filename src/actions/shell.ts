@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +80,8 @@ async function runScript(params: z.output<typeof shellParams>, scriptFile: strin
   const source = `. ${quoteShellArgument(scriptFile)}`;
   const args = params.interpreter === 'bash' ? ['--noprofile', '--norc', '-eo', 'pipefail', '-c', source] : ['-e', '-c', source];
   const started = performance.now();
+  // Loaded on first use: most commands run no shell cell, and execa costs every start some 10 ms.
+  const { execa } = await import('execa');
   const child = execa(params.interpreter, args, {
     cwd: resolveUserPath(params.cwd ?? '.', ctx.workspaceDir),
     env,

@@ -2,7 +2,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { execa } from 'execa';
 import { CancelledError } from '../../core/errors';
 import { findOnPath } from '../process';
 import type { ExecOptions, ExecResult } from './exec';
@@ -57,6 +56,8 @@ export async function runWithOpenSsh(ssh: string, target: SshTarget, hostKey: Bu
       '--', target.host, command,
     ];
     const { stdin, stdout } = options;
+    // Loaded on first use, as in shell.ts: few commands run the system ssh.
+    const { execa } = await import('execa');
     const child = execa(ssh, args, {
       env: { SSH_AUTH_SOCK: target.agent ?? '' },
       extendEnv: true,
