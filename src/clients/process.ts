@@ -95,7 +95,8 @@ export function runCaptured(command: string, args: readonly string[], options: {
   return new Promise((resolve) => {
     const child = execFile(command, args, { timeout: options.timeoutMs, env: options.env ?? process.env }, (error, stdout, stderr) => {
       const exitCode = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-      resolve({ exitCode, stdout, stderr, timedOut: error?.killed === true && exitCode === null });
+      // Killed with no code of its own: the timeout. Output past execFile's maxBuffer kills it too, with that error's code.
+      resolve({ exitCode, stdout, stderr, timedOut: error?.killed === true && error.code == null });
     });
     child.stdin?.end();
   });
