@@ -3,10 +3,10 @@ import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { crc32 } from 'node:zlib';
 import { findOnPath } from '../../clients/process';
 import { CancelledError } from '../../core/errors';
 import type { FlushBehind } from './flushBehind';
+import { GzipTrailerCheck } from './gzipCheck';
 import { TarSink } from './tarSink';
 
 /**
@@ -29,8 +29,6 @@ const STDERR_TAIL_CHARS = 2048;
 const READ_BACK_BYTES = 1024 * 1024;
 /** How long the read-back waits for pigz to write more once it has caught up. */
 const READ_BACK_PAUSE_MS = 20;
-/** gzip's trailer: CRC-32 and input size mod 2^32, both little-endian. */
-const GZIP_TRAILER_BYTES = 8;
 
 /** The `pigz` on the PATH, if any. */
 export function findPigz(searchPath = process.env.PATH ?? ''): Promise<string | undefined> {
@@ -73,10 +71,9 @@ export class PigzGzip extends TarSink {
   #turn = 0;
   #filled = 0;
   #bytesIn = 0;
-  #crc = 0;
+  readonly #trailer = new GzipTrailerCheck();
   readonly #hash = createHash('sha256');
   #bytesOut = 0;
-  #tail: Buffer = Buffer.alloc(0);
   #stderr = '';
   #ending = false;
   #stopped = false;
@@ -144,13 +141,7 @@ export class PigzGzip extends TarSink {
    * when they are.
    */
   trailerProblem(): string | null {
-    const trailer = this.#tail;
-    if (trailer.length !== GZIP_TRAILER_BYTES) return `the gzip output is ${trailer.length} bytes long, shorter than a gzip trailer`;
-    const crc = trailer.readUInt32LE(0);
-    const size = trailer.readUInt32LE(4);
-    const expectedSize = this.#bytesIn % 2 ** 32;
-    if (crc === this.#crc >>> 0 && size === expectedSize) return null;
-    return `the gzip trailer says CRC-32 ${hex(crc)} over ${size} bytes (mod 2^32), but the tar stream written has CRC-32 ${hex(this.#crc)} over ${expectedSize}`;
+    return this.#trailer.problem();
   }
 
   #slot(): InputSlot {
@@ -163,7 +154,7 @@ export class PigzGzip extends TarSink {
   async #send(): Promise<void> {
     const slot = this.#slot();
     const chunk = slot.buffer.subarray(0, this.#filled);
-    this.#crc = crc32(chunk, this.#crc);
+    this.#trailer.input(chunk);
     slot.sent = new Promise<void>((resolve, reject) => this.#stdin.write(chunk, (error) => (error ? reject(error) : resolve())));
     slot.sent.catch(() => {});
     this.#turn = (this.#turn + 1) % this.#slots.length;
@@ -223,7 +214,7 @@ export class PigzGzip extends TarSink {
         const read = buffer.subarray(0, bytesRead);
         this.#hash.update(read);
         this.#bytesOut += bytesRead;
-        this.#tail = Buffer.concat([this.#tail, read.subarray(-GZIP_TRAILER_BYTES)]).subarray(-GZIP_TRAILER_BYTES);
+        this.#trailer.output(read);
         this.options.flush.written(this.#bytesOut);
       } else if (finished) {
         return;
@@ -239,8 +230,4 @@ export class PigzGzip extends TarSink {
     this.#cancelled ||= cancelled;
     this.#child.kill('SIGKILL');
   }
-}
-
-function hex(value: number): string {
-  return (value >>> 0).toString(16).padStart(8, '0');
 }

@@ -76,9 +76,8 @@ export interface ArchiveChecker {
 }
 
 /**
- * Checks a `.tar.gz` stream as it is written, as `readArchive` checks a file: gzip's integrity (its
- * CRC and length), the tar structure and its end-of-archive marker. For an archive that is not kept
- * here, checked as it is produced.
+ * Checks a `.tar.gz` stream as it is written into `input`: gzip's integrity (its CRC and length), the
+ * tar structure and its end-of-archive marker. `readArchive` feeds it a file.
  */
 export function archiveChecker(options: ArchiveReadOptions): ArchiveChecker {
   const tarSink = new TarParserSink(options);
