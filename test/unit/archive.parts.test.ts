@@ -9,7 +9,7 @@ import { judgeEntry, staysInside } from '../../src/actions/archive/entrySafety';
 import { compileExcludes } from '../../src/actions/archive/excludeGlobs';
 import { FLUSH_EVERY_BYTES, FlushBehind } from '../../src/actions/archive/flushBehind';
 import { compileNameMatcher, DEFAULT_NAME_PATTERN, formatArchiveName, hasPrefix, namePatternProblem, timestampFromName } from '../../src/actions/archive/naming';
-import { ParallelGzip } from '../../src/actions/archive/parallelGzip';
+import { isIncompressible, ParallelGzip } from '../../src/actions/archive/parallelGzip';
 import { readArchive } from '../../src/actions/archive/readArchive';
 import { selectForDeletion, type RetentionCandidate } from '../../src/actions/archive/retention';
 import { makeTempDir, removeTempDir, writeTree } from './archiveSupport';
@@ -209,6 +209,29 @@ describe('archive building blocks', () => {
       assert.deepEqual(gunzipSync(output), input);
       assert.deepEqual(execFileSync('gzip', ['-dc'], { input: output, maxBuffer: 10 * 1024 * 1024 }), input);
       assert.ok(output.length < input.length * 0.5, 'compresses');
+    });
+
+    it('stores blocks that hold nothing compressible, and compresses any that holds something', async () => {
+      const random = randomBytes(1024 * 1024);
+      const text = Buffer.alloc(1024 * 1024, 'log line 42: all quiet\n');
+      assert.equal(isIncompressible(random), true, 'random bytes, as a photo or a video holds');
+      assert.equal(isIncompressible(text), false, 'text');
+      assert.equal(isIncompressible(Buffer.concat([random.subarray(0, 700_000), text.subarray(0, 348_576)])), false, 'a photo, then a text file');
+      assert.equal(isIncompressible(Buffer.concat([text.subarray(0, 300_000), random.subarray(0, 748_576)])), false, 'a text file, then a photo');
+      assert.equal(isIncompressible(Buffer.concat(Array.from({ length: 1024 }, () => random.subarray(0, 1024)))), false, 'random bytes repeating within a sample');
+      assert.equal(isIncompressible(random.subarray(0, 8192)), false, 'too small to sample: compressed');
+
+      const input = Buffer.concat([random, text, random.subarray(0, 1000)]);
+      const members = await compress(1024 * 1024, (gzip) => gzip.write(input));
+      assert.equal(members.length, 3);
+      // gzip's XFL byte, as zlib writes it: 4 for the fastest levels (0 and 1), 0 for the levels between them and 9.
+      const xfl = (member: Buffer | undefined) => member?.[8];
+      assert.equal(xfl(members[0]), 4, 'the random block is stored (level 0)');
+      assert.ok((members[0]?.length ?? 0) - random.length < 200, 'a stored member is its block and a few bytes of framing');
+      assert.equal(xfl(members[1]), 0, 'the text block is compressed at the level asked for');
+      assert.equal(xfl(members[2]), 0, 'a block too small to sample is compressed');
+      assert.deepEqual(gunzipSync(Buffer.concat(members)), input);
+      assert.deepEqual(execFileSync('gzip', ['-dc'], { input: Buffer.concat(members), maxBuffer: 10 * 1024 * 1024 }), input);
     });
 
     it('produces a valid gzip file from empty input', async () => {
