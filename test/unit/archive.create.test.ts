@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod';
+import { PlanHandOver } from '../../src/core/actions/handOver';
 import { CancelledError } from '../../src/core/errors';
 import { archiveActions, FileExistsError, VERIFIED_STATE_FILE, type ArchiveCreateResult, type ArchiveListResult, type ArchiveRestoreResult, type ArchiveVerifyResult } from '../../src/actions/archive';
 import { within } from '../support/within';
@@ -207,15 +208,33 @@ describe('archive.create', () => {
     assert.deepEqual(await listNames(out), ['p-20200101-000000.tar.gz']);
   });
 
-  it('fails without leaving files when a source file disappears during the run', async () => {
-    await writeTree(workspace, { 'src/a.txt': 'a', 'src/b.txt': 'b', 'out/p-20200101-000000.tar.gz': 'old' });
+  it('leaves out, with a warning, a source file removed during the run, and archives the rest', async () => {
+    await writeTree(workspace, { 'src/a.txt': 'a', 'src/b.txt': 'b' });
     const ctx = recordingContext(workspace, {
       onLog: (line) => {
         if (line.startsWith('info: archiving')) execFileSync('rm', [path.join(workspace, 'src/b.txt')]);
       },
     });
-    await assert.rejects(runAction(create, { paths: ['src'], destination: 'out', prefix: 'p', keep: 1 }, ctx), /ENOENT|b\.txt/);
-    assert.deepEqual(await listNames(path.join(workspace, 'out')), ['p-20200101-000000.tar.gz']);
+    const result = await runAction<ArchiveCreateResult>(create, { paths: ['src'], destination: 'out', prefix: 'p' }, ctx);
+    assert.deepEqual(tarListing(result.path), ['src', 'src/a.txt']);
+    assert.deepEqual([result.files, result.directories], [1, 1]);
+    assert.ok(ctx.logLines.includes('warn: left out src/b.txt: it was removed after the sources were listed'), ctx.logLines.join('\n'));
+  });
+
+  it('archives what its plan listed, when the run follows the plan: no second walk of the sources', async () => {
+    await writeTree(workspace, { 'src/a.txt': 'a', 'src/b.txt': 'b' });
+    const ctx = Object.assign(recordingContext(workspace), { handOver: new PlanHandOver() });
+    const plan = await planAction(create, { paths: ['src'], destination: 'out', prefix: 'p' }, ctx);
+    assert.match(plan.summary, /^Archive 2 files /);
+    // A person reads the plan; meanwhile one file goes and another comes.
+    await rm(path.join(workspace, 'src/b.txt'));
+    await writeTree(workspace, { 'src/c.txt': 'c' });
+    const result = await runAction<ArchiveCreateResult>(create, { paths: ['src'], destination: 'out', prefix: 'p' }, ctx);
+    assert.deepEqual(tarListing(result.path), ['src', 'src/a.txt'], 'the planned entries, less the one removed');
+    assert.ok(ctx.logLines.includes('warn: left out src/b.txt: it was removed after the sources were listed'));
+    // Without a plan before it, a run lists the sources itself.
+    const fresh = await runAction<ArchiveCreateResult>(create, { paths: ['src'], destination: 'out2', prefix: 'p' }, recordingContext(workspace));
+    assert.deepEqual(tarListing(fresh.path), ['src', 'src/a.txt', 'src/c.txt']);
   });
 
   it('leaves out, with a warning, an entry that turned into something a tar cannot hold during the run', async () => {

@@ -119,8 +119,20 @@ async function retentionVictims(params: ArchiveCreateParams, destination: string
   return selectForDeletion(existing, params.keep, newName);
 }
 
+/**
+ * The sources the plan listed, for the run that follows it: it archives what the plan showed, without
+ * walking the folders again (on a large tree the longest part before the first byte is compressed).
+ * What was removed meanwhile is left out with a warning (see packArchive).
+ */
+class PlannedArchive {
+  constructor(readonly setup: CreateSetup) {}
+
+  dispose(): void {}
+}
+
 async function planCreate(params: ArchiveCreateParams, ctx: ActionContext): Promise<ActionPlan> {
   const setup = await prepare(params, ctx, new Date());
+  ctx.handOver?.give(new PlannedArchive(setup));
   // The archive does not exist yet; retention is previewed as if it did (it always counts as kept).
   const victims = await retentionVictims(params, setup.destination, setup.name);
   const operations: PlannedOperation[] = [
@@ -159,7 +171,7 @@ async function checkReadBack(filePath: string, name: string, written: ArchiveWri
 async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promise<ArchiveCreateResult> {
   const started = performance.now();
   const { signal, log } = ctx;
-  const setup = await prepare(params, ctx, new Date());
+  const setup = ctx.handOver?.take(PlannedArchive)?.setup ?? (await prepare(params, ctx, new Date()));
   const { sources, name, finalPath, destination } = setup;
   // One writer: another run's retention must not delete what this one is about to report, nor this one's its.
   const lock = await lockLocation(folderLockStore(destination), 'archive.create', ctx);
@@ -174,6 +186,7 @@ async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promi
     let sha256: string;
     let bytes: number;
     let compressor: ArchiveCompressor;
+    let packed: Pick<ArchiveWriteResult, 'files' | 'directories'>;
     try {
       const written = await writeArchive({
         base: setup.base,
@@ -204,6 +217,7 @@ async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promi
       sha256 = written.sha256;
       bytes = written.bytes;
       compressor = written.compressor;
+      packed = written;
 
       throwIfAborted(signal);
       lock.assertHeld();
@@ -250,8 +264,8 @@ async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promi
       path: finalPath,
       name,
       bytes,
-      files: sources.files,
-      directories: sources.directories,
+      files: packed.files,
+      directories: packed.directories,
       sourceBytes: sources.bytes,
       sha256,
       verified: true,

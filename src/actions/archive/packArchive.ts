@@ -57,6 +57,9 @@ export interface ArchiveWriteResult {
   bytes: number;
   sha256: string;
   entries: number;
+  /** Of the entries: regular files and links, and folders. */
+  files: number;
+  directories: number;
   compressor: ArchiveCompressor;
 }
 
@@ -114,16 +117,16 @@ type Written = Omit<ArchiveWriteResult, 'compressor'>;
 
 async function compressWithPigz(request: ArchiveWriteRequest, files: FileAccess, pigz: string, output: FileHandle, flush: FlushBehind, reportedPath: string): Promise<Written> {
   const gzip = new PigzGzip({ pigz, level: request.level, threads: availableParallelism(), signal: request.signal, output, flush, reportedPath });
-  let entries: number;
+  let packed: PackedCounts;
   try {
-    entries = await packEntries(request, files, gzip);
+    packed = await packEntries(request, files, gzip);
     await gzip.end();
   } finally {
     await gzip.stop();
   }
   const problem = gzip.trailerProblem();
   if (problem) throw new Error(`pigz's output for ${reportedPath} does not hold the tar stream: ${problem}`);
-  return { ...gzip.output(), entries };
+  return { ...gzip.output(), ...packed };
 }
 
 async function compressInProcess(request: ArchiveWriteRequest, files: FileAccess, written: CompressedOutput): Promise<Written> {
@@ -135,20 +138,26 @@ async function compressInProcess(request: ArchiveWriteRequest, files: FileAccess
     concurrency: Math.min(2, availableParallelism()),
     onMember: (member) => written.append(member),
   });
-  const entries = await packEntries(request, files, gzip);
+  const packed = await packEntries(request, files, gzip);
   await gzip.end();
-  return { bytes: written.bytes, sha256: written.sha256(), entries };
+  return { bytes: written.bytes, sha256: written.sha256(), ...packed };
 }
 
-/** Packs every entry and the end-of-archive marker into `sink`; returns the number of entries. */
-async function packEntries(request: ArchiveWriteRequest, files: FileAccess, sink: TarSink): Promise<number> {
+interface PackedCounts {
+  entries: number;
+  files: number;
+  directories: number;
+}
+
+/** Packs every entry and the end-of-archive marker into `sink`; returns what it packed. */
+async function packEntries(request: ArchiveWriteRequest, files: FileAccess, sink: TarSink): Promise<PackedCounts> {
   const packer = new TarPacker(request, files, sink);
   for (const entry of request.entries) {
     throwIfAborted(request.signal);
     await packer.add(entry);
   }
   await sink.writeZeros(END_OF_ARCHIVE_BYTES);
-  return packer.entries;
+  return { entries: packer.entries, files: packer.filesPacked, directories: packer.directoriesPacked };
 }
 
 /** The compressed file as this process writes it: hashed and counted. */
@@ -201,6 +210,8 @@ function withoutFirstBytes(chunks: readonly Buffer[], count: number): Buffer[] {
 /** Writes tar entries (header, contents, padding) into a TarSink, the way node-tar's `Pack` does. */
 class TarPacker {
   entries = 0;
+  filesPacked = 0;
+  directoriesPacked = 0;
   /** First entry path of each file with more than one link (`dev:ino`): later ones become hard links to it. */
   readonly #linkTargets = new Map<string, string>();
   /** Headers are encoded here first: a PAX record, when one is needed, has to go in front. */
@@ -214,21 +225,40 @@ class TarPacker {
     private readonly gzip: TarSink,
   ) {}
 
+  /**
+   * Packs one entry as it is now. One removed since the sources were listed (a rotated log, a temporary
+   * file, or anything gone while a person read the plan) is left out with a warning, as GNU tar does:
+   * there is nothing left of it to keep.
+   */
   async add(entryPath: string): Promise<void> {
     const absolutePath = path.resolve(this.request.base, entryPath);
-    const stats = await this.files.lstat(absolutePath);
+    const removed = () => this.request.onWarning?.(`left out ${entryPath}: it was removed after the sources were listed`);
+    const stats = await ifPresent(() => this.files.lstat(absolutePath));
+    if (!stats) return removed();
     if (stats.isDirectory()) {
       await this.#writeHeader(`${entryPath}/`, stats, { type: 'Directory' });
+      this.directoriesPacked++;
     } else if (stats.isSymbolicLink()) {
-      await this.#writeHeader(entryPath, stats, { type: 'SymbolicLink', linkpath: await this.files.readlink(absolutePath) });
+      const linkpath = await ifPresent(() => this.files.readlink(absolutePath));
+      if (linkpath === undefined) return removed();
+      await this.#writeHeader(entryPath, stats, { type: 'SymbolicLink', linkpath });
+      this.filesPacked++;
     } else if (stats.isFile()) {
       const linkTarget = this.#hardLinkTarget(entryPath, stats);
       if (linkTarget !== undefined) {
         await this.#writeHeader(entryPath, stats, { type: 'Link', linkpath: linkTarget });
       } else {
-        await this.#writeHeader(entryPath, stats, { type: 'File', size: stats.size });
-        await this.#writeContents(absolutePath, stats.size);
+        // Opened before its header is written: once the header is out, the contents must follow.
+        const file = stats.size === 0 ? undefined : await ifPresent(() => this.files.open(absolutePath));
+        if (stats.size > 0 && file === undefined) return removed();
+        try {
+          await this.#writeHeader(entryPath, stats, { type: 'File', size: stats.size });
+          if (file !== undefined) await this.#writeContents(file, absolutePath, stats.size);
+        } finally {
+          if (file !== undefined) await this.files.close(file);
+        }
       }
+      this.filesPacked++;
     } else {
       this.request.onWarning?.(`left out ${entryPath}: it is no longer a regular file, folder or symbolic link`);
       return;
@@ -285,32 +315,36 @@ class TarPacker {
    * `size` bytes (the size in the header) must be there: a file that shrinks or grows while it is
    * read would make a broken or silently cut entry, so either is an error.
    */
-  async #writeContents(absolutePath: string, size: number): Promise<void> {
-    if (size === 0) return;
-    const file = await this.files.open(absolutePath);
-    try {
-      let position = 0;
-      for (;;) {
-        throwIfAborted(this.request.signal);
-        const room = this.gzip.room();
-        // One byte more than is left, where there is room for it, proves the end without another read.
-        const asked = Math.min(room.length, size - position + 1);
-        const bytesRead = await this.files.read(file, room, asked, position);
-        if (position + bytesRead > size) throw new Error(`${absolutePath} grew while it was being archived (expected ${size} bytes)`);
-        if (bytesRead === 0) {
-          if (position < size) throw new Error(`${absolutePath} shrank while it was being archived (expected ${size} bytes, read ${position})`);
-          break;
-        }
-        position += bytesRead;
-        await this.gzip.commit(bytesRead);
-        this.request.onProgress?.(this.gzip.bytesIn, this.entries);
-        if (position === size && bytesRead < asked) break;
+  async #writeContents(file: number, absolutePath: string, size: number): Promise<void> {
+    let position = 0;
+    for (;;) {
+      throwIfAborted(this.request.signal);
+      const room = this.gzip.room();
+      // One byte more than is left, where there is room for it, proves the end without another read.
+      const asked = Math.min(room.length, size - position + 1);
+      const bytesRead = await this.files.read(file, room, asked, position);
+      if (position + bytesRead > size) throw new Error(`${absolutePath} grew while it was being archived (expected ${size} bytes)`);
+      if (bytesRead === 0) {
+        if (position < size) throw new Error(`${absolutePath} shrank while it was being archived (expected ${size} bytes, read ${position})`);
+        break;
       }
-    } finally {
-      await this.files.close(file);
+      position += bytesRead;
+      await this.gzip.commit(bytesRead);
+      this.request.onProgress?.(this.gzip.bytesIn, this.entries);
+      if (position === size && bytesRead < asked) break;
     }
     const padding = (TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK;
     await this.gzip.writeZeros(padding);
+  }
+}
+
+/** What `access` gives, or undefined when the path no longer exists. */
+async function ifPresent<Value>(access: () => Value | Promise<Value>): Promise<Value | undefined> {
+  try {
+    return await access();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
 }
 
