@@ -9,8 +9,9 @@
  *   LIFEBOAT_BENCH_MIB=200 npm run bench            # quick run
  *   LIFEBOAT_BENCH_RUNS=3 npm run bench             # repetitions per measurement (best is kept)
  *
- * Our side runs in a child Node process (this compiled file with `--child`), so its peak RSS is the
- * action's alone.
+ * Lifeboat's side is the shipped CLI (`dist/cli.js run`, as cron starts it) on a one-step runbook, in
+ * a process of its own, so its peak RSS is its own; its time includes the CLI's start and the plan a
+ * destructive step gets before it runs.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -18,6 +19,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
+import { runCli, writeCliWorkspace } from './cliRun';
 import { runEntryPoint } from './entryPoint';
 
 /** archive.create (its archive read back and hashed as pigz writes it) against `tar -I "pigz -6"`. */
@@ -31,46 +33,6 @@ interface Measurement {
   ms: number;
   maxRssKiB?: number;
 }
-
-interface ChildReport {
-  maxRssKiB: number;
-  detail: Record<string, unknown>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Child side: runs one operation of ours and prints a JSON report on its last line.
-
-async function runChild(operation: string, args: string[]): Promise<void> {
-  const { archiveActions } = await import('../src/actions/archive');
-  const { createActionContext } = await import('../src/core/actions/context');
-  const ctx = createActionContext({ workspaceDir: process.cwd() });
-  const byId = (id: string) => {
-    const found = archiveActions.find((candidate) => candidate.id === id);
-    if (!found) throw new Error(`no action ${id}`);
-    return found;
-  };
-  let detail: Record<string, unknown> = {};
-  if (operation === 'create') {
-    const [base, destination] = args as [string, string];
-    const action = byId('archive.create');
-    const result = (await action.run(action.params.parse({ paths: ['.'], base, destination, prefix: 'bench' }), ctx)) as { path: string; bytes: number; compressor: string };
-    detail = { archive: result.path, bytes: result.bytes, compressor: result.compressor };
-  } else if (operation === 'verify') {
-    const action = byId('archive.verify');
-    const result = (await action.run(action.params.parse({ path: args[0] }), ctx)) as { ok: boolean };
-    detail = { ok: result.ok };
-  } else {
-    throw new Error(`unknown child operation ${operation}`);
-  }
-  const { userCPUTime, systemCPUTime } = process.resourceUsage();
-  // This process's own CPU time, without pigz's (a child's time is counted only once it is waited for).
-  detail.cpuSeconds = (userCPUTime + systemCPUTime) / 1e6;
-  const report: ChildReport = { maxRssKiB: process.resourceUsage().maxRSS, detail };
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Parent side.
 
 function repositoryRoot(): string {
   for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
@@ -176,14 +138,18 @@ function timeCommand(label: string, command: string, args: string[], options: { 
   return rss === undefined || Number.isNaN(rss) ? { label, ms } : { label, ms, maxRssKiB: rss };
 }
 
-function timeChild(label: string, bundle: string, operation: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Measurement & { report: ChildReport } {
+interface CliMeasurement extends Measurement {
+  /** The CLI's own CPU time, without its children's (pigz's). */
+  cpuSeconds: number;
+  result: Record<string, unknown>;
+}
+
+/** Lifeboat's side: the shipped CLI running one action on a one-step runbook in `workspace` (see cliRun.ts). */
+async function timeCli(label: string, workspace: string, action: { id: string; params: Record<string, unknown> }, env: NodeJS.ProcessEnv = process.env): Promise<CliMeasurement> {
+  await writeCliWorkspace(workspace, {}, action);
   execFileSync('sync');
-  const started = performance.now();
-  const result = spawnSync(process.execPath, [bundle, '--child', operation, ...args], { cwd, env, encoding: 'utf8' });
-  const ms = performance.now() - started;
-  if (result.status !== 0) throw new Error(`child ${operation} failed: ${result.stderr}`);
-  const report = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as ChildReport;
-  return { label, ms, maxRssKiB: report.maxRssKiB, report };
+  const run = await runCli<Record<string, unknown>>(workspace, env);
+  return { label, ms: run.ms, maxRssKiB: run.report.maxRssKiB, cpuSeconds: run.report.nodeCpuSeconds, result: run.result };
 }
 
 /** The fastest run's time (least disturbed by a shared machine), with the highest peak RSS of any run. */
@@ -203,16 +169,14 @@ async function main(): Promise<void> {
   const runs = Math.max(1, Number(process.env.LIFEBOAT_BENCH_RUNS ?? 2));
   const data = await ensureData(workDir, sizeMiB);
 
-  // `npm run bench` runs this file compiled to out/bench; the child is the same compiled file.
-  const bundle = __filename;
-
+  const workspace = path.join(workDir, 'cli');
   const gnuArchive = path.join(workDir, 'gnu.tar.gz');
   const pigzArchive = path.join(workDir, 'pigz.tar.gz');
   const oursDir = path.join(workDir, 'ours');
   const inProcessDir = path.join(workDir, 'ours-in-process');
   // Without pigz on its PATH, archive.create compresses in its own process.
   const withoutPigz = { ...process.env, PATH: '' };
-  const createRuns = { gnu: [] as Measurement[], pigz: [] as Measurement[], ours: [] as (Measurement & { report: ChildReport })[], inProcess: [] as (Measurement & { report: ChildReport })[] };
+  const createRuns = { gnu: [] as Measurement[], pigz: [] as Measurement[], ours: [] as CliMeasurement[], inProcess: [] as CliMeasurement[] };
   const load = () => loadavg().map((value) => value.toFixed(2)).join(' ');
   console.log(`data: ${mib(data.bytes).toFixed(0)} MiB in ${data.files} files; ${runs} run(s) each: fastest time, highest peak RSS; load average ${load()}`);
   for (let run = 0; run < runs; run++) {
@@ -220,22 +184,23 @@ async function main(): Promise<void> {
     await rm(pigzArchive, { force: true });
     createRuns.pigz.push(timeCommand('tar -I "pigz -6" -cf', 'tar', ['-I', 'pigz -6', '-cf', pigzArchive, '-C', data.dir, '.']));
     await rm(oursDir, { recursive: true, force: true });
-    createRuns.ours.push(timeChild('archive.create (pigz; read back as written)', bundle, 'create', [data.dir, oursDir], workDir));
+    const create = (destination: string) => ({ id: 'archive.create', params: { paths: ['.'], base: data.dir, destination, prefix: 'bench' } });
+    createRuns.ours.push(await timeCli('archive.create (pigz; read back as written)', workspace, create(oursDir)));
     await rm(gnuArchive, { force: true });
     createRuns.gnu.push(timeCommand('GNU tar czf (gzip -6)', 'tar', ['-I', 'gzip -6', '-cf', gnuArchive, '-C', data.dir, '.']));
     await rm(inProcessDir, { recursive: true, force: true });
-    createRuns.inProcess.push(timeChild('archive.create without pigz (read-back verify)', bundle, 'create', [data.dir, inProcessDir], workDir, withoutPigz));
+    createRuns.inProcess.push(await timeCli('archive.create without pigz (read-back verify)', workspace, create(inProcessDir), withoutPigz));
   }
   // Each run replaces the previous output, so only the last run's archive is still there.
-  const ourArchive = String(createRuns.ours.at(-1)?.report.detail.archive);
-  const inProcessArchive = String(createRuns.inProcess.at(-1)?.report.detail.archive);
-  const compressors = [createRuns.ours, createRuns.inProcess].map((measurements) => measurements.at(-1)?.report.detail.compressor);
+  const ourArchive = String(createRuns.ours.at(-1)?.result.path);
+  const inProcessArchive = String(createRuns.inProcess.at(-1)?.result.path);
+  const compressors = [createRuns.ours, createRuns.inProcess].map((measurements) => measurements.at(-1)?.result.compressor);
   if (compressors[0] !== 'pigz' || compressors[1] !== 'in-process') throw new Error(`expected pigz and in-process compression, got ${compressors.join(' and ')}`);
 
   const verifyRuns = { gzip: [] as Measurement[], ours: [] as Measurement[] };
   for (let run = 0; run < runs; run++) {
     verifyRuns.gzip.push(timeCommand('gzip -t', 'gzip', ['-t', ourArchive]));
-    verifyRuns.ours.push(timeChild('archive.verify', bundle, 'verify', [ourArchive], workDir));
+    verifyRuns.ours.push(await timeCli('archive.verify', workspace, { id: 'archive.verify', params: { path: ourArchive } }));
   }
 
   const gnuBytes = (await stat(gnuArchive)).size;
@@ -263,7 +228,7 @@ async function main(): Promise<void> {
   line(gzipTest, undefined, ourBytes);
   line(ourVerify, gzipTest, ourBytes);
   console.log(`\n${rows.join('\n')}\n`);
-  const cpu = (measurement: Measurement & { report: ChildReport }) => Number(measurement.report.detail.cpuSeconds ?? NaN).toFixed(1);
+  const cpu = (measurement: CliMeasurement) => measurement.cpuSeconds.toFixed(1);
   console.log(`archive.create's own CPU time (pigz's aside) in its fastest run: ${cpu(ourCreate)} s; peak RSS is Lifeboat's process alone (pigz's is a few MiB)`);
   const percent = (bytes: number, than: number) => `${((bytes / than - 1) * 100).toFixed(2)}%`;
   console.log(`compressed: pigz ${mib(pigzBytes).toFixed(1)} MiB, GNU ${mib(gnuBytes).toFixed(1)} MiB, ours ${mib(ourBytes).toFixed(1)} MiB (${percent(ourBytes, pigzBytes)} against pigz)`);
@@ -283,8 +248,4 @@ async function main(): Promise<void> {
   await Promise.all([gnuArchive, pigzArchive, oursDir, inProcessDir].map((output) => rm(output, { recursive: true, force: true })));
 }
 
-if (process.argv[2] === '--child') {
-  runEntryPoint(() => runChild(process.argv[3] ?? '', process.argv.slice(4)));
-} else {
-  runEntryPoint(main);
-}
+runEntryPoint(main);
