@@ -361,7 +361,7 @@ async function writeArchive(params: FacesBackupParams, reached: Reached<Staging>
   );
   const hashing = new HashingPassThrough();
   // WebP images are compressed already: only the runs of zeros in tar's headers and padding are worth
-  // finding, and run-length matching finds those for a third of the CPU of level 1 (within 0.5% of its size).
+  // finding, and run-length matching finds those for under half the CPU of level 1 (within 0.5% of its size).
   const gzip = createGzip({ level: 1, strategy: zlibConstants.Z_RLE, chunkSize: CHUNK_BYTES });
   let verify: (written: { sha256: string }) => Promise<void>;
   if ('path' in staging) {
