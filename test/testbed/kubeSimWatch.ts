@@ -46,6 +46,11 @@ export class ObjectHistory {
     for (const watcher of this.watchers) watcher.onChange(change);
   }
 
+  /** The objects as each kept change left them, oldest first: every state an object went through, however slowly it is looked at. */
+  states(): SimObject[] {
+    return this.changes.map((change) => change.object);
+  }
+
   /** Forgets every change so far, as etcd's compaction does: a watch resuming from before now gets 410 Gone. */
   compact(): void {
     this.compactedThrough = this.lastRevision;
