@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { chmod, copyFile, mkdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod';
+import { packArchive, synchronousFileAccess } from '../../src/actions/archive/packArchive';
 import { PlanHandOver } from '../../src/core/actions/handOver';
 import { CancelledError } from '../../src/core/errors';
 import { archiveActions, FileExistsError, VERIFIED_STATE_FILE, type ArchiveCreateResult, type ArchiveListResult, type ArchiveRestoreResult, type ArchiveVerifyResult } from '../../src/actions/archive';
@@ -219,6 +221,25 @@ describe('archive.create', () => {
     assert.deepEqual(tarListing(result.path), ['src', 'src/a.txt']);
     assert.deepEqual([result.files, result.directories], [1, 1]);
     assert.ok(ctx.logLines.includes('warn: left out src/b.txt: it was removed after the sources were listed'), ctx.logLines.join('\n'));
+  });
+
+  it('packs the contents under the next name of a hard-linked file whose first name went between its lstat and its open', async () => {
+    await writeTree(workspace, { 'src/a1.txt': 'shared contents' });
+    for (const name of ['a2.txt', 'a3.txt']) execFileSync('ln', [path.join(workspace, 'src/a1.txt'), path.join(workspace, 'src', name)]);
+    const warnings: string[] = [];
+    // The race, made to happen: the first name is removed just before it is opened.
+    const racingAccess = { ...synchronousFileAccess, open: (file: string) => (file.endsWith('a1.txt') && rmSync(file), synchronousFileAccess.open(file)) };
+    const output = path.join(workspace, 'out.tar.gz');
+    const packed = await packArchive({ base: workspace, entries: ['src', 'src/a1.txt', 'src/a2.txt', 'src/a3.txt'], level: 6, outputPath: output, signal: new AbortController().signal, onWarning: (message) => warnings.push(message) }, racingAccess);
+    assert.deepEqual([packed.entries, packed.files, packed.directories], [3, 2, 1]);
+    assert.deepEqual(warnings, ['left out src/a1.txt: it was removed after the sources were listed']);
+    const listing = execFileSync('tar', ['-tvzf', output], { encoding: 'utf8' });
+    assert.match(listing, /^-\S+ .* src\/a2\.txt$/m, 'a2 holds the contents');
+    assert.match(listing, /^h\S+ .* src\/a3\.txt link to src\/a2\.txt$/m, 'a3 links to a2, not to the name that is gone');
+    const extracted = path.join(workspace, 'extracted');
+    await mkdir(extracted);
+    execFileSync('tar', ['-xzf', output, '-C', extracted]);
+    assert.deepEqual([await readFile(path.join(extracted, 'src/a2.txt'), 'utf8'), await readFile(path.join(extracted, 'src/a3.txt'), 'utf8')], ['shared contents', 'shared contents']);
   });
 
   it('archives what its plan listed, when the run follows the plan: no second walk of the sources', async () => {

@@ -244,7 +244,9 @@ class TarPacker {
       await this.#writeHeader(entryPath, stats, { type: 'SymbolicLink', linkpath });
       this.filesPacked++;
     } else if (stats.isFile()) {
-      const linkTarget = this.#hardLinkTarget(entryPath, stats);
+      // A file with more than one name: the first name packed holds the contents, later ones link to it.
+      const inode = stats.nlink > 1 ? `${stats.dev}:${stats.ino}` : undefined;
+      const linkTarget = inode === undefined ? undefined : this.#linkTargets.get(inode);
       if (linkTarget !== undefined) {
         await this.#writeHeader(entryPath, stats, { type: 'Link', linkpath: linkTarget });
       } else {
@@ -257,6 +259,7 @@ class TarPacker {
         } finally {
           if (file !== undefined) await this.files.close(file);
         }
+        if (inode !== undefined) this.#linkTargets.set(inode, entryPath);
       }
       this.filesPacked++;
     } else {
@@ -264,14 +267,6 @@ class TarPacker {
       return;
     }
     this.request.onProgress?.(this.gzip.bytesIn, this.entries);
-  }
-
-  #hardLinkTarget(entryPath: string, stats: Stats): string | undefined {
-    if (stats.nlink <= 1) return undefined;
-    const key = `${stats.dev}:${stats.ino}`;
-    const first = this.#linkTargets.get(key);
-    if (first === undefined) this.#linkTargets.set(key, entryPath);
-    return first;
   }
 
   async #writeHeader(headerPath: string, stats: Stats, entry: Pick<HeaderData, 'type' | 'linkpath' | 'size'>): Promise<void> {
