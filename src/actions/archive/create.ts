@@ -183,12 +183,9 @@ async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promi
     const progress = new ThrottledProgress(ctx.progress);
     const temporaryPath = temporarySibling(finalPath);
     let published = false;
-    let sha256: string;
-    let bytes: number;
-    let compressor: ArchiveCompressor;
-    let packed: Pick<ArchiveWriteResult, 'files' | 'directories'>;
+    let written: ArchiveWriteResult;
     try {
-      const written = await writeArchive({
+      written = await writeArchive({
         base: setup.base,
         entries: sources.entries,
         level: params.level,
@@ -214,17 +211,13 @@ async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promi
         await checkReadBack(temporaryPath, name, written, signal, (read) => progress.update({ message: `Verifying ${name}`, bytes: read, totalBytes: written.bytes }));
         progress.flush({ bytes: written.bytes });
       }
-      sha256 = written.sha256;
-      bytes = written.bytes;
-      compressor = written.compressor;
-      packed = written;
 
       throwIfAborted(signal);
       lock.assertHeld();
       await publishWithoutOverwrite(temporaryPath, finalPath);
       published = true;
       // A stale sidecar without its archive describes nothing; the archive name was free, so replace it.
-      await writeFileAtomically(sidecarPath(finalPath), formatSidecar(sha256, name), { overwrite: true });
+      await writeFileAtomically(sidecarPath(finalPath), formatSidecar(written.sha256, name), { overwrite: true });
       await fsyncDirectory(destination);
       // Last point at which a cancel undoes the run; after this the archive is kept.
       throwIfAborted(signal);
@@ -236,10 +229,10 @@ async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promi
       }
       throw cancellationOr(error, signal);
     }
-    log.info(`wrote and verified ${finalPath} (${formatBytes(bytes)}, sha256 ${sha256})`);
+    log.info(`wrote and verified ${finalPath} (${formatBytes(written.bytes)}, sha256 ${written.sha256})`);
 
     try {
-      await updateVerifiedState(destination, { [name]: { verifiedAt: new Date().toISOString(), ok: true, sha256, bytes } });
+      await updateVerifiedState(destination, { [name]: { verifiedAt: new Date().toISOString(), ok: true, sha256: written.sha256, bytes: written.bytes } });
     } catch (error) {
       log.warn(`could not record the verification of ${name} in ${destination}: ${errorMessage(error)}`);
     }
@@ -263,13 +256,13 @@ async function runCreate(params: ArchiveCreateParams, ctx: ActionContext): Promi
     return {
       path: finalPath,
       name,
-      bytes,
-      files: packed.files,
-      directories: packed.directories,
+      bytes: written.bytes,
+      files: written.files,
+      directories: written.directories,
       sourceBytes: sources.bytes,
-      sha256,
+      sha256: written.sha256,
       verified: true,
-      compressor,
+      compressor: written.compressor,
       deleted,
       durationMs: Math.round(performance.now() - started),
     };

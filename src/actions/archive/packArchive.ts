@@ -209,7 +209,7 @@ function withoutFirstBytes(chunks: readonly Buffer[], count: number): Buffer[] {
 
 /** Writes tar entries (header, contents, padding) into a TarSink, the way node-tar's `Pack` does. */
 class TarPacker {
-  entries = 0;
+  /** Counted as each header is written. */
   filesPacked = 0;
   directoriesPacked = 0;
   /** First entry path of each file with more than one link (`dev:ino`): later ones become hard links to it. */
@@ -225,6 +225,10 @@ class TarPacker {
     private readonly gzip: TarSink,
   ) {}
 
+  get entries(): number {
+    return this.filesPacked + this.directoriesPacked;
+  }
+
   /**
    * Packs one entry as it is now. One removed since the sources were listed (a rotated log, a temporary
    * file, or anything gone while a person read the plan) is left out with a warning, as GNU tar does:
@@ -237,12 +241,10 @@ class TarPacker {
     if (!stats) return removed();
     if (stats.isDirectory()) {
       await this.#writeHeader(`${entryPath}/`, stats, { type: 'Directory' });
-      this.directoriesPacked++;
     } else if (stats.isSymbolicLink()) {
       const linkpath = await ifPresent(() => this.files.readlink(absolutePath));
       if (linkpath === undefined) return removed();
       await this.#writeHeader(entryPath, stats, { type: 'SymbolicLink', linkpath });
-      this.filesPacked++;
     } else if (stats.isFile()) {
       // A file with more than one name: the first name packed holds the contents, later ones link to it.
       const inode = stats.nlink > 1 ? `${stats.dev}:${stats.ino}` : undefined;
@@ -261,7 +263,6 @@ class TarPacker {
         }
         if (inode !== undefined) this.#linkTargets.set(inode, entryPath);
       }
-      this.filesPacked++;
     } else {
       this.request.onWarning?.(`left out ${entryPath}: it is no longer a regular file, folder or symbolic link`);
       return;
@@ -302,7 +303,8 @@ class TarPacker {
       await this.gzip.write(pax.encode());
     }
     await this.gzip.write(this.#header);
-    this.entries++;
+    if (entry.type === 'Directory') this.directoriesPacked++;
+    else this.filesPacked++;
   }
 
   /**
